@@ -1,0 +1,250 @@
+# cython: language_level=3
+"""Bit-level primitives of the datapath (spec §2-§3), shared by every kernel.
+
+Vocabulary: a value in flight is a raw integer ``v`` (128-bit) with ``s`` extra fraction bits
+relative to the target format, i.e. t = v * 2**-s.  Rounding splits t into q = floor(t) and the
+discarded fraction phi, kept as F = floor(phi * 2**65) plus a ``sticky`` flag (phi * 2**65 not an
+integer).  Every rounding rule of the spec only needs (q, F, sticky): comparisons of phi with 1/2,
+and the top r or r+1 discarded bits for stochastic rounding (r <= 64).
+"""
+from libc.stdint cimport int64_t, uint64_t, int8_t
+
+cdef extern from *:
+    """
+    typedef __int128 fx_i128;
+    typedef unsigned __int128 fx_u128;
+    """
+    ctypedef long long i128 "fx_i128"
+    ctypedef unsigned long long u128 "fx_u128"
+
+# rounding modes (order matters: < RM_STOCHASTIC are deterministic)
+cdef enum:
+    RM_FLOOR = 0
+    RM_CEIL = 1
+    RM_TOWARD_ZERO = 2
+    RM_AWAY_FROM_ZERO = 3
+    RM_NEAREST_UP = 4
+    RM_NEAREST_DOWN = 5
+    RM_NEAREST_ZERO = 6
+    RM_NEAREST_AWAY = 7
+    RM_NEAREST_EVEN = 8
+    RM_NEAREST_ODD = 9
+    RM_JAM = 10
+    RM_STOCHASTIC = 11
+    RM_STOCHASTIC_EPS = 12
+    RM_SIGNED_STOCHASTIC_EPS = 13
+
+cdef enum:
+    OV_SATURATE = 0
+    OV_SATURATE_SYMMETRIC = 1
+    OV_WRAP = 2
+    OV_ERROR = 3
+
+cdef enum:
+    SR_TRUNC = 0
+    SR_HALF = 1
+    SR_RNE = 2
+
+# error codes reported per chunk (lowest index wins)
+cdef enum:
+    ERR_NONE = 0
+    ERR_OVERFLOW = 1
+    ERR_NAN = 2
+    ERR_INF = 3
+
+ctypedef struct cspec:
+    int mode          # RM_*
+    int ovf           # OV_*
+    int rule          # SR_*
+    int r             # random bits per draw (stochastic modes)
+    int wl
+    int is_signed
+    u128 E            # floor(eps * 2**r)
+    i128 lo           # lowest raw value kept (-max for saturate_symmetric)
+    i128 hi
+    u128 mask         # 2**wl - 1
+
+ctypedef struct counts_t:
+    int64_t n
+    int64_t inexact
+    int64_t up
+    int64_t ovf
+    int64_t draws
+
+
+cdef inline int cmp_half(u128 F, bint sticky) noexcept nogil:
+    """Sign of phi - 1/2 given F = floor(phi * 2**65) and the sticky flag."""
+    cdef u128 h = (<u128>1) << 64
+    if F > h or (F == h and sticky):
+        return 1
+    if F == h:
+        return 0
+    return -1
+
+
+cdef inline int det_up(int mode, bint inexact, int c, bint neg, bint qodd) noexcept nogil:
+    """Whether a deterministic mode returns q + 1 (spec §2 table).
+
+    inexact: phi > 0; c: sign of phi - 1/2; neg: t < 0; qodd: q is odd.
+    """
+    if not inexact:
+        return 0
+    if mode == RM_NEAREST_EVEN:
+        return c > 0 or (c == 0 and qodd)
+    if mode == RM_FLOOR:
+        return 0
+    if mode == RM_CEIL:
+        return 1
+    if mode == RM_TOWARD_ZERO:
+        return neg
+    if mode == RM_AWAY_FROM_ZERO:
+        return not neg
+    if mode == RM_NEAREST_UP:
+        return c >= 0
+    if mode == RM_NEAREST_DOWN:
+        return c > 0
+    if mode == RM_NEAREST_ZERO:
+        return c > 0 or (c == 0 and neg)
+    if mode == RM_NEAREST_AWAY:
+        return c > 0 or (c == 0 and not neg)
+    if mode == RM_NEAREST_ODD:
+        return c > 0 or (c == 0 and not qodd)
+    # RM_JAM: q with its lowest bit forced to 1
+    return not qodd
+
+
+cdef inline int sr_up(const cspec* cs, u128 F, bint sticky, int esign, uint64_t R) noexcept nogil:
+    """Stochastic decision for phi > 0: round up when A + 2R >= 2**(r+1) (spec §2 few-bit rules).
+
+    esign is the sign added to the eps bias (+1 away from zero, -1 toward, 0 none).
+    """
+    cdef int r = cs.r
+    cdef int sh
+    cdef u128 A, I, frac, h
+    cdef u128 top = (<u128>1) << (r + 1)
+    if cs.rule == SR_TRUNC:
+        A = (F >> (65 - r)) << 1
+    elif cs.rule == SR_HALF:
+        A = (F >> (64 - r)) + 1
+    else:
+        sh = 65 - r
+        I = F >> sh
+        frac = F & (((<u128>1) << sh) - 1)
+        h = (<u128>1) << (sh - 1)
+        if frac > h or (frac == h and (sticky or (I & 1))):
+            I += 1
+        A = I << 1
+    if esign > 0:
+        A += cs.E << 1
+        if A > top:
+            A = top
+    elif esign < 0:
+        if A > (cs.E << 1):
+            A -= cs.E << 1
+        else:
+            A = 0
+    return A + ((<u128>R) << 1) >= top
+
+
+cdef inline int decide(const cspec* cs, u128 F, bint sticky, bint neg, bint qodd,
+                       uint64_t R, int vsign) noexcept nogil:
+    """Round-up decision for any mode from the discarded fraction (F, sticky)."""
+    cdef bint inexact = F != 0 or sticky
+    cdef int esign = 0
+    if cs.mode < RM_STOCHASTIC:
+        return det_up(cs.mode, inexact, cmp_half(F, sticky) if inexact else -1, neg, qodd)
+    if not inexact:
+        return 0
+    if cs.mode == RM_STOCHASTIC_EPS:
+        esign = -1 if neg else 1
+    elif cs.mode == RM_SIGNED_STOCHASTIC_EPS:
+        esign = -vsign
+    return sr_up(cs, F, sticky, esign, R)
+
+
+cdef inline i128 split(i128 v, int s, u128* F, bint* sticky) noexcept nogil:
+    """q = floor(v * 2**-s) for s >= 1; the discarded fraction goes to (F, sticky)."""
+    cdef u128 rem
+    cdef int k
+    if s < 128:
+        rem = (<u128>v) & ((((<u128>1) << s)) - 1)
+        if s <= 65:
+            F[0] = rem << (65 - s)
+            sticky[0] = 0
+        else:
+            F[0] = rem >> (s - 65)
+            sticky[0] = (rem & (((<u128>1) << (s - 65)) - 1)) != 0
+        return v >> s
+    # |v| < 2**126 and s >= 128: t lies in (-1, 1)
+    k = s - 65
+    if v >= 0:
+        if k < 128:
+            F[0] = (<u128>v) >> k
+            sticky[0] = ((<u128>v) & ((((<u128>1) << k)) - 1)) != 0
+        else:
+            F[0] = 0
+            sticky[0] = v != 0
+        return 0
+    if k < 127:
+        F[0] = ((<u128>1) << 65) + <u128>(v >> k)
+        sticky[0] = ((<u128>v) & ((((<u128>1) << k)) - 1)) != 0
+    else:
+        F[0] = ((<u128>1) << 65) - 1
+        sticky[0] = 1
+    return -1
+
+
+cdef inline i128 apply_overflow(const cspec* cs, i128 y, int big, counts_t* c, int* err) noexcept nogil:
+    """Overflow handling (spec §3).  big = +1/-1 flags a value beyond 127 bits whose low 128
+    bits are in y; big = 0: y is exact."""
+    cdef u128 u
+    if big == 0 and y >= cs.lo and y <= cs.hi:
+        return y
+    c.ovf += 1
+    if cs.ovf == OV_WRAP:
+        u = (<u128>y) & cs.mask
+        if cs.is_signed and (u >> (cs.wl - 1)) & 1:
+            return <i128>u - ((<i128>1) << cs.wl)
+        return <i128>u
+    if cs.ovf == OV_ERROR:
+        if err[0] == ERR_NONE:
+            err[0] = ERR_OVERFLOW
+        return 0
+    if big > 0 or (big == 0 and y > cs.hi):
+        return cs.hi
+    return cs.lo
+
+
+cdef inline i128 cast_value(const cspec* cs, i128 v, int s, uint64_t R, int vsign,
+                            counts_t* c, int* err) noexcept nogil:
+    """Cast the exact value v * 2**-s (|v| < 2**126) into the format: round, then overflow."""
+    cdef u128 F = 0
+    cdef bint sticky = 0
+    cdef i128 q
+    cdef int64_t v64, q64
+    cdef uint64_t rem
+    cdef int big = 0
+    cdef int k
+    c.n += 1
+    if s > 0:
+        if s <= 62 and v > -(<i128>1 << 62) and v < (<i128>1 << 62):
+            v64 = <int64_t>v
+            q64 = v64 >> s
+            rem = (<uint64_t>v64) & ((<uint64_t>1 << s) - 1)
+            F = (<u128>rem) << (65 - s)
+            q = q64
+        else:
+            q = split(v, s, &F, &sticky)
+        if F != 0 or sticky:
+            c.inexact += 1
+            if decide(cs, F, sticky, q < 0, q & 1, R, vsign):
+                q += 1
+                c.up += 1
+        return apply_overflow(cs, q, 0, c, err)
+    if s == 0 or v == 0:
+        return apply_overflow(cs, v, 0, c, err)
+    k = -s
+    if k < 126 and ((v >> (125 - k)) == 0 or (v >> (125 - k)) == -1):
+        return apply_overflow(cs, <i128>((<u128>v) << k), 0, c, err)
+    big = -1 if v < 0 else 1
+    return apply_overflow(cs, <i128>((<u128>v) << k) if k < 128 else 0, big, c, err)

@@ -1,0 +1,1 @@
+"""Models for the optimizers and samplers (filled by the optimizer issue)."""

@@ -1,0 +1,28 @@
+"""Build of fxsim: the Cython kernels in cysrc/ compile into the fxsim package."""
+import os
+import sys
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+openmp = [] if sys.platform == "darwin" else ["-fopenmp"]
+native = ["-march=native"] if os.environ.get("FXSIM_NATIVE", "1") == "1" and sys.platform != "darwin" else []
+extensions = [
+    Extension(
+        "fxsim._kernels",
+        ["cysrc/_kernels.pyx"],
+        include_dirs=[np.get_include(), "cysrc"],
+        extra_compile_args=["-O3", *native, *openmp],
+        extra_link_args=openmp,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+    ),
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        include_path=["cysrc"],
+        compiler_directives={"language_level": "3"},
+    ),
+)

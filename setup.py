@@ -13,7 +13,9 @@ extensions = [
         "fxsim._kernels",
         ["cysrc/_kernels.pyx"],
         include_dirs=[np.get_include(), "cysrc"],
-        extra_compile_args=["-O3", *native, *openmp],
+        # no -ffast-math: NaN tests and exact float steps must keep IEEE semantics; without traps
+        # and errno, gcc vectorizes floor and double->int64 conversions.
+        extra_compile_args=["-O3", "-fno-trapping-math", "-fno-math-errno", *native, *openmp],
         extra_link_args=openmp,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     ),

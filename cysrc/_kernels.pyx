@@ -10,6 +10,7 @@ parallel loop consumes them exactly as a sequential one would.
 """
 cimport cython
 from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
 from libc.math cimport floor, frexp, ldexp, fabs, isnan, isinf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from fxprims cimport *
@@ -59,6 +60,8 @@ cdef cspec make_spec(tuple p):
     else:
         cs.lo = 0
         cs.hi = <i128>cs.mask
+    cs.lo64 = <int64_t>cs.lo
+    cs.hi64 = <int64_t>cs.hi if cs.hi < ((<i128>1) << 63) else 0x7FFFFFFFFFFFFFFF
     return cs
 
 
@@ -90,6 +93,7 @@ cdef inline i128 cast_double(const cspec* cs, double x, double scale, int fl, ui
     cdef u128 F
     cdef bint sticky
     cdef int up = 0
+    cdef int inexact
     if isnan(x):
         c.n += 1
         err[0] = ERR_NAN
@@ -108,25 +112,112 @@ cdef inline i128 cast_double(const cspec* cs, double x, double scale, int fl, ui
         qd = floor(t)
         phi = t - qd          # exact: the fraction bits of t
         q = <int64_t>qd
+        inexact = phi != 0.0
+        if cs.mode < RM_STOCHASTIC:
+            up = det_up(cs.mode, inexact, (phi > 0.5) - (phi < 0.5), q < 0, q & 1)
+        elif inexact:
+            y = phi * 18446744073709551616.0   # phi * 2**64, exact
+            a = floor(y)
+            b = y - a
+            F = ((<u128>(<uint64_t>a)) << 1) + (1 if b >= 0.5 else 0)
+            sticky = b != 0.0 and b != 0.5
+            up = decide(cs, F, sticky, q < 0, q & 1, R, vsign)
         c.n += 1
-        if phi != 0.0:
-            c.inexact += 1
-            if cs.mode < RM_STOCHASTIC:
-                up = det_up(cs.mode, 1, (phi > 0.5) - (phi < 0.5), q < 0, q & 1)
-            else:
-                y = phi * 18446744073709551616.0   # phi * 2**64, exact
-                a = floor(y)
-                b = y - a
-                F = ((<u128>(<uint64_t>a)) << 1) + (1 if b >= 0.5 else 0)
-                sticky = b != 0.0 and b != 0.5
-                up = decide(cs, F, sticky, q < 0, q & 1, R, vsign)
-            if up:
-                q += 1
-                c.up += 1
-        return apply_overflow(cs, q, 0, c, err)
+        c.inexact += inexact
+        c.up += up
+        return overflow64(cs, q + up, c, err)
     # exact decomposition x = m * 2**e with an integer m, |m| < 2**53
     y = frexp(x, &e)
     return cast_value(cs, <int64_t>ldexp(y, 53), 53 - e - fl, R, vsign, c, err)
+
+
+cdef enum:
+    BLOCK = 1024
+
+
+cdef inline int block_f64_det(const double* x, int64_t* q, Py_ssize_t n, double scale,
+                              uint32_t tbl, counts_t* c) noexcept nogil:
+    """Deterministic rounding of a block of floats into raw q values, written so that the
+    compiler vectorizes it.  Returns 1 (and counts nothing) when some element needs the scalar
+    path: NaN, inf, |x * 2**fl| >= 2**62 or a product that is not a normal double."""
+    cdef Py_ssize_t j
+    cdef double t, at, qd, phi
+    cdef int64_t qi, n_inexact = 0, n_up = 0
+    cdef int bad = 0, up, inexact
+    for j in range(n):
+        t = x[j] * scale
+        at = fabs(t)
+        bad |= (not (at < 4611686018427387904.0)) | ((at <= 1e-300) & (x[j] != 0.0))
+    if bad:
+        return 1
+    for j in range(n):
+        t = x[j] * scale
+        qd = floor(t)
+        phi = t - qd
+        qi = <int64_t>qd
+        inexact = phi != 0.0
+        up = det_up_tbl(tbl, inexact, phi > 0.5, phi == 0.5, qi < 0, qi & 1)
+        n_inexact += inexact
+        n_up += up
+        q[j] = qi + up
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+    return 0
+
+
+cdef inline int block_store(const cspec* cs, const int64_t* q, dst_t* out, Py_ssize_t n,
+                            counts_t* c) noexcept nogil:
+    """Overflow handling and store of a block of raw values |q| < 2**62.  Returns 1 (storing
+    nothing) under overflow='error' when some value overflows; the caller then takes the
+    scalar path, which finds the first index."""
+    cdef Py_ssize_t j
+    cdef int64_t y, lo = cs.lo64, hi = cs.hi64, nov = 0
+    cdef uint64_t mask = <uint64_t>cs.mask, sbit
+    cdef int wl = cs.wl
+    for j in range(n):
+        y = q[j]
+        nov += (y < lo) | (y > hi)
+    if nov and cs.ovf == OV_ERROR:
+        return 1
+    c.ovf += nov
+    if cs.ovf == OV_WRAP:
+        sbit = (<uint64_t>1 << (wl - 1)) if cs.is_signed else 0
+        for j in range(n):
+            # keep the low wl bits, sign-extended for signed formats
+            out[j] = <dst_t><int64_t>((((<uint64_t>q[j]) & mask) ^ sbit) - sbit)
+    else:
+        for j in range(n):
+            y = q[j]
+            out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+    return 0
+
+
+cdef inline void block_int_det(int64_t* q, Py_ssize_t n, int s, uint32_t tbl,
+                               counts_t* c) noexcept nogil:
+    """In place: q[j] <- deterministic cast of q[j] * 2**-s for |q[j] * 2**max(0,-s)| < 2**62
+    (vectorizable: no branches in the loop)."""
+    cdef Py_ssize_t j
+    cdef int64_t v, qi, rem, half, mask, n_inexact = 0, n_up = 0
+    cdef int inexact, up
+    c.n += n
+    if s <= 0:
+        for j in range(n):
+            q[j] = q[j] << (-s)
+        return
+    mask = ((<int64_t>1) << s) - 1
+    half = (<int64_t>1) << (s - 1)
+    for j in range(n):
+        v = q[j]
+        qi = v >> s
+        rem = v & mask
+        inexact = rem != 0
+        up = det_up_tbl(tbl, inexact, rem > half, rem == half, qi < 0, qi & 1)
+        n_inexact += inexact
+        n_up += up
+        q[j] = qi + up
+    c.inexact += n_inexact
+    c.up += n_up
 
 
 def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
@@ -138,7 +229,10 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t ch, i, i0, i1
     cdef double scale = ldexp(1.0, fl)
-    cdef counts_t c
+    cdef counts_t c, cb
+    cdef Py_ssize_t b0, b1
+    cdef int64_t* qbuf
+    cdef uint32_t tbl = det_table(cs.mode)
     cdef int err
     cdef uint64_t R
     cdef int vs
@@ -146,6 +240,27 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
         c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
+        if cs.mode < RM_STOCHASTIC:
+            # fast blocks; a block that needs the exact scalar path falls through to it
+            qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
+            b0 = i0
+            while b0 < i1:
+                b1 = min(i1, b0 + BLOCK)
+                cb.n = 0; cb.inexact = 0; cb.up = 0; cb.ovf = 0; cb.draws = 0
+                if (block_f64_det(&x[b0], qbuf, b1 - b0, scale, tbl, &cb) == 0
+                        and block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0):
+                    c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                    b0 = b1
+                    continue
+                for i in range(b0, b1):
+                    err = ERR_NONE
+                    out[i] = <dst_t>cast_double(&cs, x[i], scale, fl, 0, 0, &c, &err)
+                    if err != ERR_NONE:
+                        note_error(err, i, errs, errpos, ch)
+                b0 = b1
+            free(qbuf)
+            add_counts(cnt, ch, &c)
+            continue
         for i in range(i0, i1):
             err = ERR_NONE
             R = draws[i] if use_draws else 0
@@ -166,10 +281,11 @@ cdef inline i128 load(src_t* p, Py_ssize_t i, bint u64) noexcept nogil:
     return v
 
 
-def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, tuple spec,
+def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, bint small, tuple spec,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
              int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
-    """out[i] = cast(x[i] * 2**-s): re-quantization of raw words (s = fl_in - fl_out)."""
+    """out[i] = cast(x[i] * 2**-s): re-quantization of raw words (s = fl_in - fl_out).
+    small: the caller proved the 64-bit path exact (see cast_small)."""
     cdef cspec cs = make_spec(spec)
     cdef Py_ssize_t n = x.shape[0]
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
@@ -179,15 +295,43 @@ def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, tuple spec,
     cdef uint64_t R
     cdef int vs
     cdef src_t* px = &x[0] if n > 0 else NULL
+    cdef counts_t cb
+    cdef Py_ssize_t b0, b1, j
+    cdef int64_t* qbuf
+    cdef uint32_t tbl = det_table(cs.mode)
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
         c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
+        if small and cs.mode < RM_STOCHASTIC:
+            qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
+            b0 = i0
+            while b0 < i1:
+                b1 = min(i1, b0 + BLOCK)
+                for j in range(b1 - b0):
+                    qbuf[j] = <int64_t>px[b0 + j]
+                cb.n = 0; cb.inexact = 0; cb.up = 0; cb.ovf = 0; cb.draws = 0
+                block_int_det(qbuf, b1 - b0, s, tbl, &cb)
+                if block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
+                    c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                else:
+                    for i in range(b0, b1):
+                        err = ERR_NONE
+                        out[i] = <dst_t>cast_small(&cs, <int64_t>px[i], s, 0, 0, &c, &err)
+                        if err != ERR_NONE:
+                            note_error(err, i, errs, errpos, ch)
+                b0 = b1
+            free(qbuf)
+            add_counts(cnt, ch, &c)
+            continue
         for i in range(i0, i1):
             err = ERR_NONE
             R = draws[i] if use_draws else 0
             vs = vsign[i] if use_v else 0
-            out[i] = <dst_t>cast_value(&cs, load(px, i, ux), s, R, vs, &c, &err)
+            if small:
+                out[i] = <dst_t>cast_small(&cs, <int64_t>px[i], s, R, vs, &c, &err)
+            else:
+                out[i] = <dst_t>cast_value(&cs, load(px, i, ux), s, R, vs, &c, &err)
             if err != ERR_NONE:
                 note_error(err, i, errs, errpos, ch)
         if use_draws:
@@ -196,13 +340,14 @@ def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, tuple spec,
 
 
 def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
-          int da, int db, int s, tuple spec,
+          int da, int db, int s, bint small, tuple spec,
           const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
           int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
     """Element-wise exact op (0 add, 1 sub, 2 mul) on raw words, then one cast.
 
     add/sub align a and b by left shifts da, db to their common fraction length; the exact
-    result has s more fraction bits than the output format.
+    result has s more fraction bits than the output format.  small: the caller proved that
+    every exact result and the 64-bit cast path fit (|v * 2**max(0, -s)| < 2**62).
     """
     cdef cspec cs = make_spec(spec)
     cdef Py_ssize_t n = a.shape[0]
@@ -213,16 +358,67 @@ def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
     cdef uint64_t R
     cdef int vs
     cdef i128 va, vb, v
+    cdef int64_t v64
     cdef src_t* pa = &a[0] if n > 0 else NULL
     cdef src_t* pb = &b[0] if n > 0 else NULL
+    cdef counts_t cb
+    cdef Py_ssize_t b0, b1, j
+    cdef int64_t* qbuf
+    cdef uint32_t tbl = det_table(cs.mode)
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
         c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
+        if small and cs.mode < RM_STOCHASTIC:
+            qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
+            b0 = i0
+            while b0 < i1:
+                b1 = min(i1, b0 + BLOCK)
+                if op == 2:
+                    for j in range(b1 - b0):
+                        qbuf[j] = <int64_t>pa[b0 + j] * <int64_t>pb[b0 + j]
+                elif op == 0:
+                    for j in range(b1 - b0):
+                        qbuf[j] = (<int64_t>pa[b0 + j] << da) + (<int64_t>pb[b0 + j] << db)
+                else:
+                    for j in range(b1 - b0):
+                        qbuf[j] = (<int64_t>pa[b0 + j] << da) - (<int64_t>pb[b0 + j] << db)
+                cb.n = 0; cb.inexact = 0; cb.up = 0; cb.ovf = 0; cb.draws = 0
+                block_int_det(qbuf, b1 - b0, s, tbl, &cb)
+                if block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
+                    c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                    b0 = b1
+                    continue
+                for i in range(b0, b1):
+                    err = ERR_NONE
+                    if op == 2:
+                        v64 = <int64_t>pa[i] * <int64_t>pb[i]
+                    elif op == 0:
+                        v64 = (<int64_t>pa[i] << da) + (<int64_t>pb[i] << db)
+                    else:
+                        v64 = (<int64_t>pa[i] << da) - (<int64_t>pb[i] << db)
+                    out[i] = <dst_t>cast_small(&cs, v64, s, 0, 0, &c, &err)
+                    if err != ERR_NONE:
+                        note_error(err, i, errs, errpos, ch)
+                b0 = b1
+            free(qbuf)
+            add_counts(cnt, ch, &c)
+            continue
         for i in range(i0, i1):
             err = ERR_NONE
             R = draws[i] if use_draws else 0
             vs = vsign[i] if use_v else 0
+            if small:
+                if op == 2:
+                    v64 = <int64_t>pa[i] * <int64_t>pb[i]
+                elif op == 0:
+                    v64 = (<int64_t>pa[i] << da) + (<int64_t>pb[i] << db)
+                else:
+                    v64 = (<int64_t>pa[i] << da) - (<int64_t>pb[i] << db)
+                out[i] = <dst_t>cast_small(&cs, v64, s, R, vs, &c, &err)
+                if err != ERR_NONE:
+                    note_error(err, i, errs, errpos, ch)
+                continue
             va = load(pa, i, ua)
             vb = load(pb, i, ub)
             if op == 2:

@@ -7,7 +7,7 @@ discarded fraction phi, kept as F = floor(phi * 2**65) plus a ``sticky`` flag (p
 integer).  Every rounding rule of the spec only needs (q, F, sticky): comparisons of phi with 1/2,
 and the top r or r+1 discarded bits for stochastic rounding (r <= 64).
 """
-from libc.stdint cimport int64_t, uint64_t, int8_t
+from libc.stdint cimport int64_t, uint64_t, uint32_t, int8_t
 
 cdef extern from *:
     """
@@ -63,6 +63,8 @@ ctypedef struct cspec:
     i128 lo           # lowest raw value kept (-max for saturate_symmetric)
     i128 hi
     u128 mask         # 2**wl - 1
+    int64_t lo64      # lo, hi clamped to int64 (exact for any value below 2**62)
+    int64_t hi64
 
 ctypedef struct counts_t:
     int64_t n
@@ -82,35 +84,52 @@ cdef inline int cmp_half(u128 F, bint sticky) noexcept nogil:
     return -1
 
 
-cdef inline int det_up(int mode, bint inexact, int c, bint neg, bint qodd) noexcept nogil:
-    """Whether a deterministic mode returns q + 1 (spec §2 table).
+cdef inline int det_up(int mode, int inexact, int c, int neg, int qodd) noexcept nogil:
+    """Whether a deterministic mode returns q + 1 (spec §2 table), without data-dependent
+    branches (the mode test is the same for every element, so it predicts well).
 
-    inexact: phi > 0; c: sign of phi - 1/2; neg: t < 0; qodd: q is odd.
+    inexact: phi > 0; c: sign of phi - 1/2 (-1 when phi = 0); neg: t < 0; qodd: q is odd;
+    all flags are 0 or 1.
     """
-    if not inexact:
-        return 0
+    cdef int gt = c > 0
+    cdef int eq = c == 0
     if mode == RM_NEAREST_EVEN:
-        return c > 0 or (c == 0 and qodd)
+        return gt | (eq & qodd)
     if mode == RM_FLOOR:
         return 0
     if mode == RM_CEIL:
-        return 1
+        return inexact
     if mode == RM_TOWARD_ZERO:
-        return neg
+        return inexact & neg
     if mode == RM_AWAY_FROM_ZERO:
-        return not neg
+        return inexact & (neg ^ 1)
     if mode == RM_NEAREST_UP:
-        return c >= 0
+        return gt | eq
     if mode == RM_NEAREST_DOWN:
-        return c > 0
+        return gt
     if mode == RM_NEAREST_ZERO:
-        return c > 0 or (c == 0 and neg)
+        return gt | (eq & neg)
     if mode == RM_NEAREST_AWAY:
-        return c > 0 or (c == 0 and not neg)
+        return gt | (eq & (neg ^ 1))
     if mode == RM_NEAREST_ODD:
-        return c > 0 or (c == 0 and not qodd)
+        return gt | (eq & (qodd ^ 1))
     # RM_JAM: q with its lowest bit forced to 1
-    return not qodd
+    return inexact & (qodd ^ 1)
+
+
+cdef inline uint32_t det_table(int mode) noexcept nogil:
+    """det_up as a 32-entry truth table indexed by inexact | gt<<1 | eq<<2 | neg<<3 | qodd<<4,
+    so that block loops can round without branches (and vectorize)."""
+    cdef uint32_t tbl = 0
+    cdef int k, c
+    for k in range(32):
+        c = 1 if (k >> 1) & 1 else (0 if (k >> 2) & 1 else -1)
+        tbl |= (<uint32_t>det_up(mode, k & 1, c, (k >> 3) & 1, (k >> 4) & 1)) << k
+    return tbl
+
+
+cdef inline int det_up_tbl(uint32_t tbl, int inexact, int gt, int eq, int neg, int qodd) noexcept nogil:
+    return (tbl >> (inexact | (gt << 1) | (eq << 2) | (neg << 3) | (qodd << 4))) & 1
 
 
 cdef inline int sr_up(const cspec* cs, u128 F, bint sticky, int esign, uint64_t R) noexcept nogil:
@@ -146,13 +165,13 @@ cdef inline int sr_up(const cspec* cs, u128 F, bint sticky, int esign, uint64_t 
     return A + ((<u128>R) << 1) >= top
 
 
-cdef inline int decide(const cspec* cs, u128 F, bint sticky, bint neg, bint qodd,
+cdef inline int decide(const cspec* cs, u128 F, bint sticky, int neg, int qodd,
                        uint64_t R, int vsign) noexcept nogil:
     """Round-up decision for any mode from the discarded fraction (F, sticky)."""
-    cdef bint inexact = F != 0 or sticky
+    cdef int inexact = (F != 0) | sticky
     cdef int esign = 0
     if cs.mode < RM_STOCHASTIC:
-        return det_up(cs.mode, inexact, cmp_half(F, sticky) if inexact else -1, neg, qodd)
+        return det_up(cs.mode, inexact, cmp_half(F, sticky), neg, qodd)
     if not inexact:
         return 0
     if cs.mode == RM_STOCHASTIC_EPS:
@@ -217,34 +236,83 @@ cdef inline i128 apply_overflow(const cspec* cs, i128 y, int big, counts_t* c, i
 
 cdef inline i128 cast_value(const cspec* cs, i128 v, int s, uint64_t R, int vsign,
                             counts_t* c, int* err) noexcept nogil:
-    """Cast the exact value v * 2**-s (|v| < 2**126) into the format: round, then overflow."""
+    """Cast the exact value v * 2**-s (|v| < 2**125) into the format: round, then overflow."""
     cdef u128 F = 0
     cdef bint sticky = 0
     cdef i128 q
-    cdef int64_t v64, q64
-    cdef uint64_t rem
-    cdef int big = 0
-    cdef int k
+    cdef int64_t v64, q64, half
+    cdef int64_t rem
+    cdef int up, inexact, k
     c.n += 1
     if s > 0:
         if s <= 62 and v > -(<i128>1 << 62) and v < (<i128>1 << 62):
             v64 = <int64_t>v
             q64 = v64 >> s
-            rem = (<uint64_t>v64) & ((<uint64_t>1 << s) - 1)
-            F = (<u128>rem) << (65 - s)
-            q = q64
-        else:
-            q = split(v, s, &F, &sticky)
-        if F != 0 or sticky:
-            c.inexact += 1
-            if decide(cs, F, sticky, q < 0, q & 1, R, vsign):
-                q += 1
-                c.up += 1
-        return apply_overflow(cs, q, 0, c, err)
+            rem = v64 & ((<int64_t>1 << s) - 1)
+            inexact = rem != 0
+            if cs.mode < RM_STOCHASTIC:
+                half = <int64_t>1 << (s - 1)
+                up = det_up(cs.mode, inexact, (rem > half) - (rem < half), q64 < 0, q64 & 1)
+            else:
+                up = decide(cs, (<u128>rem) << (65 - s), 0, q64 < 0, q64 & 1, R, vsign)
+            c.inexact += inexact
+            c.up += up
+            return apply_overflow(cs, q64 + up, 0, c, err)
+        q = split(v, s, &F, &sticky)
+        inexact = (F != 0) | sticky
+        up = decide(cs, F, sticky, q < 0, q & 1, R, vsign)
+        c.inexact += inexact
+        c.up += up
+        return apply_overflow(cs, q + up, 0, c, err)
     if s == 0 or v == 0:
         return apply_overflow(cs, v, 0, c, err)
     k = -s
-    if k < 126 and ((v >> (125 - k)) == 0 or (v >> (125 - k)) == -1):
+    if k < 125 and ((v >> (125 - k)) == 0 or (v >> (125 - k)) == -1):
         return apply_overflow(cs, <i128>((<u128>v) << k), 0, c, err)
-    big = -1 if v < 0 else 1
-    return apply_overflow(cs, <i128>((<u128>v) << k) if k < 128 else 0, big, c, err)
+    return apply_overflow(cs, <i128>((<u128>v) << k) if k < 128 else 0, -1 if v < 0 else 1, c, err)
+
+
+cdef inline int64_t overflow64_slow(const cspec* cs, int64_t y, counts_t* c, int* err) noexcept nogil:
+    cdef uint64_t u
+    c.ovf += 1
+    if cs.ovf == OV_WRAP:
+        u = (<uint64_t>y) & <uint64_t>cs.mask
+        if cs.is_signed and cs.wl < 64 and (u >> (cs.wl - 1)) & 1:
+            return <int64_t>(u | ~(<uint64_t>cs.mask))
+        return <int64_t>u
+    if cs.ovf == OV_ERROR:
+        if err[0] == ERR_NONE:
+            err[0] = ERR_OVERFLOW
+        return 0
+    return cs.hi64 if y > cs.hi64 else cs.lo64
+
+
+cdef inline int64_t overflow64(const cspec* cs, int64_t y, counts_t* c, int* err) noexcept nogil:
+    """apply_overflow for |y| < 2**62 (the common, small-word case)."""
+    if y >= cs.lo64 and y <= cs.hi64:
+        return y
+    return overflow64_slow(cs, y, c, err)
+
+
+cdef inline int64_t cast_small(const cspec* cs, int64_t v, int s, uint64_t R, int vsign,
+                               counts_t* c, int* err) noexcept nogil:
+    """cast_value for the common case, all in 64 bits: |v * 2**max(0, -s)| < 2**62, s <= 62."""
+    cdef int64_t q, rem, half
+    cdef int up = 0
+    cdef int inexact
+    c.n += 1
+    if s > 0:
+        q = v >> s
+        rem = v & ((<int64_t>1 << s) - 1)
+        inexact = rem != 0
+        if cs.mode < RM_STOCHASTIC:
+            half = <int64_t>1 << (s - 1)
+            up = det_up(cs.mode, inexact, (rem > half) - (rem < half), q < 0, q & 1)
+        elif inexact:
+            up = decide(cs, (<u128>rem) << (65 - s), 0, q < 0, q & 1, R, vsign)
+        c.inexact += inexact
+        c.up += up
+        q += up
+    else:
+        q = v << (-s)
+    return overflow64(cs, q, c, err)

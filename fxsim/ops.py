@@ -35,6 +35,12 @@ def get_num_threads() -> int:
     return _threads
 
 
+def _nthreads(work: int) -> int:
+    """Threads for a call doing ``work`` element operations: small calls stay on one thread,
+    where waking a team costs more than it saves."""
+    return _threads if work >= 1 << 16 else 1
+
+
 # -- mode and randomness parameters ----------------------------------------------------------
 
 class _Cast:
@@ -178,9 +184,11 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     errpos = np.zeros(nch, dtype=np.int64)
     if n:
         if isinstance(x, FixedArray):
-            K.cast_raw(src, out, False, x.fmt.fl - fmt.fl, c.spec(), d, ud, vs, uv, cnt, errs, errpos, _threads)
+            s = x.fmt.fl - fmt.fl
+            vmax = max(-x.fmt.min_raw, x.fmt.max_raw)
+            K.cast_raw(src, out, False, s, _small(vmax, s), c.spec(), d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
         else:
-            K.cast_f64(src, out, c.spec(), fmt.fl, d, ud, vs, uv, cnt, errs, errpos, _threads)
+            K.cast_f64(src, out, c.spec(), fmt.fl, d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
     totals = cnt.sum(axis=0)
     _raise_errors("cast", errs, errpos, totals[3], shape, c)
     _counters.record("cast", "out", fmt, totals)
@@ -188,6 +196,11 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
 
 
 # -- element-wise arithmetic -----------------------------------------------------------------
+
+def _small(vmax: int, s: int) -> bool:
+    """Whether the 64-bit kernel path is exact for values |v| <= vmax shifted by s."""
+    return s <= 62 and (vmax << max(0, -s)) < 2**62
+
 
 def _check_fixed(name, a):
     if not isinstance(a, FixedArray):
@@ -270,7 +283,7 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     errpos = np.zeros(nch, dtype=np.int64)
     if n:
         K.binop({"add": 0, "sub": 1, "mul": 2}[op], ra, rb, out, ua, ub, da, db, F - fmt.fl,
-                c.spec(), d, ud, vs, uv, cnt, errs, errpos, _threads)
+                _small(max(abs(lo), abs(hi)), F - fmt.fl) and not (ua or ub), c.spec(), d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
     totals = cnt.sum(axis=0)
     _raise_errors(op, errs, errpos, totals[3], shape, c, what="the result")
     _counters.record(op, "out", fmt, totals)
@@ -372,8 +385,9 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
             errs = np.zeros(nch, dtype=np.int32)
             errpos = np.zeros(nch, dtype=np.int64)
             if flat.size:
-                K.cast_raw(flat, raw, False, fl_acc - fmt.fl, co.spec(), _NO_DRAWS, False, _NO_V, False,
-                           cnt, errs, errpos, _threads)
+                s_o = fl_acc - fmt.fl
+                K.cast_raw(flat, raw, False, s_o, _small(int(np.abs(flat).max()), s_o), co.spec(), _NO_DRAWS, False, _NO_V, False,
+                           cnt, errs, errpos, _nthreads(flat.size))
             tot = cnt.sum(axis=0)
             _raise_errors(op, errs, errpos, tot[3], out_shape, co, what="the result")
             _counters.record(op, "out", fmt, tot)
@@ -388,7 +402,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
                   (cp is not None, cp.spec() if cp else dummy, fa.fl + fb.fl - fl_p),
                   (ca is not None, ca.spec() if ca else dummy, sa, sp, sa),
                   (co is not None, co.spec() if co else dummy, fl_acc - fmt.fl),
-                  d, ud, vs, uv, cnt, errs, errpos, _threads)
+                  d, ud, vs, uv, cnt, errs, errpos, _nthreads(M * N * max(Kd, 1)))
     tot = cnt.sum(axis=0)
     bad = np.nonzero(errs)[0]
     if bad.size:
@@ -417,7 +431,8 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)
             lo = -acc.max_raw if (ca.ovf == 1 and acc.signed) else acc.min_raw
-            K.matmul_acc_lanes(A, B, out, lane(lo), lane(acc.max_raw), ca.ovf == 2, acc.wl, novf, _threads)
+            K.matmul_acc_lanes(A, B, out, lane(lo), lane(acc.max_raw), ca.ovf == 2, acc.wl, novf,
+                               _nthreads(M * N * A.shape[1]))
             n = M * N * A.shape[1]
             _counters.record(op, "acc", acc, (n, 0, 0, int(novf.sum()), 0))
             return out

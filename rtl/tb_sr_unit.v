@@ -1,0 +1,57 @@
+// tb_sr_unit.v -- test bench for sr_unit.v.
+// Inputs  (in +vectors=DIR): x.mem (COUNT words, WI bits), rnd.mem (COUNT draws, R bits),
+//                            mode.mem (COUNT 2-bit mode codes: 0 stochastic, 1 nearest_even,
+//                            2 floor).
+// Outputs (in +out=DIR):     y.mem (WO bits), up.mem and sat.mem (1 bit each).
+`timescale 1ns/1ps
+module tb_sr_unit;
+    parameter integer WI    = 16;
+    parameter integer FI    = 12;
+    parameter integer WO    = 8;
+    parameter integer FO    = 4;
+    parameter integer R     = 8;
+    parameter integer COUNT = 16;
+
+    `include "tb_common.vh"
+
+    reg  signed [WI-1:0] x_mem    [0:COUNT-1];
+    reg         [R-1:0]  rnd_mem  [0:COUNT-1];
+    reg         [1:0]    mode_mem [0:COUNT-1];
+    reg  signed [WI-1:0] x;
+    reg         [R-1:0]  rnd;
+    reg         [1:0]    mode;
+    wire signed [WO-1:0] y;
+    wire                 up, sat;
+    integer              i, fd_y, fd_up, fd_sat;
+
+    sr_unit #(.WI(WI), .FI(FI), .WO(WO), .FO(FO), .R(R)) dut (
+        .x(x), .rnd(rnd), .mode(mode), .y(y), .up(up), .sat(sat));
+
+    initial begin
+        tb_get_dirs;
+        tb_in_name("x.mem");    $readmemh(fname, x_mem);
+        tb_in_name("rnd.mem");  $readmemh(fname, rnd_mem);
+        tb_in_name("mode.mem"); $readmemh(fname, mode_mem);
+        tb_open_out("y.mem", fd_y);
+        tb_open_out("up.mem", fd_up);
+        tb_open_out("sat.mem", fd_sat);
+        for (i = 0; i < COUNT; i = i + 1) begin
+            x    = x_mem[i];
+            rnd  = rnd_mem[i];
+            mode = mode_mem[i];
+            #1;
+            if (^{x, rnd, mode} === 1'bx) begin
+                $display("ERROR: undefined input at case %0d", i);
+                $finish;
+            end
+            $fwrite(fd_y, "%h\n", y);
+            $fwrite(fd_up, "%h\n", up);
+            $fwrite(fd_sat, "%h\n", sat);
+        end
+        $fclose(fd_y);
+        $fclose(fd_up);
+        $fclose(fd_sat);
+        $display("DONE %0d", COUNT);
+        $finish;
+    end
+endmodule

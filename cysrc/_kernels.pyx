@@ -65,6 +65,12 @@ cdef cspec make_spec(tuple p):
     return cs
 
 
+cdef inline counts_t zero_counts() noexcept nogil:
+    cdef counts_t c
+    c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
+    return c
+
+
 def n_chunks(Py_ssize_t n):
     return (n + CHUNK - 1) // CHUNK
 
@@ -237,7 +243,7 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
     cdef uint64_t R
     cdef int vs
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
-        c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
+        c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
         if cs.mode < RM_STOCHASTIC:
@@ -246,7 +252,7 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
-                cb.n = 0; cb.inexact = 0; cb.up = 0; cb.ovf = 0; cb.draws = 0
+                cb = zero_counts()
                 if (block_f64_det(&x[b0], qbuf, b1 - b0, scale, tbl, &cb) == 0
                         and block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0):
                     c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
@@ -300,7 +306,7 @@ def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, bint small, tuple spe
     cdef int64_t* qbuf
     cdef uint32_t tbl = det_table(cs.mode)
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
-        c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
+        c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
         if small and cs.mode < RM_STOCHASTIC:
@@ -310,7 +316,7 @@ def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, bint small, tuple spe
                 b1 = min(i1, b0 + BLOCK)
                 for j in range(b1 - b0):
                     qbuf[j] = <int64_t>px[b0 + j]
-                cb.n = 0; cb.inexact = 0; cb.up = 0; cb.ovf = 0; cb.draws = 0
+                cb = zero_counts()
                 block_int_det(qbuf, b1 - b0, s, tbl, &cb)
                 if block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
                     c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
@@ -366,7 +372,7 @@ def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
     cdef int64_t* qbuf
     cdef uint32_t tbl = det_table(cs.mode)
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
-        c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
+        c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
         if small and cs.mode < RM_STOCHASTIC:
@@ -383,7 +389,7 @@ def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
                 else:
                     for j in range(b1 - b0):
                         qbuf[j] = (<int64_t>pa[b0 + j] << da) - (<int64_t>pb[b0 + j] << db)
-                cb.n = 0; cb.inexact = 0; cb.up = 0; cb.ovf = 0; cb.draws = 0
+                cb = zero_counts()
                 block_int_det(qbuf, b1 - b0, s, tbl, &cb)
                 if block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
                     c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
@@ -470,9 +476,9 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
     cdef const int64_t* pa
     cdef const int64_t* pb = &B[0, 0] if K * N > 0 else NULL
     for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
-        cp.n = 0; cp.inexact = 0; cp.up = 0; cp.ovf = 0; cp.draws = 0
-        ca.n = 0; ca.inexact = 0; ca.up = 0; ca.ovf = 0; ca.draws = 0
-        co.n = 0; co.inexact = 0; co.up = 0; co.ovf = 0; co.draws = 0
+        cp = zero_counts()   # assigned whole, so OpenMP makes them thread-private
+        ca = zero_counts()
+        co = zero_counts()
         err = ERR_NONE
         pa = &A[i, 0] if K > 0 else NULL
         for j in range(N):
@@ -508,7 +514,8 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
 
 
 def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, ::1] out,
-                     lane_t lo, lane_t hi, int wrap, int wl, int64_t[::1] novf, int nthreads):
+                     lane_t lo, lane_t hi, int wrap, int wl, bint is_signed, int64_t[::1] novf,
+                     int nthreads):
     """Accumulate out[i, :] += A[i, k] * B[k, :] for k ascending with overflow handled after
     every step (saturate to [lo, hi], or wrap to wl bits): a MAC array whose accumulator cast
     never rounds (A is pre-scaled so that products are already aligned to the accumulator).
@@ -520,6 +527,7 @@ def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, :
     cdef const lane_t* brow
     cdef int64_t nov
     cdef int sh = sizeof(lane_t) * 8 - wl
+    cdef lane_t mask = <lane_t>((<uint64_t>1 << wl) - 1) if wl < 64 else -1
     for i in prange(M, nogil=True, num_threads=nthreads, schedule="static"):
         row = &out[i, 0]
         nov = 0
@@ -528,11 +536,16 @@ def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, :
         for k in range(K):
             aik = A[i, k]
             brow = &B[k, 0]
-            if wrap:
+            if wrap and is_signed:
                 for j in range(N):
                     x = row[j] + aik * brow[j]
                     nov = nov + ((x > hi) | (x < lo))
-                    row[j] = (<lane_t>(<uint64_t>x << sh)) >> sh
+                    row[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
+            elif wrap:
+                for j in range(N):
+                    x = row[j] + aik * brow[j]
+                    nov = nov + ((x > hi) | (x < lo))
+                    row[j] = x & mask
             else:
                 for j in range(N):
                     x = row[j] + aik * brow[j]

@@ -194,7 +194,7 @@ cdef inline i128 split(i128 v, int s, u128* F, bint* sticky) noexcept nogil:
             F[0] = rem >> (s - 65)
             sticky[0] = (rem & (((<u128>1) << (s - 65)) - 1)) != 0
         return v >> s
-    # |v| < 2**126 and s >= 128: t lies in (-1, 1)
+    # |v| < 2**127 <= 2**s: t lies in (-1, 1)
     k = s - 65
     if v >= 0:
         if k < 128:
@@ -236,7 +236,7 @@ cdef inline i128 apply_overflow(const cspec* cs, i128 y, int big, counts_t* c, i
 
 cdef inline i128 cast_value(const cspec* cs, i128 v, int s, uint64_t R, int vsign,
                             counts_t* c, int* err) noexcept nogil:
-    """Cast the exact value v * 2**-s (|v| < 2**125) into the format: round, then overflow."""
+    """Cast the exact value v * 2**-s (|v| < 2**127) into the format: round, then overflow."""
     cdef u128 F = 0
     cdef bint sticky = 0
     cdef i128 q

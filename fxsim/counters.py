@@ -23,7 +23,7 @@ class CastRecord:
     draws: int         # random draws consumed
 
 
-@dataclass
+@dataclass(eq=False)
 class Counters:
     """Collects ``CastRecord``s; totals are available as attributes."""
 

@@ -16,10 +16,10 @@ import numpy as np
 from . import _kernels as K
 from . import counters as _counters
 from .fixed import FixedArray
-from .modes import STOCHASTIC, overflow_code, rounding_code, sr_rule_code
+from .modes import OVERFLOW, ROUNDING, STOCHASTIC, overflow_code, rounding_code, sr_rule_code
 from .qformat import QFormat, qformat
 
-_EXACT_BITS = 125  # every exact intermediate must satisfy |v| < 2**125 (128-bit kernels)
+_EXACT_LIMIT = 2**127  # every exact intermediate must satisfy |v| < 2**127 (signed 128-bit kernels)
 _threads = max(1, min(os.cpu_count() or 1, 8))
 
 
@@ -255,14 +255,20 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
         else:
             ext = [x - y for x in sa for y in sb]
             signed = True
-        if max(abs(e) for e in (*sa, *sb)) >= 2**_EXACT_BITS:
+        if max(abs(e) for e in (*sa, *sb)) >= _EXACT_LIMIT:
             raise ValueError(
-                f"{op}: aligning {fa} and {fb} needs more than {_EXACT_BITS + 1} bits; "
+                f"{op}: aligning {fa} and {fb} does not fit a signed 128-bit intermediate; "
                 "cast one operand closer to the other's fraction length first"
             )
     lo, hi = min(ext), max(ext)
-    if max(abs(lo), abs(hi)) >= 2**_EXACT_BITS:
-        raise ValueError(f"{op}: the exact result of {fa} and {fb} needs more than {_EXACT_BITS + 1} bits")
+    if max(abs(lo), abs(hi)) >= _EXACT_LIMIT:
+        raise ValueError(f"{op}: the exact result of {fa} and {fb} does not fit a signed 128-bit intermediate")
+    if fmt is None and op == "mul":
+        # MATLAB fi / APyTypes convention: wl = wl_a + wl_b (one bit more than the range needs
+        # in a few mixed-sign or 1-bit cases)
+        if fa.wl + fb.wl > 64:
+            raise ValueError(f"mul: the full-precision product needs wl={fa.wl + fb.wl} > 64 bits; pass fmt=")
+        fmt = QFormat(fa.wl + fb.wl, F, signed)
     fmt = _range_format(lo, hi, F, signed, op) if fmt is None else qformat(fmt)
     c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
     try:
@@ -316,14 +322,22 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
          prod_rounding, prod_overflow, acc_rounding, acc_overflow, out_rounding, out_overflow,
          r, eps, v, sr_rule, source, draws) -> FixedArray:
     """Shared driver: A is (M, K) raw, B is (K, N) raw; every output is a spec §4 dot."""
+    for name, value in (("prod_rounding", prod_rounding), ("acc_rounding", acc_rounding),
+                        ("out_rounding", out_rounding)):
+        if value is not None and value not in ROUNDING:
+            raise ValueError(f"{name} must be one of {', '.join(ROUNDING)}; got {value!r}")
+    for name, value in (("prod_overflow", prod_overflow), ("acc_overflow", acc_overflow),
+                        ("out_overflow", out_overflow)):
+        if value is not None and value not in OVERFLOW:
+            raise ValueError(f"{name} must be one of {', '.join(OVERFLOW)}; got {value!r}")
     fa, fb = A.fmt, B.fmt
     M, Kd = A.shape
     N = B.shape[1]
     prod = None if prod is None else qformat(prod)
     acc = None if acc is None else qformat(acc)
     pext = [x * y for x in (fa.min_raw, fa.max_raw) for y in (fb.min_raw, fb.max_raw)]
-    if max(abs(e) for e in pext) >= 2**_EXACT_BITS:
-        raise ValueError(f"{op}: products of {fa} and {fb} need more than {_EXACT_BITS + 1} bits")
+    if max(abs(e) for e in pext) >= _EXACT_LIMIT:
+        raise ValueError(f"{op}: products of {fa} and {fb} do not fit a signed 128-bit intermediate")
     cp = ca = co = None
     if prod is not None:
         cp = _Cast(prod, prod_rounding or rounding, prod_overflow or overflow, r, eps, sr_rule)
@@ -336,14 +350,14 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
         sa, sp = F - acc.fl, F - fl_p
         bound = (max(abs(acc.min_raw), acc.max_raw) << sa) + (max(abs(p_lo), abs(p_hi)) << sp)
         fl_acc = acc.fl
-        if bound >= 2**_EXACT_BITS:
-            raise ValueError(f"{op}: aligning accumulator {acc} with products at fl={fl_p} needs more than 126 bits")
+        if bound >= _EXACT_LIMIT:
+            raise ValueError(f"{op}: aligning accumulator {acc} with products at fl={fl_p} does not fit a signed 128-bit intermediate")
     else:
         sa = sp = 0
         fl_acc = fl_p
         bound = max(Kd, 1) * max(abs(p_lo), abs(p_hi))
-        if bound >= 2**_EXACT_BITS:
-            raise ValueError(f"{op}: an exact sum of {Kd} products needs more than 126 bits; give acc=")
+        if bound >= _EXACT_LIMIT:
+            raise ValueError(f"{op}: an exact sum of {Kd} products does not fit a signed 128-bit intermediate; give acc=")
     out_present = True
     if fmt is None:
         out_present = False
@@ -431,7 +445,7 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)
             lo = -acc.max_raw if (ca.ovf == 1 and acc.signed) else acc.min_raw
-            K.matmul_acc_lanes(A, B, out, lane(lo), lane(acc.max_raw), ca.ovf == 2, acc.wl, novf,
+            K.matmul_acc_lanes(A, B, out, lane(lo), lane(acc.max_raw), ca.ovf == 2, acc.wl, acc.signed, novf,
                                _nthreads(M * N * A.shape[1]))
             n = M * N * A.shape[1]
             _counters.record(op, "acc", acc, (n, 0, 0, int(novf.sum()), 0))

@@ -1,0 +1,523 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, overflowcheck=False
+"""Random bit sources of fxsim (spec §5): LFSR registers and numpy bit generators behind one
+C interface, ``bitsrc_t`` (see ``bitsrc.pxd``).
+
+LFSR (spec §5.1).  With M = sum of 2**(t-1) over the taps, one step of the n-bit register s is
+    galois    (right shift): b = s & 1;       s = (s >> 1) ^ (M if b else 0)
+    fibonacci (left shift) : b = bit n-1 of s; s = ((s << 1) | parity(s & M)) mod 2**n
+and b is the output bit.  Both are linear maps over GF(2), so k steps (k <= 64) are a linear map
+s -> (state after k steps, the k output bits), and that map is applied a byte of s at a time:
+for every byte position j of the state a 256-entry table holds the images of the 256 byte values
+(the "leap tables"); k steps cost ceil(n/8) lookups and XORs, never k single steps.  The
+``serial`` rule uses a leap of k = m*r steps giving m draws at once (m = 64 // r) and a leap of
+r steps for the tail, so the stream does not depend on how it is split into calls.  The
+``state`` rule steps once per draw.
+
+Jump-ahead (lane starts, ``advance``): the step matrix A (column i = image of bit i) raised to
+the k-th power by square-and-multiply on 64x64 GF(2) matrices, O(n**2 log k) word operations.
+
+Lanes: L registers; draw e (counted from the seeding) comes from lane e mod L.  ``fill`` runs
+each lane over its own strided slice of the output.
+"""
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer, PyCapsule_GetContext, PyCapsule_SetContext
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
+from numpy.random cimport bitgen_t
+
+import numpy as np
+
+from bitsrc cimport bitsrc_t, bitsrc_from_capsule, BITSRC_CAPSULE_NAME
+
+cdef extern from *:
+    """
+    static inline int fx_parity64(unsigned long long x) { return __builtin_parityll(x); }
+    static inline int fx_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    """
+    int parity64 "fx_parity64"(uint64_t x) noexcept nogil
+    int ctz64 "fx_ctz64"(uint64_t x) noexcept nogil
+
+CAPSULE_NAME = "fxsim.bitsrc"
+
+cdef enum:
+    FORM_GALOIS = 0
+    FORM_FIBONACCI = 1
+    RULE_SERIAL = 0
+    RULE_STATE = 1
+
+ctypedef struct lentry_t:
+    uint64_t s          # contribution to the state after the leap
+    uint64_t o          # contribution to the leap's output bits (first bit most significant)
+
+ctypedef struct lfsr_t:
+    int n
+    int form
+    int rule
+    int nb              # bytes of state: ceil(n / 8)
+    int64_t L           # lanes
+    uint64_t M          # feedback mask, sum of 2**(t-1)
+    uint64_t nmask      # 2**n - 1
+    uint64_t count      # draws taken since seeding (selects the lane: count mod L)
+    uint64_t* lane      # the L register states
+    int tab_r           # r the leap tables are built for (0: none yet)
+    int m               # draws per long leap: 64 // tab_r
+    lentry_t* T1        # leap of r steps: nb * 256 entries
+    lentry_t* Tm        # leap of m * r steps
+
+
+# -- one step ----------------------------------------------------------------------------------
+
+cdef inline uint64_t step1(const lfsr_t* st, uint64_t s) noexcept nogil:
+    if st.form == FORM_GALOIS:
+        return (s >> 1) ^ (st.M & (<uint64_t>0 - (s & 1)))
+    return ((s << 1) | <uint64_t>parity64(s & st.M)) & st.nmask
+
+
+cdef inline uint64_t outbit(const lfsr_t* st, uint64_t s) noexcept nogil:
+    if st.form == FORM_GALOIS:
+        return s & 1
+    return (s >> (st.n - 1)) & 1
+
+
+# -- leap tables -------------------------------------------------------------------------------
+
+cdef void build_leap(const lfsr_t* st, int k, lentry_t* T) noexcept nogil:
+    """Tables of the k-step map (1 <= k <= 64): T[256*j + x] = image of the state x << 8j."""
+    cdef uint64_t bs[64]
+    cdef uint64_t bo[64]
+    cdef uint64_t s, o
+    cdef int i, j, t, x
+    cdef lentry_t* base
+    for i in range(st.n):
+        s = (<uint64_t>1) << i
+        o = 0
+        for t in range(k):
+            o = (o << 1) | outbit(st, s)
+            s = step1(st, s)
+        bs[i] = s
+        bo[i] = o
+    for j in range(st.nb):
+        base = T + 256 * j
+        base[0].s = 0
+        base[0].o = 0
+        for x in range(1, 256):
+            i = 8 * j + ctz64(<uint64_t>x)
+            base[x] = base[x & (x - 1)]
+            if i < st.n:
+                base[x].s ^= bs[i]
+                base[x].o ^= bo[i]
+
+
+cdef inline void ensure_tables(lfsr_t* st, int r) noexcept nogil:
+    if st.tab_r == r:
+        return
+    st.m = 64 // r
+    build_leap(st, r, st.T1)
+    if st.m > 1:
+        build_leap(st, st.m * r, st.Tm)
+    st.tab_r = r
+
+
+cdef inline uint64_t leap(const lentry_t* T, int nb, uint64_t s, uint64_t* o) noexcept nogil:
+    cdef uint64_t ns, oo
+    cdef const lentry_t* e
+    cdef int j
+    e = T + (s & 0xFF)
+    ns = e.s
+    oo = e.o
+    for j in range(1, nb):
+        e = T + ((j << 8) | <int>((s >> (j << 3)) & 0xFF))
+        ns ^= e.s
+        oo ^= e.o
+    o[0] = oo
+    return ns
+
+
+# -- drawing -----------------------------------------------------------------------------------
+
+cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int64_t stride,
+                         int r) noexcept nogil:
+    """cnt draws of the serial rule from state s into out[0], out[stride], ...; new state."""
+    cdef int m = st.m
+    cdef int nb = st.nb
+    cdef int k = m * r
+    cdef int d
+    cdef uint64_t o
+    cdef uint64_t rmask = ~(<uint64_t>0) >> (64 - r)
+    cdef int64_t i = 0
+    cdef const lentry_t* Tm = st.Tm
+    cdef const lentry_t* T1 = st.T1
+    if m > 1:
+        if stride == 1:
+            while i + m <= cnt:
+                s = leap(Tm, nb, s, &o)
+                for d in range(m):
+                    out[i + d] = (o >> (k - r * (d + 1))) & rmask
+                i += m
+        else:
+            while i + m <= cnt:
+                s = leap(Tm, nb, s, &o)
+                for d in range(m):
+                    out[(i + d) * stride] = (o >> (k - r * (d + 1))) & rmask
+                i += m
+    while i < cnt:
+        s = leap(T1, nb, s, &o)
+        out[i * stride] = o
+        i += 1
+    return s
+
+
+cdef uint64_t run_state(const lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int64_t stride,
+                        int r) noexcept nogil:
+    """cnt draws of the state rule (one step, low r bits of the new state)."""
+    cdef uint64_t rmask = ~(<uint64_t>0) >> (64 - r)
+    cdef uint64_t M = st.M
+    cdef uint64_t nmask = st.nmask
+    cdef int64_t i
+    if st.form == FORM_GALOIS:
+        for i in range(cnt):
+            s = (s >> 1) ^ (M & (<uint64_t>0 - (s & 1)))
+            out[i * stride] = s & rmask
+    else:
+        for i in range(cnt):
+            s = ((s << 1) | <uint64_t>parity64(s & M)) & nmask
+            out[i * stride] = s & rmask
+    return s
+
+
+cdef inline uint64_t run_lane(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int64_t stride,
+                              int r) noexcept nogil:
+    if st.rule == RULE_SERIAL:
+        return run_serial(st, s, out, cnt, stride, r)
+    return run_state(st, s, out, cnt, stride, r)
+
+
+cdef void lfsr_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
+    cdef lfsr_t* st = <lfsr_t*>vst
+    cdef int64_t L = st.L
+    cdef int64_t j, lane, first, c, top
+    if n <= 0:
+        return
+    if st.rule == RULE_SERIAL:
+        ensure_tables(st, r)
+    if L == 1:
+        st.lane[0] = run_lane(st, st.lane[0], out, n, 1, r)
+    else:
+        first = <int64_t>(st.count % <uint64_t>L)
+        top = L if n > L else n
+        for j in range(top):
+            lane = first + j
+            if lane >= L:
+                lane -= L
+            c = (n - j + L - 1) // L
+            st.lane[lane] = run_lane(st, st.lane[lane], out + j, c, L, r)
+    st.count += <uint64_t>n
+
+
+cdef uint64_t lfsr_next(void* vst, int r) noexcept nogil:
+    cdef uint64_t v = 0
+    lfsr_fill(vst, &v, 1, r)
+    return v
+
+
+# -- jump-ahead: powers of the step matrix -----------------------------------------------------
+
+cdef void step_matrix(const lfsr_t* st, uint64_t* A) noexcept nogil:
+    cdef int i
+    for i in range(st.n):
+        A[i] = step1(st, (<uint64_t>1) << i)
+
+
+cdef inline uint64_t mat_apply(const uint64_t* A, uint64_t v) noexcept nogil:
+    cdef uint64_t res = 0
+    while v:
+        res ^= A[ctz64(v)]
+        v &= v - 1
+    return res
+
+
+cdef void mat_mul(const uint64_t* A, const uint64_t* B, uint64_t* C, int n) noexcept nogil:
+    """C = A B (apply B, then A); columns are images of the basis vectors."""
+    cdef int j
+    for j in range(n):
+        C[j] = mat_apply(A, B[j])
+
+
+cdef void mat_pow(const lfsr_t* st, uint64_t k, uint64_t* R) noexcept nogil:
+    """R = A**k, A the one-step matrix."""
+    cdef uint64_t P[64]
+    cdef uint64_t T[64]
+    cdef int n = st.n
+    cdef int i
+    step_matrix(st, P)
+    for i in range(n):
+        R[i] = (<uint64_t>1) << i
+    while k:
+        if k & 1:
+            mat_mul(P, R, T, n)
+            memcpy(R, T, n * sizeof(uint64_t))
+        k >>= 1
+        if k:
+            mat_mul(P, P, T, n)
+            memcpy(P, T, n * sizeof(uint64_t))
+
+
+cdef void init_lfsr(lfsr_t* st, int n, uint64_t M, int form, int rule) noexcept nogil:
+    st.n = n
+    st.form = form
+    st.rule = rule
+    st.nb = (n + 7) // 8
+    st.L = 1
+    st.M = M
+    st.nmask = ~(<uint64_t>0) >> (64 - n)
+    st.count = 0
+    st.lane = NULL
+    st.tab_r = 0
+    st.m = 1
+    st.T1 = NULL
+    st.Tm = NULL
+
+
+def _check_form(int form):
+    if form != FORM_GALOIS and form != FORM_FIBONACCI:
+        raise ValueError("form code must be 0 (galois) or 1 (fibonacci)")
+
+
+def jump_states(int n, uint64_t M, int form, states, uint64_t k):
+    """The register states ``states`` (uint64 array) each advanced by k steps (jump-ahead)."""
+    cdef lfsr_t st
+    cdef uint64_t R[64]
+    cdef uint64_t[::1] v = np.array(states, dtype=np.uint64).reshape(-1)
+    cdef Py_ssize_t i
+    _check_form(form)
+    init_lfsr(&st, n, M, form, RULE_SERIAL)
+    with nogil:
+        mat_pow(&st, k, R)
+        for i in range(v.shape[0]):
+            v[i] = mat_apply(R, v[i])
+    return np.asarray(v)
+
+
+def lane_starts(int n, uint64_t M, int form, uint64_t seed, int64_t L, uint64_t stride):
+    """Lane ell's start: the seed advanced by ell * stride steps, ell = 0 .. L-1."""
+    cdef lfsr_t st
+    cdef uint64_t J[64]
+    cdef uint64_t[::1] v = np.empty(L, dtype=np.uint64)
+    cdef int64_t i
+    _check_form(form)
+    init_lfsr(&st, n, M, form, RULE_SERIAL)
+    with nogil:
+        mat_pow(&st, stride, J)
+        v[0] = seed
+        for i in range(1, L):
+            v[i] = mat_apply(J, v[i - 1])
+    return np.asarray(v)
+
+
+def count_period(int n, uint64_t M, int form, uint64_t seed, uint64_t limit):
+    """Test helper: single steps from seed until the state comes back; the number of steps,
+    or 0 if it did not come back within ``limit`` steps.  Plain one-bit stepping."""
+    cdef lfsr_t st
+    cdef uint64_t s = seed
+    cdef uint64_t k = 0
+    cdef bint back = 0
+    _check_form(form)
+    init_lfsr(&st, n, M, form, RULE_SERIAL)
+    with nogil:
+        while k < limit:
+            s = step1(&st, s)
+            k += 1
+            if s == seed:
+                back = 1
+                break
+    return k if back else 0
+
+
+# -- GF(2) polynomials (primitivity check) ---------------------------------------------------
+
+cdef inline uint64_t gf2_mulmod(uint64_t a, uint64_t b, uint64_t plow, int n) noexcept nogil:
+    """a * b mod p, p = x**n + plow; a, b < 2**n (bit i = coefficient of x**i)."""
+    cdef uint64_t res = 0
+    cdef uint64_t nmask = ~(<uint64_t>0) >> (64 - n)
+    cdef uint64_t top = (<uint64_t>1) << (n - 1)
+    cdef uint64_t c
+    cdef int i
+    for i in range(n - 1, -1, -1):
+        c = res & top
+        res = (res << 1) & nmask
+        if c:
+            res ^= plow
+        if (b >> i) & 1:
+            res ^= a
+    return res
+
+
+def gf2_powmod_x(uint64_t e, uint64_t plow, int n):
+    """x**e mod (x**n + plow) over GF(2), as an n-bit integer (bit i = coefficient of x**i)."""
+    cdef uint64_t res = 1
+    cdef uint64_t nmask, top, c
+    cdef int i
+    if n < 1 or n > 64:
+        raise ValueError("n must be in [1, 64]")
+    nmask = ~(<uint64_t>0) >> (64 - n)
+    top = (<uint64_t>1) << (n - 1)
+    plow &= nmask
+    with nogil:
+        for i in range(63, -1, -1):
+            res = gf2_mulmod(res, res, plow, n)
+            if (e >> i) & 1:
+                c = res & top          # res * x
+                res = (res << 1) & nmask
+                if c:
+                    res ^= plow
+    return res
+
+
+# -- capsules ----------------------------------------------------------------------------------
+
+cdef void _release_owner(object cap) noexcept:
+    cdef void* ctx = PyCapsule_GetContext(cap)
+    if ctx != NULL:
+        Py_XDECREF(<PyObject*>ctx)
+
+
+cdef object _make_capsule(bitsrc_t* src, object owner):
+    """An "fxsim.bitsrc" capsule for src that keeps ``owner`` alive."""
+    cap = PyCapsule_New(<void*>src, BITSRC_CAPSULE_NAME, &_release_owner)
+    Py_INCREF(owner)
+    PyCapsule_SetContext(cap, <void*>owner)
+    return cap
+
+
+def fill_from_capsule(capsule, uint64_t[::1] out, int r):
+    """Fill ``out`` with len(out) draws of r bits through any source's "fxsim.bitsrc" capsule,
+    without the GIL (the caller holds the source's lock)."""
+    cdef bitsrc_t* src = bitsrc_from_capsule(capsule)
+    cdef int64_t n = out.shape[0]
+    if r < 1 or r > src.max_r:
+        raise ValueError(f"r must be an integer in [1, {src.max_r}] for this source, got {r}")
+    if n == 0:
+        return
+    with nogil:
+        src.fill(src.state, &out[0], n, r)
+
+
+def next_from_capsule(capsule, int r):
+    """One draw of r bits through a source's capsule (``bitsrc_t.next``)."""
+    cdef bitsrc_t* src = bitsrc_from_capsule(capsule)
+    cdef uint64_t v
+    if r < 1 or r > src.max_r:
+        raise ValueError(f"r must be an integer in [1, {src.max_r}] for this source, got {r}")
+    with nogil:
+        v = src.next(src.state, r)
+    return v
+
+
+# -- LFSR --------------------------------------------------------------------------------------
+
+cdef class LFSRCore:
+    """The C state of an LFSR source: L registers, the draw counter and the leap tables."""
+    cdef lfsr_t st
+    cdef bitsrc_t src
+
+    def __cinit__(self, int n, uint64_t M, int form, int rule, lanes, uint64_t count=0):
+        cdef uint64_t[::1] v = np.array(lanes, dtype=np.uint64).reshape(-1)
+        cdef int64_t i
+        init_lfsr(&self.st, n, M, form, rule)
+        if n < 2 or n > 64:
+            raise ValueError("n must be in [2, 64]")
+        _check_form(form)
+        if rule != RULE_SERIAL and rule != RULE_STATE:
+            raise ValueError("rule code must be 0 (serial) or 1 (state)")
+        if v.shape[0] < 1:
+            raise ValueError("at least one lane")
+        self.st.L = v.shape[0]
+        self.st.lane = <uint64_t*>malloc(self.st.L * sizeof(uint64_t))
+        self.st.T1 = <lentry_t*>malloc(self.st.nb * 256 * sizeof(lentry_t))
+        self.st.Tm = <lentry_t*>malloc(self.st.nb * 256 * sizeof(lentry_t))
+        if self.st.lane == NULL or self.st.T1 == NULL or self.st.Tm == NULL:
+            raise MemoryError()
+        for i in range(self.st.L):
+            self.st.lane[i] = v[i]
+        self.st.count = count
+        self.src.state = <void*>&self.st
+        self.src.next = &lfsr_next
+        self.src.fill = &lfsr_fill
+        self.src.max_r = n if rule == RULE_STATE else 64
+
+    def __dealloc__(self):
+        free(self.st.lane)
+        free(self.st.T1)
+        free(self.st.Tm)
+
+    @property
+    def lanes(self):
+        """The L register states (a new uint64 array)."""
+        cdef uint64_t[::1] v = np.empty(self.st.L, dtype=np.uint64)
+        cdef int64_t i
+        for i in range(self.st.L):
+            v[i] = self.st.lane[i]
+        return np.asarray(v)
+
+    @property
+    def count(self):
+        return self.st.count
+
+    def set_position(self, lanes, uint64_t count):
+        cdef uint64_t[::1] v = np.array(lanes, dtype=np.uint64).reshape(-1)
+        cdef int64_t i
+        if v.shape[0] != self.st.L:
+            raise ValueError(f"expected {self.st.L} lane states, got {v.shape[0]}")
+        for i in range(self.st.L):
+            self.st.lane[i] = v[i]
+        self.st.count = count
+
+    def advance(self, uint64_t k):
+        """Advance every lane by k steps (jump-ahead); the draw counter is unchanged."""
+        cdef uint64_t R[64]
+        cdef int64_t i
+        with nogil:
+            mat_pow(&self.st, k, R)
+            for i in range(self.st.L):
+                self.st.lane[i] = mat_apply(R, self.st.lane[i])
+
+    def capsule(self):
+        return _make_capsule(&self.src, self)
+
+
+# -- ideal sources: numpy bit generators ---------------------------------------------------------
+
+cdef uint64_t ideal_next(void* vst, int r) noexcept nogil:
+    cdef bitgen_t* bg = <bitgen_t*>vst
+    return bg.next_uint64(bg.state) >> (64 - r)
+
+
+cdef void ideal_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
+    cdef bitgen_t* bg = <bitgen_t*>vst
+    cdef int sh = 64 - r
+    cdef int64_t i
+    for i in range(n):
+        out[i] = bg.next_uint64(bg.state) >> sh
+
+
+cdef class IdealCore:
+    """A numpy BitGenerator behind the bitsrc_t interface: one 64-bit word w per draw,
+    R = w >> (64 - r) (spec §5.2)."""
+    cdef bitsrc_t src
+    cdef readonly object bit_generator
+    cdef object _np_capsule
+
+    def __cinit__(self, bit_generator):
+        cap = bit_generator.capsule
+        cdef bitgen_t* bg = <bitgen_t*>PyCapsule_GetPointer(cap, "BitGenerator")
+        self.bit_generator = bit_generator
+        self._np_capsule = cap
+        self.src.state = <void*>bg
+        self.src.next = &ideal_next
+        self.src.fill = &ideal_fill
+        self.src.max_r = 64
+
+    def capsule(self):
+        return _make_capsule(&self.src, self)

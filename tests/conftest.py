@@ -1,0 +1,53 @@
+"""Shared helpers for the oracle tests. Formats are plain (wl, fl, signed) tuples on the
+reference side and fxsim.QFormat on the fxsim side; nothing here computes expected values."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+@pytest.fixture(scope="session")
+def fx():
+    """The fxsim package; tests that need it skip until it imports."""
+    return pytest.importorskip("fxsim")
+
+
+def qf(fx, fmt):
+    wl, fl, signed = fmt
+    return fx.QFormat(wl, fl, bool(signed))
+
+
+def fixed(fx, raws, fmt):
+    """FixedArray from Python-int raws, stored in the container dtype of spec 1."""
+    obj = np.array(raws, dtype=object)
+    words = np.array([int(x) for x in obj.ravel()], dtype=container(fmt)).reshape(obj.shape)
+    return fx.FixedArray(words, qf(fx, fmt))
+
+
+def container(fmt):
+    """numpy dtype spec 1 requires for the raw words."""
+    wl, _, signed = fmt
+    for bits in (8, 16, 32, 64):
+        if wl <= bits:
+            return np.dtype(("int" if signed else "uint") + str(bits))
+    raise ValueError(wl)
+
+
+def raws_of(fx_array):
+    """Raw words of an fxsim result as a list of Python ints (C order)."""
+    return [int(x) for x in np.asarray(fx_array.raw).ravel()]
+
+
+def sr_kwargs(rounding, r, eps, v, sr_rule, draws):
+    """Keyword arguments for a stochastic fxsim call; eps/v only where the mode uses them."""
+    kw = dict(r=r, sr_rule=sr_rule, draws=np.asarray(draws, dtype=np.uint64))
+    if rounding in ("stochastic_eps", "signed_stochastic_eps"):
+        kw["eps"] = eps
+    if rounding == "signed_stochastic_eps":
+        kw["v"] = v
+    return kw

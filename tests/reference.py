@@ -1,0 +1,372 @@
+"""Pure-Python reference of the fxsim datapath (spec/datapath.md, sections 2-4).
+
+This module is the test oracle. It is written from the spec text only and must never
+import fxsim: every value is a Python int or a ``fractions.Fraction``, every format a
+plain tuple ``(wl, fl, signed)``. It is meant to be slow and obviously right.
+
+Main entry points
+-----------------
+ref_round(t, rounding, ...)        -> int       rounding of t = x * 2^fl (spec 2)
+ref_overflow(y, wl, signed, mode)  -> int       overflow handling (spec 3)
+ref_cast(x, wl, fl, signed, ...)   -> int raw   cast = rounding then overflow
+ref_cast_info(...)                 -> CastInfo  the same with the counter flags (spec 6)
+ref_add / ref_sub / ref_mul        -> int raw   exact op, then one cast
+ref_dot(...)                       -> DotResult spec 4 order, with draw consumption
+"""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from fractions import Fraction
+
+DETERMINISTIC = (
+    "floor", "ceil", "toward_zero", "away_from_zero",
+    "nearest_up", "nearest_down", "nearest_zero", "nearest_away",
+    "nearest_even", "nearest_odd", "jam",
+)
+STOCHASTIC = ("stochastic", "stochastic_eps", "signed_stochastic_eps")
+ROUNDINGS = DETERMINISTIC + STOCHASTIC
+OVERFLOWS = ("saturate", "saturate_symmetric", "wrap", "error")
+SR_RULES = ("trunc", "half", "rne")
+
+CastInfo = namedtuple("CastInfo", "raw inexact rounded_up overflowed drew")
+
+HALF = Fraction(1, 2)
+
+
+# --------------------------------------------------------------------------- formats
+def fmt_range(wl, signed):
+    """(min_raw, max_raw) of a format (spec 1)."""
+    if signed:
+        return -(1 << (wl - 1)), (1 << (wl - 1)) - 1
+    return 0, (1 << wl) - 1
+
+
+def check_fmt(wl, fl, signed):
+    if not (isinstance(wl, int) and 1 <= wl <= 64):
+        raise ValueError(f"wl must be an integer in 1..64, got {wl!r}")
+    if not (isinstance(fl, int) and -256 <= fl <= 256):
+        raise ValueError(f"fl must be an integer in -256..256, got {fl!r}")
+
+
+def pow2(e):
+    """2^e as an exact Fraction (e may be negative)."""
+    return Fraction(1 << e) if e >= 0 else Fraction(1, 1 << -e)
+
+
+def value(raw, fl):
+    """Exact value raw * 2^-fl."""
+    return Fraction(raw, 1 << fl) if fl >= 0 else Fraction(raw << -fl)
+
+
+def sign(x):
+    return int(x > 0) - int(x < 0)
+
+
+def to_fraction(x):
+    """Exact value of an int, float or Fraction (floats are exact binary rationals)."""
+    if isinstance(x, Fraction):
+        return x
+    if isinstance(x, bool):
+        return Fraction(int(x))
+    if isinstance(x, int):
+        return Fraction(x)
+    x = float(x)
+    if math.isnan(x):
+        raise ValueError("x is NaN")
+    return Fraction(x)  # raises OverflowError for inf; callers handle inf first
+
+
+def _rne(y):
+    """Round a non-negative Fraction to the nearest integer, ties to even."""
+    q = math.floor(y)
+    f = y - q
+    if f > HALF or (f == HALF and q % 2 == 1):
+        return q + 1
+    return q
+
+
+# --------------------------------------------------------------------------- rounding (spec 2)
+def stochastic_addend(t, rounding, r, eps=0, v=0, sr_rule="trunc"):
+    """The (r+1)-bit addend A' of spec 2 (after the eps adjustment), for phi > 0.
+
+    Rounding goes up iff A' + 2R >= 2^(r+1).
+    """
+    q = math.floor(t)
+    phi = t - q
+    two_r = 1 << r
+    if sr_rule == "trunc":
+        A = 2 * math.floor(phi * two_r)             # 2D
+    elif sr_rule == "half":
+        A = math.floor(phi * (2 * two_r)) + 1
+    elif sr_rule == "rne":
+        A = 2 * _rne(phi * two_r)
+    else:
+        raise ValueError(f"sr_rule must be one of {SR_RULES}, got {sr_rule!r}")
+    E = math.floor(Fraction(eps) * two_r)
+    if rounding == "stochastic_eps":
+        A = min(max(A + 2 * sign(t) * E, 0), 2 * two_r)
+    elif rounding == "signed_stochastic_eps":
+        A = min(max(A - 2 * sign(v) * E, 0), 2 * two_r)
+    return A
+
+
+def ref_round(t, rounding, R=None, r=None, eps=0, v=0, sr_rule="trunc"):
+    """Round the exact value t (= x * 2^fl) to an integer: q or q + 1 (jam: q | 1)."""
+    t = Fraction(t)
+    q = math.floor(t)
+    phi = t - q
+    if phi == 0:
+        return q                      # every mode, stochastic ones included
+    if rounding == "floor":
+        up = False
+    elif rounding == "ceil":
+        up = True
+    elif rounding == "toward_zero":
+        up = t < 0
+    elif rounding == "away_from_zero":
+        up = t > 0
+    elif rounding == "nearest_up":
+        up = phi >= HALF
+    elif rounding == "nearest_down":
+        up = phi > HALF
+    elif rounding == "nearest_zero":
+        up = phi > HALF or (phi == HALF and t < 0)
+    elif rounding == "nearest_away":
+        up = phi > HALF or (phi == HALF and t > 0)
+    elif rounding == "nearest_even":
+        up = phi > HALF or (phi == HALF and q % 2 == 1)
+    elif rounding == "nearest_odd":
+        up = phi > HALF or (phi == HALF and q % 2 == 0)
+    elif rounding == "jam":
+        return q | 1                  # lowest bit forced to 1 (two's complement)
+    elif rounding in STOCHASTIC:
+        A = stochastic_addend(t, rounding, r, eps, v, sr_rule)
+        up = A + 2 * R >= (2 << r)
+    else:
+        raise ValueError(f"unknown rounding {rounding!r}")
+    return q + 1 if up else q
+
+
+# --------------------------------------------------------------------------- overflow (spec 3)
+def ref_overflow(y, wl, signed, overflow):
+    """Apply the overflow mode to the rounded integer y. Returns the raw word."""
+    lo, hi = fmt_range(wl, signed)
+    if overflow == "saturate":
+        return min(max(y, lo), hi)
+    if overflow == "saturate_symmetric":
+        if signed:
+            return min(max(y, -hi), hi)
+        return min(max(y, lo), hi)
+    if overflow == "wrap":
+        m = y % (1 << wl)
+        if signed and m >= (1 << (wl - 1)):
+            m -= 1 << wl
+        return m
+    if overflow == "error":
+        if not (lo <= y <= hi):
+            raise OverflowError(f"{y} out of range of a {wl}-bit word")
+        return y
+    raise ValueError(f"unknown overflow {overflow!r}")
+
+
+# --------------------------------------------------------------------------- cast
+def _check_sr(rounding, R, r, eps, sr_rule):
+    if rounding not in STOCHASTIC:
+        return
+    if not (isinstance(r, int) and 1 <= r <= 64):
+        raise ValueError(f"r must be in 1..64, got {r!r}")
+    if R is None or not (0 <= R < (1 << r)):
+        raise ValueError(f"R must be in [0, 2^r), got {R!r}")
+    if not (0 <= eps < 1):
+        raise ValueError(f"eps must be in [0, 1), got {eps!r}")
+    if sr_rule not in SR_RULES:
+        raise ValueError(f"unknown sr_rule {sr_rule!r}")
+
+
+def ref_cast_info(x, wl, fl, signed, rounding, overflow, R=None, r=None, eps=0, v=0,
+                  sr_rule="trunc"):
+    """Cast the exact value x (int, float or Fraction) to Q(wl, fl, signed).
+
+    Returns CastInfo(raw, inexact, rounded_up, overflowed, drew). Raises ValueError for NaN
+    and for +-inf under wrap/error, OverflowError under `error` overflow.
+    """
+    check_fmt(wl, fl, signed)
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"unknown rounding {rounding!r}")
+    if overflow not in OVERFLOWS:
+        raise ValueError(f"unknown overflow {overflow!r}")
+    if sr_rule is None:
+        sr_rule = "trunc"
+    _check_sr(rounding, R, r, eps, sr_rule)
+    drew = rounding in STOCHASTIC
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        if math.isnan(x):
+            raise ValueError("NaN input")
+        if overflow in ("wrap", "error"):
+            raise ValueError("infinite input under wrap/error overflow")
+        lo, hi = fmt_range(wl, signed)
+        if x < 0 and overflow == "saturate_symmetric" and signed:
+            lo = -hi
+        return CastInfo(hi if x > 0 else lo, True, False, True, drew)
+    x = to_fraction(x)
+    t = x * pow2(fl)
+    q = math.floor(t)
+    y = ref_round(t, rounding, R=R, r=r, eps=eps, v=v, sr_rule=sr_rule)
+    raw = ref_overflow(y, wl, signed, overflow)
+    return CastInfo(raw, t != q, y > q, raw != y, drew)
+
+
+def ref_cast(x, wl, fl, signed, rounding, overflow, R=None, r=None, eps=0, v=0,
+             sr_rule="trunc"):
+    """Raw integer of cast(x, Q(wl, fl, signed)); see ref_cast_info."""
+    return ref_cast_info(x, wl, fl, signed, rounding, overflow, R=R, r=r, eps=eps, v=v,
+                         sr_rule=sr_rule).raw
+
+
+def ref_cast_fmt(x, fmt, rounding, overflow, **sr):
+    wl, fl, signed = fmt
+    return ref_cast(x, wl, fl, signed, rounding, overflow, **sr)
+
+
+# --------------------------------------------------------------------------- operations (spec 4)
+def exact_add(raw_a, fmt_a, raw_b, fmt_b):
+    return value(raw_a, fmt_a[1]) + value(raw_b, fmt_b[1])
+
+
+def exact_sub(raw_a, fmt_a, raw_b, fmt_b):
+    return value(raw_a, fmt_a[1]) - value(raw_b, fmt_b[1])
+
+
+def exact_mul(raw_a, fmt_a, raw_b, fmt_b):
+    return value(raw_a * raw_b, fmt_a[1] + fmt_b[1])
+
+
+def ref_add(raw_a, fmt_a, raw_b, fmt_b, out, rounding="nearest_even", overflow="saturate", **sr):
+    return ref_cast_fmt(exact_add(raw_a, fmt_a, raw_b, fmt_b), out, rounding, overflow, **sr)
+
+
+def ref_sub(raw_a, fmt_a, raw_b, fmt_b, out, rounding="nearest_even", overflow="saturate", **sr):
+    return ref_cast_fmt(exact_sub(raw_a, fmt_a, raw_b, fmt_b), out, rounding, overflow, **sr)
+
+
+def ref_mul(raw_a, fmt_a, raw_b, fmt_b, out, rounding="nearest_even", overflow="saturate", **sr):
+    return ref_cast_fmt(exact_mul(raw_a, fmt_a, raw_b, fmt_b), out, rounding, overflow, **sr)
+
+
+DotResult = namedtuple("DotResult", "value raw fmt")
+
+
+class RefCounters:
+    """Per-role totals, as spec 6 describes (cast, inexact, rounded_up, overflowed, draws)."""
+
+    FIELDS = ("cast", "inexact", "rounded_up", "overflowed", "draws")
+
+    def __init__(self):
+        self.by_role = {}
+
+    def add(self, role, info):
+        d = self.by_role.setdefault(role, dict.fromkeys(self.FIELDS, 0))
+        d["cast"] += 1
+        d["inexact"] += int(info.inexact)
+        d["rounded_up"] += int(info.rounded_up)
+        d["overflowed"] += int(info.overflowed)
+        d["draws"] += int(info.drew)
+
+    def total(self, field):
+        return sum(d[field] for d in self.by_role.values())
+
+    def role(self, role, field):
+        return self.by_role.get(role, dict.fromkeys(self.FIELDS, 0))[field]
+
+
+def ref_dot(a_raws, fmt_a, b_raws, fmt_b, acc=None, prod=None, out=None,
+            rounding="nearest_even", overflow="saturate",
+            prod_rounding=None, prod_overflow=None, acc_rounding=None, acc_overflow=None,
+            out_rounding=None, out_overflow=None,
+            r=None, eps=0, v=0, sr_rule="trunc", draws=None, counters=None,
+            cast_info=None):
+    """Dot product in the order of spec 4.
+
+    acc_0 = 0; for k ascending: p_k = cast(a_k b_k, prod) (absent if prod is None),
+    acc_{k+1} = cast(acc_k + p_k, acc) (absent if acc is None: exact); result
+    cast(acc_K, out) (absent if out is None or out == acc).
+    `draws` is an iterator of R values; each present stochastic cast takes the next one
+    (product before accumulator for each k, output last). `v` is the companion value of this
+    output element, used by every signed_stochastic_eps cast of the element.
+    Returns DotResult(value: Fraction, raw: int or None, fmt: tuple or None); raw/fmt are
+    None when the result is the exact (uncast) sum. `cast_info` may replace ref_cast_info by a
+    memoized copy of it (tests use that for speed).
+    """
+    cast_info = cast_info or ref_cast_info
+    if len(a_raws) != len(b_raws):
+        raise ValueError("length mismatch")
+    draws = iter(draws) if draws is not None else iter(())
+
+    def do_cast(x, fmt, rnd, ovf, role):
+        rnd = rnd or rounding
+        ovf = ovf or overflow
+        R = next(draws) if rnd in STOCHASTIC else None
+        wl, fl, signed = fmt
+        info = cast_info(x, wl, fl, signed, rnd, ovf, R=R, r=r, eps=eps, v=v,
+                         sr_rule=sr_rule)
+        if counters is not None:
+            counters.add(role, info)
+        return info.raw, value(info.raw, fl)
+
+    acc_val = Fraction(0)
+    acc_raw = 0
+    for ak, bk in zip(a_raws, b_raws):
+        p = exact_mul(ak, fmt_a, bk, fmt_b)
+        if prod is not None:
+            _, p = do_cast(p, prod, prod_rounding, prod_overflow, "prod")
+        s = acc_val + p
+        if acc is not None:
+            acc_raw, acc_val = do_cast(s, acc, acc_rounding, acc_overflow, "acc")
+        else:
+            acc_val = s
+    if out is not None and (acc is None or tuple(out) != tuple(acc)):
+        raw, val = do_cast(acc_val, out, out_rounding, out_overflow, "out")
+        return DotResult(val, raw, tuple(out))
+    if acc is not None:
+        return DotResult(acc_val, acc_raw, tuple(acc))
+    return DotResult(acc_val, None, None)
+
+
+# --------------------------------------------------------------------------- LFSR (spec 5.1)
+def ref_lfsr_draws(n, taps, form, draw, r, seed, count):
+    """First `count` draws of one LFSR lane (spec 5.1), as a list of ints."""
+    M = sum(1 << (t - 1) for t in taps)
+    s = seed
+    mask = (1 << n) - 1
+
+    def step():
+        nonlocal s
+        if form == "galois":
+            b = s & 1
+            s >>= 1
+            if b:
+                s ^= M
+        elif form == "fibonacci":
+            b = (s >> (n - 1)) & 1
+            f = bin(s & M).count("1") & 1
+            s = ((s << 1) | f) & mask
+        else:
+            raise ValueError(f"unknown form {form!r}")
+        return b
+
+    out = []
+    for _ in range(count):
+        if draw == "serial":
+            R = 0
+            for _ in range(r):
+                R = (R << 1) | step()
+        elif draw == "state":
+            if r > n:
+                raise ValueError("state draws need r <= n")
+            step()
+            R = s & ((1 << r) - 1)
+        else:
+            raise ValueError(f"unknown draw rule {draw!r}")
+        out.append(R)
+    return out

@@ -10,8 +10,8 @@ parallel loop consumes them exactly as a sequential one would.
 """
 cimport cython
 from cython.parallel cimport prange
-from libc.stdlib cimport malloc, free
-from libc.math cimport floor, frexp, ldexp, fabs, isnan, isinf
+from libc.stdlib cimport malloc, calloc, free
+from libc.math cimport floor, rint, frexp, ldexp, fabs, isnan, isinf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from fxprims cimport *
 
@@ -113,8 +113,9 @@ cdef inline i128 cast_double(const cspec* cs, double x, double scale, int fl, ui
         return 0
     t = x * scale
     at = fabs(t)
-    # x * 2**fl is exact while the product is a normal double; |t| < 2**62 fits int64
-    if at < 4611686018427387904.0 and (at > 1e-300 or x == 0.0):
+    # x * 2**fl is exact while the product is a normal double; |t| < 2**62 fits int64; and
+    # phi = t - floor(t) is exact unless -1/2 < t < 0 (then 1 + t may need more than 53 bits)
+    if at < 4611686018427387904.0 and (t > 1e-300 or t <= -0.5 or x == 0.0):
         qd = floor(t)
         phi = t - qd          # exact: the fraction bits of t
         q = <int64_t>qd
@@ -141,28 +142,88 @@ cdef enum:
     BLOCK = 1024
 
 
+cdef inline int block_f64_bad(const double* x, Py_ssize_t n, double scale) noexcept nogil:
+    """1 if some element needs the exact scalar path: NaN, inf, |x * 2**fl| >= 2**62, or a
+    product x * 2**fl that is not a normal double (and so may have lost bits)."""
+    cdef Py_ssize_t j
+    cdef double at
+    cdef int bad = 0
+    for j in range(n):
+        at = fabs(x[j] * scale)
+        bad |= (not (at < 4611686018427387904.0)) | ((at <= 1e-300) & (x[j] != 0.0))
+    return bad
+# In the block loops below, -1/2 < t < 0 is the one case where phi = t - floor(t) = 1 + t may
+# not be a double: there phi > 1/2 is known, and the discarded bits come from t * 2**r.
+
+
+cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double scale,
+                             const cspec* cs, const uint64_t* R, const int8_t* vs,
+                             counts_t* c) noexcept nogil:
+    """Stochastic rounding of a block of floats for r <= 52, all in doubles and int64 so that it
+    vectorizes: A (the (r+1)-bit addend of the few-bit rule) comes from phi * 2**r, which is
+    exact.  vs: the signs of v (signed_stochastic_eps) or a block of zeros."""
+    cdef Py_ssize_t j
+    cdef double t, qd, phi, y
+    cdef double two_r = ldexp(1.0, cs.r)
+    cdef int64_t qi, A, es, n_inexact = 0, n_up = 0
+    cdef int64_t top = (<int64_t>1) << (cs.r + 1)
+    cdef int64_t E2 = 2 * <int64_t>cs.E
+    cdef int64_t k_t = cs.mode == RM_STOCHASTIC_EPS
+    cdef int64_t k_v = cs.mode == RM_SIGNED_STOCHASTIC_EPS
+    cdef int rule = cs.rule
+    cdef int up, inexact
+    if block_f64_bad(x, n, scale):
+        return 1
+    cdef int small_neg
+    cdef double ts
+    for j in range(n):
+        t = x[j] * scale
+        qd = floor(t)
+        phi = t - qd
+        qi = <int64_t>qd
+        small_neg = (t < 0.0) & (t > -0.5)
+        inexact = (phi != 0.0) | small_neg
+        y = phi * two_r
+        ts = t * two_r
+        if rule == SR_TRUNC:
+            A = 2 * <int64_t>(floor(ts) + two_r if small_neg else floor(y))
+        elif rule == SR_HALF:
+            A = <int64_t>(floor(2.0 * ts) + 2.0 * two_r if small_neg else floor(2.0 * y)) + 1
+        else:
+            A = 2 * <int64_t>(rint(ts) + two_r if small_neg else rint(y))
+        es = k_t * (1 - 2 * (qi < 0)) - k_v * vs[j]
+        A = A + es * E2
+        A = 0 if A < 0 else (top if A > top else A)
+        up = inexact & (A + 2 * <int64_t>R[j] >= top)
+        n_inexact += inexact
+        n_up += up
+        q[j] = qi + up
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+    return 0
+
+
 cdef inline int block_f64_det(const double* x, int64_t* q, Py_ssize_t n, double scale,
                               uint32_t tbl, counts_t* c) noexcept nogil:
     """Deterministic rounding of a block of floats into raw q values, written so that the
     compiler vectorizes it.  Returns 1 (and counts nothing) when some element needs the scalar
     path: NaN, inf, |x * 2**fl| >= 2**62 or a product that is not a normal double."""
     cdef Py_ssize_t j
-    cdef double t, at, qd, phi
+    cdef double t, qd, phi
     cdef int64_t qi, n_inexact = 0, n_up = 0
-    cdef int bad = 0, up, inexact
-    for j in range(n):
-        t = x[j] * scale
-        at = fabs(t)
-        bad |= (not (at < 4611686018427387904.0)) | ((at <= 1e-300) & (x[j] != 0.0))
-    if bad:
+    cdef int up, inexact, small_neg
+    if block_f64_bad(x, n, scale):
         return 1
     for j in range(n):
         t = x[j] * scale
         qd = floor(t)
         phi = t - qd
         qi = <int64_t>qd
-        inexact = phi != 0.0
-        up = det_up_tbl(tbl, inexact, phi > 0.5, phi == 0.5, qi < 0, qi & 1)
+        small_neg = (t < 0.0) & (t > -0.5)
+        inexact = (phi != 0.0) | small_neg
+        up = det_up_tbl(tbl, inexact, (phi > 0.5) | small_neg, (phi == 0.5) & (small_neg ^ 1),
+                        qi < 0, qi & 1)
         n_inexact += inexact
         n_up += up
         q[j] = qi + up
@@ -238,6 +299,8 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
     cdef counts_t c, cb
     cdef Py_ssize_t b0, b1
     cdef int64_t* qbuf
+    cdef int8_t* zeros
+    cdef bint ok
     cdef uint32_t tbl = det_table(cs.mode)
     cdef int err
     cdef uint64_t R
@@ -246,25 +309,35 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
         c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
-        if cs.mode < RM_STOCHASTIC:
+        if cs.mode < RM_STOCHASTIC or cs.r <= 52:
             # fast blocks; a block that needs the exact scalar path falls through to it
             qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
+            zeros = <int8_t*>calloc(BLOCK, 1)
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
                 cb = zero_counts()
-                if (block_f64_det(&x[b0], qbuf, b1 - b0, scale, tbl, &cb) == 0
-                        and block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0):
+                if cs.mode < RM_STOCHASTIC:
+                    ok = block_f64_det(&x[b0], qbuf, b1 - b0, scale, tbl, &cb) == 0
+                else:
+                    ok = block_f64_sr(&x[b0], qbuf, b1 - b0, scale, &cs, &draws[b0],
+                                      &vsign[b0] if use_v else zeros, &cb) == 0
+                if ok and block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
                     c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                     b0 = b1
                     continue
                 for i in range(b0, b1):
                     err = ERR_NONE
-                    out[i] = <dst_t>cast_double(&cs, x[i], scale, fl, 0, 0, &c, &err)
+                    R = draws[i] if use_draws else 0
+                    vs = vsign[i] if use_v else 0
+                    out[i] = <dst_t>cast_double(&cs, x[i], scale, fl, R, vs, &c, &err)
                     if err != ERR_NONE:
                         note_error(err, i, errs, errpos, ch)
                 b0 = b1
             free(qbuf)
+            free(zeros)
+            if use_draws:
+                c.draws = i1 - i0
             add_counts(cnt, ch, &c)
             continue
         for i in range(i0, i1):

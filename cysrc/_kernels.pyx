@@ -204,6 +204,41 @@ cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double s
     return 0
 
 
+cdef inline int block_f64_det_sat(const double* x, dst_t* out, Py_ssize_t n, double scale,
+                                  uint32_t tbl, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
+    """block_f64_det and block_store fused into one vectorized pass, for saturating overflow
+    (lo..hi is the kept range).  Returns 1 when the block needs the scalar path; what it
+    stored is then overwritten."""
+    cdef Py_ssize_t j
+    cdef double xj, t, at, qd, phi
+    cdef int64_t qi, y, n_inexact = 0, n_up = 0, nov = 0
+    cdef int up, inexact, small_neg, bad = 0
+    for j in range(n):
+        xj = x[j]
+        t = xj * scale
+        at = fabs(t)
+        bad |= (not (at < 4611686018427387904.0)) | ((at <= 1e-300) & (xj != 0.0))
+        qd = floor(t)
+        phi = t - qd
+        qi = <int64_t>qd
+        small_neg = (t < 0.0) & (t > -0.5)
+        inexact = (phi != 0.0) | small_neg
+        up = det_up_tbl(tbl, inexact, (phi > 0.5) | small_neg, (phi == 0.5) & (small_neg ^ 1),
+                        qi < 0, qi & 1)
+        n_inexact += inexact
+        n_up += up
+        y = qi + up
+        nov += (y < lo) | (y > hi)
+        out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+    if bad:
+        return 1
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+    c.ovf += nov
+    return 0
+
+
 cdef inline int block_f64_det(const double* x, int64_t* q, Py_ssize_t n, double scale,
                               uint32_t tbl, counts_t* c) noexcept nogil:
     """Deterministic rounding of a block of floats into raw q values, written so that the
@@ -287,6 +322,38 @@ cdef inline void block_int_det(int64_t* q, Py_ssize_t n, int s, uint32_t tbl,
     c.up += n_up
 
 
+cdef inline void round_store_sat(int64_t* v, dst_t* out, Py_ssize_t n, int s, uint32_t tbl,
+                                 int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
+    """Deterministic cast of v[j] * 2**-s (small words, s <= 62) with saturation, stored to out
+    in one vectorized pass."""
+    cdef Py_ssize_t j
+    cdef int64_t x, qi, rem, y, half, mask, n_inexact = 0, n_up = 0, nov = 0
+    cdef int inexact, up
+    if s <= 0:
+        for j in range(n):
+            y = v[j] << (-s)
+            nov += (y < lo) | (y > hi)
+            out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+    else:
+        mask = ((<int64_t>1) << s) - 1
+        half = (<int64_t>1) << (s - 1)
+        for j in range(n):
+            x = v[j]
+            qi = x >> s
+            rem = x & mask
+            inexact = rem != 0
+            up = det_up_tbl(tbl, inexact, rem > half, rem == half, qi < 0, qi & 1)
+            n_inexact += inexact
+            n_up += up
+            y = qi + up
+            nov += (y < lo) | (y > hi)
+            out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+    c.ovf += nov
+
+
 def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
              int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
@@ -317,7 +384,14 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
                 cb = zero_counts()
-                if cs.mode < RM_STOCHASTIC:
+                if cs.mode < RM_STOCHASTIC and cs.ovf <= OV_SATURATE_SYMMETRIC:
+                    if block_f64_det_sat(&x[b0], &out[b0], b1 - b0, scale, tbl, cs.lo64,
+                                         cs.hi64, &cb) == 0:
+                        c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                        b0 = b1
+                        continue
+                    ok = False
+                elif cs.mode < RM_STOCHASTIC:
                     ok = block_f64_det(&x[b0], qbuf, b1 - b0, scale, tbl, &cb) == 0
                 else:
                     ok = block_f64_sr(&x[b0], qbuf, b1 - b0, scale, &cs, &draws[b0],
@@ -463,6 +537,10 @@ def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
                     for j in range(b1 - b0):
                         qbuf[j] = (<int64_t>pa[b0 + j] << da) - (<int64_t>pb[b0 + j] << db)
                 cb = zero_counts()
+                if cs.ovf <= OV_SATURATE_SYMMETRIC:
+                    round_store_sat(qbuf, &out[b0], b1 - b0, s, tbl, cs.lo64, cs.hi64, &c)
+                    b0 = b1
+                    continue
                 block_int_det(qbuf, b1 - b0, s, tbl, &cb)
                 if block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
                     c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf

@@ -19,6 +19,13 @@ extensions = [
         extra_link_args=openmp,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     ),
+    Extension(
+        "fxsim._sources",
+        ["cysrc/_sources.pyx"],
+        include_dirs=[np.get_include(), "cysrc"],
+        extra_compile_args=["-O3", *native],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+    ),
 ]
 
 setup(

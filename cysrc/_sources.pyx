@@ -10,9 +10,9 @@ and b is the output bit.  Both are linear maps over GF(2), so k steps (k <= 64) 
 s -> (state after k steps, the k output bits), and that map is applied a byte of s at a time:
 for every byte position j of the state a 256-entry table holds the images of the 256 byte values
 (the "leap tables"); k steps cost ceil(n/8) lookups and XORs, never k single steps.  The
-``serial`` rule uses a leap of k = m*r steps giving m draws at once (m = 64 // r) and a leap of
-r steps for the tail, so the stream does not depend on how it is split into calls.  The
-``state`` rule steps once per draw.
+``serial`` rule uses a leap of k = m*r steps giving m draws at once (m = 64 // r; for r > 32 a
+leap of 2r steps with two output words) and a leap of r steps for the tail, so the stream does
+not depend on how it is split into calls.  The ``state`` rule steps once per draw.
 
 Jump-ahead (lane starts, ``advance``): the step matrix A (column i = image of bit i) raised to
 the k-th power by square-and-multiply on 64x64 GF(2) matrices, O(n**2 log k) word operations.
@@ -51,6 +51,12 @@ ctypedef struct lentry_t:
     uint64_t s          # contribution to the state after the leap
     uint64_t o          # contribution to the leap's output bits (first bit most significant)
 
+ctypedef struct lentry2_t:
+    uint64_t s          # contribution to the state after a leap of 2r steps
+    uint64_t o1         # ... to the first r output bits
+    uint64_t o2         # ... to the next r output bits
+    uint64_t pad
+
 ctypedef struct lfsr_t:
     int n
     int form
@@ -64,7 +70,8 @@ ctypedef struct lfsr_t:
     int tab_r           # r the leap tables are built for (0: none yet)
     int m               # draws per long leap: 64 // tab_r
     lentry_t* T1        # leap of r steps: nb * 256 entries
-    lentry_t* Tm        # leap of m * r steps
+    lentry_t* Tm        # leap of m * r steps (m > 1)
+    lentry2_t* T2       # leap of 2r steps giving two draws (m == 1, r > 32)
 
 
 # -- one step ----------------------------------------------------------------------------------
@@ -110,6 +117,42 @@ cdef void build_leap(const lfsr_t* st, int k, lentry_t* T) noexcept nogil:
                 base[x].o ^= bo[i]
 
 
+cdef void build_leap2(const lfsr_t* st, int r, lentry2_t* T) noexcept nogil:
+    """Tables of the 2r-step map (33 <= r <= 64) with its two r-bit outputs."""
+    cdef uint64_t bs[64]
+    cdef uint64_t b1[64]
+    cdef uint64_t b2[64]
+    cdef uint64_t s, o
+    cdef int i, j, t, x
+    cdef lentry2_t* base
+    for i in range(st.n):
+        s = (<uint64_t>1) << i
+        o = 0
+        for t in range(r):
+            o = (o << 1) | outbit(st, s)
+            s = step1(st, s)
+        b1[i] = o
+        o = 0
+        for t in range(r):
+            o = (o << 1) | outbit(st, s)
+            s = step1(st, s)
+        b2[i] = o
+        bs[i] = s
+    for j in range(st.nb):
+        base = T + 256 * j
+        base[0].s = 0
+        base[0].o1 = 0
+        base[0].o2 = 0
+        base[0].pad = 0
+        for x in range(1, 256):
+            i = 8 * j + ctz64(<uint64_t>x)
+            base[x] = base[x & (x - 1)]
+            if i < st.n:
+                base[x].s ^= bs[i]
+                base[x].o1 ^= b1[i]
+                base[x].o2 ^= b2[i]
+
+
 cdef inline void ensure_tables(lfsr_t* st, int r) noexcept nogil:
     if st.tab_r == r:
         return
@@ -117,6 +160,8 @@ cdef inline void ensure_tables(lfsr_t* st, int r) noexcept nogil:
     build_leap(st, r, st.T1)
     if st.m > 1:
         build_leap(st, st.m * r, st.Tm)
+    else:
+        build_leap2(st, r, st.T2)
     st.tab_r = r
 
 
@@ -135,6 +180,25 @@ cdef inline uint64_t leap(const lentry_t* T, int nb, uint64_t s, uint64_t* o) no
     return ns
 
 
+cdef inline uint64_t leap2(const lentry2_t* T, int nb, uint64_t s, uint64_t* o1,
+                          uint64_t* o2) noexcept nogil:
+    cdef uint64_t ns, a, b
+    cdef const lentry2_t* e
+    cdef int j
+    e = T + (s & 0xFF)
+    ns = e.s
+    a = e.o1
+    b = e.o2
+    for j in range(1, nb):
+        e = T + ((j << 8) | <int>((s >> (j << 3)) & 0xFF))
+        ns ^= e.s
+        a ^= e.o1
+        b ^= e.o2
+    o1[0] = a
+    o2[0] = b
+    return ns
+
+
 # -- drawing -----------------------------------------------------------------------------------
 
 cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int64_t stride,
@@ -144,12 +208,19 @@ cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int
     cdef int nb = st.nb
     cdef int k = m * r
     cdef int d
-    cdef uint64_t o
+    cdef uint64_t o, o2
     cdef uint64_t rmask = ~(<uint64_t>0) >> (64 - r)
     cdef int64_t i = 0
     cdef const lentry_t* Tm = st.Tm
     cdef const lentry_t* T1 = st.T1
-    if m > 1:
+    cdef const lentry2_t* T2 = st.T2
+    if m == 1:
+        while i + 2 <= cnt:
+            s = leap2(T2, nb, s, &o, &o2)
+            out[i * stride] = o
+            out[(i + 1) * stride] = o2
+            i += 2
+    else:
         if stride == 1:
             while i + m <= cnt:
                 s = leap(Tm, nb, s, &o)
@@ -278,6 +349,7 @@ cdef void init_lfsr(lfsr_t* st, int n, uint64_t M, int form, int rule) noexcept 
     st.m = 1
     st.T1 = NULL
     st.Tm = NULL
+    st.T2 = NULL
 
 
 def _check_form(int form):
@@ -437,7 +509,8 @@ cdef class LFSRCore:
         self.st.lane = <uint64_t*>malloc(self.st.L * sizeof(uint64_t))
         self.st.T1 = <lentry_t*>malloc(self.st.nb * 256 * sizeof(lentry_t))
         self.st.Tm = <lentry_t*>malloc(self.st.nb * 256 * sizeof(lentry_t))
-        if self.st.lane == NULL or self.st.T1 == NULL or self.st.Tm == NULL:
+        self.st.T2 = <lentry2_t*>malloc(self.st.nb * 256 * sizeof(lentry2_t))
+        if self.st.lane == NULL or self.st.T1 == NULL or self.st.Tm == NULL or self.st.T2 == NULL:
             raise MemoryError()
         for i in range(self.st.L):
             self.st.lane[i] = v[i]
@@ -451,6 +524,7 @@ cdef class LFSRCore:
         free(self.st.lane)
         free(self.st.T1)
         free(self.st.Tm)
+        free(self.st.T2)
 
     @property
     def lanes(self):

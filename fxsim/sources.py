@@ -1,0 +1,723 @@
+"""Random bit sources (spec §5): ``LFSR`` registers and ``Ideal`` numpy bit generators.
+
+A source yields a stream of draws; each stochastic cast takes the next draw R of r bits.
+``source.draws(n, r)`` returns the next n draws as a uint64 array (what ``fxsim.cast`` and the
+other operations call); nogil code reaches the same stream through ``source.capsule``, a
+PyCapsule named ``"fxsim.bitsrc"`` holding a ``bitsrc_t`` (``cysrc/bitsrc.pxd``): an opaque state
+pointer and the function pointers ``next(state, r)`` and ``fill(state, out, n, r)``.
+
+Sources are stateful and not thread-safe: ``draws`` holds ``source.lock``, and so must any
+direct user of the capsule.  ``source.state`` is a plain JSON-able dict (get and set),
+``from_state(d)`` rebuilds a source from one, and ``spawn(k)`` gives k independent children.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import threading
+import warnings
+from functools import lru_cache
+from importlib import resources
+from numbers import Integral
+
+import numpy as np
+
+from . import _sources as _S
+
+__all__ = ["BitSource", "LFSR", "Ideal", "from_state", "taps_table", "is_primitive",
+           "CAPSULE_NAME"]
+
+CAPSULE_NAME = _S.CAPSULE_NAME
+FORMS = ("galois", "fibonacci")
+RULES = ("serial", "state")
+MAX_LANES = 1 << 20
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, Integral) and not isinstance(x, bool)
+
+
+# -- the taps table ----------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _table() -> dict:
+    text = resources.files("fxsim").joinpath("data").joinpath("lfsr_taps.csv").read_text()
+    rows = csv.DictReader(io.StringIO("".join(l for l in text.splitlines(True) if not l.startswith("#"))))
+    table = {}
+    for row in rows:
+        n = int(row["n"])
+        taps = tuple(int(t) for t in row["taps"].split())
+        if taps[0] != n or _mask(taps) != int(row["galois_mask"], 16):
+            raise RuntimeError(f"fxsim/data/lfsr_taps.csv: row n={n} is inconsistent")
+        table[n] = taps
+    return table
+
+
+def taps_table() -> dict:
+    """{n: taps} of the shipped table of maximal-length taps (XAPP052 notation), n = 2..168."""
+    return dict(_table())
+
+
+def _mask(taps) -> int:
+    """M = sum of 2**(t-1) over the taps."""
+    m = 0
+    for t in taps:
+        m |= 1 << (t - 1)
+    return m
+
+
+# -- integers: factors of 2**n - 1 ---------------------------------------------------------------
+
+def _is_prime(m: int) -> bool:
+    """Deterministic Miller-Rabin for m < 3.3e24 (first 12 prime bases)."""
+    if m < 2:
+        return False
+    bases = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
+    for p in bases:
+        if m % p == 0:
+            return m == p
+    d, s = m - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for a in bases:
+        x = pow(a, d, m)
+        if x in (1, m - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % m
+            if x == m - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _rho(m: int) -> int:
+    """A non-trivial factor of the odd composite m (Pollard-Brent)."""
+    for c in range(1, 1000):
+        y, r, q, g = 2, 1, 1, 1
+        x = ys = 2
+        while g == 1:
+            x = y
+            for _ in range(r):
+                y = (y * y + c) % m
+            k = 0
+            while k < r and g == 1:
+                ys = y
+                for _ in range(min(128, r - k)):
+                    y = (y * y + c) % m
+                    q = q * abs(x - y) % m
+                g = math.gcd(q, m)
+                k += 128
+            r *= 2
+        if g == m:
+            g = 1
+            while g == 1:
+                ys = (ys * ys + c) % m
+                g = math.gcd(abs(x - ys), m)
+        if g != m:
+            return g
+    raise RuntimeError(f"could not factor {m}")
+
+
+def _prime_factors(m: int) -> set:
+    out = set()
+    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47):
+        while m % p == 0:
+            out.add(p)
+            m //= p
+    stack = [m] if m > 1 else []
+    while stack:
+        v = stack.pop()
+        if _is_prime(v):
+            out.add(v)
+        else:
+            d = _rho(v)
+            stack += [d, v // d]
+    return out
+
+
+@lru_cache(maxsize=None)
+def mersenne_factors(n: int) -> tuple:
+    """The distinct prime factors of 2**n - 1, ascending (n >= 1), split along 2**d - 1, d | n."""
+    m = (1 << n) - 1
+    primes = set()
+    for d in range(n - 1, 1, -1):
+        if n % d == 0:
+            primes |= set(mersenne_factors(d))
+            cof = m // ((1 << d) - 1)
+            for p in primes:
+                while cof % p == 0:
+                    cof //= p
+            primes |= _prime_factors(cof)
+            break
+    else:
+        primes |= _prime_factors(m)
+    return tuple(sorted(primes))
+
+
+# -- GF(2) polynomials as Python ints (bit i = coefficient of x**i) -------------------------------
+
+def _deg(a: int) -> int:
+    return a.bit_length() - 1
+
+
+def _pmul(a: int, b: int) -> int:
+    r = 0
+    while b:
+        if b & 1:
+            r ^= a
+        a <<= 1
+        b >>= 1
+    return r
+
+
+def _pdivmod(a: int, b: int):
+    q, db = 0, _deg(b)
+    while a and _deg(a) >= db:
+        s = _deg(a) - db
+        q |= 1 << s
+        a ^= b << s
+    return q, a
+
+
+def _pgcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, _pdivmod(a, b)[1]
+    return a
+
+
+def _pderiv(a: int) -> int:
+    """Formal derivative: the coefficient of x**(i-1) is that of x**i for odd i."""
+    return (a >> 1) & int("01" * 40, 2) if a else 0
+
+
+def _psqrt(a: int) -> int:
+    """The square root of a polynomial with only even powers."""
+    r, i = 0, 0
+    while a:
+        r |= (a & 1) << i
+        a >>= 2
+        i += 1
+    return r
+
+
+def _squarefree(f: int) -> list:
+    """[(g, e)]: f = prod g**e with every g square-free (Yun's algorithm for characteristic 2)."""
+    out = []
+    c = _pgcd(f, _pderiv(f))
+    w = _pdivmod(f, c)[0]
+    i = 1
+    while w != 1:
+        y = _pgcd(w, c)
+        fac = _pdivmod(w, y)[0]
+        if fac != 1:
+            out.append((fac, i))
+        w, c, i = y, _pdivmod(c, y)[0], i + 1
+    if c != 1:
+        out += [(g, 2 * e) for g, e in _squarefree(_psqrt(c))]
+    return out
+
+
+def _distinct_degree(f: int) -> list:
+    """[(g, d)]: the square-free f split into products g of its irreducible factors of degree d."""
+    out, i, fs = [], 1, f
+    h = _pdivmod(2, fs)[1]
+    while _deg(fs) >= 2 * i:
+        h = _pdivmod(_pmul(h, h), fs)[1]          # x**(2**i) mod fs
+        g = _pgcd(fs, h ^ 2)
+        if g != 1:
+            out.append((g, i))
+            fs = _pdivmod(fs, g)[0]
+            h = _pdivmod(h, fs)[1]
+        i += 1
+    if fs != 1:
+        out.append((fs, _deg(fs)))
+    return out
+
+
+def _x_pow_is_one(e: int, g: int) -> bool:
+    d = _deg(g)
+    return _S.gf2_powmod_x(e, g ^ (1 << d), d) == 1
+
+
+def _poly_order(f: int) -> int:
+    """The least e >= 1 with x**e = 1 mod f (f(0) = 1): the period of f's sequences."""
+    if _deg(f) <= 0:
+        return 1
+    order = 1
+    for g, e in _squarefree(f):
+        for gd, d in _distinct_degree(g):
+            o = (1 << d) - 1
+            for q in mersenne_factors(d):
+                while o % q == 0 and _x_pow_is_one(o // q, gd):
+                    o //= q
+            order = math.lcm(order, o << (e - 1).bit_length())
+    return order
+
+
+def _char_low(n: int, taps) -> int:
+    """x**n + sum x**(n-t) (the characteristic polynomial; the reciprocal of the feedback
+    polynomial 1 + sum x**t), without its x**n term."""
+    return sum(1 << (n - t) for t in taps)
+
+
+def is_primitive(n: int, taps) -> bool:
+    """Whether the taps give a primitive polynomial of degree n over GF(2), i.e. a register of
+    period 2**n - 1: x**(2**n - 1) = 1 mod p and x**((2**n - 1)/q) != 1 for each prime q | 2**n - 1."""
+    low = _char_low(n, taps)
+    if not low & 1:
+        return False
+    e = (1 << n) - 1
+    if _S.gf2_powmod_x(e, low, n) != 1:
+        return False
+    return all(_S.gf2_powmod_x(e // q, low, n) != 1 for q in mersenne_factors(n))
+
+
+def _bm(bits) -> int:
+    """Berlekamp-Massey over GF(2): the connection polynomial C (C(0) = 1) of the bit sequence."""
+    C, B, L, m = 1, 1, 0, 1
+    for i, s in enumerate(bits):
+        d = s
+        for j in range(1, L + 1):
+            d ^= ((C >> j) & 1) & bits[i - j]
+        if d == 0:
+            m += 1
+        elif 2 * L <= i:
+            C, B, L, m = C ^ (B << m), C, i + 1 - L, 1
+        else:
+            C ^= B << m
+            m += 1
+    return C
+
+
+def _py_step(n, M, form, s):
+    if form == 0:
+        b = s & 1
+        s >>= 1
+        if b:
+            s ^= M
+    else:
+        b = (s >> (n - 1)) & 1
+        s = ((s << 1) | (bin(s & M).count("1") & 1)) & ((1 << n) - 1)
+    return s, b
+
+
+def _seed_period(n, M, form, seed) -> int:
+    """Period of the register from ``seed`` (the order of the minimal polynomial of its output
+    sequence; the state is a linear bijection of the next n outputs)."""
+    bits, s = [], seed
+    for _ in range(2 * n):
+        s, b = _py_step(n, M, form, s)
+        bits.append(b)
+    return _poly_order(_bm(bits))
+
+
+def _poly_text(n, taps) -> str:
+    return " + ".join(f"x^{t}" if t > 1 else "x" for t in sorted(taps, reverse=True)) + " + 1"
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+def _check_count(n):
+    if not _is_int(n) or n < 0:
+        raise ValueError(f"n (the number of draws) must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray):
+        return [int(x) for x in v.ravel()] if v.dtype.kind in "iu" else v.tolist()
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _like(value, template):
+    """``value`` (from JSON) in the types of ``template`` (a numpy bit generator state)."""
+    if isinstance(template, dict):
+        if not isinstance(value, dict):
+            raise ValueError(f"state: expected a dict, got {type(value).__name__}")
+        return {k: _like(value[k], t) if k in value else t for k, t in template.items()}
+    if isinstance(template, np.ndarray):
+        return np.asarray(value, dtype=template.dtype).reshape(template.shape)
+    return value
+
+
+class BitSource:
+    """Common interface of the random bit sources."""
+
+    lock: threading.Lock
+    _capsule: object
+
+    @property
+    def capsule(self):
+        """PyCapsule "fxsim.bitsrc" -> ``bitsrc_t`` (see cysrc/bitsrc.pxd); hold ``lock``."""
+        return self._capsule
+
+    def _max_r(self) -> int:
+        return 64
+
+    def _check_r(self, r) -> int:
+        if not _is_int(r) or not 1 <= r <= 64:
+            raise ValueError(f"r must be an integer in [1, 64] (random bits per draw), got {r!r}")
+        return int(r)
+
+    def draws(self, n, r) -> np.ndarray:
+        """The next n draws of r bits (a C-contiguous uint64 array, stream order)."""
+        n = _check_count(n)
+        r = self._check_r(r)
+        out = np.empty(n, dtype=np.uint64)
+        with self.lock:
+            _S.fill_from_capsule(self._capsule, out, r)
+        return out
+
+    def next(self, r) -> int:
+        """The next draw of r bits, through the capsule's ``next``."""
+        r = self._check_r(r)
+        with self.lock:
+            return int(_S.next_from_capsule(self._capsule, r))
+
+    def __reduce__(self):
+        return from_state, (self.state,)
+
+
+class LFSR(BitSource):
+    """Linear-feedback shift register source (spec §5.1).
+
+    ``LFSR(n=16, taps=None, form="galois", seed=1, rule="serial", lanes=1, lane_seeds=None,
+    allow_nonprimitive=False)``
+
+    - ``n``: register length, 2..64 (default 16, or the first tap when taps are given).
+    - ``taps``: XAPP052 exponents (first = n), a sequence or a string like "16 14 13 11";
+      default: the row n of ``fxsim/data/lfsr_taps.csv``.  User taps must give a primitive
+      polynomial (ValueError otherwise) unless ``allow_nonprimitive=True``, which warns with
+      the actual period.
+    - ``form``: "galois" (right shift, output bit 0) or "fibonacci" (left shift, output bit n-1).
+    - ``seed``: the register's starting state, 1..2**n - 1.
+    - ``rule``: "serial" (r steps per draw, first output bit most significant) or "state" (one
+      step per draw, R = low r bits of the new state; needs r <= n).
+    - ``lanes``: L registers; draw e comes from lane e mod L; lane l starts at the seed advanced
+      by l * ((2**n - 1) // L) steps (jump-ahead), unless ``lane_seeds`` gives every lane's seed.
+    """
+
+    def __init__(self, n=None, taps=None, form="galois", seed=1, rule="serial", lanes=1,
+                 lane_seeds=None, allow_nonprimitive=False):
+        if n is None:
+            n = 16 if taps is None else None
+        if n is not None and (not _is_int(n) or not 2 <= n <= 64):
+            raise ValueError(f"n must be an integer in [2, 64] (the register length), got {n!r}")
+        user_taps = taps is not None
+        if taps is None:
+            taps = _table()[n]
+        else:
+            taps = self._parse_taps(taps, n)
+            if n is None:
+                n = taps[0]
+                if not 2 <= n <= 64:
+                    raise ValueError(f"n must be an integer in [2, 64] (the register length); "
+                                     f"taps {taps} give n = {n}")
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {', '.join(map(repr, FORMS))}, got {form!r}")
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
+        if not _is_int(lanes) or not 1 <= lanes <= min((1 << n) - 1, MAX_LANES):
+            raise ValueError(f"lanes must be an integer in [1, {min((1 << n) - 1, MAX_LANES)}] "
+                             f"for n = {n}, got {lanes!r}")
+        self.n, self.taps, self.form, self.rule = int(n), taps, form, rule
+        self.mask = _mask(taps)
+        self._fc, self._rc = FORMS.index(form), RULES.index(rule)
+        lanes = int(lanes)
+        if lane_seeds is None:
+            self._check_seed(seed, "seed")
+            starts = _S.lane_starts(self.n, self.mask, self._fc, int(seed), lanes,
+                                    ((1 << self.n) - 1) // lanes)
+        else:
+            if isinstance(lane_seeds, (str, bytes)) or not hasattr(lane_seeds, "__len__"):
+                raise ValueError("lane_seeds must be a sequence of lane seeds")
+            if len(lane_seeds) != lanes:
+                raise ValueError(f"lane_seeds must hold exactly lanes = {lanes} seeds, got {len(lane_seeds)}")
+            for i, s in enumerate(lane_seeds):
+                self._check_seed(s, f"lane_seeds[{i}]")
+            starts = np.array([int(s) for s in lane_seeds], dtype=np.uint64)
+        self._starts = tuple(int(s) for s in starts)
+        self.primitive = (not user_taps) or is_primitive(self.n, taps)
+        if self.primitive:
+            self._order = self.period = (1 << self.n) - 1
+        else:
+            self._order = _poly_order((1 << self.n) | _char_low(self.n, taps))
+            self.period = _seed_period(self.n, self.mask, self._fc, self._starts[0])
+            full = (1 << self.n) - 1
+            msg = (f"taps {taps} give a non-primitive polynomial {_poly_text(self.n, taps)} over GF(2): "
+                   f"the period from seed {self._starts[0]:#x} is {self.period}, not 2**{self.n} - 1 = {full}")
+            if not allow_nonprimitive:
+                raise ValueError(msg + "; pass allow_nonprimitive=True to use these taps anyway")
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        self._core = _S.LFSRCore(self.n, self.mask, self._fc, self._rc, starts, 0)
+        self._capsule = self._core.capsule()
+        self.lock = threading.Lock()
+        self._entropy = [self._starts[0], self.mask, self.n, self._fc, lanes]
+        self._spawn_key = ()
+        self._children = 0
+
+    # -- validation ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _parse_taps(taps, n):
+        if isinstance(taps, str):
+            parts = taps.replace(",", " ").split()
+            try:
+                taps = [int(p) for p in parts]
+            except ValueError:
+                raise ValueError(f"taps must be integers (XAPP052 exponents), got {taps!r}") from None
+        try:
+            taps = list(taps)
+        except TypeError:
+            raise ValueError(f"taps must be a sequence of integers, got {taps!r}") from None
+        if not taps or not all(_is_int(t) for t in taps):
+            raise ValueError(f"taps must be a non-empty sequence of integers, got {taps!r}")
+        taps = tuple(sorted((int(t) for t in taps), reverse=True))
+        if len(set(taps)) != len(taps):
+            raise ValueError(f"taps must be distinct, got {taps}")
+        top = taps[0] if n is None else n
+        if taps[0] != top or taps[-1] < 1:
+            raise ValueError(f"taps must be exponents in [1, n] = [1, {top}] including n = {top} "
+                             f"(XAPP052 notation, first = n), got {taps}")
+        return taps
+
+    def _check_seed(self, s, name):
+        if not _is_int(s) or not 1 <= s <= (1 << self.n) - 1:
+            raise ValueError(f"{name} must be an integer in [1, 2**{self.n} - 1] (a non-zero "
+                             f"{self.n}-bit register state), got {s!r}")
+
+    def _max_r(self) -> int:
+        return self.n if self.rule == "state" else 64
+
+    def _check_r(self, r) -> int:
+        if self.rule == "state" and not (_is_int(r) and 1 <= r <= self.n):
+            raise ValueError(f"r must be an integer in [1, n] = [1, {self.n}] for rule='state' "
+                             f"(a draw is the low r bits of the {self.n}-bit state), got {r!r}")
+        return super()._check_r(r)
+
+    # -- properties ----------------------------------------------------------------------------
+
+    @property
+    def lanes(self) -> int:
+        return len(self._starts)
+
+    @property
+    def seed(self) -> int:
+        """Lane 0's starting state."""
+        return self._starts[0]
+
+    @property
+    def lane_seeds(self) -> tuple:
+        """Every lane's starting state (draw 0)."""
+        return self._starts
+
+    @property
+    def lane_states(self) -> tuple:
+        """Every lane's current register state."""
+        with self.lock:
+            return tuple(int(s) for s in self._core.lanes)
+
+    @property
+    def count(self) -> int:
+        """Draws taken since seeding (the next draw comes from lane count mod L)."""
+        with self.lock:
+            return int(self._core.count)
+
+    @property
+    def state(self) -> dict:
+        with self.lock:
+            cur = [int(s) for s in self._core.lanes]
+            count = int(self._core.count)
+        return {"kind": "lfsr", "n": self.n, "taps": list(self.taps), "form": self.form,
+                "rule": self.rule, "lanes": self.lanes, "lane_seeds": list(self._starts),
+                "lane_states": cur, "count": count,
+                "spawn": {"entropy": list(self._entropy), "key": list(self._spawn_key),
+                          "children": self._children}}
+
+    @state.setter
+    def state(self, value):
+        if not isinstance(value, dict):
+            raise ValueError(f"state must be a dict (from .state), got {type(value).__name__}")
+        want = {"kind": "lfsr", "n": self.n, "taps": list(self.taps), "form": self.form,
+                "rule": self.rule, "lanes": self.lanes}
+        for k, v in want.items():
+            got = value.get(k)
+            if k == "taps" and got is not None:
+                got = sorted((int(t) for t in got), reverse=True)
+            if got != v:
+                raise ValueError(f"state[{k!r}] = {value.get(k)!r} does not match this source ({v!r}); "
+                                 "use fxsim.sources.from_state to build a new source")
+        try:
+            seeds, cur, count = value["lane_seeds"], value["lane_states"], value["count"]
+        except KeyError as e:
+            raise ValueError(f"state is missing {e.args[0]!r}") from None
+        for name, arr in (("lane_seeds", seeds), ("lane_states", cur)):
+            if len(arr) != self.lanes:
+                raise ValueError(f"state[{name!r}] must hold {self.lanes} states, got {len(arr)}")
+            for i, s in enumerate(arr):
+                self._check_seed(s, f"state[{name!r}][{i}]")
+        if not _is_int(count) or not 0 <= count < 1 << 64:
+            raise ValueError(f"state['count'] must be an integer in [0, 2**64), got {count!r}")
+        sp = value.get("spawn", {"entropy": self._entropy, "key": [], "children": 0})
+        with self.lock:
+            self._core.set_position(np.array([int(s) for s in cur], dtype=np.uint64), int(count))
+            self._starts = tuple(int(s) for s in seeds)
+            self._entropy = [int(x) for x in sp["entropy"]]
+            self._spawn_key = tuple(int(x) for x in sp["key"])
+            self._children = int(sp["children"])
+
+    # -- moving along the stream -----------------------------------------------------------------
+
+    def advance(self, steps) -> "LFSR":
+        """Advance every lane by ``steps`` register steps (jump-ahead, any integer; negative
+        steps go back); the draw counter is unchanged."""
+        if not _is_int(steps):
+            raise ValueError(f"steps must be an integer, got {steps!r}")
+        k = int(steps) % self._order
+        with self.lock:
+            self._core.advance(k)
+        return self
+
+    def reset(self) -> "LFSR":
+        """Back to draw 0 (every lane at its seed)."""
+        with self.lock:
+            self._core.set_position(np.array(self._starts, dtype=np.uint64), 0)
+        return self
+
+    def spawn(self, n_children) -> list:
+        """``n_children`` new LFSRs of the same configuration.  Child c starts where this
+        source's stream from draw 0 would be after d_c steps (every lane shifted by d_c), d_c in
+        [1, period - 1] drawn from ``numpy.random.SeedSequence`` (this source's spawn key + (c,)),
+        so children are deterministic, never start on this source's start, and for n >= 32 are
+        far apart in the period with overwhelming probability."""
+        if not _is_int(n_children) or n_children < 0:
+            raise ValueError(f"n_children must be a non-negative integer, got {n_children!r}")
+        out = []
+        for c in range(self._children, self._children + int(n_children)):
+            key = self._spawn_key + (c,)
+            ss = np.random.SeedSequence(self._entropy, spawn_key=key)
+            w = ss.generate_state(2, np.uint64)
+            v = (int(w[0]) << 64) | int(w[1])
+            off = 1 + v % (self.period - 1) if self.period > 1 else 0
+            starts = _S.jump_states(self.n, self.mask, self._fc,
+                                    np.array(self._starts, dtype=np.uint64), off % self._order)
+            child = LFSR.__new__(LFSR)
+            child._init_like(self, starts)
+            child._spawn_key = key
+            out.append(child)
+        self._children += int(n_children)
+        return out
+
+    def _init_like(self, other, starts):
+        for k in ("n", "taps", "form", "rule", "mask", "_fc", "_rc", "primitive", "_order"):
+            setattr(self, k, getattr(other, k))
+        self._starts = tuple(int(s) for s in starts)
+        self.period = other.period if other.primitive else _seed_period(
+            self.n, self.mask, self._fc, self._starts[0])
+        self._core = _S.LFSRCore(self.n, self.mask, self._fc, self._rc,
+                                 np.array(self._starts, dtype=np.uint64), 0)
+        self._capsule = self._core.capsule()
+        self.lock = threading.Lock()
+        self._entropy = list(other._entropy)
+        self._spawn_key = ()
+        self._children = 0
+
+    def __repr__(self):
+        seeds = f"seed={self.seed:#x}" if self.lanes == 1 else f"lanes={self.lanes}, seed={self.seed:#x}"
+        return (f"LFSR(n={self.n}, taps={self.taps}, form={self.form!r}, rule={self.rule!r}, {seeds})")
+
+
+_BITGENS = {"pcg64": "PCG64", "pcg64dxsm": "PCG64DXSM", "philox": "Philox", "sfc64": "SFC64",
+            "mt19937": "MT19937"}
+
+
+class Ideal(BitSource):
+    """An ideal source (spec §5.2): a numpy bit generator driven through its C capsule; each
+    draw takes one 64-bit word w (``bitgen_t.next_uint64``) and R = w >> (64 - r).
+
+    ``Ideal(bitgen="pcg64", seed=None)``: bitgen one of "pcg64", "philox", "sfc64", "mt19937"
+    ("pcg64dxsm" too), seeded with ``seed`` (None, an int, a SeedSequence: as numpy), or a
+    ``numpy.random.BitGenerator`` (or ``Generator``) instance, whose stream is then shared.
+    For MT19937, numpy's 64-bit word is two 32-bit outputs, the first one high.
+    """
+
+    def __init__(self, bitgen="pcg64", seed=None):
+        if isinstance(bitgen, np.random.Generator):
+            bitgen = bitgen.bit_generator
+        if isinstance(bitgen, np.random.BitGenerator):
+            if seed is not None:
+                raise ValueError("seed must be None when bitgen is a BitGenerator instance "
+                                 "(it carries its own seed)")
+            bg = bitgen
+        elif isinstance(bitgen, str) and bitgen.lower() in _BITGENS:
+            bg = getattr(np.random, _BITGENS[bitgen.lower()])(seed)
+        else:
+            raise ValueError(f"bitgen must be one of {', '.join(map(repr, _BITGENS))} or a "
+                             f"numpy.random.BitGenerator instance, got {bitgen!r}")
+        self.bit_generator = bg
+        self.name = type(bg).__name__
+        self._core = _S.IdealCore(bg)
+        self._capsule = self._core.capsule()
+        self.lock = bg.lock
+
+    @property
+    def state(self) -> dict:
+        with self.lock:
+            st = self.bit_generator.state
+        return {"kind": "ideal", "bitgen": self.name, "state": _jsonable(st)}
+
+    @state.setter
+    def state(self, value):
+        if not isinstance(value, dict) or value.get("kind") != "ideal":
+            raise ValueError("state must be a dict with kind='ideal' (from Ideal.state)")
+        if value.get("bitgen") != self.name:
+            raise ValueError(f"state['bitgen'] = {value.get('bitgen')!r} does not match this "
+                             f"source ({self.name!r}); use fxsim.sources.from_state")
+        with self.lock:
+            self.bit_generator.state = _like(value["state"], self.bit_generator.state)
+
+    def spawn(self, n_children) -> list:
+        """Children with independent streams (``BitGenerator.spawn``, via SeedSequence)."""
+        if not _is_int(n_children) or n_children < 0:
+            raise ValueError(f"n_children must be a non-negative integer, got {n_children!r}")
+        try:
+            kids = self.bit_generator.spawn(int(n_children))
+        except TypeError as e:
+            raise ValueError(f"spawn: {e}") from None
+        return [Ideal(bg) for bg in kids]
+
+    def __repr__(self):
+        return f"Ideal({self.name})"
+
+
+def from_state(state: dict) -> BitSource:
+    """A new source at the position saved in ``state`` (from ``source.state``, or its JSON)."""
+    if not isinstance(state, dict):
+        raise ValueError(f"state must be a dict, got {type(state).__name__}")
+    kind = state.get("kind")
+    if kind == "lfsr":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # already warned at creation
+            src = LFSR(state["n"], state["taps"], state["form"], rule=state["rule"],
+                       lanes=state["lanes"], lane_seeds=state["lane_seeds"], allow_nonprimitive=True)
+        src.state = state
+        return src
+    if kind == "ideal":
+        name = state.get("bitgen")
+        cls = getattr(np.random, str(name), None)
+        if not (isinstance(cls, type) and issubclass(cls, np.random.BitGenerator)):
+            raise ValueError(f"state['bitgen'] = {name!r} is not a numpy bit generator")
+        src = Ideal(cls())
+        src.state = state
+        return src
+    raise ValueError(f"state['kind'] must be 'lfsr' or 'ideal', got {kind!r}")

@@ -372,7 +372,7 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
     cdef int err
     cdef uint64_t R
     cdef int vs
-    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
+    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
         c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
@@ -452,7 +452,7 @@ def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, bint small, tuple spe
     cdef Py_ssize_t b0, b1, j
     cdef int64_t* qbuf
     cdef uint32_t tbl = det_table(cs.mode)
-    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
+    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
         c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
@@ -518,7 +518,7 @@ def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
     cdef Py_ssize_t b0, b1, j
     cdef int64_t* qbuf
     cdef uint32_t tbl = det_table(cs.mode)
-    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
+    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
         c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
@@ -679,7 +679,7 @@ def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, :
     cdef int64_t nov
     cdef int sh = sizeof(lane_t) * 8 - wl
     cdef lane_t mask = <lane_t>((<uint64_t>1 << wl) - 1) if wl < 64 else -1
-    for i in prange(M, nogil=True, num_threads=nthreads, schedule="static"):
+    for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
         row = &out[i, 0]
         nov = 0
         for j in range(N):

@@ -1,4 +1,7 @@
-"""Command line: ``fxsim demo`` (the default) shows the datapath at work."""
+"""Command line: ``fxsim demo`` (the default) shows the datapath at work;
+``fxsim export-vectors`` writes an RTL test-vector folder (spec §7) and ``fxsim check-vectors``
+compares an RTL output file with it, word for word; ``fxsim compare-rng`` runs the study "LFSR
+vs ideal randomness" (``fxsim.studies.compare_rng``)."""
 from __future__ import annotations
 
 import argparse
@@ -45,16 +48,184 @@ def demo(args) -> int:
     return 0
 
 
+def _fmt_arg(text):
+    from fxsim import QFormat
+    try:
+        return QFormat.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _shape_arg(text):
+    parts = [p for p in text.replace("x", ",").replace("X", ",").split(",") if p.strip()]
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        dims = ()
+    if len(dims) not in (2, 3) or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected M,K,N (or M,N with --K), positive integers; got {text!r}")
+    return dims
+
+
+def _nonneg_int(text):
+    try:
+        v = int(text, 0)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return v
+
+
+def _pos_int(text):
+    v = _nonneg_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _add_export_parser(sub):
+    from fxsim import OVERFLOW, ROUNDING, SR_RULES
+    from fxsim.vectors import OPS
+    p = sub.add_parser(
+        "export-vectors", help="write a test-vector folder (manifest.json + $readmemh .mem files)",
+        description="Write OUT/manifest.json and one .mem file per port (x or a, b -> y) and "
+                    "per random stream (rnd.mem): the inputs, fxsim's expected outputs and the "
+                    "draws, for an RTL test bench (spec section 7).",
+        epilog="examples:\n"
+               "  fxsim export-vectors vec --op cast --in-fmt 'Q(16,12)' --fmt 'Q(8,4)' "
+               "--rounding stochastic --r 8 --source lfsr:16 --count 10000\n"
+               "  fxsim export-vectors mac --op dot --a-fmt 'Q(8,4)' --b-fmt 'Q(8,4)' "
+               "--acc 'Q(16,8)' --K 16 --overflow saturate",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", metavar="OUT", help="output folder (created)")
+    p.add_argument("--op", required=True, choices=OPS, metavar="OP", help="the operation: " + " ".join(OPS))
+    p.add_argument("--fmt", type=_fmt_arg, help="output format (required for cast; others: "
+                   "default full precision, or the accumulator's for dot/matmul)")
+    p.add_argument("--in-fmt", type=_fmt_arg, help="input format of a cast (default of --a-fmt/--b-fmt)")
+    p.add_argument("--a-fmt", type=_fmt_arg, help="format of operand a")
+    p.add_argument("--b-fmt", type=_fmt_arg, help="format of operand b")
+    p.add_argument("--acc", type=_fmt_arg, help="accumulator format (dot, matmul; default exact)")
+    p.add_argument("--prod", type=_fmt_arg, help="product format (dot, matmul; default exact)")
+    p.add_argument("--K", "-K", dest="K", type=_pos_int, help="length of each dot product (dot)")
+    p.add_argument("--shape", type=_shape_arg, help="matmul: M,K,N (A is MxK, B is KxN)")
+    p.add_argument("--count", type=_pos_int, help="number of cases (default 1000; not for matmul)")
+    p.add_argument("--seed", type=_nonneg_int, default=1, help="seed of the random input words (default 1)")
+    p.add_argument("--rounding", default="nearest_even", choices=ROUNDING, metavar="MODE",
+                   help="rounding mode (default nearest_even): " + " ".join(ROUNDING))
+    p.add_argument("--overflow", default="saturate", choices=OVERFLOW, metavar="MODE",
+                   help="overflow mode (default saturate): " + " ".join(OVERFLOW))
+    p.add_argument("--r", type=_pos_int, help="random bits per draw (stochastic rounding)")
+    p.add_argument("--eps", type=float, default=0.0, help="epsilon of the *_eps modes, in [0, 1)")
+    p.add_argument("--sr-rule", default="trunc", choices=SR_RULES, metavar="RULE",
+                   help="few-bit SR rule (default trunc): " + " ".join(SR_RULES))
+    p.add_argument("--source", help="bit source of stochastic rounding: "
+                   "lfsr[:N][:galois|fibonacci][:serial|state] or ideal[:pcg64|philox|sfc64|mt19937]")
+    p.add_argument("--source-seed", type=_nonneg_int,
+                   help="seed of the source (LFSR: its starting state, 1..2^N-1); default --seed")
+    p.add_argument("--no-edges", dest="edges", action="store_false",
+                   help="random words only (no min/max/0/-1/tie cases first)")
+    p.add_argument("--force", action="store_true", help="replace an earlier export in OUT")
+    return p
+
+
+def export_vectors_cmd(args, p) -> int:
+    from fxsim.modes import STOCHASTIC
+    from fxsim.vectors import export_vectors
+    sto = args.rounding in STOCHASTIC
+    if sto and args.r is None:
+        p.error(f"--rounding {args.rounding} needs --r (random bits per draw, 1..64)")
+    if sto and not args.source:
+        p.error(f"--rounding {args.rounding} needs --source (e.g. lfsr:16 or ideal:pcg64)")
+    if not sto:
+        for flag, val in (("--r", args.r), ("--source", args.source), ("--source-seed", args.source_seed)):
+            if val is not None:
+                p.error(f"{flag} is only used with stochastic rounding "
+                        f"({', '.join(STOCHASTIC)}), not --rounding {args.rounding}")
+    if args.eps and args.rounding not in ("stochastic_eps", "signed_stochastic_eps"):
+        p.error("--eps is only used with --rounding stochastic_eps or signed_stochastic_eps")
+    if args.op == "cast" and args.fmt is None:
+        p.error("--op cast needs --fmt (the output format)")
+    try:
+        m = export_vectors(
+            args.out, args.op, count=args.count, seed=args.seed, fmt=args.fmt, in_fmt=args.in_fmt,
+            a_fmt=args.a_fmt, b_fmt=args.b_fmt, acc=args.acc, prod=args.prod, K=args.K,
+            shape=args.shape, rounding=args.rounding, overflow=args.overflow, r=args.r,
+            eps=args.eps, sr_rule=args.sr_rule, source=args.source, source_seed=args.source_seed,
+            edges=args.edges, overwrite=args.force)
+    except (ValueError, OverflowError, FileExistsError) as e:
+        msg = str(e)
+        if args.source and args.source_seed is None and "seed must be" in msg:
+            msg += " (--seed also seeds the source unless --source-seed is given)"
+        p.error(msg)
+    files = [i["file"] for i in m["ports"].values()] + [i["file"] for i in m["draws"].values()]
+    src = m["source"]
+    how = args.rounding + (f", r={args.r}, source {src['kind']}" if sto else "")
+    print(f"wrote {m['count']} cases of {args.op} ({how}) to {args.out}: manifest.json {' '.join(files)}")
+    return 0
+
+
+def check_vectors_cmd(args, p) -> int:
+    from fxsim.vectors import check_outputs
+    try:
+        rep = check_outputs(args.folder, args.produced, port=args.port)
+    except (ValueError, OSError) as e:
+        p.error(str(e))
+    print(rep)
+    return 0 if rep.ok else 1
+
+
+def _add_compare_rng_parser(sub):
+    p = sub.add_parser(
+        "compare-rng", help="study: LFSR vs ideal random bits for stochastic rounding",
+        description="Measure SR bias against spec section 2, the autocorrelation of rounding "
+                    "errors, a 10^6-step accumulation and L parallel rounding units, for LFSR "
+                    "(n = 8, 16, 32; galois/fibonacci; serial/state; 1 and 8 lanes) and ideal "
+                    "PCG64 bits. Writes OUT/compare_rng.csv, OUT/compare_rng.md and four PNGs.")
+    p.add_argument("--out", default="results/compare_rng", help="output folder (default results/compare_rng)")
+    p.add_argument("--quick", action="store_true", help="smaller samples (under a minute)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every source and input (default 0)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    p.add_argument("--copy-figures", metavar="DIR",
+                   help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    return p
+
+
+def compare_rng_cmd(args) -> int:
+    from fxsim.studies import compare_rng
+    res = compare_rng.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
+                          copy_figures_to=args.copy_figures)
+    print(res["markdown"])
+    figs = [v for k, v in res["files"].items() if k.endswith("_png")]
+    print(f"Study done in {res['seconds']:.1f} s. Table: {res['files']['md']} and {res['files']['csv']}")
+    print("Figures:\n" + "\n".join(f"  {f}" for f in figs))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fxsim", description=__doc__)
     sub = parser.add_subparsers(dest="cmd")
     p = sub.add_parser("demo", help="show formats, every rounding and overflow mode, SR and a MAC")
     p.add_argument("--seed", type=int, default=1)
+    pe = _add_export_parser(sub)
+    pc = sub.add_parser("check-vectors", help="compare an RTL output file with an exported folder",
+                        description="Compare PRODUCED (one hex word per line) with the expected "
+                                    "output port of FOLDER, word for word; exit 1 on a mismatch.")
+    pc.add_argument("folder", metavar="FOLDER")
+    pc.add_argument("produced", metavar="PRODUCED")
+    pc.add_argument("--port", help="output port (default: the only one, or the file's name)")
+    _add_compare_rng_parser(sub)
     args = parser.parse_args(argv)
     if args.cmd in (None, "demo"):
         if args.cmd is None:
             args.seed = 1
         return demo(args)
+    if args.cmd == "export-vectors":
+        return export_vectors_cmd(args, pe)
+    if args.cmd == "check-vectors":
+        return check_vectors_cmd(args, pc)
+    if args.cmd == "compare-rng":
+        return compare_rng_cmd(args)
     parser.print_help()
     return 2
 

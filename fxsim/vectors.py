@@ -1,0 +1,753 @@
+"""Test-vector export (spec §7): a folder an RTL test bench can read with ``$readmemh``.
+
+``export_vectors(folder, op, ...)`` writes ``manifest.json`` and one ``.mem`` file per port
+(inputs and expected outputs) and per random stream: one word per line, lower-case hex, two's
+complement, zero-padded to ⌈wl/4⌉ digits (⌈r/4⌉ for draws).  The manifest is version 1 of the
+layout documented in ``tests/rtl/rtl_vectors.py``::
+
+    {
+      "fxsim_vectors": 1,
+      "operation": "cast" | "add" | "sub" | "mul" | "dot" | "matmul",
+      "count": <cases = output words>,
+      "formats": {<port>: {"wl", "fl", "signed"}, ...,
+                  (dot, matmul:) "prod", "acc", "out": {...} | null (null: that cast is absent)},
+      "modes":   {"rounding", "overflow", "sr_rule", "r", "eps", "E"},
+      "source":  {"kind": "none"} | {"kind": "lfsr", "n", "taps", "mask", "form", "rule", "r",
+                  "lanes", "seed", "lane_states", "draw_index", "state"}
+                 | {"kind": "ideal", "bitgen", "r", "seed", "state"},
+      "ports":   {<port>: {"file", "dir": "in" | "out", "wl", "fl", "signed", "words", "shape"}},
+      "draws":   {"rnd": {"file": "rnd.mem", "r", "words", "per_case", "order"}} | {},
+      "K": <dot length> | null, "shape": [...], "fxsim_version", "generator", "stats"
+    }
+
+Ports: ``cast``: x -> y; ``add``/``sub``/``mul``/``dot``/``matmul``: a, b -> y (``dot``: a and
+b hold ``count`` rows of K words, row j feeds dot j; ``matmul``: A (M×K) and B (K×N) and
+Y (M×N), all in C order); ``v`` (the sign of the companion array of
+``signed_stochastic_eps``, words −1/0/1 in Q(2,0)); ``seed`` (LFSR sources: every lane's
+register state at the start, n bits, for a bench with its own LFSR).
+
+``read_vectors(folder)`` reads a folder back (ports as ``FixedArray``\\ s, draws as uint64
+arrays); ``check_outputs(folder, produced)`` compares an RTL output file word for word.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from fractions import Fraction
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+
+from . import ops as _ops
+from .counters import Counters
+from .fixed import FixedArray
+from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC
+from .qformat import QFormat, qformat
+from .sources import LFSR, BitSource, Ideal
+
+__all__ = ["export_vectors", "read_vectors", "check_outputs", "CheckReport", "make_source",
+           "OPS", "MANIFEST", "VERSION"]
+
+OPS = ("cast", "add", "sub", "mul", "dot", "matmul")
+MANIFEST = "manifest.json"
+VERSION = 1
+DRAWS = "rnd"
+DEFAULT_COUNT = 1000
+V_FMT = QFormat(2, 0, True)          # sign(v): -1, 0, 1
+_INPUT_SALT = 0x66787673             # keeps input words apart from an Ideal source of the same seed
+_DRAW_ORDER = ("output elements in C order; within an element k ascending, the product's cast "
+               "before the accumulator's; the output cast last (spec section 4)")
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, Integral) and not isinstance(x, bool)
+
+
+def _fmt_json(f: QFormat) -> dict:
+    return {"wl": f.wl, "fl": f.fl, "signed": f.signed}
+
+
+# -- random bit sources ----------------------------------------------------------------------
+
+def make_source(spec, seed=1) -> BitSource:
+    """A source from a text spec: ``lfsr[:N][:galois|fibonacci][:serial|state]`` (N = register
+    length, default 16, the table's maximal taps; ``seed`` is the register's starting state,
+    1..2**N - 1) or ``ideal[:pcg64|philox|sfc64|mt19937|pcg64dxsm]`` (numpy bit generator
+    seeded with ``seed``)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"source must be a spec like 'lfsr:16:galois:serial' or 'ideal:pcg64', got {spec!r}")
+    parts = [p.strip().lower() for p in spec.strip().split(":")]
+    kind, rest = parts[0], parts[1:]
+    if kind == "lfsr":
+        n, form, rule = 16, None, None
+        for i, p in enumerate(rest):
+            if p.isdigit() and i == 0:
+                n = int(p)
+            elif p in ("galois", "fibonacci") and form is None:
+                form = p
+            elif p in ("serial", "state") and rule is None:
+                rule = p
+            else:
+                raise ValueError(
+                    f"source {spec!r}: cannot read {p!r}; expected lfsr[:N][:galois|fibonacci]"
+                    "[:serial|state] with N the register length (2..64)")
+        return LFSR(n=n, form=form or "galois", seed=seed, rule=rule or "serial")
+    if kind == "ideal":
+        if len(rest) > 1:
+            raise ValueError(f"source {spec!r}: expected ideal[:BITGEN]")
+        return Ideal(rest[0] if rest else "pcg64", seed=seed)
+    raise ValueError(f"source {spec!r}: the kind must be 'lfsr' or 'ideal' "
+                     "(e.g. 'lfsr:16:galois:serial', 'ideal:pcg64')")
+
+
+def _source_manifest(src, r: int, seed) -> dict:
+    """The source's configuration and its state at the start of the vector set."""
+    state = json.loads(json.dumps(src.state))     # a deep, JSON-clean copy
+    if isinstance(src, LFSR):
+        return {"kind": "lfsr", "n": src.n, "taps": list(src.taps), "mask": hex(src.mask),
+                "form": src.form, "rule": src.rule, "r": r, "lanes": src.lanes,
+                "seed": hex(state["lane_states"][0]),
+                "lane_states": [hex(s) for s in state["lane_states"]],
+                "draw_index": state["count"], "state": state}
+    if isinstance(src, Ideal):
+        return {"kind": "ideal", "bitgen": src.name, "r": r, "seed": seed, "state": state}
+    kind = state.get("kind", type(src).__name__) if isinstance(state, dict) else type(src).__name__
+    return {"kind": kind, "r": r, "state": state}
+
+
+# -- stimulus ----------------------------------------------------------------------------------
+
+def _random_words(rng, f: QFormat, size) -> np.ndarray:
+    if f.signed:
+        w = rng.integers(f.min_raw, f.max_raw, size=size, endpoint=True, dtype=np.int64)
+    else:
+        w = rng.integers(0, f.max_raw, size=size, endpoint=True, dtype=np.uint64)
+    return w.astype(f.dtype)
+
+
+def _unique_in(words, f: QFormat) -> list:
+    out, seen = [], set()
+    for w in words:
+        w = int(w)
+        if f.min_raw <= w <= f.max_raw and w not in seen:
+            seen.add(w)
+            out.append(w)
+    return out
+
+
+def _edge_words(f: QFormat) -> list:
+    """min, max, 0, -1 (signed) / 1, and the neighbours of min and max."""
+    return _unique_in([f.min_raw, f.max_raw, 0, -1, 1, f.min_raw + 1, f.max_raw - 1], f)
+
+
+def _tie_words(f: QFormat, out: QFormat, fl=None) -> list:
+    """Raw words of ``f`` (read at fraction length ``fl``, default f.fl) that lie exactly half-way
+    between two words of ``out`` (phi = 1/2), for even and odd q, around 0 and around the
+    saturation points; with their exact neighbours (phi = 0) and a word either side of the tie."""
+    fl = f.fl if fl is None else fl
+    S = fl - out.fl
+    if S < 1:
+        return []
+    half = 1 << (S - 1)
+    qs = [0, 1, 2, 3, -1, -2, -3, -4, out.max_raw, out.max_raw - 1, out.min_raw, out.min_raw - 1,
+          out.min_raw + 1, f.max_raw >> S, (f.max_raw >> S) - 1, f.min_raw >> S, (f.min_raw >> S) + 1]
+    words = []
+    for q in qs:
+        base = q << S
+        words += [base + half, base + half - 1, base + half + 1, base]
+    return _unique_in(words, f)
+
+
+def _as_fixed(name, x) -> FixedArray:
+    if not isinstance(x, FixedArray):
+        raise ValueError(f"inputs: {name} must be a FixedArray (make one with fxsim.cast(values, "
+                         f"fmt) or fxsim.FixedArray(raw, fmt)), got {type(x).__name__}")
+    return x
+
+
+def _pair(inputs, op):
+    if isinstance(inputs, dict):
+        extra = set(inputs) - {"a", "b"}
+        if extra or len(inputs) != 2:
+            raise ValueError(f"{op}: inputs must be (a, b) or {{'a': a, 'b': b}}, got keys {sorted(inputs)}")
+        a, b = inputs["a"], inputs["b"]
+    elif isinstance(inputs, (tuple, list)) and len(inputs) == 2:
+        a, b = inputs
+    else:
+        raise ValueError(f"{op}: inputs must be a pair (a, b) of FixedArrays")
+    return _as_fixed("a", a), _as_fixed("b", b)
+
+
+def _given_fmt(name, given, actual: QFormat):
+    if given is not None and qformat(given) != actual:
+        raise ValueError(f"{name}={qformat(given)} differs from the format of the given input ({actual})")
+
+
+def _need_fmt(name, f, op):
+    if f is None:
+        raise ValueError(f"{op}: {name} is required (a QFormat or a string such as 'Q(16,12)')")
+    return qformat(f)
+
+
+def _check_count(count, default=DEFAULT_COUNT):
+    if count is None:
+        return default
+    if not _is_int(count) or count < 1:
+        raise ValueError(f"count must be a positive integer (the number of cases), got {count!r}")
+    return int(count)
+
+
+def _check_dim(name, v):
+    if not _is_int(v) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+# -- export ------------------------------------------------------------------------------------
+
+def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
+                   fmt=None, in_fmt=None, a_fmt=None, b_fmt=None,
+                   acc=None, prod=None, K=None, shape=None,
+                   rounding="nearest_even", overflow="saturate",
+                   r=None, eps=0.0, v=None, sr_rule="trunc",
+                   source=None, source_seed=None, edges=True, overwrite=False) -> dict:
+    """Write a test-vector folder for one fxsim operation; returns the manifest (a dict).
+
+    op: ``cast`` (x -> y), ``add``, ``sub``, ``mul`` (a, b -> y, element-wise), ``dot`` (``count``
+    independent MACs of length ``K``: a, b of shape (count, K) -> y of shape (count,)), or
+    ``matmul`` (A (M, K) @ B (K, N) -> Y (M, N); ``shape=(M, K, N)``).
+
+    Inputs: ``inputs`` (cast: a FixedArray; the others: a pair ``(a, b)`` or ``{"a": a, "b": b}``
+    of FixedArrays), or else ``count`` random words per port (default 1000; matmul: from
+    ``shape``) drawn uniformly over each input format's raw range from a generator seeded by
+    ``seed``.  With ``edges=True`` (the default) the first cases are edge words: min, max, 0, −1
+    (and pairs/rows of them), and for casts words exactly on ties of the output format.
+
+    Formats: ``fmt`` the output format (required for cast; the others: None = fxsim's default,
+    the exact full-precision format or, for dot/matmul, the accumulator's); ``in_fmt`` the input
+    format of a cast, and the default of ``a_fmt``/``b_fmt``; ``acc``/``prod`` the accumulator and
+    product formats of dot/matmul (None: exact).
+
+    Modes as ``fxsim.cast``: ``rounding``, ``overflow``, and for stochastic rounding ``r``,
+    ``eps``, ``sr_rule``, ``v`` (signed_stochastic_eps: an array of the output's shape; None:
+    random signs) and ``source``: a bit source (``fxsim.LFSR``/``fxsim.Ideal``, used and advanced
+    by exactly the operation's draws) or a spec string for ``make_source`` seeded with
+    ``source_seed`` (default: ``seed``).  The source's configuration and starting state go to
+    the manifest, its draws (spec §4 order) to ``rnd.mem``, and the expected outputs are fxsim's
+    results with exactly those draws.  Deterministic modes ignore r, source and v.
+
+    ``overwrite``: replace the files of an earlier export in ``folder`` (else FileExistsError).
+    """
+    if op not in OPS:
+        raise ValueError(f"op must be one of {', '.join(OPS)}; got {op!r}")
+    if rounding not in ROUNDING:
+        raise ValueError(f"rounding must be one of {', '.join(ROUNDING)}; got {rounding!r}")
+    if overflow not in OVERFLOW:
+        raise ValueError(f"overflow must be one of {', '.join(OVERFLOW)}; got {overflow!r}")
+    if sr_rule not in SR_RULES:
+        raise ValueError(f"sr_rule must be one of {', '.join(SR_RULES)}; got {sr_rule!r}")
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    mac = op in ("dot", "matmul")
+    if not mac:
+        for name, val in (("acc", acc), ("prod", prod), ("K", K), ("shape", shape)):
+            if val is not None:
+                raise ValueError(f"{name} is only used by op 'dot' and 'matmul', not {op!r}")
+    if op == "cast":
+        for name, val in (("a_fmt", a_fmt), ("b_fmt", b_fmt)):
+            if val is not None:
+                raise ValueError(f"cast takes in_fmt (its one input), not {name}")
+    if op == "dot" and shape is not None:
+        raise ValueError("dot takes count and K, not shape (shape is for matmul: (M, K, N))")
+    stochastic = rounding in STOCHASTIC
+    eps_mode = rounding in ("stochastic_eps", "signed_stochastic_eps")   # E = floor(eps 2^r)
+    if stochastic:
+        if r is None or not _is_int(r) or not 1 <= r <= 64:
+            raise ValueError(f"rounding={rounding!r} needs r, an integer in [1, 64] (random bits per draw), got {r!r}")
+        r = int(r)
+        if not isinstance(eps, Real) or isinstance(eps, bool) or not 0 <= eps < 1:
+            raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
+        if source is None:
+            raise ValueError(f"rounding={rounding!r} needs a random bit source: source=fxsim.LFSR(...) "
+                             "or fxsim.Ideal(...), or a spec string such as 'lfsr:16' or 'ideal:pcg64'")
+        if isinstance(source, str):
+            src_seed = seed if source_seed is None else source_seed
+            try:
+                source = make_source(source, src_seed)
+            except ValueError as e:
+                raise ValueError(f"source {source!r} with seed {src_seed}: {e}") from None
+        else:
+            src_seed = source_seed
+            if not callable(getattr(source, "draws", None)):
+                raise ValueError(f"source must be a bit source (with .draws(n, r)) or a spec string, got {type(source).__name__}")
+    fmt = None if fmt is None else qformat(fmt)
+    acc = None if acc is None else qformat(acc)
+    prod = None if prod is None else qformat(prod)
+    rng = np.random.default_rng([_INPUT_SALT, int(seed)])
+    n_edge = 0
+
+    # -- inputs ------------------------------------------------------------------------------
+    if op == "cast":
+        fmt = _need_fmt("fmt", fmt, op)
+        if inputs is not None:
+            x = _as_fixed("x", inputs["x"] if isinstance(inputs, dict) else inputs)
+            _given_fmt("in_fmt", in_fmt, x.fmt)
+            if x.size == 0:
+                raise ValueError("inputs: x is empty")
+            if count is not None and _check_count(count) != x.size:
+                raise ValueError(f"count={count} differs from the number of given inputs ({x.size})")
+            fi = x.fmt
+        else:
+            fi = _need_fmt("in_fmt", in_fmt, op)
+            n = _check_count(count)
+            raw = _random_words(rng, fi, n)
+            if edges:
+                ew = _edge_words(fi)
+                ties = [w for w in _tie_words(fi, fmt) if w not in ew]
+                e = (ew + ties[:max(0, n // 2 - len(ew))])[:n]
+                raw[:len(e)] = np.array(e, dtype=object).astype(fi.dtype)
+                n_edge = len(e)
+            x = FixedArray(raw, fi)
+        out_shape = x.shape
+        in_ports = {"x": x}
+    elif op in ("add", "sub", "mul"):
+        if inputs is not None:
+            a, b = _pair(inputs, op)
+            _given_fmt("a_fmt", a_fmt if a_fmt is not None else in_fmt, a.fmt)
+            _given_fmt("b_fmt", b_fmt if b_fmt is not None else in_fmt, b.fmt)
+            try:
+                ra, rb = np.broadcast_arrays(a.raw, b.raw)
+            except ValueError:
+                raise ValueError(f"{op}: input shapes {a.shape} and {b.shape} do not broadcast") from None
+            if ra.size == 0:
+                raise ValueError("inputs are empty")
+            if count is not None and _check_count(count) != ra.size:
+                raise ValueError(f"count={count} differs from the number of given inputs ({ra.size})")
+            a, b = FixedArray(ra.copy(), a.fmt), FixedArray(rb.copy(), b.fmt)
+        else:
+            fa = _need_fmt("a_fmt (or in_fmt)", a_fmt if a_fmt is not None else in_fmt, op)
+            fb = _need_fmt("b_fmt (or in_fmt)", b_fmt if b_fmt is not None else in_fmt, op)
+            n = _check_count(count)
+            ra, rb = _random_words(rng, fa, n), _random_words(rng, fb, n)
+            if edges:
+                ea, eb = _edge_words(fa)[:4], _edge_words(fb)[:4]
+                pairs = [(x, y) for x in ea for y in eb]
+                if fmt is not None:       # ties of the output cast, the other operand neutral
+                    if op == "mul":
+                        one_b = 1 if fb.max_raw >= 1 else -1
+                        one_a = 1 if fa.max_raw >= 1 else -1
+                        pairs += [(t, one_b) for t in _tie_words(fa, fmt, fa.fl + fb.fl)]
+                        pairs += [(one_a, t) for t in _tie_words(fb, fmt, fa.fl + fb.fl)]
+                    else:
+                        pairs += [(t, 0) for t in _tie_words(fa, fmt)]
+                        pairs += [(0, t) for t in _tie_words(fb, fmt)]
+                pairs = pairs[:max(len(ea) * len(eb), n // 2)][:n]
+                ra[:len(pairs)] = np.array([p[0] for p in pairs], dtype=object).astype(fa.dtype)
+                rb[:len(pairs)] = np.array([p[1] for p in pairs], dtype=object).astype(fb.dtype)
+                n_edge = len(pairs)
+            a, b = FixedArray(ra, fa), FixedArray(rb, fb)
+        out_shape = a.shape
+        in_ports = {"a": a, "b": b}
+    elif op == "dot":
+        if inputs is not None:
+            a, b = _pair(inputs, op)
+            _given_fmt("a_fmt", a_fmt if a_fmt is not None else in_fmt, a.fmt)
+            _given_fmt("b_fmt", b_fmt if b_fmt is not None else in_fmt, b.fmt)
+            if a.ndim == 1:
+                a = a.reshape(1, -1)
+            if b.ndim == 1:
+                b = b.reshape(1, -1)
+            if a.ndim != 2 or a.shape != b.shape:
+                raise ValueError(f"dot: inputs must be two (count, K) arrays of the same shape, "
+                                 f"got {a.shape} and {b.shape}")
+            if K is not None and _check_dim("K", K) != a.shape[1]:
+                raise ValueError(f"K={K} differs from the length of the given rows ({a.shape[1]})")
+            if count is not None and _check_count(count) != a.shape[0]:
+                raise ValueError(f"count={count} differs from the number of given rows ({a.shape[0]})")
+            if a.size == 0:
+                raise ValueError("inputs are empty")
+            Kd = a.shape[1]
+        else:
+            fa = _need_fmt("a_fmt (or in_fmt)", a_fmt if a_fmt is not None else in_fmt, op)
+            fb = _need_fmt("b_fmt (or in_fmt)", b_fmt if b_fmt is not None else in_fmt, op)
+            if K is None:
+                raise ValueError("dot: K (the length of each dot product) is required")
+            Kd = _check_dim("K", K)
+            n = _check_count(count)
+            ra, rb = _random_words(rng, fa, (n, Kd)), _random_words(rng, fb, (n, Kd))
+            if edges:
+                rows = _edge_rows(fa, fb, Kd, rng)[:max(4, n // 2)][:n]
+                for j, (x, y) in enumerate(rows):
+                    ra[j] = np.array(x, dtype=object).astype(fa.dtype)
+                    rb[j] = np.array(y, dtype=object).astype(fb.dtype)
+                n_edge = len(rows)
+            a, b = FixedArray(ra, fa), FixedArray(rb, fb)
+        out_shape = (a.shape[0],)
+        in_ports = {"a": a, "b": b}
+    else:  # matmul
+        if inputs is not None:
+            a, b = _pair(inputs, op)
+            _given_fmt("a_fmt", a_fmt if a_fmt is not None else in_fmt, a.fmt)
+            _given_fmt("b_fmt", b_fmt if b_fmt is not None else in_fmt, b.fmt)
+            if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or a.size == 0 or b.size == 0:
+                raise ValueError(f"matmul: inputs must be A (M, K) and B (K, N), got {a.shape} and {b.shape}")
+            M, Kd, N = a.shape[0], a.shape[1], b.shape[1]
+            if shape is not None and tuple(shape) not in ((M, Kd, N), (M, N)):
+                raise ValueError(f"shape={tuple(shape)} differs from the given inputs ({M}, {Kd}, {N})")
+            if K is not None and K != Kd:
+                raise ValueError(f"K={K} differs from the given inputs (K = {Kd})")
+        else:
+            fa = _need_fmt("a_fmt (or in_fmt)", a_fmt if a_fmt is not None else in_fmt, op)
+            fb = _need_fmt("b_fmt (or in_fmt)", b_fmt if b_fmt is not None else in_fmt, op)
+            if shape is None:
+                raise ValueError("matmul: shape=(M, K, N) is required (A is M×K, B is K×N)")
+            shape = tuple(shape)
+            if len(shape) == 3:
+                M, Kd, N = (_check_dim(nm, s) for nm, s in zip("MKN", shape))
+                if K is not None and K != Kd:
+                    raise ValueError(f"K={K} differs from shape {shape}")
+            elif len(shape) == 2 and K is not None:
+                M, N = (_check_dim(nm, s) for nm, s in zip("MN", shape))
+                Kd = _check_dim("K", K)
+            else:
+                raise ValueError(f"matmul: shape must be (M, K, N) (or (M, N) with K=), got {shape}")
+            ra, rb = _random_words(rng, fa, (M, Kd)), _random_words(rng, fb, (Kd, N))
+            if edges:
+                # extreme rows of A and columns of B: every output (i < 2 or j < 2) meets them
+                for i, (x, y) in enumerate(_edge_rows(fa, fb, Kd, rng)[:min(M, N, 4)]):
+                    ra[i] = np.array(x, dtype=object).astype(fa.dtype)
+                    rb[:, i] = np.array(y, dtype=object).astype(fb.dtype)
+                    n_edge += 1
+            a, b = FixedArray(ra, fa), FixedArray(rb, fb)
+        if count is not None and _check_count(count) != M * N:
+            raise ValueError(f"count={count} differs from M*N = {M * N} (matmul exports one product)")
+        out_shape = (M, N)
+        in_ports = {"a": a, "b": b}
+
+    n_out = int(np.prod(out_shape, dtype=np.int64))
+
+    # -- draws -------------------------------------------------------------------------------
+    per_case = 0
+    if stochastic:
+        if mac:
+            out_cast = fmt is not None and fmt != acc
+            per_case = (Kd if prod is not None else 0) + (Kd if acc is not None else 0) + int(out_cast)
+        else:
+            per_case = 1
+    vsign = None
+    if stochastic and rounding == "signed_stochastic_eps":
+        if v is None:
+            vsign = rng.integers(-1, 1, size=out_shape, endpoint=True).astype(np.int8)
+        else:
+            va = v.to_float() if isinstance(v, FixedArray) else np.asarray(v, dtype=np.float64)
+            if va.shape != tuple(out_shape):
+                try:
+                    va = np.broadcast_to(va, out_shape)
+                except ValueError:
+                    raise ValueError(f"v has shape {va.shape}, expected the output's shape {tuple(out_shape)}") from None
+            if np.isnan(va).any():
+                raise ValueError("v contains NaN")
+            vsign = np.sign(va).astype(np.int8)
+    src_info = {"kind": "none"}
+    draws = None
+    if stochastic and per_case:
+        src_info = _source_manifest(source, r, src_seed)
+        draws = np.ascontiguousarray(source.draws(n_out * per_case, r), dtype=np.uint64)
+    elif stochastic:
+        src_info = {"kind": "none", "note": "no cast of this operation rounds (prod and acc exact, "
+                    "no output cast): nothing is drawn"}
+
+    # -- the operation (fxsim, with exactly the recorded draws) ------------------------------
+    kw = dict(rounding=rounding, overflow=overflow)
+    if stochastic:
+        kw.update(r=r, eps=eps, sr_rule=sr_rule)
+        if vsign is not None:
+            kw["v"] = vsign
+    with Counters() as cnt:
+        if op == "cast":
+            y = _ops.cast(in_ports["x"], fmt, draws=draws, **kw)
+        elif op in ("add", "sub", "mul"):
+            y = getattr(_ops, op)(a, b, fmt, draws=draws, **kw)
+        elif op == "matmul":
+            y = _ops.matmul(a, b, acc=acc, prod=prod, fmt=fmt, draws=draws, **kw)
+        else:
+            y = _dot_rows(a, b, acc, prod, fmt, draws, per_case, vsign, kw)
+    stats = {}
+    for rec in cnt.records:
+        s = stats.setdefault(rec.role, {"cast": 0, "inexact": 0, "rounded_up": 0, "overflowed": 0, "draws": 0})
+        for k in s:
+            s[k] += getattr(rec, k)
+    total_draws = sum(s["draws"] for s in stats.values())
+    if total_draws != (0 if draws is None else draws.size):
+        raise RuntimeError(f"fxsim consumed {total_draws} draws, the exporter wrote "
+                           f"{0 if draws is None else draws.size}; please report this")
+
+    # -- files -------------------------------------------------------------------------------
+    ports = dict(in_ports)
+    if vsign is not None:
+        ports["v"] = FixedArray(vsign, V_FMT)
+    if src_info.get("kind") == "lfsr":
+        ports["seed"] = FixedArray(np.array([int(s, 16) for s in src_info["lane_states"]], dtype=np.uint64),
+                                   QFormat(src_info["n"], 0, False))
+    ports["y"] = y
+    files = {p + ".mem" for p in ports} | ({DRAWS + ".mem"} if draws is not None else set())
+    _prepare_folder(folder, files | {MANIFEST}, overwrite)
+
+    manifest = {
+        "fxsim_vectors": VERSION,
+        "operation": op,
+        "count": n_out,
+        "formats": {p: _fmt_json(arr.fmt) for p, arr in ports.items() if p != "seed"},
+        "modes": {"rounding": rounding, "overflow": overflow, "sr_rule": sr_rule,
+                  "r": r if stochastic else None, "eps": float(eps) if eps_mode else 0.0,
+                  "E": math.floor(Fraction(eps) * 2**r) if eps_mode else 0},
+        "source": src_info,
+        "ports": {},
+        "draws": {},
+    }
+    if mac:   # the casts of spec section 4; null = absent (exact product / accumulator, no output cast)
+        manifest["formats"]["prod"] = None if prod is None else _fmt_json(prod)
+        manifest["formats"]["acc"] = None if acc is None else _fmt_json(acc)
+        manifest["formats"]["out"] = _fmt_json(fmt) if fmt is not None and fmt != acc else None
+    for p, arr in ports.items():
+        fname = p + ".mem"
+        _write_words(os.path.join(folder, fname), arr.to_hex().reshape(-1))
+        manifest["ports"][p] = {"file": fname, "dir": "out" if p == "y" else "in",
+                                "wl": arr.fmt.wl, "fl": arr.fmt.fl, "signed": arr.fmt.signed,
+                                "words": int(arr.size), "shape": list(arr.shape)}
+    if draws is not None:
+        fname = DRAWS + ".mem"
+        _write_words(os.path.join(folder, fname), FixedArray(draws, QFormat(r, 0, False)).to_hex())
+        manifest["draws"][DRAWS] = {"file": fname, "r": r, "words": int(draws.size),
+                                    "per_case": per_case, "order": _DRAW_ORDER}
+    from . import __version__
+    manifest.update({
+        "K": Kd if mac else None,
+        "shape": [int(s) for s in out_shape] if not mac
+        else ([n_out, Kd] if op == "dot" else [int(out_shape[0]), Kd, int(out_shape[1])]),
+        "fxsim_version": __version__,
+        "generator": {"inputs": "given" if inputs is not None else "random", "seed": int(seed),
+                      "edge_cases": n_edge},
+        "stats": stats,
+    })
+    with open(os.path.join(folder, MANIFEST), "w", newline="\n") as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    return manifest
+
+
+def _edge_rows(fa: QFormat, fb: QFormat, K: int, rng) -> list:
+    """Rows (a, b) of length K with extreme operands: constant extremes, and runs that push a
+    saturating accumulator one way and then pull it back (so the order of saturation shows)."""
+    def full(v):
+        return [v] * K
+    am, aM, bm, bM = fa.min_raw, fa.max_raw, fb.min_raw, fb.max_raw
+    a1 = -1 if fa.signed else 1
+    b1 = -1 if fb.signed else 1
+    h = max(1, K // 2)
+    rows = [(full(aM), full(bM)), (full(am), full(bm)), (full(aM), full(bm)), (full(am), full(bM)),
+            (full(0), full(0)), (full(a1), full(b1)),
+            (full(aM), [bM] * h + [bm] * (K - h)), (full(aM), [bm] * h + [bM] * (K - h)),
+            (full(am), [bm] * h + [int(w) for w in _random_words(rng, fb, K - h)])]
+    return rows
+
+
+def _dot_rows(a, b, acc, prod, fmt, draws, per_case, vsign, kw):
+    """count independent dots, row j of a with row j of b, each taking its own slice of the
+    draws (dot j's draws follow dot j-1's: the output elements in C order)."""
+    n = a.shape[0]
+    outs = []
+    out_fmt = None
+    for j in range(n):
+        d = None if draws is None else draws[j * per_case:(j + 1) * per_case]
+        kwj = dict(kw)
+        if vsign is not None:
+            kwj["v"] = vsign[j]
+        y = _ops.dot(a[j], b[j], acc=acc, prod=prod, fmt=fmt, draws=d, **kwj)
+        out_fmt = y.fmt
+        outs.append(y.raw)
+    return FixedArray(np.array(outs, dtype=out_fmt.dtype), out_fmt)
+
+
+def _prepare_folder(folder, files, overwrite):
+    folder = os.fspath(folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise FileExistsError(f"{folder} exists and is not a folder")
+    os.makedirs(folder, exist_ok=True)
+    old = os.path.join(folder, MANIFEST)
+    clash = sorted(f for f in files if os.path.exists(os.path.join(folder, f)))
+    if clash and not overwrite:
+        raise FileExistsError(f"{folder} already holds {', '.join(clash)}; pass overwrite=True "
+                              "(CLI: --force) to replace an earlier export")
+    if overwrite and os.path.exists(old):
+        # drop the earlier export's files (e.g. a draws file a deterministic export lacks)
+        try:
+            with open(old) as fh:
+                m = json.load(fh)
+            stale = [i["file"] for i in list(m.get("ports", {}).values()) + list(m.get("draws", {}).values())]
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            stale = []
+        for f in stale:
+            p = os.path.join(folder, os.path.basename(str(f)))
+            if os.path.isfile(p) and f.endswith(".mem"):
+                os.remove(p)
+
+
+def _write_words(path, words):
+    with open(path, "w", newline="\n") as fh:
+        fh.write("\n".join(np.asarray(words).reshape(-1).tolist()))
+        fh.write("\n")
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def _mem_tokens(path):
+    """The words of a .mem file with their line numbers (blank lines and // comments dropped)."""
+    out = []
+    with open(path) as fh:
+        for no, line in enumerate(fh, 1):
+            t = line.split("//", 1)[0].strip()
+            if t:
+                out.append((no, t))
+    return out
+
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+def _parse_words(path, wl, signed, words=None) -> list:
+    toks = _mem_tokens(path)
+    if words is not None and len(toks) != words:
+        raise ValueError(f"{path}: {len(toks)} words, the manifest says {words}")
+    out = []
+    for no, t in toks:
+        if not _HEX.match(t):
+            raise ValueError(f"{path}:{no}: {t!r} is not a hex word")
+        u = int(t, 16)
+        if u >> wl:
+            raise ValueError(f"{path}:{no}: {t!r} is wider than {wl} bits")
+        if signed and u >> (wl - 1):
+            u -= 1 << wl
+        out.append(u)
+    return out
+
+
+def _load_manifest(folder) -> dict:
+    path = os.path.join(os.fspath(folder), MANIFEST)
+    with open(path) as fh:
+        m = json.load(fh)
+    if m.get("fxsim_vectors") != VERSION:
+        raise ValueError(f"{path}: not a version-{VERSION} fxsim vector manifest "
+                         f"(fxsim_vectors = {m.get('fxsim_vectors')!r})")
+    return m
+
+
+def read_vectors(folder):
+    """(manifest, data) of an exported folder: ``data[port]`` is a ``FixedArray`` in the port's
+    format and shape (inputs and expected outputs alike), ``data["rnd"]`` the draws as a uint64
+    array (stochastic exports).  Checks every file's word count against the manifest."""
+    m = _load_manifest(folder)
+    data = {}
+    for port, info in m["ports"].items():
+        f = QFormat(info["wl"], info.get("fl", 0), info["signed"])
+        words = _parse_words(os.path.join(folder, info["file"]), f.wl, f.signed, info["words"])
+        raw = np.array(words, dtype=object).astype(f.dtype)
+        data[port] = FixedArray(raw.reshape(info.get("shape", [len(words)])), f)
+    for name, info in m["draws"].items():
+        words = _parse_words(os.path.join(folder, info["file"]), info["r"], False, info["words"])
+        data[name] = np.array(words, dtype=np.uint64)
+    return m, data
+
+
+# -- checking ----------------------------------------------------------------------------------
+
+@dataclass
+class CheckReport:
+    """Result of ``check_outputs``: true when every word matches."""
+    port: str
+    file: str
+    wl: int
+    signed: bool
+    words: int                   # expected words
+    got_words: int               # words in the produced file
+    mismatches: int              # differing positions (+ missing / extra words)
+    first: int | None = None     # index of the first mismatch
+    expected: str | None = None  # expected word at `first` (hex)
+    got: str | None = None       # produced word at `first` (as written; None if missing)
+    examples: list = field(default_factory=list)   # [(index, expected hex, got text)], first few
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def _val(self, text):
+        if text is None:
+            return "missing"
+        try:
+            u = int(text, 16)
+        except ValueError:
+            return text
+        if u >> self.wl:
+            return f"{text} (wider than {self.wl} bits)"
+        if self.signed and u >> (self.wl - 1):
+            u -= 1 << self.wl
+        return f"{text} ({u})"
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"{self.port}: all {self.words} words match ({self.file})"
+        head = f"{self.port}: {self.mismatches} of {self.words} words differ"
+        if self.got_words != self.words:
+            head += f" (the produced file has {self.got_words} words)"
+        lines = [head + f", first at index {self.first}: expected {self._val(self.expected)}, "
+                 f"got {self._val(self.got)}"]
+        for i, e, g in self.examples[1:]:
+            lines.append(f"  [{i}] expected {self._val(e)}, got {self._val(g)}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def check_outputs(folder, produced, port=None, show=5) -> CheckReport:
+    """Compare an RTL output file (``$readmemh`` form, e.g. written with ``$fwrite("%h\\n")``)
+    with the expected output port of an exported folder, word for word.  ``port`` defaults to
+    the folder's only output port (or the one named like the file).  Returns a ``CheckReport``
+    (true when all match; ``str()`` names the count, the first index, expected vs got).
+    Undefined (x/z) or over-wide words count as mismatches."""
+    m = _load_manifest(folder)
+    outs = {p: i for p, i in m["ports"].items() if i.get("dir") == "out"}
+    if port is None:
+        stem = os.path.splitext(os.path.basename(os.fspath(produced)))[0]
+        if len(outs) == 1:
+            port = next(iter(outs))
+        elif stem in outs:
+            port = stem
+        else:
+            raise ValueError(f"{folder} has output ports {sorted(outs)}; pass port=")
+    if port not in outs:
+        raise ValueError(f"{port!r} is not an output port of {folder} (outputs: {sorted(outs)})")
+    info = outs[port]
+    wl, signed = info["wl"], info["signed"]
+    want = [t for _, t in _mem_tokens(os.path.join(folder, info["file"]))]
+    got = [t for _, t in _mem_tokens(produced)]
+    bad = []
+    for i in range(max(len(want), len(got))):
+        w = want[i] if i < len(want) else None
+        g = got[i] if i < len(got) else None
+        if w is None or g is None:
+            bad.append((i, w, g))
+            continue
+        if not _HEX.match(g) or int(g, 16) >> wl or int(g, 16) != int(w, 16):
+            bad.append((i, w, g))
+    rep = CheckReport(port=port, file=os.fspath(produced), wl=wl, signed=signed, words=len(want),
+                      got_words=len(got), mismatches=len(bad))
+    if bad:
+        rep.first, rep.expected, rep.got = bad[0]
+        rep.examples = bad[:show]
+    return rep

@@ -176,28 +176,53 @@ cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double s
         return 1
     cdef int small_neg
     cdef double ts
-    for j in range(n):
-        t = x[j] * scale
-        qd = floor(t)
-        phi = t - qd
-        qi = <int64_t>qd
-        small_neg = (t < 0.0) & (t > -0.5)
-        inexact = (phi != 0.0) | small_neg
-        y = phi * two_r
-        ts = t * two_r
-        if rule == SR_TRUNC:
-            A = 2 * <int64_t>(floor(ts) + two_r if small_neg else floor(y))
-        elif rule == SR_HALF:
-            A = <int64_t>(floor(2.0 * ts) + 2.0 * two_r if small_neg else floor(2.0 * y)) + 1
-        else:
-            A = 2 * <int64_t>(rint(ts) + two_r if small_neg else rint(y))
-        es = k_t * (1 - 2 * (qi < 0)) - k_v * vs[j]
-        A = A + es * E2
-        A = 0 if A < 0 else (top if A > top else A)
-        up = inexact & (A + 2 * <int64_t>R[j] >= top)
-        n_inexact += inexact
-        n_up += up
-        q[j] = qi + up
+    # one loop per few-bit rule, so that each loop is branch-free and vectorizes
+    if rule == SR_TRUNC:
+        for j in range(n):
+            t = x[j] * scale
+            qd = floor(t)
+            qi = <int64_t>qd
+            small_neg = (t < 0.0) & (t > -0.5)
+            inexact = ((t - qd) != 0.0) | small_neg
+            A = 2 * <int64_t>(floor(t * two_r) + two_r if small_neg else floor((t - qd) * two_r))
+            es = k_t * (1 - 2 * (qi < 0)) - k_v * vs[j]
+            A = A + es * E2
+            A = 0 if A < 0 else (top if A > top else A)
+            up = inexact & (A + 2 * <int64_t>R[j] >= top)
+            n_inexact += inexact
+            n_up += up
+            q[j] = qi + up
+    elif rule == SR_HALF:
+        for j in range(n):
+            t = x[j] * scale
+            qd = floor(t)
+            qi = <int64_t>qd
+            small_neg = (t < 0.0) & (t > -0.5)
+            inexact = ((t - qd) != 0.0) | small_neg
+            A = <int64_t>(floor(2.0 * t * two_r) + 2.0 * two_r if small_neg
+                          else floor(2.0 * (t - qd) * two_r)) + 1
+            es = k_t * (1 - 2 * (qi < 0)) - k_v * vs[j]
+            A = A + es * E2
+            A = 0 if A < 0 else (top if A > top else A)
+            up = inexact & (A + 2 * <int64_t>R[j] >= top)
+            n_inexact += inexact
+            n_up += up
+            q[j] = qi + up
+    else:
+        for j in range(n):
+            t = x[j] * scale
+            qd = floor(t)
+            qi = <int64_t>qd
+            small_neg = (t < 0.0) & (t > -0.5)
+            inexact = ((t - qd) != 0.0) | small_neg
+            A = 2 * <int64_t>(rint(t * two_r) + two_r if small_neg else rint((t - qd) * two_r))
+            es = k_t * (1 - 2 * (qi < 0)) - k_v * vs[j]
+            A = A + es * E2
+            A = 0 if A < 0 else (top if A > top else A)
+            up = inexact & (A + 2 * <int64_t>R[j] >= top)
+            n_inexact += inexact
+            n_up += up
+            q[j] = qi + up
     c.n += n
     c.inexact += n_inexact
     c.up += n_up

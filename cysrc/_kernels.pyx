@@ -14,6 +14,7 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.math cimport floor, rint, frexp, ldexp, fabs, isnan, isinf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from fxprims cimport *
+from bitsrc cimport bitsrc_t, bitsrc_from_capsule
 
 ctypedef fused dst_t:
     int8_t
@@ -449,6 +450,58 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
         if use_draws:
             c.draws = i1 - i0
         add_counts(cnt, ch, &c)
+
+
+def cast_f64_streams(const double[::1] x, dst_t[::1] out, tuple spec, int fl, list caps,
+                     const int64_t[::1] cuts, const int8_t[::1] vsign, bint use_v,
+                     int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos):
+    """Stochastic cast of float64 x where thread k draws its own slice [cuts[k], cuts[k+1]) of
+    the stream from caps[k], a private copy of the source already moved cuts[k] draws ahead.
+    Draws are produced block by block next to their use (they never leave the cache), and the
+    result is the one a single sequential stream gives."""
+    cdef cspec cs = make_spec(spec)
+    cdef Py_ssize_t T = len(caps)
+    cdef Py_ssize_t k, i, b0, b1
+    cdef double scale = ldexp(1.0, fl)
+    cdef counts_t c, cb
+    cdef int err, vs
+    cdef bint ok
+    cdef int r = cs.r
+    cdef int64_t* qbuf
+    cdef uint64_t* dbuf
+    cdef int8_t* zeros
+    cdef bitsrc_t** srcs = <bitsrc_t**>malloc(T * sizeof(bitsrc_t*))
+    for k in range(T):
+        srcs[k] = bitsrc_from_capsule(caps[k])
+    for k in prange(T, nogil=True, num_threads=T, schedule="static"):
+        c = zero_counts()
+        qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
+        dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))
+        zeros = <int8_t*>calloc(BLOCK, 1)
+        b0 = cuts[k]
+        while b0 < cuts[k + 1]:
+            b1 = min(cuts[k + 1], b0 + BLOCK)
+            srcs[k].fill(srcs[k].state, dbuf, b1 - b0, r)
+            cb = zero_counts()
+            ok = (r <= 52 and block_f64_sr(&x[b0], qbuf, b1 - b0, scale, &cs, dbuf,
+                                           &vsign[b0] if use_v else zeros, &cb) == 0
+                  and block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0)
+            if ok:
+                c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+            else:
+                for i in range(b0, b1):
+                    err = ERR_NONE
+                    vs = vsign[i] if use_v else 0
+                    out[i] = <dst_t>cast_double(&cs, x[i], scale, fl, dbuf[i - b0], vs, &c, &err)
+                    if err != ERR_NONE:
+                        note_error(err, i, errs, errpos, k)
+            b0 = b1
+        c.draws = cuts[k + 1] - cuts[k]
+        add_counts(cnt, k, &c)
+        free(qbuf)
+        free(dbuf)
+        free(zeros)
+    free(srcs)
 
 
 cdef inline i128 load(src_t* p, Py_ssize_t i, bint u64) noexcept nogil:

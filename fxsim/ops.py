@@ -175,8 +175,14 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     else:
         shape, src = arr.shape, np.ascontiguousarray(arr).reshape(-1)
     n = src.size
-    d, ud = _draws([c], n, source, draws, "cast")
     vs, uv = _vsign([c], v, shape, "cast")
+    if (c.stochastic and source is not None and draws is None and not isinstance(x, FixedArray)
+            and n >= 1 << 18 and _threads > 1):
+        cuts = [n * k // _threads for k in range(_threads + 1)]
+        subs = source._substreams(cuts, c.r) if hasattr(source, "_substreams") else None
+        if subs is not None:
+            return _cast_streams(src, shape, fmt, c, subs, cuts, vs, uv)
+    d, ud = _draws([c], n, source, draws, "cast")
     out = np.empty(n, dtype=fmt.dtype)
     nch = max(K.n_chunks(n), 1)
     cnt = np.zeros((nch, 5), dtype=np.int64)
@@ -189,6 +195,21 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
             K.cast_raw(src, out, False, s, _small(vmax, s), c.spec(), d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
         else:
             K.cast_f64(src, out, c.spec(), fmt.fl, d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
+    totals = cnt.sum(axis=0)
+    _raise_errors("cast", errs, errpos, totals[3], shape, c)
+    _counters.record("cast", "out", fmt, totals)
+    return FixedArray._wrap(out.reshape(shape), fmt)
+
+
+def _cast_streams(src, shape, fmt, c: _Cast, subs, cuts, vs, uv) -> FixedArray:
+    """Stochastic float cast with one private sub-stream per thread (see cast_f64_streams)."""
+    T = len(subs)
+    out = np.empty(src.size, dtype=fmt.dtype)
+    cnt = np.zeros((T, 5), dtype=np.int64)
+    errs = np.zeros(T, dtype=np.int32)
+    errpos = np.zeros(T, dtype=np.int64)
+    K.cast_f64_streams(src, out, c.spec(), fmt.fl, [s.capsule for s in subs],
+                       np.asarray(cuts, dtype=np.int64), vs, uv, cnt, errs, errpos)
     totals = cnt.sum(axis=0)
     _raise_errors("cast", errs, errpos, totals[3], shape, c)
     _counters.record("cast", "out", fmt, totals)

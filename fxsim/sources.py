@@ -378,6 +378,12 @@ class BitSource:
             _S.fill_from_capsule(self._capsule, out, r)
         return out
 
+    def _substreams(self, cuts, r):
+        """Private copies of this source positioned ``cuts[k]`` draws ahead (k = 0..T-1), and
+        this source moved ``cuts[-1]`` draws ahead, so that T threads can draw disjoint slices of
+        exactly this stream in parallel; None when the source cannot jump ahead cheaply."""
+        return None
+
     def next(self, r) -> int:
         """The next draw of r bits, through the capsule's ``next``."""
         r = self._check_r(r)
@@ -578,6 +584,22 @@ class LFSR(BitSource):
 
     # -- moving along the stream -----------------------------------------------------------------
 
+    def _substreams(self, cuts, r):
+        if self.lanes != 1:
+            return None
+        r = self._check_r(r)
+        spd = r if self.rule == "serial" else 1
+        st = self.state
+        copies = []
+        for off in cuts[:-1]:
+            c = from_state(st)
+            c.advance(int(off) * spd)
+            copies.append(c)
+        st2 = from_state(st).advance(int(cuts[-1]) * spd).state
+        st2["count"] = (st["count"] + int(cuts[-1])) % (1 << 64)
+        self.state = st2
+        return copies
+
     def advance(self, steps) -> "LFSR":
         """Advance every lane by ``steps`` register steps (jump-ahead, any integer; negative
         steps go back); the draw counter is unchanged."""
@@ -685,6 +707,22 @@ class Ideal(BitSource):
                              f"source ({self.name!r}); use fxsim.sources.from_state")
         with self.lock:
             self.bit_generator.state = _like(value["state"], self.bit_generator.state)
+
+    def _substreams(self, cuts, r):
+        if self.name not in ("PCG64", "PCG64DXSM"):
+            return None
+        self._check_r(r)
+        cls = type(self.bit_generator)
+        with self.lock:
+            st = self.bit_generator.state
+            copies = []
+            for off in cuts[:-1]:
+                bg = cls()
+                bg.state = st
+                bg.advance(int(off))
+                copies.append(Ideal(bg))
+            self.bit_generator.advance(int(cuts[-1]))
+        return copies
 
     def spawn(self, n_children) -> list:
         """Children with independent streams (``BitGenerator.spawn``, via SeedSequence)."""

@@ -380,6 +380,32 @@ cdef inline void round_store_sat(int64_t* v, dst_t* out, Py_ssize_t n, int s, ui
     c.ovf += nov
 
 
+cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, dst_t* out, Py_ssize_t n,
+                                 int s, uint32_t tbl, int32_t lo, int32_t hi,
+                                 counts_t* c) noexcept nogil:
+    """Product, deterministic rounding and saturation in one pass of int32 lanes, for words
+    whose exact products and results fit 31 bits (the caller proves it) and 1 <= s <= 30."""
+    cdef Py_ssize_t j
+    cdef int32_t v, qi, rem, y, half = (<int32_t>1) << (s - 1), mask = ((<int32_t>1) << s) - 1
+    cdef int32_t inexact, up, n_inexact = 0, n_up = 0, nov = 0
+    for j in range(n):
+        v = <int32_t>pa[j] * <int32_t>pb[j]
+        qi = v >> s
+        rem = v & mask
+        inexact = rem != 0
+        up = (tbl >> (inexact | ((rem > half) << 1) | ((rem == half) << 2) | ((qi < 0) << 3)
+                      | ((qi & 1) << 4))) & 1
+        n_inexact += inexact
+        n_up += up
+        y = qi + up
+        nov += (y < lo) | (y > hi)
+        out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+    c.ovf += nov
+
+
 def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
              int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
@@ -571,14 +597,15 @@ def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, bint small, tuple spe
 
 
 def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
-          int da, int db, int s, bint small, tuple spec,
+          int da, int db, int s, int small, tuple spec,
           const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
           int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
     """Element-wise exact op (0 add, 1 sub, 2 mul) on raw words, then one cast.
 
     add/sub align a and b by left shifts da, db to their common fraction length; the exact
-    result has s more fraction bits than the output format.  small: the caller proved that
-    every exact result and the 64-bit cast path fit (|v * 2**max(0, -s)| < 2**62).
+    result has s more fraction bits than the output format.  small: 1 when the caller proved
+    that every exact result and the 64-bit cast path fit (|v * 2**max(0, -s)| < 2**62), 2 when
+    moreover products, s and the output range fit 31-bit lanes (see mul_round_sat32).
     """
     cdef cspec cs = make_spec(spec)
     cdef Py_ssize_t n = a.shape[0]
@@ -605,6 +632,11 @@ def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
+                if small == 2 and op == 2 and cs.ovf <= OV_SATURATE_SYMMETRIC:
+                    mul_round_sat32(&pa[b0], &pb[b0], &out[b0], b1 - b0, s, tbl,
+                                    <int32_t>cs.lo64, <int32_t>cs.hi64, &c)
+                    b0 = b1
+                    continue
                 if op == 2:
                     for j in range(b1 - b0):
                         qbuf[j] = <int64_t>pa[b0 + j] * <int64_t>pb[b0 + j]

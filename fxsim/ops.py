@@ -223,6 +223,14 @@ def _small(vmax: int, s: int) -> bool:
     return s <= 62 and (vmax << max(0, -s)) < 2**62
 
 
+def _small_level(vmax: int, s: int, fmt: QFormat) -> int:
+    """Kernel path for element-wise ops: 0 = 128-bit, 1 = 64-bit, 2 = 32-bit lanes (exact
+    values, the shift and the output range all within 31 bits)."""
+    if not _small(vmax, s):
+        return 0
+    return 2 if (vmax < 2**30 and 1 <= s <= 30 and fmt.wl <= 31) else 1
+
+
 def _check_fixed(name, a):
     if not isinstance(a, FixedArray):
         raise ValueError(f"{name} must be a FixedArray (cast numbers into a format first), got {type(a).__name__}")
@@ -310,7 +318,7 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     errpos = np.zeros(nch, dtype=np.int64)
     if n:
         K.binop({"add": 0, "sub": 1, "mul": 2}[op], ra, rb, out, ua, ub, da, db, F - fmt.fl,
-                _small(max(abs(lo), abs(hi)), F - fmt.fl) and not (ua or ub), c.spec(), d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
+                _small_level(max(abs(lo), abs(hi)), F - fmt.fl, fmt) if not (ua or ub) else 0, c.spec(), d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
     totals = cnt.sum(axis=0)
     _raise_errors(op, errs, errpos, totals[3], shape, c, what="the result")
     _counters.record(op, "out", fmt, totals)

@@ -774,42 +774,65 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
         cnt[i, 2, 3] += co.ovf; cnt[i, 2, 4] += co.draws
 
 
+cdef enum:
+    TJ = 64     # output columns per register tile of the MAC array
+
+
+cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, Py_ssize_t K,
+                             Py_ssize_t N, Py_ssize_t jn, lane_t lo, lane_t hi, int wrap,
+                             bint is_signed, int sh, lane_t mask) noexcept nogil:
+    """orow[0:jn] = the K-step MAC of arow with columns B[:, 0:jn] (row stride N), overflow
+    handled after every step; the accumulators stay in a small local tile (registers)."""
+    cdef lane_t acc[TJ]
+    cdef lane_t aik, x
+    cdef const lane_t* brow
+    cdef Py_ssize_t j, k
+    cdef int64_t nov = 0
+    for j in range(jn):
+        acc[j] = 0
+    for k in range(K):
+        aik = arow[k]
+        brow = B + k * N
+        if wrap and is_signed:
+            for j in range(jn):
+                x = acc[j] + aik * brow[j]
+                nov += (x > hi) | (x < lo)
+                acc[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
+        elif wrap:
+            for j in range(jn):
+                x = acc[j] + aik * brow[j]
+                nov += (x > hi) | (x < lo)
+                acc[j] = x & mask
+        else:
+            for j in range(jn):
+                x = acc[j] + aik * brow[j]
+                nov += (x > hi) | (x < lo)
+                acc[j] = lo if x < lo else (hi if x > hi else x)
+    for j in range(jn):
+        orow[j] = acc[j]
+    return nov
+
+
 def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, ::1] out,
                      lane_t lo, lane_t hi, int wrap, int wl, bint is_signed, int64_t[::1] novf,
                      int nthreads):
     """Accumulate out[i, :] += A[i, k] * B[k, :] for k ascending with overflow handled after
     every step (saturate to [lo, hi], or wrap to wl bits): a MAC array whose accumulator cast
     never rounds (A is pre-scaled so that products are already aligned to the accumulator).
-    Vectorized across output columns; the caller proves |acc + a*b| fits a lane."""
+    Vectorized across output columns in register tiles; the caller proves |acc + a*b| fits a
+    lane."""
     cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
-    cdef Py_ssize_t i, j, k
-    cdef lane_t aik, x
-    cdef lane_t* row
-    cdef const lane_t* brow
+    cdef Py_ssize_t i, j0
     cdef int64_t nov
     cdef int sh = sizeof(lane_t) * 8 - wl
     cdef lane_t mask = <lane_t>((<uint64_t>1 << wl) - 1) if wl < 64 else -1
+    if M == 0 or N == 0:
+        return
     for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
-        row = &out[i, 0]
         nov = 0
-        for j in range(N):
-            row[j] = 0
-        for k in range(K):
-            aik = A[i, k]
-            brow = &B[k, 0]
-            if wrap and is_signed:
-                for j in range(N):
-                    x = row[j] + aik * brow[j]
-                    nov = nov + ((x > hi) | (x < lo))
-                    row[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
-            elif wrap:
-                for j in range(N):
-                    x = row[j] + aik * brow[j]
-                    nov = nov + ((x > hi) | (x < lo))
-                    row[j] = x & mask
-            else:
-                for j in range(N):
-                    x = row[j] + aik * brow[j]
-                    nov = nov + ((x > hi) | (x < lo))
-                    row[j] = lo if x < lo else (hi if x > hi else x)
+        j0 = 0
+        while j0 < N:
+            nov = nov + mac_tile(&A[i, 0] if K > 0 else NULL, &B[0, j0], &out[i, j0], K, N,
+                                 min(<Py_ssize_t>TJ, N - j0), lo, hi, wrap, is_signed, sh, mask)
+            j0 = j0 + TJ
         novf[i] = nov

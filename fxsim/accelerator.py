@@ -1,0 +1,286 @@
+"""Accelerator description: formats, per-cast rounding/overflow, and bit sources (issue 4).
+
+An :class:`Accelerator` is what a user writes once and what optimizers and models read::
+
+    acc = Accelerator(weights="Q8.8", grads="Q8.8", acc="Q16.16",
+                      casts={"grad": ("stochastic", "saturate")}, source="lfsr16", seed=3)
+
+Cast roles (each with its own ``(rounding, overflow)``; default ``("nearest_even", "saturate")``):
+
+``grad``    the gradient written into the ``grads`` format;
+``step``    the product t·g written into the ``prod`` format (``prod=None``: the product is
+            kept exact, i.e. a fused multiply-subtract whose only rounding is the write-back);
+``update``  the write-back of x − step into the ``weights`` format. This is the only cast
+            with a companion ``v`` (v = ∇f), so the only one allowing ``signed_stochastic_eps``;
+``acts``    activations written into the ``acts`` format (models' forward passes);
+``acc``     accumulator casts inside dot/matvec/matmul (``acc`` format).
+
+Sources: ``source`` names one root generator seeded by ``seed`` (``"lfsr16"``, ``"lfsr32"``,
+``"ideal"``/``"pcg64"`` or ``None``); one child stream per role, in the fixed order of
+:data:`ROLES`, is spawned from it, so each role has its own reproducible stream.
+:meth:`Accelerator.reset_sources` re-spawns them from the seed (the optimizers call it so a
+run is deterministic given the seed).
+
+Models read the attributes ``weights grads acts acc prod rounding overflow source r eps``
+with getattr; ``rounding``/``overflow``/``source`` are those of the *current role*, ``"grad"``
+unless changed with ``with accel.as_role("acts"): ...``. ``accel.cast_kwargs(role)`` gives the
+keyword arguments of ``fxsim.cast`` for a role.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from typing import Any
+
+from .modes import OVERFLOW, ROUNDING, STOCHASTIC, SR_RULES
+from .qformat import QFormat
+from .sources import LFSR, Ideal
+
+ROLES = ("grad", "step", "update", "acts", "acc")
+#: roles whose cast has a companion value v (needed by signed_stochastic_eps)
+V_ROLES = ("update",)
+SOURCES = ("lfsr16", "lfsr32", "ideal", "pcg64")
+DEFAULT_CAST = ("nearest_even", "saturate")
+_KEYS = ("weights", "grads", "acts", "prod", "acc", "casts", "source", "seed", "r", "eps",
+         "sr_rule")
+
+
+def _fmt(name, value, allow_none):
+    if value is None:
+        if allow_none:
+            return None
+        raise ValueError(f"{name}: a format is required (e.g. 'Q8.8'), got None")
+    if isinstance(value, QFormat):
+        return value
+    if isinstance(value, str):
+        try:
+            return QFormat.parse(value)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
+    if isinstance(value, (tuple, list)) and len(value) in (2, 3):
+        try:
+            return QFormat(*value)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
+    raise ValueError(f"{name}: expected a QFormat, a format string like 'Q8.8' or (wl, fl[, "
+                     f"signed]), got {value!r}")
+
+
+def _cast_spec(role, spec):
+    if isinstance(spec, str):
+        spec = (spec, DEFAULT_CAST[1])
+    if isinstance(spec, dict):
+        extra = set(spec) - {"rounding", "overflow"}
+        if extra:
+            raise ValueError(f"casts.{role}: unknown keys {sorted(extra)} (allowed: rounding, "
+                             f"overflow)")
+        spec = (spec.get("rounding", DEFAULT_CAST[0]), spec.get("overflow", DEFAULT_CAST[1]))
+    if not isinstance(spec, (tuple, list)) or len(spec) != 2:
+        raise ValueError(f"casts.{role}: expected (rounding, overflow), a rounding name or a "
+                         f"dict with rounding/overflow, got {spec!r}")
+    rnd, ovf = spec
+    if rnd not in ROUNDING:
+        raise ValueError(f"casts.{role}: unknown rounding {rnd!r}; allowed: {', '.join(ROUNDING)}")
+    if ovf not in OVERFLOW:
+        raise ValueError(f"casts.{role}: unknown overflow {ovf!r}; allowed: {', '.join(OVERFLOW)}")
+    return (str(rnd), str(ovf))
+
+
+class Accelerator:
+    """Formats, per-role casts and bit sources of an emulated accelerator (see module doc)."""
+
+    def __init__(self, weights, grads, acts=None, prod=None, acc=None, casts=None, *,
+                 source=None, seed=0, r=16, eps=0.0, sr_rule="trunc"):
+        self.weights = _fmt("weights", weights, False)
+        if not self.weights.signed:
+            raise ValueError(f"weights: must be a signed format (x − step can be negative), got "
+                             f"{self.weights}")
+        self.grads = _fmt("grads", grads, False)
+        if not self.grads.signed:
+            raise ValueError(f"grads: must be a signed format, got {self.grads}")
+        self.acts = _fmt("acts", acts, True)
+        self.prod = _fmt("prod", prod, True)
+        self.acc = _fmt("acc", acc, True)
+        if casts is None:
+            casts = {}
+        if not isinstance(casts, dict):
+            raise ValueError(f"casts: expected a dict role -> (rounding, overflow), got {casts!r}")
+        unknown = [k for k in casts if k not in ROLES]
+        if unknown:
+            raise ValueError(f"casts: unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
+        self.casts = {role: _cast_spec(role, casts.get(role, DEFAULT_CAST)) for role in ROLES}
+        for role, (rnd, _) in self.casts.items():
+            if rnd == "signed_stochastic_eps" and role not in V_ROLES:
+                raise ValueError(f"casts.{role}: signed_stochastic_eps needs a companion value v, "
+                                 f"which only the {'/'.join(V_ROLES)} cast has (v = ∇f)")
+        if source is not None and source not in SOURCES:
+            raise ValueError(f"source: must be one of {', '.join(SOURCES)} or None, got {source!r}")
+        stoch = [role for role, (rnd, _) in self.casts.items() if rnd in STOCHASTIC]
+        if stoch and source is None:
+            raise ValueError(f"source: casts {', '.join('casts.' + s for s in stoch)} use stochastic "
+                             f"rounding, which needs a bit source (source='lfsr16', 'lfsr32', "
+                             f"'ideal' or 'pcg64')")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed: must be a non-negative integer, got {seed!r}")
+        if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= 64:
+            raise ValueError(f"r: must be an integer in 1..64, got {r!r}")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 <= eps < 1) \
+                or math.isnan(eps):
+            raise ValueError(f"eps: must be a number in [0, 1), got {eps!r}")
+        if sr_rule not in SR_RULES:
+            raise ValueError(f"sr_rule: must be one of {', '.join(SR_RULES)}, got {sr_rule!r}")
+        self.source_name = source
+        self.seed = int(seed)
+        self.r = r
+        self.eps = float(eps)
+        self.sr_rule = sr_rule
+        self._role = "grad"
+        self._sources = {}
+        self.reset_sources()
+
+    # ------------------------------------------------------------------ sources
+    def _root(self):
+        name = self.source_name
+        if name is None:
+            return None
+        if name.startswith("lfsr"):
+            n = int(name[4:])
+            return LFSR(n, seed=1 + self.seed % ((1 << n) - 1))
+        return Ideal("pcg64", seed=self.seed)
+
+    def reset_sources(self) -> "Accelerator":
+        """(Re)spawn one stream per role from the seed: the same seed gives the same streams."""
+        root = self._root()
+        if root is None:
+            self._sources = {role: None for role in ROLES}
+        else:
+            self._sources = dict(zip(ROLES, root.spawn(len(ROLES))))
+        return self
+
+    def source_for(self, role: str):
+        """The bit source of a cast role (None without a source)."""
+        self._check_role(role)
+        return self._sources[role]
+
+    # ------------------------------------------------------------------ roles
+    @staticmethod
+    def _check_role(role):
+        if role not in ROLES:
+            raise ValueError(f"role: unknown role {role!r}; roles are {', '.join(ROLES)}")
+
+    @property
+    def role(self) -> str:
+        return self._role
+
+    @contextlib.contextmanager
+    def as_role(self, role: str):
+        """Within the block, ``rounding``/``overflow``/``source`` are those of ``role``."""
+        self._check_role(role)
+        old, self._role = self._role, role
+        try:
+            yield self
+        finally:
+            self._role = old
+
+    rounding = property(lambda self: self.casts[self._role][0])
+    overflow = property(lambda self: self.casts[self._role][1])
+    source = property(lambda self: self._sources[self._role])
+
+    def cast_kwargs(self, role: str) -> dict:
+        """Keyword arguments of ``fxsim.cast`` (and ops' rounding/overflow) for a role."""
+        self._check_role(role)
+        rnd, ovf = self.casts[role]
+        kw = {"rounding": rnd, "overflow": ovf}
+        if rnd in STOCHASTIC:
+            kw.update(r=self.r, source=self._sources[role], sr_rule=self.sr_rule)
+            if rnd != "stochastic":
+                kw["eps"] = self.eps
+        return kw
+
+    def fmt_for(self, role: str):
+        """Target format of a role's cast (step: ``prod``, None = exact; update: ``weights``)."""
+        self._check_role(role)
+        return {"grad": self.grads, "step": self.prod, "update": self.weights,
+                "acts": self.acts, "acc": self.acc}[role]
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict:
+        d = {"weights": str(self.weights), "grads": str(self.grads)}
+        for k in ("acts", "prod", "acc"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = str(v)
+        d["casts"] = {role: list(spec) for role, spec in self.casts.items()}
+        if self.source_name is not None:
+            d["source"] = self.source_name
+        d.update(seed=self.seed, r=self.r, eps=self.eps, sr_rule=self.sr_rule)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Accelerator":
+        if not isinstance(d, dict):
+            raise ValueError(f"accelerator description must be a mapping, got {type(d).__name__}")
+        unknown = [k for k in d if k not in _KEYS]
+        if unknown:
+            raise ValueError(f"unknown accelerator key(s) {unknown}; allowed: {', '.join(_KEYS)}")
+        for k in ("weights", "grads"):
+            if k not in d:
+                raise ValueError(f"{k}: missing (required key)")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, path) -> "Accelerator":
+        with open(path, "rb") as f:
+            text = f.read()
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not valid JSON: {e}") from None
+        return cls._from_file(d, path)
+
+    @classmethod
+    def from_toml(cls, path) -> "Accelerator":
+        import tomllib
+        with open(path, "rb") as f:
+            try:
+                d = tomllib.load(f)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                raise ValueError(f"{path}: not valid TOML: {e}") from None
+        return cls._from_file(d, path)
+
+    @classmethod
+    def from_file(cls, path) -> "Accelerator":
+        """By extension: ``.toml`` or ``.json``."""
+        p = str(path).lower()
+        if p.endswith(".toml"):
+            return cls.from_toml(path)
+        if p.endswith(".json"):
+            return cls.from_json(path)
+        raise ValueError(f"{path}: accelerator files must end in .toml or .json")
+
+    @classmethod
+    def _from_file(cls, d, path):
+        if isinstance(d, dict) and "accelerator" in d and len(d) == 1:
+            d = d["accelerator"]           # allow an [accelerator] table
+        try:
+            return cls.from_dict(d)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    # ------------------------------------------------------------------ misc
+    def __eq__(self, other):
+        return isinstance(other, Accelerator) and self.to_dict() == other.to_dict()
+
+    __hash__ = None
+
+    def __repr__(self):
+        fm = ", ".join(f"{k}={getattr(self, k)}" for k in ("weights", "grads", "acts", "prod", "acc")
+                       if getattr(self, k) is not None)
+        cs = ", ".join(f"{role}={rnd}/{ovf}" for role, (rnd, ovf) in self.casts.items()
+                       if (rnd, ovf) != DEFAULT_CAST)
+        cs = f"casts({cs or 'all nearest_even/saturate'})"
+        src = f"source={self.source_name!r}, seed={self.seed}" if self.source_name else "source=None"
+        sr = f", r={self.r}, eps={self.eps:g}" if any(
+            rnd in STOCHASTIC for rnd, _ in self.casts.values()) else ""
+        return f"Accelerator({fm}, {cs}, {src}{sr})"

@@ -1,1 +1,60 @@
-"""Models for the optimizers and samplers (filled by the optimizer issue)."""
+"""Models for the optimizers (issue 4): loss, exact gradient and a fully emulated fixed-point
+gradient on fxsim's integer datapath.
+
+Protocol — every model has:
+
+``dim``            number of parameters (the optimizer's x is a flat vector of this length).
+``x0(rng=None)``   a float64 start point; ``rng`` is a seed or ``numpy.random.Generator``
+                   (None: the model's default start).
+``loss(x)``        f(x), float64 (numerically stable; exact up to float64 rounding).
+``grad(x)``        ∇f(x), float64 ndarray of shape (dim,), closed form / backprop.
+``fx_grad(xq, acc)``  the gradient computed on the emulated accelerator: ``xq`` is a
+                   ``FixedArray`` in the ``weights`` format (a float array is cast to it
+                   first), every multiply-accumulate is fxsim's ``matvec``/``matmul``/``mul``/
+                   ``add`` with the accelerator's accumulator, intermediate values are cast to
+                   ``acts``, the result is a ``FixedArray`` in ``grads``.  ``acc`` is any object
+                   with the attributes ``weights grads acts acc`` (QFormat or str) and
+                   ``rounding overflow`` (str), ``source`` (bit source or None), ``r``, ``eps``;
+                   missing ones take defaults (Q(16,8) weights, grads = acts = weights, a
+                   Q(32,16) accumulator, nearest_even, saturate), so a ``SimpleNamespace``
+                   works; an ``fxsim.Accelerator`` is read per cast role (see ``_fx.Env``).
+``optimum``        x* if known (else None), ``f_star`` f(x*) if known (else None).
+
+Optional: ``fx_bound(xq, acc)`` — a per-component bound on |fx_grad(xq) − grad(xq)| derived
+in the class docstring (valid when no cast overflows); data models (``LeastSquares``,
+``LogisticRegression``, ``MLP``) also have ``n_samples`` and take ``idx`` (an index array of
+samples, for minibatches) in ``loss``, ``grad``, ``fx_grad``.
+
+Models: ``Quadratic``, ``LeastSquares`` (+ ``make_least_squares``), ``Rosenbrock``,
+``Himmelblau``, ``LogisticRegression``, ``MLP``.  Data: ``builtin_dataset(name)`` (scikit-learn's
+bundled breast cancer / digits, nothing downloaded) and ``load_dataset(path)`` for user
+``.npz`` (keys X, y) / CSV (last column y).  ``make_model(name, **kw)`` builds one by name.
+"""
+from .classic import Himmelblau, Rosenbrock
+from .data import BUILTIN, builtin_dataset, load_dataset
+from .logistic import LogisticRegression
+from .mlp import MLP
+from .quadratic import LeastSquares, Quadratic, make_least_squares
+
+MODELS = {
+    "quadratic": Quadratic,
+    "least_squares": make_least_squares,
+    "rosenbrock": Rosenbrock,
+    "himmelblau": Himmelblau,
+    "logistic": LogisticRegression,
+    "mlp": MLP,
+}
+
+
+def make_model(name: str, **kwargs):
+    """A model by name (``MODELS`` keys), keyword arguments passed to its constructor."""
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+    return cls(**kwargs)
+
+
+__all__ = ["Quadratic", "LeastSquares", "make_least_squares", "Rosenbrock", "Himmelblau",
+           "LogisticRegression", "MLP", "load_dataset", "builtin_dataset", "BUILTIN", "MODELS",
+           "make_model"]

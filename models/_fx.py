@@ -1,0 +1,123 @@
+"""Shared helpers: read an accelerator description (any object with the attribute names of
+``fxsim.models``' protocol) and do the casts of a fully emulated gradient."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from fxsim import FixedArray, QFormat, cast, qformat
+from fxsim.modes import STOCHASTIC
+
+DEFAULT_WEIGHTS = QFormat(16, 8)
+DEFAULT_ACC = QFormat(32, 16)
+
+
+def _fmt(v, default):
+    if v is None:
+        return default
+    return v if isinstance(v, QFormat) else qformat(v)
+
+
+ROLES = ("acc", "acts", "grad")
+
+
+class Env:
+    """Formats and per-role cast options read from an accelerator description ``acc``.
+
+    Formats (``getattr`` with defaults): ``weights`` (Q(16,8)), ``grads`` (= weights), ``acts``
+    (= weights), ``acc`` (Q(32,16)); an ``acc`` attribute that is present but ``None`` (exact
+    accumulation) becomes a 64-bit word with fl = 2·max(fl_weights, fl_acts, fl_grads) + 8,
+    exact for every product of two operands and wide enough in practice.
+
+    Casts have three roles: ``acc`` (accumulator casts and intermediate products/sums),
+    ``acts`` (activations, residuals, nonlinearity outputs) and ``grad`` (the final write into
+    ``grads``).  If ``acc`` has a ``cast_kwargs(role)`` method (``fxsim.Accelerator``) each role
+    uses its own rounding/overflow/bit source; otherwise the attributes ``rounding`` (default
+    nearest_even), ``overflow`` (saturate), ``source`` (None), ``r`` (16), ``eps`` (0.0),
+    ``sr_rule`` (trunc) apply to every cast.  ``signed_stochastic_eps`` needs a direction ``v``
+    intermediate values do not have; inside a gradient it is replaced by ``stochastic_eps``.
+    Model constants (matrices, data) are quantized once to ``acts`` with round-to-nearest-even
+    (offline loading, no random draws)."""
+
+    def __init__(self, acc=None):
+        a = acc if acc is not None else SimpleNamespace()
+        self.weights = _fmt(getattr(a, "weights", None), DEFAULT_WEIGHTS)
+        self.grads = _fmt(getattr(a, "grads", None), self.weights)
+        self.acts = _fmt(getattr(a, "acts", None), self.weights)
+        if hasattr(a, "acc") and getattr(a, "acc") is None:
+            fl = 2 * max(self.weights.fl, self.acts.fl, self.grads.fl) + 8
+            self.acc = QFormat(64, fl)
+        else:
+            self.acc = _fmt(getattr(a, "acc", None), DEFAULT_ACC)
+        ck = getattr(a, "cast_kwargs", None)
+        self._kw = {}
+        for role in ROLES:
+            if callable(ck):
+                k = dict(ck(role))
+            else:
+                k = {"rounding": getattr(a, "rounding", None) or "nearest_even",
+                     "overflow": getattr(a, "overflow", None) or "saturate"}
+                if k["rounding"] in STOCHASTIC:
+                    r = getattr(a, "r", None)
+                    eps = getattr(a, "eps", None)
+                    k.update(r=16 if r is None else int(r), source=getattr(a, "source", None),
+                             sr_rule=getattr(a, "sr_rule", None) or "trunc",
+                             eps=0.0 if eps is None else float(eps))
+            if k["rounding"] == "signed_stochastic_eps":
+                k["rounding"] = "stochastic_eps"
+                k.pop("v", None)
+            self._kw[role] = k
+
+    def kw(self, role: str) -> dict:
+        """Keyword arguments of ``cast``/ops for a cast role (acc, acts, grad)."""
+        return self._kw[role]
+
+    def rho(self, role: str) -> float:
+        """Bound on one cast's error in units of the target lsb: 1/2 for round-to-nearest
+        rules, 1 for every other rule (directed, jam, stochastic: |error| < lsb)."""
+        return 0.5 if self._kw[role]["rounding"].startswith("nearest") else 1.0
+
+    def cast(self, x, role: str):
+        fmt = {"acc": self.acc, "acts": self.acts, "grad": self.grads}[role]
+        return cast(x, fmt, **self._kw[role])
+
+    def const(self, x, fmt=None):
+        """Quantize a model constant (data) once, round-to-nearest-even, saturating."""
+        return cast(np.asarray(x, dtype=np.float64), fmt or self.acts)
+
+
+def int_const(v: int) -> FixedArray:
+    """An integer constant as a FixedArray with fl = 0 (exact)."""
+    v = int(v)
+    wl = max(2, abs(v).bit_length() + 1)
+    return FixedArray(np.array(v), QFormat(wl, 0))
+
+
+def recip_const(m: int) -> FixedArray:
+    """1/m to 31 significant bits in a 32-bit signed word (relative error < 2^-30)."""
+    fl = 30 + math.ceil(math.log2(m)) if m > 1 else 30
+    fmt = QFormat(32, fl)
+    return cast(1.0 / m, fmt)
+
+
+def relu(a: FixedArray) -> FixedArray:
+    return FixedArray(np.maximum(a.raw, 0), a.fmt)
+
+
+def vec(x, dim: int) -> np.ndarray:
+    """x as a float64 vector of length dim, else a ValueError naming the shapes."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.shape != (dim,):
+        raise ValueError(f"x must have shape ({dim},) (the model's dim), got {a.shape}")
+    return a
+
+
+def as_fixed(xq, fmt, dim: int | None = None) -> FixedArray:
+    """xq as a FixedArray (a float array is cast to ``fmt``, round to nearest even)."""
+    if not isinstance(xq, FixedArray):
+        xq = cast(np.asarray(xq, dtype=np.float64), fmt)
+    if dim is not None and xq.shape != (dim,):
+        raise ValueError(f"xq must have shape ({dim},) (the model's dim), got {xq.shape}")
+    return xq

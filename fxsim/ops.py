@@ -404,8 +404,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
     vs, uv = _vsign(casts, v, out_shape, op)
     # the MAC kernels read int64 words; uint64 words travel as int64 bits with a flag
     ua, ub = A.raw.dtype == np.uint64, B.raw.dtype == np.uint64
-    ra = np.ascontiguousarray(A.raw).astype(np.int64, copy=False)
-    rb = np.ascontiguousarray(B.raw).astype(np.int64, copy=False)
+    ra, rb = A.raw, B.raw     # converted below, once, to what the chosen kernel reads
     amax = max(abs(fa.min_raw), fa.max_raw)
     bmax = max(abs(fb.min_raw), fb.max_raw)
 
@@ -436,6 +435,8 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
             _counters.record(op, "out", fmt, tot)
         return FixedArray._wrap(raw.reshape(out_shape), fmt)
 
+    ra = np.ascontiguousarray(ra).astype(np.int64, copy=False)
+    rb = np.ascontiguousarray(rb).astype(np.int64, copy=False)
     out = np.empty((M, N), dtype=np.int64)
     cnt = np.zeros((max(M, 1), 3, 5), dtype=np.int64)
     errs = np.zeros(max(M, 1), dtype=np.int32)
@@ -468,8 +469,10 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
     acc_max = max(abs(acc.min_raw), acc.max_raw)
     for lane, bits in ((np.int32, 31), (np.int64, 63)):
         if prod_max + acc_max < 2**bits and (amax << sp) < 2**bits:
-            A = (ra << sp).astype(lane) if sp else ra.astype(lane)
-            B = rb.astype(lane)
+            A = np.ascontiguousarray(ra, dtype=lane)
+            if sp:
+                A <<= sp
+            B = np.ascontiguousarray(rb, dtype=lane)
             M, N = A.shape[0], B.shape[1]
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)

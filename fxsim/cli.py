@@ -1,7 +1,9 @@
-"""Command line: ``fxsim demo`` (the default) shows the datapath at work;
+"""Command line: ``fxsim`` alone runs the main job, ``fxsim gd-study`` on its defaults;
+``fxsim demo`` shows the datapath at work;
 ``fxsim export-vectors`` writes an RTL test-vector folder (spec §7) and ``fxsim check-vectors``
 compares an RTL output file with it, word for word; ``fxsim compare-rng`` runs the study "LFSR
-vs ideal randomness" (``fxsim.studies.compare_rng``)."""
+vs ideal randomness" (``fxsim.studies.compare_rng``); ``fxsim gd-study`` runs gradient descent
+with round-to-nearest, SR, SR_ε and signed-SR_ε (``fxsim.studies.gd_rounding``)."""
 from __future__ import annotations
 
 import argparse
@@ -202,6 +204,37 @@ def compare_rng_cmd(args) -> int:
     return 0
 
 
+def _add_gd_study_parser(sub):
+    p = sub.add_parser(
+        "gd-study", help="study: gradient descent with round-to-nearest, SR, SR_ε, signed-SR_ε",
+        description="Gradient descent (exact gradient, fused update on the emulated datapath) on "
+                    "a quadratic (minimizer on and off the grid) and logistic regression "
+                    "(breast cancer), in Q8.8 and Q8.12, with four rounding strategies and LFSR "
+                    "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes. Writes "
+                    "OUT/gd_study.csv, OUT/gd_study_runs.csv, OUT/gd_study.md and one PNG per model.")
+    p.add_argument("--out", default="results/gd_study", help="output folder (default results/gd_study)")
+    p.add_argument("--quick", action="store_true", help="fewer seeds and iterations (~10 s)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="root seed of every run (default 0)")
+    p.add_argument("--workers", type=_pos_int, default=2, help="worker processes (default 2; "
+                   "results do not depend on it)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--copy-figures", metavar="DIR",
+                   help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    return p
+
+
+def gd_study_cmd(args) -> int:
+    from fxsim.studies import gd_rounding
+    res = gd_rounding.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
+                          workers=args.workers, copy_figures_to=args.copy_figures)
+    print(res["markdown"])
+    figs = [v for k, v in res["files"].items() if k.endswith("_png")]
+    print(f"Study done in {res['seconds']:.1f} s. Table: {res['files']['md']} and {res['files']['csv']} "
+          f"(per run: {res['files']['runs_csv']})")
+    print("Figures:\n" + "\n".join(f"  {f}" for f in figs))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fxsim", description=__doc__)
     sub = parser.add_subparsers(dest="cmd")
@@ -215,10 +248,11 @@ def main(argv=None) -> int:
     pc.add_argument("produced", metavar="PRODUCED")
     pc.add_argument("--port", help="output port (default: the only one, or the file's name)")
     _add_compare_rng_parser(sub)
+    _add_gd_study_parser(sub)
     args = parser.parse_args(argv)
-    if args.cmd in (None, "demo"):
-        if args.cmd is None:
-            args.seed = 1
+    if args.cmd is None:          # the main job: the gradient-descent study on its defaults
+        args = parser.parse_args(["gd-study"])
+    if args.cmd == "demo":
         return demo(args)
     if args.cmd == "export-vectors":
         return export_vectors_cmd(args, pe)
@@ -226,6 +260,8 @@ def main(argv=None) -> int:
         return check_vectors_cmd(args, pc)
     if args.cmd == "compare-rng":
         return compare_rng_cmd(args)
+    if args.cmd == "gd-study":
+        return gd_study_cmd(args)
     parser.print_help()
     return 2
 

@@ -733,6 +733,14 @@ def test_cli_errors(argv, msg, tmp_path, capsys):
     assert not os.path.exists(str(tmp_path / "o" / "manifest.json"))
 
 
-def test_cli_demo_is_still_the_default(capsys):
-    assert main([]) == 0
+def test_cli_demo(capsys):
+    assert main(["demo"]) == 0
     assert "bit-accurate fixed-point datapath" in capsys.readouterr().out
+
+
+def test_cli_default_is_the_gd_study(monkeypatch):
+    import fxsim.cli as cli
+    seen = {}
+    monkeypatch.setattr(cli, "gd_study_cmd", lambda args: seen.setdefault("args", args) and 0)
+    assert cli.main([]) == 0
+    assert seen["args"].cmd == "gd-study" and not seen["args"].quick

@@ -1,0 +1,114 @@
+"""The main study of issue 4 (fxsim/studies/gd_rounding.py, ``fxsim gd-study``).
+
+Everything runs through the study's own configuration (``run_job``: its models, accelerators,
+step sizes and tolerance) on the default quadratic (d = 20, cond = 10, minimizer on the grid),
+Q(16,8), fixed seeds. The round-to-nearest lower bound is recomputed here from the derivation
+(per component: the last move starts from |λe| ≥ u/(2t) − u_g/2 and shrinks |e| by at most the
+factor (1 − tλ) plus half an LSB of write-back rounding and t·u_g/2 of gradient rounding),
+not taken from the study's rows.
+"""
+import os
+
+import numpy as np
+import pytest
+
+fxsim = pytest.importorskip("fxsim")
+G = pytest.importorskip("fxsim.studies.gd_rounding")
+from fxsim import QFormat  # noqa: E402
+from fxsim.cli import main  # noqa: E402
+
+FMT = QFormat(16, 8)
+N_SEEDS, N_ITERS = 5, 250
+
+
+def rn_lower_bound(t, u, lam, e0):
+    """Σ_i ½λ_i m_i², m_i = (1 − tλ_i)(u/(2tλ_i) − u/(2λ_i)) − (u + t·u)/2 (clipped at 0),
+    counted for the components whose first rounded step is certainly non-zero."""
+    m = (1 - t * lam) * (u / (2 * t * lam) - u / (2 * lam)) - (u + t * u) / 2
+    moves = np.abs(lam * e0) > u / (2 * t) + u / 2
+    return float(np.sum(np.where(moves, 0.5 * lam * np.maximum(m, 0) ** 2, 0.0)))
+
+
+@pytest.fixture(scope="module", params=["lfsr16", "pcg64"])
+def job(request):
+    rows, curves = G.run_job("quadratic_grid", FMT, request.param, 0, N_SEEDS, N_ITERS)
+    return request.param, rows, curves
+
+
+def _by(rows, strategy):
+    rs = sorted((r for r in rows if r["strategy"] == strategy), key=lambda r: r["seed"])
+    assert len(rs) == N_SEEDS
+    return rs
+
+
+def test_configuration():
+    a = G.make_accelerator("signed-SR_ε", FMT, "lfsr16", 3)
+    assert a.prod is None and a.weights == FMT == a.grads          # fused update
+    assert a.casts["update"][0] == "signed_stochastic_eps" and a.casts["grad"][0] == "stochastic"
+    assert a.eps == G.EPS > 0
+    rn = G.make_accelerator("round-to-nearest", FMT, "pcg64", 3)
+    assert all(rnd == "nearest_even" for rnd, _ in rn.casts.values())
+    m, t, L = G.build_model("quadratic_grid", FMT)
+    assert np.allclose(m.A, np.diag(m.eigs)) and L == 10.0 and t == 0.05
+    assert np.allclose(np.round(m.c / FMT.lsb) * FMT.lsb, m.c)      # minimizer on the grid
+    assert G.tolerance(20, FMT, L) == 5 * 20 * 2.0 ** -16
+
+
+def test_round_to_nearest_stagnates_above_the_derived_bound(job):
+    _, rows, curves = job
+    model, _, _ = G.build_model("quadratic_grid", FMT)
+    t = 0.05
+    for r, ex in zip(_by(rows, "round-to-nearest"), curves["round-to-nearest"]):
+        gseed, _ = G._seeds(0, "quadratic_grid", r["seed"])
+        x0 = fxsim.cast(model.x0(np.random.default_rng(np.random.SeedSequence(gseed).spawn(2)[0])),
+                        FMT)
+        lb = rn_lower_bound(round(t * 2**16) / 2**16, FMT.lsb, model.eigs, x0.to_float() - model.c)
+        assert r["rn_lower"] == pytest.approx(lb, rel=1e-9)
+        assert lb > r["tol"]                                   # the bound excludes the tolerance
+        si = r["stagnation_iter"]
+        assert si is not None and si < N_ITERS - 50            # RN stops moving ...
+        assert np.all(ex[si:] == ex[si])                       # ... and stays put
+        assert ex[-1] >= lb and r["final_excess"] >= lb
+        assert r["iters_to_tol"] is None
+
+
+def test_sr_goes_below_the_bound(job):
+    _, rows, curves = job
+    for r, ex in zip(_by(rows, "SR"), curves["SR"]):
+        assert ex[-50:].max() < r["rn_lower"], r
+        assert r["iters_to_tol"] is not None
+
+
+def test_signed_sr_eps_reaches_tol_before_sr(job):
+    """The notes: on the fused update, signed-SR_ε on the write-back beats SR (median over
+    seeds); SR_ε on both casts does not (and settles higher) - measured, not asserted."""
+    _, rows, _ = job
+    med = {s: np.median([r["iters_to_tol"] for r in _by(rows, s)]) for s in ("SR", "signed-SR_ε")}
+    assert med["signed-SR_ε"] < med["SR"], med
+
+
+def test_deterministic_and_independent_of_workers(tmp_path):
+    kw = dict(models=["quadratic_off", "logistic"], formats=[FMT], n_seeds=2,
+              iters={"quadratic": 60, "logistic": 40}, progress=False)
+    a = G.run(tmp_path / "a", seed=4, workers=2, **kw)
+    b = G.run(tmp_path / "b", seed=4, workers=1, **kw)
+    c = G.run(tmp_path / "c", seed=5, workers=2, **kw)
+    assert a["rows"] == b["rows"] and a["summary"] == b["summary"]
+    assert a["rows"] != c["rows"]
+    assert len(a["rows"]) == 2 * 2 * len(G.STRATEGIES) * 2
+
+
+def test_cli_writes_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(G.PRESETS, "quick", dict(seeds=2, iters={"quadratic": 80, "logistic": 60}))
+    out = tmp_path / "gd"
+    assert main(["gd-study", "--out", str(out), "--quick", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    for name in ("gd_study.csv", "gd_study_runs.csv", "gd_study.md", "gd_quadratic.png",
+                 "gd_logistic.png"):
+        assert os.path.getsize(out / name) > 0, name
+        assert os.path.join(str(out), name) in text, name        # says where the files are
+    assert "| Q8.8 | LFSR n=16 | round-to-nearest |" in text
+    assert (out / "gd_quadratic.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = (out / "gd_study.csv").read_text().splitlines()
+    assert lines[0].split(",") == G.SUMMARY_COLUMNS
+    assert len(lines) == 1 + 3 * 2 * 2 * len(G.STRATEGIES)

@@ -210,7 +210,8 @@ def _add_gd_study_parser(sub):
         description="Gradient descent (exact gradient, fused update on the emulated datapath) on "
                     "a quadratic (minimizer on and off the grid) and logistic regression "
                     "(breast cancer), in Q8.8 and Q8.12, with four rounding strategies and LFSR "
-                    "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes. Writes "
+                    "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes; --models adds "
+                    "least squares, Rosenbrock, Himmelblau and the MLP on digits. Writes "
                     "OUT/gd_study.csv, OUT/gd_study_runs.csv, OUT/gd_study.md and one PNG per model.")
     p.add_argument("--out", default="results/gd_study", help="output folder (default results/gd_study)")
     p.add_argument("--quick", action="store_true", help="fewer seeds and iterations (~10 s)")
@@ -220,13 +221,26 @@ def _add_gd_study_parser(sub):
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--copy-figures", metavar="DIR",
                    help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    p.add_argument("--models", type=_models_arg, metavar="LIST",
+                   help="comma-separated models: quadratic (minimizer on the grid), quadratic_off, "
+                        "logistic, least_squares, rosenbrock, himmelblau, mlp, or all (default: "
+                        "quadratic,quadratic_off,logistic)")
     return p
+
+
+def _models_arg(s):
+    from fxsim.studies import gd_rounding
+    try:
+        return gd_rounding.resolve_models(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def gd_study_cmd(args) -> int:
     from fxsim.studies import gd_rounding
     res = gd_rounding.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
-                          workers=args.workers, copy_figures_to=args.copy_figures)
+                          workers=args.workers, copy_figures_to=args.copy_figures,
+                          models=getattr(args, "models", None))
     print(res["markdown"])
     figs = [v for k, v in res["files"].items() if k.endswith("_png")]
     print(f"Study done in {res['seconds']:.1f} s. Table: {res['files']['md']} and {res['files']['csv']} "

@@ -112,3 +112,37 @@ def test_cli_writes_files(tmp_path, monkeypatch, capsys):
     lines = (out / "gd_study.csv").read_text().splitlines()
     assert lines[0].split(",") == G.SUMMARY_COLUMNS
     assert len(lines) == 1 + 3 * 2 * 2 * len(G.STRATEGIES)
+
+
+def test_added_models_write_figures_and_rn_stalls_on_least_squares(tmp_path, monkeypatch, capsys):
+    """The opt-in models (``run(models=...)``, ``--models``): a figure per model, rows in the
+    same table; on least squares round-to-nearest stops moving above SR's final loss."""
+    assert G.resolve_models("all") == list(G.MODELS)
+    assert G.resolve_models("quadratic,mlp") == ["quadratic_grid", "mlp"]
+    with pytest.raises(ValueError):
+        G.resolve_models("nope")
+    res = G.run(tmp_path / "m", quick=True, models=["least_squares", "himmelblau"], n_seeds=2,
+                iters={"least_squares": 200, "himmelblau": 150}, progress=False)
+    for mk in ("least_squares", "himmelblau"):
+        png = res["files"][f"{mk}_png"]
+        assert os.path.basename(png) == f"gd_{mk}.png"
+        assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert f"## {G.MODELS[mk][0]}" in res["markdown"]
+    assert {r["model"] for r in res["rows"]} == {"least_squares", "himmelblau"}
+    assert {r["format"] for r in res["rows"] if r["model"] == "himmelblau"} == \
+        {str(f) for f in G.MODEL_FORMATS["himmelblau"]}
+    for s in res["summary"]:
+        if s["model"] != "least_squares" or s["strategy"] != "round-to-nearest":
+            continue
+        sr = next(x for x in res["summary"] if x["strategy"] == "SR" and
+                  (x["model"], x["format"], x["source"]) == (s["model"], s["format"], s["source"]))
+        assert s["stagnation_iter"] is not None                    # RN stops moving ...
+        assert s["final_excess"] > 5 * sr["final_excess"], (s, sr)  # ... above SR's final loss
+    # the CLI option
+    monkeypatch.setitem(G.PRESETS, "quick", dict(seeds=1, iters={"himmelblau": 40}))
+    out = tmp_path / "cli"
+    assert main(["gd-study", "--out", str(out), "--quick", "--no-progress", "--workers", "1",
+                 "--models", "himmelblau"]) == 0
+    assert os.path.getsize(out / "gd_himmelblau.png") > 0
+    assert not os.path.exists(out / "gd_quadratic.png")
+    capsys.readouterr()

@@ -28,6 +28,14 @@ log-spaced in [1, 10] (μ = 1, L = 10), with its eigenbasis aligned to the axes
 format's grid and off it; and L2-regularised logistic regression on scikit-learn's breast cancer
 data (d = 31, λ = 1e-3), step t = 1/λ_max(∇²f(x*)).  Quadratic step: t = 0.05.
 
+Opt-in models (``run(models=[...])``, ``fxsim gd-study --models LIST|all``; the main job is
+unchanged): least squares (``make_least_squares(m=60, d=20, seed=0)``, t = 1/L), Rosenbrock
+(Q(24,12)/Q(28,16), t = 1.5e-3), Himmelblau (Q(20,12)/Q(24,16), t = 0.01) and the MLP on
+digits (full-batch GD, t = 0.5, 300 iterations, 2 seeds); formats ``MODEL_FORMATS``, steps
+``STEPS`` (reasons next to them), budgets and seeds in ``PRESETS``.  f*: the model's; for
+Rosenbrock/Himmelblau the loss at the minimum the float64 run from the same start converges
+to; the MLP (f* unknown) plots its loss and uses tol = 1.1 × the float64 loss after N steps.
+
 Tolerance (``tolerance``): tol = 5·d·u²·min(1, L), u = 2^−fl the LSB (the notes' 5·d·2^−2fl,
 scaled down by the curvature L at x* when L < 1): a few LSB of error per weight.  For the
 quadratic it lies below the derived round-to-nearest lower bound, so RN cannot reach it.
@@ -55,9 +63,11 @@ import numpy as np
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
 from ..qformat import QFormat
-from fxsim.models import LogisticRegression, Quadratic
+from .. import cast
+from fxsim.models import MLP, Himmelblau, LogisticRegression, Quadratic, Rosenbrock, make_least_squares
 
-__all__ = ["STRATEGIES", "SOURCES", "FORMATS", "PRESETS", "COLUMNS", "SUMMARY_COLUMNS",
+__all__ = ["STRATEGIES", "SOURCES", "FORMATS", "PRESETS", "MODELS", "DEFAULT_MODELS",
+           "MODEL_FORMATS", "STEPS", "resolve_models", "float64_run", "COLUMNS", "SUMMARY_COLUMNS",
            "AlignedQuadratic", "default_models", "build_model", "make_accelerator", "tolerance",
            "run_job", "summarize", "markdown", "run"]
 
@@ -78,10 +88,42 @@ MODELS = {
     "quadratic_grid": ("Quadratic d=20, cond=10, minimizer on the grid", {"center": "grid"}),
     "quadratic_off": ("Quadratic d=20, cond=10, minimizer off the grid", {"center": "off"}),
     "logistic": ("Logistic regression, breast cancer (d=31, λ=1e-3)", {}),
+    # -- opt-in models (``run(models=...)``, ``fxsim gd-study --models ...``) --
+    "least_squares": ("Least squares, synthetic (m=60, d=20, noise 0.1, seed 0), t=1/L", {}),
+    "rosenbrock": ("Rosenbrock (a=1, b=100), t=1.5e-3", {}),
+    "himmelblau": ("Himmelblau, t=0.01", {}),
+    "mlp": ("MLP 64-32-32-16-10 on digits, full-batch GD, t=0.5", {}),
 }
+#: the models of the main job (``default_models``); the others run only when asked for
+DEFAULT_MODELS = ("quadratic_grid", "quadratic_off", "logistic")
+#: ``--models`` aliases
+MODEL_ALIASES = {"quadratic": "quadratic_grid"}
+#: per-model formats (``run(formats=None)``); the models not listed use ``FORMATS``.
+#: Rosenbrock: the gradient reaches ~170 on the float64 path from (−1.2, 1) (the first steps,
+#: −4b·x(y − x²) with b = 100), so 12 integer bits (±2048) and a 12x margin; Himmelblau:
+#: |∇f| ≤ ~60 on the path from [−0.5, 0.5]², so 8 integer bits (±128) and a 2x margin.
+MODEL_FORMATS = {
+    "rosenbrock": (QFormat(24, 12), QFormat(28, 16)),
+    "himmelblau": (QFormat(20, 12), QFormat(24, 16)),
+}
+#: step sizes of the opt-in models, all converging in float64 from every start point:
+#: least squares (m = 60 rows, d = 20: μ ≈ 0.11, L = λ_max(AᵀA/m) ≈ 2.24, cond ≈ 20 — the
+#: small eigenvalue is what makes round-to-nearest stall, as on the quadratic; with m = 200,
+#: cond ≈ 3.6, it lands as low as SR) t = 1/L (linear rate 1 − μ/L: 400 iterations suffice);
+#: Rosenbrock t = 1.5e-3 < 2/L, L = λ_max(∇²f(1, 1)) ≈ 1002 (float64 reaches f ≈ 1e-11 in
+#: 20 000 iterations; t = 1e-3 is slower); Himmelblau t = 0.01 < 2/L, L = λ_max(∇²f(3, 2))
+#: ≈ 82.3 (float64 reaches a minimum to machine precision in < 500 iterations); MLP t = 0.5
+#: (float64 full-batch GD: cross-entropy 2.5 → 0.024 in 300 iterations; t = 1 diverges).
+STEPS = {"rosenbrock": 1.5e-3, "himmelblau": 0.01, "mlp": 0.5}
+#: float64 iterations of the reference run that fixes f* of Rosenbrock/Himmelblau
+F64_ITERS = {"rosenbrock": 40000, "himmelblau": 3000}
 PRESETS = {
-    "full": dict(seeds=7, iters={"quadratic": 400, "logistic": 1500}),
-    "quick": dict(seeds=3, iters={"quadratic": 250, "logistic": 600}),
+    "full": dict(seeds=7, iters={"quadratic": 400, "logistic": 1500, "least_squares": 400,
+                                 "rosenbrock": 12000, "himmelblau": 500, "mlp": 300},
+                 model_seeds={"rosenbrock": 2, "mlp": 2}),
+    "quick": dict(seeds=3, iters={"quadratic": 250, "logistic": 600, "least_squares": 250,
+                                  "rosenbrock": 3000, "himmelblau": 300, "mlp": 150},
+                  model_seeds={"rosenbrock": 2, "mlp": 1}),
 }
 COLUMNS = ["model", "center", "format", "fl", "source", "strategy", "seed", "t", "n_iters", "tol",
            "final_excess", "tail_excess", "iters_to_tol", "stagnation_iter", "rn_lower",
@@ -109,7 +151,39 @@ class AlignedQuadratic(Quadratic):
 
 
 def default_models() -> list:
-    return list(MODELS)
+    return list(DEFAULT_MODELS)
+
+
+def resolve_models(spec) -> list:
+    """Model keys from a list or a comma-separated string (``all``: every model; ``quadratic``
+    means ``quadratic_grid``); raises ValueError on an unknown name."""
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    out = []
+    for n in (n.strip() for n in names):
+        if not n:
+            continue
+        keys = list(MODELS) if n == "all" else [MODEL_ALIASES.get(n, n)]
+        for k in keys:
+            if k not in MODELS:
+                raise ValueError(f"unknown model {n!r}; choose from "
+                                 f"{', '.join(['all', *MODEL_ALIASES, *MODELS])}")
+            if k not in out:
+                out.append(k)
+    if not out:
+        raise ValueError("no model given")
+    return out
+
+
+def _iters_key(key: str) -> str:
+    return "quadratic" if key.startswith("quadratic") else key
+
+
+def float64_run(model, t: float, x0, n_iters: int) -> np.ndarray:
+    """Plain float64 GD x ← x − t∇f(x) from ``x0``; returns the last iterate."""
+    x = np.array(x0, dtype=np.float64)
+    for _ in range(n_iters):
+        x = x - t * model.grad(x)
+    return x
 
 
 def build_model(key: str, fmt: QFormat):
@@ -118,6 +192,24 @@ def build_model(key: str, fmt: QFormat):
     if key.startswith("quadratic"):
         m = AlignedQuadratic(d=20, cond=10.0, grid=fmt, seed=0, **MODELS[key][1])
         return m, T_QUAD, float(m.L)
+    if key == "least_squares":
+        m = make_least_squares(m=60, d=20, noise=0.1, seed=0)
+        L = float(np.linalg.eigvalsh(m.A.T @ m.A / m.m).max())
+        return m, 1.0 / L, L
+    if key == "rosenbrock":
+        m = Rosenbrock()
+        x, y = m.optimum
+        H = np.array([[2 - 4 * m.b * (y - 3 * x * x), -4 * m.b * x], [-4 * m.b * x, 2 * m.b]])
+        return m, STEPS[key], float(np.linalg.eigvalsh(H).max())
+    if key == "himmelblau":
+        m = Himmelblau()
+        x, y = m.optimum
+        H = np.array([[12 * x * x + 4 * y - 42, 4 * x + 4 * y], [4 * x + 4 * y, 12 * y * y + 4 * x - 26]])
+        return m, STEPS[key], float(np.linalg.eigvalsh(H).max())
+    if key == "mlp":
+        return MLP(seed=0), STEPS[key], float("nan")
+    if key != "logistic":
+        raise ValueError(f"unknown model {key!r}")
     m = LogisticRegression("breast_cancer")
     L = float(np.linalg.eigvalsh(m.hess(m.optimum)).max())
     return m, 1.0 / L, L
@@ -148,13 +240,29 @@ def run_job(model_key: str, fmt: QFormat, source: str, seed: int, n_seeds: int, 
     """All strategies × seeds of one (model, format, source): (rows, curves) with curves
     {strategy: (n_seeds, n_iters + 1) array of f(x_k) − f*}."""
     model, t, L = build_model(model_key, fmt)
-    tol = tolerance(model.dim, fmt, L)
     quad = model_key.startswith("quadratic")
+    # f* per seed: the model's, except Rosenbrock/Himmelblau: the loss at the minimum the float64
+    # run from the same (quantized) start converges to; the MLP has no f* (0 is used, a lower
+    # bound) and its tolerance is 1.1 x the loss float64 GD reaches in the same budget (seed 0).
+    f_stars = {}
+    if model_key in F64_ITERS or model_key == "mlp":
+        t_q = GD(model, make_accelerator("round-to-nearest", fmt, source, 0), t, mode="exact").t
+        for k in range(n_seeds if model_key in F64_ITERS else 1):
+            x_ss = np.random.SeedSequence(_seeds(seed, model_key, k)[0]).spawn(2)[0]
+            x0 = cast(model.x0(np.random.default_rng(x_ss)), fmt, "nearest_even", "saturate")
+            xf = float64_run(model, t_q, x0.to_float(), F64_ITERS.get(model_key, n_iters))
+            f_stars[k] = float(model.loss(xf))
+    if model_key == "mlp":
+        tol = 1.1 * f_stars.pop(0)
+    else:
+        tol = tolerance(model.dim, fmt, L)
     rows, curves = [], {}
     for strategy in STRATEGIES:
         ex = []
         for k in range(n_seeds):
             gseed, aseed = _seeds(seed, model_key, k)
+            if k in f_stars:
+                model.f_star = f_stars[k]
             g = GD(model, make_accelerator(strategy, fmt, source, aseed), t, mode="exact",
                    seed=gseed)
             lo = hi = None
@@ -177,6 +285,13 @@ def run_job(model_key: str, fmt: QFormat, source: str, seed: int, n_seeds: int, 
 
 
 def _job(args):
+    if args[0] == "mlp":        # BLAS-heavy: one thread per worker (2 workers on 2 cores)
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return run_job(*args)
+        with threadpool_limits(1):
+            return run_job(*args)
     return run_job(*args)
 
 
@@ -371,14 +486,36 @@ TITLES = {
                  "the stochastic strategies keep descending; SR_ε reaches the tolerance first but "
                  "settles higher.\nMedian over seeds (band: min–max); solid: LFSR n = 16, dashed: "
                  "ideal PCG64"),
+    "least_squares": ("GD on least squares (synthetic, m = 60, d = 20, seed 0, fused update, exact "
+                      "gradient, t = 1/L). Round-to-nearest (red) stops moving above the "
+                      "tolerance;\nthe stochastic strategies keep descending. Median over seeds "
+                      "(band: min–max); solid: LFSR n = 16, dashed: ideal PCG64"),
+    "rosenbrock": ("GD on Rosenbrock (a = 1, b = 100, t = 1.5e-3, fused update, exact gradient); "
+                   "f* = the loss at the minimum the float64 run from the same start reaches.\n"
+                   "Median over seeds (band: min–max); solid: LFSR n = 16, dashed: ideal PCG64"),
+    "himmelblau": ("GD on Himmelblau (t = 0.01, fused update, exact gradient); f* = the loss at "
+                   "the minimum the float64 run from the same start reaches.\n"
+                   "Median over seeds (band: min–max); solid: LFSR n = 16, dashed: ideal PCG64"),
+    "mlp": ("Full-batch GD on the MLP 64-32-32-16-10 (digits, 3834 weights, t = 0.5, fused update, "
+            "exact gradient); f* unknown: the loss itself (f* = 0)\nis plotted, tolerance = 1.1 x "
+            "the float64 loss after the same budget. Median over seeds (band: min–max); solid: "
+            "LFSR n = 16, dashed: ideal PCG64"),
 }
 
 
 # -- the whole study ---------------------------------------------------------------------------
 
 def jobs_for(models, formats, seed, n_seeds, iters):
-    return [(mk, f, src, seed, n_seeds, iters["quadratic" if mk.startswith("quadratic") else "logistic"])
-            for mk in models for f in formats for src in SOURCES]
+    """One job per (model, format, source). ``formats``: a list for every model, or a dict
+    model -> list; ``n_seeds``: an int or a dict model -> int; ``iters``: dict keyed by
+    ``quadratic`` or the model key."""
+    def fmts(mk):
+        return formats[mk] if isinstance(formats, dict) else formats
+
+    def ns(mk):
+        return n_seeds[mk] if isinstance(n_seeds, dict) else n_seeds
+    return [(mk, f, src, seed, ns(mk), iters[_iters_key(mk)])
+            for mk in models for f in fmts(mk) for src in SOURCES]
 
 
 def _progress(total, enabled):
@@ -391,16 +528,25 @@ def _progress(total, enabled):
         return None
 
 
-def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=FORMATS,
+def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=None,
         n_seeds=None, iters=None, workers=2, copy_figures_to=None) -> dict:
     """Run the study, write ``gd_study.csv``/``gd_study_runs.csv``/``gd_study.md`` and the
     PNGs into ``out_dir``; return {"rows", "summary", "markdown", "files", "seconds"}.
-    ``models``/``formats``/``n_seeds``/``iters`` override the preset (tests shrink it)."""
+    ``models`` (keys of ``MODELS``, a comma-separated string, ``"all"``; default the main job's
+    ``DEFAULT_MODELS``)/``formats`` (default: ``MODEL_FORMATS`` per model, else ``FORMATS``;
+    given: used for every model)/``n_seeds``/``iters`` override the preset (tests shrink it)."""
     p = PRESETS["quick" if quick else "full"]
-    models = default_models() if models is None else list(models)
-    n_seeds = p["seeds"] if n_seeds is None else n_seeds
+    models = default_models() if models is None else resolve_models(models)
+    if n_seeds is None:
+        n_seeds = {mk: p.get("model_seeds", {}).get(mk, p["seeds"]) for mk in models}
     iters = dict(p["iters"], **(iters or {}))
-    formats = [f if isinstance(f, QFormat) else QFormat.parse(f) for f in formats]
+    for mk in models:
+        if _iters_key(mk) not in iters:
+            iters[_iters_key(mk)] = PRESETS["full"]["iters"][_iters_key(mk)]
+    if formats is None:
+        formats = {mk: list(MODEL_FORMATS.get(mk, FORMATS)) for mk in models}
+    else:
+        formats = [f if isinstance(f, QFormat) else QFormat.parse(f) for f in formats]
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
     jobs = jobs_for(models, formats, seed, n_seeds, iters)
@@ -438,12 +584,18 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=FOR
         files["quadratic_png"] = plot_model(quads, curves, summary,
                                             os.path.join(out_dir, "gd_quadratic.png"),
                                             TITLES["quadratic"])
-    if "logistic" in models:
-        files["logistic_png"] = plot_model(["logistic"], curves, summary,
-                                           os.path.join(out_dir, "gd_logistic.png"),
-                                           TITLES["logistic"])
+    for mk in models:
+        if mk.startswith("quadratic"):
+            continue
+        files[f"{mk}_png"] = plot_model([mk], curves, summary,
+                                        os.path.join(out_dir, f"gd_{mk}.png"), TITLES[mk])
     total = time.perf_counter() - t0
-    meta = {"preset": "quick" if quick else "full", "seed": seed, "seeds": n_seeds,
+    ns = set(n_seeds.values()) if isinstance(n_seeds, dict) else {n_seeds}
+    if len(ns) > 1:
+        ns = ", ".join(f"{mk}: {n}" for mk, n in n_seeds.items())
+    else:
+        ns = next(iter(ns))
+    meta = {"preset": "quick" if quick else "full", "seed": seed, "seeds": ns,
             "ε": EPS, "r": R_BITS, "workers": workers}
     md = markdown(summary, meta)
     md += ("\nFigures: " + ", ".join(f"`{os.path.basename(v)}`" for k, v in files.items()

@@ -35,6 +35,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._report import fmt_number, markdown_table
+
 import fxsim
 from fxsim import FixedArray, QFormat
 
@@ -535,20 +537,10 @@ def _sel(rows, **kw):
 
 
 def _fmt(v, digits=3):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if 1e-3 <= a < 1e4:
-        return f"{v:.{digits}g}"
-    return f"{v:.{digits - 1}e}"
+    return fmt_number(v, digits, fixed_from=1e-3)
 
 
-def _table(header, body) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
-    return "\n".join(out)
+_table = markdown_table
 
 
 def markdown(rows, meta=None) -> str:

@@ -60,6 +60,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
+from ._report import fmt_number, markdown_table
+
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
 from ..qformat import QFormat
@@ -329,14 +331,7 @@ def summarize(rows) -> list:
 
 
 def _fmt(v, digits=3):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if 1e-2 <= a < 1e4:
-        return f"{v:.{digits}g}"
-    return f"{v:.{digits - 1}e}"
+    return fmt_number(v, digits, fixed_from=1e-2)
 
 
 def _it(v):
@@ -380,10 +375,7 @@ def markdown(summary, meta=None) -> str:
     return "\n".join(parts)
 
 
-def _table(header, body) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
-    return "\n".join(out)
+_table = markdown_table
 
 
 def write_csv(rows, path, columns):

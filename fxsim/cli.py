@@ -193,15 +193,21 @@ def _add_compare_rng_parser(sub):
     return p
 
 
+def _print_study(res) -> int:
+    """The table of a study's run, then where its files are."""
+    files = res["files"]
+    print(res["markdown"])
+    per_run = f" (per run: {files['runs_csv']})" if "runs_csv" in files else ""
+    print(f"Study done in {res['seconds']:.1f} s. Table: {files['md']} and {files['csv']}{per_run}")
+    print("Figures:\n" + "\n".join(f"  {v}" for k, v in files.items() if k.endswith("_png")))
+    return 0
+
+
 def compare_rng_cmd(args) -> int:
     from fxsim.studies import compare_rng
     res = compare_rng.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
                           copy_figures_to=args.copy_figures)
-    print(res["markdown"])
-    figs = [v for k, v in res["files"].items() if k.endswith("_png")]
-    print(f"Study done in {res['seconds']:.1f} s. Table: {res['files']['md']} and {res['files']['csv']}")
-    print("Figures:\n" + "\n".join(f"  {f}" for f in figs))
-    return 0
+    return _print_study(res)
 
 
 def _add_gd_study_parser(sub):
@@ -241,12 +247,7 @@ def gd_study_cmd(args) -> int:
     res = gd_rounding.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
                           workers=args.workers, copy_figures_to=args.copy_figures,
                           models=getattr(args, "models", None))
-    print(res["markdown"])
-    figs = [v for k, v in res["files"].items() if k.endswith("_png")]
-    print(f"Study done in {res['seconds']:.1f} s. Table: {res['files']['md']} and {res['files']['csv']} "
-          f"(per run: {res['files']['runs_csv']})")
-    print("Figures:\n" + "\n".join(f"  {f}" for f in figs))
-    return 0
+    return _print_study(res)
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,6 @@
 """Text helpers shared by the studies: numbers for tables and markdown tables."""
 import math
+import os
 
 
 def fmt_number(v, digits=3, fixed_from=1e-3):
@@ -18,3 +19,16 @@ def markdown_table(header, body) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
     return "\n".join(out)
+
+
+def small_png(src, dst, max_width=1500):
+    """A web-sized copy of a figure: at most ``max_width`` pixels wide, an adaptive 256-colour
+    palette (the plots use few colours), optimized; returns its size in bytes."""
+    from PIL import Image
+    with Image.open(src) as im:
+        im = im.convert("RGB")
+        if im.width > max_width:
+            im = im.resize((max_width, round(im.height * max_width / im.width)), Image.LANCZOS)
+        im.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+            dst, optimize=True)
+    return os.path.getsize(dst)

@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._report import fmt_number, markdown_table
+from ._report import fmt_number, markdown_table, small_png
 
 import fxsim
 from fxsim import FixedArray, QFormat
@@ -894,19 +894,6 @@ def plot_lanes(rows, path):
     n = next((r["n"] for r in ln if r["source"] == "lanes"), 16)
     axs[0].legend(fontsize=7.5, title=f"LFSR{n} galois (sliced: 64-bit)", title_fontsize=7.5)
     return _save(fig, path)
-
-
-def small_png(src, dst, max_width=1500):
-    """A web-sized copy of a figure (< 100 KB here): at most ``max_width`` pixels wide, an
-    adaptive 256-colour palette (the plots use few colours), optimized; returns its size in bytes."""
-    from PIL import Image
-    with Image.open(src) as im:
-        im = im.convert("RGB")
-        if im.width > max_width:
-            im = im.resize((max_width, round(im.height * max_width / im.width)), Image.LANCZOS)
-        im.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
-            dst, optimize=True)
-    return os.path.getsize(dst)
 
 
 # -- the whole study ---------------------------------------------------------------------------

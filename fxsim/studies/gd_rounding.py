@@ -60,7 +60,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
-from ._report import fmt_number, markdown_table
+from ._report import fmt_number, markdown_table, small_png
 
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
@@ -454,18 +454,6 @@ def plot_model(model_keys, curves, summary, path, title):
     return path
 
 
-def small_png(src, dst, max_width=1400):
-    """A web-sized (palette, optimized) copy of a figure; returns its size in bytes."""
-    from PIL import Image
-    with Image.open(src) as im:
-        im = im.convert("RGB")
-        if im.width > max_width:
-            im = im.resize((max_width, round(im.height * max_width / im.width)), Image.LANCZOS)
-        im.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
-            dst, optimize=True)
-    return os.path.getsize(dst)
-
-
 TITLES = {
     "quadratic": ("GD on the quadratic (d = 20, cond = 10, fused update, exact gradient, t = 0.05). "
                   "Round-to-nearest (red) stops moving and stalls inside its derived\n"
@@ -598,6 +586,6 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
         os.makedirs(copy_figures_to, exist_ok=True)
         for k in [k for k in files if k.endswith("_png")]:
             dst = os.path.join(copy_figures_to, os.path.basename(files[k]))
-            small_png(files[k], dst)
+            small_png(files[k], dst, max_width=1400)
             files[k.replace("_png", "_small_png")] = dst
     return {"rows": rows, "summary": summary, "markdown": md, "files": files, "seconds": total}

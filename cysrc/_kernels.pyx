@@ -157,6 +157,15 @@ cdef inline int block_f64_bad(const double* x, Py_ssize_t n, double scale) noexc
 # not be a double: there phi > 1/2 is known, and the discarded bits come from t * 2**r.
 
 
+cdef inline int sr_carry(int64_t A, int64_t es, int64_t E2, int64_t top, uint64_t R,
+                         int inexact) noexcept nogil:
+    """The SR unit's carry (spec §2): the (r+1)-bit addend A, biased by es * 2E and clipped to
+    [0, 2**(r+1)], plus 2R reaches 2**(r+1); never for an exact value.  Branch-free."""
+    A = A + es * E2
+    A = 0 if A < 0 else (top if A > top else A)
+    return inexact & (A + 2 * <int64_t>R >= top)
+
+
 cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double scale,
                              const cspec* cs, const uint64_t* R, const int8_t* vs,
                              counts_t* c) noexcept nogil:
@@ -186,10 +195,7 @@ cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double s
             small_neg = (t < 0.0) & (t > -0.5)
             inexact = ((t - qd) != 0.0) | small_neg
             A = 2 * <int64_t>(floor(t * two_r) + two_r if small_neg else floor((t - qd) * two_r))
-            es = k_t * (1 - 2 * (qi < 0)) - k_v * vs[j]
-            A = A + es * E2
-            A = 0 if A < 0 else (top if A > top else A)
-            up = inexact & (A + 2 * <int64_t>R[j] >= top)
+            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
             n_inexact += inexact
             n_up += up
             q[j] = qi + up
@@ -202,10 +208,7 @@ cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double s
             inexact = ((t - qd) != 0.0) | small_neg
             A = <int64_t>(floor(2.0 * t * two_r) + 2.0 * two_r if small_neg
                           else floor(2.0 * (t - qd) * two_r)) + 1
-            es = k_t * (1 - 2 * (qi < 0)) - k_v * vs[j]
-            A = A + es * E2
-            A = 0 if A < 0 else (top if A > top else A)
-            up = inexact & (A + 2 * <int64_t>R[j] >= top)
+            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
             n_inexact += inexact
             n_up += up
             q[j] = qi + up
@@ -217,10 +220,7 @@ cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double s
             small_neg = (t < 0.0) & (t > -0.5)
             inexact = ((t - qd) != 0.0) | small_neg
             A = 2 * <int64_t>(rint(t * two_r) + two_r if small_neg else rint((t - qd) * two_r))
-            es = k_t * (1 - 2 * (qi < 0)) - k_v * vs[j]
-            A = A + es * E2
-            A = 0 if A < 0 else (top if A > top else A)
-            up = inexact & (A + 2 * <int64_t>R[j] >= top)
+            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
             n_inexact += inexact
             n_up += up
             q[j] = qi + up
@@ -480,9 +480,11 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
 
 def cast_f64_streams(const double[::1] x, dst_t[::1] out, tuple spec, int fl, list caps,
                      const int64_t[::1] cuts, const int8_t[::1] vsign, bint use_v,
-                     int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos):
-    """Stochastic cast of float64 x where thread k draws its own slice [cuts[k], cuts[k+1]) of
+                     int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
+    """Stochastic cast of float64 x where part k draws its own slice [cuts[k], cuts[k+1]) of
     the stream from caps[k], a private copy of the source already moved cuts[k] draws ahead.
+    There are more parts than threads, handed out dynamically, so a delayed thread does not
+    hold up the whole call.
     Draws are produced block by block next to their use (they never leave the cache), and the
     result is the one a single sequential stream gives."""
     cdef cspec cs = make_spec(spec)
@@ -499,7 +501,7 @@ def cast_f64_streams(const double[::1] x, dst_t[::1] out, tuple spec, int fl, li
     cdef bitsrc_t** srcs = <bitsrc_t**>malloc(T * sizeof(bitsrc_t*))
     for k in range(T):
         srcs[k] = bitsrc_from_capsule(caps[k])
-    for k in prange(T, nogil=True, num_threads=T, schedule="static"):
+    for k in prange(T, nogil=True, num_threads=nthreads, schedule="dynamic"):
         c = zero_counts()
         qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
         dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))

@@ -178,7 +178,8 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     vs, uv = _vsign([c], v, shape, "cast")
     if (c.stochastic and source is not None and draws is None and not isinstance(x, FixedArray)
             and n >= 1 << 18 and _threads > 1):
-        cuts = [n * k // _threads for k in range(_threads + 1)]
+        parts = 4 * _threads
+        cuts = [n * k // parts for k in range(parts + 1)]
         subs = source._substreams(cuts, c.r) if hasattr(source, "_substreams") else None
         if subs is not None:
             return _cast_streams(src, shape, fmt, c, subs, cuts, vs, uv)
@@ -202,14 +203,14 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
 
 
 def _cast_streams(src, shape, fmt, c: _Cast, subs, cuts, vs, uv) -> FixedArray:
-    """Stochastic float cast with one private sub-stream per thread (see cast_f64_streams)."""
+    """Stochastic float cast from private sub-streams, one per part (see cast_f64_streams)."""
     T = len(subs)
     out = np.empty(src.size, dtype=fmt.dtype)
     cnt = np.zeros((T, 5), dtype=np.int64)
     errs = np.zeros(T, dtype=np.int32)
     errpos = np.zeros(T, dtype=np.int64)
     K.cast_f64_streams(src, out, c.spec(), fmt.fl, [s.capsule for s in subs],
-                       np.asarray(cuts, dtype=np.int64), vs, uv, cnt, errs, errpos)
+                       np.asarray(cuts, dtype=np.int64), vs, uv, cnt, errs, errpos, _threads)
     totals = cnt.sum(axis=0)
     _raise_errors("cast", errs, errpos, totals[3], shape, c)
     _counters.record("cast", "out", fmt, totals)

@@ -250,35 +250,36 @@ def gd_study_cmd(args) -> int:
     return _print_study(res)
 
 
+# Study modules that register their own sub-command: each has ``add_cli(sub)``, which adds one
+# sub-parser and sets ``run=<callable(args) -> int>`` as its default.
+STUDY_MODULES: tuple[str, ...] = ()
+
+
 def main(argv=None) -> int:
+    import importlib
+
     parser = argparse.ArgumentParser(prog="fxsim", description=__doc__)
     sub = parser.add_subparsers(dest="cmd")
     p = sub.add_parser("demo", help="show formats, every rounding and overflow mode, SR and a MAC")
     p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(run=demo)
     pe = _add_export_parser(sub)
+    pe.set_defaults(run=lambda a: export_vectors_cmd(a, pe))
     pc = sub.add_parser("check-vectors", help="compare an RTL output file with an exported folder",
                         description="Compare PRODUCED (one hex word per line) with the expected "
                                     "output port of FOLDER, word for word; exit 1 on a mismatch.")
     pc.add_argument("folder", metavar="FOLDER")
     pc.add_argument("produced", metavar="PRODUCED")
     pc.add_argument("--port", help="output port (default: the only one, or the file's name)")
-    _add_compare_rng_parser(sub)
-    _add_gd_study_parser(sub)
+    pc.set_defaults(run=lambda a: check_vectors_cmd(a, pc))
+    _add_compare_rng_parser(sub).set_defaults(run=compare_rng_cmd)
+    _add_gd_study_parser(sub).set_defaults(run=gd_study_cmd)
+    for name in STUDY_MODULES:
+        importlib.import_module(name).add_cli(sub)
     args = parser.parse_args(argv)
     if args.cmd is None:          # the main job: the gradient-descent study on its defaults
         args = parser.parse_args(["gd-study"])
-    if args.cmd == "demo":
-        return demo(args)
-    if args.cmd == "export-vectors":
-        return export_vectors_cmd(args, pe)
-    if args.cmd == "check-vectors":
-        return check_vectors_cmd(args, pc)
-    if args.cmd == "compare-rng":
-        return compare_rng_cmd(args)
-    if args.cmd == "gd-study":
-        return gd_study_cmd(args)
-    parser.print_help()
-    return 2
+    return args.run(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Low-precision SGLD and SGHMC samplers on the emulated datapath."""

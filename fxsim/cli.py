@@ -13,6 +13,17 @@ import numpy as np
 
 
 def demo(args) -> int:
+    """``fxsim demo``: formats, every rounding and overflow mode, SR and a saturating MAC,
+    printed; returns 0.
+
+    >>> import argparse
+    >>> demo(argparse.Namespace(seed=1))
+    fxsim 0.1.0: a bit-accurate fixed-point datapath
+    <BLANKLINE>
+    Format Q4.4 = QFormat(wl=8, fl=4, signed=True): raw range [-128, 127], values [-8.0, 7.9375], lsb 0.0625, container int8
+    ...
+    0
+    """
     import fxsim
     from fxsim import QFormat, cast
 
@@ -132,6 +143,16 @@ def _add_export_parser(sub):
 
 
 def export_vectors_cmd(args, p) -> int:
+    """``fxsim export-vectors``: write a test-vector folder (``fxsim.vectors.export_vectors``);
+    argument errors go to ``p.error``; returns 0.
+
+    >>> import os, tempfile
+    >>> d = os.path.join(tempfile.mkdtemp(), "vec")
+    >>> main(["export-vectors", d, "--op", "cast", "--in-fmt", "Q(16,12)", "--fmt", "Q(8,4)",
+    ...       "--count", "16"])
+    wrote 16 cases of cast (nearest_even) to ...: manifest.json x.mem y.mem
+    0
+    """
     from fxsim.modes import STOCHASTIC
     from fxsim.vectors import export_vectors
     sto = args.rounding in STOCHASTIC
@@ -168,6 +189,17 @@ def export_vectors_cmd(args, p) -> int:
 
 
 def check_vectors_cmd(args, p) -> int:
+    """``fxsim check-vectors``: compare an RTL output file with an exported folder; returns 0
+    when every word matches, else 1.
+
+    >>> import os, tempfile
+    >>> d = os.path.join(tempfile.mkdtemp(), "vec")
+    >>> _ = main(["export-vectors", d, "--op", "cast", "--in-fmt", "Q(16,12)", "--fmt", "Q(8,4)"])
+    wrote ...
+    >>> main(["check-vectors", d, os.path.join(d, "y.mem")])
+    y: all 1000 words match (.../y.mem)
+    0
+    """
     from fxsim.vectors import check_outputs
     try:
         rep = check_outputs(args.folder, args.produced, port=args.port)
@@ -204,6 +236,12 @@ def _print_study(res) -> int:
 
 
 def compare_rng_cmd(args) -> int:
+    """``fxsim compare-rng``: run the LFSR-vs-ideal study and print its table.
+
+    Runs ``fxsim.studies.compare_rng.run`` (about 20 s with ``--quick``), so skipped by doctest:
+
+    >>> main(["compare-rng", "--quick", "--out", "results/compare_rng"])   # doctest: +SKIP
+    """
     from fxsim.studies import compare_rng
     res = compare_rng.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
                           copy_figures_to=args.copy_figures)
@@ -243,6 +281,12 @@ def _models_arg(s):
 
 
 def gd_study_cmd(args) -> int:
+    """``fxsim gd-study``: run the gradient-descent study and print its table.
+
+    Runs ``fxsim.studies.gd_rounding.run`` (about 8 s with ``--quick``), so skipped by doctest:
+
+    >>> main(["gd-study", "--quick"])     # doctest: +SKIP
+    """
     from fxsim.studies import gd_rounding
     res = gd_rounding.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
                           workers=args.workers, copy_figures_to=args.copy_figures,
@@ -252,10 +296,22 @@ def gd_study_cmd(args) -> int:
 
 # Study modules that register their own sub-command: each has ``add_cli(sub)``, which adds one
 # sub-parser and sets ``run=<callable(args) -> int>`` as its default.
-STUDY_MODULES: tuple[str, ...] = ()
+STUDY_MODULES: tuple[str, ...] = (
+    "fxsim.studies.halp",
+    "fxsim.studies.amplification",
+    "fxsim.studies.tracking",
+)
 
 
 def main(argv=None) -> int:
+    """The ``fxsim`` command: parse ``argv`` (default ``sys.argv[1:]``), run the sub-command
+    and return its exit code; no sub-command runs the main job (``gd-study``).
+
+    >>> main(["demo"])            # doctest: +ELLIPSIS
+    fxsim 0.1.0: a bit-accurate fixed-point datapath
+    ...
+    0
+    """
     import importlib
 
     parser = argparse.ArgumentParser(prog="fxsim", description=__doc__)

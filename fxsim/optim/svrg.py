@@ -1,0 +1,288 @@
+"""Low-precision SGD, full-precision SVRG and low-precision SVRG (De Sa, Leszczynski, Zhang,
+Marzoev, Aberger, Olukotun, Ré, "High-Accuracy Low-Precision Training", 2018, Algorithm 1),
+with the b-bit iterate on fxsim's datapath.  HALP is in ``fxsim.optim.halp``.
+
+The problem is a finite sum f(w) = (1/n) Σ_i f_i(w) with the protocol of
+``fxsim.models.finite_sum`` (``grad(w, idx)``, ``loss``, ``w_star``, ``n_samples``, ...).
+
+Low-precision datapath (LP-SGD, LP-SVRG): the iterate w is a b-bit word per weight,
+``QFormat(b, fl)`` with fl chosen so the range covers ``problem.w_range`` (``weight_format``);
+every update is one cast of the full-precision value onto that grid with stochastic rounding
+and saturation, drawing r random bits per weight from an fxsim source (LFSR or Ideal):
+
+    LP-SGD:   w ← Q(w − α ∇f_I(w))
+    LP-SVRG:  every epoch g̃ = ∇f(w̃) (full gradient at the stored w̃ = w);
+              T inner steps  w ← Q(w − α (∇f_I(w) − ∇f_I(w̃) + g̃))
+
+Full precision (float64, the paper's "full-precision arithmetic"): the gradients ∇f_I, g̃ and
+the update value w − α·v; only the write-back Q rounds.  I is a minibatch of ``batch``
+indices drawn uniformly with replacement (``batch=1``: the paper's single sample).
+SVRG is the same loop as LP-SVRG without Q, all in float64.
+
+Epoch = T inner steps (default T = n/batch, one pass); LP-SGD's epoch is T steps as well.
+The same ``seed`` gives every method the same minibatch indices (a numpy Generator spawned
+from ``seed``) and the same start w0; the SR source is spawned from ``seed`` too, so a run is
+deterministic given the seed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..counters import Counters
+from ..ops import cast
+from ..qformat import QFormat
+from ..sources import LFSR, Ideal
+
+SOURCES = ("ideal", "lfsr")
+
+
+def weight_format(b: int, bound: float) -> QFormat:
+    """The b-bit signed format with the most fraction bits whose range covers [−bound, bound].
+
+    >>> weight_format(8, 4.0)
+    QFormat(wl=8, fl=4, signed=True)
+    >>> weight_format(16, 1.0).lsb == 2.0 ** -14
+    True
+    """
+    check_bits(b)
+    if not (isinstance(bound, (int, float)) and bound > 0 and math.isfinite(bound)):
+        raise ValueError(f"bound: must be a positive finite number, got {bound!r}")
+    fl = b - 1 - math.ceil(math.log2(bound))
+    while (2 ** (b - 1) - 1) * 2.0 ** -fl < bound:
+        fl -= 1
+    return QFormat(b, fl)
+
+
+def check_bits(b):
+    """``ValueError`` unless b is an integer word length in 2..64.
+
+    >>> check_bits(8)
+    >>> check_bits(1)
+    Traceback (most recent call last):
+    ValueError: b: word length must be an integer in 2..64, got 1
+    """
+    if not (isinstance(b, (int, np.integer)) and not isinstance(b, bool) and 2 <= b <= 64):
+        raise ValueError(f"b: word length must be an integer in 2..64, got {b!r}")
+
+
+def _check_pos(name, v):
+    if not (isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+            and v > 0 and math.isfinite(v)):
+        raise ValueError(f"{name}: must be a positive finite number (> 0), got {v!r}")
+    return float(v)
+
+
+def _check_int(name, v, lo, hi=None):
+    ok = isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo
+    if ok and hi is not None:
+        ok = v <= hi
+    if not ok:
+        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name}: must be an integer {rng}, got {v!r}")
+    return int(v)
+
+
+def make_source(source, seed_seq: np.random.SeedSequence):
+    """An fxsim bit source: ``"ideal"`` (PCG64) or ``"lfsr"`` (a 32-bit Galois LFSR, serial
+    draws) seeded from ``seed_seq``, or any object with ``draws(n, r)`` used as given.
+
+    >>> src = make_source("lfsr", np.random.SeedSequence(1))
+    >>> type(src).__name__, src.n
+    ('LFSR', 32)
+    """
+    if isinstance(source, str):
+        if source == "ideal":
+            return Ideal("pcg64", seed=int(seed_seq.generate_state(1, np.uint64)[0]))
+        if source == "lfsr":
+            s = int(seed_seq.generate_state(1, np.uint32)[0]) % (2 ** 32 - 1) + 1
+            return LFSR(n=32, seed=s)
+        raise ValueError(f"source: must be one of {', '.join(SOURCES)} or an fxsim source, "
+                         f"got {source!r}")
+    if not hasattr(source, "draws"):
+        raise ValueError(f"source: must be one of {', '.join(SOURCES)} or an fxsim source, "
+                         f"got {type(source).__name__}")
+    return source
+
+
+@dataclass
+class Trace:
+    """One run, per epoch k = 0..K (k = 0 is the start): ``err`` = ‖w_k − w*‖₂, ``gap`` =
+    f(w_k) − f*, ``saturated`` (casts that saturated during epoch k, k ≥ 1), ``scale`` (HALP:
+    the grid step s of epoch k; NaN elsewhere), ``lsb`` (the fixed weight grid's step, NaN
+    for full precision and HALP), ``indices`` (the minibatch indices of every epoch, (T, batch)
+    arrays, when the run was asked to record them), ``w`` the final iterate.
+
+    >>> from fxsim.models.finite_sum import LinearRegression
+    >>> tr = SVRG(LinearRegression(), alpha=0.02, seed=0, record_indices=True).run(2)
+    >>> tr.method, tr.err.shape, tr.indices[0].shape, bool(tr.err[2] < tr.err[0])
+    ('SVRG', (3,), (100, 1), True)
+    """
+    method: str
+    err: np.ndarray
+    gap: np.ndarray
+    saturated: np.ndarray
+    scale: np.ndarray
+    lsb: float = float("nan")
+    indices: list = field(default_factory=list)
+    w: np.ndarray | None = None
+
+
+class _Method:
+    """Shared set-up: problem, α, T, batch, seed streams, start point, history."""
+    name = "?"
+
+    def __init__(self, problem, alpha, *, T=None, batch=1, seed=0, w0=None, record_indices=False):
+        self.problem = problem
+        self.alpha = _check_pos("alpha", alpha)
+        n = int(problem.n_samples)
+        self.batch = _check_int("batch", batch, 1, n)
+        self.T = max(1, n // self.batch) if T is None else _check_int("T", T, 1)
+        self.seed = seed
+        ss_idx, self._ss_src = np.random.SeedSequence(seed).spawn(2)
+        self._rng = np.random.default_rng(ss_idx)
+        self.w0 = np.zeros(problem.dim) if w0 is None else np.array(w0, dtype=np.float64)
+        if self.w0.shape != (problem.dim,):
+            raise ValueError(f"w0: must have shape ({problem.dim},), got {self.w0.shape}")
+        self.record_indices = bool(record_indices)
+        self._indices = []
+        self._err, self._gap, self._sat, self._scale = [], [], [], []
+
+    def _epoch_indices(self):
+        idx = self._rng.integers(0, self.problem.n_samples, size=(self.T, self.batch))
+        if self.record_indices:
+            self._indices.append(idx)
+        return idx
+
+    def _record(self, w, saturated=0, scale=float("nan")):
+        p = self.problem
+        self._err.append(float(np.linalg.norm(w - p.w_star)))
+        self._gap.append(float(p.loss(w) - p.f_star))
+        self._sat.append(int(saturated))
+        self._scale.append(float(scale))
+
+    def _w_float(self):
+        raise NotImplementedError
+
+    def trace(self) -> Trace:
+        return Trace(self.name, np.array(self._err), np.array(self._gap),
+                     np.array(self._sat, dtype=np.int64), np.array(self._scale),
+                     lsb=getattr(self, "lsb", float("nan")), indices=list(self._indices),
+                     w=self._w_float().copy())
+
+    def run(self, epochs: int) -> Trace:
+        """Run ``epochs`` more epochs; returns the whole ``Trace`` so far."""
+        _check_int("epochs", epochs, 0)
+        for _ in range(epochs):
+            self.epoch()
+        return self.trace()
+
+
+class _LowPrecision(_Method):
+    """The b-bit weight grid and the SR write-back cast."""
+
+    def __init__(self, problem, alpha, b, *, fmt=None, source="ideal", r=32, **kw):
+        check_bits(b)
+        super().__init__(problem, alpha, **kw)
+        self.b = int(b)
+        if fmt is None:
+            fmt = weight_format(self.b, float(problem.w_range))
+        elif isinstance(fmt, str):
+            fmt = QFormat.parse(fmt)
+        if fmt.wl != self.b or not fmt.signed:
+            raise ValueError(f"fmt: must be a signed {self.b}-bit format, got {fmt}")
+        self.fmt = fmt
+        self.lsb = fmt.lsb
+        self.r = _check_int("r", r, 1, 64)
+        self.source = make_source(source, self._ss_src)
+        self.wq = cast(self.w0, fmt, "nearest_even", "saturate")
+        self._record(self.wq.to_float())
+
+    def _q(self, x):
+        """Q(x): the datapath's write-back, SR + saturation onto the weight grid."""
+        return cast(x, self.fmt, "stochastic", "saturate", r=self.r, source=self.source)
+
+    def _w_float(self):
+        return self.wq.to_float()
+
+
+class LPSGD(_LowPrecision):
+    """Low-precision SGD: w ← Q(w − α ∇f_I(w)), w a b-bit word per weight (module doc).
+
+    ``LPSGD(problem, alpha, b, *, fmt=None, source="ideal", r=32, T=None, batch=1, seed=0,
+    w0=None, record_indices=False)``; ``fmt`` default ``weight_format(b, problem.w_range)``.
+
+    >>> from fxsim.models.finite_sum import LinearRegression
+    >>> tr = LPSGD(LinearRegression(), alpha=0.02, b=8, seed=1).run(3)
+    >>> len(tr.err), tr.lsb, bool(tr.err[-1] < tr.err[0])
+    (4, 0.0625, True)
+    """
+    name = "LP-SGD"
+
+    def epoch(self):
+        p, a = self.problem, self.alpha
+        w = self.wq.to_float()
+        with Counters() as c:
+            for idx in self._epoch_indices():
+                self.wq = self._q(w - a * p.grad(w, idx))
+                w = self.wq.to_float()
+        self._record(w, c.overflowed)
+
+
+class LPSVRG(_LowPrecision):
+    """Low-precision SVRG (the paper's Algorithm 1): per epoch g̃ = ∇f(w̃) in full precision
+    at the stored b-bit w̃, then T steps w ← Q(w − α(∇f_I(w) − ∇f_I(w̃) + g̃)); w̃ ← w.
+
+    Same arguments as ``LPSGD``.
+
+    >>> from fxsim.models.finite_sum import LinearRegression
+    >>> tr = LPSVRG(LinearRegression(), alpha=0.02, b=8, seed=1).run(3)
+    >>> len(tr.err), bool(tr.err[-1] < 0.1 * tr.err[0])
+    (4, True)
+    """
+    name = "LP-SVRG"
+
+    def epoch(self):
+        p, a = self.problem, self.alpha
+        wt = self.wq.to_float()
+        g = p.grad(wt)
+        w = wt
+        with Counters() as c:
+            for idx in self._epoch_indices():
+                self.wq = self._q(w - a * (p.grad(w, idx) - p.grad(wt, idx) + g))
+                w = self.wq.to_float()
+        self._record(w, c.overflowed)
+
+
+class SVRG(_Method):
+    """Full-precision SVRG (float64): per epoch g̃ = ∇f(w̃), T steps
+    w ← w − α(∇f_I(w) − ∇f_I(w̃) + g̃), then w̃ ← w (the last iterate, as Algorithm 1).
+
+    ``SVRG(problem, alpha, *, T=None, batch=1, seed=0, w0=None, record_indices=False)``.
+
+    >>> from fxsim.models.finite_sum import LinearRegression
+    >>> tr = SVRG(LinearRegression(), alpha=0.02, seed=1).run(20)
+    >>> bool(tr.err[-1] < 1e-10)
+    True
+    """
+    name = "SVRG"
+
+    def __init__(self, problem, alpha, **kw):
+        super().__init__(problem, alpha, **kw)
+        self.w = self.w0.copy()
+        self._record(self.w)
+
+    def epoch(self):
+        p, a = self.problem, self.alpha
+        wt = self.w
+        g = p.grad(wt)
+        w = wt
+        for idx in self._epoch_indices():
+            w = w - a * (p.grad(w, idx) - p.grad(wt, idx) + g)
+        self.w = w
+        self._record(w)
+
+    def _w_float(self):
+        return self.w

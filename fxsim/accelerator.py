@@ -88,7 +88,21 @@ def _cast_spec(role, spec):
 
 
 class Accelerator:
-    """Formats, per-role casts and bit sources of an emulated accelerator (see module doc)."""
+    """Formats, per-role casts and bit sources of an emulated accelerator (see module doc).
+
+    >>> acc = Accelerator(weights="Q8.8", grads="Q8.8", acc="Q16.16",
+    ...                   casts={"grad": "stochastic", "update": ("nearest_even", "wrap")},
+    ...                   source="lfsr16", seed=3)
+    >>> acc
+    Accelerator(weights=Q8.8, grads=Q8.8, acc=Q16.16, casts(grad=stochastic/saturate, update=nearest_even/wrap), source='lfsr16', seed=3, r=16, eps=0)
+    >>> sorted(acc.cast_kwargs("grad"))
+    ['overflow', 'r', 'rounding', 'source', 'sr_rule']
+    >>> with acc.as_role("update"):
+    ...     acc.rounding, acc.overflow
+    ('nearest_even', 'wrap')
+    >>> Accelerator.from_dict(acc.to_dict()) == acc
+    True
+    """
 
     def __init__(self, weights, grads, acts=None, prod=None, acc=None, casts=None, *,
                  source=None, seed=0, r=16, eps=0.0, sr_rule="trunc"):

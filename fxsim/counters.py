@@ -13,6 +13,15 @@ _local = threading.local()
 
 @dataclass(frozen=True)
 class CastRecord:
+    """One cast role of one operation: counts of values cast, inexact, rounded up,
+    overflowed and random draws consumed.
+
+    >>> import fxsim
+    >>> with fxsim.Counters() as c:
+    ...     _ = fxsim.cast([0.3, 9.0], "Q4.4", "nearest_even", "saturate")
+    >>> c.records[0]
+    CastRecord(op='cast', role='out', fmt='Q4.4', cast=2, inexact=1, rounded_up=1, overflowed=1, draws=0)
+    """
     op: str            # "cast", "add", "sub", "mul", "dot", "matvec", "matmul"
     role: str          # "out", "prod" or "acc"
     fmt: str           # target format, e.g. "Q8.8"
@@ -25,7 +34,19 @@ class CastRecord:
 
 @dataclass(eq=False)
 class Counters:
-    """Collects ``CastRecord``s; totals are available as attributes."""
+    """Collects ``CastRecord``s; totals are available as attributes.
+
+    >>> import numpy as np, fxsim
+    >>> with fxsim.Counters() as c:
+    ...     x = fxsim.cast(np.array([0.1, 0.25, 100.0]), "Q4.4", "nearest_even", "saturate")
+    >>> c.cast, c.inexact, c.overflowed, c.draws
+    (3, 1, 1, 0)
+    >>> print(c.summary())
+    op      role  fmt                 cast     inexact          up  overflow       draws
+    -------...
+    cast    out   Q4.4                   3           1           1         1           0
+    total                                3           1           1         1           0
+    """
 
     records: list = field(default_factory=list)
 
@@ -73,11 +94,25 @@ def _stack() -> list:
 
 
 def active() -> bool:
+    """True inside at least one ``with Counters()`` block (then casts are recorded).
+
+    >>> active()
+    False
+    >>> with Counters():
+    ...     active()
+    True
+    """
     return bool(_stack())
 
 
 def record(op: str, role: str, fmt, counts) -> None:
-    """Add one record (counts = n, inexact, up, ovf, draws) to every active context."""
+    """Add one record (counts = n, inexact, up, ovf, draws) to every active context.
+
+    >>> with Counters() as c:
+    ...     record("cast", "out", "Q8.8", (4, 2, 1, 0, 0))
+    >>> c.cast, c.inexact, c.rounded_up
+    (4, 2, 1)
+    """
     st = _stack()
     if not st:
         return

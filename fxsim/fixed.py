@@ -15,6 +15,16 @@ class FixedArray:
     numpy interop: ``np.asarray(a)`` gives the values as float64 (exact for wl <= 53, else the
     nearest double); ``a.raw`` gives the raw integers; ``a.to_fraction()`` is always exact.
     ``==`` compares exact values element-wise; ``identical`` compares format and bits.
+
+    >>> import numpy as np
+    >>> from fxsim import QFormat
+    >>> a = FixedArray(np.array([3, -2, 127]), QFormat(8, 4))
+    >>> a.raw, a.to_float()
+    (array([  3,  -2, 127], dtype=int8), array([ 0.1875, -0.125 ,  7.9375]))
+    >>> a.to_bin().tolist(), a.to_hex().tolist()
+    (['00000011', '11111110', '01111111'], ['03', 'fe', '7f'])
+    >>> a.to_fraction()[1]
+    Fraction(-1, 8)
     """
 
     __slots__ = ("_raw", "_fmt")

@@ -19,12 +19,31 @@ def _code(kind: str, value, names) -> int:
 
 
 def rounding_code(name: str) -> int:
+    """The kernel code of a rounding mode (its index in ``ROUNDING``).
+
+    >>> rounding_code("nearest_even"), rounding_code("stochastic")
+    (8, 11)
+    >>> rounding_code("round")
+    Traceback (most recent call last):
+        ...
+    ValueError: rounding must be one of floor, ceil, ...; got 'round'
+    """
     return _code("rounding", name, ROUNDING)
 
 
 def overflow_code(name: str) -> int:
+    """The kernel code of an overflow mode (its index in ``OVERFLOW``).
+
+    >>> [overflow_code(m) for m in OVERFLOW]
+    [0, 1, 2, 3]
+    """
     return _code("overflow", name, OVERFLOW)
 
 
 def sr_rule_code(name: str) -> int:
+    """The kernel code of a few-bit SR rule (its index in ``SR_RULES``).
+
+    >>> sr_rule_code("trunc"), sr_rule_code("rne")
+    (0, 2)
+    """
     return _code("sr_rule", name, SR_RULES)

@@ -24,7 +24,13 @@ _threads = max(1, min(os.cpu_count() or 1, 8))
 
 
 def set_num_threads(n: int) -> None:
-    """Threads used by the kernels (results never depend on it)."""
+    """Threads used by the kernels (results never depend on it).
+
+    >>> n = get_num_threads()
+    >>> set_num_threads(1); get_num_threads()
+    1
+    >>> set_num_threads(n)
+    """
     global _threads
     if not isinstance(n, Integral) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
@@ -32,6 +38,11 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
+    """Threads the kernels use (default: the CPU count, at most 8).
+
+    >>> get_num_threads() >= 1
+    True
+    """
     return _threads
 
 
@@ -154,6 +165,16 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     for integers up to 2**53; larger int64/uint64 arrays are taken exactly as raw words), or a
     ``FixedArray`` (exact re-quantization).  Stochastic modes take ``r`` random bits per draw from
     ``source`` or from the explicit ``draws`` (one r-bit integer per element, C order).
+
+    >>> import numpy as np
+    >>> from fxsim import LFSR
+    >>> x = cast([0.1, -2.5, 300.0], "Q8.8", "nearest_even", "saturate")
+    >>> x.raw, x.to_float().tolist()
+    (array([   26,  -640, 32767], dtype=int16), [0.1015625, -2.5, 127.99609375])
+    >>> cast(0.40625, "Q4.4", "stochastic", r=4, draws=np.uint64(7)).raw   # 6.5 LSB: D + R = 15 < 16: down
+    array(6, dtype=int8)
+    >>> cast(np.full(4, 0.40625), "Q4.4", "stochastic", r=16, source=LFSR(16, seed=1)).raw
+    array([7, 6, 7, 6], dtype=int8)
     """
     fmt = qformat(fmt)
     c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
@@ -329,20 +350,37 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
 def add(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None, eps=0.0, v=None,
         sr_rule="trunc", source=None, draws=None) -> FixedArray:
     """a + b, exact at fraction length max(fl_a, fl_b), then cast to ``fmt`` (default: the exact
-    full-precision format)."""
+    full-precision format).
+
+    >>> a, b = cast([1.5, -0.25], "Q4.4"), cast([0.125, 0.0625], "Q(8,8)")
+    >>> c = add(a, b); c.fmt, c.to_float()
+    (QFormat(wl=13, fl=8, signed=True), array([ 1.625 , -0.1875]))
+    >>> add(a, b, fmt="Q4.2", rounding="floor").to_float()
+    array([ 1.5 , -0.25])
+    """
     return _binary("add", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
 
 
 def sub(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None, eps=0.0, v=None,
         sr_rule="trunc", source=None, draws=None) -> FixedArray:
-    """a - b, exact, then cast to ``fmt`` (default: the exact full-precision format, signed)."""
+    """a - b, exact, then cast to ``fmt`` (default: the exact full-precision format, signed).
+
+    >>> sub(cast(1.0, "Q4.4"), cast(0.0625, "Q4.4"), fmt="Q4.2", rounding="nearest_even").raw   # 0.9375 = 3.75 LSB
+    array(4, dtype=int8)
+    """
     return _binary("sub", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
 
 
 def mul(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None, eps=0.0, v=None,
         sr_rule="trunc", source=None, draws=None) -> FixedArray:
     """a * b, exact (fraction length fl_a + fl_b), then cast to ``fmt`` (default: the exact
-    full-precision format, wl = wl_a + wl_b)."""
+    full-precision format, wl = wl_a + wl_b).
+
+    >>> p = mul(cast(1.5, "Q4.4"), cast(-0.75, "Q4.4")); p.fmt, float(p)
+    (QFormat(wl=16, fl=8, signed=True), -1.125)
+    >>> float(mul(cast(7.5, "Q4.4"), cast(7.5, "Q4.4"), fmt="Q4.4", overflow="saturate"))
+    7.9375
+    """
     return _binary("mul", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
 
 
@@ -493,7 +531,15 @@ def dot(a, b, acc=None, prod=None, fmt=None, rounding="nearest_even", overflow="
     """Dot product of two 1-D FixedArrays in the spec §4 order: p_k = cast(a_k b_k, prod),
     acc_{k+1} = cast(acc_k + p_k, acc), result cast(acc_K, fmt).  ``prod``/``acc`` None: exact;
     ``fmt`` None: the accumulator's format (no output cast) or, with an exact accumulator, the
-    exact full-precision format."""
+    exact full-precision format.
+
+    >>> a = cast([0.5, 0.25, -0.125], "Q(16,8)")
+    >>> b = cast([1.0, 2.0, 4.0], "Q(8,4)")
+    >>> float(dot(a, b))
+    0.5
+    >>> s = dot(a, b, acc="Q(8,7)", overflow="saturate"); s.fmt, float(s)   # 0.5+0.5 saturates, then -0.5
+    (QFormat(wl=8, fl=7, signed=True), 0.4921875)
+    """
     _check_fixed("a", a)
     _check_fixed("b", b)
     if a.ndim != 1 or b.ndim != 1:
@@ -509,7 +555,14 @@ def matvec(A, x, acc=None, prod=None, fmt=None, rounding="nearest_even", overflo
            prod_rounding=None, prod_overflow=None, acc_rounding=None, acc_overflow=None,
            out_rounding=None, out_overflow=None, r=None, eps=0.0, v=None, sr_rule="trunc",
            source=None, draws=None) -> FixedArray:
-    """A (M, K) times x (K,): every output is a ``dot`` of a row of A with x."""
+    """A (M, K) times x (K,): every output is a ``dot`` of a row of A with x.
+
+    >>> import numpy as np
+    >>> A = cast(np.array([[1.0, 2.0], [3.0, 4.0]]), "Q(8,4)")
+    >>> x = cast([0.5, -1.0], "Q(8,4)")
+    >>> matvec(A, x, acc="Q(16,8)").to_float()
+    array([-1.5, -2.5])
+    """
     _check_fixed("A", A)
     _check_fixed("x", x)
     if A.ndim != 2 or x.ndim != 1:
@@ -525,7 +578,15 @@ def matmul(A, B, acc=None, prod=None, fmt=None, rounding="nearest_even", overflo
            prod_rounding=None, prod_overflow=None, acc_rounding=None, acc_overflow=None,
            out_rounding=None, out_overflow=None, r=None, eps=0.0, v=None, sr_rule="trunc",
            source=None, draws=None) -> FixedArray:
-    """A (M, K) times B (K, N): every output element is a ``dot`` (spec §4)."""
+    """A (M, K) times B (K, N): every output element is a ``dot`` (spec §4).
+
+    >>> import numpy as np
+    >>> A = cast(np.eye(2) * 0.5, "Q(8,4)")
+    >>> B = cast(np.array([[1.0, 2.0], [3.0, 4.0]]), "Q(8,4)")
+    >>> matmul(A, B, acc="Q(16,8)", fmt="Q(8,4)").to_float()
+    array([[0.5, 1. ],
+           [1.5, 2. ]])
+    """
     _check_fixed("A", A)
     _check_fixed("B", B)
     if A.ndim != 2 or B.ndim != 2:

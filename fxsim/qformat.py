@@ -38,6 +38,12 @@ class QFormat:
     ``fl`` (-256..256) and signedness.  Immutable and hashable; ``str`` gives ``Q8.8``-style
     notation (integer bits including the sign bit, then fraction bits), ``repr`` the explicit
     constructor.  ``QFormat.parse`` reads ``"Q8.8"``, ``"UQ0.16"``, ``"s16.8"``, ``"Q(16,8)"``.
+
+    >>> q = QFormat(16, 8)
+    >>> str(q), q.lsb, q.min, q.max, q.dtype
+    ('Q8.8', 0.00390625, -128.0, 127.99609375, dtype('int16'))
+    >>> QFormat.parse("UQ0.16"), QFormat.parse("s16.8") == q
+    (QFormat(wl=16, fl=16, signed=False), True)
     """
 
     wl: int
@@ -141,5 +147,11 @@ class QFormat:
 
 
 def qformat(fmt) -> QFormat:
-    """Accept a QFormat or a string (see ``QFormat.parse``)."""
+    """Accept a QFormat or a string (see ``QFormat.parse``).
+
+    >>> qformat("Q(12,4)")
+    QFormat(wl=12, fl=4, signed=True)
+    >>> qformat(QFormat(8, 8, signed=False))
+    QFormat(wl=8, fl=8, signed=False)
+    """
     return fmt if isinstance(fmt, QFormat) else QFormat.parse(fmt)

@@ -76,7 +76,13 @@ def make_source(spec, seed=1) -> BitSource:
     """A source from a text spec: ``lfsr[:N][:galois|fibonacci][:serial|state]`` (N = register
     length, default 16, the table's maximal taps; ``seed`` is the register's starting state,
     1..2**N - 1) or ``ideal[:pcg64|philox|sfc64|mt19937|pcg64dxsm]`` (numpy bit generator
-    seeded with ``seed``)."""
+    seeded with ``seed``).
+
+    >>> make_source("lfsr:8:fibonacci:state", seed=5)
+    LFSR(n=8, taps=(8, 6, 5, 4), form='fibonacci', rule='state', seed=0x5)
+    >>> make_source("ideal:philox", seed=1)
+    Ideal(Philox)
+    """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"source must be a spec like 'lfsr:16:galois:serial' or 'ideal:pcg64', got {spec!r}")
     parts = [p.strip().lower() for p in spec.strip().split(":")]
@@ -240,6 +246,12 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     results with exactly those draws.  Deterministic modes ignore r, source and v.
 
     ``overwrite``: replace the files of an earlier export in ``folder`` (else FileExistsError).
+
+    >>> import os, tempfile
+    >>> d = os.path.join(tempfile.mkdtemp(), "vec")
+    >>> m = export_vectors(d, "cast", count=8, in_fmt="Q(16,12)", fmt="Q(8,4)")
+    >>> m["count"], sorted(os.listdir(d))
+    (8, ['manifest.json', 'x.mem', 'y.mem'])
     """
     if op not in OPS:
         raise ValueError(f"op must be one of {', '.join(OPS)}; got {op!r}")
@@ -648,7 +660,15 @@ def _load_manifest(folder) -> dict:
 def read_vectors(folder):
     """(manifest, data) of an exported folder: ``data[port]`` is a ``FixedArray`` in the port's
     format and shape (inputs and expected outputs alike), ``data["rnd"]`` the draws as a uint64
-    array (stochastic exports).  Checks every file's word count against the manifest."""
+    array (stochastic exports).  Checks every file's word count against the manifest.
+
+    >>> import os, tempfile
+    >>> d = os.path.join(tempfile.mkdtemp(), "vec")
+    >>> _ = export_vectors(d, "mul", count=4, a_fmt="Q(8,4)", b_fmt="Q(8,4)", fmt="Q(8,4)")
+    >>> m, data = read_vectors(d)
+    >>> sorted(data), data["y"].fmt
+    (['a', 'b', 'y'], QFormat(wl=8, fl=4, signed=True))
+    """
     m = _load_manifest(folder)
     data = {}
     for port, info in m["ports"].items():
@@ -666,7 +686,15 @@ def read_vectors(folder):
 
 @dataclass
 class CheckReport:
-    """Result of ``check_outputs``: true when every word matches."""
+    """Result of ``check_outputs``: true when every word matches.
+
+    >>> import os, tempfile
+    >>> d = os.path.join(tempfile.mkdtemp(), "vec")
+    >>> _ = export_vectors(d, "cast", count=4, in_fmt="Q(16,12)", fmt="Q(8,4)", edges=False)
+    >>> rep = check_outputs(d, os.path.join(d, "y.mem"))
+    >>> rep.ok, rep.words, rep.mismatches
+    (True, 4, 0)
+    """
     port: str
     file: str
     wl: int
@@ -719,7 +747,20 @@ def check_outputs(folder, produced, port=None, show=5) -> CheckReport:
     with the expected output port of an exported folder, word for word.  ``port`` defaults to
     the folder's only output port (or the one named like the file).  Returns a ``CheckReport``
     (true when all match; ``str()`` names the count, the first index, expected vs got).
-    Undefined (x/z) or over-wide words count as mismatches."""
+    Undefined (x/z) or over-wide words count as mismatches.
+
+    >>> import os, tempfile
+    >>> d = os.path.join(tempfile.mkdtemp(), "vec")
+    >>> _ = export_vectors(d, "cast", count=4, in_fmt="Q(16,12)", fmt="Q(8,4)", edges=False)
+    >>> words = open(os.path.join(d, "y.mem")).read().split()
+    >>> rtl = os.path.join(d, "rtl_y.mem")
+    >>> with open(rtl, "w") as f:
+    ...     for w in ["00"] + words[1:]:       # the RTL got word 0 wrong
+    ...         print(w, file=f)
+    >>> rep = check_outputs(d, rtl, port="y")
+    >>> bool(rep), rep.first, rep.mismatches <= 1
+    (False, 0, True)
+    """
     m = _load_manifest(folder)
     outs = {p: i for p, i in m["ports"].items() if i.get("dir") == "out"}
     if port is None:

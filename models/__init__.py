@@ -47,7 +47,15 @@ MODELS = {
 
 
 def make_model(name: str, **kwargs):
-    """A model by name (``MODELS`` keys), keyword arguments passed to its constructor."""
+    """A model by name (``MODELS`` keys), keyword arguments passed to its constructor.
+
+    >>> make_model("quadratic", d=3, cond=4.0).dim
+    3
+    >>> make_model("svm")
+    Traceback (most recent call last):
+        ...
+    ValueError: unknown model 'svm'; choose one of quadratic, ...
+    """
     try:
         cls = MODELS[name]
     except KeyError:

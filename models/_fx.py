@@ -39,7 +39,17 @@ class Env:
     ``sr_rule`` (trunc) apply to every cast.  ``signed_stochastic_eps`` needs a direction ``v``
     intermediate values do not have; inside a gradient it is replaced by ``stochastic_eps``.
     Model constants (matrices, data) are quantized once to ``acts`` with round-to-nearest-even
-    (offline loading, no random draws)."""
+    (offline loading, no random draws).
+
+    >>> from types import SimpleNamespace
+    >>> env = Env(SimpleNamespace(weights="Q(16,8)", acc="Q(32,16)", rounding="floor"))
+    >>> env.weights, env.acts, env.acc
+    (QFormat(wl=16, fl=8, signed=True), QFormat(wl=16, fl=8, signed=True), QFormat(wl=32, fl=16, signed=True))
+    >>> env.kw("grad"), env.rho("grad")
+    ({'rounding': 'floor', 'overflow': 'saturate'}, 1.0)
+    >>> env.cast(0.3, "acts").raw      # 76.8 LSB, floor
+    array(76, dtype=int16)
+    """
 
     def __init__(self, acc=None):
         a = acc if acc is not None else SimpleNamespace()
@@ -89,25 +99,46 @@ class Env:
 
 
 def int_const(v: int) -> FixedArray:
-    """An integer constant as a FixedArray with fl = 0 (exact)."""
+    """An integer constant as a FixedArray with fl = 0 (exact).
+
+    >>> c = int_const(-400); c.fmt, int(c.raw)
+    (QFormat(wl=10, fl=0, signed=True), -400)
+    """
     v = int(v)
     wl = max(2, abs(v).bit_length() + 1)
     return FixedArray(np.array(v), QFormat(wl, 0))
 
 
 def recip_const(m: int) -> FixedArray:
-    """1/m to 31 significant bits in a 32-bit signed word (relative error < 2^-30)."""
+    """1/m to 31 significant bits in a 32-bit signed word (relative error < 2^-30).
+
+    >>> c = recip_const(3); c.fmt, abs(float(c) * 3 - 1) < 2**-30
+    (QFormat(wl=32, fl=32, signed=True), True)
+    """
     fl = 30 + math.ceil(math.log2(m)) if m > 1 else 30
     fmt = QFormat(32, fl)
     return cast(1.0 / m, fmt)
 
 
 def relu(a: FixedArray) -> FixedArray:
+    """max(a, 0) word by word (exact, same format).
+
+    >>> relu(cast([-1.5, 0.25], "Q4.4")).to_float()
+    array([0.  , 0.25])
+    """
     return FixedArray(np.maximum(a.raw, 0), a.fmt)
 
 
 def vec(x, dim: int) -> np.ndarray:
-    """x as a float64 vector of length dim, else a ValueError naming the shapes."""
+    """x as a float64 vector of length dim, else a ValueError naming the shapes.
+
+    >>> vec([1, 2], 2)
+    array([1., 2.])
+    >>> vec([1, 2], 3)
+    Traceback (most recent call last):
+        ...
+    ValueError: x must have shape (3,) (the model's dim), got (2,)
+    """
     a = np.asarray(x, dtype=np.float64)
     if a.shape != (dim,):
         raise ValueError(f"x must have shape ({dim},) (the model's dim), got {a.shape}")
@@ -115,7 +146,11 @@ def vec(x, dim: int) -> np.ndarray:
 
 
 def as_fixed(xq, fmt, dim: int | None = None) -> FixedArray:
-    """xq as a FixedArray (a float array is cast to ``fmt``, round to nearest even)."""
+    """xq as a FixedArray (a float array is cast to ``fmt``, round to nearest even).
+
+    >>> as_fixed([0.5, 0.3], QFormat(8, 4)).raw
+    array([8, 5], dtype=int8)
+    """
     if not isinstance(xq, FixedArray):
         xq = cast(np.asarray(xq, dtype=np.float64), fmt)
     if dim is not None and xq.shape != (dim,):

@@ -24,7 +24,15 @@ class Rosenbrock:
         u = cast(x·t)            error ≤ |x|ρL + ρL
         g0 = cast(2(x − a) − 4b·u, grads)   error ≤ 4b(|x| + 1)ρL + ρ lsb_g
         g1 = cast(2b·t, grads)              error ≤ 2bρL + ρ lsb_g
-    (the products by the integer constants are exact in the accumulator's fraction length)."""
+    (the products by the integer constants are exact in the accumulator's fraction length).
+
+    >>> import numpy as np
+    >>> m = Rosenbrock()
+    >>> m.loss(np.array([1.0, 1.0])), m.grad(np.array([0.0, 0.0])).tolist()
+    (0.0, [-2.0, 0.0])
+    >>> m.fx_grad(np.array([0.0, 0.0])).to_float().tolist()    # default Q(16,8) datapath
+    [-2.0, 0.0]
+    """
 
     def __init__(self, a: int = 1, b: int = 100):
         self.a, self.b = int(a), int(b)
@@ -79,7 +87,13 @@ class Himmelblau:
         p = cast(x·x) + y − 11      error ≤ ρL
         q = x + cast(y·y) − 7       error ≤ ρL
         g0 = cast(4·cast(x·p) + 2q, grads)   error ≤ 4(|x|ρL + ρL) + 2ρL + ρ lsb_g
-        g1 = cast(2p + 4·cast(y·q), grads)   error ≤ 2ρL + 4(|y|ρL + ρL) + ρ lsb_g."""
+        g1 = cast(2p + 4·cast(y·q), grads)   error ≤ 2ρL + 4(|y|ρL + ρL) + ρ lsb_g.
+
+    >>> import numpy as np
+    >>> m = Himmelblau()
+    >>> m.loss(np.array([3.0, 2.0])), m.grad(np.array([3.0, 2.0])).tolist()
+    (0.0, [0.0, 0.0])
+    """
 
     minima = np.array([[3.0, 2.0], [-2.805118, 3.131312], [-3.779310, -3.283186],
                        [3.584428, -1.848126]])

@@ -13,7 +13,12 @@ BUILTIN = ("breast_cancer", "digits01", "digits")
 def builtin_dataset(name: str):
     """(X, y) float64 / int64 for ``breast_cancer`` (standardized features, y in {0, 1}),
     ``digits01`` (digits 0 vs 1, pixels / 16 in [0, 1], y in {0, 1}) or ``digits`` (all ten
-    classes, pixels / 16)."""
+    classes, pixels / 16).
+
+    >>> X, y = builtin_dataset("digits01")
+    >>> X.shape, sorted(set(y.tolist())), float(X.max())
+    ((360, 64), [0, 1], 1.0)
+    """
     from sklearn import datasets
     if name == "breast_cancer":
         X, y = datasets.load_breast_cancer(return_X_y=True)
@@ -62,7 +67,17 @@ def load_dataset(path):
     CSV file of numbers whose last column is ``y`` (an optional non-numeric header row is
     skipped).  Returns float64 ``(X, y)``.  Raises ``ValueError`` saying what is wrong: missing
     keys, non-numeric values (with line and column), NaN/inf, ragged rows, shape mismatch,
-    unknown extension."""
+    unknown extension.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "d.csv")
+    >>> with open(p, "w") as f:
+    ...     for line in ("a,b,label", "1,2,0", "3,4,1"):
+    ...         print(line, file=f)
+    >>> X, y = load_dataset(p)
+    >>> X.tolist(), y.tolist()
+    ([[1.0, 2.0], [3.0, 4.0]], [0.0, 1.0])
+    """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npz":

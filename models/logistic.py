@@ -12,7 +12,11 @@ from .data import builtin_dataset
 
 
 def fine_const(v: float) -> FixedArray:
-    """A real constant in a 32-bit signed word with 30 significant bits after its leading one."""
+    """A real constant in a 32-bit signed word with 30 significant bits after its leading one.
+
+    >>> c = fine_const(1e-3); c.fmt, abs(float(c) / 1e-3 - 1) < 2**-30
+    (QFormat(wl=32, fl=40, signed=True), True)
+    """
     v = float(v)
     if v == 0:
         return FixedArray(np.array(0), QFormat(32, 0))
@@ -42,7 +46,16 @@ class LogisticRegression:
         Δz_i ≤ δ‖w‖₁ + K1 + ρ lsb_acts,  K1 = (d+1)ρL if fl_acc < fl_acts + fl_w
         Δe_i ≤ Δz_i/4 + ρ lsb_acts                 (σ is ¼-Lipschitz)
         ΔS_j ≤ Σ_i [δ(|e_i| + Δe_i) + |X̃_ij| Δe_i] + K2,  K2 = mρL if fl_acc < 2 fl_acts
-        Δg_j ≤ ΔS_j/m + |S_j||c_m − 1/m| + ρL + |λ_q − λ||w_j| + ρL + ρ lsb_grads."""
+        Δg_j ≤ ΔS_j/m + |S_j||c_m − 1/m| + ρL + |λ_q − λ||w_j| + ρL + ρ lsb_grads.
+
+    >>> import numpy as np
+    >>> m = LogisticRegression("digits01")
+    >>> m.dim, round(m.loss(np.zeros(m.dim)), 6)          # log 2 at w = 0
+    (65, 0.693147)
+    >>> g = m.fx_grad(np.zeros(m.dim))                      # default Q(16,8) datapath
+    >>> bool(np.all(np.abs(g.to_float() - m.grad(np.zeros(m.dim))) <= m.fx_bound(np.zeros(m.dim))))
+    True
+    """
 
     def __init__(self, dataset: str = "breast_cancer", l2: float = 1e-3, X=None, y=None):
         if X is None:

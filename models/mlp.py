@@ -32,7 +32,17 @@ class MLP:
                D_{l−1} = cast_acts(matmul(D_l, W_l, acc)) ⊙ [Z_{l−1} > 0];
       grads    cast_grads(dW_l · c_B), c_B ≈ 1/B to 31 significant bits.
     There is no rigorous error bound here (the backward pass compounds activation roundings
-    through the ReLU masks); the tests check convergence to ``grad`` as formats widen."""
+    through the ReLU masks); the tests check convergence to ``grad`` as formats widen.
+
+    >>> import numpy as np
+    >>> m = MLP(sizes=(64, 8, 10))
+    >>> m
+    MLP(sizes=(64, 8, 10), m=1797, dim=610)
+    >>> x = m.x0()
+    >>> g = m.fx_grad(x)                        # Q(16,8) forward/backward pass on the datapath
+    >>> g.fmt, bool(np.corrcoef(g.to_float(), m.grad(x))[0, 1] > 0.9)
+    (QFormat(wl=16, fl=8, signed=True), True)
+    """
 
     def __init__(self, sizes=(64, 32, 32, 16, 10), seed: int = 0, X=None, y=None):
         if X is None:

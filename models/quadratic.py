@@ -32,7 +32,16 @@ class Quadratic:
         + ρ·lsb_grads                                             (output cast).
     With Q(16,8) formats and a Q(32,16) accumulator the middle term is 0 and the bound is
     about (‖d‖₁ + ‖A_i‖₁)·2^-9 + 2^-9: the form ``(d·‖A‖_max·2^-fl_w + 1)·2^-fl_g`` up to
-    constants."""
+    constants.
+
+    >>> import numpy as np
+    >>> q = Quadratic(d=3, cond=4.0)
+    >>> q.eigs.tolist(), q.loss(q.c)
+    ([1.0, 2.0, 4.0], 0.0)
+    >>> x = q.c + 1.0
+    >>> bool(np.all(np.abs(q.fx_grad(x).to_float() - q.grad(x)) <= q.fx_bound(x)))
+    True
+    """
 
     def __init__(self, d: int = 20, cond: float = 10.0, center="grid", grid=QFormat(16, 8),
                  seed: int = 0):
@@ -119,7 +128,13 @@ class LeastSquares:
     residual, no overflow:
         Δe_i ≤ δ Σ_j |x_j| + δ + K1 + ρ·lsb_acts,   K1 = d·ρ·L if fl_acc < fl_acts + fl_w
         Δs_j ≤ Σ_i (δ (|r_i| + Δe_i) + (|A_ij| + δ) Δe_i) + K2,   K2 = m·ρ·L if fl_acc < 2 fl_acts
-        Δg_j ≤ Δs_j/m + |s_j| |c_m − 1/m| + ρ·lsb_grads."""
+        Δg_j ≤ Δs_j/m + |s_j| |c_m − 1/m| + ρ·lsb_grads.
+
+    >>> import numpy as np
+    >>> ls = LeastSquares(np.eye(2), np.array([1.0, -1.0]))
+    >>> ls.loss(np.zeros(2)), ls.grad(np.zeros(2)).tolist()
+    (0.5, [-0.5, 0.5])
+    """
 
     def __init__(self, A, b, l2: float = 0.0):
         A = np.asarray(A, dtype=np.float64)
@@ -197,7 +212,12 @@ class LeastSquares:
 
 
 def make_least_squares(m: int = 200, d: int = 20, noise: float = 0.1, seed: int = 0) -> LeastSquares:
-    """Seeded synthetic problem: A ~ N(0,1) (m, d), x_true ~ N(0, 1/4), b = A x_true + noise·N(0,1)."""
+    """Seeded synthetic problem: A ~ N(0,1) (m, d), x_true ~ N(0, 1/4), b = A x_true + noise·N(0,1).
+
+    >>> ls = make_least_squares(m=30, d=4, seed=1)
+    >>> ls.dim, ls.n_samples
+    (4, 30)
+    """
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((m, d))
     xt = 0.5 * rng.standard_normal(d)

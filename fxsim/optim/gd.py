@@ -44,7 +44,14 @@ MODES = ("exact", "emulated")
 
 @dataclass
 class History:
-    """Per-iteration record; ``loss``/``gnorm`` have one more entry than the per-step arrays."""
+    """Per-iteration record; ``loss``/``gnorm`` have one more entry than the per-step arrays.
+
+    >>> import numpy as np
+    >>> h = History(loss=np.array([4.0, 1.0, 0.5, 0.5]), gnorm=np.zeros(4),
+    ...             moved=np.array([3, 1, 0]), rounded=np.zeros(3), overflowed=np.zeros(3))
+    >>> h.n_iters, h.iters_to_tol(0.6), h.stagnation_iter()
+    (3, 2, 2)
+    """
     loss: np.ndarray
     gnorm: np.ndarray
     moved: np.ndarray
@@ -86,6 +93,14 @@ class GD:
       enough integer bits) with round-to-nearest-even; ``t_q`` holds the constant used.
     - ``x0``: starting point (floats or a FixedArray), else ``model.x0(rng)``; cast to
       ``accel.weights`` with round-to-nearest-even/saturate.
+
+    >>> from fxsim.accelerator import Accelerator
+    >>> from fxsim.models import Quadratic
+    >>> acc = Accelerator(weights="Q(16,8)", grads="Q(16,8)", acc="Q(32,16)")
+    >>> gd = GD(Quadratic(d=4, cond=2), acc, t=0.1)
+    >>> h = gd.run(100)
+    >>> h.n_iters, bool(h.loss[0] > h.loss[-1]), h.stagnation_iter() is not None  # RN stalls
+    (100, True, True)
     """
 
     def __init__(self, model, accel: Accelerator, t, mode="exact", *, t_fmt=None,
@@ -201,7 +216,15 @@ class GD:
 
 
 def SGD(model, accel, t, batch_size, mode="exact", **kw) -> GD:
-    """Minibatch SGD: ``GD`` with ``batch_size`` samples per iteration."""
+    """Minibatch SGD: ``GD`` with ``batch_size`` samples per iteration.
+
+    >>> from fxsim.accelerator import Accelerator
+    >>> from fxsim.models import make_least_squares
+    >>> acc = Accelerator("Q(16,8)", "Q(16,8)", casts={"update": "stochastic"}, source="pcg64")
+    >>> h = SGD(make_least_squares(m=40, d=4), acc, t=0.05, batch_size=8).run(50)
+    >>> h.loss.shape, bool(h.loss[-1] < h.loss[0])
+    ((51,), True)
+    """
     return GD(model, accel, t, mode, batch_size=batch_size, **kw)
 
 
@@ -234,6 +257,10 @@ def stagnation_level(t, lsb, eigvals, e0=None, lsb_grad=None):
 
     Returns a dict: ``lower``, ``upper`` (diagonal A), ``upper_any`` (any A with these
     eigenvalues), ``threshold`` = u/(2t) (the gradient magnitude below which RN stalls).
+
+    >>> b = stagnation_level(t=0.25, lsb=2**-8, eigvals=[1.0, 2.0])
+    >>> b["threshold"], round(b["upper"], 8)     # (u/2t + u/2)^2 (1/2 + 1/4)
+    (0.0078125, 7.153e-05)
     """
     lam = np.asarray(eigvals, dtype=np.float64)
     u = float(lsb)

@@ -70,7 +70,15 @@ CHUNK = 1 << 21          # casts per fxsim call in the long measurements (stream
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A random bit source configuration; ``make(seed, *key)`` builds a fresh, seeded one."""
+    """A random bit source configuration; ``make(seed, *key)`` builds a fresh, seeded one.
+
+    >>> spec = SourceSpec("lfsr", 16, "galois", "serial")
+    >>> spec.label, spec.max_r()
+    ('LFSR16 gal serial x1', 64)
+    >>> a, b = spec.make(0, "demo"), spec.make(0, "demo")      # same key, same stream
+    >>> bool((a.draws(4, 16) == b.draws(4, 16)).all())
+    True
+    """
     kind: str                     # "lfsr" or "ideal"
     n: int | None = None
     form: str | None = None       # "galois" / "fibonacci"
@@ -110,7 +118,12 @@ def _rng(seed: int, *key) -> np.random.Generator:
 
 
 def default_sources() -> list:
-    """LFSR n = 8, 16, 32 x {galois, fibonacci} x {serial, state} x lanes {1, 8}, then ideal PCG64."""
+    """LFSR n = 8, 16, 32 x {galois, fibonacci} x {serial, state} x lanes {1, 8}, then ideal PCG64.
+
+    >>> srcs = default_sources()
+    >>> len(srcs), srcs[-1].label
+    (25, 'ideal PCG64')
+    """
     out = [SourceSpec("lfsr", n, form, rule, lanes)
            for n in (8, 16, 32) for rule in ("serial", "state") for form in ("galois", "fibonacci")
            for lanes in (1, 8)]
@@ -176,7 +189,12 @@ def _row(study, spec=None, **kw) -> dict:
 
 def bias_inputs(n_phi: int, seed: int = 0) -> np.ndarray:
     """The discarded fractions of (a): k in [0, 2**FRAC), the inputs being
-    x = (Q0 + k / 2**FRAC) * 2**-8 (exact float64), cast into Q(16, 8)."""
+    x = (Q0 + k / 2**FRAC) * 2**-8 (exact float64), cast into Q(16, 8).
+
+    >>> k = bias_inputs(4, seed=0)
+    >>> k.shape, bool(((0 <= k) & (k < 2**FRAC)).all())
+    ((4,), True)
+    """
     return _rng(seed, "bias-inputs", n_phi).integers(0, 1 << FRAC, size=n_phi, dtype=np.int64)
 
 
@@ -185,7 +203,13 @@ def _x_of(k: np.ndarray) -> np.ndarray:
 
 
 def predicted_bias(k, r: int) -> Fraction:
-    """Spec §2 (trunc): mean over the k of D / 2**r - phi, phi = k / 2**FRAC, D = floor(phi 2**r)."""
+    """Spec §2 (trunc): mean over the k of D / 2**r - phi, phi = k / 2**FRAC, D = floor(phi 2**r).
+
+    >>> predicted_bias([2**(FRAC - 1)], r=1)     # phi = 1/2 is exactly representable with r = 1
+    Fraction(0, 1)
+    >>> predicted_bias([2**(FRAC - 2)], r=1)     # phi = 1/4, D = 0: bias -1/4 LSB
+    Fraction(-1, 4)
+    """
     tot = sum((int(v) >> (FRAC - r) << (FRAC - r)) - int(v) for v in k)
     return Fraction(tot, len(k) << FRAC)
 
@@ -219,7 +243,14 @@ def sr_bias(sources=None, rs=range(2, 17), n_casts=2**20, n_phi=256, seed=0, pro
     """(a) Rows: for every source and r, the measured mean SR bias (LSB) of ``n_casts`` casts of
     ``n_phi`` inputs (``bias_inputs``), the §2 prediction, the standard error an ideal source
     would have (``stderr``) and z = (measured - predicted) / stderr.  r > n is skipped for
-    the state rule (it needs r <= n)."""
+    the state rule (it needs r <= n).
+
+    >>> rows = sr_bias([IDEAL], rs=[4], n_casts=2**12, n_phi=16)
+    >>> r = rows[0]; r["source"], r["r"], round(r["predicted"], 4)   # spec section 2
+    ('ideal PCG64', 4, -0.0297)
+    >>> abs(r["z"]) < 5
+    True
+    """
     sources = default_sources() if sources is None else list(sources)
     k = bias_inputs(n_phi, seed)
     n_casts = max(n_phi, n_casts // n_phi * n_phi)
@@ -243,7 +274,12 @@ def sr_bias_sawtooth(sources=None, r=3, n_points=64, casts_per_point=2**14, seed
                      progress=False):
     """(a) Rows: bias (LSB) as a function of the discarded fraction phi for one r: n_points
     inputs phi_j = (j + u_j) / n_points (u_j random, FRAC bits), each cast casts_per_point
-    times (inputs interleaved, so every input meets the whole stream)."""
+    times (inputs interleaved, so every input meets the whole stream).
+
+    >>> rows = sr_bias_sawtooth([IDEAL], r=3, n_points=4, casts_per_point=64)
+    >>> len(rows), sorted({r["metric"] for r in rows})
+    (4, ['bias_lsb'])
+    """
     if sources is None:
         sources = [IDEAL, SourceSpec("lfsr", 8, "galois", "serial"),
                    SourceSpec("lfsr", 8, "galois", "state")]
@@ -281,7 +317,12 @@ def _acf(e: np.ndarray, max_lag: int) -> list:
 def error_acf(sources=None, r=8, n_casts=2**20, max_lag=16, seed=0, progress=False):
     """(b) Rows: lag-1..max_lag autocorrelation of the rounding errors e_j = cast(x_j) - x_j
     (LSB) of n_casts casts of i.i.d. inputs with FRAC-bit discarded fractions.  ``stderr`` is
-    1/sqrt(N), the standard error of an autocorrelation of independent errors."""
+    1/sqrt(N), the standard error of an autocorrelation of independent errors.
+
+    >>> rows = error_acf([IDEAL], r=8, n_casts=2**12, max_lag=2)
+    >>> [r["x"] for r in rows], all(abs(r["value"]) < 5 * r["stderr"] for r in rows)
+    ([1, 2], True)
+    """
     sources = default_sources() if sources is None else list(sources)
     k = _rng(seed, "acf-inputs", n_casts).integers(0, 1 << FRAC, size=n_casts, dtype=np.int64)
     x = _x_of(k)
@@ -308,7 +349,15 @@ def error_acf(sources=None, r=8, n_casts=2**20, max_lag=16, seed=0, progress=Fal
 def accumulate_recurrence(inc: FixedArray, acc_fmt: QFormat, rounding: str, r=None, source=None,
                           steps=None) -> np.ndarray:
     """The accumulator's raw value after each step of acc <- cast(acc + inc_k, acc_fmt), one
-    ``fxsim.add`` per step (acc_0 = 0).  Slow (tens of microseconds a step): the reference."""
+    ``fxsim.add`` per step (acc_0 = 0).  Slow (tens of microseconds a step): the reference.
+
+    >>> import fxsim
+    >>> inc = fxsim.cast([2**-10] * 8, INC)      # a quarter of the accumulator's LSB each
+    >>> accumulate_recurrence(inc, ACC, "nearest_even").tolist()   # stagnates at 0
+    [0, 0, 0, 0, 0, 0, 0, 0]
+    >>> accumulate_recurrence(inc, ACC, "stochastic", r=8, source=fxsim.LFSR(16, seed=9)).tolist()
+    [0, 0, 0, 0, 0, 1, 2, 2]
+    """
     steps = inc.size if steps is None else steps
     acc = fxsim.cast(np.zeros(1), acc_fmt)
     kw = dict(r=r, source=source) if rounding in fxsim.STOCHASTIC else {}
@@ -326,7 +375,15 @@ def accumulate_split(inc: FixedArray, acc_fmt: QFormat, rounding: str, r=None, s
     acc_k + inc_k has q = acc_k + floor(inc_k) and the discarded fraction phi of inc_k alone;
     a stochastic cast's decision depends only on phi and its draw R, and both calls take one
     draw per step in step order.  Valid while no partial sum overflows, and for deterministic
-    modes while no phi is exactly 1/2 (ties to even look at q); both are checked."""
+    modes while no phi is exactly 1/2 (ties to even look at q); both are checked.
+
+    >>> import fxsim
+    >>> inc = fxsim.cast(np.linspace(0.001, 0.01, 50), INC)
+    >>> a = accumulate_split(inc, ACC, "stochastic", r=8, source=fxsim.LFSR(16, seed=5))
+    >>> b = accumulate_recurrence(inc, ACC, "stochastic", r=8, source=fxsim.LFSR(16, seed=5))
+    >>> bool((a == b).all())
+    True
+    """
     s = inc.fmt.fl - acc_fmt.fl
     if s < 0:
         raise ValueError("accumulate_split needs increments at least as fine as the accumulator")
@@ -343,6 +400,12 @@ def accumulate_split(inc: FixedArray, acc_fmt: QFormat, rounding: str, r=None, s
 
 @dataclass(frozen=True)
 class AccConfig:
+    """One accumulator configuration of (c): the rounding of acc ← cast(acc + inc), r and
+    the bit source (None for deterministic rounding).
+
+    >>> AccConfig("stochastic", 8, SourceSpec("lfsr", 16, "galois", "serial")).label
+    '...LFSR16 gal serial x1...'
+    """
     rounding: str
     r: int | None = None
     spec: SourceSpec | None = None
@@ -355,6 +418,13 @@ class AccConfig:
 
 
 def default_acc_configs() -> list:
+    """The configurations of (c): round-to-nearest-even, SR with r = 8 (ideal, LFSR 8/16,
+    serial/state) and SR with r = 16 (ideal, LFSR 16/32 serial).
+
+    >>> cfgs = default_acc_configs()
+    >>> len(cfgs), cfgs[0].label
+    (9, 'nearest_even')
+    """
     g = lambda n, rule: SourceSpec("lfsr", n, "galois", rule)   # noqa: E731
     return ([AccConfig("nearest_even")]
             + [AccConfig("stochastic", 8, s) for s in (IDEAL, g(8, "serial"), g(8, "state"),
@@ -371,7 +441,12 @@ STREAMS = {
 
 def increments(stream: str, steps: int, seed: int = 0) -> FixedArray:
     """(c) The increments in INC: INC_MEAN * (1 + u_k / 2), u_k uniform in [-1, 1] (``iid``) or
-    u_k = sin(2 pi k / m) (``period<m>``); all in [0.128, 0.384] LSB of ACC, below 1/2."""
+    u_k = sin(2 pi k / m) (``period<m>``); all in [0.128, 0.384] LSB of ACC, below 1/2.
+
+    >>> inc = increments("period16", 32)
+    >>> inc.fmt == INC, bool(((inc.to_float() >= 0.128 * 2**-8) & (inc.to_float() <= 0.384 * 2**-8)).all())
+    (True, True)
+    """
     if stream == "iid":
         u = _rng(seed, "increments", steps).uniform(-1.0, 1.0, steps)
     elif stream.startswith("period"):
@@ -394,7 +469,12 @@ def accumulation(configs=None, streams=tuple(STREAMS), steps=10**6, trials=16, c
     deterministic modes run once) against the exact sum; the mean and s.d. of the relative error;
     whether the fast trajectory equals the per-step recurrence over the first ``check_steps``
     steps (``recurrence_match``); and ``trace_points`` points of trial 0's trajectory (for the
-    streams of ``TRACE_STREAMS``)."""
+    streams of ``TRACE_STREAMS``).
+
+    >>> rows = accumulation(streams=("iid",), steps=2**10, trials=1, check_steps=64, trace_points=4)
+    >>> sorted({r["metric"] for r in rows})
+    ['acc_value', 'final_lsb', 'recurrence_match', 'rel_error_mean', 'rel_error_sd']
+    """
     configs = default_acc_configs() if configs is None else list(configs)
     n_runs = sum(len(streams) * (trials if c.spec else 1) for c in configs)
     bar = _Progress(n_runs, "(c) accumulation", progress)
@@ -473,7 +553,12 @@ def _lane_stats(E: np.ndarray, block: int) -> dict:
 def lanes(Ls=(1, 2, 4, 8, 16), n=16, r=8, steps=2**18, block=64, seed=0, progress=False):
     """(d) Rows: for L units each rounding one i.i.d. input per cycle (``steps`` cycles), the
     statistics of ``_lane_stats`` for every arrangement of ``ARRANGEMENTS`` (LFSR n bits, both
-    draw rules; ``sliced``: state rule of a 64-bit register, for r * L <= 64)."""
+    draw rules; ``sliced``: state rule of a 64-bit register, for r * L <= 64).
+
+    >>> rows = lanes(Ls=(2,), steps=2**10, block=64)
+    >>> sorted({r["study"] for r in rows}), len(rows) > 0
+    (['lanes'], True)
+    """
     tasks = []
     for L in Ls:
         for arr in ARRANGEMENTS:
@@ -525,6 +610,14 @@ def lanes(Ls=(1, 2, 4, 8, 16), n=16, r=8, steps=2**18, block=64, seed=0, progres
 # -- output ------------------------------------------------------------------------------------
 
 def write_csv(rows, path):
+    """Write the study's rows to ``path`` (columns ``COLUMNS``; missing values empty).
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "rows.csv")
+    >>> write_csv([{"study": "bias", "source": "ideal PCG64", "r": 4, "value": -0.03}], p)
+    >>> open(p).read().splitlines()[1]
+    'bias,ideal PCG64,,,,,4,,,,,,-0.03,,,'
+    """
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         w.writeheader()
@@ -544,7 +637,14 @@ _table = markdown_table
 
 
 def markdown(rows, meta=None) -> str:
-    """The study's tables (one per measurement) as markdown."""
+    """The study's tables (one per measurement) as markdown.
+
+    >>> print(markdown([], {"seed": 0}))
+    # LFSR vs ideal randomness for stochastic rounding
+    <BLANKLINE>
+    seed = 0
+    <BLANKLINE>
+    """
     meta = meta or {}
     parts = ["# LFSR vs ideal randomness for stochastic rounding", ""]
     if meta:
@@ -905,7 +1005,14 @@ FIGURES = {"bias": "compare_rng_bias.png", "acf": "compare_rng_acf.png",
 def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None) -> dict:
     """Run (a)-(d), write ``compare_rng.csv``, ``compare_rng.md`` and the four PNGs into
     ``out_dir`` (and web-sized copies of the PNGs into ``copy_figures_to``, if given); return
-    {"rows", "markdown", "files", "seconds", "timings"}."""
+    {"rows", "markdown", "files", "seconds", "timings"}.
+
+    Takes about 20 s even with ``quick=True``, so the example is skipped by doctest:
+
+    >>> res = run("results/compare_rng", quick=True)     # doctest: +SKIP
+    >>> sorted(res["files"])                              # doctest: +SKIP
+    ['acc_png', 'acf_png', 'bias_png', 'csv', 'lanes_png', 'md']
+    """
     p = PRESETS["quick" if quick else "full"]
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()

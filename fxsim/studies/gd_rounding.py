@@ -140,7 +140,12 @@ SUMMARY_COLUMNS = ["model", "format", "source", "strategy", "n_seeds", "n_iters"
 class AlignedQuadratic(Quadratic):
     """``fxsim.models.Quadratic`` with its eigenbasis on the axes (A = diag(λ)): the same
     eigenvalues, minimizer and start points; components evolve independently, so the
-    round-to-nearest stagnation bounds hold per component."""
+    round-to-nearest stagnation bounds hold per component.
+
+    >>> q = AlignedQuadratic(d=3, cond=4.0)
+    >>> bool(np.allclose(q.A, np.diag(q.eigs))), q.eigs.tolist()
+    (True, [1.0, 2.0, 4.0])
+    """
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -153,12 +158,25 @@ class AlignedQuadratic(Quadratic):
 
 
 def default_models() -> list:
+    """The models of the main job (``DEFAULT_MODELS``).
+
+    >>> default_models()
+    ['quadratic_grid', 'quadratic_off', 'logistic']
+    """
     return list(DEFAULT_MODELS)
 
 
 def resolve_models(spec) -> list:
     """Model keys from a list or a comma-separated string (``all``: every model; ``quadratic``
-    means ``quadratic_grid``); raises ValueError on an unknown name."""
+    means ``quadratic_grid``); raises ValueError on an unknown name.
+
+    >>> resolve_models("quadratic,logistic")
+    ['quadratic_grid', 'logistic']
+    >>> resolve_models("svm")
+    Traceback (most recent call last):
+        ...
+    ValueError: ...
+    """
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     out = []
     for n in (n.strip() for n in names):
@@ -181,7 +199,14 @@ def _iters_key(key: str) -> str:
 
 
 def float64_run(model, t: float, x0, n_iters: int) -> np.ndarray:
-    """Plain float64 GD x ← x − t∇f(x) from ``x0``; returns the last iterate."""
+    """Plain float64 GD x ← x − t∇f(x) from ``x0``; returns the last iterate.
+
+    >>> from fxsim.models import Quadratic
+    >>> q = Quadratic(d=3, cond=2.0)
+    >>> x = float64_run(q, 0.5, q.c + 1.0, 60)
+    >>> bool(np.allclose(x, q.c))
+    True
+    """
     x = np.array(x0, dtype=np.float64)
     for _ in range(n_iters):
         x = x - t * model.grad(x)
@@ -190,7 +215,12 @@ def float64_run(model, t: float, x0, n_iters: int) -> np.ndarray:
 
 def build_model(key: str, fmt: QFormat):
     """The model of ``key`` for format ``fmt`` (the quadratic's grid is the format's) and its
-    step size t and curvature L."""
+    step size t and curvature L.
+
+    >>> m, t, L = build_model("quadratic_off", QFormat(16, 8))
+    >>> m.dim, t, L
+    (20, 0.05, 10.0)
+    """
     if key.startswith("quadratic"):
         m = AlignedQuadratic(d=20, cond=10.0, grid=fmt, seed=0, **MODELS[key][1])
         return m, T_QUAD, float(m.L)
@@ -218,12 +248,21 @@ def build_model(key: str, fmt: QFormat):
 
 
 def tolerance(dim: int, fmt: QFormat, L: float) -> float:
-    """tol = 5·d·u²·min(1, L), u = the format's LSB."""
+    """tol = 5·d·u²·min(1, L), u = the format's LSB.
+
+    >>> tolerance(20, QFormat(16, 8), L=10.0) == 5 * 20 * 2.0**-16
+    True
+    """
     return 5.0 * dim * fmt.lsb ** 2 * min(1.0, L)
 
 
 def make_accelerator(strategy: str, fmt: QFormat, source: str, seed: int) -> Accelerator:
-    """The study's accelerator: fused update, weights = grads = ``fmt``, the strategy's casts."""
+    """The study's accelerator: fused update, weights = grads = ``fmt``, the strategy's casts.
+
+    >>> acc = make_accelerator("signed-SR_ε", QFormat(16, 8), "lfsr16", seed=1)
+    >>> acc.casts["grad"][0], acc.casts["update"][0], acc.prod, acc.acc
+    ('stochastic', 'signed_stochastic_eps', None, QFormat(wl=32, fl=16, signed=True))
+    """
     casts = {role: (rnd, "saturate") for role, rnd in STRATEGIES[strategy].items()}
     return Accelerator(fmt, fmt, prod=None, acc=QFormat(2 * fmt.wl, 2 * fmt.fl), casts=casts,
                        source=source if casts else None, seed=seed, r=R_BITS, eps=EPS)
@@ -240,7 +279,13 @@ def _seeds(seed: int, model: str, k: int):
 
 def run_job(model_key: str, fmt: QFormat, source: str, seed: int, n_seeds: int, n_iters: int):
     """All strategies × seeds of one (model, format, source): (rows, curves) with curves
-    {strategy: (n_seeds, n_iters + 1) array of f(x_k) − f*}."""
+    {strategy: (n_seeds, n_iters + 1) array of f(x_k) − f*}.
+
+    >>> rows, curves = run_job("quadratic_grid", QFormat(16, 8), "lfsr16", seed=0, n_seeds=1,
+    ...                        n_iters=20)
+    >>> len(rows), sorted(curves) == sorted(STRATEGIES), curves["SR"].shape
+    (4, True, (1, 21))
+    """
     model, t, L = build_model(model_key, fmt)
     quad = model_key.startswith("quadratic")
     # f* per seed: the model's, except Rosenbrock/Himmelblau: the loss at the minimum the float64
@@ -311,7 +356,13 @@ def _median(vals):
 def summarize(rows) -> list:
     """One row per (model, format, source, strategy): medians over seeds (iterations "never"
     count as infinite), ``reached`` = seeds reaching tol; ``rn_lower`` the smallest per-seed
-    lower bound, ``rn_upper`` the largest upper bound (quadratic only)."""
+    lower bound, ``rn_upper`` the largest upper bound (quadratic only).
+
+    >>> rows, _ = run_job("quadratic_grid", QFormat(16, 8), "pcg64", 0, 2, 20)
+    >>> s = summarize(rows)
+    >>> len(s), s[0]["strategy"], s[0]["n_seeds"]
+    (4, 'round-to-nearest', 2)
+    """
     keys = list(dict.fromkeys((r["model"], r["format"], r["source"], r["strategy"]) for r in rows))
     out = []
     for key in keys:
@@ -339,7 +390,14 @@ def _it(v):
 
 
 def markdown(summary, meta=None) -> str:
-    """The summary as markdown: one table per model."""
+    """The summary as markdown: one table per model.
+
+    >>> rows, _ = run_job("quadratic_grid", QFormat(16, 8), "pcg64", 0, 1, 20)
+    >>> print(markdown(summarize(rows)))
+    # Gradient descent with rounding strategies (fused update, exact gradient)
+    ...
+    | Q8.8 | ideal PCG64 | round-to-nearest | ...
+    """
     meta = meta or {}
     parts = ["# Gradient descent with rounding strategies (fused update, exact gradient)", ""]
     if meta:
@@ -379,6 +437,14 @@ _table = markdown_table
 
 
 def write_csv(rows, path, columns):
+    """Write ``rows`` (dicts) to ``path`` with the header ``columns``.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> write_csv([{"model": "logistic", "seed": 0}], p, ["model", "seed"])
+    >>> open(p).read().splitlines()
+    ['model,seed', 'logistic,0']
+    """
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=columns)
         w.writeheader()
@@ -488,7 +554,12 @@ TITLES = {
 def jobs_for(models, formats, seed, n_seeds, iters):
     """One job per (model, format, source). ``formats``: a list for every model, or a dict
     model -> list; ``n_seeds``: an int or a dict model -> int; ``iters``: dict keyed by
-    ``quadratic`` or the model key."""
+    ``quadratic`` or the model key.
+
+    >>> jobs = jobs_for(["quadratic_grid"], [QFormat(16, 8)], seed=0, n_seeds=2, iters={"quadratic": 50})
+    >>> [(j[0], str(j[1]), j[2]) for j in jobs]
+    [('quadratic_grid', 'Q8.8', 'lfsr16'), ('quadratic_grid', 'Q8.8', 'pcg64')]
+    """
     def fmts(mk):
         return formats[mk] if isinstance(formats, dict) else formats
 
@@ -514,7 +585,15 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     PNGs into ``out_dir``; return {"rows", "summary", "markdown", "files", "seconds"}.
     ``models`` (keys of ``MODELS``, a comma-separated string, ``"all"``; default the main job's
     ``DEFAULT_MODELS``)/``formats`` (default: ``MODEL_FORMATS`` per model, else ``FORMATS``;
-    given: used for every model)/``n_seeds``/``iters`` override the preset (tests shrink it)."""
+    given: used for every model)/``n_seeds``/``iters`` override the preset (tests shrink it).
+
+    Takes about 8 s with ``quick=True`` (the main job, about 30 s), so the example is skipped by
+    doctest:
+
+    >>> res = run("results/gd_study", quick=True)     # doctest: +SKIP
+    >>> sorted(res["files"])                          # doctest: +SKIP
+    ['csv', 'logistic_png', 'md', 'quadratic_png', 'runs_csv']
+    """
     p = PRESETS["quick" if quick else "full"]
     models = default_models() if models is None else resolve_models(models)
     if n_seeds is None:

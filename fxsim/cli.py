@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+from .studies import _report
+
 
 def demo(args) -> int:
     """``fxsim demo``: formats, every rounding and overflow mode, SR and a saturating MAC,
@@ -216,12 +218,7 @@ def _add_compare_rng_parser(sub):
                     "errors, a 10^6-step accumulation and L parallel rounding units, for LFSR "
                     "(n = 8, 16, 32; galois/fibonacci; serial/state; 1 and 8 lanes) and ideal "
                     "PCG64 bits. Writes OUT/compare_rng.csv, OUT/compare_rng.md and four PNGs.")
-    p.add_argument("--out", default="results/compare_rng", help="output folder (default results/compare_rng)")
-    p.add_argument("--quick", action="store_true", help="smaller samples (under a minute)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every source and input (default 0)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    p.add_argument("--copy-figures", metavar="DIR",
-                   help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    _report.add_study_options(p, "results/compare_rng", "smaller samples (under a minute)", "seed of every source and input")
     return p
 
 
@@ -257,14 +254,9 @@ def _add_gd_study_parser(sub):
                     "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes; --models adds "
                     "least squares, Rosenbrock, Himmelblau and the MLP on digits. Writes "
                     "OUT/gd_study.csv, OUT/gd_study_runs.csv, OUT/gd_study.md and one PNG per model.")
-    p.add_argument("--out", default="results/gd_study", help="output folder (default results/gd_study)")
-    p.add_argument("--quick", action="store_true", help="fewer seeds and iterations (~10 s)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="root seed of every run (default 0)")
+    _report.add_study_options(p, "results/gd_study", "fewer seeds and iterations (~10 s)", "root seed of every run")
     p.add_argument("--workers", type=_pos_int, default=2, help="worker processes (default 2; "
                    "results do not depend on it)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    p.add_argument("--copy-figures", metavar="DIR",
-                   help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
     p.add_argument("--models", type=_models_arg, metavar="LIST",
                    help="comma-separated models: quadratic (minimizer on the grid), quadratic_off, "
                         "logistic, least_squares, rosenbrock, himmelblau, mlp, or all (default: "

@@ -1,6 +1,8 @@
-"""Text helpers shared by the studies: numbers for tables and markdown tables."""
+"""Helpers shared by the studies: numbers and markdown tables, web-size figure copies, the
+progress bar, and the command-line options every study sub-command has."""
 import math
 import os
+import sys
 
 
 def fmt_number(v, digits=3, fixed_from=1e-3):
@@ -55,3 +57,55 @@ def small_png(src, dst, max_width=1500):
         im.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
             dst, optimize=True)
     return os.path.getsize(dst)
+
+
+def copy_figures(files: dict, dst_dir, max_width=1400) -> dict:
+    """Write a web-size copy (``small_png``) of every ``files["<name>_png"]`` into ``dst_dir``
+    (created if missing), record it as ``files["<name>_small_png"]`` and return ``files``.
+
+    >>> import os, tempfile, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> d = tempfile.mkdtemp(); src = os.path.join(d, "fig.png")
+    >>> fig = plt.figure(figsize=(2, 1)); fig.savefig(src); plt.close(fig)
+    >>> files = copy_figures({"fig_png": src}, os.path.join(d, "web"))
+    >>> os.path.relpath(files["fig_small_png"], d)
+    'web/fig.png'
+    """
+    os.makedirs(dst_dir, exist_ok=True)
+    for k in [k for k in files if k.endswith("_png") and not k.endswith("_small_png")]:
+        dst = os.path.join(dst_dir, os.path.basename(files[k]))
+        small_png(files[k], dst, max_width=max_width)
+        files[k[:-len("_png")] + "_small_png"] = dst
+    return files
+
+
+def progress_bar(total: int, desc: str, enabled: bool = True, **kw):
+    """A tqdm progress bar on stderr, or None when ``enabled`` is false.
+
+    >>> progress_bar(10, "study", enabled=False) is None
+    True
+    """
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True, **kw)
+
+
+def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed of every run"):
+    """Add the options every study sub-command has: ``--out`` (default ``out``), ``--quick``,
+    ``--seed`` (non-negative), ``--no-progress`` and ``--copy-figures DIR``; returns ``p``.
+
+    >>> import argparse
+    >>> p = add_study_options(argparse.ArgumentParser(), "results/x", "small run")
+    >>> a = p.parse_args(["--quick", "--seed", "3"]); a.out, a.quick, a.seed, a.progress
+    ('results/x', True, 3, True)
+    """
+    from ..cli import _nonneg_int
+    p.add_argument("--out", default=out, help=f"output folder (default {out})")
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--seed", type=_nonneg_int, default=0, help=f"{seed_help} (default 0)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    p.add_argument("--copy-figures", metavar="DIR",
+                   help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    return p

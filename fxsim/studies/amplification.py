@@ -50,7 +50,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
-from ._report import fmt_number, markdown_table, small_png
+from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar
 from ..accelerator import Accelerator
 from ..fixed import FixedArray
 from ..ops import add, cast, get_num_threads, mul, set_num_threads
@@ -287,10 +287,7 @@ def _summary(r, model):
 
 def _map(jobs, workers, progress, desc):
     out = [None] * len(jobs)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(jobs), desc=desc, leave=False)
+    bar = progress_bar(len(jobs), desc, progress, leave=False)
     if workers and workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as ex:
             futs = {ex.submit(_job, j): i for i, j in enumerate(jobs)}
@@ -501,9 +498,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, worke
     with open(files["md"], "w") as f:
         f.write(md)
     if copy_figures_to:
-        os.makedirs(copy_figures_to, exist_ok=True)
-        for k in ("trajectories_png", "sweep_png"):
-            small_png(files[k], os.path.join(copy_figures_to, os.path.basename(files[k])))
+        copy_figures(files, copy_figures_to)
     return {"rows": traj + grid, "markdown": md, "files": files, "seconds": seconds,
             "lambda_max": lam0}
 
@@ -523,7 +518,7 @@ def add_cli(sub):
     >>> a = p.parse_args(["--quick", "--seed", "2"]); a.quick, a.seed, a.out
     (True, 2, 'results/amplification')
     """
-    from fxsim.cli import _nonneg_int, _pos_int
+    from fxsim.cli import _pos_int
     p = sub.add_parser(
         "amplification-study", help="study: does a 1-LSB difference grow during training?",
         description="Train an MLP 64-16-10 on digits twice on the emulated datapath (Q(24,16)), "
@@ -531,14 +526,8 @@ def add_cli(sub):
                     "(t*3)*(g/3); round-to-nearest, SR with PCG64 bits and SR with a 16-bit LFSR "
                     "(the same random stream for both runs); then sweep learning rate and "
                     "weight decay. Writes OUT/amplification.csv, OUT/amplification.md and two PNGs.")
-    p.add_argument("--out", default="results/amplification",
-                   help="output folder (default results/amplification)")
-    p.add_argument("--quick", action="store_true", help="smaller grid and fewer iterations (~10 s)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the bit sources (default 0)")
+    add_study_options(p, "results/amplification", "smaller grid and fewer iterations (~10 s)", "seed of the bit sources")
     p.add_argument("--workers", type=_pos_int, default=2,
                    help="worker processes (default 2; results do not depend on it)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    p.add_argument("--copy-figures", metavar="DIR",
-                   help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
     p.set_defaults(run=_cmd)
     return p

@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._report import fmt_number, markdown_table, small_png
+from ._report import copy_figures, fmt_number, markdown_table
 
 import fxsim
 from fxsim import FixedArray, QFormat
@@ -1047,9 +1047,5 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None) -> di
     with open(files["md"], "w") as fh:
         fh.write(md)
     if copy_figures_to:
-        os.makedirs(copy_figures_to, exist_ok=True)
-        for k in ("bias_png", "acf_png", "accumulation_png", "lanes_png"):
-            dst = os.path.join(copy_figures_to, os.path.basename(files[k]))
-            small_png(files[k], dst)
-            files[k.replace("_png", "_small_png")] = dst
+        copy_figures(files, copy_figures_to)
     return {"rows": rows, "markdown": md, "files": files, "seconds": total, "timings": secs}

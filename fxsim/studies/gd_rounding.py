@@ -53,14 +53,13 @@ from __future__ import annotations
 import csv
 import math
 import os
-import sys
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
-from ._report import fmt_number, markdown_table, small_png
+from ._report import copy_figures, fmt_number, markdown_table, progress_bar
 
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
@@ -569,15 +568,6 @@ def jobs_for(models, formats, seed, n_seeds, iters):
             for mk in models for f in fmts(mk) for src in SOURCES]
 
 
-def _progress(total, enabled):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-        return tqdm(total=total, desc="gd-study", file=sys.stderr, dynamic_ncols=True)
-    except ImportError:
-        return None
-
 
 def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=None,
         n_seeds=None, iters=None, workers=2, copy_figures_to=None) -> dict:
@@ -610,7 +600,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     t0 = time.perf_counter()
     jobs = jobs_for(models, formats, seed, n_seeds, iters)
     results = [None] * len(jobs)
-    bar = _progress(len(jobs), progress)
+    bar = progress_bar(len(jobs), "gd-study", progress)
     if workers and workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as ex:
             futs = {ex.submit(_job, j): i for i, j in enumerate(jobs)}
@@ -662,9 +652,5 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     with open(files["md"], "w") as fh:
         fh.write(md)
     if copy_figures_to:
-        os.makedirs(copy_figures_to, exist_ok=True)
-        for k in [k for k in files if k.endswith("_png")]:
-            dst = os.path.join(copy_figures_to, os.path.basename(files[k]))
-            small_png(files[k], dst, max_width=1400)
-            files[k.replace("_png", "_small_png")] = dst
+        copy_figures(files, copy_figures_to)
     return {"rows": rows, "summary": summary, "markdown": md, "files": files, "seconds": total}

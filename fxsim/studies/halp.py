@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 import time
 
 import numpy as np
 
 from ..optim.halp import HALP
 from ..optim.svrg import LPSGD, LPSVRG, SVRG
-from ._report import fmt_number, markdown_table, small_png
+from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar
 
 __all__ = ["BITS", "R_BITS", "PROBLEMS", "build_problem", "fit_rate", "summarize", "run_one",
            "run", "add_cli"]
@@ -152,15 +151,6 @@ def run_one(problem, key, method, b, epochs, seed):
     return m.run(epochs), grid, mu
 
 
-def _progress(total, enabled):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-        return tqdm(total=total, desc="halp-study", file=sys.stderr, dynamic_ncols=True)
-    except ImportError:
-        return None
-
 
 def _figure(w, h):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -250,7 +240,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
     t0 = time.perf_counter()
     jobs = [(k, "SVRG", 0) for k in keys] + [(k, m, b) for k in keys for b in BITS
                                             for m in _methods(k, b) if m != "SVRG"]
-    bar = _progress(len(jobs), progress)
+    bar = progress_bar(len(jobs), "halp-study", progress)
     probs = {k: build_problem(k) for k in keys}
     traces, meta_run = {}, {}
     for key, method, b in jobs:
@@ -298,11 +288,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
     with open(files["md"], "w") as fh:
         fh.write(md)
     if copy_figures_to:
-        os.makedirs(copy_figures_to, exist_ok=True)
-        for k in [k for k in files if k.endswith("_png")]:
-            dst = os.path.join(copy_figures_to, os.path.basename(files[k]))
-            small_png(files[k], dst, max_width=1400)
-            files[k.replace("_png", "_small_png")] = dst
+        copy_figures(files, copy_figures_to)
     return {"rows": rows, "markdown": md, "files": files, "seconds": total}
 
 
@@ -328,12 +314,6 @@ def add_cli(sub):
                     "synthetic linear regression and softmax regression on digits, b = 8 and 16 "
                     "bits, on the emulated datapath. Writes OUT/halp_study.md, OUT/halp_study.csv, "
                     "OUT/halp_study_runs.csv and OUT/halp_convergence.png.")
-    p.add_argument("--out", default="results/halp_study",
-                   help="output folder (default results/halp_study)")
-    p.add_argument("--quick", action="store_true", help="fewer epochs (~10 s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of indices and SR bits (default 0)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    p.add_argument("--copy-figures", metavar="DIR",
-                   help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    add_study_options(p, "results/halp_study", "fewer epochs (~10 s)", "seed of indices and SR bits")
     p.set_defaults(run=_cmd)
     return p

@@ -33,12 +33,11 @@ from __future__ import annotations
 import csv
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
-from ._report import fmt_number, markdown_table, small_png
+from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar
 from ..optim.compressors import (FixedPointQuantizer, Identity, RandK, SaturatingQuantizer,
                                  ScaledSign, TopK)
 from ..optim.tracking import DistributedLeastSquares, gradient_tracking, mixing_matrix, slem
@@ -145,15 +144,6 @@ def _best_gamma(problem, W, factory, decay, gammas, seeds, iters):
 def _seeds(seed, n):
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
-
-def _progress(total, enabled):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-        return tqdm(total=total, desc="tracking-study", file=sys.stderr, dynamic_ncols=True)
-    except ImportError:
-        return None
 
 
 def _median(v):
@@ -316,7 +306,7 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, graphs=GR
     problem = DistributedLeastSquares(seed=seed)
     cfgs = [c for c in configs() if labels is None or c[0] in labels]
     seeds = _seeds(seed, p["seeds"])
-    bar = _progress(len(graphs) * len(cfgs), progress)
+    bar = progress_bar(len(graphs) * len(cfgs), "tracking-study", progress)
     rows, curves = [], {}
     for g in graphs:
         W = mixing_matrix(g, problem.n_agents, seed=seed)
@@ -368,11 +358,7 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, graphs=GR
     with open(files["md"], "w") as fh:
         fh.write(md)
     if copy_figures_to:
-        os.makedirs(copy_figures_to, exist_ok=True)
-        for k in [k for k in files if k.endswith("_png")]:
-            dst = os.path.join(copy_figures_to, os.path.basename(files[k]))
-            small_png(files[k], dst, max_width=1400)
-            files[k.replace("_png", "_small_png")] = dst
+        copy_figures(files, copy_figures_to)
     return {"rows": rows, "markdown": md, "files": files, "seconds": time.perf_counter() - t0}
 
 
@@ -399,11 +385,7 @@ def add_cli(sub):
                     "8-bit fixed-point word with a decaying scale and saturating 4/2-bit words "
                     "(round-to-nearest or SR from a 16-bit LFSR / PCG64). Writes "
                     "OUT/tracking.csv, OUT/tracking.md and three PNGs.")
-    p.add_argument("--out", default="results/tracking", help="output folder (default results/tracking)")
-    p.add_argument("--quick", action="store_true", help="one seed, fewer consensus steps (~10 s)")
-    p.add_argument("--seed", type=int, default=0, help="root seed (problem, graph, compressors; default 0)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    p.add_argument("--copy-figures", metavar="DIR",
-                   help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    add_study_options(p, "results/tracking", "one seed, fewer consensus steps (~10 s)",
+                      "root seed (problem, graph, compressors)")
     p.set_defaults(run=_cmd)
     return p

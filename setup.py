@@ -26,6 +26,16 @@ extensions = [
         extra_compile_args=["-O3", *native],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     ),
+    Extension(
+        "fxsim._samplers",
+        ["cysrc/_samplers.pyx"],
+        include_dirs=[np.get_include(), "cysrc"],
+        # -ffp-contract=off: the samplers' float updates must round exactly as numpy's (no FMA)
+        extra_compile_args=["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off",
+                            *native, *openmp],
+        extra_link_args=openmp,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+    ),
 ]
 
 setup(

@@ -316,3 +316,26 @@ cdef inline int64_t cast_small(const cspec* cs, int64_t v, int s, uint64_t R, in
     else:
         q = v << (-s)
     return overflow64(cs, q, c, err)
+
+
+cdef inline cspec make_spec(tuple p):
+    """p = (mode, ovf, rule, r, wl, signed, E), as ``fxsim.ops._Cast.spec()`` -> cspec
+    (range derived from wl and signedness)."""
+    cdef cspec cs
+    cs.mode = p[0]
+    cs.ovf = p[1]
+    cs.rule = p[2]
+    cs.r = p[3]
+    cs.wl = p[4]
+    cs.is_signed = p[5]
+    cs.E = <u128>(<uint64_t>p[6])
+    cs.mask = ((<u128>1) << cs.wl) - 1
+    if cs.is_signed:
+        cs.hi = ((<i128>1) << (cs.wl - 1)) - 1
+        cs.lo = -cs.hi if cs.ovf == OV_SATURATE_SYMMETRIC else -cs.hi - 1
+    else:
+        cs.lo = 0
+        cs.hi = <i128>cs.mask
+    cs.lo64 = <int64_t>cs.lo
+    cs.hi64 = <int64_t>cs.hi if cs.hi < ((<i128>1) << 63) else 0x7FFFFFFFFFFFFFFF
+    return cs

@@ -292,6 +292,7 @@ STUDY_MODULES: tuple[str, ...] = (
     "fxsim.studies.halp",
     "fxsim.studies.amplification",
     "fxsim.studies.tracking",
+    "fxsim.studies.samplers",
 )
 
 

@@ -1,0 +1,219 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, overflowcheck=False
+"""Fused nogil steps of the low-precision samplers (``fxsim.samplers``): SGLD and SGHMC in the
+variants lpf / lpl / vc (and fp for affine gradients), on targets whose gradient per coordinate is affine (a·θ + b) or a
+table indexed by the weight's word.
+
+Every chain element is independent given its normals and draws, so the loop runs over elements
+(in parallel) and, inside, over the steps of the block.  Rounding is fxsim's own: each cast is
+``cast_value`` of fxprims.pxd on the exact value of the float64 (frexp), the same bits as
+``fxsim.cast``.  Normals Z (B, k, n) and draws D (B, m, n) are made by the caller in the
+per-step path's order; float operations follow the Python expressions term by term (the
+extension is built with -ffp-contract=off so that no fused multiply-add changes a rounding).
+"""
+from cython.parallel cimport prange
+from libc.math cimport frexp, ldexp, floor, fabs
+from libc.stdint cimport int64_t, uint64_t
+from fxprims cimport *
+
+import numpy as np
+
+
+cdef struct params:
+    int alg            # 0 SGLD, 1 SGHMC
+    int variant        # 0 fp (affine gradients only), 1 lpf, 2 lpl, 3 vc
+    int gkind          # 0 affine, 1 table
+    int fl
+    int flg
+    int r
+    int d
+    int k              # normals per step and element
+    int m              # draws per step and element
+    int64_t wmin
+    int64_t wmax
+    int64_t tstride
+    double sg          # gradient-noise standard deviation
+    double c[16]
+    cspec sw           # SR into the weights' format
+    cspec sgr          # SR into the gradients' format
+    cspec rnw          # round-to-nearest-even into the 62-bit wide word (VC)
+    cspec srw          # SR into the wide word (VC grid branch)
+
+
+cdef inline int64_t castd(const cspec* cs, double x, int fl, uint64_t R, counts_t* cnt,
+                          int* err) noexcept nogil:
+    """fxsim.cast of one float64 (exact: x = M·2^(e−53) with an integer M)."""
+    cdef int e
+    cdef double mant
+    if not (fabs(x) <= 1.7976931348623157e308):
+        err[0] = 1
+        return 0
+    mant = frexp(x, &e)
+    e = 53 - e - fl
+    if e >= 0 and e <= 62:     # |M| < 2**53: cast_small's 64-bit path is exact
+        return cast_small(cs, <int64_t>ldexp(mant, 53), e, R, 0, cnt, err)
+    return <int64_t>cast_value(cs, <i128>(<int64_t>ldexp(mant, 53)), e, R, 0, cnt, err)
+
+
+cdef inline int cat(double u, double p1, double p2) noexcept nogil:
+    if u < p1:
+        return 1
+    if u < p1 + p2:
+        return -1
+    return 0
+
+
+cdef inline double vc_elem(const params* P, double mu, int gauss, double s_vc, double wv,
+                           double z, uint64_t R1, uint64_t R2, counts_t* cnt, int* err) noexcept nogil:
+    """Q^vc of one element (quantizers.vc_quantize): Gaussian branch uses z and R2 (R1 unused),
+    grid branch R1 for Q^s and R2 for the categorical sample."""
+    cdef double xx, tt, rho, s, p1, p2, u, t, phi, ws, p
+    cdef int64_t kq, raw
+    cdef int c = 0
+    u = ldexp(<double>R2, -P.r)
+    if gauss:
+        xx = mu + s_vc * z
+        kq = castd(&P.rnw, xx, P.fl, 0, cnt, err)
+        tt = ldexp(xx, P.fl) - <double>kq
+        rho = fabs(tt)
+        s = 0.25 + rho * rho
+        p1 = (s + rho) * 0.5
+        p2 = (s - rho) * 0.5
+        c = cat(u, p1, p2)
+        raw = kq + ((tt > 0) - (tt < 0)) * c
+    else:
+        kq = castd(&P.srw, mu, P.fl, R1, cnt, err)
+        t = ldexp(mu, P.fl)
+        phi = t - floor(t)
+        ws = phi * (1.0 - phi)
+        if wv > ws:
+            p = (wv - ws) * 0.5
+            c = cat(u, p, p)
+        raw = kq + c
+    if raw < P.wmin:
+        raw = P.wmin
+    elif raw > P.wmax:
+        raw = P.wmax
+    return ldexp(<double>raw, -P.fl)
+
+
+cdef inline int run_elem(const params* P, double* x, double* v, const double* Z, const uint64_t* D,
+                         Py_ssize_t i, Py_ssize_t n, int B, const int64_t* rec, double* out,
+                         const double* ga, const double* gb, const double* tbl) noexcept nogil:
+    cdef int j, zi, si, jd = i % P.d
+    cdef double xi = x[i], vi = 0.0, xw, gval, g, z1, z2, xiv, xix, vn, xn, muv, mux, zv, zx
+    cdef uint64_t R1
+    cdef counts_t cnt
+    cdef int err = 0
+    cdef double* c = <double*>P.c
+    cnt.n = 0; cnt.inexact = 0; cnt.up = 0; cnt.ovf = 0; cnt.draws = 0
+    if P.alg == 1:
+        vi = v[i]
+    for j in range(B):
+        zi = j * P.k
+        si = j * P.m
+        if P.variant == 1:
+            xw = ldexp(<double>castd(&P.sw, xi, P.fl, D[si * n + i], &cnt, &err), -P.fl)
+            si += 1
+        else:
+            xw = xi
+        if P.gkind == 0:
+            gval = ga[jd] * xw + gb[jd]
+        else:
+            gval = tbl[jd * P.tstride + (<int64_t>ldexp(xw, P.fl) - P.wmin)]
+        if P.sg > 0:
+            gval = gval + P.sg * Z[zi * n + i]
+            zi += 1
+        if P.variant == 0:
+            g = gval
+        else:
+            g = ldexp(<double>castd(&P.sgr, gval, P.flg, D[si * n + i], &cnt, &err), -P.flg)
+            si += 1
+        if P.alg == 0:
+            if P.variant <= 1:
+                xi = xi - c[0] * g + c[1] * Z[zi * n + i]
+            elif P.variant == 2:
+                xn = xi - c[0] * g + c[1] * Z[zi * n + i]
+                xi = ldexp(<double>castd(&P.sw, xn, P.fl, D[si * n + i], &cnt, &err), -P.fl)
+            else:
+                if c[4] != 0:
+                    xi = vc_elem(P, xi - c[0] * g, 1, c[2], c[3], Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
+                else:
+                    xi = vc_elem(P, xi - c[0] * g, 0, c[2], c[3], 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
+        else:
+            if P.variant != 3:
+                z1 = Z[zi * n + i]
+                z2 = Z[(zi + 1) * n + i]
+                xiv = c[4] * z1
+                xix = c[5] * z1 + c[6] * z2
+                vn = c[0] * vi - c[1] * g + xiv
+                xn = xi + c[2] * vi - c[3] * g + xix
+                if P.variant == 2:
+                    vn = ldexp(<double>castd(&P.sw, vn, P.fl, D[si * n + i], &cnt, &err), -P.fl)
+                    xn = ldexp(<double>castd(&P.sw, xn, P.fl, D[(si + 1) * n + i], &cnt, &err), -P.fl)
+                vi = vn
+                xi = xn
+            else:
+                muv = c[0] * vi - c[1] * g
+                mux = xi + c[2] * vi - c[3] * g
+                if c[9] != 0:
+                    vn = vc_elem(P, muv, 1, c[7], c[8], Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
+                    zi += 1
+                    si += 1
+                else:
+                    vn = vc_elem(P, muv, 0, c[7], c[8], 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
+                    si += 2
+                mux = mux + c[13] * (vn - muv)
+                if c[12] != 0:
+                    xn = vc_elem(P, mux, 1, c[10], c[11], Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
+                else:
+                    xn = vc_elem(P, mux, 0, c[10], c[11], 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
+                vi = vn
+                xi = xn
+        if rec[j] >= 0:
+            out[rec[j] * n + i] = xi
+    x[i] = xi
+    if P.alg == 1:
+        v[i] = vi
+    return err
+
+
+def sampler_steps(tuple kp, double[::1] x, double[::1] v, const double[::1] Z,
+                  const uint64_t[::1] D, int B, int k, int m, const int64_t[::1] rec,
+                  double[:, ::1] out, int d, int threads=1):
+    """Advance every element of x (and v for SGHMC) by B steps in place (see module doc).
+    kp: ``Sampler._kernel_params()``; elements are independent, so ``threads`` never changes
+    the result."""
+    cdef params P
+    cdef Py_ssize_t n = x.shape[0], i
+    cdef int nthreads = threads if n >= 64 else 1
+    cdef double[::1] coef = kp[13]
+    cdef const double[::1] ga = kp[14]
+    cdef const double[::1] gb = kp[15]
+    cdef const double[:, ::1] tbl = kp[16]
+    cdef int[::1] errs = np.zeros(n, dtype=np.intc)
+    cdef int j
+    cdef double* outp = &out[0, 0] if out.shape[0] > 0 else <double*>0
+    P.alg, P.variant, P.gkind = kp[0], kp[1], kp[2]
+    P.sw = make_spec(kp[3])
+    P.sgr = make_spec(kp[4])
+    P.rnw = make_spec(kp[5])
+    P.srw = make_spec(kp[6])
+    P.fl, P.flg, P.wmin, P.wmax, P.r = kp[7], kp[8], kp[9], kp[10], kp[11]
+    P.sg = kp[12]
+    P.d, P.k, P.m = d, k, m
+    P.tstride = tbl.shape[1]
+    if P.variant not in (0, 1, 2, 3) or (P.variant == 0 and P.gkind != 0) or P.alg not in (0, 1) or n % d != 0:
+        raise ValueError("sampler_steps: bad parameters")
+    if coef.shape[0] > 16 or rec.shape[0] < B or Z.shape[0] < <Py_ssize_t>B * k * n or \
+            D.shape[0] < <Py_ssize_t>B * m * n or (P.alg == 1 and v.shape[0] != n):
+        raise ValueError("sampler_steps: arrays too short for B steps")
+    for j in range(coef.shape[0]):
+        P.c[j] = coef[j]
+    with nogil:
+        for i in prange(n, num_threads=nthreads, schedule="static"):
+            errs[i] = run_elem(&P, &x[0], &v[0], &Z[0], &D[0], i, n, B, &rec[0],
+                               outp,
+                               &ga[0], &gb[0], &tbl[0, 0])
+    if np.asarray(errs).any():
+        raise ValueError("sampler_steps: a value became NaN or infinite (step too large?)")

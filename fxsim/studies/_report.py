@@ -109,3 +109,18 @@ def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed 
     p.add_argument("--copy-figures", metavar="DIR",
                    help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
     return p
+
+
+def study_command(run):
+    """The ``fxsim <study>`` handler for a study's ``run(out, quick, seed, progress,
+    copy_figures_to)``: run it with the parsed options and print its table and files.
+
+    >>> cmd = study_command(lambda *a, **k: None)
+    >>> callable(cmd)
+    True
+    """
+    def cmd(args) -> int:
+        from ..cli import _print_study
+        return _print_study(run(args.out, quick=args.quick, seed=args.seed,
+                                progress=args.progress, copy_figures_to=args.copy_figures))
+    return cmd

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..optim.halp import HALP
 from ..optim.svrg import LPSGD, LPSVRG, SVRG
-from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar
+from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar, study_command
 
 __all__ = ["BITS", "R_BITS", "PROBLEMS", "build_problem", "fit_rate", "summarize", "run_one",
            "run", "add_cli"]
@@ -292,13 +292,6 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
     return {"rows": rows, "markdown": md, "files": files, "seconds": total}
 
 
-def _cmd(args) -> int:
-    from ..cli import _print_study
-    res = run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
-              copy_figures_to=args.copy_figures)
-    return _print_study(res)
-
-
 def add_cli(sub):
     """Register ``fxsim halp-study`` on the argparse sub-parsers ``sub``.
 
@@ -315,5 +308,5 @@ def add_cli(sub):
                     "bits, on the emulated datapath. Writes OUT/halp_study.md, OUT/halp_study.csv, "
                     "OUT/halp_study_runs.csv and OUT/halp_convergence.png.")
     add_study_options(p, "results/halp_study", "fewer epochs (~10 s)", "seed of indices and SR bits")
-    p.set_defaults(run=_cmd)
+    p.set_defaults(run=study_command(run))
     return p

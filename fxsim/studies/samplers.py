@@ -28,7 +28,7 @@ import numpy as np
 
 from ..samplers import (SGHMC, SGLD, BayesLogistic, Gaussian, GaussianMixture, density_l2,
                         predictive, w2_1d)
-from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar
+from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar, study_command
 
 SOURCES = ("ideal", "lfsr16")
 VARIANTS = ("fp", "lpf", "lpl", "vc")
@@ -358,12 +358,6 @@ def add_cli(sub):
                     "(c) Bayesian softmax regression on digits in Q2.4 and Q2.2; each with ideal bits "
                     "and a 16-bit LFSR. Writes OUT/samplers.csv, OUT/samplers.md and three PNGs.")
     add_study_options(p, "results/samplers", "fewer steps and chains (~15 s)", "root seed of every run")
-    p.set_defaults(run=_cmd)
+    p.set_defaults(run=study_command(run))
     return p
 
-
-def _cmd(args) -> int:
-    from ..cli import _print_study
-    res = run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
-              copy_figures_to=args.copy_figures)
-    return _print_study(res)

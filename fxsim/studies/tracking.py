@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar
+from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar, study_command
 from ..optim.compressors import (FixedPointQuantizer, Identity, RandK, SaturatingQuantizer,
                                  ScaledSign, TopK)
 from ..optim.tracking import DistributedLeastSquares, gradient_tracking, mixing_matrix, slem
@@ -362,13 +362,6 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, graphs=GR
     return {"rows": rows, "markdown": md, "files": files, "seconds": time.perf_counter() - t0}
 
 
-def _cmd(args) -> int:
-    from ..cli import _print_study
-    res = run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
-              copy_figures_to=args.copy_figures)
-    return _print_study(res)
-
-
 def add_cli(sub):
     """Register ``fxsim tracking-study``.
 
@@ -387,5 +380,5 @@ def add_cli(sub):
                     "OUT/tracking.csv, OUT/tracking.md and three PNGs.")
     add_study_options(p, "results/tracking", "one seed, fewer consensus steps (~10 s)",
                       "root seed (problem, graph, compressors)")
-    p.set_defaults(run=_cmd)
+    p.set_defaults(run=study_command(run))
     return p

@@ -693,7 +693,8 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
       acc:  (present, spec, sa, sp, s_acc)  acc = cast(((acc << sa) + (p << sp)) * 2**-s_acc);
             absent: acc += p << sp (exact)
       outc: (present, spec, s_o)            y = cast(acc * 2**-s_o)
-    Counters are kept per row and per cast role (0 prod, 1 acc, 2 out).
+    Counters are kept per row and per cast role (0 prod, 1 acc, 2 out); cnt[i, 3, 3] counts
+    the output elements of row i whose dot raised an error in some cast.
     """
     cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
     cdef bint has_p = prod[0], has_a = acc[0], has_o = outc[0]
@@ -714,6 +715,7 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
     cdef i128 p, s
     cdef counts_t cp, ca, co
     cdef int err, vs
+    cdef int64_t nbad
     cdef const int64_t* pa
     cdef const int64_t* pb = &B[0, 0] if K * N > 0 else NULL
     for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
@@ -721,6 +723,7 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
         ca = zero_counts()
         co = zero_counts()
         err = ERR_NONE
+        nbad = 0
         pa = &A[i, 0] if K > 0 else NULL
         for j in range(N):
             d = (i * N + j) * per_el
@@ -743,6 +746,8 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
             if err != ERR_NONE:
                 note_error(err, i * N + j, errs, errpos, i)
                 err = ERR_NONE
+                nbad = nbad + 1      # not +=: that would make it a prange reduction
+        cnt[i, 3, 3] += nbad    # output elements with an error (spec 3 counts elements)
         cp.draws = N * K * dp
         ca.draws = N * K * dacc
         co.draws = N * do

@@ -87,6 +87,20 @@ def _cast_spec(role, spec):
     return (str(rnd), str(ovf))
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs):
+    """``json.loads`` object hook: a dict, refusing a key given twice in one object."""
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise _DuplicateKey(k)
+        d[k] = v
+    return d
+
+
 class Accelerator:
     """Formats, per-role casts and bit sources of an emulated accelerator (see module doc).
 
@@ -245,22 +259,32 @@ class Accelerator:
 
     @classmethod
     def from_json(cls, path) -> "Accelerator":
+        """From a JSON file (an object, or {"accelerator": {...}}); duplicate keys are refused.
+        The format names no other files: nothing outside ``path`` is read."""
         with open(path, "rb") as f:
             text = f.read()
         try:
-            d = json.loads(text)
+            d = json.loads(text, object_pairs_hook=_no_duplicates)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"{path}: not valid JSON: {e}") from None
+        except _DuplicateKey as e:
+            raise ValueError(f"{path}: duplicate key {e.args[0]!r}; each key may appear once") from None
+        except RecursionError:
+            raise ValueError(f"{path}: not an accelerator description (nested too deeply)") from None
         return cls._from_file(d, path)
 
     @classmethod
     def from_toml(cls, path) -> "Accelerator":
+        """From a TOML file (top-level keys or an [accelerator] table); TOML itself refuses
+        duplicate keys and tables."""
         import tomllib
         with open(path, "rb") as f:
             try:
                 d = tomllib.load(f)
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
                 raise ValueError(f"{path}: not valid TOML: {e}") from None
+            except RecursionError:
+                raise ValueError(f"{path}: not an accelerator description (nested too deeply)") from None
         return cls._from_file(d, path)
 
     @classmethod

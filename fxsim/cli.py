@@ -113,7 +113,7 @@ def _add_export_parser(sub):
                "  fxsim export-vectors mac --op dot --a-fmt 'Q(8,4)' --b-fmt 'Q(8,4)' "
                "--acc 'Q(16,8)' --K 16 --overflow saturate",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("out", metavar="OUT", help="output folder (created)")
+    p.add_argument("out", metavar="OUT", help="output folder (created; not a symlink)")
     p.add_argument("--op", required=True, choices=OPS, metavar="OP", help="the operation: " + " ".join(OPS))
     p.add_argument("--fmt", type=_fmt_arg, help="output format (required for cast; others: "
                    "default full precision, or the accumulator's for dot/matmul)")
@@ -140,7 +140,9 @@ def _add_export_parser(sub):
                    help="seed of the source (LFSR: its starting state, 1..2^N-1); default --seed")
     p.add_argument("--no-edges", dest="edges", action="store_false",
                    help="random words only (no min/max/0/-1/tie cases first)")
-    p.add_argument("--force", action="store_true", help="replace an earlier export in OUT")
+    p.add_argument("--force", action="store_true",
+                   help="replace an earlier fxsim export in OUT (only the files its manifest.json "
+                        "lists; other files are left alone)")
     return p
 
 
@@ -156,7 +158,7 @@ def export_vectors_cmd(args, p) -> int:
     0
     """
     from fxsim.modes import STOCHASTIC
-    from fxsim.vectors import export_vectors
+    from fxsim.vectors import _cli_text, export_vectors
     sto = args.rounding in STOCHASTIC
     if sto and args.r is None:
         p.error(f"--rounding {args.rounding} needs --r (random bits per draw, 1..64)")
@@ -178,8 +180,12 @@ def export_vectors_cmd(args, p) -> int:
             shape=args.shape, rounding=args.rounding, overflow=args.overflow, r=args.r,
             eps=args.eps, sr_rule=args.sr_rule, source=args.source, source_seed=args.source_seed,
             edges=args.edges, overwrite=args.force)
-    except (ValueError, OverflowError, FileExistsError) as e:
-        msg = str(e)
+    except (ValueError, OverflowError, OSError) as e:
+        if isinstance(e, OSError) and e.strerror:      # the system's refusal (permissions, a full disk)
+            where = "" if e.filename in (None, args.out) else f" ({e.filename})"
+            msg = f"cannot write {args.out}: {e.strerror}{where}"
+        else:
+            msg = _cli_text(e)                            # FileExistsError: speaks of --force
         if args.source and args.source_seed is None and "seed must be" in msg:
             msg += " (--seed also seeds the source unless --source-seed is given)"
         p.error(msg)
@@ -202,11 +208,11 @@ def check_vectors_cmd(args, p) -> int:
     y: all 1000 words match (.../y.mem)
     0
     """
-    from fxsim.vectors import check_outputs
+    from fxsim.vectors import _cli_text, check_outputs
     try:
         rep = check_outputs(args.folder, args.produced, port=args.port)
-    except (ValueError, OSError) as e:
-        p.error(str(e))
+    except (ValueError, OSError) as e:   # a malformed folder, a file outside it, an unknown port
+        p.error(_cli_text(e))
     print(rep)
     return 0 if rep.ok else 1
 
@@ -310,16 +316,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fxsim", description=__doc__)
     sub = parser.add_subparsers(dest="cmd")
     p = sub.add_parser("demo", help="show formats, every rounding and overflow mode, SR and a MAC")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=_nonneg_int, default=1, help="seed of the MAC's random inputs "
+                   "(a non-negative integer, default 1)")
     p.set_defaults(run=demo)
     pe = _add_export_parser(sub)
     pe.set_defaults(run=lambda a: export_vectors_cmd(a, pe))
     pc = sub.add_parser("check-vectors", help="compare an RTL output file with an exported folder",
                         description="Compare PRODUCED (one hex word per line) with the expected "
-                                    "output port of FOLDER, word for word; exit 1 on a mismatch.")
+                                    "output port of FOLDER, word for word: PRODUCED must hold "
+                                    "the manifest's count of words of the port's width; exit 1 "
+                                    "on a mismatch, 2 on a malformed folder.")
     pc.add_argument("folder", metavar="FOLDER")
     pc.add_argument("produced", metavar="PRODUCED")
-    pc.add_argument("--port", help="output port (default: the only one, or the file's name)")
+    pc.add_argument("--port", help="output port (default: the one PRODUCED is named after, "
+                    "e.g. y.mem or y_rtl.mem)")
     pc.set_defaults(run=lambda a: check_vectors_cmd(a, pc))
     _add_compare_rng_parser(sub).set_defaults(run=compare_rng_cmd)
     _add_gd_study_parser(sub).set_defaults(run=gd_study_cmd)
@@ -328,7 +338,40 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.cmd is None:          # the main job: the gradient-descent study on its defaults
         args = parser.parse_args(["gd-study"])
-    return args.run(args)
+    return _run(args, sub.choices[args.cmd])
+
+
+def _run(args, p) -> int:
+    """Run a parsed sub-command: its output folders are checked before it starts, a ValueError
+    (a library check of an argument) exits 2 with one line through ``p.error``, Ctrl-C exits
+    130 with ``fxsim: interrupted``; any other exception is a bug and keeps its traceback.
+    ``FXSIM_DEBUG=1`` shows the traceback of a ValueError too."""
+    import os
+    try:
+        try:
+            _report.prepare_out_dirs((opt, getattr(args, dest, None))
+                                     for opt, dest in getattr(args, "_out_dirs", ()))
+            return args.run(args)
+        except ValueError as e:
+            if os.environ.get("FXSIM_DEBUG"):
+                raise
+            p.error(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except KeyboardInterrupt:
+        _clear_progress_bars()
+        print("fxsim: interrupted", file=sys.stderr)
+        return 130
+
+
+def _clear_progress_bars():
+    """Erase the progress bars an interrupted study left open (else tqdm redraws them after
+    the last message, at exit)."""
+    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
+    for bar in list(getattr(tqdm, "_instances", None) or ()):
+        bar.leave = False
+        try:
+            bar.close()
+        except Exception:         # a bar that cannot be closed is no reason to fail the exit
+            pass
 
 
 if __name__ == "__main__":

@@ -8,6 +8,12 @@ import numpy as np
 from .qformat import QFormat, qformat
 
 
+def _check_range(lo: int, hi: int, fmt: QFormat) -> None:
+    if lo < fmt.min_raw or hi > fmt.max_raw:
+        bad = lo if lo < fmt.min_raw else hi
+        raise ValueError(f"raw value {bad} is outside {fmt} raw range [{fmt.min_raw}, {fmt.max_raw}]")
+
+
 class FixedArray:
     """An n-d array of fixed-point words: ``raw`` integers (container ``fmt.dtype``) and a
     ``QFormat``.  Values are ``raw * 2**-fmt.fl``.
@@ -31,26 +37,45 @@ class FixedArray:
     __array_priority__ = 100  # numpy defers binary operators to us
 
     def __init__(self, raw, fmt):
+        """``raw``: integers (a numpy integer or bool array, a Python int, a list, or an object
+        array of Python/numpy integers, big ints up to 2**64 - 1 included) inside ``fmt``'s raw
+        range.  The words are always copied into a new array of ``fmt.dtype``: the FixedArray
+        never shares (and so never writes into) the caller's buffer."""
         fmt = qformat(fmt)
-        arr = np.asarray(raw)
-        if arr.dtype.kind not in "iuO" and arr.dtype != np.bool_:
+        arr = raw if isinstance(raw, np.ndarray) else None
+        if arr is None:
+            try:
+                arr = np.asarray(raw)
+            except (ValueError, TypeError, OverflowError) as e:
+                raise ValueError(f"raw must be integers, got {type(raw).__name__} ({e})") from None
+            if arr.dtype.kind == "f" and not isinstance(raw, float):
+                # a list of Python ints beyond int64 and uint64 (or mixing both) comes back as
+                # float64 (lossy) or object: read the ints themselves
+                try:
+                    arr = np.array(raw, dtype=object)
+                except (ValueError, TypeError):
+                    pass
+        if arr.dtype.kind == "O":
+            flat = arr.ravel()
+            for i, v in enumerate(flat):
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                    where = np.unravel_index(i, arr.shape) if arr.ndim else ()
+                    raise ValueError(
+                        f"raw must hold integers only; element {tuple(int(k) for k in where)} is "
+                        f"{v!r} ({type(v).__name__}); use fxsim.cast(x, fmt) for real values")
+            vals = [int(v) for v in flat]
+            if vals:
+                _check_range(min(vals), max(vals), fmt)
+            words = np.array(vals, dtype=fmt.dtype).reshape(arr.shape)
+        elif arr.dtype.kind in "iub":
+            if arr.size:
+                _check_range(int(arr.min()), int(arr.max()), fmt)
+            words = np.array(arr, dtype=fmt.dtype, copy=True)
+        else:
             raise ValueError(
                 f"raw must be integers (got dtype {arr.dtype}); use fxsim.cast(x, fmt) for real values"
             )
-        if arr.size:
-            if arr.dtype.kind == "O":
-                vals = [int(v) for v in arr.ravel()]
-                lo, hi = min(vals), max(vals)
-            else:
-                lo, hi = int(arr.min()), int(arr.max())
-            if lo < fmt.min_raw or hi > fmt.max_raw:
-                bad = lo if lo < fmt.min_raw else hi
-                raise ValueError(
-                    f"raw value {bad} is outside {fmt} raw range [{fmt.min_raw}, {fmt.max_raw}]"
-                )
-        if arr.dtype.kind == "O":
-            arr = np.array([int(v) for v in arr.ravel()], dtype=fmt.dtype).reshape(arr.shape)
-        self._raw = arr.astype(fmt.dtype, copy=False)
+        self._raw = np.ascontiguousarray(words) if words.ndim else words
         self._fmt = fmt
 
     @classmethod

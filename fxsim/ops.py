@@ -16,11 +16,25 @@ import numpy as np
 from . import _kernels as K
 from . import counters as _counters
 from .fixed import FixedArray
-from .modes import OVERFLOW, ROUNDING, STOCHASTIC, overflow_code, rounding_code, sr_rule_code
+from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, overflow_code, rounding_code, sr_rule_code
 from .qformat import QFormat, qformat
 
 _EXACT_LIMIT = 2**127  # every exact intermediate must satisfy |v| < 2**127 (signed 128-bit kernels)
-_threads = max(1, min(os.cpu_count() or 1, 8))
+_BLOCK = 1 << 22       # elements per kernel call of a long element-wise operation
+_BLOCK_MACS = 1 << 24  # multiply-accumulates per kernel call of a long dot-product operation
+_MEM_CHECK = 1 << 26   # below this many bytes of output and working memory, no check
+
+
+def _default_threads() -> int:
+    """``OMP_NUM_THREADS`` (its first value) when it is a positive integer, else the CPU count
+    (at most 8)."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+_threads = _default_threads()
 
 
 def set_num_threads(n: int) -> None:
@@ -32,13 +46,14 @@ def set_num_threads(n: int) -> None:
     >>> set_num_threads(n)
     """
     global _threads
-    if not isinstance(n, Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, Integral) or not 1 <= n <= 1024:
+        raise ValueError(f"n must be an integer in [1, 1024] (kernel threads), got {n!r}")
     _threads = int(n)
 
 
 def get_num_threads() -> int:
-    """Threads the kernels use (default: the CPU count, at most 8).
+    """Threads the kernels use (default: ``OMP_NUM_THREADS`` when set, else the CPU count, at
+    most 8).
 
     >>> get_num_threads() >= 1
     True
@@ -52,7 +67,90 @@ def _nthreads(work: int) -> int:
     return _threads if work >= 1 << 16 else 1
 
 
+# -- memory ------------------------------------------------------------------------------------
+
+def _available_bytes() -> int:
+    """Memory the process may still take: MemAvailable of /proc/meminfo (Linux), else the
+    physical memory; 2**62 when neither is known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def _check_memory(op: str, shape, nbytes: int) -> None:
+    """Refuse, before allocating, an operation whose result and working memory (``nbytes``)
+    exceed the memory available."""
+    if nbytes < _MEM_CHECK:
+        return
+    avail = _available_bytes()
+    if nbytes > avail:
+        raise MemoryError(
+            f"{op}: a result of shape {tuple(shape)} needs {nbytes:,} bytes "
+            f"({nbytes / 2**30:.1f} GiB) of output and working memory; only {avail:,} bytes "
+            f"({avail / 2**30:.1f} GiB) are available")
+
+
+def _nelem(shape) -> int:
+    return math.prod(int(d) for d in shape)
+
+
 # -- mode and randomness parameters ----------------------------------------------------------
+
+def _check_choice(name: str, value, names) -> None:
+    if not isinstance(value, str) or value not in names:
+        raise ValueError(f"{name} must be one of {', '.join(names)}; got {value!r}")
+
+
+def _check_r(r) -> int | None:
+    if r is None:
+        return None
+    if isinstance(r, bool) or not isinstance(r, Integral) or not 1 <= r <= 64:
+        raise ValueError(f"r must be an integer in [1, 64] (random bits per draw), got {r!r}")
+    return int(r)
+
+
+def _check_eps(eps) -> Fraction:
+    """eps as an exact Fraction; any real number type (float, numpy floats, Fraction, int)."""
+    if isinstance(eps, bool) or not isinstance(eps, Real):
+        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
+    e = eps if isinstance(eps, Fraction) else Fraction(int(eps)) if isinstance(eps, Integral) \
+        else float(eps)
+    if e != e or not 0 <= e < 1:
+        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
+    return Fraction(e)
+
+
+def _check_modes(rounding, overflow, r, eps, sr_rule) -> None:
+    """Every mode argument of a call is checked, whether or not a cast of the call uses it."""
+    _check_choice("rounding", rounding, ROUNDING)
+    _check_choice("overflow", overflow, OVERFLOW)
+    _check_choice("sr_rule", sr_rule, SR_RULES)
+    _check_r(r)
+    _check_eps(eps)
+
+
+def _check_source(source, draws) -> None:
+    if source is not None and draws is not None:
+        raise ValueError("pass either source= or draws=, not both")
+    if source is None:
+        return
+    if isinstance(source, (str, bytes)):
+        raise ValueError(
+            f"source must be a bit source object (fxsim.LFSR(16, seed=1), fxsim.Ideal('pcg64', "
+            f"seed=0), or any object with draws(n, r)), got the string {source!r}; "
+            f"fxsim.vectors.make_source({source!r}) builds one from a spec string")
+    if not callable(getattr(source, "draws", None)):
+        raise ValueError(f"source must be a bit source object with a draws(n, r) method "
+                         f"(fxsim.LFSR, fxsim.Ideal), got {type(source).__name__}")
+
 
 class _Cast:
     """One cast of an operation: target format, modes and (for stochastic modes) draws."""
@@ -70,47 +168,61 @@ class _Cast:
         if self.stochastic:
             if r is None:
                 raise ValueError(f"rounding={rounding!r} needs r, the random bits per draw (1..64)")
-            if isinstance(r, bool) or not isinstance(r, Integral) or not 1 <= r <= 64:
-                raise ValueError(f"r must be an integer in [1, 64], got {r!r}")
-            if not isinstance(eps, Real) or not 0 <= eps < 1 or eps != eps:
-                raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
-            self.r = int(r)
-            self.E = math.floor(Fraction(eps) * 2**self.r)
+            self.r = _check_r(r)
+            self.E = math.floor(_check_eps(eps) * 2**self.r)
 
     def spec(self) -> tuple:
         return (self.mode, self.ovf, self.rule, self.r, self.fmt.wl, self.fmt.signed, self.E)
 
 
-def _draws(casts, total: int, source, draws, op: str):
-    """The ``total`` uint64 draws an operation consumes, in spec §4 order (all stochastic casts
-    of one operation share r).  Deterministic casts draw nothing and leave a source untouched."""
+def _draw_r(casts, source, draws, op: str):
+    """The r of an operation's stochastic casts (None without one), checked before any draw is
+    taken: all stochastic casts of one operation share r, and they need source= or draws=."""
     sto = [c for c in casts if c is not None and c.stochastic]
     if not sto:
-        return _NO_DRAWS, False
+        return None
     rs = {c.r for c in sto}
     if len(rs) != 1:
         raise ValueError(f"{op}: all stochastic casts of one operation must use the same r, got {sorted(rs)}")
-    r = rs.pop()
-    if draws is not None and source is not None:
-        raise ValueError(f"{op}: pass either source= or draws=, not both")
+    if draws is None and source is None:
+        raise ValueError(
+            f"{op}: rounding={sto[0].rounding!r} needs a random bit source: pass source= "
+            "(an LFSR or ideal source) or draws= (an array of r-bit integers, one per cast)"
+        )
+    return rs.pop()
+
+
+def _draws(casts, total: int, source, draws, op: str):
+    """The ``total`` uint64 draws an operation consumes, in spec §4 order (all stochastic casts
+    of one operation share r).  Deterministic casts draw nothing and leave a source untouched.
+    Call it last: every other check of the call comes first, so that a refused call takes no
+    draw from the source."""
+    r = _draw_r(casts, source, draws, op)
+    if r is None:
+        return _NO_DRAWS, False
     if draws is None:
-        if source is None:
-            raise ValueError(
-                f"{op}: rounding={sto[0].rounding!r} needs a random bit source: pass source= "
-                "(an LFSR or ideal source) or draws= (an array of r-bit integers, one per cast)"
-            )
-        arr = np.ascontiguousarray(source.draws(total, r), dtype=np.uint64)
+        got = source.draws(total, r)
+        arr = np.asarray(got)
+        what = f"source.draws({total}, {r}) of {type(source).__name__}"
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"{op}: {what} returned dtype {arr.dtype}; a source must return integers")
+        if arr.size != total:
+            raise ValueError(f"{op}: {what} returned {arr.size} values; a source must return "
+                             f"exactly the {total} draws asked for")
+        arr = np.array(arr.reshape(-1), dtype=np.uint64)     # a private copy
+        who = what
     else:
         arr = np.asarray(draws)
         if arr.dtype.kind not in "iu":
             raise ValueError(f"draws must be an array of integers, got dtype {arr.dtype}")
-        if arr.size and (arr.min() < 0):
+        if arr.size != total:
+            raise ValueError(f"{op}: draws must hold exactly {total} values (one per stochastic cast), got {arr.size}")
+        if arr.size and (int(arr.min()) < 0):
             raise ValueError("draws must be non-negative integers below 2**r")
-        arr = np.ascontiguousarray(arr.reshape(-1), dtype=np.uint64)
-    if arr.size != total:
-        raise ValueError(f"{op}: draws must hold exactly {total} values (one per stochastic cast), got {arr.size}")
+        arr = np.ascontiguousarray(arr.reshape(-1), dtype=np.uint64)   # read only by the kernels
+        who = "draws"
     if r < 64 and arr.size and int(arr.max()) >= (1 << r):
-        raise ValueError(f"draws must be below 2**r = {1 << r}; got {int(arr.max())}")
+        raise ValueError(f"{op}: {who} must be below 2**r = {1 << r}; got {int(arr.max())}")
     return arr, True
 
 
@@ -123,7 +235,13 @@ def _vsign(casts, v, shape, op: str):
         return _NO_V, False
     if v is None:
         raise ValueError(f"{op}: rounding='signed_stochastic_eps' needs v, an array of shape {shape}")
-    va = v.to_float() if isinstance(v, FixedArray) else np.asarray(v, dtype=np.float64)
+    if isinstance(v, FixedArray):
+        va = v.to_float()
+    else:
+        va = np.asarray(v)
+        if va.dtype.kind not in "biuf":
+            raise ValueError(f"{op}: v must be real numbers (its sign is used), got dtype {va.dtype}")
+        va = va.astype(np.float64)
     try:
         va = np.broadcast_to(va, shape)
     except ValueError:
@@ -133,13 +251,21 @@ def _vsign(casts, v, shape, op: str):
     return np.ascontiguousarray(np.sign(va).astype(np.int8).reshape(-1)), True
 
 
-def _raise_errors(op, errs, errpos, cnt_ovf, shape, cast: _Cast, what="x"):
+def _first_error(errs, errpos):
+    """(code, flat position) of the first error over the chunks, or None."""
     bad = np.nonzero(errs)[0]
     if bad.size == 0:
-        return
+        return None
     pos = errpos[bad]
     first = int(np.argmin(pos))
-    code, flat = int(errs[bad[first]]), int(pos[first])
+    return int(errs[bad[first]]), int(pos[first])
+
+
+def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x"):
+    found = _first_error(errs, errpos)
+    if found is None:
+        return
+    code, flat = found
     idx = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
     if code == 2:
         raise ValueError(f"{op}: {what} contains NaN (first at index {idx}); NaN has no fixed-point value")
@@ -150,9 +276,45 @@ def _raise_errors(op, errs, errpos, cnt_ovf, shape, cast: _Cast, what="x"):
         )
     f = cast.fmt
     raise OverflowError(
-        f"{op}: {int(cnt_ovf)} element(s) overflowed {f} (range [{f.min}, {f.max}]) with "
+        f"{op}: {int(n_bad)} element(s) overflowed {f} (range [{f.min}, {f.max}]) with "
         f"overflow='error'; first at index {idx}"
     )
+
+
+def _check_finite(op, src, cast: _Cast) -> None:
+    """Refuse NaN (and ±inf unless saturating) before any draw is taken."""
+    if np.isfinite(src).all():
+        return
+    nan = np.isnan(src)
+    if nan.any():
+        raise ValueError(f"{op}: x contains NaN (first at index {int(np.argmax(nan))} of the "
+                         "flattened array); NaN has no fixed-point value")
+    if cast.ovf >= 2:
+        raise ValueError(f"{op}: x contains ±inf (first at index {int(np.argmax(np.isinf(src)))} of "
+                         f"the flattened array); inf cannot be cast with overflow={cast.overflow!r} "
+                         "(use 'saturate')")
+
+
+def _run_elementwise(call, n: int, out, d, ud, vs, uv, threads_work=None):
+    """Run ``call(lo, hi, out, d, vs, cnt, errs, errpos, threads)`` over blocks of at most
+    _BLOCK elements (so that Ctrl-C is seen between blocks); returns (totals, errs, errpos) with
+    positions over the whole array."""
+    totals = np.zeros(5, dtype=np.int64)
+    errs_all, pos_all = [], []
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        nch = max(K.n_chunks(hi - lo), 1)
+        cnt = np.zeros((nch, 5), dtype=np.int64)
+        errs = np.zeros(nch, dtype=np.int32)
+        errpos = np.zeros(nch, dtype=np.int64)
+        call(lo, hi, out[lo:hi], d[lo:hi] if ud else d, vs[lo:hi] if uv else vs, cnt, errs, errpos,
+             _nthreads(hi - lo))
+        totals += cnt.sum(axis=0)
+        errs_all.append(errs)
+        pos_all.append(errpos + lo)
+    if not errs_all:
+        return totals, np.zeros(1, np.int32), np.zeros(1, np.int64)
+    return totals, np.concatenate(errs_all), np.concatenate(pos_all)
 
 
 # -- cast ------------------------------------------------------------------------------------
@@ -177,61 +339,95 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     array([7, 6, 7, 6], dtype=int8)
     """
     fmt = qformat(fmt)
+    _check_modes(rounding, overflow, r, eps, sr_rule)
+    _check_source(source, draws)
     c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
-    if not isinstance(x, FixedArray):
-        arr = np.asarray(x)
+    if isinstance(x, FixedArray):
+        shape = x.shape
+        src = np.ascontiguousarray(x.raw).reshape(-1)          # read only
+    else:
+        arr = _real_array(x)
         if arr.dtype.kind in "iu":
             if arr.size and max(abs(int(arr.min())), abs(int(arr.max()))) > 2**53:
-                x = FixedArray(arr, QFormat(64, 0, arr.dtype.kind == "i"))
+                x = FixedArray._wrap(arr, QFormat(64, 0, arr.dtype.kind == "i"))
+                shape, src = arr.shape, np.ascontiguousarray(arr, dtype=x.fmt.dtype).reshape(-1)
             else:
                 arr = arr.astype(np.float64)
         elif arr.dtype.kind == "b":
             arr = arr.astype(np.float64)
-        elif arr.dtype.kind == "f":
-            arr = arr.astype(np.float64, copy=False)
-        else:
-            raise ValueError(f"cast: x must be real numbers or a FixedArray, got dtype {arr.dtype}")
-    if isinstance(x, FixedArray):
-        shape, src = x.shape, np.ascontiguousarray(x.raw).reshape(-1)
-    else:
-        shape, src = arr.shape, np.ascontiguousarray(arr).reshape(-1)
+        if not isinstance(x, FixedArray):
+            # native-endian contiguous float64; read only by the kernels
+            shape = arr.shape
+            src = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
     n = src.size
+    _check_memory("cast", shape, n * (fmt.dtype.itemsize + (8 if c.stochastic else 0)))
     vs, uv = _vsign([c], v, shape, "cast")
+    _draw_r([c], source, draws, "cast")
+    if c.stochastic and draws is None and not isinstance(x, FixedArray):
+        _check_finite("cast", src, c)          # before a source is touched
     if (c.stochastic and source is not None and draws is None and not isinstance(x, FixedArray)
             and n >= 1 << 18 and _threads > 1):
-        parts = 4 * _threads
-        cuts = [n * k // parts for k in range(parts + 1)]
-        subs = source._substreams(cuts, c.r) if hasattr(source, "_substreams") else None
+        subs = None
+        if hasattr(source, "_substreams"):
+            parts = max(4 * _threads, -(-n // _BLOCK))
+            cuts = [n * k // parts for k in range(parts + 1)]
+            subs = source._substreams(cuts, c.r)
         if subs is not None:
             return _cast_streams(src, shape, fmt, c, subs, cuts, vs, uv)
     d, ud = _draws([c], n, source, draws, "cast")
     out = np.empty(n, dtype=fmt.dtype)
-    nch = max(K.n_chunks(n), 1)
-    cnt = np.zeros((nch, 5), dtype=np.int64)
-    errs = np.zeros(nch, dtype=np.int32)
-    errpos = np.zeros(nch, dtype=np.int64)
-    if n:
-        if isinstance(x, FixedArray):
-            s = x.fmt.fl - fmt.fl
-            vmax = max(-x.fmt.min_raw, x.fmt.max_raw)
-            K.cast_raw(src, out, False, s, _small(vmax, s), c.spec(), d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
-        else:
-            K.cast_f64(src, out, c.spec(), fmt.fl, d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
-    totals = cnt.sum(axis=0)
+    if isinstance(x, FixedArray):
+        s = x.fmt.fl - fmt.fl
+        vmax = max(-x.fmt.min_raw, x.fmt.max_raw)
+        small = _small(vmax, s)
+        if not src.flags.writeable:
+            src = src.copy()      # the kernel's buffer type is not const; the words are only read
+
+        def call(lo, hi, o, dd, vv, cnt, errs, errpos, th):
+            K.cast_raw(src[lo:hi], o, False, s, small, c.spec(), dd, ud, vv, uv, cnt, errs, errpos, th)
+    else:
+        def call(lo, hi, o, dd, vv, cnt, errs, errpos, th):
+            K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud, vv, uv, cnt, errs, errpos, th)
+    totals, errs, errpos = _run_elementwise(call, n, out, d, ud, vs, uv)
     _raise_errors("cast", errs, errpos, totals[3], shape, c)
     _counters.record("cast", "out", fmt, totals)
     return FixedArray._wrap(out.reshape(shape), fmt)
 
 
+def _real_array(x) -> np.ndarray:
+    """``x`` as a numpy array of real numbers (bool, integers or floats), never a copy that
+    fxsim writes into; refuses complex, object, string and other dtypes with a clear error."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"cast: x must be real numbers or a FixedArray ({e})") from None
+    if arr.dtype.kind == "O":
+        kinds = {type(v).__name__ for v in arr.ravel()[:8]}
+        raise ValueError(f"cast: x must be real numbers (bool, integer or float arrays) or a "
+                         f"FixedArray, got an object array (holding {', '.join(sorted(kinds))}); "
+                         "for exact values build a FixedArray from raw integers")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"cast: x must be real numbers or a FixedArray, got dtype {arr.dtype}")
+    return arr
+
+
 def _cast_streams(src, shape, fmt, c: _Cast, subs, cuts, vs, uv) -> FixedArray:
-    """Stochastic float cast from private sub-streams, one per part (see cast_f64_streams)."""
+    """Stochastic float cast from private sub-streams, one per part (see cast_f64_streams),
+    4 parts per thread and kernel call, so that Ctrl-C is seen between calls."""
     T = len(subs)
     out = np.empty(src.size, dtype=fmt.dtype)
     cnt = np.zeros((T, 5), dtype=np.int64)
     errs = np.zeros(T, dtype=np.int32)
     errpos = np.zeros(T, dtype=np.int64)
-    K.cast_f64_streams(src, out, c.spec(), fmt.fl, [s.capsule for s in subs],
-                       np.asarray(cuts, dtype=np.int64), vs, uv, cnt, errs, errpos, _threads)
+    step = 4 * _threads
+    cuts = np.asarray(cuts, dtype=np.int64)
+    for k0 in range(0, T, step):
+        k1 = min(T, k0 + step)
+        lo, hi = int(cuts[k0]), int(cuts[k1])
+        K.cast_f64_streams(src[lo:hi], out[lo:hi], c.spec(), fmt.fl, [s.capsule for s in subs[k0:k1]],
+                           cuts[k0:k1 + 1] - lo, vs[lo:hi] if uv else vs, uv, cnt[k0:k1],
+                           errs[k0:k1], errpos[k0:k1], _threads)
+        errpos[k0:k1] += lo
     totals = cnt.sum(axis=0)
     _raise_errors("cast", errs, errpos, totals[3], shape, c)
     _counters.record("cast", "out", fmt, totals)
@@ -274,21 +470,49 @@ def _range_format(lo: int, hi: int, fl: int, signed: bool, op: str) -> QFormat:
     return QFormat(wl, fl, signed)
 
 
-def _common_container(ra: np.ndarray, rb: np.ndarray):
-    """Raw arrays in one container type; uint64 words that meet signed ones travel as int64
-    with a flag (the kernel re-reads them as unsigned)."""
-    if ra.dtype == rb.dtype:
-        return ra, rb, False, False
-    ct = np.promote_types(ra.dtype, rb.dtype)
+def _container(da: np.dtype, db: np.dtype):
+    """One kernel container type for two raw dtypes; uint64 words that meet signed ones travel
+    as int64 bits with a flag (the kernel re-reads them as unsigned)."""
+    if da == db:
+        return da, False, False
+    ct = np.promote_types(da, db)
     if ct.kind in "iu":
-        return ra.astype(ct), rb.astype(ct), False, False
-    ua, ub = ra.dtype == np.uint64, rb.dtype == np.uint64
-    return ra.astype(np.int64), rb.astype(np.int64), ua, ub  # astype keeps uint64 bits
+        return ct, False, False
+    return np.dtype(np.int64), da == np.uint64, db == np.uint64
+
+
+def _flat_block(raw: np.ndarray, shape, idx, dtype) -> np.ndarray:
+    """The C-order block ``idx`` of ``raw`` broadcast to ``shape``, as a new contiguous array of
+    ``dtype`` (a copy: the kernels never see a caller's buffer)."""
+    view = np.broadcast_to(raw, shape)[idx] if shape else np.broadcast_to(raw, shape)
+    return np.array(view, dtype=dtype, order="C", copy=True).reshape(-1)
+
+
+def _row_blocks(shape, target: int):
+    """C-order blocks of ``shape`` of at most ``target`` elements (more only when one row of
+    the last axis is longer): yields (start, stop, index) with ``index`` selecting the block."""
+    n = _nelem(shape)
+    if n <= target or not shape:
+        yield 0, n, tuple(slice(None) for _ in shape)
+        return
+    k, inner = len(shape) - 1, 1
+    while k > 0 and inner * shape[k] <= target:
+        inner *= shape[k]
+        k -= 1
+    step = max(1, target // inner)
+    for outer in np.ndindex(*shape[:k]):
+        base = (int(np.ravel_multi_index(outer, shape[:k])) if k else 0) * shape[k] * inner
+        for j0 in range(0, shape[k], step):
+            j1 = min(shape[k], j0 + step)
+            yield (base + j0 * inner, base + j1 * inner,
+                   outer + (slice(j0, j1),) + tuple(slice(None) for _ in shape[k + 1:]))
 
 
 def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws):
     _check_fixed("a", a)
     _check_fixed("b", b)
+    _check_modes(rounding, overflow, r, eps, sr_rule)
+    _check_source(source, draws)
     fa, fb = a.fmt, b.fmt
     if op == "mul":
         F = fa.fl + fb.fl
@@ -323,28 +547,53 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     fmt = _range_format(lo, hi, F, signed, op) if fmt is None else qformat(fmt)
     c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
     try:
-        ra, rb = np.broadcast_arrays(a.raw, b.raw)
+        shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
-    shape = ra.shape
-    ra, rb, ua, ub = _common_container(ra, rb)
-    ra = np.ascontiguousarray(ra).reshape(-1)
-    rb = np.ascontiguousarray(rb).reshape(-1)
-    n = ra.size
-    d, ud = _draws([c], n, source, draws, op)
+    ct, ua, ub = _container(a.raw.dtype, b.raw.dtype)
+    n = _nelem(shape)
+    _check_memory(op, shape, n * (fmt.dtype.itemsize + (8 if c.stochastic else 0)))
     vs, uv = _vsign([c], v, shape, op)
+    d, ud = _draws([c], n, source, draws, op)
     out = np.empty(n, dtype=fmt.dtype)
-    nch = max(K.n_chunks(n), 1)
-    cnt = np.zeros((nch, 5), dtype=np.int64)
-    errs = np.zeros(nch, dtype=np.int32)
-    errpos = np.zeros(nch, dtype=np.int64)
-    if n:
-        K.binop({"add": 0, "sub": 1, "mul": 2}[op], ra, rb, out, ua, ub, da, db, F - fmt.fl,
-                _small_level(max(abs(lo), abs(hi)), F - fmt.fl, fmt) if not (ua or ub) else 0, c.spec(), d, ud, vs, uv, cnt, errs, errpos, _nthreads(n))
-    totals = cnt.sum(axis=0)
-    _raise_errors(op, errs, errpos, totals[3], shape, c, what="the result")
+    s_out = F - fmt.fl
+    small = _small_level(max(abs(lo), abs(hi)), s_out, fmt) if not (ua or ub) else 0
+    totals = np.zeros(5, dtype=np.int64)
+    errs_all, pos_all = [np.zeros(1, np.int32)], [np.zeros(1, np.int64)]
+    code = {"add": 0, "sub": 1, "mul": 2}[op]
+    direct = a.shape == shape and b.shape == shape
+    if direct:     # same shapes: flat slices, converted (copied) only where the type differs
+        fa_words, fb_words = _flat_words(a.raw, ct), _flat_words(b.raw, ct)
+    for b0, b1, idx in _row_blocks(shape, _BLOCK):
+        if direct:
+            ra, rb = fa_words[b0:b1], fb_words[b0:b1]
+        else:
+            ra = _flat_block(a.raw, shape, idx, ct)
+            rb = _flat_block(b.raw, shape, idx, ct)
+        m = b1 - b0
+        nch = max(K.n_chunks(m), 1)
+        cnt = np.zeros((nch, 5), dtype=np.int64)
+        errs = np.zeros(nch, dtype=np.int32)
+        errpos = np.zeros(nch, dtype=np.int64)
+        if m:
+            K.binop(code, ra, rb, out[b0:b1], ua, ub, da, db, s_out, small, c.spec(),
+                    d[b0:b1] if ud else d, ud, vs[b0:b1] if uv else vs, uv, cnt, errs, errpos,
+                    _nthreads(m))
+        totals += cnt.sum(axis=0)
+        errs_all.append(errs)
+        pos_all.append(errpos + b0)
+    _raise_errors(op, np.concatenate(errs_all), np.concatenate(pos_all), totals[3], shape, c,
+                  what="the result")
     _counters.record(op, "out", fmt, totals)
     return FixedArray._wrap(out.reshape(shape), fmt)
+
+
+def _flat_words(raw: np.ndarray, dtype) -> np.ndarray:
+    """``raw`` flattened in C order as a writable-typed contiguous array of ``dtype`` that the
+    kernels only read: the caller's own buffer only when it already is exactly that."""
+    if raw.dtype == dtype and raw.flags.c_contiguous and raw.flags.writeable:
+        return raw.reshape(-1)
+    return np.array(raw, dtype=dtype, order="C", copy=True).reshape(-1)
 
 
 def add(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None, eps=0.0, v=None,
@@ -390,14 +639,16 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
          prod_rounding, prod_overflow, acc_rounding, acc_overflow, out_rounding, out_overflow,
          r, eps, v, sr_rule, source, draws) -> FixedArray:
     """Shared driver: A is (M, K) raw, B is (K, N) raw; every output is a spec §4 dot."""
+    _check_modes(rounding, overflow, r, eps, sr_rule)
     for name, value in (("prod_rounding", prod_rounding), ("acc_rounding", acc_rounding),
                         ("out_rounding", out_rounding)):
-        if value is not None and value not in ROUNDING:
-            raise ValueError(f"{name} must be one of {', '.join(ROUNDING)}; got {value!r}")
+        if value is not None:
+            _check_choice(name, value, ROUNDING)
     for name, value in (("prod_overflow", prod_overflow), ("acc_overflow", acc_overflow),
                         ("out_overflow", out_overflow)):
-        if value is not None and value not in OVERFLOW:
-            raise ValueError(f"{name} must be one of {', '.join(OVERFLOW)}; got {value!r}")
+        if value is not None:
+            _check_choice(name, value, OVERFLOW)
+    _check_source(source, draws)
     fa, fb = A.fmt, B.fmt
     M, Kd = A.shape
     N = B.shape[1]
@@ -439,8 +690,10 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
     casts = [cp, ca, co]
     per_el = (Kd if cp is not None and cp.stochastic else 0) + (Kd if ca is not None and ca.stochastic else 0) \
         + (1 if co is not None and co.stochastic else 0)
-    d, ud = _draws(casts, M * N * per_el, source, draws, op)
+    work = M * N * (8 + 8 * per_el) + 8 * (A.size + B.size)
+    _check_memory(op, out_shape, work)
     vs, uv = _vsign(casts, v, out_shape, op)
+    d, ud = _draws(casts, M * N * per_el, source, draws, op)
     # the MAC kernels read int64 words; uint64 words travel as int64 bits with a flag
     ua, ub = A.raw.dtype == np.uint64, B.raw.dtype == np.uint64
     ra, rb = A.raw, B.raw     # converted below, once, to what the chosen kernel reads
@@ -459,33 +712,37 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
         if co is None:
             raw = res.astype(fmt.dtype)
         else:
-            flat = np.ascontiguousarray(res.reshape(-1), dtype=np.int64)
+            flat = res.reshape(-1).astype(np.int64)
             raw = np.empty(flat.size, dtype=fmt.dtype)
-            nch = max(K.n_chunks(flat.size), 1)
-            cnt = np.zeros((nch, 5), dtype=np.int64)
-            errs = np.zeros(nch, dtype=np.int32)
-            errpos = np.zeros(nch, dtype=np.int64)
-            if flat.size:
-                s_o = fl_acc - fmt.fl
-                K.cast_raw(flat, raw, False, s_o, _small(int(np.abs(flat).max()), s_o), co.spec(), _NO_DRAWS, False, _NO_V, False,
-                           cnt, errs, errpos, _nthreads(flat.size))
-            tot = cnt.sum(axis=0)
+            s_o = fl_acc - fmt.fl
+            small = _small(int(np.abs(flat).max()), s_o) if flat.size else True
+
+            def call(lo, hi, o, dd, vv, cnt, errs, errpos, th):
+                K.cast_raw(flat[lo:hi], o, False, s_o, small, co.spec(), _NO_DRAWS, False, _NO_V,
+                           False, cnt, errs, errpos, th)
+            tot, errs, errpos = _run_elementwise(call, flat.size, raw, _NO_DRAWS, False, _NO_V, False)
             _raise_errors(op, errs, errpos, tot[3], out_shape, co, what="the result")
             _counters.record(op, "out", fmt, tot)
         return FixedArray._wrap(raw.reshape(out_shape), fmt)
 
-    ra = np.ascontiguousarray(ra).astype(np.int64, copy=False)
-    rb = np.ascontiguousarray(rb).astype(np.int64, copy=False)
+    ra = np.ascontiguousarray(ra, dtype=np.int64)     # const in the kernel: only read
+    rb = np.ascontiguousarray(rb, dtype=np.int64)
     out = np.empty((M, N), dtype=np.int64)
-    cnt = np.zeros((max(M, 1), 3, 5), dtype=np.int64)
+    cnt = np.zeros((max(M, 1), 4, 5), dtype=np.int64)
     errs = np.zeros(max(M, 1), dtype=np.int32)
     errpos = np.zeros(max(M, 1), dtype=np.int64)
     dummy = (0, 0, 0, 1, 1, 1, 0)
-    K.dot_generic(ra, rb, out, ua, ub,
-                  (cp is not None, cp.spec() if cp else dummy, fa.fl + fb.fl - fl_p),
-                  (ca is not None, ca.spec() if ca else dummy, sa, sp, sa),
-                  (co is not None, co.spec() if co else dummy, fl_acc - fmt.fl),
-                  d, ud, vs, uv, cnt, errs, errpos, _nthreads(M * N * max(Kd, 1)))
+    pspec = (cp is not None, cp.spec() if cp else dummy, fa.fl + fb.fl - fl_p)
+    aspec = (ca is not None, ca.spec() if ca else dummy, sa, sp, sa)
+    ospec = (co is not None, co.spec() if co else dummy, fl_acc - fmt.fl)
+    rows = max(1, _BLOCK_MACS // max(1, N * Kd))      # rows per kernel call (Ctrl-C between)
+    for i0 in range(0, M, rows):
+        i1 = min(M, i0 + rows)
+        K.dot_generic(ra[i0:i1], rb, out[i0:i1], ua, ub, pspec, aspec, ospec,
+                      d[i0 * N * per_el:i1 * N * per_el] if ud else d, ud,
+                      vs[i0 * N:i1 * N] if uv else vs, uv, cnt[i0:i1], errs[i0:i1], errpos[i0:i1],
+                      _nthreads((i1 - i0) * N * max(Kd, 1)))
+        errpos[i0:i1] += i0 * N
     tot = cnt.sum(axis=0)
     bad = np.nonzero(errs)[0]
     if bad.size:
@@ -493,7 +750,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
         # the one in 'error' mode, else the first cast in 'error' mode
         culprit = next(c for c in (co, ca, cp) if c is not None and c.ovf == 3) if any(
             c is not None and c.ovf == 3 for c in casts) else co or ca or cp
-        _raise_errors(op, errs, errpos, tot[:, 3].sum(), out_shape, culprit, what="the result")
+        _raise_errors(op, errs, errpos, tot[3, 3], out_shape, culprit, what="the result")
     for role, c, row in (("prod", cp, 0), ("acc", ca, 1), ("out", co, 2)):
         if c is not None:
             _counters.record(op, role, c.fmt, tot[row])
@@ -503,23 +760,26 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
 
 def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
     """Vectorized MAC array for an accumulator cast that never rounds (products aligned by a
-    left shift): int32 lanes where the bound allows, else int64.  Returns None if neither fits."""
+    left shift): int32 lanes where the bound allows, else int64.  Returns None if neither fits.
+    The lane copies of A and B are fxsim's own (A is shifted in place)."""
     prod_max = (amax << sp) * bmax
     acc_max = max(abs(acc.min_raw), acc.max_raw)
     for lane, bits in ((np.int32, 31), (np.int64, 63)):
         if prod_max + acc_max < 2**bits and (amax << sp) < 2**bits:
-            A = np.ascontiguousarray(ra, dtype=lane)
+            A = np.array(ra, dtype=lane, order="C", copy=True)
             if sp:
                 A <<= sp
-            B = np.ascontiguousarray(rb, dtype=lane)
-            M, N = A.shape[0], B.shape[1]
+            B = np.ascontiguousarray(rb, dtype=lane)       # only read
+            M, N, Kd = A.shape[0], B.shape[1], A.shape[1]
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)
             lo = -acc.max_raw if (ca.ovf == 1 and acc.signed) else acc.min_raw
-            K.matmul_acc_lanes(A, B, out, lane(lo), lane(acc.max_raw), ca.ovf == 2, acc.wl, acc.signed, novf,
-                               _nthreads(M * N * A.shape[1]))
-            n = M * N * A.shape[1]
-            _counters.record(op, "acc", acc, (n, 0, 0, int(novf.sum()), 0))
+            rows = max(1, _BLOCK_MACS // max(1, N * Kd))
+            for i0 in range(0, M, rows):
+                i1 = min(M, i0 + rows)
+                K.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == 2,
+                                   acc.wl, acc.signed, novf[i0:i1], _nthreads((i1 - i0) * N * Kd))
+            _counters.record(op, "acc", acc, (M * N * Kd, 0, 0, int(novf.sum()), 0))
             return out
     return None
 

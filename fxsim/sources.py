@@ -6,9 +6,18 @@ other operations call); nogil code reaches the same stream through ``source.caps
 PyCapsule named ``"fxsim.bitsrc"`` holding a ``bitsrc_t`` (``cysrc/bitsrc.pxd``): an opaque state
 pointer and the function pointers ``next(state, r)`` and ``fill(state, out, n, r)``.
 
-Sources are stateful and not thread-safe: ``draws`` holds ``source.lock``, and so must any
-direct user of the capsule.  ``source.state`` is a plain JSON-able dict (get and set),
-``from_state(d)`` rebuilds a source from one, and ``spawn(k)`` gives k independent children.
+Sources are stateful and may be shared between Python threads: every method that reads or
+moves a source (``draws``, ``next``, ``state`` get and set, ``advance``, ``reset``, ``spawn``,
+``count``, ``lane_states`` and the jump-ahead sub-streams a large stochastic ``fxsim.cast``
+takes) holds ``source.lock`` for the whole read-and-advance, so concurrent calls each get
+their own contiguous piece of the one stream.  A direct user of the capsule must hold
+``source.lock`` too, and so must whoever drives the numpy bit generator an ``Ideal`` wraps
+(numpy's own methods do).  A user-defined source (any object with ``draws(n, r)``) is called
+once per operation and must make that call atomic itself if it is shared.
+
+``source.state`` is a plain JSON-able dict (get and set; a malformed dict is refused with a
+ValueError naming the key, and the source is left as it was), ``from_state(d)`` rebuilds a
+source from one, and ``spawn(k)`` gives k independent children.
 """
 from __future__ import annotations
 
@@ -347,15 +356,135 @@ def _jsonable(v):
     return v
 
 
-def _like(value, template):
-    """``value`` (from JSON) in the types of ``template`` (a numpy bit generator state)."""
+# ranges of the integer fields of numpy bit generator states (default: a 64-bit word)
+_INT_FIELDS = {"has_uint32": (0, 1), "uinteger": (0, (1 << 32) - 1), "buffer_pos": (0, 4),
+               "pos": (0, 624)}
+_WIDE_FIELDS = ("PCG64", "PCG64DXSM")          # state/inc are 128-bit integers
+
+
+def _like(value, template, path, name=""):
+    """``value`` (from JSON) checked against, and converted to the types of, ``template`` (the
+    current numpy bit generator state): the same keys, integers in range, arrays of the same
+    length; ValueError naming the offending ``path`` otherwise."""
     if isinstance(template, dict):
         if not isinstance(value, dict):
-            raise ValueError(f"state: expected a dict, got {type(value).__name__}")
-        return {k: _like(value[k], t) if k in value else t for k, t in template.items()}
+            raise ValueError(f"{path} must be a dict, got {type(value).__name__}")
+        missing = [k for k in template if k not in value]
+        if missing:
+            raise ValueError(f"{path} is missing {missing[0]!r} (expected keys: "
+                             f"{', '.join(map(repr, template))})")
+        extra = [k for k in value if k not in template]
+        if extra:
+            raise ValueError(f"{path} has unknown key {extra[0]!r} (expected keys: "
+                             f"{', '.join(map(repr, template))})")
+        return {k: _like(value[k], t, f"{path}[{k!r}]", name) for k, t in template.items()}
     if isinstance(template, np.ndarray):
-        return np.asarray(value, dtype=template.dtype).reshape(template.shape)
+        if isinstance(value, np.ndarray) and value.ndim == 1:
+            value = value.tolist()
+        if not isinstance(value, (list, tuple)) or len(value) != template.size:
+            got = f"{len(value)} items" if isinstance(value, (list, tuple)) else type(value).__name__
+            raise ValueError(f"{path} must be a list of {template.size} integers, got {got}")
+        top = (1 << (8 * template.dtype.itemsize)) - 1
+        for i, v in enumerate(value):
+            if not _is_int(v) or not 0 <= v <= top:
+                raise ValueError(f"{path}[{i}] must be an integer in [0, {top}], got {v!r}")
+        return np.array([int(v) for v in value], dtype=template.dtype).reshape(template.shape)
+    if isinstance(template, str):
+        if not isinstance(value, str) or value != template:
+            raise ValueError(f"{path} must be {template!r}, got {value!r}")
+        return value
+    if _is_int(template):
+        key = path.rsplit("[", 1)[-1].strip("[]'\"")
+        lo, hi = _INT_FIELDS.get(key, (0, (1 << 64) - 1))
+        if name in _WIDE_FIELDS and key in ("state", "inc"):
+            hi = (1 << 128) - 1
+        if not _is_int(value) or not lo <= value <= hi:
+            raise ValueError(f"{path} must be an integer in [{lo}, {hi}], got {value!r}")
+        if name in _WIDE_FIELDS and key == "inc" and not value & 1:
+            raise ValueError(f"{path} must be odd (a PCG increment), got {value!r}")
+        return int(value)
+    if type(value) is not type(template):
+        raise ValueError(f"{path} must be a {type(template).__name__}, got {type(value).__name__}")
     return value
+
+
+_LFSR_KEYS = ("kind", "n", "taps", "form", "rule", "lanes", "lane_seeds", "lane_states", "count")
+_SPAWN_KEYS = ("entropy", "key", "children")
+
+
+def _lfsr_config(value) -> tuple:
+    """The configuration (n, taps, form, rule, lanes) of an LFSR state dict, checked."""
+    if not isinstance(value, dict):
+        raise ValueError(f"state must be a dict (from LFSR.state), got {type(value).__name__}")
+    missing = [k for k in _LFSR_KEYS if k not in value]
+    if missing:
+        raise ValueError(f"state is missing {missing[0]!r} (an LFSR state has the keys "
+                         f"{', '.join(map(repr, _LFSR_KEYS))} and optionally 'spawn')")
+    extra = [k for k in value if k not in _LFSR_KEYS + ("spawn",)]
+    if extra:
+        raise ValueError(f"state has unknown key {extra[0]!r} (an LFSR state has the keys "
+                         f"{', '.join(map(repr, _LFSR_KEYS))} and optionally 'spawn')")
+    if not isinstance(value["kind"], str) or value["kind"] != "lfsr":
+        raise ValueError(f"state['kind'] must be 'lfsr', got {value['kind']!r}")
+    n = value["n"]
+    if not _is_int(n) or not 2 <= n <= 64:
+        raise ValueError(f"state['n'] must be an integer in [2, 64] (the register length), got {n!r}")
+    n = int(n)
+    taps = value["taps"]
+    if not isinstance(taps, (list, tuple)) or not all(_is_int(t) for t in taps):
+        raise ValueError(f"state['taps'] must be a list of integers (XAPP052 exponents, first = "
+                         f"n), got {taps!r}")
+    try:
+        taps = LFSR._parse_taps(taps, n)
+    except ValueError as e:
+        raise ValueError(f"state['taps']: {e}") from None
+    form, rule, lanes = value["form"], value["rule"], value["lanes"]
+    if not isinstance(form, str) or form not in FORMS:
+        raise ValueError(f"state['form'] must be one of {', '.join(map(repr, FORMS))}, got {form!r}")
+    if not isinstance(rule, str) or rule not in RULES:
+        raise ValueError(f"state['rule'] must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
+    top = min((1 << n) - 1, MAX_LANES)
+    if not _is_int(lanes) or not 1 <= lanes <= top:
+        raise ValueError(f"state['lanes'] must be an integer in [1, {top}] for n = {n}, got {lanes!r}")
+    return n, taps, form, rule, int(lanes)
+
+
+def _lfsr_position(value, n, lanes) -> tuple:
+    """(lane_seeds, lane_states, count, spawn or None) of an LFSR state dict, checked."""
+    out = []
+    for name in ("lane_seeds", "lane_states"):
+        arr = value[name]
+        if isinstance(arr, np.ndarray) and arr.ndim == 1:
+            arr = arr.tolist()
+        if not isinstance(arr, (list, tuple)):
+            raise ValueError(f"state[{name!r}] must be a list of {lanes} register states, got "
+                             f"{type(arr).__name__}")
+        if len(arr) != lanes:
+            raise ValueError(f"state[{name!r}] must hold {lanes} states (one per lane), got {len(arr)}")
+        for i, s in enumerate(arr):
+            if not _is_int(s) or not 1 <= s <= (1 << n) - 1:
+                raise ValueError(f"state[{name!r}][{i}] must be an integer in [1, 2**{n} - 1] (a "
+                                 f"non-zero {n}-bit register state), got {s!r}")
+        out.append([int(s) for s in arr])
+    count = value["count"]
+    if not _is_int(count) or not 0 <= count < 1 << 64:
+        raise ValueError(f"state['count'] must be an integer in [0, 2**64), got {count!r}")
+    sp = value.get("spawn")
+    if "spawn" in value:
+        if not isinstance(sp, dict) or set(sp) != set(_SPAWN_KEYS):
+            raise ValueError(f"state['spawn'] must be a dict with the keys "
+                             f"{', '.join(map(repr, _SPAWN_KEYS))}, got {sp!r}")
+        for k in ("entropy", "key"):
+            v = sp[k]
+            if not isinstance(v, (list, tuple)) or not all(_is_int(x) and x >= 0 for x in v) \
+                    or (k == "entropy" and not v):
+                raise ValueError(f"state['spawn'][{k!r}] must be a {'non-empty ' if k == 'entropy' else ''}"
+                                 f"list of non-negative integers, got {v!r}")
+        c = sp["children"]
+        if not _is_int(c) or not 0 <= c < 1 << 63:
+            raise ValueError(f"state['spawn']['children'] must be an integer in [0, 2**63), got {c!r}")
+        sp = ([int(x) for x in sp["entropy"]], tuple(int(x) for x in sp["key"]), int(c))
+    return out[0], out[1], int(count), sp
 
 
 class BitSource:
@@ -562,46 +691,35 @@ class LFSR(BitSource):
 
     @property
     def state(self) -> dict:
-        with self.lock:
+        with self.lock:           # one consistent snapshot (the setter and spawn hold the lock)
             cur = [int(s) for s in self._core.lanes]
             count = int(self._core.count)
+            seeds, entropy = list(self._starts), list(self._entropy)
+            key, children = list(self._spawn_key), self._children
         return {"kind": "lfsr", "n": self.n, "taps": list(self.taps), "form": self.form,
-                "rule": self.rule, "lanes": self.lanes, "lane_seeds": list(self._starts),
+                "rule": self.rule, "lanes": len(seeds), "lane_seeds": seeds,
                 "lane_states": cur, "count": count,
-                "spawn": {"entropy": list(self._entropy), "key": list(self._spawn_key),
-                          "children": self._children}}
+                "spawn": {"entropy": entropy, "key": key, "children": children}}
 
     @state.setter
     def state(self, value):
-        if not isinstance(value, dict):
-            raise ValueError(f"state must be a dict (from .state), got {type(value).__name__}")
-        want = {"kind": "lfsr", "n": self.n, "taps": list(self.taps), "form": self.form,
-                "rule": self.rule, "lanes": self.lanes}
-        for k, v in want.items():
-            got = value.get(k)
-            if k == "taps" and got is not None:
-                got = sorted((int(t) for t in got), reverse=True)
-            if got != v:
-                raise ValueError(f"state[{k!r}] = {value.get(k)!r} does not match this source ({v!r}); "
-                                 "use fxsim.sources.from_state to build a new source")
-        try:
-            seeds, cur, count = value["lane_seeds"], value["lane_states"], value["count"]
-        except KeyError as e:
-            raise ValueError(f"state is missing {e.args[0]!r}") from None
-        for name, arr in (("lane_seeds", seeds), ("lane_states", cur)):
-            if len(arr) != self.lanes:
-                raise ValueError(f"state[{name!r}] must hold {self.lanes} states, got {len(arr)}")
-            for i, s in enumerate(arr):
-                self._check_seed(s, f"state[{name!r}][{i}]")
-        if not _is_int(count) or not 0 <= count < 1 << 64:
-            raise ValueError(f"state['count'] must be an integer in [0, 2**64), got {count!r}")
-        sp = value.get("spawn", {"entropy": self._entropy, "key": [], "children": 0})
-        with self.lock:
-            self._core.set_position(np.array([int(s) for s in cur], dtype=np.uint64), int(count))
-            self._starts = tuple(int(s) for s in seeds)
-            self._entropy = [int(x) for x in sp["entropy"]]
-            self._spawn_key = tuple(int(x) for x in sp["key"])
-            self._children = int(sp["children"])
+        n, taps, form, rule, lanes = _lfsr_config(value)
+        got = {"n": n, "taps": taps, "form": form, "rule": rule, "lanes": lanes}
+        for k, v in (("n", self.n), ("taps", self.taps), ("form", self.form),
+                     ("rule", self.rule), ("lanes", self.lanes)):
+            if got[k] != v:
+                raise ValueError(f"state[{k!r}] = {value[k]!r} does not match this source "
+                                 f"({list(v) if k == 'taps' else v!r}); use "
+                                 "fxsim.sources.from_state to build a new source")
+        seeds, cur, count, sp = _lfsr_position(value, n, lanes)
+        with self.lock:           # everything checked: nothing changes on a refused state
+            if sp is None:
+                sp = (self._entropy, (), 0)
+            self._core.set_position(np.array(cur, dtype=np.uint64), count)
+            self._starts = tuple(seeds)
+            self._entropy = list(sp[0])
+            self._spawn_key = tuple(sp[1])
+            self._children = sp[2]
 
     # -- moving along the stream -----------------------------------------------------------------
 
@@ -610,16 +728,30 @@ class LFSR(BitSource):
             return None
         r = self._check_r(r)
         spd = r if self.rule == "serial" else 1
-        st = self.state
-        copies = []
-        for off in cuts[:-1]:
-            c = from_state(st)
-            c.advance(int(off) * spd)
-            copies.append(c)
-        st2 = from_state(st).advance(int(cuts[-1]) * spd).state
-        st2["count"] = (st["count"] + int(cuts[-1])) % (1 << 64)
-        self.state = st2
+        offs = [int(c) for c in cuts]
+        with self.lock:           # read, copy and advance in one step: no other thread in between
+            cur = self._core.lanes
+            count = int(self._core.count)
+            copies = [self._copy_at(_S.jump_states(self.n, self.mask, self._fc, cur,
+                                                   off * spd % self._order), count)
+                      for off in offs[:-1]]
+            self._core.set_position(
+                _S.jump_states(self.n, self.mask, self._fc, cur, offs[-1] * spd % self._order),
+                (count + offs[-1]) % (1 << 64))
         return copies
+
+    def _copy_at(self, lanes, count) -> "LFSR":
+        """A private LFSR of this configuration with its registers at ``lanes``."""
+        c = LFSR.__new__(LFSR)
+        for k in ("n", "taps", "form", "rule", "mask", "_fc", "_rc", "primitive", "_order",
+                  "period", "_starts", "_spawn_key", "_children"):
+            setattr(c, k, getattr(self, k))
+        c._entropy = list(self._entropy)
+        c._core = _S.LFSRCore(self.n, self.mask, self._fc, self._rc,
+                              np.array(lanes, dtype=np.uint64), int(count))
+        c._capsule = c._core.capsule()
+        c.lock = threading.Lock()
+        return c
 
     def advance(self, steps) -> "LFSR":
         """Advance every lane by ``steps`` register steps (jump-ahead, any integer; negative
@@ -646,19 +778,20 @@ class LFSR(BitSource):
         if not _is_int(n_children) or n_children < 0:
             raise ValueError(f"n_children must be a non-negative integer, got {n_children!r}")
         out = []
-        for c in range(self._children, self._children + int(n_children)):
-            key = self._spawn_key + (c,)
-            ss = np.random.SeedSequence(self._entropy, spawn_key=key)
-            w = ss.generate_state(2, np.uint64)
-            v = (int(w[0]) << 64) | int(w[1])
-            off = 1 + v % (self.period - 1) if self.period > 1 else 0
-            starts = _S.jump_states(self.n, self.mask, self._fc,
-                                    np.array(self._starts, dtype=np.uint64), off % self._order)
-            child = LFSR.__new__(LFSR)
-            child._init_like(self, starts)
-            child._spawn_key = key
-            out.append(child)
-        self._children += int(n_children)
+        with self.lock:           # children numbers are taken once, even from many threads
+            for c in range(self._children, self._children + int(n_children)):
+                key = self._spawn_key + (c,)
+                ss = np.random.SeedSequence(self._entropy, spawn_key=key)
+                w = ss.generate_state(2, np.uint64)
+                v = (int(w[0]) << 64) | int(w[1])
+                off = 1 + v % (self.period - 1) if self.period > 1 else 0
+                starts = _S.jump_states(self.n, self.mask, self._fc,
+                                        np.array(self._starts, dtype=np.uint64), off % self._order)
+                child = LFSR.__new__(LFSR)
+                child._init_like(self, starts)
+                child._spawn_key = key
+                out.append(child)
+            self._children += int(n_children)
         return out
 
     def _init_like(self, other, starts):
@@ -727,13 +860,16 @@ class Ideal(BitSource):
 
     @state.setter
     def state(self, value):
-        if not isinstance(value, dict) or value.get("kind") != "ideal":
-            raise ValueError("state must be a dict with kind='ideal' (from Ideal.state)")
-        if value.get("bitgen") != self.name:
-            raise ValueError(f"state['bitgen'] = {value.get('bitgen')!r} does not match this "
+        _ideal_keys(value)
+        if not isinstance(value["bitgen"], str) or value["bitgen"] != self.name:
+            raise ValueError(f"state['bitgen'] = {value['bitgen']!r} does not match this "
                              f"source ({self.name!r}); use fxsim.sources.from_state")
         with self.lock:
-            self.bit_generator.state = _like(value["state"], self.bit_generator.state)
+            new = _like(value["state"], self.bit_generator.state, "state['state']", self.name)
+            try:
+                self.bit_generator.state = new
+            except (TypeError, ValueError, OverflowError) as e:    # numpy's own checks
+                raise ValueError(f"state['state']: {e}") from None
 
     def _substreams(self, cuts, r):
         if self.name not in ("PCG64", "PCG64DXSM"):
@@ -756,7 +892,8 @@ class Ideal(BitSource):
         if not _is_int(n_children) or n_children < 0:
             raise ValueError(f"n_children must be a non-negative integer, got {n_children!r}")
         try:
-            kids = self.bit_generator.spawn(int(n_children))
+            with self.lock:       # SeedSequence.spawn counts its children: one thread at a time
+                kids = self.bit_generator.spawn(int(n_children))
         except TypeError as e:
             raise ValueError(f"spawn: {e}") from None
         return [Ideal(bg) for bg in kids]
@@ -776,19 +913,36 @@ def from_state(state: dict) -> BitSource:
     if not isinstance(state, dict):
         raise ValueError(f"state must be a dict, got {type(state).__name__}")
     kind = state.get("kind")
+    kind = kind if isinstance(kind, str) else None
     if kind == "lfsr":
+        n, taps, form, rule, lanes = _lfsr_config(state)
+        seeds, _, _, _ = _lfsr_position(state, n, lanes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # already warned at creation
-            src = LFSR(state["n"], state["taps"], state["form"], rule=state["rule"],
-                       lanes=state["lanes"], lane_seeds=state["lane_seeds"], allow_nonprimitive=True)
+            src = LFSR(n, taps, form, rule=rule, lanes=lanes, lane_seeds=seeds,
+                       allow_nonprimitive=True)
         src.state = state
         return src
     if kind == "ideal":
-        name = state.get("bitgen")
-        cls = getattr(np.random, str(name), None)
-        if not (isinstance(cls, type) and issubclass(cls, np.random.BitGenerator)):
-            raise ValueError(f"state['bitgen'] = {name!r} is not a numpy bit generator")
-        src = Ideal(cls())
+        _ideal_keys(state)
+        name = state["bitgen"]
+        if not isinstance(name, str) or name not in _BITGENS.values():
+            raise ValueError(f"state['bitgen'] must be one of {', '.join(map(repr, _BITGENS.values()))}, "
+                             f"got {name!r}")
+        src = Ideal(getattr(np.random, name)())
         src.state = state
         return src
-    raise ValueError(f"state['kind'] must be 'lfsr' or 'ideal', got {kind!r}")
+    raise ValueError(f"state['kind'] must be 'lfsr' or 'ideal', got {state.get('kind')!r}")
+
+
+def _ideal_keys(value):
+    keys = ("kind", "bitgen", "state")
+    if not isinstance(value, dict):
+        raise ValueError(f"state must be a dict (from Ideal.state), got {type(value).__name__}")
+    if not isinstance(value.get("kind"), str) or value["kind"] != "ideal":
+        raise ValueError(f"state['kind'] must be 'ideal' for an Ideal source, got {value.get('kind')!r}")
+    missing = [k for k in keys if k not in value]
+    extra = [k for k in value if k not in keys]
+    if missing or extra:
+        what = f"is missing {missing[0]!r}" if missing else f"has unknown key {extra[0]!r}"
+        raise ValueError(f"state {what} (an Ideal state has the keys {', '.join(map(repr, keys))})")

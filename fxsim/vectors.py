@@ -28,6 +28,12 @@ register state at the start, n bits, for a bench with its own LFSR).
 
 ``read_vectors(folder)`` reads a folder back (ports as ``FixedArray``\\ s, draws as uint64
 arrays); ``check_outputs(folder, produced)`` compares an RTL output file word for word.
+
+Folders may come from outside, so reading validates them: the manifest must be a JSON object
+of this layout (ValueError naming the key, e.g. ``'ports.y.wl' must be an integer in [1, 64]``;
+no duplicate keys, at most 16 levels deep), every file it names a plain name of a regular file
+inside the folder (no ``..``, absolute path, device, FIFO or symlink), and every file must hold
+exactly its ``words`` (reading stops one word past) of hex words that fit its width.
 """
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ import json
 import math
 import os
 import re
+import secrets
+import stat
 from fractions import Fraction
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -246,6 +254,12 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     results with exactly those draws.  Deterministic modes ignore r, source and v.
 
     ``overwrite``: replace the files of an earlier export in ``folder`` (else FileExistsError).
+    Only files fxsim wrote are replaced or removed: those the folder's old ``manifest.json``
+    lists, which must be fxsim's own (else FileExistsError, nothing touched); other files in
+    the folder are left alone.  ``folder`` must not be a symlink, and no file is written
+    through one (an existing link or non-regular file where a file goes is refused): each file
+    is written to a new temporary name and renamed into place, the manifest last, so a refused
+    or failed export changes nothing.
 
     >>> import os, tempfile
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
@@ -253,6 +267,13 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     >>> m["count"], sorted(os.listdir(d))
     (8, ['manifest.json', 'x.mem', 'y.mem'])
     """
+    try:
+        folder = os.fspath(folder)
+    except TypeError:
+        raise ValueError(f"folder must be a path (a str or os.PathLike), got {type(folder).__name__}") from None
+    if not isinstance(folder, str) or not folder or "\0" in folder:
+        raise ValueError(f"folder must be a non-empty path (a str), got {folder!r}")
+    folder = folder.rstrip(os.sep + (os.altsep or "")) or folder    # 'vec/' is the folder vec itself
     if op not in OPS:
         raise ValueError(f"op must be one of {', '.join(OPS)}; got {op!r}")
     if rounding not in ROUNDING:
@@ -506,7 +527,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                                    QFormat(src_info["n"], 0, False))
     ports["y"] = y
     files = {p + ".mem" for p in ports} | ({DRAWS + ".mem"} if draws is not None else set())
-    _prepare_folder(folder, files | {MANIFEST}, overwrite)
+    stale = _plan_folder(folder, files | {MANIFEST}, overwrite)   # refusals: before any write
+    contents = {}
 
     manifest = {
         "fxsim_vectors": VERSION,
@@ -526,13 +548,13 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
         manifest["formats"]["out"] = _fmt_json(fmt) if fmt is not None and fmt != acc else None
     for p, arr in ports.items():
         fname = p + ".mem"
-        _write_words(os.path.join(folder, fname), arr.to_hex().reshape(-1))
+        contents[fname] = _mem_text(arr.to_hex())
         manifest["ports"][p] = {"file": fname, "dir": "out" if p == "y" else "in",
                                 "wl": arr.fmt.wl, "fl": arr.fmt.fl, "signed": arr.fmt.signed,
                                 "words": int(arr.size), "shape": list(arr.shape)}
     if draws is not None:
         fname = DRAWS + ".mem"
-        _write_words(os.path.join(folder, fname), FixedArray(draws, QFormat(r, 0, False)).to_hex())
+        contents[fname] = _mem_text(FixedArray(draws, QFormat(r, 0, False)).to_hex())
         manifest["draws"][DRAWS] = {"file": fname, "r": r, "words": int(draws.size),
                                     "per_case": per_case, "order": _DRAW_ORDER}
     from . import __version__
@@ -545,9 +567,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                       "edge_cases": n_edge},
         "stats": stats,
     })
-    with open(os.path.join(folder, MANIFEST), "w", newline="\n") as fh:
-        json.dump(manifest, fh, indent=2, sort_keys=True)
-        fh.write("\n")
+    contents[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"     # written last
+    _write_files(folder, contents, stale)
     return manifest
 
 
@@ -584,83 +605,458 @@ def _dot_rows(a, b, acc, prod, fmt, draws, per_case, vsign, kw):
     return FixedArray(np.array(outs, dtype=out_fmt.dtype), out_fmt)
 
 
-def _prepare_folder(folder, files, overwrite):
+# -- folders from outside: names, files, errors ------------------------------------------------
+
+MAX_WORDS = 1 << 32                  # words of one port or draw stream (and count)
+_MAX_MANIFEST_BYTES = 16 << 20
+_MAX_DEPTH = 16                      # nesting of the manifest's objects and lists
+_MAX_LINE = 1 << 16                  # characters of one .mem line
+_FXSIM_PORTS = ("x", "a", "b", "y", "v", "seed")      # the only ports fxsim writes (+ draws "rnd")
+_FXSIM_FILES = frozenset([p + ".mem" for p in _FXSIM_PORTS] + [DRAWS + ".mem", MANIFEST])
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$")
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_MISSING = object()
+
+
+class _Hinted:
+    """An error whose text names an option the way its caller spells it: ``str(e)`` for Python
+    (``overwrite=True``, ``port=``), ``e.cli_message`` for the command line (``--force``,
+    ``--port``).  ``text(cli)`` builds either."""
+
+    def __init__(self, text):
+        self._text = text
+        super().__init__(text(False))
+
+    def __str__(self):
+        return self._text(False)
+
+    @property
+    def cli_message(self):
+        return self._text(True)
+
+
+class _FolderInUse(_Hinted, FileExistsError):
+    pass
+
+
+class _PortUnknown(_Hinted, ValueError):
+    pass
+
+
+def _cli_text(e) -> str:
+    """The one-line CLI text of a user error raised here."""
+    msg = getattr(e, "cli_message", None) or str(e)
+    return " ".join(msg.split())
+
+
+def _short(v) -> str:
+    s = repr(v)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def _kind(v) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null", int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+
+
+def _keypath(path) -> str:
+    out = ""
+    for k in path:
+        out += f"[{k}]" if isinstance(k, int) else (("." if out else "") + str(k))
+    return out
+
+
+class _Obj(dict):
+    """A JSON object as decoded, with the keys it held more than once."""
+    __slots__ = ("dups",)
+
+
+def _pairs(pairs):
+    d = _Obj()
+    d.dups = []
+    for k, v in pairs:
+        if k in d:
+            d.dups.append(k)
+        d[k] = v
+    return d
+
+
+def _plain(v, path, where):
+    """Plain dicts and lists of the decoded JSON; refuses duplicate keys and deep nesting."""
+    if isinstance(v, (dict, list)):
+        if len(path) >= _MAX_DEPTH:
+            raise ValueError(f"{where}: nested too deeply (more than {_MAX_DEPTH} levels at "
+                             f"'{_keypath(path)}')")
+        if isinstance(v, dict):
+            if getattr(v, "dups", None):
+                raise ValueError(f"{where}: duplicate key '{_keypath(path + [v.dups[0]])}'")
+            return {k: _plain(x, path + [k], where) for k, x in v.items()}
+        return [_plain(x, path + [i], where) for i, x in enumerate(v)]
+    return v
+
+
+def _no_constant(c):
+    raise ValueError(f"{c} is not a JSON number")
+
+
+def _open_inside(folder, name, what):
+    """A binary file object of ``name`` in ``folder``: a plain name, a regular file inside the
+    folder (not a symlink, device or FIFO); ``what`` leads every error message."""
+    real = os.path.realpath(folder)
+    path = os.path.join(real, name)
+    shown = os.path.join(os.fspath(folder), name)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ValueError(f"{what} names {name!r}, which is not in {folder}") from None
+    except OSError as e:
+        raise ValueError(f"{what}: cannot read {shown} ({e.strerror})") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ValueError(f"{what} names {name!r}, which is a symlink: a vector folder's files are "
+                         f"read only inside it, never through a link ({shown})")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{what} names {name!r}, which is not a regular file ({shown})")
+    if os.path.commonpath([real, os.path.realpath(path)]) != real:   # pragma: no cover (a plain name)
+        raise ValueError(f"{what} names {name!r}, which is outside {folder}")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                     | _O_CLOEXEC)
+    except OSError as e:
+        raise ValueError(f"{what}: cannot read {shown} ({e.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):                     # swapped in since the lstat
+        os.close(fd)
+        raise ValueError(f"{what} names {name!r}, which is not a regular file ({shown})")
+    return os.fdopen(fd, "rb")
+
+
+class _Schema:
+    """Checks of one manifest's keys; every error names the manifest and the key path."""
+
+    def __init__(self, where):
+        self.where = where
+
+    def err(self, msg):
+        return ValueError(f"{self.where}: {msg}")
+
+    def obj(self, parent, key, path, optional=False):
+        v = parent.get(key, _MISSING)
+        if v is _MISSING:
+            if optional:
+                return {}
+            raise self.err(f"'{path}' is missing (an object)")
+        if not isinstance(v, dict):
+            raise self.err(f"'{path}' must be an object, got {_kind(v)} {_short(v)}")
+        return v
+
+    def int_(self, parent, key, path, lo, hi, optional=False):
+        v = parent.get(key, _MISSING)
+        if v is _MISSING:
+            if optional:
+                return None
+            raise self.err(f"'{path}' is missing (an integer in [{lo}, {hi}])")
+        if not _is_int(v) or not lo <= v <= hi:
+            raise self.err(f"'{path}' must be an integer in [{lo}, {hi}], got {_short(v)}")
+        return v
+
+    def bool_(self, parent, key, path):
+        v = parent.get(key, _MISSING)
+        if v is _MISSING:
+            raise self.err(f"'{path}' is missing (true or false)")
+        if not isinstance(v, bool):
+            raise self.err(f"'{path}' must be true or false, got {_short(v)}")
+        return v
+
+    def file(self, parent, path):
+        v = parent.get("file", _MISSING)
+        if v is _MISSING:
+            raise self.err(f"'{path}' is missing (the entry's file name)")
+        if (not isinstance(v, str) or not _FILE.match(v) or ".." in v or v == MANIFEST):
+            raise self.err(f"'{path}' must be a plain file name inside the folder (letters, digits, "
+                           f"'_', '.', '-', '+'; no '/', '\\', '..' or device), got {_short(v)}")
+        return v
+
+    def names(self, group, path):
+        for k in group:
+            if not _NAME.match(k):
+                raise self.err(f"'{path}' has an entry named {_short(k)}; names are identifiers "
+                               "(letters, digits, '_'; at most 64)")
+
+
+def _load_manifest(folder, check_files=True, fxsim_only=False) -> dict:
+    """The manifest of a vector folder, validated: a JSON object (no duplicate keys, at most
+    16 levels deep) of version 1 with well-typed ``count``, ``ports`` and ``draws`` entries
+    whose files are plain names of regular files inside the folder (``check_files``: and
+    exist).  ``fxsim_only``: also refuse a manifest fxsim did not write (the check before
+    ``overwrite=True`` removes anything).  Raises ValueError naming the key."""
     folder = os.fspath(folder)
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise FileExistsError(f"{folder} exists and is not a folder")
-    os.makedirs(folder, exist_ok=True)
-    old = os.path.join(folder, MANIFEST)
-    clash = sorted(f for f in files if os.path.exists(os.path.join(folder, f)))
-    if clash and not overwrite:
-        raise FileExistsError(f"{folder} already holds {', '.join(clash)}; pass overwrite=True "
-                              "(CLI: --force) to replace an earlier export")
-    if overwrite and os.path.exists(old):
-        # drop the earlier export's files (e.g. a draws file a deterministic export lacks)
+    if not os.path.isdir(folder):
+        raise ValueError(f"{folder} is not a folder (a test-vector folder holds {MANIFEST} and .mem files)")
+    where = os.path.join(folder, MANIFEST)
+    if not os.path.lexists(where):
+        raise ValueError(f"{folder} has no {MANIFEST}: not an fxsim test-vector folder")
+    with _open_inside(folder, MANIFEST, where) as fh:
+        raw = fh.read(_MAX_MANIFEST_BYTES + 1)
+    if len(raw) > _MAX_MANIFEST_BYTES:
+        raise ValueError(f"{where}: larger than {_MAX_MANIFEST_BYTES >> 20} MiB: not a vector manifest")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{where}: not UTF-8 text (byte {e.start})") from None
+    try:
+        m = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"{where}: nested too deeply (more than {_MAX_DEPTH} levels)") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where}: not valid JSON ({e.msg}, line {e.lineno} column {e.colno})") from None
+    except ValueError as e:
+        raise ValueError(f"{where}: not valid JSON ({e})") from None
+    if not isinstance(m, dict):
+        raise ValueError(f"{where}: the manifest must be a JSON object (keys such as "
+                         f"'fxsim_vectors', 'count', 'ports'), got {_kind(m)}")
+    m = _plain(m, [], where)
+    S = _Schema(where)
+    v = m.get("fxsim_vectors", _MISSING)
+    if v is _MISSING:
+        raise S.err("'fxsim_vectors' is missing: not an fxsim test-vector manifest")
+    if not _is_int(v) or v != VERSION:
+        raise S.err(f"'fxsim_vectors' must be {VERSION} (the layout version this fxsim reads), got {_short(v)}")
+    if not isinstance(m.get("operation", _MISSING), str):
+        raise S.err("'operation' is missing" if "operation" not in m else
+                    f"'operation' must be a string, got {_kind(m['operation'])} {_short(m['operation'])}")
+    S.int_(m, "count", "count", 1, MAX_WORDS)
+    for key in ("formats", "modes", "source"):
+        S.obj(m, key, key, optional=True)
+    ports = S.obj(m, "ports", "ports")
+    if not ports:
+        raise S.err("'ports' names no port")
+    draws = S.obj(m, "draws", "draws", optional=True)
+    S.names(ports, "ports")
+    S.names(draws, "draws")
+    for name, info in ports.items():
+        p = f"ports.{name}"
+        info = S.obj(ports, name, p)
+        S.file(info, p + ".file")
+        if info.get("dir", _MISSING) not in ("in", "out"):
+            raise S.err(f"'{p}.dir' is missing ('in' or 'out')" if "dir" not in info else
+                        f"'{p}.dir' must be 'in' or 'out', got {_short(info['dir'])}")
+        S.int_(info, "wl", p + ".wl", 1, 64)
+        S.int_(info, "fl", p + ".fl", -256, 256, optional=True)
+        S.bool_(info, "signed", p + ".signed")
+        words = S.int_(info, "words", p + ".words", 1, MAX_WORDS)
+        if "shape" in info:
+            shape = info["shape"]
+            if (not isinstance(shape, list) or len(shape) > 8
+                    or not all(_is_int(d) and 1 <= d <= MAX_WORDS for d in shape)):
+                raise S.err(f"'{p}.shape' must be a list of at most 8 positive integers, got {_short(shape)}")
+            if math.prod(shape) != words:
+                raise S.err(f"'{p}.shape' {shape} holds {math.prod(shape)} words, '{p}.words' says {words}")
+    for name, info in draws.items():
+        p = f"draws.{name}"
+        info = S.obj(draws, name, p)
+        S.file(info, p + ".file")
+        S.int_(info, "r", p + ".r", 1, 64)
+        S.int_(info, "words", p + ".words", 1, MAX_WORDS)
+        S.int_(info, "per_case", p + ".per_case", 0, MAX_WORDS, optional=True)
+        if name in ports:
+            raise S.err(f"'{p}' has the name of a port (ports and draws are read into one dict)")
+    if fxsim_only:
+        for key in ("fxsim_version", "generator"):
+            if key not in m:
+                raise S.err(f"'{key}' is missing (fxsim writes it)")
+        for group, allowed in (("ports", _FXSIM_PORTS), ("draws", (DRAWS,))):
+            for name, info in m[group].items():
+                if name not in allowed:
+                    raise S.err(f"'{group}.{name}': fxsim writes no such {group[:-1]}")
+                if info["file"] != name + ".mem":
+                    raise S.err(f"'{group}.{name}.file' is {info['file']!r}; fxsim writes {name}.mem")
+    if check_files:
+        for group in ("ports", "draws"):
+            for name, info in m[group].items():
+                _open_inside(folder, info["file"], f"{where}: '{group}.{name}.file'").close()
+    return m
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+def _plan_folder(folder, files, overwrite):
+    """Check, with no side effect, that ``folder`` may take ``files`` (plain names); returns the
+    files of an earlier fxsim export to remove (``overwrite``).  Refused: ``folder`` a symlink
+    or not a folder; a file to write that exists as a symlink or non-regular file; without
+    ``overwrite``, any file to write that exists; with it, an old manifest that is not
+    fxsim's, or an existing file it does not list."""
+    shown = folder
+    if os.path.islink(folder):
+        raise FileExistsError(f"{shown} is a symlink (to {os.readlink(folder)}); fxsim writes only into "
+                              "a real folder, never through a link: pass the folder itself")
+    if not os.path.lexists(folder):
+        up = os.path.dirname(os.path.abspath(folder))
+        while not os.path.lexists(up):
+            up = os.path.dirname(up)
+        if not os.path.isdir(up):
+            raise FileExistsError(f"cannot create {shown}: {up} is not a folder")
+        return []
+    if not os.path.isdir(folder):
+        raise FileExistsError(f"{shown} exists and is not a folder")
+
+    def kind(name):
         try:
-            with open(old) as fh:
-                m = json.load(fh)
-            stale = [i["file"] for i in list(m.get("ports", {}).values()) + list(m.get("draws", {}).values())]
-        except (OSError, ValueError, AttributeError, KeyError, TypeError):
-            stale = []
-        for f in stale:
-            p = os.path.join(folder, os.path.basename(str(f)))
-            if os.path.isfile(p) and f.endswith(".mem"):
-                os.remove(p)
+            st = os.lstat(os.path.join(folder, name))
+        except FileNotFoundError:
+            return None
+        return "a symlink" if stat.S_ISLNK(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) \
+            else "not a regular file"
+
+    present = {f: k for f in set(files) | (_FXSIM_FILES if overwrite else set())
+               if (k := kind(f)) is not None}
+    for f in sorted(files):
+        if present.get(f, "file") != "file":
+            raise FileExistsError(f"{os.path.join(shown, f)} is {present[f]}; fxsim never writes "
+                                  "through one: remove it yourself or choose another folder")
+    clash = sorted(f for f in files if f in present)
+    if not clash:
+        return []
+    if not overwrite:
+        raise _FolderInUse(lambda cli: f"{shown} already holds {', '.join(clash)}; "
+                           f"{'use --force' if cli else 'pass overwrite=True'} to replace an earlier export")
+    opt = {False: "overwrite=True", True: "--force"}
+    old = set()
+    if MANIFEST in present:
+        try:
+            m = _load_manifest(folder, check_files=False, fxsim_only=True)
+        except ValueError as e:
+            reason = str(e)
+            raise _FolderInUse(lambda cli: f"refusing to replace files in {shown}: it is not an earlier "
+                               f"fxsim export ({reason}); {opt[cli]} replaces only files fxsim wrote: remove "
+                               "them yourself or choose another folder") from None
+        old = {i["file"] for i in list(m["ports"].values()) + list(m["draws"].values())} | {MANIFEST}
+    for f in clash:
+        if f not in old:
+            raise _FolderInUse(lambda cli: f"{os.path.join(shown, f)} was not written by fxsim (no "
+                               f"{MANIFEST} of an earlier export lists it); {opt[cli]} replaces only "
+                               "files fxsim wrote: remove it yourself or choose another folder")
+    stale = sorted(f for f in old - set(files) if f in present)
+    for f in stale:
+        if present[f] != "file":
+            raise FileExistsError(f"{os.path.join(shown, f)} is {present[f]}, not a file fxsim wrote: "
+                                  "remove it yourself or choose another folder")
+    return stale
 
 
-def _write_words(path, words):
-    with open(path, "w", newline="\n") as fh:
-        fh.write("\n".join(np.asarray(words).reshape(-1).tolist()))
-        fh.write("\n")
+def _write_temp(folder, name, data: bytes):
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | _O_CLOEXEC
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.fxsim-tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:        # pragma: no cover (a 48-bit random name taken)
+            continue
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except BaseException:
+        _remove_quiet(tmp)
+        raise
+    return tmp
+
+
+def _remove_quiet(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _write_files(folder, contents: dict, stale):
+    """Write ``contents`` ({name: text}, the manifest last) into ``folder`` (created if
+    missing): each to a new temporary file, then renamed into place (a rename replaces a
+    name, it never writes through a link); on an error nothing is replaced.  Then
+    ``stale`` (an earlier export's files the new one lacks) are removed."""
+    created = not os.path.lexists(folder)
+    os.makedirs(folder, exist_ok=True)
+    if os.path.islink(folder) or not os.path.isdir(folder):     # pragma: no cover (a race)
+        raise FileExistsError(f"{folder} changed while fxsim was writing it")
+    tmps = []
+    try:
+        for name, text in contents.items():
+            tmps.append((_write_temp(folder, name, text.encode("ascii")), name))
+    except BaseException:
+        for t, _ in tmps:
+            _remove_quiet(t)
+        if created:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
+        raise
+    for f in stale:
+        _remove_quiet(os.path.join(folder, f))
+    for t, name in tmps:
+        os.replace(t, os.path.join(folder, name))
+
+
+def _mem_text(words) -> str:
+    return "\n".join(np.asarray(words).reshape(-1).tolist()) + "\n"
 
 
 # -- reading -----------------------------------------------------------------------------------
 
-def _mem_tokens(path):
-    """The words of a .mem file with their line numbers (blank lines and // comments dropped)."""
+def _tokens(fh, shown, limit):
+    """At most ``limit`` words of an open (binary) .mem file, as (line number, text); blank
+    lines and // comments dropped; reading stops at the limit."""
     out = []
-    with open(path) as fh:
-        for no, line in enumerate(fh, 1):
-            t = line.split("//", 1)[0].strip()
-            if t:
-                out.append((no, t))
+    no = 0
+    while len(out) < limit:
+        line = fh.readline(_MAX_LINE + 1)
+        if not line:
+            break
+        no += 1
+        if len(line) > _MAX_LINE and not line.endswith(b"\n"):
+            raise ValueError(f"{shown}:{no}: a line longer than {_MAX_LINE} characters")
+        try:
+            t = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{shown}:{no}: not text (UTF-8)") from None
+        t = t.split("//", 1)[0].strip()
+        if t:
+            out.append((no, t))
     return out
 
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
-def _parse_words(path, wl, signed, words=None) -> list:
-    toks = _mem_tokens(path)
-    if words is not None and len(toks) != words:
-        raise ValueError(f"{path}: {len(toks)} words, the manifest says {words}")
+def _read_words(folder, name, what, wl, signed, words) -> list:
+    """[(text, value)] of a manifest's file: exactly ``words`` hex words of at most ``wl``
+    bits (reading stops one word past), else ValueError naming the file and the counts."""
+    shown = os.path.join(os.fspath(folder), name)
+    with _open_inside(folder, name, what) as fh:
+        toks = _tokens(fh, shown, words + 1)
+    if len(toks) > words:
+        raise ValueError(f"{shown}: more than {words} words, the manifest says {words}")
+    if len(toks) < words:
+        raise ValueError(f"{shown}: {len(toks)} words, the manifest says {words} "
+                         "(a truncated or empty file?)")
     out = []
     for no, t in toks:
         if not _HEX.match(t):
-            raise ValueError(f"{path}:{no}: {t!r} is not a hex word")
+            raise ValueError(f"{shown}:{no}: {_short(t)} is not a hex word")
         u = int(t, 16)
         if u >> wl:
-            raise ValueError(f"{path}:{no}: {t!r} is wider than {wl} bits")
+            raise ValueError(f"{shown}:{no}: {_short(t)} is wider than {wl} bits")
         if signed and u >> (wl - 1):
             u -= 1 << wl
-        out.append(u)
+        out.append((t, u))
     return out
-
-
-def _load_manifest(folder) -> dict:
-    path = os.path.join(os.fspath(folder), MANIFEST)
-    with open(path) as fh:
-        m = json.load(fh)
-    if m.get("fxsim_vectors") != VERSION:
-        raise ValueError(f"{path}: not a version-{VERSION} fxsim vector manifest "
-                         f"(fxsim_vectors = {m.get('fxsim_vectors')!r})")
-    return m
 
 
 def read_vectors(folder):
     """(manifest, data) of an exported folder: ``data[port]`` is a ``FixedArray`` in the port's
     format and shape (inputs and expected outputs alike), ``data["rnd"]`` the draws as a uint64
-    array (stochastic exports).  Checks every file's word count against the manifest.
+    array (stochastic exports).  The manifest is validated (ValueError naming the key) and
+    every file must hold exactly the manifest's word count of words that fit its width; files
+    are read only inside the folder (plain names, regular files, no symlinks).
 
     >>> import os, tempfile
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
@@ -670,14 +1066,17 @@ def read_vectors(folder):
     (['a', 'b', 'y'], QFormat(wl=8, fl=4, signed=True))
     """
     m = _load_manifest(folder)
+    where = os.path.join(os.fspath(folder), MANIFEST)
     data = {}
     for port, info in m["ports"].items():
         f = QFormat(info["wl"], info.get("fl", 0), info["signed"])
-        words = _parse_words(os.path.join(folder, info["file"]), f.wl, f.signed, info["words"])
+        words = [u for _, u in _read_words(folder, info["file"], f"{where}: 'ports.{port}.file'",
+                                           f.wl, f.signed, info["words"])]
         raw = np.array(words, dtype=object).astype(f.dtype)
         data[port] = FixedArray(raw.reshape(info.get("shape", [len(words)])), f)
     for name, info in m["draws"].items():
-        words = _parse_words(os.path.join(folder, info["file"]), info["r"], False, info["words"])
+        words = [u for _, u in _read_words(folder, info["file"], f"{where}: 'draws.{name}.file'",
+                                           info["r"], False, info["words"])]
         data[name] = np.array(words, dtype=np.uint64)
     return m, data
 
@@ -699,11 +1098,11 @@ class CheckReport:
     file: str
     wl: int
     signed: bool
-    words: int                   # expected words
-    got_words: int               # words in the produced file
-    mismatches: int              # differing positions (+ missing / extra words)
+    words: int                   # expected words (the manifest's count of the port)
+    got_words: int               # words read from the produced file (reading stops at words + 1)
+    mismatches: int              # differing positions + missing words (+ 1 for extra words)
     first: int | None = None     # index of the first mismatch
-    expected: str | None = None  # expected word at `first` (hex)
+    expected: str | None = None  # expected word at `first` (hex; None past the end)
     got: str | None = None       # produced word at `first` (as written; None if missing)
     examples: list = field(default_factory=list)   # [(index, expected hex, got text)], first few
 
@@ -714,9 +1113,9 @@ class CheckReport:
     def __bool__(self) -> bool:
         return self.ok
 
-    def _val(self, text):
+    def _val(self, text, none="missing"):
         if text is None:
-            return "missing"
+            return none
         try:
             u = int(text, 16)
         except ValueError:
@@ -731,23 +1130,55 @@ class CheckReport:
         if self.ok:
             return f"{self.port}: all {self.words} words match ({self.file})"
         head = f"{self.port}: {self.mismatches} of {self.words} words differ"
-        if self.got_words != self.words:
+        if self.got_words > self.words:
+            head += f" (the produced file has more than {self.words} words)"
+        elif self.got_words < self.words:
             head += f" (the produced file has {self.got_words} words)"
-        lines = [head + f", first at index {self.first}: expected {self._val(self.expected)}, "
-                 f"got {self._val(self.got)}"]
+        lines = [head + f", first at index {self.first}: expected "
+                 f"{self._val(self.expected, 'the end of the file')}, got {self._val(self.got)}"]
         for i, e, g in self.examples[1:]:
-            lines.append(f"  [{i}] expected {self._val(e)}, got {self._val(g)}")
+            lines.append(f"  [{i}] expected {self._val(e, 'the end of the file')}, got {self._val(g)}")
         return "\n".join(lines)
 
     __repr__ = __str__
 
 
+def _port_of(folder, produced, ports, outs):
+    """The output port a produced file is named after: its stem is the port's name or holds it
+    between separators (``y.mem``, ``y_rtl.mem``, ``rtl_y.hex``)."""
+    base = os.path.basename(produced)
+    stem = os.path.splitext(base)[0]
+
+    def named(p):
+        return p == stem or re.search(rf"(?:^|[^A-Za-z0-9]){re.escape(p)}(?:$|[^A-Za-z0-9])", stem)
+    cands = [p for p in outs if named(p)]
+    if len(cands) == 1:
+        return cands[0]
+    names = ", ".join(repr(p) for p in sorted(outs))
+    first = sorted(outs)[0]
+    how = (lambda cli: f"name the file after the port ({first}.mem, {first}_rtl.mem) or pass "
+           + (f"--port {first}" if cli else f"port={first!r}"))
+    if cands:
+        raise _PortUnknown(lambda cli: f"{base} is named after several output ports of {folder} "
+                           f"({', '.join(map(repr, cands))}); " + how(cli))
+    ins = [p for p in ports if p not in outs and named(p)]
+    if ins:
+        raise _PortUnknown(lambda cli: f"{base} is named after {ins[0]!r}, an input port of {folder}, "
+                           f"not an output (outputs: {names}); " + how(cli))
+    raise _PortUnknown(lambda cli: f"{base} is not named after an output port of {folder} "
+                       f"(outputs: {names}); " + how(cli))
+
+
 def check_outputs(folder, produced, port=None, show=5) -> CheckReport:
     """Compare an RTL output file (``$readmemh`` form, e.g. written with ``$fwrite("%h\\n")``)
     with the expected output port of an exported folder, word for word.  ``port`` defaults to
-    the folder's only output port (or the one named like the file).  Returns a ``CheckReport``
-    (true when all match; ``str()`` names the count, the first index, expected vs got).
-    Undefined (x/z) or over-wide words count as mismatches.
+    the output port the file is named after (``y.mem``, ``y_rtl.mem``, ``rtl_y.mem``; any
+    other name is a ValueError listing the ports).  Returns a ``CheckReport`` (true when all
+    match; ``str()`` names the count, the first index, expected vs got).  The produced file
+    must hold exactly the manifest's count of words (missing or extra words are mismatches;
+    reading stops one word past the count); undefined (x/z) or over-wide words count as
+    mismatches.  The folder is validated as by ``read_vectors``: a malformed manifest, or an
+    expected file that is truncated, empty, too long or over-wide, is a ValueError.
 
     >>> import os, tempfile
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
@@ -761,32 +1192,33 @@ def check_outputs(folder, produced, port=None, show=5) -> CheckReport:
     >>> bool(rep), rep.first, rep.mismatches <= 1
     (False, 0, True)
     """
+    folder = os.fspath(folder)
+    produced = os.fspath(produced)
     m = _load_manifest(folder)
-    outs = {p: i for p, i in m["ports"].items() if i.get("dir") == "out"}
+    where = os.path.join(folder, MANIFEST)
+    outs = {p: i for p, i in m["ports"].items() if i["dir"] == "out"}
+    if not outs:
+        raise ValueError(f"{where}: no output port (no entry of 'ports' has \"dir\": \"out\")")
     if port is None:
-        stem = os.path.splitext(os.path.basename(os.fspath(produced)))[0]
-        if len(outs) == 1:
-            port = next(iter(outs))
-        elif stem in outs:
-            port = stem
-        else:
-            raise ValueError(f"{folder} has output ports {sorted(outs)}; pass port=")
+        port = _port_of(folder, produced, m["ports"], outs)
     if port not in outs:
         raise ValueError(f"{port!r} is not an output port of {folder} (outputs: {sorted(outs)})")
     info = outs[port]
-    wl, signed = info["wl"], info["signed"]
-    want = [t for _, t in _mem_tokens(os.path.join(folder, info["file"]))]
-    got = [t for _, t in _mem_tokens(produced)]
+    wl, signed, n = info["wl"], info["signed"], info["words"]
+    want = _read_words(folder, info["file"], f"{where}: 'ports.{port}.file'", wl, signed, n)
+    try:
+        with open(produced, "rb") as fh:
+            got = [t for _, t in _tokens(fh, produced, n + 1)]
+    except OSError as e:
+        raise ValueError(f"cannot read the produced file {produced} ({e.strerror or e})") from None
     bad = []
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else None
+    for i, (w, _) in enumerate(want):
         g = got[i] if i < len(got) else None
-        if w is None or g is None:
+        if g is None or not _HEX.match(g) or int(g, 16) >> wl or int(g, 16) != int(w, 16):
             bad.append((i, w, g))
-            continue
-        if not _HEX.match(g) or int(g, 16) >> wl or int(g, 16) != int(w, 16):
-            bad.append((i, w, g))
-    rep = CheckReport(port=port, file=os.fspath(produced), wl=wl, signed=signed, words=len(want),
+    if len(got) > n:
+        bad.append((n, None, got[n]))
+    rep = CheckReport(port=port, file=produced, wl=wl, signed=signed, words=n,
                       got_words=len(got), mismatches=len(bad))
     if bad:
         rep.first, rep.expected, rep.got = bad[0]

@@ -640,3 +640,141 @@ def test_threads_share_one_stream(make):
     for p in pieces:
         i = pos[int(p[0])]
         assert np.array_equal(p, ref[i:i + 37])
+
+
+# --- bad state dicts (issue 11, point 7) -----------------------------------------------------
+# Every refused state is one ValueError naming the key (never KeyError/TypeError/IndexError/
+# OverflowError) and leaves the source as it was.
+
+def _lfsr_state():
+    src = fxsim.LFSR(16, seed=3)
+    src.draws(5, 16)
+    return src, src.state
+
+
+def _ideal_state(bitgen):
+    src = fxsim.Ideal(bitgen, seed=3)
+    src.draws(5, 16)
+    return src, src.state
+
+
+def _put(d, path, value):
+    for k in path[:-1]:
+        d = d[k]
+    if value is _DEL:
+        del d[path[-1]]
+    else:
+        d[path[-1]] = value
+
+
+_DEL = object()
+BAD_LFSR = [
+    (("n",), _DEL, r"missing 'n'"), (("taps",), _DEL, r"missing 'taps'"),
+    (("lane_seeds",), _DEL, r"missing 'lane_seeds'"), (("count",), _DEL, r"missing 'count'"),
+    (("lane_states",), None, r"state\['lane_states'\] must be a list"),
+    (("lane_states",), 1.5, r"state\['lane_states'\] must be a list"),
+    (("lane_seeds",), 7, r"state\['lane_seeds'\] must be a list"),
+    (("lane_states",), [1, 2], r"state\['lane_states'\] must hold 1"),
+    (("lane_states", 0), "5", r"state\['lane_states'\]\[0\] must be an integer in \[1, 2\*\*16 - 1\]"),
+    (("lane_states", 0), 5.0, r"state\['lane_states'\]\[0\]"),
+    (("lane_states", 0), [[1]], r"state\['lane_states'\]\[0\]"),
+    (("count",), -1, r"state\['count'\] must be an integer in \[0, 2\*\*64\)"),
+    (("count",), 2.0, r"state\['count'\]"),
+    (("taps",), 1.5, r"state\['taps'\] must be a list of integers"),
+    (("taps", 0), None, r"state\['taps'\]"),
+    (("taps", 0), [1, 2], r"state\['taps'\]"),
+    (("lanes",), True, r"state\['lanes'\]"),
+    (("form",), ["galois"], r"state\['form'\]"),
+    (("extra",), 1, r"unknown key 'extra'"),
+    (("spawn",), "x", r"state\['spawn'\] must be a dict"),
+    (("spawn",), None, r"state\['spawn'\] must be a dict"),
+    (("spawn",), {"a": 1}, r"state\['spawn'\] must be a dict with the keys"),
+    (("spawn", "entropy"), _DEL, r"state\['spawn'\]"),
+    (("spawn", "entropy"), [], r"state\['spawn'\]\['entropy'\] must be a non-empty list"),
+    (("spawn", "entropy"), 1.5, r"state\['spawn'\]\['entropy'\]"),
+    (("spawn", "entropy", 0), 1.5, r"state\['spawn'\]\['entropy'\]"),
+    (("spawn", "entropy", 0), -1, r"state\['spawn'\]\['entropy'\]"),
+    (("spawn", "key"), None, r"state\['spawn'\]\['key'\]"),
+    (("spawn", "key"), [[1]], r"state\['spawn'\]\['key'\]"),
+    (("spawn", "children"), -1, r"state\['spawn'\]\['children'\] must be an integer in \[0, 2\*\*63\)"),
+    (("spawn", "children"), 1.5, r"state\['spawn'\]\['children'\]"),
+    (("spawn", "children"), True, r"state\['spawn'\]\['children'\]"),
+]
+
+
+@pytest.mark.parametrize("path,value,match", BAD_LFSR,
+                         ids=[f"{'.'.join(map(str, p))}={'del' if v is _DEL else repr(v)}" for p, v, _ in BAD_LFSR])
+def test_bad_lfsr_state(path, value, match):
+    src, good = _lfsr_state()
+    bad = json.loads(json.dumps(good))
+    _put(bad, path, value)
+    with pytest.raises(ValueError, match=match):
+        src.state = bad
+    assert src.state == good                                   # refused: nothing changed
+    with pytest.raises(ValueError, match=match):
+        S.from_state(bad)
+
+
+BAD_IDEAL = [
+    ("pcg64", ("state",), _DEL, r"missing 'state'"),
+    ("pcg64", ("bitgen",), _DEL, r"missing 'bitgen'"),
+    ("pcg64", ("extra",), 0, r"unknown key 'extra'"),
+    ("pcg64", ("state",), {"a": 1}, r"state\['state'\] is missing 'bit_generator'"),
+    ("pcg64", ("state", "state"), _DEL, r"state\['state'\] is missing 'state'"),
+    ("pcg64", ("state", "state", "inc"), _DEL, r"state\['state'\]\['state'\] is missing 'inc'"),
+    ("pcg64", ("state", "bit_generator"), "SFC64", r"state\['state'\]\['bit_generator'\] must be 'PCG64'"),
+    ("pcg64", ("state", "state", "state"), "x", r"state\['state'\]\['state'\]\['state'\] must be an integer"),
+    ("pcg64", ("state", "state", "state"), 1.5, r"\['state'\]\['state'\] must be an integer"),
+    ("pcg64", ("state", "state", "state"), -1, r"must be an integer in \[0, 2\*\*128|in \[0, 340282"),
+    ("pcg64", ("state", "state", "state"), 1 << 130, r"\['state'\]\['state'\]"),
+    ("pcg64", ("state", "state", "inc"), 2, r"\['inc'\] must be odd"),
+    ("pcg64", ("state", "has_uint32"), -1, r"\['has_uint32'\] must be an integer in \[0, 1\]"),
+    ("pcg64", ("state", "has_uint32"), True, r"\['has_uint32'\]"),
+    ("pcg64", ("state", "uinteger"), 1 << 40, r"\['uinteger'\] must be an integer in \[0, 4294967295\]"),
+    ("philox", ("state", "buffer_pos"), -1, r"\['buffer_pos'\] must be an integer in \[0, 4\]"),
+    ("philox", ("state", "buffer"), [1, 2, 3], r"\['buffer'\] must be a list of 4 integers, got 3"),
+    ("philox", ("state", "buffer", 0), 1.5, r"\['buffer'\]\[0\] must be an integer"),
+    ("philox", ("state", "state", "key"), None, r"\['key'\] must be a list of 2 integers"),
+    ("philox", ("state", "state", "counter", 1), -1, r"\['counter'\]\[1\]"),
+    ("sfc64", ("state", "state", "state", 3), 1 << 64, r"\['state'\]\[3\] must be an integer in \[0, 18446744073709551615\]"),
+    ("mt19937", ("state", "state", "pos"), 625, r"\['pos'\] must be an integer in \[0, 624\]"),
+    ("mt19937", ("state", "state", "key"), [1] * 623, r"\['key'\] must be a list of 624 integers"),
+    ("mt19937", ("state", "state", "key", 0), 1 << 32, r"\['key'\]\[0\] must be an integer in \[0, 4294967295\]"),
+]
+
+
+@pytest.mark.parametrize("bitgen,path,value,match", BAD_IDEAL,
+                         ids=[f"{b}:{'.'.join(map(str, p))}={'del' if v is _DEL else repr(v)[:12]}"
+                              for b, p, v, _ in BAD_IDEAL])
+def test_bad_ideal_state(bitgen, path, value, match):
+    src, good = _ideal_state(bitgen)
+    bad = json.loads(json.dumps(good))
+    _put(bad, path, value)
+    with pytest.raises(ValueError, match=match):
+        src.state = bad
+    assert json.dumps(src.state) == json.dumps(good)           # refused: nothing changed
+    with pytest.raises(ValueError, match=match):
+        S.from_state(bad)
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"kind": "ideal", "bitgen": "BitGenerator", "state": {}}, r"state\['bitgen'\] must be one of"),
+    ({"kind": "ideal", "bitgen": ["PCG64"], "state": {}}, r"state\['bitgen'\]"),
+    ({"kind": ["lfsr"]}, r"state\['kind'\] must be 'lfsr' or 'ideal'"),
+    ({"kind": "lfsr"}, r"state is missing 'n'"),
+    ("lfsr", r"state must be a dict"),
+])
+def test_from_state_garbage(bad, match):
+    with pytest.raises(ValueError, match=match):
+        S.from_state(bad)
+
+
+def test_good_states_still_round_trip_through_json():
+    for src in (fxsim.LFSR(16, seed=3, lanes=2), fxsim.Ideal("pcg64", 1), fxsim.Ideal("philox", 1),
+                fxsim.Ideal("sfc64", 1), fxsim.Ideal("mt19937", 1), fxsim.Ideal("pcg64dxsm", 1)):
+        src.draws(7, 16)
+        st = json.loads(json.dumps(src.state))
+        want = src.draws(9, 16).tolist()
+        assert S.from_state(st).draws(9, 16).tolist() == want
+        src.state = st
+        assert src.draws(9, 16).tolist() == want

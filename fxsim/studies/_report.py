@@ -1,8 +1,12 @@
 """Helpers shared by the studies: numbers and markdown tables, web-size figure copies, the
-progress bar, and the command-line options every study sub-command has."""
+progress bar, the command-line options every study sub-command has (with the check of its
+output folders before a study starts) and the worker-process pool."""
+import contextlib
 import math
 import os
+import signal
 import sys
+import tempfile
 
 
 def fmt_number(v, digits=3, fixed_from=1e-3):
@@ -108,7 +112,96 @@ def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed 
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--copy-figures", metavar="DIR",
                    help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    p.set_defaults(_out_dirs=(("--out", "out"), ("--copy-figures", "copy_figures")))
     return p
+
+
+def prepare_out_dirs(dirs) -> list:
+    """Create each folder of ``dirs`` (pairs (option, path); path None = not given) with its
+    missing parents and check that a file can be written in it, before a study starts.  On a
+    failure, remove the folders this call made and raise one ValueError naming the option;
+    returns the folders made.
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); f = os.path.join(d, "file"); open(f, "w").close()
+    >>> made = prepare_out_dirs([("--out", os.path.join(d, "a", "b"))])
+    >>> [os.path.relpath(m, d) for m in made]
+    ['a', 'a/b']
+    >>> prepare_out_dirs([("--out", os.path.join(f, "out"))])
+    Traceback (most recent call last):
+    ...
+    ValueError: --out .../file/out: cannot create this folder (Not a directory)
+    """
+    made = []
+    try:
+        for option, path in dirs:
+            if path is not None:
+                _prepare_dir(option, os.fspath(path), made)
+    except ValueError:
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+        raise
+    return made
+
+
+def _prepare_dir(option, path, made):
+    """Make ``path`` (appending each folder made to ``made``) and check it is writable."""
+    if not path:
+        raise ValueError(f"{option}: expected a folder, got an empty path")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{option} {path}: exists and is not a folder")
+    missing, q = [], os.path.abspath(path)
+    while not os.path.lexists(q):
+        missing.append(q)
+        parent = os.path.dirname(q)
+        if parent == q:
+            break
+        q = parent
+    mine = []
+    try:
+        for d in reversed(missing):
+            os.mkdir(d)
+            mine.append(d)
+            made.append(d)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".fxsim-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        what = "create this folder" if len(mine) < len(missing) else "write in this folder"
+        raise ValueError(f"{option} {path}: cannot {what} ({e.strerror or e})") from None
+
+
+def _quiet_worker():
+    """Worker initializer: Ctrl-C (SIGINT to the whole process group) is for the main process,
+    which stops the workers; a worker never prints a KeyboardInterrupt traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int):
+    """A ``ProcessPoolExecutor`` of ``workers`` processes that ignore SIGINT.  When the block
+    ends with an exception (KeyboardInterrupt included), queued jobs are cancelled and the
+    workers stopped at once instead of waited for.
+
+    >>> with worker_pool(2) as ex:
+    ...     ex.submit(abs, -3).result()
+    3
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    ex = ProcessPoolExecutor(max_workers=workers, initializer=_quiet_worker)
+    try:
+        yield ex
+    except BaseException:
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+        ex.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=10)
+        raise
+    ex.shutdown(wait=True)
 
 
 def study_command(run):

@@ -46,11 +46,12 @@ import csv
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 
 import numpy as np
 
-from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar
+from ._report import (add_study_options, copy_figures, fmt_number, markdown_table, progress_bar,
+                      worker_pool)
 from ..accelerator import Accelerator
 from ..fixed import FixedArray
 from ..ops import add, cast, get_num_threads, mul, set_num_threads
@@ -289,7 +290,7 @@ def _map(jobs, workers, progress, desc):
     out = [None] * len(jobs)
     bar = progress_bar(len(jobs), desc, progress, leave=False)
     if workers and workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
+        with worker_pool(workers) as ex:
             futs = {ex.submit(_job, j): i for i, j in enumerate(jobs)}
             for fut in as_completed(futs):
                 out[futs[fut]] = fut.result()

@@ -44,9 +44,9 @@ Every job (model, format, source) seeds itself from ``(seed, model, seed index)`
 ``numpy.random.SeedSequence`` (the same start point and the same accelerator seed for every
 strategy and source: common random numbers), so rows do not depend on the worker count or
 order.  ``run(out_dir, quick=False, seed=0, progress=True)`` runs the jobs on a
-``ProcessPoolExecutor`` (2 workers), writes ``gd_study.csv`` (summary, medians over seeds),
-``gd_study_runs.csv`` (one row per run), ``gd_study.md`` and one PNG per model, and returns
-{"rows", "summary", "markdown", "files", "seconds"}.
+``ProcessPoolExecutor`` (2 workers, ``_report.worker_pool``), writes ``gd_study.csv`` (summary,
+medians over seeds), ``gd_study_runs.csv`` (one row per run), ``gd_study.md`` and one PNG per
+model, and returns {"rows", "summary", "markdown", "files", "seconds"}.
 """
 from __future__ import annotations
 
@@ -55,11 +55,11 @@ import math
 import os
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 
 import numpy as np
 
-from ._report import copy_figures, fmt_number, markdown_table, progress_bar
+from ._report import copy_figures, fmt_number, markdown_table, progress_bar, worker_pool
 
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
@@ -602,7 +602,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     results = [None] * len(jobs)
     bar = progress_bar(len(jobs), "gd-study", progress)
     if workers and workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
+        with worker_pool(workers) as ex:
             futs = {ex.submit(_job, j): i for i, j in enumerate(jobs)}
             for fut in as_completed(futs):
                 results[futs[fut]] = fut.result()

@@ -370,3 +370,177 @@ def ref_lfsr_draws(n, taps, form, draw, r, seed, count):
             raise ValueError(f"unknown draw rule {draw!r}")
         out.append(R)
     return out
+
+
+# --------------------------------------------------------------------------- format strings (docs/api.md)
+_DIGITS = "0123456789"
+
+
+def _ref_uint(s):
+    if not s or any(c not in _DIGITS for c in s):
+        raise ValueError(f"not an unsigned decimal integer: {s!r}")
+    return int(s)
+
+
+def _ref_int(s):
+    return -_ref_uint(s[1:]) if s.startswith("-") else _ref_uint(s)
+
+
+def ref_parse_format(text):
+    """(wl, fl, signed) of a format string, by the grammar of docs/api.md (case-insensitive,
+    spaces ignored): ``Qm.n`` / ``UQm.n`` (wl = m + n, fl = n; m, n may be negative),
+    ``sW.F`` / ``uW.F`` and ``Q(W,F)`` / ``UQ(W,F)`` (W unsigned). ValueError for anything else
+    or for a format outside spec 1 (wl 1..64, fl -256..256)."""
+    if not isinstance(text, str):
+        raise ValueError(f"not a format string: {text!r}")
+    t = text.replace(" ", "").lower()
+    if t.startswith("uq"):
+        signed, body, grammar = False, t[2:], "q"
+    elif t.startswith("q"):
+        signed, body, grammar = True, t[1:], "q"
+    elif t[:1] in ("s", "u"):
+        signed, body, grammar = t[0] == "s", t[1:], "w"
+    else:
+        raise ValueError(f"cannot parse {text!r}")
+    if grammar == "q" and body.startswith("(") and body.endswith(")"):
+        parts = body[1:-1].split(",")
+        if len(parts) != 2:
+            raise ValueError(f"cannot parse {text!r}")
+        wl, fl = _ref_uint(parts[0]), _ref_int(parts[1])
+    else:
+        parts = body.split(".")
+        if len(parts) != 2:
+            raise ValueError(f"cannot parse {text!r}")
+        if grammar == "q":
+            m, fl = _ref_int(parts[0]), _ref_int(parts[1])
+            wl = m + fl
+        else:
+            wl, fl = _ref_uint(parts[0]), _ref_int(parts[1])
+    check_fmt(wl, fl, signed)
+    return wl, fl, signed
+
+
+def ref_format_str(wl, fl, signed):
+    """``Qm.n`` notation of a format (docs/api.md: m = wl - fl integer bits incl. sign)."""
+    return f"{'' if signed else 'U'}Q{wl - fl}.{fl}"
+
+
+# --------------------------------------------------------------------------- default formats (docs/api.md)
+def min_wl(lo, hi, signed):
+    """Smallest word length whose raw range holds every integer of [lo, hi]."""
+    for wl in range(1, 4096):
+        a, b = fmt_range(wl, signed)
+        if a <= lo and hi <= b:
+            return wl
+    raise ValueError("range too wide")
+
+
+def ref_full_precision(op, fmt_a, fmt_b):
+    """The exact full-precision format of add/sub/mul with fmt=None (docs/api.md): add/sub at
+    fl = max(fl_a, fl_b), the smallest wl holding every possible exact result, signed if either
+    operand is (sub: always signed); mul: wl = wl_a + wl_b, fl = fl_a + fl_b, signed if either is.
+    ValueError when that format needs more than 64 bits."""
+    (wa, fa, sa), (wb, fb, sb) = fmt_a, fmt_b
+    if op == "mul":
+        wl, fl, signed = wa + wb, fa + fb, sa or sb
+    else:
+        fl = max(fa, fb)
+        la, ha = (m << (fl - fa) for m in fmt_range(wa, sa))
+        lb, hb = (m << (fl - fb) for m in fmt_range(wb, sb))
+        if op == "add":
+            lo, hi, signed = la + lb, ha + hb, sa or sb
+        elif op == "sub":
+            lo, hi, signed = la - hb, ha - lb, True
+        else:
+            raise ValueError(f"unknown op {op!r}")
+        wl = min_wl(lo, hi, signed)
+    if wl > 64 or not -256 <= fl <= 256:
+        raise ValueError(f"full-precision format Q({wl},{fl}) is outside spec 1")
+    return wl, fl, signed
+
+
+def ref_dot_default_fmt(fmt_a, fmt_b, K, prod=None):
+    """The result format of dot/matvec/matmul with acc=None and fmt=None (exact accumulation):
+    fraction fl of the products (prod's, or fl_a + fl_b), the smallest wl holding every sum of
+    K products, signed iff a product can be negative. ValueError beyond 64 bits."""
+    if prod is not None:
+        fl = prod[1]
+        p_lo, p_hi = fmt_range(prod[0], prod[2])
+    else:
+        fl = fmt_a[1] + fmt_b[1]
+        ea, eb = fmt_range(fmt_a[0], fmt_a[2]), fmt_range(fmt_b[0], fmt_b[2])
+        ext = [x * y for x in ea for y in eb]
+        p_lo, p_hi = min(ext), max(ext)
+    signed = p_lo < 0
+    wl = min_wl(min(0, K * p_lo), max(0, K * p_hi), signed)
+    if wl > 64 or not -256 <= fl <= 256:
+        raise ValueError(f"exact dot format Q({wl},{fl}) is outside spec 1")
+    return wl, fl, signed
+
+
+# --------------------------------------------------------------------------- words as text (spec 7)
+def ref_bin(raw, wl):
+    """wl-character two's complement binary string of a raw word."""
+    return format(raw % (1 << wl), f"0{wl}b")
+
+
+def ref_hex(raw, wl):
+    """Lower-case hex of a raw word, two's complement, zero-padded to ceil(wl/4) digits."""
+    return format(raw % (1 << wl), f"0{(wl + 3) // 4}x")
+
+
+# --------------------------------------------------------------------------- sources (spec 5)
+def ref_lfsr_step(n, M, form, s):
+    """One register step (spec 5.1): (new state, output bit)."""
+    if form == "galois":
+        b = s & 1
+        s >>= 1
+        if b:
+            s ^= M
+        return s, b
+    if form == "fibonacci":
+        b = (s >> (n - 1)) & 1
+        f = bin(s & M).count("1") & 1
+        return ((s << 1) | f) & ((1 << n) - 1), b
+    raise ValueError(f"unknown form {form!r}")
+
+
+def ref_lfsr_jump(n, taps, form, seed, steps):
+    """The register state after ``steps`` steps from ``seed`` (plain stepping: small n only)."""
+    M = sum(1 << (t - 1) for t in taps)
+    s = seed
+    for _ in range(steps):
+        s, _ = ref_lfsr_step(n, M, form, s)
+    return s
+
+
+def ref_lfsr_lane_draws(n, taps, form, rule, r, lane_states, count, k):
+    """The next k draws of an L-lane LFSR whose lanes are at ``lane_states`` after ``count``
+    draws (spec 5.1: draw e comes from lane e mod L). Returns (draws, new lane states)."""
+    L = len(lane_states)
+    M = sum(1 << (t - 1) for t in taps)
+    states = list(lane_states)
+    out = []
+    for e in range(count, count + k):
+        lane = e % L
+        s = states[lane]
+        if rule == "serial":
+            R = 0
+            for _ in range(r):
+                s, b = ref_lfsr_step(n, M, form, s)
+                R = (R << 1) | b
+        elif rule == "state":
+            if not 1 <= r <= n:
+                raise ValueError("state draws need r <= n")
+            s, _ = ref_lfsr_step(n, M, form, s)
+            R = s & ((1 << r) - 1)
+        else:
+            raise ValueError(f"unknown draw rule {rule!r}")
+        states[lane] = s
+        out.append(R)
+    return out, states
+
+
+def ref_ideal_draws(words64, r):
+    """Spec 5.2: R = w >> (64 - r) for each 64-bit word w."""
+    return [int(w) >> (64 - r) for w in words64]

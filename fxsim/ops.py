@@ -295,25 +295,27 @@ def _check_finite(op, src, cast: _Cast) -> None:
                          "(use 'saturate')")
 
 
-def _run_elementwise(call, n: int, out, d, ud, vs, uv, threads_work=None):
-    """Run ``call(lo, hi, out, d, vs, cnt, errs, errpos, threads)`` over blocks of at most
-    _BLOCK elements (so that Ctrl-C is seen between blocks); returns (totals, errs, errpos) with
+def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None):
+    """Run ``call(lo, hi, idx, out, d, vs, cnt, errs, errpos, threads)`` over ``blocks``
+    ((lo, hi, idx) tuples of C-order element ranges; default: flat ranges of _BLOCK elements, idx
+    None), so that Ctrl-C is seen between kernel calls; returns (totals, errs, errpos) with
     positions over the whole array."""
+    if blocks is None:
+        blocks = ((lo, min(n, lo + _BLOCK), None) for lo in range(0, n, _BLOCK))
     totals = np.zeros(5, dtype=np.int64)
-    errs_all, pos_all = [], []
-    for lo in range(0, n, _BLOCK):
-        hi = min(n, lo + _BLOCK)
+    errs_all, pos_all = [np.zeros(1, np.int32)], [np.zeros(1, np.int64)]
+    for lo, hi, idx in blocks:
+        if hi == lo:
+            continue
         nch = max(K.n_chunks(hi - lo), 1)
         cnt = np.zeros((nch, 5), dtype=np.int64)
         errs = np.zeros(nch, dtype=np.int32)
         errpos = np.zeros(nch, dtype=np.int64)
-        call(lo, hi, out[lo:hi], d[lo:hi] if ud else d, vs[lo:hi] if uv else vs, cnt, errs, errpos,
-             _nthreads(hi - lo))
+        call(lo, hi, idx, out[lo:hi], d[lo:hi] if ud else d, vs[lo:hi] if uv else vs, cnt, errs,
+             errpos, _nthreads(hi - lo))
         totals += cnt.sum(axis=0)
         errs_all.append(errs)
         pos_all.append(errpos + lo)
-    if not errs_all:
-        return totals, np.zeros(1, np.int32), np.zeros(1, np.int64)
     return totals, np.concatenate(errs_all), np.concatenate(pos_all)
 
 
@@ -383,10 +385,10 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
         if not src.flags.writeable:
             src = src.copy()      # the kernel's buffer type is not const; the words are only read
 
-        def call(lo, hi, o, dd, vv, cnt, errs, errpos, th):
+        def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
             K.cast_raw(src[lo:hi], o, False, s, small, c.spec(), dd, ud, vv, uv, cnt, errs, errpos, th)
     else:
-        def call(lo, hi, o, dd, vv, cnt, errs, errpos, th):
+        def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
             K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud, vv, uv, cnt, errs, errpos, th)
     totals, errs, errpos = _run_elementwise(call, n, out, d, ud, vs, uv)
     _raise_errors("cast", errs, errpos, totals[3], shape, c)
@@ -558,32 +560,20 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     out = np.empty(n, dtype=fmt.dtype)
     s_out = F - fmt.fl
     small = _small_level(max(abs(lo), abs(hi)), s_out, fmt) if not (ua or ub) else 0
-    totals = np.zeros(5, dtype=np.int64)
-    errs_all, pos_all = [np.zeros(1, np.int32)], [np.zeros(1, np.int64)]
     code = {"add": 0, "sub": 1, "mul": 2}[op]
     direct = a.shape == shape and b.shape == shape
     if direct:     # same shapes: flat slices, converted (copied) only where the type differs
         fa_words, fb_words = _flat_words(a.raw, ct), _flat_words(b.raw, ct)
-    for b0, b1, idx in _row_blocks(shape, _BLOCK):
+
+    def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
         if direct:
-            ra, rb = fa_words[b0:b1], fb_words[b0:b1]
-        else:
-            ra = _flat_block(a.raw, shape, idx, ct)
-            rb = _flat_block(b.raw, shape, idx, ct)
-        m = b1 - b0
-        nch = max(K.n_chunks(m), 1)
-        cnt = np.zeros((nch, 5), dtype=np.int64)
-        errs = np.zeros(nch, dtype=np.int32)
-        errpos = np.zeros(nch, dtype=np.int64)
-        if m:
-            K.binop(code, ra, rb, out[b0:b1], ua, ub, da, db, s_out, small, c.spec(),
-                    d[b0:b1] if ud else d, ud, vs[b0:b1] if uv else vs, uv, cnt, errs, errpos,
-                    _nthreads(m))
-        totals += cnt.sum(axis=0)
-        errs_all.append(errs)
-        pos_all.append(errpos + b0)
-    _raise_errors(op, np.concatenate(errs_all), np.concatenate(pos_all), totals[3], shape, c,
-                  what="the result")
+            ra, rb = fa_words[lo:hi], fb_words[lo:hi]
+        else:      # broadcast operands: only this block is materialized
+            ra, rb = _flat_block(a.raw, shape, idx, ct), _flat_block(b.raw, shape, idx, ct)
+        K.binop(code, ra, rb, o, ua, ub, da, db, s_out, small, c.spec(), dd, ud, vv, uv, cnt, errs,
+                errpos, th)
+    totals, errs, errpos = _run_elementwise(call, n, out, d, ud, vs, uv, _row_blocks(shape, _BLOCK))
+    _raise_errors(op, errs, errpos, totals[3], shape, c, what="the result")
     _counters.record(op, "out", fmt, totals)
     return FixedArray._wrap(out.reshape(shape), fmt)
 
@@ -717,7 +707,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
             s_o = fl_acc - fmt.fl
             small = _small(int(np.abs(flat).max()), s_o) if flat.size else True
 
-            def call(lo, hi, o, dd, vv, cnt, errs, errpos, th):
+            def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
                 K.cast_raw(flat[lo:hi], o, False, s_o, small, co.spec(), _NO_DRAWS, False, _NO_V,
                            False, cnt, errs, errpos, th)
             tot, errs, errpos = _run_elementwise(call, flat.size, raw, _NO_DRAWS, False, _NO_V, False)

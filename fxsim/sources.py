@@ -362,6 +362,17 @@ _INT_FIELDS = {"has_uint32": (0, 1), "uinteger": (0, (1 << 32) - 1), "buffer_pos
 _WIDE_FIELDS = ("PCG64", "PCG64DXSM")          # state/inc are 128-bit integers
 
 
+def _check_keys(value: dict, path: str, keys, optional=(), what="expected keys") -> None:
+    """ValueError naming ``path`` when ``value`` lacks one of ``keys`` or has a key outside
+    ``keys`` + ``optional``."""
+    missing = [k for k in keys if k not in value]
+    extra = [k for k in value if k not in tuple(keys) + tuple(optional)]
+    if missing or extra:
+        bad = f"is missing {missing[0]!r}" if missing else f"has unknown key {extra[0]!r}"
+        opt = f" and optionally {', '.join(map(repr, optional))}" if optional else ""
+        raise ValueError(f"{path} {bad} ({what}: {', '.join(map(repr, keys))}{opt})")
+
+
 def _like(value, template, path, name=""):
     """``value`` (from JSON) checked against, and converted to the types of, ``template`` (the
     current numpy bit generator state): the same keys, integers in range, arrays of the same
@@ -369,14 +380,7 @@ def _like(value, template, path, name=""):
     if isinstance(template, dict):
         if not isinstance(value, dict):
             raise ValueError(f"{path} must be a dict, got {type(value).__name__}")
-        missing = [k for k in template if k not in value]
-        if missing:
-            raise ValueError(f"{path} is missing {missing[0]!r} (expected keys: "
-                             f"{', '.join(map(repr, template))})")
-        extra = [k for k in value if k not in template]
-        if extra:
-            raise ValueError(f"{path} has unknown key {extra[0]!r} (expected keys: "
-                             f"{', '.join(map(repr, template))})")
+        _check_keys(value, path, tuple(template))
         return {k: _like(value[k], t, f"{path}[{k!r}]", name) for k, t in template.items()}
     if isinstance(template, np.ndarray):
         if isinstance(value, np.ndarray) and value.ndim == 1:
@@ -416,14 +420,7 @@ def _lfsr_config(value) -> tuple:
     """The configuration (n, taps, form, rule, lanes) of an LFSR state dict, checked."""
     if not isinstance(value, dict):
         raise ValueError(f"state must be a dict (from LFSR.state), got {type(value).__name__}")
-    missing = [k for k in _LFSR_KEYS if k not in value]
-    if missing:
-        raise ValueError(f"state is missing {missing[0]!r} (an LFSR state has the keys "
-                         f"{', '.join(map(repr, _LFSR_KEYS))} and optionally 'spawn')")
-    extra = [k for k in value if k not in _LFSR_KEYS + ("spawn",)]
-    if extra:
-        raise ValueError(f"state has unknown key {extra[0]!r} (an LFSR state has the keys "
-                         f"{', '.join(map(repr, _LFSR_KEYS))} and optionally 'spawn')")
+    _check_keys(value, "state", _LFSR_KEYS, ("spawn",), "an LFSR state has the keys")
     if not isinstance(value["kind"], str) or value["kind"] != "lfsr":
         raise ValueError(f"state['kind'] must be 'lfsr', got {value['kind']!r}")
     n = value["n"]
@@ -941,8 +938,4 @@ def _ideal_keys(value):
         raise ValueError(f"state must be a dict (from Ideal.state), got {type(value).__name__}")
     if not isinstance(value.get("kind"), str) or value["kind"] != "ideal":
         raise ValueError(f"state['kind'] must be 'ideal' for an Ideal source, got {value.get('kind')!r}")
-    missing = [k for k in keys if k not in value]
-    extra = [k for k in value if k not in keys]
-    if missing or extra:
-        what = f"is missing {missing[0]!r}" if missing else f"has unknown key {extra[0]!r}"
-        raise ValueError(f"state {what} (an Ideal state has the keys {', '.join(map(repr, keys))})")
+    _check_keys(value, "state", keys, (), "an Ideal state has the keys")

@@ -51,3 +51,20 @@ def sr_kwargs(rounding, r, eps, v, sr_rule, draws):
     if rounding == "signed_stochastic_eps":
         kw["v"] = v
     return kw
+
+
+def cli_user_error(argv, capsys, prog):
+    """Run ``fxsim.cli.main(argv)`` expecting a user error: exit 2, argparse's usage and one
+    ``fxsim PROG: error:`` line, no traceback; returns the message after that prefix."""
+    from fxsim.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    head = f"fxsim {prog}: error: "
+    assert lines[-1].startswith(head), err
+    assert sum(ln.startswith("fxsim ") for ln in lines) == 1, err
+    assert all(ln.startswith(("usage:", " ")) for ln in lines[:-1]), err
+    return lines[-1][len(head):]

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from conftest import cli_user_error
 
 fxsim = pytest.importorskip("fxsim")
 from fxsim import cli  # noqa: E402
@@ -18,21 +19,6 @@ from fxsim.studies import amplification, compare_rng, gd_rounding, halp, sampler
 STUDIES = {"gd-study": gd_rounding, "compare-rng": compare_rng, "halp-study": halp,
            "amplification-study": amplification, "tracking-study": tracking,
            "sampler-study": samplers}
-
-
-def user_error(argv, capsys, prog):
-    """Run ``main(argv)`` expecting a user error: exit 2, one error line, no traceback."""
-    with pytest.raises(SystemExit) as e:
-        cli.main(argv)
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    head = f"fxsim {prog}: error: "
-    assert lines[-1].startswith(head), err
-    assert sum(ln.startswith("fxsim ") for ln in lines) == 1, err
-    assert all(ln.startswith(("usage:", " ")) for ln in lines[:-1]), err
-    return lines[-1][len(head):]
 
 
 @pytest.fixture
@@ -63,7 +49,7 @@ def test_every_study_command_is_covered():
 
 @pytest.mark.parametrize("seed", ["-1", "-5", "x", "1.5"])
 def test_demo_bad_seed(seed, capsys):
-    msg = user_error(["demo", "--seed", seed], capsys, "demo")
+    msg = cli_user_error(["demo", "--seed", seed], capsys, "demo")
     assert "--seed" in msg and "non-negative integer" in msg
 
 
@@ -76,7 +62,7 @@ def test_demo_good_seed_still_runs(capsys):
 def test_out_under_a_regular_file(cmd, tmp_path, capsys, no_study):
     f = tmp_path / "file"
     f.write_text("x")
-    msg = user_error([cmd, "--quick", "--no-progress", "--out", str(f / "out")], capsys, cmd)
+    msg = cli_user_error([cmd, "--quick", "--no-progress", "--out", str(f / "out")], capsys, cmd)
     assert "--out" in msg and str(f / "out") in msg
     assert not no_study                                 # refused before the study started
     assert f.read_text() == "x"
@@ -86,7 +72,7 @@ def test_out_under_a_regular_file(cmd, tmp_path, capsys, no_study):
 def test_out_is_a_regular_file(cmd, tmp_path, capsys, no_study):
     f = tmp_path / "file"
     f.write_text("x")
-    msg = user_error([cmd, "--out", str(f)], capsys, cmd)
+    msg = cli_user_error([cmd, "--out", str(f)], capsys, cmd)
     assert "--out" in msg and "not a folder" in msg
     assert not no_study
 
@@ -94,7 +80,7 @@ def test_out_is_a_regular_file(cmd, tmp_path, capsys, no_study):
 @pytest.mark.parametrize("cmd", ["gd-study", "halp-study", "sampler-study"])
 @pytest.mark.parametrize("where", ["/proc/fxsim-no-such-dir/out", "/proc/self/fxsim-out"])
 def test_out_under_proc(cmd, where, capsys, no_study):
-    msg = user_error([cmd, "--out", where], capsys, cmd)
+    msg = cli_user_error([cmd, "--out", where], capsys, cmd)
     assert "--out" in msg and where in msg
     assert not no_study
 
@@ -103,7 +89,7 @@ def test_out_under_proc(cmd, where, capsys, no_study):
 def test_copy_figures_checked_before_the_study(cmd, tmp_path, capsys, no_study):
     f = tmp_path / "file"
     f.write_text("x")
-    msg = user_error([cmd, "--out", str(tmp_path / "out"), "--copy-figures", str(f / "web")],
+    msg = cli_user_error([cmd, "--out", str(tmp_path / "out"), "--copy-figures", str(f / "web")],
                      capsys, cmd)
     assert "--copy-figures" in msg
     assert not no_study
@@ -112,7 +98,7 @@ def test_copy_figures_checked_before_the_study(cmd, tmp_path, capsys, no_study):
 def test_refused_out_leaves_nothing_behind(tmp_path, capsys, no_study):
     """The first folders of the path could be made, the last cannot: none is left."""
     out = tmp_path / "new" / "deeper" / ("x" * 300)      # name too long for the file system
-    msg = user_error(["halp-study", "--out", str(out)], capsys, "halp-study")
+    msg = cli_user_error(["halp-study", "--out", str(out)], capsys, "halp-study")
     assert "--out" in msg
     assert not (tmp_path / "new").exists()
     assert not no_study
@@ -137,7 +123,7 @@ def test_value_error_from_library_maps_to_exit_2(monkeypatch, tmp_path, capsys):
     def fake(*a, **k):
         raise ValueError("lr must be a positive number, got -1")
     monkeypatch.setattr(halp, "run", fake)
-    msg = user_error(["halp-study", "--out", str(tmp_path / "o")], capsys, "halp-study")
+    msg = cli_user_error(["halp-study", "--out", str(tmp_path / "o")], capsys, "halp-study")
     assert msg == "lr must be a positive number, got -1"
 
 

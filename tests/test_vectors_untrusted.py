@@ -11,6 +11,7 @@ import stat
 import threading
 
 import pytest
+from conftest import cli_user_error
 
 fx = pytest.importorskip("fxsim")
 from fxsim import QFormat  # noqa: E402
@@ -61,21 +62,6 @@ def _snapshot(folder):
     return out
 
 
-def cli_error(argv, capsys, prog):
-    """Run the CLI expecting a user error: exit 2, one error line, no traceback."""
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    head = f"fxsim {prog}: error: "
-    assert lines[-1].startswith(head), err
-    assert sum(ln.startswith("fxsim ") for ln in lines) == 1
-    assert all(ln.startswith(("usage:", " ")) for ln in lines[:-1]), err   # argparse's usage
-    return lines[-1][len(head):]
-
-
 # ------------------------------------------------------------------------ word counts and width
 def test_truncated_expected_and_produced_fail(tmp_path, capsys):
     """Today both files cut to 195 words 'match' (the expected file was never counted)."""
@@ -89,7 +75,7 @@ def test_truncated_expected_and_produced_fail(tmp_path, capsys):
         check_outputs(str(d), prod)
     with pytest.raises(ValueError, match=r"195 words.*200"):
         read_vectors(str(d))
-    msg = cli_error(["check-vectors", str(d), prod], capsys, "check-vectors")
+    msg = cli_user_error(["check-vectors", str(d), prod], capsys, "check-vectors")
     assert "195" in msg and "200" in msg
 
 
@@ -101,7 +87,7 @@ def test_empty_expected_file_fails(tmp_path, capsys):
     open(prod, "w").close()
     with pytest.raises(ValueError, match=r"y\.mem.* 0 words.*manifest says 200"):
         check_outputs(str(d), prod)
-    assert "0 words" in cli_error(["check-vectors", str(d), prod], capsys, "check-vectors")
+    assert "0 words" in cli_user_error(["check-vectors", str(d), prod], capsys, "check-vectors")
 
 
 def test_expected_file_longer_than_manifest_fails(tmp_path):
@@ -182,7 +168,7 @@ def test_produced_file_not_named_after_a_port(tmp_path, capsys):
     _write_lines(up, _lines(d / "y.mem"))           # even a file that would match
     with pytest.raises(ValueError, match=r"up\.mem is not named after an output port.*'y'.*port="):
         check_outputs(str(d), up)
-    msg = cli_error(["check-vectors", str(d), up], capsys, "check-vectors")
+    msg = cli_user_error(["check-vectors", str(d), up], capsys, "check-vectors")
     assert "'y'" in msg and "--port" in msg and "port=" not in msg.replace("--port", "")
     # an input port's name is no output either
     x = str(out / "x.mem")
@@ -252,7 +238,7 @@ def test_manifest_entries_outside_the_folder_are_refused(how, tmp_path, capsys):
         check_outputs(str(d), prod)
     with pytest.raises(ValueError, match=want):
         read_vectors(str(d))
-    msg = cli_error(["check-vectors", str(d), prod], capsys, "check-vectors")
+    msg = cli_user_error(["check-vectors", str(d), prod], capsys, "check-vectors")
     assert re.search(want, msg)
 
 
@@ -357,7 +343,7 @@ def test_malformed_manifest_names_the_key(key, value, msg, tmp_path, capsys):
         check_outputs(str(d), prod)
     with pytest.raises(ValueError, match=msg):
         read_vectors(str(d))
-    assert re.search(msg, cli_error(["check-vectors", str(d), prod], capsys, "check-vectors"))
+    assert re.search(msg, cli_user_error(["check-vectors", str(d), prod], capsys, "check-vectors"))
 
 
 def test_draws_entry_is_validated(tmp_path):
@@ -387,7 +373,7 @@ def test_manifest_that_is_not_a_dict(text, msg, tmp_path, capsys):
     prod = str(d / "y.mem")
     with pytest.raises(ValueError, match=msg):
         check_outputs(str(d), prod)
-    assert re.search(msg, cli_error(["check-vectors", str(d), prod], capsys, "check-vectors"))
+    assert re.search(msg, cli_user_error(["check-vectors", str(d), prod], capsys, "check-vectors"))
 
 
 def test_duplicate_key_deep_in_the_manifest(tmp_path):
@@ -415,11 +401,11 @@ def test_manifest_not_text_and_missing(tmp_path, capsys):
     os.remove(d / "manifest.json")
     with pytest.raises(ValueError, match=r"no manifest\.json"):
         check_outputs(str(d), prod)
-    assert "no manifest.json" in cli_error(["check-vectors", str(d), prod], capsys, "check-vectors")
-    assert "not a folder" in cli_error(["check-vectors", str(tmp_path / "nope"), prod], capsys,
+    assert "no manifest.json" in cli_user_error(["check-vectors", str(d), prod], capsys, "check-vectors")
+    assert "not a folder" in cli_user_error(["check-vectors", str(tmp_path / "nope"), prod], capsys,
                                        "check-vectors")
     _export(tmp_path / "w")
-    msg = cli_error(["check-vectors", str(tmp_path / "w"), str(tmp_path / "gone.mem")], capsys,
+    msg = cli_user_error(["check-vectors", str(tmp_path / "w"), str(tmp_path / "gone.mem")], capsys,
                     "check-vectors")
     assert "gone.mem" in msg
 
@@ -451,7 +437,7 @@ def test_export_never_writes_through_a_symlink(tmp_path, capsys):
     before = _snapshot(d)
     with pytest.raises(FileExistsError, match=r"y\.mem is a symlink"):
         _export(d, overwrite=True)
-    msg = cli_error(["export-vectors", str(d), "--op", "cast", "--in-fmt", "Q(12,6)", "--fmt",
+    msg = cli_user_error(["export-vectors", str(d), "--op", "cast", "--in-fmt", "Q(12,6)", "--fmt",
                      "Q(6,2)", "--force"], capsys, "export-vectors")
     assert "symlink" in msg
     assert victim.read_text() == "precious\n"
@@ -478,7 +464,7 @@ def test_export_out_that_is_a_symlink_is_refused(tmp_path, capsys):
     os.symlink(elsewhere, link)
     with pytest.raises(FileExistsError, match=r"vec is a symlink"):
         _export(link)
-    msg = cli_error(["export-vectors", str(link) + os.sep, "--op", "cast", "--in-fmt", "Q(12,6)",
+    msg = cli_user_error(["export-vectors", str(link) + os.sep, "--op", "cast", "--in-fmt", "Q(12,6)",
                      "--fmt", "Q(6,2)"], capsys, "export-vectors")
     assert "symlink" in msg and str(elsewhere) in msg
     assert os.listdir(elsewhere) == []
@@ -527,7 +513,7 @@ def test_force_refuses_a_folder_fxsim_did_not_write(tmp_path, capsys):
     before = _snapshot(f)
     with pytest.raises(FileExistsError, match=r"not an earlier fxsim export"):
         _export(f, overwrite=True)
-    msg = cli_error(["export-vectors", f, "--op", "cast", "--in-fmt", "Q(12,6)", "--fmt", "Q(6,2)",
+    msg = cli_user_error(["export-vectors", f, "--op", "cast", "--in-fmt", "Q(12,6)", "--fmt", "Q(6,2)",
                      "--force"], capsys, "export-vectors")
     assert "not an earlier fxsim export" in msg and "overwrite=True" not in msg
     assert _snapshot(f) == before
@@ -563,7 +549,7 @@ def test_existing_folder_message_speaks_each_language(tmp_path, capsys):
     with pytest.raises(FileExistsError) as e:
         _export(d)
     assert "overwrite=True" in str(e.value) and "--force" not in str(e.value)
-    msg = cli_error(["export-vectors", str(d), "--op", "cast", "--in-fmt", "Q(12,6)", "--fmt",
+    msg = cli_user_error(["export-vectors", str(d), "--op", "cast", "--in-fmt", "Q(12,6)", "--fmt",
                      "Q(6,2)"], capsys, "export-vectors")
     assert "--force" in msg and "overwrite" not in msg
 
@@ -572,10 +558,10 @@ def test_export_to_an_impossible_place_is_one_line(tmp_path, capsys):
     """OUT under a regular file: today makedirs' NotADirectoryError is a traceback."""
     f = tmp_path / "file"
     f.write_text("x")
-    msg = cli_error(["export-vectors", str(f / "vec"), "--op", "cast", "--in-fmt", "Q(12,6)",
+    msg = cli_user_error(["export-vectors", str(f / "vec"), "--op", "cast", "--in-fmt", "Q(12,6)",
                      "--fmt", "Q(6,2)"], capsys, "export-vectors")
     assert str(f / "vec") in msg
-    assert "not a folder" in cli_error(["export-vectors", str(f), "--op", "cast", "--in-fmt",
+    assert "not a folder" in cli_user_error(["export-vectors", str(f), "--op", "cast", "--in-fmt",
                                         "Q(12,6)", "--fmt", "Q(6,2)"], capsys, "export-vectors")
 
 
@@ -615,7 +601,7 @@ def test_a_failed_write_changes_nothing(tmp_path, capsys, monkeypatch):
         _export(d, overwrite=True, seed=9)
     assert _snapshot(d) == before
     calls.clear()
-    msg = cli_error(["export-vectors", str(d), "--op", "cast", "--in-fmt", "Q(12,6)", "--fmt",
+    msg = cli_user_error(["export-vectors", str(d), "--op", "cast", "--in-fmt", "Q(12,6)", "--fmt",
                      "Q(6,2)", "--force"], capsys, "export-vectors")
     assert msg == f"cannot write {d}: No space left on device"
     assert _snapshot(d) == before

@@ -67,7 +67,7 @@ class FixedArray:
             if vals:
                 _check_range(min(vals), max(vals), fmt)
             words = np.array(vals, dtype=fmt.dtype).reshape(arr.shape)
-        elif arr.dtype.kind in "iub":
+        elif arr.dtype.kind in "iub" or (arr.dtype.kind == "f" and arr.size == 0):
             if arr.size:
                 _check_range(int(arr.min()), int(arr.max()), fmt)
             words = np.array(arr, dtype=fmt.dtype, copy=True)
@@ -141,7 +141,7 @@ class FixedArray:
         return out
 
     def __array__(self, dtype=None, copy=None):
-        vals = self.to_float()
+        vals = np.asarray(self.to_float())          # an ndarray also for 0-d values
         return vals if dtype is None else vals.astype(dtype)
 
     def __float__(self) -> float:

@@ -17,7 +17,8 @@ from . import _kernels as K
 from . import counters as _counters
 from .fixed import FixedArray
 from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, overflow_code, rounding_code, sr_rule_code
-from .qformat import QFormat, qformat
+from .sources import BitSource
+from .qformat import FL_MAX, FL_MIN, QFormat, qformat
 
 _EXACT_LIMIT = 2**127  # every exact intermediate must satisfy |v| < 2**127 (signed 128-bit kernels)
 _BLOCK = 1 << 22       # elements per kernel call of a long element-wise operation
@@ -199,9 +200,14 @@ def _draws(casts, total: int, source, draws, op: str):
     draw from the source."""
     r = _draw_r(casts, source, draws, op)
     if r is None:
-        return _NO_DRAWS, False
+        return _NO_DRAWS, False, None
+    undo = None
     if draws is None:
-        got = source.draws(total, r)
+        if isinstance(source, BitSource) and any(c is not None and c.overflow == "error"
+                                                 for c in casts):
+            got, undo = source._draws_undoable(total, r)     # overflow='error' may refuse later
+        else:
+            got = source.draws(total, r)
         arr = np.asarray(got)
         what = f"source.draws({total}, {r}) of {type(source).__name__}"
         if arr.dtype.kind not in "iu":
@@ -223,7 +229,7 @@ def _draws(casts, total: int, source, draws, op: str):
         who = "draws"
     if r < 64 and arr.size and int(arr.max()) >= (1 << r):
         raise ValueError(f"{op}: {who} must be below 2**r = {1 << r}; got {int(arr.max())}")
-    return arr, True
+    return arr, True, undo
 
 
 _NO_DRAWS = np.zeros(1, dtype=np.uint64)
@@ -261,10 +267,16 @@ def _first_error(errs, errpos):
     return int(errs[bad[first]]), int(pos[first])
 
 
-def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x"):
+def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x", undo=None):
+    """Raise the first error the kernels reported; ``undo`` (from ``_draws``) first puts the
+    source back where it was before the call's draws."""
     found = _first_error(errs, errpos)
     if found is None:
         return
+    note = ""
+    if undo is not None and not undo():
+        note = ("; its draws stay consumed: another thread drew from the source after them, "
+                "so it could not be put back")
     code, flat = found
     idx = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
     if code == 2:
@@ -277,7 +289,7 @@ def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x"):
     f = cast.fmt
     raise OverflowError(
         f"{op}: {int(n_bad)} element(s) overflowed {f} (range [{f.min}, {f.max}]) with "
-        f"overflow='error'; first at index {idx}"
+        f"overflow='error'; first at index {idx}{note}"
     )
 
 
@@ -368,7 +380,7 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     if c.stochastic and draws is None and not isinstance(x, FixedArray):
         _check_finite("cast", src, c)          # before a source is touched
     if (c.stochastic and source is not None and draws is None and not isinstance(x, FixedArray)
-            and n >= 1 << 18 and _threads > 1):
+            and n >= 1 << 18 and _threads > 1 and c.overflow != "error"):
         subs = None
         if hasattr(source, "_substreams"):
             parts = max(4 * _threads, -(-n // _BLOCK))
@@ -376,7 +388,7 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
             subs = source._substreams(cuts, c.r)
         if subs is not None:
             return _cast_streams(src, shape, fmt, c, subs, cuts, vs, uv)
-    d, ud = _draws([c], n, source, draws, "cast")
+    d, ud, undo = _draws([c], n, source, draws, "cast")
     out = np.empty(n, dtype=fmt.dtype)
     if isinstance(x, FixedArray):
         s = x.fmt.fl - fmt.fl
@@ -391,7 +403,7 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
         def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
             K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud, vv, uv, cnt, errs, errpos, th)
     totals, errs, errpos = _run_elementwise(call, n, out, d, ud, vs, uv)
-    _raise_errors("cast", errs, errpos, totals[3], shape, c)
+    _raise_errors("cast", errs, errpos, totals[3], shape, c, undo=undo)
     _counters.record("cast", "out", fmt, totals)
     return FixedArray._wrap(out.reshape(shape), fmt)
 
@@ -463,13 +475,22 @@ def _bits_for(lo: int, hi: int, signed: bool) -> int:
     return max(1, hi.bit_length())
 
 
-def _range_format(lo: int, hi: int, fl: int, signed: bool, op: str) -> QFormat:
-    wl = _bits_for(lo, hi, signed)
+def _default_format(wl: int, fl: int, signed: bool, op: str) -> QFormat:
+    """The exact full-precision result format, or a ValueError asking for ``fmt=``."""
     if wl > 64:
         raise ValueError(
             f"{op}: the exact full-precision result needs wl={wl} > 64 bits; pass fmt= (an output format)"
         )
+    if not FL_MIN <= fl <= FL_MAX:
+        raise ValueError(
+            f"{op}: the exact full-precision result needs fl={fl}, outside [{FL_MIN}, {FL_MAX}]; "
+            "pass fmt= (an output format)"
+        )
     return QFormat(wl, fl, signed)
+
+
+def _range_format(lo: int, hi: int, fl: int, signed: bool, op: str) -> QFormat:
+    return _default_format(_bits_for(lo, hi, signed), fl, signed, op)
 
 
 def _container(da: np.dtype, db: np.dtype):
@@ -543,9 +564,7 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     if fmt is None and op == "mul":
         # MATLAB fi / APyTypes convention: wl = wl_a + wl_b (one bit more than the range needs
         # in a few mixed-sign or 1-bit cases)
-        if fa.wl + fb.wl > 64:
-            raise ValueError(f"mul: the full-precision product needs wl={fa.wl + fb.wl} > 64 bits; pass fmt=")
-        fmt = QFormat(fa.wl + fb.wl, F, signed)
+        fmt = _default_format(fa.wl + fb.wl, F, signed, op)
     fmt = _range_format(lo, hi, F, signed, op) if fmt is None else qformat(fmt)
     c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
     try:
@@ -556,7 +575,7 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     n = _nelem(shape)
     _check_memory(op, shape, n * (fmt.dtype.itemsize + (8 if c.stochastic else 0)))
     vs, uv = _vsign([c], v, shape, op)
-    d, ud = _draws([c], n, source, draws, op)
+    d, ud, undo = _draws([c], n, source, draws, op)
     out = np.empty(n, dtype=fmt.dtype)
     s_out = F - fmt.fl
     small = _small_level(max(abs(lo), abs(hi)), s_out, fmt) if not (ua or ub) else 0
@@ -573,7 +592,7 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
         K.binop(code, ra, rb, o, ua, ub, da, db, s_out, small, c.spec(), dd, ud, vv, uv, cnt, errs,
                 errpos, th)
     totals, errs, errpos = _run_elementwise(call, n, out, d, ud, vs, uv, _row_blocks(shape, _BLOCK))
-    _raise_errors(op, errs, errpos, totals[3], shape, c, what="the result")
+    _raise_errors(op, errs, errpos, totals[3], shape, c, what="the result", undo=undo)
     _counters.record(op, "out", fmt, totals)
     return FixedArray._wrap(out.reshape(shape), fmt)
 
@@ -683,7 +702,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
     work = M * N * (8 + 8 * per_el) + 8 * (A.size + B.size)
     _check_memory(op, out_shape, work)
     vs, uv = _vsign(casts, v, out_shape, op)
-    d, ud = _draws(casts, M * N * per_el, source, draws, op)
+    d, ud, undo = _draws(casts, M * N * per_el, source, draws, op)
     # the MAC kernels read int64 words; uint64 words travel as int64 bits with a flag
     ua, ub = A.raw.dtype == np.uint64, B.raw.dtype == np.uint64
     ra, rb = A.raw, B.raw     # converted below, once, to what the chosen kernel reads
@@ -711,7 +730,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
                 K.cast_raw(flat[lo:hi], o, False, s_o, small, co.spec(), _NO_DRAWS, False, _NO_V,
                            False, cnt, errs, errpos, th)
             tot, errs, errpos = _run_elementwise(call, flat.size, raw, _NO_DRAWS, False, _NO_V, False)
-            _raise_errors(op, errs, errpos, tot[3], out_shape, co, what="the result")
+            _raise_errors(op, errs, errpos, tot[3], out_shape, co, what="the result", undo=undo)
             _counters.record(op, "out", fmt, tot)
         return FixedArray._wrap(raw.reshape(out_shape), fmt)
 
@@ -740,7 +759,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
         # the one in 'error' mode, else the first cast in 'error' mode
         culprit = next(c for c in (co, ca, cp) if c is not None and c.ovf == 3) if any(
             c is not None and c.ovf == 3 for c in casts) else co or ca or cp
-        _raise_errors(op, errs, errpos, tot[3, 3], out_shape, culprit, what="the result")
+        _raise_errors(op, errs, errpos, tot[3, 3], out_shape, culprit, what="the result", undo=undo)
     for role, c, row in (("prod", cp, 0), ("acc", ca, 1), ("out", co, 2)):
         if c is not None:
             _counters.record(op, role, c.fmt, tot[row])

@@ -517,6 +517,33 @@ class BitSource:
             _S.fill_from_capsule(self._capsule, out, r)
         return out
 
+    def _position(self):
+        """Where the stream stands (call with ``lock`` held); comparable with ``==``."""
+        raise NotImplementedError
+
+    def _set_position(self, pos) -> None:
+        """Move the stream to a ``_position()`` (call with ``lock`` held)."""
+        raise NotImplementedError
+
+    def _draws_undoable(self, n, r):
+        """``draws(n, r)`` and a callable that puts the source back where it was before them,
+        if no other draw was taken since; it returns whether it did."""
+        n = _check_count(n)
+        r = self._check_r(r)
+        out = np.empty(n, dtype=np.uint64)
+        with self.lock:           # the draws and the positions around them in one step
+            before = self._position()
+            _S.fill_from_capsule(self._capsule, out, r)
+            after = self._position()
+
+        def undo() -> bool:
+            with self.lock:
+                if self._position() != after:
+                    return False
+                self._set_position(before)
+                return True
+        return out, undo
+
     def _substreams(self, cuts, r):
         """Private copies of this source positioned ``cuts[k]`` draws ahead (k = 0..T-1), and
         this source moved ``cuts[-1]`` draws ahead, so that T threads can draw disjoint slices of
@@ -720,6 +747,12 @@ class LFSR(BitSource):
 
     # -- moving along the stream -----------------------------------------------------------------
 
+    def _position(self):
+        return tuple(int(v) for v in self._core.lanes), int(self._core.count)
+
+    def _set_position(self, pos) -> None:
+        self._core.set_position(np.array(pos[0], dtype=np.uint64), pos[1])
+
     def _substreams(self, cuts, r):
         if self.lanes != 1:
             return None
@@ -867,6 +900,12 @@ class Ideal(BitSource):
                 self.bit_generator.state = new
             except (TypeError, ValueError, OverflowError) as e:    # numpy's own checks
                 raise ValueError(f"state['state']: {e}") from None
+
+    def _position(self):
+        return _jsonable(self.bit_generator.state)
+
+    def _set_position(self, pos) -> None:
+        self.bit_generator.state = _like(pos, self.bit_generator.state, "state", self.name)
 
     def _substreams(self, cuts, r):
         if self.name not in ("PCG64", "PCG64DXSM"):

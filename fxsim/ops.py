@@ -215,7 +215,8 @@ def _draws(casts, total: int, source, draws, op: str):
         if arr.size != total:
             raise ValueError(f"{op}: {what} returned {arr.size} values; a source must return "
                              f"exactly the {total} draws asked for")
-        arr = np.array(arr.reshape(-1), dtype=np.uint64)     # a private copy
+        if not isinstance(source, BitSource) or arr.dtype != np.uint64:
+            arr = np.array(arr.reshape(-1), dtype=np.uint64)     # a private copy
         who = what
     else:
         arr = np.asarray(draws)

@@ -514,8 +514,15 @@ class BitSource:
         r = self._check_r(r)
         out = np.empty(n, dtype=np.uint64)
         with self.lock:
-            _S.fill_from_capsule(self._capsule, out, r)
+            self._fill(out, r)
         return out
+
+    _FILL_BLOCK = 1 << 22
+
+    def _fill(self, out, r) -> None:
+        """Fill ``out`` in blocks (call with ``lock`` held): Ctrl-C is seen between blocks."""
+        for lo in range(0, out.size, self._FILL_BLOCK):
+            _S.fill_from_capsule(self._capsule, out[lo:lo + self._FILL_BLOCK], r)
 
     def _position(self):
         """Where the stream stands (call with ``lock`` held); comparable with ``==``."""
@@ -533,7 +540,7 @@ class BitSource:
         out = np.empty(n, dtype=np.uint64)
         with self.lock:           # the draws and the positions around them in one step
             before = self._position()
-            _S.fill_from_capsule(self._capsule, out, r)
+            self._fill(out, r)
             after = self._position()
 
         def undo() -> bool:

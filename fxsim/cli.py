@@ -72,13 +72,16 @@ def _fmt_arg(text):
 
 
 def _shape_arg(text):
+    from fxsim.vectors import EXPORT_MAX_WORDS
     parts = [p for p in text.replace("x", ",").replace("X", ",").split(",") if p.strip()]
     try:
         dims = tuple(int(p) for p in parts)
     except ValueError:
         dims = ()
     if len(dims) not in (2, 3) or min(dims) < 1:
-        raise argparse.ArgumentTypeError(f"expected M,K,N (or M,N with --K), positive integers; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected M,K,N (or M,N with --K), positive integers, each in [1, {EXPORT_MAX_WORDS}] "
+            f"(M*K + K*N + M*N words at most {EXPORT_MAX_WORDS}, M*K*N at most 2**30); got {text!r}")
     return dims
 
 
@@ -93,9 +96,27 @@ def _nonneg_int(text):
 
 
 def _pos_int(text):
-    v = _nonneg_int(text)
+    try:
+        v = int(text, 0)
+    except ValueError:
+        v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _size_arg(text):
+    """--count, --K of export-vectors: a positive integer; the export's size limit
+    (``fxsim.vectors.EXPORT_MAX_WORDS``) is checked with the other sizes by export_vectors."""
+    from fxsim.vectors import EXPORT_MAX_WORDS
+    try:
+        v = int(text, 0)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer in [1, {EXPORT_MAX_WORDS}] (an export holds at most "
+            f"{EXPORT_MAX_WORDS} = 2**24 words in all its .mem files), got {text!r}")
     return v
 
 
@@ -104,9 +125,14 @@ def _add_export_parser(sub):
     from fxsim.vectors import OPS
     p = sub.add_parser(
         "export-vectors", help="write a test-vector folder (manifest.json + $readmemh .mem files)",
-        description="Write OUT/manifest.json and one .mem file per port (x or a, b -> y) and "
-                    "per random stream (rnd.mem): the inputs, fxsim's expected outputs and the "
-                    "draws, for an RTL test bench (spec section 7).",
+        description="Write OUT/manifest.json and one .mem file per port (x or a, b -> y) and per\n"
+                    "random stream (rnd.mem): the inputs, fxsim's expected outputs and the draws,\n"
+                    "for an RTL test bench (spec section 7).\n\n"
+                    "Size limit: an export holds at most 2**24 = 16777216 words in all its .mem\n"
+                    "files together (inputs, outputs, v, seed and draws: at most ~285 MiB of text,\n"
+                    "~1.6 GiB of memory while it is built), and a matmul does at most 2**30\n"
+                    "multiply-accumulates (M*K*N). A larger --count, --K or --shape is refused\n"
+                    "(exit 2, naming the allowed range) before OUT is created or anything drawn.",
         epilog="examples:\n"
                "  fxsim export-vectors vec --op cast --in-fmt 'Q(16,12)' --fmt 'Q(8,4)' "
                "--rounding stochastic --r 8 --source lfsr:16 --count 10000\n"
@@ -122,9 +148,12 @@ def _add_export_parser(sub):
     p.add_argument("--b-fmt", type=_fmt_arg, help="format of operand b")
     p.add_argument("--acc", type=_fmt_arg, help="accumulator format (dot, matmul; default exact)")
     p.add_argument("--prod", type=_fmt_arg, help="product format (dot, matmul; default exact)")
-    p.add_argument("--K", "-K", dest="K", type=_pos_int, help="length of each dot product (dot)")
-    p.add_argument("--shape", type=_shape_arg, help="matmul: M,K,N (A is MxK, B is KxN)")
-    p.add_argument("--count", type=_pos_int, help="number of cases (default 1000; not for matmul)")
+    p.add_argument("--K", "-K", dest="K", type=_size_arg, help="length of each dot product (dot), "
+                   ">= 1; a and b hold 2*count*K words, all files at most 2**24 (see the size limit)")
+    p.add_argument("--shape", type=_shape_arg, help="matmul: M,K,N (A is MxK, B is KxN), each >= 1; "
+                   "M*K + K*N + M*N words at most 2**24, M*K*N at most 2**30")
+    p.add_argument("--count", type=_size_arg, help="number of cases (default 1000; not for matmul), "
+                   ">= 1; all ports' words together at most 2**24 (see the size limit)")
     p.add_argument("--seed", type=_nonneg_int, default=1, help="seed of the random input words (default 1)")
     p.add_argument("--rounding", default="nearest_even", choices=ROUNDING, metavar="MODE",
                    help="rounding mode (default nearest_even): " + " ".join(ROUNDING))

@@ -57,13 +57,24 @@ from .qformat import QFormat, qformat
 from .sources import LFSR, BitSource, Ideal
 
 __all__ = ["export_vectors", "read_vectors", "check_outputs", "CheckReport", "make_source",
-           "OPS", "MANIFEST", "VERSION"]
+           "OPS", "MANIFEST", "VERSION", "EXPORT_MAX_WORDS", "EXPORT_MAX_MACS"]
 
 OPS = ("cast", "add", "sub", "mul", "dot", "matmul")
 MANIFEST = "manifest.json"
 VERSION = 1
 DRAWS = "rnd"
 DEFAULT_COUNT = 1000
+# Size limit of one export (checked before anything is drawn or written).  A vector set is for
+# an RTL bench that loads every file with $readmemh into memory arrays, so it stays small: at
+# most 2**24 = 16,777,216 words in all its .mem files together (inputs, outputs, v, seed and
+# draws): up to ~285 MiB of text (17 characters a word at 64 bits), ~1.6 GiB of memory while it
+# is built (~100 bytes a word, measured), about 15 s.  A matmul also does at most 2**30
+# multiply-accumulates (M*K*N; about 20 s).  A fixed budget rather than the machine's free
+# memory: the same call is accepted or refused on every machine.
+EXPORT_MAX_WORDS = 1 << 24
+EXPORT_MAX_MACS = 1 << 30
+_BUILD_BYTES_PER_WORD = 100          # measured peak memory per word while an export is built
+_TEXT_BYTES_PER_WORD = 17            # at most 16 hex digits and a newline
 V_FMT = QFormat(2, 0, True)          # sign(v): -1, 0, 1
 _INPUT_SALT = 0x66787673             # keeps input words apart from an Ideal source of the same seed
 _DRAW_ORDER = ("output elements in C order; within an element k ascending, the product's cast "
@@ -210,14 +221,92 @@ def _check_count(count, default=DEFAULT_COUNT):
     if count is None:
         return default
     if not _is_int(count) or count < 1:
-        raise ValueError(f"count must be a positive integer (the number of cases), got {count!r}")
+        raise ValueError(f"count must be a positive integer in [1, {EXPORT_MAX_WORDS}] (the number "
+                         f"of cases; see EXPORT_MAX_WORDS), got {count!r}")
     return int(count)
 
 
 def _check_dim(name, v):
     if not _is_int(v) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        raise ValueError(f"{name} must be a positive integer in [1, {EXPORT_MAX_WORDS}] "
+                         f"(see EXPORT_MAX_WORDS), got {v!r}")
     return int(v)
+
+
+def _bytes(n) -> str:
+    """``n`` bytes, readable.
+
+    >>> _bytes(512), _bytes(3 << 20), _bytes(10**30)
+    ('512 B', '3.0 MiB', '8.27e+05 YiB')
+    """
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"):
+        n /= 1024
+        if n < 1024 or unit == "YiB":
+            return f"{n:.1f} {unit}" if n < 1024 else f"{n:.3g} {unit}"
+
+
+def _largest(total, name, values, limit):
+    """The largest value of ``name`` (>= 0) with ``total(values) <= limit``, the others as in
+    ``values``; ``total`` is linear and increasing in each value."""
+    at = dict(values)
+    at[name] = 0
+    t0 = total(at)
+    at[name] = 1
+    slope = total(at) - t0
+    return (limit - t0) // slope if slope > 0 else (limit if t0 <= limit else -1)
+
+
+def _check_size(parts, params, shown=None, macs=None):
+    """Refuse an export larger than EXPORT_MAX_WORDS words in all its files (or a matmul of
+    more than EXPORT_MAX_MACS multiply-accumulates) with a ``_TooLarge`` ValueError, before
+    anything is drawn or written.
+
+    ``parts(values)``: {file: words} of the export for the sizes ``values`` ({name: value});
+    ``params``: [(name, value, python label, cli label)], in the order blame goes: the first
+    size that can be lowered to fit (the others as given) is named with its allowed range;
+    ``shown``: (python, cli) text of the parameter as passed (default: the blamed one's);
+    ``macs(values)``: matmul's M*K*N.  Given inputs: ``params`` empty, the error names them."""
+    values = {n: v for n, v, _, _ in params}
+    total = sum(parts(values).values())
+    work = macs(values) if macs else 0
+    if total <= EXPORT_MAX_WORDS and work <= EXPORT_MAX_MACS:
+        return
+    limits = [(lambda v: sum(parts(v).values()), EXPORT_MAX_WORDS)]
+    if macs:
+        limits.append((macs, EXPORT_MAX_MACS))
+
+    def largest(name, vals):
+        return min(_largest(f, name, vals, lim) for f, lim in limits)
+    blame = None
+    for name, v, py, cli in params:
+        hi = largest(name, values)
+        if 1 <= hi < v:
+            blame = (v, py, cli, hi, "with the other sizes as given" if len(params) > 1 else "")
+            break
+    if blame is None and params:          # no one size can be lowered to fit: bound the first
+        name, v, py, cli = params[0]
+        ones = {n: (values[n] if n == name else 1) for n in values}
+        blame = (v, py, cli, max(largest(name, ones), 1), "even with the other sizes at 1")
+    detail = ", ".join(f"{f}.mem {w:,}" for f, w in parts(values).items() if w)
+    need = (f"the export would write {total:,} words ({detail}), about "
+            f"{_bytes(total * _TEXT_BYTES_PER_WORD)} of .mem files and "
+            f"{_bytes(total * _BUILD_BYTES_PER_WORD)} of memory to build")
+    if macs:
+        need += f", and compute {work:,} multiply-accumulates (M*K*N)"
+    rule = (f"an export holds at most {EXPORT_MAX_WORDS:,} (2**24) words in all its .mem files"
+            + (f" and does at most {EXPORT_MAX_MACS:,} (2**30) multiply-accumulates" if macs else "")
+            + " (a test-vector set for an RTL bench)")
+
+    def text(cli):
+        if blame is None:
+            return f"inputs are too large: {need}; {rule}: pass smaller inputs"
+        v, py, lab, hi, how = blame
+        head = shown[cli] if shown else (f"{lab} {v}" if cli else f"{py}={v}")
+        return (f"{head} is too large: {need}; {rule}: {lab if cli else py} must be in [1, {hi:,}]"
+                + (f" {how}" if how else ""))
+    raise _TooLarge(text)
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -252,6 +341,16 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     ``source_seed`` (default: ``seed``).  The source's configuration and starting state go to
     the manifest, its draws (spec §4 order) to ``rnd.mem``, and the expected outputs are fxsim's
     results with exactly those draws.  Deterministic modes ignore r, source and v.
+
+    Size limit (``EXPORT_MAX_WORDS``, ``EXPORT_MAX_MACS``): the export's .mem files together
+    (inputs, outputs, ``v``, ``seed`` and draws) hold at most 2**24 = 16,777,216 words, and a
+    matmul does at most 2**30 multiply-accumulates (M*K*N).  A vector set is for an RTL bench
+    that loads every file into a memory array; 2**24 words are at most ~285 MiB of text and
+    ~1.6 GiB of memory while the export is built (~100 bytes a word), and a fixed budget, unlike
+    the machine's free memory, accepts or refuses a call alike on every machine.  ``count``,
+    ``K`` and each of ``shape`` must be integers >= 1; a larger export is a ValueError naming
+    the parameter, its allowed range (the others as given) and the words and bytes it would
+    need, raised before anything is drawn or the folder is created.
 
     ``overwrite``: replace the files of an earlier export in ``folder`` (else FileExistsError).
     Only files fxsim wrote are replaced or removed: those the folder's old ``manifest.json``
@@ -322,6 +421,25 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     rng = np.random.default_rng([_INPUT_SALT, int(seed)])
     n_edge = 0
 
+    def per_case_of(Kd):
+        """Draws per output element (spec section 4)."""
+        if not stochastic:
+            return 0
+        if mac:
+            out_cast = fmt is not None and fmt != acc
+            return (Kd if prod is not None else 0) + (Kd if acc is not None else 0) + int(out_cast)
+        return 1
+    lanes = int(source.lanes) if stochastic and isinstance(source, LFSR) else 0
+
+    def files_of(ins, n_out, Kd=1):
+        """{file stem: words} of an export: inputs, y, and v, seed and rnd when present."""
+        pc = per_case_of(Kd)
+        return dict(ins, y=n_out, v=n_out if rounding == "signed_stochastic_eps" else 0,
+                    seed=lanes if pc else 0, rnd=n_out * pc)
+
+    def sized(name, v, py=None, cli=None):
+        return (name, v, py or name, cli or "--" + name)
+
     # -- inputs ------------------------------------------------------------------------------
     if op == "cast":
         fmt = _need_fmt("fmt", fmt, op)
@@ -332,10 +450,12 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                 raise ValueError("inputs: x is empty")
             if count is not None and _check_count(count) != x.size:
                 raise ValueError(f"count={count} differs from the number of given inputs ({x.size})")
+            _check_size(lambda _: files_of({"x": x.size}, x.size), [])
             fi = x.fmt
         else:
             fi = _need_fmt("in_fmt", in_fmt, op)
             n = _check_count(count)
+            _check_size(lambda s: files_of({"x": s["count"]}, s["count"]), [sized("count", n)])
             raw = _random_words(rng, fi, n)
             if edges:
                 ew = _edge_words(fi)
@@ -359,11 +479,14 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                 raise ValueError("inputs are empty")
             if count is not None and _check_count(count) != ra.size:
                 raise ValueError(f"count={count} differs from the number of given inputs ({ra.size})")
+            _check_size(lambda _: files_of({"a": ra.size, "b": ra.size}, ra.size), [])
             a, b = FixedArray(ra.copy(), a.fmt), FixedArray(rb.copy(), b.fmt)
         else:
             fa = _need_fmt("a_fmt (or in_fmt)", a_fmt if a_fmt is not None else in_fmt, op)
             fb = _need_fmt("b_fmt (or in_fmt)", b_fmt if b_fmt is not None else in_fmt, op)
             n = _check_count(count)
+            _check_size(lambda s: files_of({"a": s["count"], "b": s["count"]}, s["count"]),
+                        [sized("count", n)])
             ra, rb = _random_words(rng, fa, n), _random_words(rng, fb, n)
             if edges:
                 ea, eb = _edge_words(fa)[:4], _edge_words(fb)[:4]
@@ -403,6 +526,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
             if a.size == 0:
                 raise ValueError("inputs are empty")
             Kd = a.shape[1]
+            _check_size(lambda _: files_of({"a": a.size, "b": b.size}, a.shape[0], Kd), [])
         else:
             fa = _need_fmt("a_fmt (or in_fmt)", a_fmt if a_fmt is not None else in_fmt, op)
             fb = _need_fmt("b_fmt (or in_fmt)", b_fmt if b_fmt is not None else in_fmt, op)
@@ -410,6 +534,9 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                 raise ValueError("dot: K (the length of each dot product) is required")
             Kd = _check_dim("K", K)
             n = _check_count(count)
+            _check_size(lambda s: files_of({"a": s["count"] * s["K"], "b": s["count"] * s["K"]},
+                                           s["count"], s["K"]),
+                        [sized("K", Kd), sized("count", n)])
             ra, rb = _random_words(rng, fa, (n, Kd)), _random_words(rng, fb, (n, Kd))
             if edges:
                 rows = _edge_rows(fa, fb, Kd, rng)[:max(4, n // 2)][:n]
@@ -432,21 +559,41 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                 raise ValueError(f"shape={tuple(shape)} differs from the given inputs ({M}, {Kd}, {N})")
             if K is not None and K != Kd:
                 raise ValueError(f"K={K} differs from the given inputs (K = {Kd})")
+            _check_size(lambda _: files_of({"a": a.size, "b": b.size}, M * N, Kd), [],
+                        macs=lambda _: M * Kd * N)
         else:
             fa = _need_fmt("a_fmt (or in_fmt)", a_fmt if a_fmt is not None else in_fmt, op)
             fb = _need_fmt("b_fmt (or in_fmt)", b_fmt if b_fmt is not None else in_fmt, op)
             if shape is None:
                 raise ValueError("matmul: shape=(M, K, N) is required (A is M×K, B is K×N)")
-            shape = tuple(shape)
+            try:
+                shape = tuple(shape)
+            except TypeError:
+                shape = (shape,)
             if len(shape) == 3:
-                M, Kd, N = (_check_dim(nm, s) for nm, s in zip("MKN", shape))
+                M, Kd, N = (_check_dim(f"shape {nm} (shape[{i}])", s)
+                            for i, (nm, s) in enumerate(zip("MKN", shape)))
                 if K is not None and K != Kd:
                     raise ValueError(f"K={K} differs from shape {shape}")
+                dims = [sized("M", M, "M of shape", "M of --shape"), sized("N", N, "N of shape", "N of --shape"),
+                        sized("K", Kd, "K of shape", "K of --shape")]
+                shown = (f"shape={shape}", f"--shape {','.join(map(str, shape))}")
             elif len(shape) == 2 and K is not None:
-                M, N = (_check_dim(nm, s) for nm, s in zip("MN", shape))
+                M, N = (_check_dim(f"shape {nm} (shape[{i}])", s) for i, (nm, s) in enumerate(zip("MN", shape)))
                 Kd = _check_dim("K", K)
+                dims = [sized("M", M, "M of shape", "M of --shape"), sized("N", N, "N of shape", "N of --shape"),
+                        sized("K", Kd)]
+                shown = (f"shape={shape} with K={Kd}", f"--shape {','.join(map(str, shape))} --K {Kd}")
             else:
-                raise ValueError(f"matmul: shape must be (M, K, N) (or (M, N) with K=), got {shape}")
+                given = ",".join(map(str, shape))
+                raise _ShapeError(lambda cli: (
+                    f"--shape must be M,K,N (or M,N with --K), positive integers each in "
+                    f"[1, {EXPORT_MAX_WORDS}]; got {given}" if cli
+                    else f"matmul: shape must be (M, K, N) (or (M, N) with K=), positive integers "
+                    f"each in [1, {EXPORT_MAX_WORDS}], got {shape}"))
+            _check_size(lambda s: files_of({"a": s["M"] * s["K"], "b": s["K"] * s["N"]},
+                                           s["M"] * s["N"], s["K"]),
+                        dims, shown, macs=lambda s: s["M"] * s["K"] * s["N"])
             ra, rb = _random_words(rng, fa, (M, Kd)), _random_words(rng, fb, (Kd, N))
             if edges:
                 # extreme rows of A and columns of B: every output (i < 2 or j < 2) meets them
@@ -463,13 +610,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     n_out = int(np.prod(out_shape, dtype=np.int64))
 
     # -- draws -------------------------------------------------------------------------------
-    per_case = 0
-    if stochastic:
-        if mac:
-            out_cast = fmt is not None and fmt != acc
-            per_case = (Kd if prod is not None else 0) + (Kd if acc is not None else 0) + int(out_cast)
-        else:
-            per_case = 1
+    per_case = per_case_of(Kd if mac else 1)
     vsign = None
     if stochastic and rounding == "signed_stochastic_eps":
         if v is None:
@@ -641,6 +782,15 @@ class _FolderInUse(_Hinted, FileExistsError):
 
 
 class _PortUnknown(_Hinted, ValueError):
+    pass
+
+
+class _TooLarge(_Hinted, ValueError):
+    """An export over the size limit (EXPORT_MAX_WORDS, EXPORT_MAX_MACS); names ``count=`` /
+    ``--count`` and so on."""
+
+
+class _ShapeError(_Hinted, ValueError):
     pass
 
 

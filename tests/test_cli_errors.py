@@ -180,3 +180,136 @@ def test_ctrl_c_exits_130_with_one_line(cmd, tmp_path):
     assert "Traceback" not in err, err[-3000:]
     assert err.strip().splitlines() == ["fxsim: interrupted"], err[-3000:]
     assert time.perf_counter() - t0 < 30            # the workers are stopped, not waited for
+
+
+# -- export-vectors: sizes (issue 11, point 7) --------------------------------------------------
+# A huge --count/--K/--shape is refused with one line naming the option, its allowed range and
+# the bytes the export would need, before OUT is created or anything is drawn; so are zero,
+# negative and non-integer sizes.  The limit: fxsim.vectors.EXPORT_MAX_WORDS words in all
+# .mem files of an export, EXPORT_MAX_MACS multiply-accumulates of a matmul.
+from fxsim import vectors  # noqa: E402
+
+Q88 = ["--a-fmt", "Q8.8", "--b-fmt", "Q8.8"]
+HUGE = 10**14
+
+
+@pytest.mark.parametrize("argv,opt", [
+    (["--op", "dot", *Q88, "--K", "10000000000000"], "--K"),
+    (["--op", "dot", *Q88, "--K", "16", "--count", str(HUGE)], "--count"),
+    (["--op", "dot", *Q88, "--count", str(HUGE), "--K", str(HUGE)], "--K"),
+    (["--op", "matmul", *Q88, "--shape", "100000,100000,100000"], "M of --shape"),
+    (["--op", "matmul", *Q88, "--shape", "2000,2000,2000"], "M of --shape"),   # 12e6 words, 8e9 MACs
+    (["--op", "matmul", *Q88, "--shape", "1,1,20000000"], "N of --shape"),
+    (["--op", "matmul", *Q88, "--shape", "100,100", "--K", "1000000"], "--K"),
+    (["--op", "cast", "--in-fmt", "Q8.8", "--fmt", "Q4.4", "--count", str(HUGE)], "--count"),
+    (["--op", "add", *Q88, "--count", str(HUGE)], "--count"),
+    (["--op", "sub", *Q88, "--count", str(HUGE)], "--count"),
+    (["--op", "mul", *Q88, "--count", str(HUGE)], "--count"),
+    (["--op", "mul", *Q88, "--count", str(2**64)], "--count"),
+    # under the limit alone, over it with the draws (x, y and rnd: 3 words a case)
+    (["--op", "cast", "--in-fmt", "Q8.8", "--fmt", "Q4.4", "--count", "6000000",
+      "--rounding", "stochastic", "--r", "8", "--source", "lfsr:16"], "--count"),
+])
+def test_export_vectors_too_large(argv, opt, tmp_path, capsys):
+    out = tmp_path / "new" / "out"
+    msg = cli_user_error(["export-vectors", str(out)] + argv, capsys, "export-vectors")
+    head, _, rest = msg.partition(" is too large: ")
+    assert rest and head.startswith("--") and head in " ".join(argv), msg     # the option as given
+    assert f"{opt} must be in [1, " in msg and "iB of memory" in msg and "16,777,216" in msg, msg
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("argv,opt", [
+    (["--op", "cast", "--in-fmt", "Q8.8", "--fmt", "Q4.4", "--count", "0"], "--count"),
+    (["--op", "cast", "--in-fmt", "Q8.8", "--fmt", "Q4.4", "--count", "-5"], "--count"),
+    (["--op", "add", *Q88, "--count", "1.5"], "--count"),
+    (["--op", "add", *Q88, "--count", "many"], "--count"),
+    (["--op", "dot", *Q88, "--K", "1.5"], "--K"),
+    (["--op", "dot", *Q88, "--K", "0"], "--K"),
+    (["--op", "dot", *Q88, "--K", "-3"], "--K"),
+    (["--op", "matmul", *Q88, "--shape", "3,0,2"], "--shape"),
+    (["--op", "matmul", *Q88, "--shape", "3,-1,2"], "--shape"),
+    (["--op", "matmul", *Q88, "--shape", "3,4"], "--shape"),                 # M,N needs --K
+    (["--op", "matmul", *Q88, "--shape", "a,b,c"], "--shape"),
+    (["--op", "matmul", *Q88, "--shape", "3,4,5,6"], "--shape"),
+    (["--op", "matmul", *Q88, "--shape", "3,1.5,2"], "--shape"),
+])
+def test_export_vectors_bad_size(argv, opt, tmp_path, capsys):
+    out = tmp_path / "new" / "out"
+    msg = cli_user_error(["export-vectors", str(out)] + argv, capsys, "export-vectors")
+    assert opt in msg and "positive integer" in msg, msg
+    assert f"[1, {vectors.EXPORT_MAX_WORDS}]" in msg, msg
+    assert not (tmp_path / "new").exists()
+
+
+def test_export_vectors_size_limit_is_documented(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["export-vectors", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "at most 2**24 = 16777216 words" in out and "2**30" in out
+    assert vectors.EXPORT_MAX_WORDS == 2**24 and vectors.EXPORT_MAX_MACS == 2**30
+    assert "2**24" in vectors.export_vectors.__doc__
+
+
+@pytest.mark.parametrize("kw,param,allowed", [
+    # stochastic: cast x, y, rnd (3 words a case) and seed (1); mul a, b, y, rnd; dot and matmul
+    # with exact products and accumulators draw nothing
+    (dict(op="cast", in_fmt="Q8.8", fmt="Q4.4", count=HUGE), "count", "[1, 5,592,405]"),
+    (dict(op="mul", in_fmt="Q8.8", count=HUGE), "count", "[1, 4,194,303]"),
+    (dict(op="dot", in_fmt="Q8.8", K=10**13), "K", "[1, 8,388]"),          # count 1000
+    (dict(op="dot", in_fmt="Q8.8", K=16, count=HUGE), "count", "[1, 508,400]"),
+    (dict(op="matmul", in_fmt="Q8.8", shape=(10**5, 10**5, 10**5)), "shape", "M of shape must be in [1, "),
+    (dict(op="matmul", in_fmt="Q8.8", shape=(100, 100), K=10**6), "shape", "K must be in [1, 83,836]"),
+])
+def test_export_vectors_too_large_python(kw, param, allowed, tmp_path):
+    """The library refuses before drawing (the source is not advanced) and before the folder
+    exists, with a ValueError naming the parameter, its allowed range and the bytes needed."""
+    src = fxsim.LFSR(n=16, seed=7)
+    state = src.state
+    d = tmp_path / "new" / "vec"
+    with pytest.raises(ValueError) as e:
+        vectors.export_vectors(d, rounding="stochastic", r=4, source=src, **kw)
+    msg = str(e.value)
+    assert msg.startswith(param + "=") and "is too large" in msg, msg
+    assert allowed in msg and "iB of .mem files" in msg and "iB of memory" in msg, msg
+    assert src.state == state
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("kw,param", [
+    (dict(op="cast", in_fmt="Q8.8", fmt="Q4.4", count=0), "count"),
+    (dict(op="cast", in_fmt="Q8.8", fmt="Q4.4", count=-5), "count"),
+    (dict(op="cast", in_fmt="Q8.8", fmt="Q4.4", count=1.5), "count"),
+    (dict(op="cast", in_fmt="Q8.8", fmt="Q4.4", count=True), "count"),
+    (dict(op="dot", in_fmt="Q8.8", K=1.5), "K"),
+    (dict(op="dot", in_fmt="Q8.8", K=0), "K"),
+    (dict(op="matmul", in_fmt="Q8.8", shape=(3, 0, 2)), "shape K"),
+    (dict(op="matmul", in_fmt="Q8.8", shape=("a", "b", "c")), "shape M"),
+    (dict(op="matmul", in_fmt="Q8.8", shape=(3, 4)), "shape must be"),
+    (dict(op="matmul", in_fmt="Q8.8", shape=5), "shape must be"),
+])
+def test_export_vectors_bad_size_python(kw, param, tmp_path):
+    with pytest.raises(ValueError, match=param) as e:
+        vectors.export_vectors(tmp_path / "vec", **kw)
+    assert "positive integer" in str(e.value) or "shape must be" in str(e.value)
+    assert not (tmp_path / "vec").exists()
+
+
+def test_export_vectors_limit_boundary(tmp_path, monkeypatch):
+    """Exactly the budget is accepted, one word more refused (a small budget stands in)."""
+    monkeypatch.setattr(vectors, "EXPORT_MAX_WORDS", 100)
+    monkeypatch.setattr(vectors, "EXPORT_MAX_MACS", 1000)
+    m = vectors.export_vectors(tmp_path / "c", "cast", in_fmt="Q8.8", fmt="Q4.4", count=50)
+    assert m["count"] == 50                                  # x 50 + y 50 words
+    with pytest.raises(ValueError, match=r"count=51 is too large.*count must be in \[1, 50\]"):
+        vectors.export_vectors(tmp_path / "c1", "cast", in_fmt="Q8.8", fmt="Q4.4", count=51)
+    vectors.export_vectors(tmp_path / "d", "dot", in_fmt="Q8.8", K=4, count=11)   # 88 + 11 words
+    with pytest.raises(ValueError, match=r"K=5 is too large.*K must be in \[1, 4\]"):
+        vectors.export_vectors(tmp_path / "d1", "dot", in_fmt="Q8.8", K=5, count=11)
+    monkeypatch.setattr(vectors, "EXPORT_MAX_WORDS", 1000)
+    m = vectors.export_vectors(tmp_path / "m", "matmul", in_fmt="Q8.8", shape=(10, 10, 10))
+    assert m["shape"] == [10, 10, 10]                        # 300 words, 1000 MACs
+    with pytest.raises(ValueError, match=r"shape=\(10, 11, 10\) is too large.*1,100 multiply-acc"
+                                         r".*M of shape must be in \[1, 9\]"):
+        vectors.export_vectors(tmp_path / "m1", "matmul", in_fmt="Q8.8", shape=(10, 11, 10))
+    assert sorted(os.listdir(tmp_path)) == ["c", "d", "m"]

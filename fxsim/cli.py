@@ -129,7 +129,7 @@ def _add_export_parser(sub):
                     "random stream (rnd.mem): the inputs, fxsim's expected outputs and the draws,\n"
                     "for an RTL test bench (spec section 7).\n\n"
                     "Size limit: an export holds at most 2**24 = 16777216 words in all its .mem\n"
-                    "files together (inputs, outputs, v, seed and draws: at most ~285 MiB of text,\n"
+                    "files together (inputs, outputs, v, seed and draws: at most ~272 MiB of text,\n"
                     "~1.6 GiB of memory while it is built), and a matmul does at most 2**30\n"
                     "multiply-accumulates (M*K*N). A larger --count, --K or --shape is refused\n"
                     "(exit 2, naming the allowed range) before OUT is created or anything drawn.",

@@ -67,7 +67,7 @@ DEFAULT_COUNT = 1000
 # Size limit of one export (checked before anything is drawn or written).  A vector set is for
 # an RTL bench that loads every file with $readmemh into memory arrays, so it stays small: at
 # most 2**24 = 16,777,216 words in all its .mem files together (inputs, outputs, v, seed and
-# draws): up to ~285 MiB of text (17 characters a word at 64 bits), ~1.6 GiB of memory while it
+# draws): up to ~272 MiB of text (17 characters a word at 64 bits), ~1.6 GiB of memory while it
 # is built (~100 bytes a word, measured), about 15 s.  A matmul also does at most 2**30
 # multiply-accumulates (M*K*N; about 20 s).  A fixed budget rather than the machine's free
 # memory: the same call is accepted or refused on every machine.
@@ -345,7 +345,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     Size limit (``EXPORT_MAX_WORDS``, ``EXPORT_MAX_MACS``): the export's .mem files together
     (inputs, outputs, ``v``, ``seed`` and draws) hold at most 2**24 = 16,777,216 words, and a
     matmul does at most 2**30 multiply-accumulates (M*K*N).  A vector set is for an RTL bench
-    that loads every file into a memory array; 2**24 words are at most ~285 MiB of text and
+    that loads every file into a memory array; 2**24 words are at most ~272 MiB of text and
     ~1.6 GiB of memory while the export is built (~100 bytes a word), and a fixed budget, unlike
     the machine's free memory, accepts or refuses a call alike on every machine.  ``count``,
     ``K`` and each of ``shape`` must be integers >= 1; a larger export is a ValueError naming

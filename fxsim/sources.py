@@ -510,12 +510,28 @@ class BitSource:
 
     def draws(self, n, r) -> np.ndarray:
         """The next n draws of r bits (a C-contiguous uint64 array, stream order)."""
+        return self._take(n, r, False)[0]
+
+    def _take(self, n, r, undoable: bool):
+        """The next n draws of r bits, and (``undoable``) a callable that puts the source back
+        where it was before them if no other draw was taken since; it returns whether it did."""
         n = _check_count(n)
         r = self._check_r(r)
         out = np.empty(n, dtype=np.uint64)
-        with self.lock:
+        with self.lock:           # the draws and the positions around them in one step
+            before = self._position() if undoable else None
             self._fill(out, r)
-        return out
+            after = self._position() if undoable else None
+        if not undoable:
+            return out, None
+
+        def undo() -> bool:
+            with self.lock:
+                if self._position() != after:
+                    return False
+                self._set_position(before)
+                return True
+        return out, undo
 
     _FILL_BLOCK = 1 << 22
 
@@ -533,23 +549,8 @@ class BitSource:
         raise NotImplementedError
 
     def _draws_undoable(self, n, r):
-        """``draws(n, r)`` and a callable that puts the source back where it was before them,
-        if no other draw was taken since; it returns whether it did."""
-        n = _check_count(n)
-        r = self._check_r(r)
-        out = np.empty(n, dtype=np.uint64)
-        with self.lock:           # the draws and the positions around them in one step
-            before = self._position()
-            self._fill(out, r)
-            after = self._position()
-
-        def undo() -> bool:
-            with self.lock:
-                if self._position() != after:
-                    return False
-                self._set_position(before)
-                return True
-        return out, undo
+        """``draws(n, r)`` and its undo callable (see ``_take``)."""
+        return self._take(n, r, True)
 
     def _substreams(self, cuts, r):
         """Private copies of this source positioned ``cuts[k]`` draws ahead (k = 0..T-1), and

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _kernels as K
 from . import counters as _counters
+from ._memory import check_memory as _check_memory
 from .fixed import FixedArray
 from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, overflow_code, rounding_code, sr_rule_code
 from .sources import BitSource
@@ -23,7 +24,6 @@ from .qformat import FL_MAX, FL_MIN, QFormat, qformat
 _EXACT_LIMIT = 2**127  # every exact intermediate must satisfy |v| < 2**127 (signed 128-bit kernels)
 _BLOCK = 1 << 22       # elements per kernel call of a long element-wise operation
 _BLOCK_MACS = 1 << 24  # multiply-accumulates per kernel call of a long dot-product operation
-_MEM_CHECK = 1 << 26   # below this many bytes of output and working memory, no check
 
 
 def _default_threads() -> int:
@@ -69,35 +69,6 @@ def _nthreads(work: int) -> int:
 
 
 # -- memory ------------------------------------------------------------------------------------
-
-def _available_bytes() -> int:
-    """Memory the process may still take: MemAvailable of /proc/meminfo (Linux), else the
-    physical memory; 2**62 when neither is known."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62
-
-
-def _check_memory(op: str, shape, nbytes: int) -> None:
-    """Refuse, before allocating, an operation whose result and working memory (``nbytes``)
-    exceed the memory available."""
-    if nbytes < _MEM_CHECK:
-        return
-    avail = _available_bytes()
-    if nbytes > avail:
-        raise MemoryError(
-            f"{op}: a result of shape {tuple(shape)} needs {nbytes:,} bytes "
-            f"({nbytes / 2**30:.1f} GiB) of output and working memory; only {avail:,} bytes "
-            f"({avail / 2**30:.1f} GiB) are available")
-
 
 def _nelem(shape) -> int:
     return math.prod(int(d) for d in shape)
@@ -357,11 +328,17 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     _check_modes(rounding, overflow, r, eps, sr_rule)
     _check_source(source, draws)
     c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
+    # refuse before any conversion: a broadcast view or an integer array becomes a full copy
+    per = fmt.dtype.itemsize + (8 if c.stochastic else 0)
     if isinstance(x, FixedArray):
         shape = x.shape
+        copy = 0 if x.raw.flags.c_contiguous and x.raw.flags.writeable else x.raw.dtype.itemsize
+        _check_memory("cast", shape, x.raw.size * (per + copy))
         src = np.ascontiguousarray(x.raw).reshape(-1)          # read only
     else:
         arr = _real_array(x)
+        native = arr.dtype == np.float64 and arr.dtype.isnative and arr.flags.c_contiguous
+        _check_memory("cast", arr.shape, arr.size * (per + (0 if native else 8)))
         if arr.dtype.kind in "iu":
             if arr.size and max(abs(int(arr.min())), abs(int(arr.max()))) > 2**53:
                 x = FixedArray._wrap(arr, QFormat(64, 0, arr.dtype.kind == "i"))
@@ -375,7 +352,6 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
             shape = arr.shape
             src = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
     n = src.size
-    _check_memory("cast", shape, n * (fmt.dtype.itemsize + (8 if c.stochastic else 0)))
     vs, uv = _vsign([c], v, shape, "cast")
     _draw_r([c], source, draws, "cast")
     if c.stochastic and draws is None and not isinstance(x, FixedArray):
@@ -428,13 +404,13 @@ def _real_array(x) -> np.ndarray:
 
 def _cast_streams(src, shape, fmt, c: _Cast, subs, cuts, vs, uv) -> FixedArray:
     """Stochastic float cast from private sub-streams, one per part (see cast_f64_streams),
-    4 parts per thread and kernel call, so that Ctrl-C is seen between calls."""
+    one part per thread and kernel call, so that Ctrl-C is seen between calls."""
     T = len(subs)
     out = np.empty(src.size, dtype=fmt.dtype)
     cnt = np.zeros((T, 5), dtype=np.int64)
     errs = np.zeros(T, dtype=np.int32)
     errpos = np.zeros(T, dtype=np.int64)
-    step = 4 * _threads
+    step = _threads
     cuts = np.asarray(cuts, dtype=np.int64)
     for k0 in range(0, T, step):
         k1 = min(T, k0 + step)
@@ -574,14 +550,16 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
     ct, ua, ub = _container(a.raw.dtype, b.raw.dtype)
     n = _nelem(shape)
-    _check_memory(op, shape, n * (fmt.dtype.itemsize + (8 if c.stochastic else 0)))
+    direct = a.shape == shape and b.shape == shape
+    copies = sum(w.size * np.dtype(ct).itemsize for w in (a.raw, b.raw)
+                 if direct and not _is_flat(w, ct))
+    _check_memory(op, shape, n * (fmt.dtype.itemsize + (8 if c.stochastic else 0)) + copies)
     vs, uv = _vsign([c], v, shape, op)
     d, ud, undo = _draws([c], n, source, draws, op)
     out = np.empty(n, dtype=fmt.dtype)
     s_out = F - fmt.fl
     small = _small_level(max(abs(lo), abs(hi)), s_out, fmt) if not (ua or ub) else 0
     code = {"add": 0, "sub": 1, "mul": 2}[op]
-    direct = a.shape == shape and b.shape == shape
     if direct:     # same shapes: flat slices, converted (copied) only where the type differs
         fa_words, fb_words = _flat_words(a.raw, ct), _flat_words(b.raw, ct)
 
@@ -598,10 +576,14 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     return FixedArray._wrap(out.reshape(shape), fmt)
 
 
+def _is_flat(raw: np.ndarray, dtype) -> bool:
+    return raw.dtype == dtype and raw.flags.c_contiguous and raw.flags.writeable
+
+
 def _flat_words(raw: np.ndarray, dtype) -> np.ndarray:
     """``raw`` flattened in C order as a writable-typed contiguous array of ``dtype`` that the
     kernels only read: the caller's own buffer only when it already is exactly that."""
-    if raw.dtype == dtype and raw.flags.c_contiguous and raw.flags.writeable:
+    if _is_flat(raw, dtype):
         return raw.reshape(-1)
     return np.array(raw, dtype=dtype, order="C", copy=True).reshape(-1)
 

@@ -29,6 +29,7 @@ keyword arguments of ``fxsim.cast`` for a role.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 from typing import Any
@@ -185,6 +186,15 @@ class Accelerator:
         else:
             self._sources = dict(zip(ROLES, root.spawn(len(ROLES))))
         return self
+
+    def fresh(self) -> "Accelerator":
+        """A copy of this accelerator whose per-role streams start again from the seed; this
+        object (and the streams it has handed out) is left as it is.  Algorithms run on
+        ``accel.fresh()``, so a run is reproducible given the seed without touching the caller's
+        accelerator."""
+        twin = copy.copy(self)
+        twin._role = "grad"
+        return twin.reset_sources()
 
     def source_for(self, role: str):
         """The bit source of a cast role (None without a source)."""

@@ -118,7 +118,7 @@ def _check_source(source, draws) -> None:
         raise ValueError(
             f"source must be a bit source object (fxsim.LFSR(16, seed=1), fxsim.Ideal('pcg64', "
             f"seed=0), or any object with draws(n, r)), got the string {source!r}; "
-            f"fxsim.vectors.make_source({source!r}) builds one from a spec string")
+            f"fxsim.make_source({source!r}) builds one from a spec string")
     if not callable(getattr(source, "draws", None)):
         raise ValueError(f"source must be a bit source object with a draws(n, r) method "
                          f"(fxsim.LFSR, fxsim.Ideal), got {type(source).__name__}")

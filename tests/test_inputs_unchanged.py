@@ -854,6 +854,27 @@ def binop_examples(draw):
     return op, fa, fb, sa, sb, out, rounding, overflow, va, vb, seed
 
 
+def _contiguous_then_variant(A, B, va, vb, call):
+    """Run ``call(a, b, watch, variant)`` on contiguous inputs, then on the drawn variants;
+    inputs must stay unchanged and both runs give the same words.  A refusal (beyond 64/128
+    bits) is decided by the contiguous run and must change nothing."""
+    results = []
+    for second, (va_, vb_) in enumerate((("contig", "contig"), (va, vb))):
+        watch = Watch()
+        a, b = A.build(va_, watch, "a"), B.build(vb_, watch, "b")
+        try:
+            res = call(a, b, watch, va_)
+        except ValueError:
+            watch.check("after a refused call")
+            if second:
+                raise
+            assume(False)
+        watch.check("after the call")
+        results.append(canon(res))
+    assert results[0] == results[1]
+    return res
+
+
 @settings(max_examples=200, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(binop_examples())
@@ -866,23 +887,12 @@ def test_random_binops_leave_inputs_unchanged(ex):
     D = Arr(rng.integers(0, 1 << 12, n, dtype=np.uint16)) if rounding == "stochastic" else None
     fn = {"add": fxsim.add, "sub": fxsim.sub, "mul": fxsim.mul}[op]
     ref = {"add": ref_add, "sub": ref_sub, "mul": ref_mul}[op]
-    results = []
-    for second, (va_, vb_) in enumerate((("contig", "contig"), (va, vb))):
-        watch = Watch()
-        a, b = A.build(va_, watch, "a"), B.build(vb_, watch, "b")
-        d = None if D is None else D.build(va_, watch, "draws")
+    def call(a, b, watch, variant):
+        d = None if D is None else D.build(variant, watch, "draws")
         kw = dict(r=12, draws=d) if D is not None else {}
-        try:
-            res = fn(a, b, None if out is None else Q(out), rounding, overflow, **kw)
-        except ValueError:
-            # refused beyond 64/128 bits: the contiguous variant decides; a refusal changes nothing
-            watch.check("after a refused call")
-            if second:
-                raise
-            assume(False)
-        watch.check("after the call")
-        results.append(canon(res))
-    assert results[0] == results[1]
+        return fn(a, b, None if out is None else Q(out), rounding, overflow, **kw)
+
+    res = _contiguous_then_variant(A, B, va, vb, call)
     want_fmt = out if out is not None else ref_full_precision(op, fa, fb)
     wa, wb = np.broadcast_arrays(A.w.astype(object), B.w.astype(object))
     R = D.a.tolist() if D is not None else [None] * n
@@ -921,21 +931,10 @@ def test_random_mac_lanes_leave_inputs_unchanged(ex):
     nn = n if op == "matmul" else 1
     A, B = Fx(words(fa, shape_a, rng), fa), Fx(words(fb, shape_b, rng), fb)
     fn = {"dot": fxsim.dot, "matvec": fxsim.matvec, "matmul": fxsim.matmul}[op]
-    results = []
-    for second, (va_, vb_) in enumerate((("contig", "contig"), (va, vb))):
-        watch = Watch()
-        a, b = A.build(va_, watch, "a"), B.build(vb_, watch, "b")
-        try:
-            res = fn(a, b, acc=Q(acc), fmt=None if out is None else Q(out), overflow=overflow)
-        except ValueError:
-            # refused beyond 64/128 bits: the contiguous variant decides; a refusal changes nothing
-            watch.check("after a refused call")
-            if second:
-                raise
-            assume(False)
-        watch.check("after the call")
-        results.append(canon(res))
-    assert results[0] == results[1]
+    res = _contiguous_then_variant(
+        A, B, va, vb,
+        lambda a, b, watch, variant: fn(a, b, acc=Q(acc), fmt=None if out is None else Q(out),
+                                        overflow=overflow))
     a2, b2 = A.w.reshape(mm, k), B.w.reshape(k, nn)
     want = [ref_dot([int(t) for t in a2[i]], fa, [int(t) for t in b2[:, j]], fb, acc=acc, out=out,
                     overflow=overflow).raw for i in range(mm) for j in range(nn)]

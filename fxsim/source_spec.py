@@ -1,0 +1,131 @@
+"""``make_source(spec, seed=None)``: the one way to name a random bit source.
+
+Every layer that takes a source (operations, the accelerator, algorithms, samplers, the vector
+exporter, the studies) accepts what this factory accepts:
+
+- a source object (anything with ``draws(n, r)``), returned as it is (``seed`` must be None);
+- a spec string::
+
+      lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L]   (N = 2..64, default 16)
+      ideal[:pcg64|pcg64dxsm|philox|sfc64|mt19937]              (default pcg64)
+      pcg64 | pcg64dxsm | philox | sfc64 | mt19937              (short for ideal:NAME)
+
+  ``"lfsr16"`` and ``"lfsr:16"`` are the same register.
+
+Seeding, one rule for every caller:
+
+- ``seed=None``: the class defaults (an LFSR starts at state 1; an ideal generator takes fresh
+  OS entropy, as numpy does);
+- an integer ``s >= 0``: an LFSR starts at state ``1 + (s - 1) mod (2**N - 1)`` (so a seed in
+  1..2**N - 1 *is* the starting state, and 0 gives the all-ones state); an ideal generator is
+  numpy's ``BitGenerator(s)``;
+- a ``numpy.random.SeedSequence``: an LFSR starts at ``1 + w mod (2**N - 1)`` with ``w`` one
+  64-bit word of ``seed.generate_state``; an ideal generator is ``BitGenerator(seed)``.
+  Derived streams come from ``SeedSequence.spawn``, never from adding offsets to seeds.
+"""
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+from .sources import _BITGENS, FORMS, RULES, LFSR, Ideal
+
+__all__ = ["make_source", "SPEC_GRAMMAR"]
+
+SPEC_GRAMMAR = ("lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L], "
+                "ideal[:pcg64|pcg64dxsm|philox|sfc64|mt19937], or one of "
+                "pcg64, pcg64dxsm, philox, sfc64, mt19937")
+
+
+def _bad(spec, why):
+    return ValueError(f"source {spec!r}: {why}; a source spec is {SPEC_GRAMMAR}")
+
+
+def _check_seed(seed):
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(f"seed must be None, a non-negative integer or a "
+                         f"numpy.random.SeedSequence, got {seed!r}")
+    return int(seed)
+
+
+def _lfsr_start(n: int, seed) -> int:
+    full = (1 << n) - 1
+    if seed is None:
+        return 1
+    if isinstance(seed, np.random.SeedSequence):
+        return 1 + int(seed.generate_state(1, np.uint64)[0]) % full
+    return 1 + (seed - 1) % full
+
+
+def _parse_lfsr(spec: str, head: str, rest: list):
+    n = form = rule = lanes = None
+    if head != "lfsr":
+        digits = head[4:]
+        if not digits.isdigit():
+            raise _bad(spec, f"cannot read {head!r}")
+        n = int(digits)
+    for p in rest:
+        if p.isdigit() and n is None and form is None and rule is None and lanes is None:
+            n = int(p)
+        elif p in FORMS and form is None:
+            form = p
+        elif p in RULES and rule is None:
+            rule = p
+        elif p.startswith("lanes=") and lanes is None:
+            v = p[len("lanes="):]
+            if not v.isdigit() or int(v) < 1:
+                raise _bad(spec, f"lanes must be a positive integer, got {v!r}")
+            lanes = int(v)
+        else:
+            raise _bad(spec, f"cannot read {p!r}")
+    n = 16 if n is None else n
+    if not 2 <= n <= 64:
+        raise _bad(spec, f"the register length N must be in [2, 64], got {n}")
+    return n, form or "galois", rule or "serial", lanes or 1
+
+
+def make_source(spec, seed=None):
+    """A bit source from a spec string (see the module doc), or ``spec`` itself when it is
+    already a source object.
+
+    >>> make_source("lfsr16", seed=5)
+    LFSR(n=16, taps=(16, 14, 13, 11), form='galois', rule='serial', seed=0x5)
+    >>> make_source("lfsr:8:fibonacci:state", seed=5)
+    LFSR(n=8, taps=(8, 6, 5, 4), form='fibonacci', rule='state', seed=0x5)
+    >>> make_source("lfsr:32:galois:serial:lanes=4", seed=1).lanes
+    4
+    >>> make_source("ideal:philox", seed=1), make_source("pcg64", seed=1)
+    (Ideal(Philox), Ideal(PCG64))
+    >>> import numpy as np
+    >>> a = make_source("pcg64", seed=np.random.SeedSequence(3)).draws(2, 64)
+    >>> bool((a == np.random.PCG64(np.random.SeedSequence(3)).random_raw(2)).all())
+    True
+    >>> make_source("lfsr:70")
+    Traceback (most recent call last):
+        ...
+    ValueError: source 'lfsr:70': the register length N must be in [2, 64], got 70; ...
+    """
+    if not isinstance(spec, str):
+        if spec is None or not callable(getattr(spec, "draws", None)):
+            raise ValueError(f"source must be a spec string ({SPEC_GRAMMAR}) or a bit source "
+                             f"object with draws(n, r), got {spec!r}")
+        if seed is not None:
+            raise ValueError("seed must be None when source is already a source object "
+                             "(it carries its own state)")
+        return spec
+    seed = _check_seed(seed)
+    parts = [p.strip().lower() for p in spec.strip().split(":")]
+    head, rest = parts[0], parts[1:]
+    if head.startswith("lfsr"):
+        n, form, rule, lanes = _parse_lfsr(spec, head, rest)
+        return LFSR(n, form=form, seed=_lfsr_start(n, seed), rule=rule, lanes=lanes)
+    if head in _BITGENS and not rest:
+        head, rest = "ideal", [head]
+    if head == "ideal":
+        if len(rest) > 1 or (rest and rest[0] not in _BITGENS):
+            raise _bad(spec, f"cannot read {':'.join(rest)!r}")
+        return Ideal(rest[0] if rest else "pcg64", seed=seed)
+    raise _bad(spec, f"unknown kind {head!r}")

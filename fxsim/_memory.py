@@ -114,13 +114,24 @@ def _cgroup_bytes() -> int:
 
 
 def available_bytes() -> int:
-    """Memory the process may still take (see the module docstring); 2**62 when nothing is known."""
+    """Memory the process may still take (see the module docstring); 2**62 when nothing is known.
+
+    >>> 0 < available_bytes() <= 2**62
+    True
+    """
     return min(_machine_bytes(), _address_space_bytes(), _cgroup_bytes())
 
 
 def check_memory(op: str, shape, nbytes: int) -> None:
     """Refuse, before allocating, an operation whose result and working memory (``nbytes``)
-    exceed the memory available."""
+    exceed the memory available.
+
+    >>> check_memory("add", (10, 10), 800)              # small requests are never checked
+    >>> check_memory("add", (10**6, 10**6), 2**61)
+    Traceback (most recent call last):
+        ...
+    MemoryError: add: a result of shape (1000000, 1000000) needs 2,305,843,009,213,693,952 bytes ...
+    """
     if nbytes < CHECK_FROM:
         return
     avail = available_bytes()

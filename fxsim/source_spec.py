@@ -92,7 +92,7 @@ def make_source(spec, seed=None):
     already a source object.
 
     >>> make_source("lfsr16", seed=5)
-    LFSR(n=16, taps=(16, 14, 13, 11), form='galois', rule='serial', seed=0x5)
+    LFSR(n=16, taps=(16, 15, 13, 4), form='galois', rule='serial', seed=0x5)
     >>> make_source("lfsr:8:fibonacci:state", seed=5)
     LFSR(n=8, taps=(8, 6, 5, 4), form='fibonacci', rule='state', seed=0x5)
     >>> make_source("lfsr:32:galois:serial:lanes=4", seed=1).lanes

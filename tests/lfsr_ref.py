@@ -1,4 +1,4 @@
-"""A deliberately plain LFSR reference (spec/datapath.md section 5.1), used as a test oracle.
+"""A deliberately plain LFSR reference (docs/datapath.md section 5.1), used as a test oracle.
 
 Nothing here is clever: one bit per step, lanes advanced by plain stepping. It must stay
 obviously correct, so that the package's LFSR sources and the RTL in rtl/lfsr.v can be held

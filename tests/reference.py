@@ -1,4 +1,4 @@
-"""Pure-Python reference of the fxsim datapath (spec/datapath.md, sections 2-4).
+"""Pure-Python reference of the fxsim datapath (docs/datapath.md, sections 2-4).
 
 This module is the test oracle. It is written from the spec text only and must never
 import fxsim: every value is a Python int or a ``fractions.Fraction``, every format a

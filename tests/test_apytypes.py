@@ -5,7 +5,7 @@ edge inputs (exact ties and near-ties, range boundaries, min/max, -2^(wl-1), ove
 LSB and by far) and on random inputs, over many formats up to wl = 64, signed and unsigned.
 Raw integers are compared, never floats.
 
-Mode names (spec/datapath.md section 2, bracketed peer names):
+Mode names (docs/datapath.md section 2, bracketed peer names):
 
     floor=TRN  ceil=TRN_INF  toward_zero=TRN_ZERO  away_from_zero=TRN_AWAY
     nearest_up=RND  nearest_down=RND_MIN_INF  nearest_zero=RND_ZERO  nearest_away=RND_INF

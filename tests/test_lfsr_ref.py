@@ -1,4 +1,4 @@
-"""Checks of the plain LFSR oracle tests/lfsr_ref.py (spec/datapath.md section 5.1).
+"""Checks of the plain LFSR oracle tests/lfsr_ref.py (docs/datapath.md section 5.1).
 
 The oracle is held against (1) the known-answer file tests/data/lfsr_draws.csv (a copy of the
 shared KAT), (2) the independent `galois` package, (3) period and shift-equivalence facts that
@@ -35,6 +35,7 @@ import sys
 from collections import OrderedDict
 
 import numpy as np
+import galois
 import pytest
 
 if os.path.dirname(os.path.abspath(__file__)) not in sys.path:   # any pytest import mode
@@ -160,7 +161,6 @@ def test_galois_fibonacci_same_sequence_up_to_shift(n):
 # --- cross-check with the galois package -------------------------------------------------------
 
 def _galois_lfsr(form, n, taps, seed):
-    galois = pytest.importorskip("galois")
     GF = galois.GF(2)
     coeffs = [0] * (n + 1)  # degree-descending coefficients of f(x) = 1 + sum x^t
     for t in taps:
@@ -214,7 +214,6 @@ def test_matches_galois_package(n, form):
 
 @pytest.mark.parametrize("n", [8, 16, 24, 32])
 def test_table_polys_primitive(n):
-    galois = pytest.importorskip("galois")
     taps, _ = TABLE[n]
     _, f = _galois_lfsr("galois", n, taps, 1)
     assert f.is_primitive() and f.reverse().is_primitive()

@@ -10,11 +10,10 @@ import os
 import time
 from pathlib import Path
 
+import ipykernel  # noqa: F401  (the python3 kernel the notebooks run on; a test extra)
+import jupytext
+import nbclient
 import pytest
-
-jupytext = pytest.importorskip("jupytext")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 
 NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(p for p in NB_DIR.glob("[0-9][0-9]_*.py"))

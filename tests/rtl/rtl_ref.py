@@ -1,5 +1,5 @@
 """Pure-Python references for the RTL units, written from the spec's definitions with exact
-rationals (spec/datapath.md sections 2-4). They do not share code or formulation with the
+rationals (docs/datapath.md sections 2-4). They do not share code or formulation with the
 RTL (which works on bit slices) and they do not need fxsim.
 """
 

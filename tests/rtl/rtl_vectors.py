@@ -1,4 +1,4 @@
-"""Test-vector folders in the format of spec/datapath.md section 7.
+"""Test-vector folders in the format of docs/datapath.md section 7.
 
 A vector set is a folder holding `manifest.json` and one `$readmemh` file per port and per
 random stream: one word per line, lower-case hex, two's complement, zero-padded to

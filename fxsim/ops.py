@@ -23,7 +23,8 @@ from .qformat import FL_MAX, FL_MIN, QFormat, qformat
 
 _EXACT_LIMIT = 2**127  # every exact intermediate must satisfy |v| < 2**127 (signed 128-bit kernels)
 _BLOCK = 1 << 22       # elements per kernel call of a long element-wise operation
-_BLOCK_MACS = 1 << 24  # multiply-accumulates per kernel call of a long dot-product operation
+_BLOCK_MACS = 1 << 20  # multiply-accumulates per generic kernel call (Ctrl-C is seen between calls)
+_BLOCK_LANE_MACS = 1 << 24  # the same for the vectorized MAC lanes (about 16x faster per MAC)
 
 
 def _default_threads() -> int:
@@ -266,8 +267,9 @@ def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x", undo=No
 
 
 def _check_finite(op, src, cast: _Cast) -> None:
-    """Refuse NaN (and ±inf unless saturating) before any draw is taken."""
-    if np.isfinite(src).all():
+    """Refuse NaN (and ±inf unless saturating) before any draw is taken; checked in blocks,
+    so that Ctrl-C is seen between them."""
+    if all(np.isfinite(src[lo:lo + _BLOCK]).all() for lo in range(0, src.size, _BLOCK)):
         return
     nan = np.isnan(src)
     if nan.any():
@@ -360,7 +362,7 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
             and n >= 1 << 18 and _threads > 1 and c.overflow != "error"):
         subs = None
         if hasattr(source, "_substreams"):
-            parts = max(4 * _threads, -(-n // _BLOCK))
+            parts = max(4 * _threads, -(-n // (_BLOCK >> 2)))   # calls of ~2^20 per thread
             cuts = [n * k // parts for k in range(parts + 1)]
             subs = source._substreams(cuts, c.r)
         if subs is not None:
@@ -766,7 +768,7 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)
             lo = -acc.max_raw if (ca.ovf == 1 and acc.signed) else acc.min_raw
-            rows = max(1, _BLOCK_MACS // max(1, N * Kd))
+            rows = max(1, _BLOCK_LANE_MACS // max(1, N * Kd))
             for i0 in range(0, M, rows):
                 i1 = min(M, i0 + rows)
                 K.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == 2,

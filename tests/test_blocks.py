@@ -12,6 +12,7 @@ from fxsim import ops
 def tiny_blocks(monkeypatch):
     monkeypatch.setattr(ops, "_BLOCK", 7)
     monkeypatch.setattr(ops, "_BLOCK_MACS", 5)
+    monkeypatch.setattr(ops, "_BLOCK_LANE_MACS", 5)
 
 
 def test_broadcast_add_in_blocks_is_exact(tiny_blocks):

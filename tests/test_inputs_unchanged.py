@@ -643,7 +643,7 @@ mac_case("matvec.lanes_int64_unsigned_acc", "matvec", (40, 0, True), (8, 2, Fals
 mac_case("matmul.lanes_int32_out_fmt", "matmul", (20, 2, True), (8, 4, True), acc=(28, 8, True),
          fmt=(12, 3, True), path=both(LANES(I32), RAW(True)))
 mac_case("matmul.lanes_int32_row_blocks", "matmul", (20, 2, True), (8, 4, True),
-         acc=(28, 8, True), m=6, blocks={"_BLOCK_MACS": 16}, path=LANES(I32))
+         acc=(28, 8, True), m=6, blocks={"_BLOCK_LANE_MACS": 16}, path=LANES(I32))
 mac_case("matmul.lanes_int64_det_with_source_untouched", "matmul", (40, 2, True), (16, 4, True),
          acc=(60, 8, True), source=True, path=LANES(I64))
 mac_case("matmul.lanes_int16_words_sp0", "matmul", (12, 2, True), (8, 4, True), acc=(24, 6, True),

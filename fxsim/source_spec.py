@@ -29,7 +29,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .sources import _BITGENS, FORMS, RULES, LFSR, Ideal
+from .sources import BITGENS, FORMS, RULES, LFSR, Ideal
 
 __all__ = ["make_source", "SPEC_GRAMMAR"]
 
@@ -92,7 +92,7 @@ def make_source(spec, seed=None):
     already a source object.
 
     >>> make_source("lfsr16", seed=5)
-    LFSR(n=16, taps=(16, 14, 13, 11), form='galois', rule='serial', seed=0x5)
+    LFSR(n=16, taps=(16, 15, 13, 4), form='galois', rule='serial', seed=0x5)
     >>> make_source("lfsr:8:fibonacci:state", seed=5)
     LFSR(n=8, taps=(8, 6, 5, 4), form='fibonacci', rule='state', seed=0x5)
     >>> make_source("lfsr:32:galois:serial:lanes=4", seed=1).lanes
@@ -122,10 +122,10 @@ def make_source(spec, seed=None):
     if head.startswith("lfsr"):
         n, form, rule, lanes = _parse_lfsr(spec, head, rest)
         return LFSR(n, form=form, seed=_lfsr_start(n, seed), rule=rule, lanes=lanes)
-    if head in _BITGENS and not rest:
+    if head in BITGENS and not rest:
         head, rest = "ideal", [head]
     if head == "ideal":
-        if len(rest) > 1 or (rest and rest[0] not in _BITGENS):
+        if len(rest) > 1 or (rest and rest[0] not in BITGENS):
             raise _bad(spec, f"cannot read {':'.join(rest)!r}")
         return Ideal(rest[0] if rest else "pcg64", seed=seed)
     raise _bad(spec, f"unknown kind {head!r}")

@@ -267,6 +267,11 @@ class BitSource:
         exactly this stream in parallel; None when the source cannot jump ahead cheaply."""
         return None
 
+    def copy(self) -> "BitSource":
+        """An independent source at this source's position, with the same spawn tree (its
+        draws and children are this source's, and neither moves the other)."""
+        raise NotImplementedError
+
     def next(self, r) -> int:
         """The next draw of r bits, through the capsule's ``next``."""
         r = self._check_r(r)
@@ -500,6 +505,16 @@ class LFSR(BitSource):
         c.lock = threading.Lock()
         return c
 
+    def copy(self) -> "LFSR":
+        """An independent LFSR at this one's position (same seeds, draw count and spawn tree).
+
+        >>> a = LFSR(16, seed=9); _ = a.draws(3, 16); b = a.copy()
+        >>> b.draws(4, 16).tolist() == a.draws(4, 16).tolist(), b.spawn(1)[0].state == a.spawn(1)[0].state
+        (True, True)
+        """
+        with self.lock:
+            return self._copy_at(self._core.lanes, int(self._core.count))
+
     def advance(self, steps) -> "LFSR":
         """Advance every lane by ``steps`` register steps (jump-ahead, any integer; negative
         steps go back); the draw counter is unchanged."""
@@ -639,6 +654,27 @@ class Ideal(BitSource):
                 copies.append(Ideal(bg))
             self.bit_generator.advance(int(cuts[-1]))
         return copies
+
+    def copy(self) -> "Ideal":
+        """An independent Ideal at this one's position, on a new bit generator of the same kind
+        with a copy of its SeedSequence (so ``spawn`` gives the same children).
+
+        >>> a = Ideal("philox", seed=4); _ = a.draws(3, 8); b = a.copy()
+        >>> b.draws(4, 64).tolist() == a.draws(4, 64).tolist()
+        True
+        """
+        cls = type(self.bit_generator)
+        with self.lock:
+            ss = getattr(self.bit_generator, "seed_seq", None)
+            if isinstance(ss, np.random.SeedSequence):
+                ss = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key,
+                                            pool_size=ss.pool_size,
+                                            n_children_spawned=ss.n_children_spawned)
+                bg = cls(ss)
+            else:
+                bg = cls()
+            bg.state = self.bit_generator.state
+        return Ideal(bg)
 
     def spawn(self, n_children) -> list:
         """Children with independent streams (``BitGenerator.spawn``, via SeedSequence)."""

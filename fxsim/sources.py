@@ -482,26 +482,25 @@ class LFSR(BitSource):
         spd = r if self.rule == "serial" else 1
         offs = [int(c) for c in cuts]
         with self.lock:           # read, copy and advance in one step: no other thread in between
-            cur = self._core.lanes
             count = int(self._core.count)
-            copies = [self._copy_at(_S.jump_states(self.n, self.mask, self._fc, cur,
-                                                   off * spd % self._order), count)
-                      for off in offs[:-1]]
-            self._core.set_position(
-                _S.jump_states(self.n, self.mask, self._fc, cur, offs[-1] * spd % self._order),
-                (count + offs[-1]) % (1 << 64))
-        return copies
+            # the copies keep this source's draw count: the substreams are private to one cast
+            cores = self._core.jumped_copies([off * spd % self._order for off in offs],
+                                             [count] * (len(offs) - 1) + [(count + offs[-1]) % (1 << 64)])
+            self._core.set_position(cores[-1].lanes, cores[-1].count)
+        return [self._around(core) for core in cores[:-1]]
 
     def _copy_at(self, lanes, count) -> "LFSR":
         """A private LFSR of this configuration with its registers at ``lanes``."""
+        return self._around(self._core.copy_at(np.array(lanes, dtype=np.uint64), int(count)))
+
+    def _around(self, core) -> "LFSR":
+        """A new LFSR object with this one's configuration, seeds and spawn tree around ``core``
+        (a copy of this source's ``LFSRCore``: no constructor, no primitivity check)."""
         c = LFSR.__new__(LFSR)
-        for k in ("n", "taps", "form", "rule", "mask", "_fc", "_rc", "primitive", "_order",
-                  "period", "_starts", "_spawn_key", "_children"):
-            setattr(c, k, getattr(self, k))
+        c.__dict__.update((k, v) for k, v in self.__dict__.items() if k not in ("_core", "lock"))
         c._entropy = list(self._entropy)
-        c._core = _S.LFSRCore(self.n, self.mask, self._fc, self._rc,
-                              np.array(lanes, dtype=np.uint64), int(count))
-        c._capsule = c._core.capsule()
+        c._core = core
+        c._capsule = core.capsule()
         c.lock = threading.Lock()
         return c
 
@@ -562,8 +561,7 @@ class LFSR(BitSource):
         self._starts = tuple(int(s) for s in starts)
         self.period = other.period if other.primitive else seed_period(
             self.n, self.mask, self._fc, self._starts[0])
-        self._core = _S.LFSRCore(self.n, self.mask, self._fc, self._rc,
-                                 np.array(self._starts, dtype=np.uint64), 0)
+        self._core = other._core.copy_at(np.array(self._starts, dtype=np.uint64), 0)
         self._capsule = self._core.capsule()
         self.lock = threading.Lock()
         self._entropy = list(other._entropy)

@@ -174,10 +174,31 @@ def test_state_rule_full_period_visits_every_state():
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("n", list(range(2, 21)))
 def test_period_by_stepping(n, form):
-    """Single steps in nogil code (test helper) until the seed comes back: exactly 2**n - 1."""
+    """Single steps until the seed comes back: exactly 2**n - 1, every non-zero state once."""
     taps, mask = TABLE[n]
     for seed in (1, seed_for(n)):
-        assert C.count_period(n, mask, FORMS.index(form), seed, 1 << (n + 1)) == (1 << n) - 1
+        assert count_period(n, mask, form, seed, 1 << (n + 1)) == (1 << n) - 1
+
+
+def count_period(n, mask, form, seed, limit):
+    """Steps from ``seed`` until the state comes back, 0 if not within ``limit`` steps.  The
+    register's successive states are the draws of the ``state`` rule with r = n (one step per
+    draw, nogil); for n <= 10 the plain oracle steps them too."""
+    src = fxsim.LFSR(n, form=form, seed=seed, rule="state")
+    assert src.mask == mask
+    states = src.draws(limit, n)
+    if n <= 10:
+        reg, ref = Register(n, mask, form, seed), []
+        for _ in range(limit):
+            reg.step()
+            ref.append(reg.state)
+        assert states.tolist() == ref
+    back = np.flatnonzero(states == seed)
+    if back.size == 0:
+        return 0
+    k = int(back[0]) + 1
+    assert np.unique(states[:k]).size == k        # no state repeats within the period
+    return k
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -17,7 +17,9 @@ once per operation and must make that call atomic itself if it is shared.
 
 ``source.state`` is a plain JSON-able dict (get and set; a malformed dict is refused with a
 ValueError naming the key, and the source is left as it was), ``from_state(d)`` rebuilds a
-source from one, and ``spawn(k)`` gives k independent children.
+source from one, ``spawn(k)`` gives k independent children and ``copy()`` an independent
+source at the same position.  ``fxsim.make_source`` builds any of them from a spec string; the
+GF(2) mathematics behind the registers (taps table, primitivity, periods) is ``fxsim.gf2``.
 """
 from __future__ import annotations
 

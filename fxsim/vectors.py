@@ -392,7 +392,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
             raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
         if source is None:
             raise ValueError(f"rounding={rounding!r} needs a random bit source: source=fxsim.LFSR(...) "
-                             "or fxsim.Ideal(...), or a spec string such as 'lfsr:16' or 'ideal:pcg64'")
+                             "or fxsim.Ideal(...), or a spec string of fxsim.make_source such as 'lfsr:16' "
+                             "or 'ideal:pcg64'")
         if isinstance(source, str):
             src_seed = seed if source_seed is None else source_seed
             try:
@@ -402,7 +403,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
         else:
             src_seed = source_seed
             if not callable(getattr(source, "draws", None)):
-                raise ValueError(f"source must be a bit source (with .draws(n, r)) or a spec string, got {type(source).__name__}")
+                raise ValueError(f"source must be a bit source (with .draws(n, r)) or a spec string of "
+                                 f"fxsim.make_source, got {type(source).__name__}")
     fmt = None if fmt is None else qformat(fmt)
     acc = None if acc is None else qformat(acc)
     prod = None if prod is None else qformat(prod)

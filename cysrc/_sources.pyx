@@ -388,25 +388,6 @@ def lane_starts(int n, uint64_t M, int form, uint64_t seed, int64_t L, uint64_t 
     return np.asarray(v)
 
 
-def count_period(int n, uint64_t M, int form, uint64_t seed, uint64_t limit):
-    """Test helper: single steps from seed until the state comes back; the number of steps,
-    or 0 if it did not come back within ``limit`` steps.  Plain one-bit stepping."""
-    cdef lfsr_t st
-    cdef uint64_t s = seed
-    cdef uint64_t k = 0
-    cdef bint back = 0
-    _check_form(form)
-    init_lfsr(&st, n, M, form, RULE_SERIAL)
-    with nogil:
-        while k < limit:
-            s = step1(&st, s)
-            k += 1
-            if s == seed:
-                back = 1
-                break
-    return k if back else 0
-
-
 # -- GF(2) polynomials (primitivity check) ---------------------------------------------------
 
 cdef inline uint64_t gf2_mulmod(uint64_t a, uint64_t b, uint64_t plow, int n) noexcept nogil:
@@ -556,6 +537,41 @@ cdef class LFSRCore:
             mat_pow(&self.st, k, R)
             for i in range(self.st.L):
                 self.st.lane[i] = mat_apply(R, self.st.lane[i])
+
+    def copy_at(self, lanes, uint64_t count):
+        """A new core of this configuration with its registers at ``lanes`` and the draw counter
+        at ``count``; the leap tables built so far are copied, not rebuilt."""
+        cdef LFSRCore c = LFSRCore.__new__(LFSRCore, self.st.n, self.st.M, self.st.form,
+                                           self.st.rule, lanes, count)
+        if c.st.L != self.st.L:
+            raise ValueError(f"expected {self.st.L} lane states, got {c.st.L}")
+        if self.st.tab_r:
+            memcpy(c.st.T1, self.st.T1, self.st.nb * 256 * sizeof(lentry_t))
+            memcpy(c.st.Tm, self.st.Tm, self.st.nb * 256 * sizeof(lentry_t))
+            memcpy(c.st.T2, self.st.T2, self.st.nb * 256 * sizeof(lentry2_t))
+            c.st.tab_r = self.st.tab_r
+            c.st.m = self.st.m
+        return c
+
+    def jumped_copies(self, steps, counts):
+        """Copies of this core (``copy_at``), copy i with every lane advanced ``steps[i]``
+        register steps (jump-ahead) and its draw counter at ``counts[i]``."""
+        cdef uint64_t[::1] k = np.array(steps, dtype=np.uint64).reshape(-1)
+        cdef uint64_t[::1] cnt = np.array(counts, dtype=np.uint64).reshape(-1)
+        cdef uint64_t[::1] v = np.empty(self.st.L, dtype=np.uint64)
+        cdef uint64_t R[64]
+        cdef Py_ssize_t i
+        cdef int64_t j
+        if k.shape[0] != cnt.shape[0]:
+            raise ValueError("steps and counts must have the same length")
+        out = []
+        for i in range(k.shape[0]):
+            with nogil:
+                mat_pow(&self.st, k[i], R)
+                for j in range(self.st.L):
+                    v[j] = mat_apply(R, self.st.lane[j])
+            out.append(self.copy_at(v, cnt[i]))
+        return out
 
     def capsule(self):
         return _make_capsule(&self.src, self)

@@ -5,7 +5,9 @@ An :class:`Accelerator` is what a user writes once and what optimizers and model
     acc = Accelerator(weights="Q8.8", grads="Q8.8", acc="Q16.16",
                       casts={"grad": ("stochastic", "saturate")}, source="lfsr16", seed=3)
 
-Cast roles (each with its own ``(rounding, overflow)``; default ``("nearest_even", "saturate")``):
+Cast roles (each with its own cast mode: a ``fxsim.CastMode``, a rounding name, a ``(rounding,
+overflow)`` pair or a dict of CastMode fields; r, eps and sr_rule default to the accelerator's;
+default ``("nearest_even", "saturate")``):
 
 ``grad``    the gradient written into the ``grads`` format;
 ``step``    the product t·g written into the ``prod`` format (``prod=None``: the product is
@@ -15,11 +17,16 @@ Cast roles (each with its own ``(rounding, overflow)``; default ``("nearest_even
 ``acts``    activations written into the ``acts`` format (models' forward passes);
 ``acc``     accumulator casts inside dot/matvec/matmul (``acc`` format).
 
-Sources: ``source`` names one root generator seeded by ``seed`` (``"lfsr16"``, ``"lfsr32"``,
-``"ideal"``/``"pcg64"`` or ``None``); one child stream per role, in the fixed order of
-:data:`ROLES`, is spawned from it, so each role has its own reproducible stream.
-:meth:`Accelerator.reset_sources` re-spawns them from the seed (the optimizers call it so a
-run is deterministic given the seed).
+Sources: ``source`` is None, any spec string of ``fxsim.make_source`` (``"lfsr16"``,
+``"lfsr:32:fibonacci:state:lanes=4"``, ``"ideal"``, ``"pcg64"``, ``"ideal:philox"``, ...) naming
+one root generator seeded by ``seed``, or a source object (an ``LFSR``/``Ideal``, copied: the
+caller's object is never advanced).  One child stream per role, in the fixed order of
+:data:`ROLES`, is spawned from the root (``source.spawn``: ``numpy.random.SeedSequence`` spawn
+keys), so each role has its own reproducible stream.  An LFSR root starts at state
+``1 + seed mod (2**N - 1)`` (so ``make_source``'s seed ``seed + 1``: the accelerator's seed 0 is
+state 1, as it always was); an ideal root is numpy's ``BitGenerator(seed)``.
+:meth:`Accelerator.fresh` gives a copy whose streams start again from the seed (algorithms run
+on it); :meth:`Accelerator.reset_sources` re-spawns this object's own streams.
 
 Models read the attributes ``weights grads acts acc prod rounding overflow source r eps``
 with getattr; ``rounding``/``overflow``/``source`` are those of the *current role*, ``"grad"``
@@ -34,13 +41,15 @@ import json
 import math
 from typing import Any
 
-from .modes import OVERFLOW, ROUNDING, STOCHASTIC, SR_RULES
+from .modes import OVERFLOW, ROUNDING, STOCHASTIC, SR_RULES, CastMode
 from .qformat import QFormat
-from .sources import LFSR, Ideal
+from .source_spec import SPEC_GRAMMAR, make_source, parse_spec
+from .sources import BitSource
 
 ROLES = ("grad", "step", "update", "acts", "acc")
 #: roles whose cast has a companion value v (needed by signed_stochastic_eps)
 V_ROLES = ("update",)
+#: the historic source names (every ``fxsim.make_source`` spec is accepted)
 SOURCES = ("lfsr16", "lfsr32", "ideal", "pcg64")
 DEFAULT_CAST = ("nearest_even", "saturate")
 _KEYS = ("weights", "grads", "acts", "prod", "acc", "casts", "source", "seed", "r", "eps",
@@ -68,24 +77,37 @@ def _fmt(name, value, allow_none):
                      f"signed]), got {value!r}")
 
 
-def _cast_spec(role, spec):
+_MODE_KEYS = ("rounding", "overflow", "r", "eps", "sr_rule")
+
+
+def _cast_mode(role, spec, r, eps, sr_rule) -> CastMode:
+    """The CastMode of a role from a CastMode, a rounding name, a (rounding, overflow) pair or a
+    dict of CastMode fields; r, eps and sr_rule default to the accelerator's."""
+    if isinstance(spec, CastMode):
+        return spec
     if isinstance(spec, str):
         spec = (spec, DEFAULT_CAST[1])
     if isinstance(spec, dict):
-        extra = set(spec) - {"rounding", "overflow"}
+        extra = set(spec) - set(_MODE_KEYS)
         if extra:
-            raise ValueError(f"casts.{role}: unknown keys {sorted(extra)} (allowed: rounding, "
-                             f"overflow)")
-        spec = (spec.get("rounding", DEFAULT_CAST[0]), spec.get("overflow", DEFAULT_CAST[1]))
-    if not isinstance(spec, (tuple, list)) or len(spec) != 2:
-        raise ValueError(f"casts.{role}: expected (rounding, overflow), a rounding name or a "
-                         f"dict with rounding/overflow, got {spec!r}")
-    rnd, ovf = spec
-    if rnd not in ROUNDING:
+            raise ValueError(f"casts.{role}: unknown keys {sorted(extra)} (allowed: "
+                             f"{', '.join(_MODE_KEYS)})")
+        fields = dict(spec)
+    elif isinstance(spec, (tuple, list)) and len(spec) == 2:
+        fields = dict(zip(("rounding", "overflow"), spec))
+    else:
+        raise ValueError(f"casts.{role}: expected a CastMode, (rounding, overflow), a rounding "
+                         f"name or a dict of {', '.join(_MODE_KEYS)}, got {spec!r}")
+    rnd = fields.setdefault("rounding", DEFAULT_CAST[0])
+    ovf = fields.setdefault("overflow", DEFAULT_CAST[1])
+    if not isinstance(rnd, str) or rnd not in ROUNDING:
         raise ValueError(f"casts.{role}: unknown rounding {rnd!r}; allowed: {', '.join(ROUNDING)}")
-    if ovf not in OVERFLOW:
+    if not isinstance(ovf, str) or ovf not in OVERFLOW:
         raise ValueError(f"casts.{role}: unknown overflow {ovf!r}; allowed: {', '.join(OVERFLOW)}")
-    return (str(rnd), str(ovf))
+    try:
+        return CastMode.of(fields, r=r, eps=eps, sr_rule=sr_rule)
+    except ValueError as e:
+        raise ValueError(f"casts.{role}: {e}") from None
 
 
 class _DuplicateKey(Exception):
@@ -138,20 +160,6 @@ class Accelerator:
         unknown = [k for k in casts if k not in ROLES]
         if unknown:
             raise ValueError(f"casts: unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
-        self.casts = {role: _cast_spec(role, casts.get(role, DEFAULT_CAST)) for role in ROLES}
-        for role, (rnd, _) in self.casts.items():
-            if rnd == "signed_stochastic_eps" and role not in V_ROLES:
-                raise ValueError(f"casts.{role}: signed_stochastic_eps needs a companion value v, "
-                                 f"which only the {'/'.join(V_ROLES)} cast has (v = ∇f)")
-        if source is not None and source not in SOURCES:
-            raise ValueError(f"source: must be one of {', '.join(SOURCES)} or None, got {source!r}")
-        stoch = [role for role, (rnd, _) in self.casts.items() if rnd in STOCHASTIC]
-        if stoch and source is None:
-            raise ValueError(f"source: casts {', '.join('casts.' + s for s in stoch)} use stochastic "
-                             f"rounding, which needs a bit source (source='lfsr16', 'lfsr32', "
-                             f"'ideal' or 'pcg64')")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed: must be a non-negative integer, got {seed!r}")
         if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= 64:
             raise ValueError(f"r: must be an integer in 1..64, got {r!r}")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 <= eps < 1) \
@@ -159,7 +167,30 @@ class Accelerator:
             raise ValueError(f"eps: must be a number in [0, 1), got {eps!r}")
         if sr_rule not in SR_RULES:
             raise ValueError(f"sr_rule: must be one of {', '.join(SR_RULES)}, got {sr_rule!r}")
-        self.source_name = source
+        self._modes = {role: _cast_mode(role, casts.get(role, DEFAULT_CAST), r, float(eps), sr_rule)
+                       for role in ROLES}
+        self.casts = {role: (m.rounding, m.overflow) for role, m in self._modes.items()}
+        for role, (rnd, _) in self.casts.items():
+            if rnd == "signed_stochastic_eps" and role not in V_ROLES:
+                raise ValueError(f"casts.{role}: signed_stochastic_eps needs a companion value v, "
+                                 f"which only the {'/'.join(V_ROLES)} cast has (v = ∇f)")
+        template = None
+        if isinstance(source, BitSource):
+            template = source.copy()           # the caller's source is never advanced
+        elif source is not None:
+            try:
+                parse_spec(source)
+            except ValueError as e:
+                raise ValueError(f"source: {e} (see fxsim.make_source)") from None
+        stoch = [role for role, (rnd, _) in self.casts.items() if rnd in STOCHASTIC]
+        if stoch and source is None:
+            raise ValueError(f"source: casts {', '.join('casts.' + s for s in stoch)} use stochastic "
+                             f"rounding, which needs a bit source: a spec string of "
+                             f"fxsim.make_source ({SPEC_GRAMMAR}) or a source object")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed: must be a non-negative integer, got {seed!r}")
+        self.source_name = source if template is None else None
+        self._template = template
         self.seed = int(seed)
         self.r = r
         self.eps = float(eps)
@@ -170,13 +201,15 @@ class Accelerator:
 
     # ------------------------------------------------------------------ sources
     def _root(self):
+        if self._template is not None:
+            return self._template.copy()
         name = self.source_name
         if name is None:
             return None
-        if name.startswith("lfsr"):
-            n = int(name[4:])
-            return LFSR(n, seed=1 + self.seed % ((1 << n) - 1))
-        return Ideal("pcg64", seed=self.seed)
+        if parse_spec(name)["kind"] == "lfsr":
+            # the accelerator's historic rule: state 1 + seed mod (2**N - 1)
+            return make_source(name, seed=self.seed + 1)
+        return make_source(name, seed=self.seed)
 
     def reset_sources(self) -> "Accelerator":
         """(Re)spawn one stream per role from the seed: the same seed gives the same streams."""
@@ -225,15 +258,16 @@ class Accelerator:
     overflow = property(lambda self: self.casts[self._role][1])
     source = property(lambda self: self._sources[self._role])
 
+    def mode(self, role: str) -> CastMode:
+        """The CastMode of a role's cast."""
+        self._check_role(role)
+        return self._modes[role]
+
     def cast_kwargs(self, role: str) -> dict:
         """Keyword arguments of ``fxsim.cast`` (and ops' rounding/overflow) for a role."""
-        self._check_role(role)
-        rnd, ovf = self.casts[role]
-        kw = {"rounding": rnd, "overflow": ovf}
-        if rnd in STOCHASTIC:
-            kw.update(r=self.r, source=self._sources[role], sr_rule=self.sr_rule)
-            if rnd != "stochastic":
-                kw["eps"] = self.eps
+        kw = self.mode(role).cast_kwargs()
+        if self._modes[role].stochastic:
+            kw["source"] = self._sources[role]
         return kw
 
     def fmt_for(self, role: str):
@@ -249,7 +283,14 @@ class Accelerator:
             v = getattr(self, k)
             if v is not None:
                 d[k] = str(v)
-        d["casts"] = {role: list(spec) for role, spec in self.casts.items()}
+        if self._template is not None:
+            raise ValueError("source: an accelerator built on a source object cannot be written "
+                             "out; name the source with a spec string (see fxsim.make_source)")
+        d["casts"] = {}
+        for role, m in self._modes.items():
+            plain = _cast_mode(role, [m.rounding, m.overflow], self.r, self.eps, self.sr_rule)
+            d["casts"][role] = [m.rounding, m.overflow] if m == plain else {
+                k: getattr(m, k) for k in _MODE_KEYS if getattr(m, k) is not None}
         if self.source_name is not None:
             d["source"] = self.source_name
         d.update(seed=self.seed, r=self.r, eps=self.eps, sr_rule=self.sr_rule)
@@ -318,7 +359,11 @@ class Accelerator:
 
     # ------------------------------------------------------------------ misc
     def __eq__(self, other):
-        return isinstance(other, Accelerator) and self.to_dict() == other.to_dict()
+        if not isinstance(other, Accelerator):
+            return False
+        if self._template is not None or other._template is not None:
+            return self is other
+        return self.to_dict() == other.to_dict()
 
     __hash__ = None
 
@@ -328,7 +373,8 @@ class Accelerator:
         cs = ", ".join(f"{role}={rnd}/{ovf}" for role, (rnd, ovf) in self.casts.items()
                        if (rnd, ovf) != DEFAULT_CAST)
         cs = f"casts({cs or 'all nearest_even/saturate'})"
-        src = f"source={self.source_name!r}, seed={self.seed}" if self.source_name else "source=None"
+        src = f"source={self.source_name!r}, seed={self.seed}" if self.source_name else \
+            f"source={self._template!r}" if self._template is not None else "source=None"
         sr = f", r={self.r}, eps={self.eps:g}" if any(
             rnd in STOCHASTIC for rnd, _ in self.casts.values()) else ""
         return f"Accelerator({fm}, {cs}, {src}{sr})"

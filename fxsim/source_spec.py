@@ -29,9 +29,9 @@ from numbers import Integral
 
 import numpy as np
 
-from .sources import _BITGENS, FORMS, RULES, LFSR, Ideal
+from .sources import BITGENS, FORMS, RULES, LFSR, Ideal
 
-__all__ = ["make_source", "SPEC_GRAMMAR"]
+__all__ = ["make_source", "parse_spec", "SPEC_GRAMMAR"]
 
 SPEC_GRAMMAR = ("lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L], "
                 "ideal[:pcg64|pcg64dxsm|philox|sfc64|mt19937], or one of "
@@ -83,8 +83,33 @@ def _parse_lfsr(spec: str, head: str, rest: list):
             raise _bad(spec, f"cannot read {p!r}")
     n = 16 if n is None else n
     if not 2 <= n <= 64:
-        raise _bad(spec, f"the register length N must be in [2, 64], got {n}")
+        raise _bad(spec, f"n must be an integer in [2, 64] (the register length N), got {n}")
     return n, form or "galois", rule or "serial", lanes or 1
+
+
+def parse_spec(spec: str) -> dict:
+    """The fields of a spec string, checked (ValueError naming the spec otherwise):
+    ``{"kind": "lfsr", "n", "form", "rule", "lanes"}`` or ``{"kind": "ideal", "bitgen"}``.
+
+    >>> parse_spec("lfsr32")
+    {'kind': 'lfsr', 'n': 32, 'form': 'galois', 'rule': 'serial', 'lanes': 1}
+    >>> parse_spec("philox")
+    {'kind': 'ideal', 'bitgen': 'philox'}
+    """
+    if not isinstance(spec, str):
+        raise ValueError(f"source must be a spec string ({SPEC_GRAMMAR}), got {spec!r}")
+    parts = [p.strip().lower() for p in spec.strip().split(":")]
+    head, rest = parts[0], parts[1:]
+    if head.startswith("lfsr"):
+        n, form, rule, lanes = _parse_lfsr(spec, head, rest)
+        return {"kind": "lfsr", "n": n, "form": form, "rule": rule, "lanes": lanes}
+    if head in BITGENS and not rest:
+        head, rest = "ideal", [head]
+    if head == "ideal":
+        if len(rest) > 1 or (rest and rest[0] not in BITGENS):
+            raise _bad(spec, f"cannot read {':'.join(rest)!r}")
+        return {"kind": "ideal", "bitgen": rest[0] if rest else "pcg64"}
+    raise _bad(spec, f"the kind must be 'lfsr', 'ideal' or a bit generator name, got {head!r}")
 
 
 def make_source(spec, seed=None):
@@ -106,7 +131,7 @@ def make_source(spec, seed=None):
     >>> make_source("lfsr:70")
     Traceback (most recent call last):
         ...
-    ValueError: source 'lfsr:70': the register length N must be in [2, 64], got 70; ...
+    ValueError: source 'lfsr:70': n must be an integer in [2, 64] (the register length N), got 70; ...
     """
     if not isinstance(spec, str):
         if spec is None or not callable(getattr(spec, "draws", None)):
@@ -117,15 +142,8 @@ def make_source(spec, seed=None):
                              "(it carries its own state)")
         return spec
     seed = _check_seed(seed)
-    parts = [p.strip().lower() for p in spec.strip().split(":")]
-    head, rest = parts[0], parts[1:]
-    if head.startswith("lfsr"):
-        n, form, rule, lanes = _parse_lfsr(spec, head, rest)
-        return LFSR(n, form=form, seed=_lfsr_start(n, seed), rule=rule, lanes=lanes)
-    if head in _BITGENS and not rest:
-        head, rest = "ideal", [head]
-    if head == "ideal":
-        if len(rest) > 1 or (rest and rest[0] not in _BITGENS):
-            raise _bad(spec, f"cannot read {':'.join(rest)!r}")
-        return Ideal(rest[0] if rest else "pcg64", seed=seed)
-    raise _bad(spec, f"unknown kind {head!r}")
+    f = parse_spec(spec)
+    if f["kind"] == "lfsr":
+        return LFSR(f["n"], form=f["form"], seed=_lfsr_start(f["n"], seed), rule=f["rule"],
+                    lanes=f["lanes"])
+    return Ideal(f["bitgen"], seed=seed)

@@ -17,22 +17,22 @@ once per operation and must make that call atomic itself if it is shared.
 
 ``source.state`` is a plain JSON-able dict (get and set; a malformed dict is refused with a
 ValueError naming the key, and the source is left as it was), ``from_state(d)`` rebuilds a
-source from one, and ``spawn(k)`` gives k independent children.
+source from one, ``spawn(k)`` gives k independent children and ``copy()`` an independent
+source at the same position.  ``fxsim.make_source`` builds any of them from a spec string; the
+GF(2) mathematics behind the registers (taps table, primitivity, periods) is ``fxsim.gf2``.
 """
 from __future__ import annotations
 
-import csv
-import io
-import math
 import threading
 import warnings
-from functools import lru_cache
-from importlib import resources
 from numbers import Integral
 
 import numpy as np
 
 from . import _sources as _S
+# taps_table, is_primitive and mersenne_factors are re-exported (public here before the split)
+from .gf2 import (char_poly_low, default_taps, galois_mask, is_primitive, mersenne_factors,
+                  poly_order, poly_text, seed_period, taps_table)
 
 __all__ = ["BitSource", "LFSR", "Ideal", "from_state", "taps_table", "is_primitive",
            "CAPSULE_NAME"]
@@ -45,295 +45,6 @@ MAX_LANES = 1 << 20
 
 def _is_int(x) -> bool:
     return isinstance(x, Integral) and not isinstance(x, bool)
-
-
-# -- the taps table ----------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def _table() -> dict:
-    text = resources.files("fxsim").joinpath("data").joinpath("lfsr_taps.csv").read_text()
-    rows = csv.DictReader(io.StringIO("".join(l for l in text.splitlines(True) if not l.startswith("#"))))
-    table = {}
-    for row in rows:
-        n = int(row["n"])
-        taps = tuple(int(t) for t in row["taps"].split())
-        if taps[0] != n or _mask(taps) != int(row["galois_mask"], 16):
-            raise RuntimeError(f"fxsim/data/lfsr_taps.csv: row n={n} is inconsistent")
-        table[n] = taps
-    return table
-
-
-def taps_table() -> dict:
-    """{n: taps} of the shipped table of maximal-length taps (XAPP052 notation), n = 2..168.
-
-    >>> taps_table()[16]
-    (16, 15, 13, 4)
-    """
-    return dict(_table())
-
-
-def _mask(taps) -> int:
-    """M = sum of 2**(t-1) over the taps."""
-    m = 0
-    for t in taps:
-        m |= 1 << (t - 1)
-    return m
-
-
-# -- integers: factors of 2**n - 1 ---------------------------------------------------------------
-
-def _is_prime(m: int) -> bool:
-    """Deterministic Miller-Rabin for m < 3.3e24 (first 12 prime bases)."""
-    if m < 2:
-        return False
-    bases = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
-    for p in bases:
-        if m % p == 0:
-            return m == p
-    d, s = m - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        s += 1
-    for a in bases:
-        x = pow(a, d, m)
-        if x in (1, m - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % m
-            if x == m - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def _rho(m: int) -> int:
-    """A non-trivial factor of the odd composite m (Pollard-Brent)."""
-    for c in range(1, 1000):
-        y, r, q, g = 2, 1, 1, 1
-        x = ys = 2
-        while g == 1:
-            x = y
-            for _ in range(r):
-                y = (y * y + c) % m
-            k = 0
-            while k < r and g == 1:
-                ys = y
-                for _ in range(min(128, r - k)):
-                    y = (y * y + c) % m
-                    q = q * abs(x - y) % m
-                g = math.gcd(q, m)
-                k += 128
-            r *= 2
-        if g == m:
-            g = 1
-            while g == 1:
-                ys = (ys * ys + c) % m
-                g = math.gcd(abs(x - ys), m)
-        if g != m:
-            return g
-    raise RuntimeError(f"could not factor {m}")
-
-
-def _prime_factors(m: int) -> set:
-    out = set()
-    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47):
-        while m % p == 0:
-            out.add(p)
-            m //= p
-    stack = [m] if m > 1 else []
-    while stack:
-        v = stack.pop()
-        if _is_prime(v):
-            out.add(v)
-        else:
-            d = _rho(v)
-            stack += [d, v // d]
-    return out
-
-
-@lru_cache(maxsize=None)
-def mersenne_factors(n: int) -> tuple:
-    """The distinct prime factors of 2**n - 1, ascending (n >= 1), split along 2**d - 1, d | n."""
-    m = (1 << n) - 1
-    primes = set()
-    for d in range(n - 1, 1, -1):
-        if n % d == 0:
-            primes |= set(mersenne_factors(d))
-            cof = m // ((1 << d) - 1)
-            for p in primes:
-                while cof % p == 0:
-                    cof //= p
-            primes |= _prime_factors(cof)
-            break
-    else:
-        primes |= _prime_factors(m)
-    return tuple(sorted(primes))
-
-
-# -- GF(2) polynomials as Python ints (bit i = coefficient of x**i) -------------------------------
-
-def _deg(a: int) -> int:
-    return a.bit_length() - 1
-
-
-def _pmul(a: int, b: int) -> int:
-    r = 0
-    while b:
-        if b & 1:
-            r ^= a
-        a <<= 1
-        b >>= 1
-    return r
-
-
-def _pdivmod(a: int, b: int):
-    q, db = 0, _deg(b)
-    while a and _deg(a) >= db:
-        s = _deg(a) - db
-        q |= 1 << s
-        a ^= b << s
-    return q, a
-
-
-def _pgcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, _pdivmod(a, b)[1]
-    return a
-
-
-def _pderiv(a: int) -> int:
-    """Formal derivative: the coefficient of x**(i-1) is that of x**i for odd i."""
-    return (a >> 1) & int("01" * 40, 2) if a else 0
-
-
-def _psqrt(a: int) -> int:
-    """The square root of a polynomial with only even powers."""
-    r, i = 0, 0
-    while a:
-        r |= (a & 1) << i
-        a >>= 2
-        i += 1
-    return r
-
-
-def _squarefree(f: int) -> list:
-    """[(g, e)]: f = prod g**e with every g square-free (Yun's algorithm for characteristic 2)."""
-    out = []
-    c = _pgcd(f, _pderiv(f))
-    w = _pdivmod(f, c)[0]
-    i = 1
-    while w != 1:
-        y = _pgcd(w, c)
-        fac = _pdivmod(w, y)[0]
-        if fac != 1:
-            out.append((fac, i))
-        w, c, i = y, _pdivmod(c, y)[0], i + 1
-    if c != 1:
-        out += [(g, 2 * e) for g, e in _squarefree(_psqrt(c))]
-    return out
-
-
-def _distinct_degree(f: int) -> list:
-    """[(g, d)]: the square-free f split into products g of its irreducible factors of degree d."""
-    out, i, fs = [], 1, f
-    h = _pdivmod(2, fs)[1]
-    while _deg(fs) >= 2 * i:
-        h = _pdivmod(_pmul(h, h), fs)[1]          # x**(2**i) mod fs
-        g = _pgcd(fs, h ^ 2)
-        if g != 1:
-            out.append((g, i))
-            fs = _pdivmod(fs, g)[0]
-            h = _pdivmod(h, fs)[1]
-        i += 1
-    if fs != 1:
-        out.append((fs, _deg(fs)))
-    return out
-
-
-def _x_pow_is_one(e: int, g: int) -> bool:
-    d = _deg(g)
-    return _S.gf2_powmod_x(e, g ^ (1 << d), d) == 1
-
-
-def _poly_order(f: int) -> int:
-    """The least e >= 1 with x**e = 1 mod f (f(0) = 1): the period of f's sequences."""
-    if _deg(f) <= 0:
-        return 1
-    order = 1
-    for g, e in _squarefree(f):
-        for gd, d in _distinct_degree(g):
-            o = (1 << d) - 1
-            for q in mersenne_factors(d):
-                while o % q == 0 and _x_pow_is_one(o // q, gd):
-                    o //= q
-            order = math.lcm(order, o << (e - 1).bit_length())
-    return order
-
-
-def _char_low(n: int, taps) -> int:
-    """x**n + sum x**(n-t) (the characteristic polynomial; the reciprocal of the feedback
-    polynomial 1 + sum x**t), without its x**n term."""
-    return sum(1 << (n - t) for t in taps)
-
-
-def is_primitive(n: int, taps) -> bool:
-    """Whether the taps give a primitive polynomial of degree n over GF(2), i.e. a register of
-    period 2**n - 1: x**(2**n - 1) = 1 mod p and x**((2**n - 1)/q) != 1 for each prime q | 2**n - 1.
-
-    >>> is_primitive(16, (16, 15, 13, 4)), is_primitive(4, (4, 2))
-    (True, False)
-    """
-    low = _char_low(n, taps)
-    if not low & 1:
-        return False
-    e = (1 << n) - 1
-    if _S.gf2_powmod_x(e, low, n) != 1:
-        return False
-    return all(_S.gf2_powmod_x(e // q, low, n) != 1 for q in mersenne_factors(n))
-
-
-def _bm(bits) -> int:
-    """Berlekamp-Massey over GF(2): the connection polynomial C (C(0) = 1) of the bit sequence."""
-    C, B, L, m = 1, 1, 0, 1
-    for i, s in enumerate(bits):
-        d = s
-        for j in range(1, L + 1):
-            d ^= ((C >> j) & 1) & bits[i - j]
-        if d == 0:
-            m += 1
-        elif 2 * L <= i:
-            C, B, L, m = C ^ (B << m), C, i + 1 - L, 1
-        else:
-            C ^= B << m
-            m += 1
-    return C
-
-
-def _py_step(n, M, form, s):
-    if form == 0:
-        b = s & 1
-        s >>= 1
-        if b:
-            s ^= M
-    else:
-        b = (s >> (n - 1)) & 1
-        s = ((s << 1) | (bin(s & M).count("1") & 1)) & ((1 << n) - 1)
-    return s, b
-
-
-def _seed_period(n, M, form, seed) -> int:
-    """Period of the register from ``seed`` (the order of the minimal polynomial of its output
-    sequence; the state is a linear bijection of the next n outputs)."""
-    bits, s = [], seed
-    for _ in range(2 * n):
-        s, b = _py_step(n, M, form, s)
-        bits.append(b)
-    return _poly_order(_bm(bits))
-
-
-def _poly_text(n, taps) -> str:
-    return " + ".join(f"x^{t}" if t > 1 else "x" for t in sorted(taps, reverse=True)) + " + 1"
 
 
 # -- sources -----------------------------------------------------------------------------------
@@ -558,6 +269,11 @@ class BitSource:
         exactly this stream in parallel; None when the source cannot jump ahead cheaply."""
         return None
 
+    def copy(self) -> "BitSource":
+        """An independent source at this source's position, with the same spawn tree (its
+        draws and children are this source's, and neither moves the other)."""
+        raise NotImplementedError
+
     def next(self, r) -> int:
         """The next draw of r bits, through the capsule's ``next``."""
         r = self._check_r(r)
@@ -603,7 +319,7 @@ class LFSR(BitSource):
             raise ValueError(f"n must be an integer in [2, 64] (the register length), got {n!r}")
         user_taps = taps is not None
         if taps is None:
-            taps = _table()[n]
+            taps = default_taps(n)
         else:
             taps = self._parse_taps(taps, n)
             if n is None:
@@ -619,7 +335,7 @@ class LFSR(BitSource):
             raise ValueError(f"lanes must be an integer in [1, {min((1 << n) - 1, MAX_LANES)}] "
                              f"for n = {n}, got {lanes!r}")
         self.n, self.taps, self.form, self.rule = int(n), taps, form, rule
-        self.mask = _mask(taps)
+        self.mask = galois_mask(taps)
         self._fc, self._rc = FORMS.index(form), RULES.index(rule)
         lanes = int(lanes)
         if lane_seeds is None:
@@ -639,10 +355,10 @@ class LFSR(BitSource):
         if self.primitive:
             self._order = self.period = (1 << self.n) - 1
         else:
-            self._order = _poly_order((1 << self.n) | _char_low(self.n, taps))
-            self.period = _seed_period(self.n, self.mask, self._fc, self._starts[0])
+            self._order = poly_order((1 << self.n) | char_poly_low(self.n, taps))
+            self.period = seed_period(self.n, self.mask, self._fc, self._starts[0])
             full = (1 << self.n) - 1
-            msg = (f"taps {taps} give a non-primitive polynomial {_poly_text(self.n, taps)} over GF(2): "
+            msg = (f"taps {taps} give a non-primitive polynomial {poly_text(self.n, taps)} over GF(2): "
                    f"the period from seed {self._starts[0]:#x} is {self.period}, not 2**{self.n} - 1 = {full}")
             if not allow_nonprimitive:
                 raise ValueError(msg + "; pass allow_nonprimitive=True to use these taps anyway")
@@ -768,28 +484,37 @@ class LFSR(BitSource):
         spd = r if self.rule == "serial" else 1
         offs = [int(c) for c in cuts]
         with self.lock:           # read, copy and advance in one step: no other thread in between
-            cur = self._core.lanes
             count = int(self._core.count)
-            copies = [self._copy_at(_S.jump_states(self.n, self.mask, self._fc, cur,
-                                                   off * spd % self._order), count)
-                      for off in offs[:-1]]
-            self._core.set_position(
-                _S.jump_states(self.n, self.mask, self._fc, cur, offs[-1] * spd % self._order),
-                (count + offs[-1]) % (1 << 64))
-        return copies
+            # the copies keep this source's draw count: the substreams are private to one cast
+            cores = self._core.jumped_copies([off * spd % self._order for off in offs],
+                                             [count] * (len(offs) - 1) + [(count + offs[-1]) % (1 << 64)])
+            self._core.set_position(cores[-1].lanes, cores[-1].count)
+        return [self._around(core) for core in cores[:-1]]
 
     def _copy_at(self, lanes, count) -> "LFSR":
         """A private LFSR of this configuration with its registers at ``lanes``."""
+        return self._around(self._core.copy_at(np.array(lanes, dtype=np.uint64), int(count)))
+
+    def _around(self, core) -> "LFSR":
+        """A new LFSR object with this one's configuration, seeds and spawn tree around ``core``
+        (a copy of this source's ``LFSRCore``: no constructor, no primitivity check)."""
         c = LFSR.__new__(LFSR)
-        for k in ("n", "taps", "form", "rule", "mask", "_fc", "_rc", "primitive", "_order",
-                  "period", "_starts", "_spawn_key", "_children"):
-            setattr(c, k, getattr(self, k))
+        c.__dict__.update((k, v) for k, v in self.__dict__.items() if k not in ("_core", "lock"))
         c._entropy = list(self._entropy)
-        c._core = _S.LFSRCore(self.n, self.mask, self._fc, self._rc,
-                              np.array(lanes, dtype=np.uint64), int(count))
-        c._capsule = c._core.capsule()
+        c._core = core
+        c._capsule = core.capsule()
         c.lock = threading.Lock()
         return c
+
+    def copy(self) -> "LFSR":
+        """An independent LFSR at this one's position (same seeds, draw count and spawn tree).
+
+        >>> a = LFSR(16, seed=9); _ = a.draws(3, 16); b = a.copy()
+        >>> b.draws(4, 16).tolist() == a.draws(4, 16).tolist(), b.spawn(1)[0].state == a.spawn(1)[0].state
+        (True, True)
+        """
+        with self.lock:
+            return self._copy_at(self._core.lanes, int(self._core.count))
 
     def advance(self, steps) -> "LFSR":
         """Advance every lane by ``steps`` register steps (jump-ahead, any integer; negative
@@ -836,10 +561,9 @@ class LFSR(BitSource):
         for k in ("n", "taps", "form", "rule", "mask", "_fc", "_rc", "primitive", "_order"):
             setattr(self, k, getattr(other, k))
         self._starts = tuple(int(s) for s in starts)
-        self.period = other.period if other.primitive else _seed_period(
+        self.period = other.period if other.primitive else seed_period(
             self.n, self.mask, self._fc, self._starts[0])
-        self._core = _S.LFSRCore(self.n, self.mask, self._fc, self._rc,
-                                 np.array(self._starts, dtype=np.uint64), 0)
+        self._core = other._core.copy_at(np.array(self._starts, dtype=np.uint64), 0)
         self._capsule = self._core.capsule()
         self.lock = threading.Lock()
         self._entropy = list(other._entropy)
@@ -851,7 +575,7 @@ class LFSR(BitSource):
         return (f"LFSR(n={self.n}, taps={self.taps}, form={self.form!r}, rule={self.rule!r}, {seeds})")
 
 
-_BITGENS = {"pcg64": "PCG64", "pcg64dxsm": "PCG64DXSM", "philox": "Philox", "sfc64": "SFC64",
+BITGENS = {"pcg64": "PCG64", "pcg64dxsm": "PCG64DXSM", "philox": "Philox", "sfc64": "SFC64",
             "mt19937": "MT19937"}
 
 
@@ -879,10 +603,10 @@ class Ideal(BitSource):
                 raise ValueError("seed must be None when bitgen is a BitGenerator instance "
                                  "(it carries its own seed)")
             bg = bitgen
-        elif isinstance(bitgen, str) and bitgen.lower() in _BITGENS:
-            bg = getattr(np.random, _BITGENS[bitgen.lower()])(seed)
+        elif isinstance(bitgen, str) and bitgen.lower() in BITGENS:
+            bg = getattr(np.random, BITGENS[bitgen.lower()])(seed)
         else:
-            raise ValueError(f"bitgen must be one of {', '.join(map(repr, _BITGENS))} or a "
+            raise ValueError(f"bitgen must be one of {', '.join(map(repr, BITGENS))} or a "
                              f"numpy.random.BitGenerator instance, got {bitgen!r}")
         self.bit_generator = bg
         self.name = type(bg).__name__
@@ -931,6 +655,27 @@ class Ideal(BitSource):
             self.bit_generator.advance(int(cuts[-1]))
         return copies
 
+    def copy(self) -> "Ideal":
+        """An independent Ideal at this one's position, on a new bit generator of the same kind
+        with a copy of its SeedSequence (so ``spawn`` gives the same children).
+
+        >>> a = Ideal("philox", seed=4); _ = a.draws(3, 8); b = a.copy()
+        >>> b.draws(4, 64).tolist() == a.draws(4, 64).tolist()
+        True
+        """
+        cls = type(self.bit_generator)
+        with self.lock:
+            ss = getattr(self.bit_generator, "seed_seq", None)
+            if isinstance(ss, np.random.SeedSequence):
+                ss = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key,
+                                            pool_size=ss.pool_size,
+                                            n_children_spawned=ss.n_children_spawned)
+                bg = cls(ss)
+            else:
+                bg = cls()
+            bg.state = self.bit_generator.state
+        return Ideal(bg)
+
     def spawn(self, n_children) -> list:
         """Children with independent streams (``BitGenerator.spawn``, via SeedSequence)."""
         if not _is_int(n_children) or n_children < 0:
@@ -970,8 +715,8 @@ def from_state(state: dict) -> BitSource:
     if kind == "ideal":
         _ideal_keys(state)
         name = state["bitgen"]
-        if not isinstance(name, str) or name not in _BITGENS.values():
-            raise ValueError(f"state['bitgen'] must be one of {', '.join(map(repr, _BITGENS.values()))}, "
+        if not isinstance(name, str) or name not in BITGENS.values():
+            raise ValueError(f"state['bitgen'] must be one of {', '.join(map(repr, BITGENS.values()))}, "
                              f"got {name!r}")
         src = Ideal(getattr(np.random, name)())
         src.state = state

@@ -54,6 +54,8 @@ from .counters import Counters
 from .fixed import FixedArray
 from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC
 from .qformat import QFormat, qformat
+from . import source_spec
+from .source_spec import parse_spec
 from .sources import LFSR, BitSource, Ideal
 
 __all__ = ["export_vectors", "read_vectors", "check_outputs", "CheckReport", "make_source",
@@ -92,10 +94,10 @@ def _fmt_json(f: QFormat) -> dict:
 # -- random bit sources ----------------------------------------------------------------------
 
 def make_source(spec, seed=1) -> BitSource:
-    """A source from a text spec: ``lfsr[:N][:galois|fibonacci][:serial|state]`` (N = register
-    length, default 16, the table's maximal taps; ``seed`` is the register's starting state,
-    1..2**N - 1) or ``ideal[:pcg64|philox|sfc64|mt19937|pcg64dxsm]`` (numpy bit generator
-    seeded with ``seed``).
+    """A source from a spec string of ``fxsim.make_source`` (``lfsr[:N][:galois|fibonacci]
+    [:serial|state][:lanes=L]``, ``ideal[:BITGEN]``, ``pcg64``, ...) where ``seed`` keeps this
+    module's meaning: for an LFSR, the register's starting state (1..2**N - 1, refused
+    otherwise); for an ideal source, numpy's seed.
 
     >>> make_source("lfsr:8:fibonacci:state", seed=5)
     LFSR(n=8, taps=(8, 6, 5, 4), form='fibonacci', rule='state', seed=0x5)
@@ -103,29 +105,15 @@ def make_source(spec, seed=1) -> BitSource:
     Ideal(Philox)
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"source must be a spec like 'lfsr:16:galois:serial' or 'ideal:pcg64', got {spec!r}")
-    parts = [p.strip().lower() for p in spec.strip().split(":")]
-    kind, rest = parts[0], parts[1:]
-    if kind == "lfsr":
-        n, form, rule = 16, None, None
-        for i, p in enumerate(rest):
-            if p.isdigit() and i == 0:
-                n = int(p)
-            elif p in ("galois", "fibonacci") and form is None:
-                form = p
-            elif p in ("serial", "state") and rule is None:
-                rule = p
-            else:
-                raise ValueError(
-                    f"source {spec!r}: cannot read {p!r}; expected lfsr[:N][:galois|fibonacci]"
-                    "[:serial|state] with N the register length (2..64)")
-        return LFSR(n=n, form=form or "galois", seed=seed, rule=rule or "serial")
-    if kind == "ideal":
-        if len(rest) > 1:
-            raise ValueError(f"source {spec!r}: expected ideal[:BITGEN]")
-        return Ideal(rest[0] if rest else "pcg64", seed=seed)
-    raise ValueError(f"source {spec!r}: the kind must be 'lfsr' or 'ideal' "
-                     "(e.g. 'lfsr:16:galois:serial', 'ideal:pcg64')")
+        raise ValueError(f"source must be a spec string for fxsim.make_source, like "
+                         f"'lfsr:16:galois:serial' or 'ideal:pcg64', got {spec!r}")
+    fields = parse_spec(spec)
+    if fields["kind"] == "lfsr":
+        n = fields["n"]
+        if not _is_int(seed) or not 1 <= seed <= (1 << n) - 1:
+            raise ValueError(f"seed must be an integer in [1, 2**{n} - 1] (a non-zero {n}-bit "
+                             f"register state), got {seed!r}")
+    return source_spec.make_source(spec, seed)
 
 
 def _source_manifest(src, r: int, seed) -> dict:
@@ -404,7 +392,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
             raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
         if source is None:
             raise ValueError(f"rounding={rounding!r} needs a random bit source: source=fxsim.LFSR(...) "
-                             "or fxsim.Ideal(...), or a spec string such as 'lfsr:16' or 'ideal:pcg64'")
+                             "or fxsim.Ideal(...), or a spec string of fxsim.make_source such as 'lfsr:16' "
+                             "or 'ideal:pcg64'")
         if isinstance(source, str):
             src_seed = seed if source_seed is None else source_seed
             try:
@@ -414,7 +403,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
         else:
             src_seed = source_seed
             if not callable(getattr(source, "draws", None)):
-                raise ValueError(f"source must be a bit source (with .draws(n, r)) or a spec string, got {type(source).__name__}")
+                raise ValueError(f"source must be a bit source (with .draws(n, r)) or a spec string of "
+                                 f"fxsim.make_source, got {type(source).__name__}")
     fmt = None if fmt is None else qformat(fmt)
     acc = None if acc is None else qformat(acc)
     prod = None if prod is None else qformat(prod)

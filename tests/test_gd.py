@@ -377,7 +377,8 @@ def test_accelerator_attributes_and_roles():
     ({"r": 65}, "r:"),
     ({"eps": 1.0}, "eps:"),
     ({"eps": -0.1}, "eps:"),
-    ({"source": "lfsr8"}, "source:"),
+    ({"source": "lfsr70"}, "source:"),     # "lfsr8" is a valid spec since issue 12.3
+    ({"source": "xorshift"}, "source:"),
     ({"weights": "UQ8.8"}, "weights"),
     ({"weights": "Q8.8.8"}, "weights"),
     ({"acc": "Z32"}, "acc"),

@@ -174,10 +174,31 @@ def test_state_rule_full_period_visits_every_state():
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("n", list(range(2, 21)))
 def test_period_by_stepping(n, form):
-    """Single steps in nogil code (test helper) until the seed comes back: exactly 2**n - 1."""
+    """Single steps until the seed comes back: exactly 2**n - 1, every non-zero state once."""
     taps, mask = TABLE[n]
     for seed in (1, seed_for(n)):
-        assert C.count_period(n, mask, FORMS.index(form), seed, 1 << (n + 1)) == (1 << n) - 1
+        assert count_period(n, mask, form, seed, 1 << (n + 1)) == (1 << n) - 1
+
+
+def count_period(n, mask, form, seed, limit):
+    """Steps from ``seed`` until the state comes back, 0 if not within ``limit`` steps.  The
+    register's successive states are the draws of the ``state`` rule with r = n (one step per
+    draw, nogil); for n <= 10 the plain oracle steps them too."""
+    src = fxsim.LFSR(n, form=form, seed=seed, rule="state")
+    assert src.mask == mask
+    states = src.draws(limit, n)
+    if n <= 10:
+        reg, ref = Register(n, mask, form, seed), []
+        for _ in range(limit):
+            reg.step()
+            ref.append(reg.state)
+        assert states.tolist() == ref
+    back = np.flatnonzero(states == seed)
+    if back.size == 0:
+        return 0
+    k = int(back[0]) + 1
+    assert np.unique(states[:k]).size == k        # no state repeats within the period
+    return k
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -778,3 +799,218 @@ def test_good_states_still_round_trip_through_json():
         assert S.from_state(st).draws(9, 16).tolist() == want
         src.state = st
         assert src.draws(9, 16).tolist() == want
+
+
+# -- fxsim.make_source: the one spec grammar and seeding rule (issue 12.3) ----------------------
+
+from fxsim.accelerator import ROLES, Accelerator  # noqa: E402
+
+BITGEN_CLASSES = {"pcg64": np.random.PCG64, "pcg64dxsm": np.random.PCG64DXSM,
+                  "philox": np.random.Philox, "sfc64": np.random.SFC64}
+
+
+def _lfsr_ref(n, seed, form="galois", rule="serial", r=16, lanes=1, lane_seeds=None):
+    return LFSRSource(n, TABLE[n][0], form, seed=seed, rule=rule, r=r, lanes=lanes,
+                      lane_seeds=lane_seeds)
+
+
+@pytest.mark.parametrize("spec,n,form,rule,lanes", [
+    ("lfsr", 16, "galois", "serial", 1), ("lfsr16", 16, "galois", "serial", 1),
+    ("lfsr:16", 16, "galois", "serial", 1), ("LFSR:32:Fibonacci:state:lanes=4", 32, "fibonacci", "state", 4),
+    ("lfsr8:fibonacci", 8, "fibonacci", "serial", 1), ("lfsr:12:state", 12, "galois", "state", 1),
+    ("lfsr:20:lanes=3", 20, "galois", "serial", 3), (" lfsr:64 ", 64, "galois", "serial", 1),
+])
+@pytest.mark.parametrize("seed", [None, 0, 1, 5, (1 << 16) + 3])
+def test_make_source_lfsr_specs(spec, n, form, rule, lanes, seed):
+    src = fxsim.make_source(spec, seed=seed)
+    full = (1 << n) - 1
+    start = 1 if seed is None else 1 + (seed - 1) % full          # the documented rule
+    assert (src.n, src.form, src.rule, src.lanes, src.seed) == (n, form, rule, lanes, start)
+    r = min(n, 12)
+    # lane starts (jumps of (2**n - 1) // L steps) are checked in test_lanes_vs_oracle; stepping
+    # the oracle 2**30 times here would take hours
+    seeds = None if lanes == 1 or n <= 20 else list(src.lane_seeds)
+    ref = _lfsr_ref(n, start, form, rule, r, lanes, seeds)
+    assert src.draws(40, r).tolist() == ref.draws(40)
+
+
+def test_make_source_lfsr_seed_sequence():
+    for n in (8, 16, 32):
+        ss = np.random.SeedSequence(2024)
+        w = int(np.random.SeedSequence(2024).generate_state(1, np.uint64)[0])
+        src = fxsim.make_source(f"lfsr{n}", seed=ss)
+        assert src.seed == 1 + w % ((1 << n) - 1)
+        assert src.draws(10, 8).tolist() == _lfsr_ref(n, src.seed, r=8).draws(10)
+
+
+@pytest.mark.parametrize("spec,cls", [("ideal", np.random.PCG64), ("pcg64", np.random.PCG64),
+                                      ("ideal:pcg64", np.random.PCG64)]
+                         + [(k, c) for k, c in BITGEN_CLASSES.items()]
+                         + [(f"ideal:{k}", c) for k, c in BITGEN_CLASSES.items()])
+def test_make_source_ideal_specs(spec, cls):
+    for seed in (0, 7, np.random.SeedSequence(11)):
+        ref_seed = np.random.SeedSequence(11) if isinstance(seed, np.random.SeedSequence) else seed
+        got = fxsim.make_source(spec, seed=seed).draws(6, 64)
+        np.testing.assert_array_equal(got, cls(ref_seed).random_raw(6))
+
+
+def test_make_source_mt19937():
+    # numpy's 64-bit word of MT19937 is two 32-bit outputs, the first one high
+    got = fxsim.make_source("mt19937", seed=3).draws(4, 64)
+    w = np.random.MT19937(3).random_raw(8).astype(np.uint64)
+    np.testing.assert_array_equal(got, (w[0::2] << np.uint64(32)) | w[1::2])
+
+
+def test_make_source_passes_objects_through():
+    src = fxsim.LFSR(16, seed=3)
+    assert fxsim.make_source(src) is src
+
+
+@pytest.mark.parametrize("spec,seed,match", [
+    ("lfsr:70", None, r"source 'lfsr:70': n must be an integer in \[2, 64\]"),
+    ("lfsr1", None, r"n must be an integer in \[2, 64\]"),
+    ("lfsr:16:sideways", None, r"source .*cannot read 'sideways'"),
+    ("lfsr:16:galois:galois", None, r"cannot read 'galois'"),
+    ("lfsr16:32", None, r"cannot read '32'"),
+    ("lfsrx", None, r"cannot read 'lfsrx'"),
+    ("lfsr:16:lanes=0", None, r"lanes must be a positive integer"),
+    ("lfsr:2:lanes=4", None, r"lanes must be an integer in \[1, 3\]"),
+    ("ideal:xorshift", None, r"source 'ideal:xorshift': cannot read 'xorshift'"),
+    ("pcg64:philox", None, r"source .*kind must be"),
+    ("mt", None, r"source 'mt': the kind must be"),
+    ("", None, r"the kind must be"),
+    ("lfsr16", -1, r"seed must be None, a non-negative integer"),
+    ("lfsr16", True, r"seed must be"),
+    ("pcg64", 1.5, r"seed must be"),
+    (None, None, r"source must be a spec string .* or a bit source object"),
+    (42, None, r"source must be a spec string"),
+])
+def test_make_source_refusals_name_the_parameter(spec, seed, match):
+    with pytest.raises(ValueError, match=match):
+        fxsim.make_source(spec, seed=seed)
+
+
+def test_make_source_object_with_seed_refused():
+    with pytest.raises(ValueError, match="seed must be None when source is already a source"):
+        fxsim.make_source(fxsim.LFSR(8), seed=3)
+
+
+def test_vectors_make_source_keeps_its_seed_meaning():
+    from fxsim.vectors import make_source as vmake
+    assert vmake("lfsr:8:fibonacci:state", seed=5).draws(6, 8).tolist() == \
+        _lfsr_ref(8, 5, "fibonacci", "state", 8).draws(6)
+    assert vmake("lfsr:12:lanes=2", seed=7).draws(6, 8).tolist() == \
+        _lfsr_ref(12, 7, r=8, lanes=2).draws(6)
+    np.testing.assert_array_equal(vmake("ideal:sfc64", seed=9).draws(3, 64),
+                                  np.random.SFC64(9).random_raw(3))
+    for bad in (0, 256, -1):                           # the seed is the starting state
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[1, 2\*\*8 - 1\]"):
+            vmake("lfsr:8", seed=bad)
+
+
+# -- the accelerator's per-role streams ---------------------------------------------------------
+
+def _jump_ref(n, start, k):
+    reg = Register(n, TABLE[n][1], "galois", start)
+    for _ in range(k):
+        reg.step()
+    return reg.state
+
+
+def test_accelerator_lfsr16_streams_unchanged():
+    """lfsr16 with seed s: root state 1 + s mod (2**16 - 1); role c's stream starts d_c steps on,
+    d_c = 1 + v mod (2**16 - 2), v from SeedSequence(entropy, spawn_key=(c,)) (LFSR.spawn)."""
+    n, full = 16, (1 << 16) - 1
+    for seed in (0, 3, full + 4):
+        acc = Accelerator("Q8.8", "Q8.8", source="lfsr16", seed=seed)
+        start = 1 + seed % full
+        for c, role in enumerate(ROLES):
+            ss = np.random.SeedSequence([start, TABLE[n][1], n, 0, 1], spawn_key=(c,))
+            w = ss.generate_state(2, np.uint64)
+            d = 1 + ((int(w[0]) << 64) | int(w[1])) % (full - 1)
+            ref = _lfsr_ref(n, _jump_ref(n, start, d), r=16)
+            assert acc.source_for(role).draws(5, 16).tolist() == ref.draws(5), (seed, role)
+
+
+@pytest.mark.parametrize("name", ["ideal", "pcg64"])
+def test_accelerator_ideal_streams_are_seed_sequence_children(name):
+    acc = Accelerator("Q8.8", "Q8.8", source=name, seed=12)
+    kids = np.random.SeedSequence(12).spawn(len(ROLES))
+    for role, ss in zip(ROLES, kids):
+        np.testing.assert_array_equal(acc.source_for(role).draws(4, 64),
+                                      np.random.PCG64(ss).random_raw(4))
+
+
+def test_accelerator_lfsr32_streams_unchanged():
+    acc = Accelerator("Q8.8", "Q8.8", source="lfsr32", seed=9)
+    kids = fxsim.LFSR(32, seed=10).spawn(len(ROLES))        # today's definition
+    for role, kid in zip(ROLES, kids):
+        assert acc.source_for(role).draws(6, 32).tolist() == kid.draws(6, 32).tolist()
+
+
+@pytest.mark.parametrize("spec", ["lfsr:32:fibonacci:state:lanes=4", "lfsr8", "ideal:philox",
+                                  "sfc64", "lfsr:20:lanes=3"])
+def test_accelerator_takes_every_spec(spec, tmp_path):
+    acc = Accelerator("Q8.8", "Q8.8", casts={"grad": "stochastic"}, source=spec, seed=2, r=8)
+    firsts = {tuple(acc.source_for(role).draws(4, 8)) for role in ROLES}
+    assert len(firsts) == len(ROLES)
+    again = Accelerator.from_dict(acc.to_dict())
+    assert again == acc
+    assert tuple(again.source_for("acts").draws(4, 8)) in firsts
+    p = tmp_path / "acc.json"
+    p.write_text(json.dumps(acc.to_dict()))
+    assert Accelerator.from_file(p) == acc
+
+
+def test_accelerator_file_validates_the_spec(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text('weights = "Q8.8"\ngrads = "Q8.8"\nsource = "lfsr:16:sideways"\n')
+    with pytest.raises(ValueError, match=r"bad.toml: source: .*cannot read 'sideways'.*make_source"):
+        Accelerator.from_file(p)
+
+
+def test_accelerator_fresh_leaves_the_caller_alone():
+    acc = Accelerator("Q8.8", "Q8.8", source="lfsr16", seed=5)
+    ref = Accelerator("Q8.8", "Q8.8", source="lfsr16", seed=5)
+    acc.source_for("grad").draws(3, 16)
+    before = acc.source_for("grad").state
+    twin = acc.fresh()
+    np.testing.assert_array_equal(twin.source_for("grad").draws(5, 16),
+                                  ref.source_for("grad").draws(5, 16))
+    assert acc.source_for("grad").state == before and twin.source_for("grad") is not acc.source_for("grad")
+
+
+@pytest.mark.parametrize("make", [lambda: fxsim.LFSR(16, seed=77), lambda: fxsim.Ideal("philox", seed=4)])
+def test_accelerator_source_object_is_copied(make):
+    src = make()
+    before = src.state
+    acc = Accelerator("Q8.8", "Q8.8", casts={"grad": "stochastic"}, source=src)
+    kids = make().spawn(len(ROLES))
+    for role, kid in zip(ROLES, kids):
+        np.testing.assert_array_equal(acc.source_for(role).draws(4, 16), kid.draws(4, 16))
+    np.testing.assert_array_equal(acc.fresh().source_for("grad").draws(4, 16),
+                                  make().spawn(1)[0].draws(4, 16))
+    assert src.state == before                       # neither drawn from nor spawned from
+    with pytest.raises(ValueError, match="source: .*spec string"):
+        acc.to_dict()
+
+
+def test_accelerator_cast_modes_per_role():
+    from fxsim import CastMode
+    acc = Accelerator("Q8.8", "Q8.8", casts={"grad": CastMode("stochastic", r=8),
+                                             "update": ("stochastic_eps", "wrap"),
+                                             "acts": {"rounding": "stochastic", "sr_rule": "half"}},
+                      source="lfsr16", seed=1, r=12, eps=0.25)
+    assert acc.mode("grad") == CastMode("stochastic", r=8)
+    assert acc.mode("update") == CastMode("stochastic_eps", "wrap", r=12, eps=0.25)
+    assert acc.mode("acts") == CastMode("stochastic", r=12, eps=0.25, sr_rule="half")
+    assert acc.mode("step") == CastMode()
+    kw = acc.cast_kwargs("grad")
+    assert (kw["r"], kw["source"]) == (8, acc.source_for("grad"))
+    assert acc.cast_kwargs("update")["eps"] == 0.25 and acc.casts["grad"] == ("stochastic", "saturate")
+    again = Accelerator.from_dict(json.loads(json.dumps(acc.to_dict())))
+    assert again == acc and all(again.mode(r) == acc.mode(r) for r in ROLES)
+    with pytest.raises(ValueError, match=r"casts.grad: r must be an integer in \[1, 64\]"):
+        Accelerator("Q8.8", "Q8.8", casts={"grad": {"rounding": "stochastic", "r": 99}}, source="lfsr16")
+    with pytest.raises(ValueError, match=r"casts.grad: unknown keys \['bits'\]"):
+        Accelerator("Q8.8", "Q8.8", casts={"grad": {"rounding": "stochastic", "bits": 9}}, source="lfsr16")

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import validate as V
 from .compressors import Identity
 
 __all__ = ["ring", "random_geometric", "is_connected", "metropolis_weights", "check_mixing",
@@ -50,19 +51,13 @@ __all__ = ["ring", "random_geometric", "is_connected", "metropolis_weights", "ch
 
 # -- graphs and mixing matrices ----------------------------------------------------------------
 
-def _check_n(n, name="n", lo=2):
-    if not isinstance(n, (int, np.integer)) or n < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {n!r}")
-    return int(n)
-
-
 def ring(n: int) -> np.ndarray:
     """Adjacency (bool, no self-loops) of the ring of n ≥ 3 agents (n = 2: one edge).
 
     >>> ring(4).astype(int).tolist()
     [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0]]
     """
-    n = _check_n(n)
+    n = V.integer("n", n, 2)
     a = np.zeros((n, n), dtype=bool)
     i = np.arange(n)
     a[i, (i + 1) % n] = a[(i + 1) % n, i] = True
@@ -97,9 +92,8 @@ def random_geometric(n: int, radius: float = 0.5, seed: int = 0, max_tries: int 
     >>> is_connected(a), bool((a == a.T).all())
     (True, True)
     """
-    n = _check_n(n)
-    if not (isinstance(radius, (int, float)) and 0 < radius <= math.sqrt(2)):
-        raise ValueError(f"radius must be in (0, sqrt(2)], got {radius!r}")
+    n = V.integer("n", n, 2)
+    V.in_range("radius", radius, 0, math.sqrt(2), lo_open=True)
     rng = np.random.Generator(np.random.PCG64(seed))
     for _ in range(max_tries):
         p = rng.random((n, 2))
@@ -206,11 +200,10 @@ class DistributedLeastSquares:
 
     def __init__(self, n_agents: int = 8, m: int = 40, d: int = 10, seed: int = 0,
                  reg: float = 0.0, hetero: float = 1.0):
-        self.n_agents = _check_n(n_agents, "n_agents", 1)
-        self.m = _check_n(m, "m", 1)
-        self.d = _check_n(d, "d", 1)
-        if reg < 0:
-            raise ValueError(f"reg must be >= 0, got {reg!r}")
+        self.n_agents = V.integer("n_agents", n_agents, 1)
+        self.m = V.integer("m", m, 1)
+        self.d = V.integer("d", d, 1)
+        V.non_negative("reg", reg)
         rng = np.random.Generator(np.random.PCG64(seed))
         cols = np.geomspace(0.7, 1.4, self.d)
         self.A = rng.standard_normal((self.n_agents, self.m, self.d)) * cols
@@ -305,12 +298,6 @@ class TrackingResult:
         return None if k is None else int(self.bits[k])
 
 
-def _check_pos(v, name):
-    if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-    return float(v)
-
-
 def gradient_tracking(problem, W, compressor=None, *, alpha: float, gamma: float = 1.0,
                       n_iters: int = 1000, x0=None, scale0=1.0, scale_decay=None,
                       tol=None) -> TrackingResult:
@@ -332,19 +319,15 @@ def gradient_tracking(problem, W, compressor=None, *, alpha: float, gamma: float
     """
     n, d = problem.n_agents, problem.d
     W = check_mixing(W, n)
-    alpha = _check_pos(alpha, "alpha")
-    gamma = _check_pos(gamma, "gamma")
-    if gamma > 1:
-        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
-    if not isinstance(n_iters, (int, np.integer)) or n_iters < 1:
-        raise ValueError(f"n_iters must be an integer >= 1, got {n_iters!r}")
+    alpha = V.positive("alpha", alpha)
+    gamma = V.in_range("gamma", gamma, 0, 1, lo_open=True)
+    n_iters = V.integer("n_iters", n_iters, 1)
     s0 = np.broadcast_to(np.asarray(scale0, dtype=np.float64), (2,)).copy() \
         if np.ndim(scale0) <= 1 and np.size(scale0) in (1, 2) else None
     if s0 is None or not np.isfinite(s0).all() or (s0 <= 0).any():
         raise ValueError(f"scale0 must be a number > 0 or a pair of them, got {scale0!r}")
-    rho = 1.0 if scale_decay is None else _check_pos(scale_decay, "scale_decay")
-    if rho > 1:
-        raise ValueError(f"scale_decay must be in (0, 1], got {scale_decay!r}")
+    rho = 1.0 if scale_decay is None else V.in_range("scale_decay", scale_decay, 0, 1,
+                                                      lo_open=True)
     comp = Identity() if compressor is None else compressor
     comp.reset()
     exact = comp.kind == "none"

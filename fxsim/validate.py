@@ -19,7 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = ["real", "positive", "non_negative", "in_range", "probability", "integer", "one_of",
-           "bits", "seed", "signed_format"]
+           "bits", "seed", "signed_format", "chains"]
 
 
 def _is_real(v) -> bool:
@@ -175,3 +175,22 @@ def signed_format(name: str, fmt, max_wl: int | None = None, why: str = ""):
     if max_wl is not None and f.wl > max_wl:
         raise ValueError(f"{name}: word length must be at most {max_wl} bits, got wl={f.wl}")
     return f
+
+
+def chains(name: str, v, dim: int) -> np.ndarray:
+    """A float64 array of shape (chains, dim), one row per chain (with dim = 1 a vector is
+    read as one value per chain).
+
+    >>> chains("theta", [0.5, 1.0], 1).shape
+    (2, 1)
+    >>> chains("theta", np.zeros((3, 2)), 1)
+    Traceback (most recent call last):
+        ...
+    ValueError: theta: expected shape (chains, 1), got (3, 2)
+    """
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 1 and dim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] != dim:
+        raise ValueError(f"{name}: expected shape (chains, {dim}), got {a.shape}")
+    return a

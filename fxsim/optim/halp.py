@@ -119,15 +119,15 @@ class HALP(FiniteSumMethod):
     """HALP (module doc): full-precision w̃, b-bit offset z re-centred every T steps.
 
     ``HALP(problem, alpha, b, mu=None, *, scale="pow2", inner="float64", source="ideal", r=32,
-    cast_mode=None, accel=None, T=None, batch=1, seed=0, w0=None, record_indices=False)``;
+    cast_mode=None, accel=None, T=None, batch=1, seed=0, x0=None, record_indices=False)``;
     ``mu`` default ``problem.mu``; ``inner``: ``"float64"`` or ``"datapath"`` (module doc).
     Q_s is ``cast_mode`` (default: stochastic rounding with ``r`` bits, saturate) drawing from
     ``source``, or the ``update`` role of the ``Accelerator`` ``accel`` (as ``LPSGD``).
-    ``Trace.scale`` holds each epoch's s, ``Trace.saturated`` the saturated casts of z.
+    ``Trace.scale`` holds each epoch's s, ``Trace.overflowed`` the saturated casts of z.
 
     >>> from fxsim.models.finite_sum import LinearRegression
     >>> tr = HALP(LinearRegression(), alpha=0.02, b=8, seed=1).run(12)
-    >>> bool(tr.err[-1] < 1e-7), int(tr.saturated.sum())
+    >>> bool(tr.err[-1] < 1e-7), int(tr.overflowed.sum())
     (True, 0)
     """
     name = "HALP"

@@ -3,7 +3,8 @@ Marzoev, Aberger, Olukotun, Ré, "High-Accuracy Low-Precision Training", 2018, A
 with the b-bit iterate on fxsim's datapath.  HALP is in ``fxsim.optim.halp``.
 
 The problem is a finite sum f(w) = (1/n) Σ_i f_i(w) with the protocol of
-``fxsim.models.finite_sum`` (``grad(w, idx)``, ``loss``, ``w_star``, ``n_samples``, ...).
+``fxsim.models.finite_sum`` (``grad(w, idx)``, ``loss``, ``x_star``, ``n_samples``, ...; the protocol ``FiniteSum`` of
+``fxsim.models.protocols``; a problem that has only the older ``w_star`` works too).
 
 Low-precision datapath (LP-SGD, LP-SVRG): the iterate w is a b-bit word per weight,
 ``QFormat(b, fl)`` with fl chosen so the range covers ``problem.w_range`` (``weight_format``);
@@ -21,7 +22,7 @@ SVRG is the same loop as LP-SVRG without Q, all in float64.
 
 Epoch = T inner steps (default T = n/batch, one pass); LP-SGD's epoch is T steps as well.
 The same ``seed`` gives every method the same minibatch indices (a numpy Generator spawned
-from ``seed``) and the same start w0; the SR source is spawned from ``seed`` too, so a run is
+from ``seed``) and the same start ``x0`` (the old keyword ``w0`` is deprecated); the SR source is spawned from ``seed`` too, so a run is
 deterministic given the seed.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..counters import Counters
 from ..modes import CastMode
 from ..ops import cast
 from ..qformat import QFormat
+from ..results import StepResult, either_name
 from .. import validate as V
 from ..source_spec import make_source as _make_source
 
@@ -113,27 +115,43 @@ def make_source(source, seed_seq: np.random.SeedSequence):
     return sr_source(source, seed_seq)
 
 
-@dataclass
-class Trace:
+@dataclass(init=False)
+class Trace(StepResult):
     """One run, per epoch k = 0..K (k = 0 is the start): ``err`` = ‖w_k − w*‖₂, ``gap`` =
-    f(w_k) − f*, ``saturated`` (casts that saturated during epoch k, k ≥ 1), ``scale`` (HALP:
-    the grid step s of epoch k; NaN elsewhere), ``lsb`` (the fixed weight grid's step, NaN
-    for full precision and HALP), ``indices`` (the minibatch indices of every epoch, (T, batch)
-    arrays, when the run was asked to record them), ``w`` the final iterate.
+    f(w_k) − f*, ``overflowed`` (casts that overflowed -- saturated -- during epoch k, k ≥ 1;
+    ``saturated`` is its old name), ``scale`` (HALP: the grid step s of epoch k; NaN elsewhere),
+    ``lsb`` (the fixed weight grid's step, NaN for full precision and HALP), ``indices`` (the
+    minibatch indices of every epoch, (T, batch) arrays, when the run was asked to record
+    them), ``w`` the final iterate.  ``len(tr)`` = K + 1, ``to_rows()`` one dict per epoch.
 
     >>> from fxsim.models.finite_sum import LinearRegression
     >>> tr = SVRG(LinearRegression(), alpha=0.02, seed=0, record_indices=True).run(2)
-    >>> tr.method, tr.err.shape, tr.indices[0].shape, bool(tr.err[2] < tr.err[0])
-    ('SVRG', (3,), (100, 1), True)
+    >>> tr.method, tr.err.shape, tr.indices[0].shape, bool(tr.err[2] < tr.err[0]), len(tr)
+    ('SVRG', (3,), (100, 1), True, 3)
     """
     method: str
     err: np.ndarray
     gap: np.ndarray
-    saturated: np.ndarray
+    overflowed: np.ndarray
     scale: np.ndarray
     lsb: float = float("nan")
     indices: list = field(default_factory=list)
     w: np.ndarray | None = None
+    step_fields = ("err", "gap", "overflowed", "scale")
+
+    def __init__(self, method, err, gap, overflowed=None, scale=None, lsb=float("nan"),
+                 indices=None, w=None, *, saturated=None):
+        overflowed = either_name(overflowed, saturated, "overflowed", "saturated")
+        if overflowed is None or scale is None:
+            raise ValueError("Trace needs the per-epoch arrays overflowed and scale")
+        self.method, self.err, self.gap, self.overflowed, self.scale = (method, err, gap,
+                                                                        overflowed, scale)
+        self.lsb, self.indices, self.w = lsb, [] if indices is None else indices, w
+
+    @property
+    def saturated(self) -> np.ndarray:
+        """Old name of ``overflowed``."""
+        return self.overflowed
 
 
 class FiniteSumMethod:
@@ -147,7 +165,8 @@ class FiniteSumMethod:
     """
     name = "?"
 
-    def __init__(self, problem, alpha, *, T=None, batch=1, seed=0, w0=None, record_indices=False):
+    def __init__(self, problem, alpha, *, T=None, batch=1, seed=0, x0=None, record_indices=False,
+                 w0=None):
         self.problem = problem
         self.alpha = V.positive("alpha", alpha)
         n = int(problem.n_samples)
@@ -156,9 +175,13 @@ class FiniteSumMethod:
         self.seed = seed
         ss_idx, self._ss_src = np.random.SeedSequence(seed).spawn(2)
         self._rng = np.random.default_rng(ss_idx)
-        self.w0 = np.zeros(problem.dim) if w0 is None else np.array(w0, dtype=np.float64)
+        if w0 is not None:
+            warnings.warn("w0= is deprecated; the start point is x0= in every algorithm",
+                          DeprecationWarning, stacklevel=3)
+            x0 = either_name(x0, w0, "x0", "w0")
+        self.w0 = np.zeros(problem.dim) if x0 is None else np.array(x0, dtype=np.float64)
         if self.w0.shape != (problem.dim,):
-            raise ValueError(f"w0: must have shape ({problem.dim},), got {self.w0.shape}")
+            raise ValueError(f"x0: must have shape ({problem.dim},), got {self.w0.shape}")
         self.record_indices = bool(record_indices)
         self._indices = []
         self._err, self._gap, self._sat, self._scale = [], [], [], []
@@ -190,7 +213,8 @@ class FiniteSumMethod:
 
     def _record(self, w, saturated=0, scale=float("nan")):
         p = self.problem
-        self._err.append(float(np.linalg.norm(w - p.w_star)))
+        x_star = getattr(p, "x_star", None)
+        self._err.append(float(np.linalg.norm(w - (p.w_star if x_star is None else x_star))))
         self._gap.append(float(p.loss(w) - p.f_star))
         self._sat.append(int(saturated))
         self._scale.append(float(scale))
@@ -245,7 +269,7 @@ class LPSGD(_LowPrecision):
     """Low-precision SGD: w ← Q(w − α ∇f_I(w)), w a b-bit word per weight (module doc).
 
     ``LPSGD(problem, alpha, b, *, fmt=None, source="ideal", r=32, cast_mode=None, accel=None,
-    T=None, batch=1, seed=0, w0=None, record_indices=False)``; ``fmt`` default
+    T=None, batch=1, seed=0, x0=None, record_indices=False)``; ``fmt`` default
     ``weight_format(b, problem.w_range)``.  The write-back cast Q is ``cast_mode`` (a
     ``CastMode`` or what ``CastMode.of`` reads; default stochastic with ``r`` bits, saturate)
     drawing from ``source`` (any ``fxsim.make_source`` spec or a source object), or the
@@ -297,7 +321,7 @@ class SVRG(FiniteSumMethod):
     """Full-precision SVRG (float64): per epoch g̃ = ∇f(w̃), T steps
     w ← w − α(∇f_I(w) − ∇f_I(w̃) + g̃), then w̃ ← w (the last iterate, as Algorithm 1).
 
-    ``SVRG(problem, alpha, *, T=None, batch=1, seed=0, w0=None, record_indices=False)``.
+    ``SVRG(problem, alpha, *, T=None, batch=1, seed=0, x0=None, record_indices=False)``.
 
     >>> from fxsim.models.finite_sum import LinearRegression
     >>> tr = SVRG(LinearRegression(), alpha=0.02, seed=1).run(20)

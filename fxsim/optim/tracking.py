@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import validate as V
+from ..results import StepResult, either_name
 from .compressors import Identity
 
 __all__ = ["ring", "random_geometric", "is_connected", "metropolis_weights", "check_mixing",
-           "slem", "mixing_matrix", "DistributedLeastSquares", "TrackingResult",
+           "slem", "mixing_matrix", "TrackingResult",
            "gradient_tracking", "fit_rate"]
 
 
@@ -183,59 +184,15 @@ def mixing_matrix(graph: str, n: int, seed: int = 0, radius: float = 0.5) -> np.
     raise ValueError(f"graph must be 'ring' or 'geometric', got {graph!r}")
 
 
-# -- the problem ---------------------------------------------------------------------------------
-
-class DistributedLeastSquares:
-    """f(x) = (1/N) Σ_i f_i(x), f_i(x) = ‖A_i x − b_i‖² / (2m) + (reg/2)‖x‖², with agent i's
-    m × d data A_i ~ N(0, 1) (its columns scaled by c_j ∈ [0.7, 1.4] for a condition number above
-    1) and b_i = A_i (x_true + hetero·u_i) + 0.1·noise: heterogeneous local minimizers, so
-    consensus matters.  Strongly convex (P–Ł) when the stacked A has full column rank;
-    ``x_star`` is the float64 solution of the normal equations.
-
-    >>> p = DistributedLeastSquares(n_agents=4, m=10, d=3, seed=1)
-    >>> g = p.grad(np.tile(p.x_star, (4, 1)))
-    >>> bool(np.abs(g.mean(axis=0)).max() < 1e-12)
-    True
-    """
-
-    def __init__(self, n_agents: int = 8, m: int = 40, d: int = 10, seed: int = 0,
-                 reg: float = 0.0, hetero: float = 1.0):
-        self.n_agents = V.integer("n_agents", n_agents, 1)
-        self.m = V.integer("m", m, 1)
-        self.d = V.integer("d", d, 1)
-        V.non_negative("reg", reg)
-        rng = np.random.Generator(np.random.PCG64(seed))
-        cols = np.geomspace(0.7, 1.4, self.d)
-        self.A = rng.standard_normal((self.n_agents, self.m, self.d)) * cols
-        x_true = rng.standard_normal(self.d)
-        u = rng.standard_normal((self.n_agents, self.d))
-        self.b = (np.einsum("imd,id->im", self.A, x_true + hetero * u)
-                  + 0.1 * rng.standard_normal((self.n_agents, self.m)))
-        self.reg = float(reg)
-        H = np.einsum("imd,ime->de", self.A, self.A) / (self.n_agents * self.m) + self.reg * np.eye(self.d)
-        rhs = np.einsum("imd,im->d", self.A, self.b) / (self.n_agents * self.m)
-        ev = np.linalg.eigvalsh(H)
-        if ev[0] <= 1e-12 * ev[-1]:
-            raise ValueError("the stacked data has rank < d: f is not strongly convex "
-                             "(use more samples m per agent or reg > 0)")
-        self.x_star = np.linalg.solve(H, rhs)
-        self.mu, self.L = float(ev[0]), float(ev[-1])
-        local = [np.linalg.eigvalsh(a.T @ a / self.m)[-1] + self.reg for a in self.A]
-        self.L_max = float(max(local))
-
-    def grad(self, X) -> np.ndarray:
-        """∇f_i(x_i) for every agent: (N, d) -> (N, d)."""
-        r = np.einsum("imd,id->im", self.A, X) - self.b
-        return np.einsum("imd,im->id", self.A, r) / self.m + self.reg * X
-
-    def loss(self, x) -> float:
-        """f(x) for one point x (d,)."""
-        r = np.einsum("imd,d->im", self.A, x) - self.b
-        return float((r ** 2).sum() / (2 * self.m * self.n_agents) + self.reg / 2 * x @ x)
-
-    def __repr__(self):
-        return (f"DistributedLeastSquares(n_agents={self.n_agents}, m={self.m}, d={self.d}, "
-                f"L={self.L:.3g}, mu={self.mu:.3g})")
+def __getattr__(name):
+    # DistributedLeastSquares moved to fxsim.models.distributed (the algorithms import no model)
+    if name == "DistributedLeastSquares":
+        import importlib
+        import warnings
+        warnings.warn("fxsim.optim.tracking.DistributedLeastSquares moved to "
+                      "fxsim.models.DistributedLeastSquares", DeprecationWarning, stacklevel=2)
+        return importlib.import_module("fxsim.models.distributed").DistributedLeastSquares
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- the algorithm ---------------------------------------------------------------------------------
@@ -255,28 +212,44 @@ def fit_rate(err, lo: float = 1e-10, hi: float = 1e-3) -> float:
     return float(np.exp(slope))
 
 
-@dataclass
-class TrackingResult:
+@dataclass(init=False)
+class TrackingResult(StepResult):
     """Per-iteration record (k = 0..n): ``err`` = ‖x̄_k − x*‖/‖x*‖, ``err_max`` =
     max_i ‖x_{i,k} − x*‖/‖x*‖, ``consensus`` = ‖X_k − 1x̄_kᵀ‖_F/(√N‖x*‖), ``bits`` = bits sent
-    per agent up to iteration k; ``bits_per_iter`` = 2·compressor.bits(d); ``saturated``: entries
-    a saturating quantizer clipped; ``X``: the final iterates; ``diverged``: stopped because
-    the error became non-finite or above 1e100.
+    per agent up to iteration k; ``bits_per_iter`` = 2·compressor.bits(d); ``overflowed``:
+    entries a saturating quantizer clipped (``saturated`` is its old name); ``X``: the final
+    iterates; ``diverged``: stopped because the error became non-finite or above 1e100.
+    ``len(res)`` = n + 1, ``to_rows()`` one dict per iteration.
 
+    >>> from fxsim.models import DistributedLeastSquares
     >>> p = DistributedLeastSquares()
     >>> res = gradient_tracking(p, mixing_matrix("ring", 8), None, alpha=0.5 / p.L_max, n_iters=50)
-    >>> len(res.err), res.bits_per_iter, bool(res.err[-1] < res.err[0])
-    (51, 1280, True)
+    >>> len(res.err), res.bits_per_iter, bool(res.err[-1] < res.err[0]), len(res)
+    (51, 1280, True, 51)
     """
     err: np.ndarray
     err_max: np.ndarray
     consensus: np.ndarray
     bits: np.ndarray
     bits_per_iter: int
-    saturated: int
+    overflowed: int
     X: np.ndarray = field(repr=False)
     name: str = ""
     diverged: bool = False
+    step_fields = ("err", "err_max", "consensus", "bits")
+
+    def __init__(self, err, err_max, consensus, bits, bits_per_iter, overflowed=None, X=None,
+                 name="", diverged=False, *, saturated=None):
+        overflowed = either_name(overflowed, saturated, "overflowed", "saturated")
+        self.err, self.err_max, self.consensus, self.bits = err, err_max, consensus, bits
+        self.bits_per_iter = bits_per_iter
+        self.overflowed = 0 if overflowed is None else overflowed
+        self.X, self.name, self.diverged = X, name, diverged
+
+    @property
+    def saturated(self) -> int:
+        """Old name of ``overflowed``."""
+        return self.overflowed
 
     @property
     def rate(self) -> float:
@@ -312,6 +285,7 @@ def gradient_tracking(problem, W, compressor=None, *, alpha: float, gamma: float
     common start (default 0).  ``tol``: stop once err_max ≤ tol.  A fixed-point quantizer
     whose word overflows raises ``OverflowError`` naming the iteration.
 
+    >>> from fxsim.models import DistributedLeastSquares
     >>> p = DistributedLeastSquares()         # 8 agents, d = 10
     >>> res = gradient_tracking(p, mixing_matrix("ring", 8), alpha=0.3 / p.L_max, n_iters=500)
     >>> res.iters_to(1e-8), res.bits_per_iter, round(res.rate, 3)
@@ -392,5 +366,5 @@ def _loop(problem, comp, exact, inv_r, X, Y, G, Hx, Hy, M, alpha, gamma, n_iters
     k = np.arange(len(err))
     return TrackingResult(err=np.array(err), err_max=np.array(err_max), consensus=np.array(cons),
                           bits=k * per_iter, bits_per_iter=per_iter,
-                          saturated=int(getattr(comp, "saturated", 0)), X=X,
+                          overflowed=int(getattr(comp, "saturated", 0)), X=X,
                           name=getattr(comp, "name", type(comp).__name__), diverged=diverged)

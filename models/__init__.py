@@ -8,25 +8,30 @@ Protocol — every model has:
                    (None: the model's default start).
 ``loss(x)``        f(x), float64 (numerically stable; exact up to float64 rounding).
 ``grad(x)``        ∇f(x), float64 ndarray of shape (dim,), closed form / backprop.
-``fx_grad(xq, acc)``  the gradient computed on the emulated accelerator: ``xq`` is a
+``fx_grad(xq, accel)``  the gradient computed on the emulated accelerator: ``xq`` is a
                    ``FixedArray`` in the ``weights`` format (a float array is cast to it
                    first), every multiply-accumulate is fxsim's ``matvec``/``matmul``/``mul``/
                    ``add`` with the accelerator's accumulator, intermediate values are cast to
-                   ``acts``, the result is a ``FixedArray`` in ``grads``.  ``acc`` is any object
+                   ``acts``, the result is a ``FixedArray`` in ``grads``.  ``accel`` is any object
                    with the attributes ``weights grads acts acc`` (QFormat or str) and
                    ``rounding overflow`` (str), ``source`` (bit source or None), ``r``, ``eps``;
                    missing ones take defaults (Q(16,8) weights, grads = acts = weights, a
                    Q(32,16) accumulator, nearest_even, saturate), so a ``SimpleNamespace``
                    works; an ``fxsim.Accelerator`` is read per cast role (see ``_fx.Env``).
-``optimum``        x* if known (else None), ``f_star`` f(x*) if known (else None).
+``x_star``         x* if known (else None), ``f_star`` f(x*) if known (else None); ``optimum``
+                   is the older name of ``x_star``.  (The keyword ``acc=`` of ``fx_grad`` and
+                   ``fx_bound`` is deprecated: ``acc`` only ever names an accumulator format.)
 
-Optional: ``fx_bound(xq, acc)`` — a per-component bound on |fx_grad(xq) − grad(xq)| derived
+Optional: ``fx_bound(xq, accel)`` — a per-component bound on |fx_grad(xq) − grad(xq)| derived
 in the class docstring (valid when no cast overflows); data models (``LeastSquares``,
 ``LogisticRegression``, ``MLP``) also have ``n_samples`` and take ``idx`` (an index array of
 samples, for minibatches) in ``loss``, ``grad``, ``fx_grad``.
 
 Models: ``Quadratic``, ``LeastSquares`` (+ ``make_least_squares``), ``Rosenbrock``,
-``Himmelblau``, ``LogisticRegression``, ``MLP``.  Data: ``builtin_dataset(name)`` (scikit-learn's
+``Himmelblau``, ``LogisticRegression``, ``MLP``; for the other algorithms the finite sums
+``finite_sum.LinearRegression``/``SoftmaxRegression`` (SVRG, HALP), ``DistributedLeastSquares``
+(gradient tracking) and ``BayesLogistic`` (samplers).  ``protocols`` declares what each
+algorithm needs (``GDModel``, ``FiniteSum``, ``SamplerTarget``, ``TrackingAgents``).  Data: ``builtin_dataset(name)`` (scikit-learn's
 bundled breast cancer / digits, nothing downloaded) and ``load_dataset(path)`` for user
 ``.npz`` (keys X, y) / CSV (last column y).  ``make_model(name, **kw)`` builds one by name.
 """
@@ -35,6 +40,10 @@ from .data import BUILTIN, builtin_dataset, load_dataset
 from .logistic import LogisticRegression
 from .mlp import MLP
 from .quadratic import LeastSquares, Quadratic, make_least_squares
+# -- models of the other algorithms and their protocols (issue 12.5)
+from .bayes_logistic import BayesLogistic
+from .distributed import DistributedLeastSquares
+from .protocols import FiniteSum, GDModel, SamplerTarget, TrackingAgents
 
 MODELS = {
     "quadratic": Quadratic,
@@ -66,3 +75,5 @@ def make_model(name: str, **kwargs):
 __all__ = ["Quadratic", "LeastSquares", "make_least_squares", "Rosenbrock", "Himmelblau",
            "LogisticRegression", "MLP", "load_dataset", "builtin_dataset", "BUILTIN", "MODELS",
            "make_model"]
+__all__ += ["DistributedLeastSquares", "BayesLogistic", "GDModel", "FiniteSum", "SamplerTarget",
+            "TrackingAgents"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -23,8 +24,29 @@ def _fmt(v, default):
 ROLES = ("acc", "acts", "grad")
 
 
+def accel_of(accel, acc=None):
+    """The accelerator a model method was given: ``accel``, or the deprecated keyword ``acc``
+    (``acc`` names an accumulator format elsewhere; an accelerator is ``accel``).
+
+    >>> import warnings
+    >>> accel_of("A"), accel_of(None)
+    ('A', None)
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     accel_of(None, acc="A"), w[0].category.__name__
+    ('A', 'DeprecationWarning')
+    """
+    if acc is None:
+        return accel
+    if accel is not None:
+        raise ValueError("accel: give the accelerator once (accel, or the old keyword acc)")
+    warnings.warn("the keyword acc= of fx_grad/fx_bound is deprecated; pass accel= (acc names "
+                  "an accumulator format)", DeprecationWarning, stacklevel=3)
+    return acc
+
+
 class Env:
-    """Formats and per-role cast options read from an accelerator description ``acc``.
+    """Formats and per-role cast options read from an accelerator description ``accel``.
 
     Formats (``getattr`` with defaults): ``weights`` (Q(16,8)), ``grads`` (= weights), ``acts``
     (= weights), ``acc`` (Q(32,16)); an ``acc`` attribute that is present but ``None`` (exact
@@ -33,7 +55,7 @@ class Env:
 
     Casts have three roles: ``acc`` (accumulator casts and intermediate products/sums),
     ``acts`` (activations, residuals, nonlinearity outputs) and ``grad`` (the final write into
-    ``grads``).  If ``acc`` has a ``cast_kwargs(role)`` method (``fxsim.Accelerator``) each role
+    ``grads``).  If ``accel`` has a ``cast_kwargs(role)`` method (``fxsim.Accelerator``) each role
     uses its own rounding/overflow/bit source; otherwise the attributes ``rounding`` (default
     nearest_even), ``overflow`` (saturate), ``source`` (None), ``r`` (16), ``eps`` (0.0),
     ``sr_rule`` (trunc) apply to every cast.  ``signed_stochastic_eps`` needs a direction ``v``
@@ -51,8 +73,8 @@ class Env:
     array(76, dtype=int16)
     """
 
-    def __init__(self, acc=None):
-        a = acc if acc is not None else SimpleNamespace()
+    def __init__(self, accel=None):
+        a = accel if accel is not None else SimpleNamespace()
         self.weights = _fmt(getattr(a, "weights", None), DEFAULT_WEIGHTS)
         self.grads = _fmt(getattr(a, "grads", None), self.weights)
         self.acts = _fmt(getattr(a, "acts", None), self.weights)

@@ -5,14 +5,15 @@ import numpy as np
 
 from fxsim import FixedArray, add, mul, sub
 
-from ._fx import Env, as_fixed, vec, int_const
+from ._fx import accel_of, Env, as_fixed, vec, int_const
+from .protocols import KnownOptimum
 
 
 def _xy(xq: FixedArray):
     return xq[0], xq[1]
 
 
-class Rosenbrock:
+class Rosenbrock(KnownOptimum):
     """f(x, y) = (a − x)² + b (y − x²)², integer a, b (default 1, 100); minimum (a, a²), f* = 0.
     grad = (−2(a − x) − 4b x (y − x²), 2b (y − x²)).
 
@@ -37,7 +38,7 @@ class Rosenbrock:
     def __init__(self, a: int = 1, b: int = 100):
         self.a, self.b = int(a), int(b)
         self.dim = 2
-        self.optimum = np.array([self.a, self.a ** 2], dtype=np.float64)
+        self.x_star = np.array([self.a, self.a ** 2], dtype=np.float64)
         self.f_star = 0.0
 
     def __repr__(self):
@@ -58,8 +59,8 @@ class Rosenbrock:
         t = y - x * x
         return np.array([-2.0 * (self.a - x) - 4.0 * self.b * x * t, 2.0 * self.b * t])
 
-    def fx_grad(self, xq, acc=None) -> FixedArray:
-        env = Env(acc)
+    def fx_grad(self, xq, accel=None, *, acc=None) -> FixedArray:
+        env = Env(accel_of(accel, acc))
         xq = as_fixed(xq, env.weights, self.dim)
         x, y = _xy(xq)
         A, kw = env.acc, env.kw("acc")
@@ -72,15 +73,15 @@ class Rosenbrock:
         g1 = env.cast(mul(int_const(2 * self.b), t, fmt=A, **kw), "grad")
         return _stack(g0, g1)
 
-    def fx_bound(self, xq, acc=None) -> np.ndarray:
-        env = Env(acc)
+    def fx_bound(self, xq, accel=None, *, acc=None) -> np.ndarray:
+        env = Env(accel_of(accel, acc))
         x = abs(float(as_fixed(xq, env.weights, self.dim).to_float()[0]))
         rl, rg = env.rho("acc") * env.acc.lsb, env.rho("grad") * env.grads.lsb
         return np.array([4 * abs(self.b) * (x + 1) * rl + rg, 2 * abs(self.b) * rl + rg])
 
 
-class Himmelblau:
-    """f(x, y) = (x² + y − 11)² + (x + y² − 7)²; four minima with f* = 0, ``optimum`` = (3, 2),
+class Himmelblau(KnownOptimum):
+    """f(x, y) = (x² + y − 11)² + (x + y² − 7)²; four minima with f* = 0, ``x_star`` = (3, 2),
     all four in ``minima``.  grad = (4x p + 2q, 2p + 4y q), p = x² + y − 11, q = x + y² − 7.
 
     ``fx_grad``: as ``Rosenbrock`` (products cast to acc, integer constants exact):
@@ -100,7 +101,7 @@ class Himmelblau:
 
     def __init__(self):
         self.dim = 2
-        self.optimum = np.array([3.0, 2.0])
+        self.x_star = np.array([3.0, 2.0])
         self.f_star = 0.0
 
     def __repr__(self):
@@ -121,8 +122,8 @@ class Himmelblau:
         p, q = x * x + y - 11, x + y * y - 7
         return np.array([4 * x * p + 2 * q, 2 * p + 4 * y * q])
 
-    def fx_grad(self, xq, acc=None) -> FixedArray:
-        env = Env(acc)
+    def fx_grad(self, xq, accel=None, *, acc=None) -> FixedArray:
+        env = Env(accel_of(accel, acc))
         xq = as_fixed(xq, env.weights, self.dim)
         x, y = _xy(xq)
         A, kw = env.acc, env.kw("acc")
@@ -136,8 +137,8 @@ class Himmelblau:
         g0, g1 = env.cast(g0, "grad"), env.cast(g1, "grad")
         return _stack(g0, g1)
 
-    def fx_bound(self, xq, acc=None) -> np.ndarray:
-        env = Env(acc)
+    def fx_bound(self, xq, accel=None, *, acc=None) -> np.ndarray:
+        env = Env(accel_of(accel, acc))
         x, y = np.abs(as_fixed(xq, env.weights, self.dim).to_float())
         rl, rg = env.rho("acc") * env.acc.lsb, env.rho("grad") * env.grads.lsb
         return np.array([4 * (x + 1) * rl + 2 * rl + rg, 2 * rl + 4 * (y + 1) * rl + rg])

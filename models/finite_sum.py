@@ -3,7 +3,7 @@
 
 Protocol (what the optimizers use): ``n_samples``, ``dim``, ``grad(w, idx=None)`` (the mean
 gradient over the sample indices ``idx``, any shape, or over all samples), ``loss(w)``,
-``w_star``, ``f_star``, ``mu`` (a strong-convexity constant of f), ``L`` (the largest
+``x_star`` (``w_star`` is its old name), ``f_star``, ``mu`` (a strong-convexity constant of f), ``L`` (the largest
 smoothness constant of one f_i), ``w_range`` (the bound a designer would give the weights'
 fixed-point format: 1.5·max|w*|, rounded up to a power of two).
 """
@@ -14,14 +14,17 @@ import math
 
 import numpy as np
 
+from fxsim import validate as V
+
 from .data import builtin_dataset
+from .protocols import KnownOptimum
 
 
 def _range_of(w_star) -> float:
     return float(2.0 ** math.ceil(math.log2(1.5 * float(np.max(np.abs(w_star))))))
 
 
-class LinearRegression:
+class LinearRegression(KnownOptimum):
     """f(w) = (1/2n) ‖Xw − y‖², X (n × d) seeded standard normal, y = X w_true + 0.1·noise,
     w_true ~ N(0, 1).  Strongly convex with μ = λ_min(XᵀX/n); L = max_i ‖x_i‖²; the optimum
     w* solves the normal equations (float64 ``lstsq``).
@@ -29,24 +32,24 @@ class LinearRegression:
     >>> p = LinearRegression(n=100, d=5, seed=0)
     >>> p.dim, p.n_samples, bool(p.mu > 0), p.w_range
     (5, 100, True, 4.0)
-    >>> bool(np.linalg.norm(p.grad(p.w_star)) < 1e-13)
+    >>> bool(np.linalg.norm(p.grad(p.x_star)) < 1e-13)
     True
     """
 
     def __init__(self, n: int = 100, d: int = 5, noise: float = 0.1, seed: int = 0):
-        if not (isinstance(n, int) and isinstance(d, int) and 1 <= d <= n):
-            raise ValueError(f"n, d: need integers with 1 <= d <= n, got n={n!r}, d={d!r}")
+        n = V.integer("n", n, 1)
+        d = V.integer("d", d, 1, n)
         rng = np.random.default_rng(seed)
         self.X = rng.standard_normal((n, d))
         w_true = rng.standard_normal(d)
         self.y = self.X @ w_true + noise * rng.standard_normal(n)
         self.n_samples, self.dim = n, d
-        self.w_star = np.linalg.lstsq(self.X, self.y, rcond=None)[0]
-        self.f_star = self.loss(self.w_star)
+        self.x_star = np.linalg.lstsq(self.X, self.y, rcond=None)[0]
+        self.f_star = self.loss(self.x_star)
         eig = np.linalg.eigvalsh(self.X.T @ self.X / n)
         self.mu, self.L_full = float(eig[0]), float(eig[-1])
         self.L = float(np.max(np.einsum("ij,ij->i", self.X, self.X)))
-        self.w_range = _range_of(self.w_star)
+        self.w_range = _range_of(self.x_star)
 
     def __repr__(self):
         return f"LinearRegression(n={self.n_samples}, d={self.dim})"
@@ -145,7 +148,7 @@ def _newton(X, Y, l2, tol=1e-12, max_iter=50):
     return W.ravel(), float(np.linalg.norm(G))
 
 
-class SoftmaxRegression:
+class SoftmaxRegression(KnownOptimum):
     """Multinomial logistic regression on scikit-learn's digits (1797 × 64, bundled; features
     standardised: every pixel centred, all divided by one pooled standard deviation so the
     mean per-pixel variance is 1 — per-pixel scaling would make rare pixels ~40 and slow
@@ -164,10 +167,9 @@ class SoftmaxRegression:
     """
 
     def __init__(self, l2: float = 0.05, n=None):
-        if not (isinstance(l2, (int, float)) and l2 > 0 and math.isfinite(l2)):
-            raise ValueError(f"l2: must be a positive finite number, got {l2!r}")
-        if n is not None and not (isinstance(n, int) and 10 <= n <= 1797):
-            raise ValueError(f"n: must be None or an integer in 10..1797, got {n!r}")
+        V.positive("l2", l2)
+        if n is not None:
+            V.integer("n", n, 10, 1797)
         self.X, self.Y = _digits_design(n)
         self.n_samples, p = self.X.shape
         self.classes = self.Y.shape[1]
@@ -184,7 +186,7 @@ class SoftmaxRegression:
         return _softmax_optimum(self.l2, self._n)
 
     @property
-    def w_star(self):
+    def x_star(self):
         return self._opt[0]
 
     @property
@@ -193,11 +195,11 @@ class SoftmaxRegression:
 
     @functools.cached_property
     def f_star(self):
-        return self.loss(self.w_star)
+        return self.loss(self.x_star)
 
     @functools.cached_property
     def w_range(self):
-        return _range_of(self.w_star)
+        return _range_of(self.x_star)
 
     def __repr__(self):
         return f"SoftmaxRegression(digits, n={self.n_samples}, l2={self.l2:g})"

@@ -7,8 +7,9 @@ import numpy as np
 
 from fxsim import FixedArray, QFormat, add, cast, matvec, mul, sub
 
-from ._fx import Env, as_fixed, vec, recip_const
+from ._fx import accel_of, Env, as_fixed, vec, recip_const
 from .data import builtin_dataset
+from .protocols import KnownOptimum
 
 
 def fine_const(v: float) -> FixedArray:
@@ -28,7 +29,7 @@ def _sigmoid(z):
     return np.where(z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z))))
 
 
-class LogisticRegression:
+class LogisticRegression(KnownOptimum):
     """f(w) = (1/m) Σ_i [log(1 + e^{z_i}) − y_i z_i] + (λ/2)‖w‖²,  z = X̃ w, y ∈ {0, 1},
     X̃ = [X, 1] (the last weight is the intercept; λ applies to every weight).
     grad = X̃ᵀ(σ(z) − y)/m + λ w.  ``dataset``: ``"breast_cancer"`` (standardized) or
@@ -115,7 +116,7 @@ class LogisticRegression:
         return x
 
     @property
-    def optimum(self):
+    def x_star(self):
         if self.l2 <= 0:
             return None
         if self._opt is None:
@@ -124,7 +125,7 @@ class LogisticRegression:
 
     @property
     def f_star(self):
-        o = self.optimum
+        o = self.x_star
         return None if o is None else self.loss(o)
 
     def _consts(self, env: Env):
@@ -134,8 +135,8 @@ class LogisticRegression:
             self._cache[k] = (Xq, env.const(self.y), fine_const(self.l2))
         return self._cache[k]
 
-    def fx_grad(self, xq, acc=None, idx=None) -> FixedArray:
-        env = Env(acc)
+    def fx_grad(self, xq, accel=None, idx=None, *, acc=None) -> FixedArray:
+        env = Env(accel_of(accel, acc))
         wq = as_fixed(xq, env.weights, self.dim)
         Xq, yq, lam = self._consts(env)
         if idx is not None:
@@ -150,8 +151,8 @@ class LogisticRegression:
         reg = mul(lam, wq, fmt=env.acc, **kw)
         return env.cast(add(mean, reg, fmt=env.acc, **kw), "grad")
 
-    def fx_bound(self, xq, acc=None, idx=None) -> np.ndarray:
-        env = Env(acc)
+    def fx_bound(self, xq, accel=None, idx=None, *, acc=None) -> np.ndarray:
+        env = Env(accel_of(accel, acc))
         wq = as_fixed(xq, env.weights, self.dim)
         X, y = self._xy(idx)
         m, d = X.shape

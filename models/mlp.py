@@ -5,8 +5,9 @@ import numpy as np
 
 from fxsim import FixedArray, QFormat, add, matmul, matvec, mul, sub
 
-from ._fx import Env, as_fixed, vec, recip_const, relu
+from ._fx import accel_of, Env, as_fixed, vec, recip_const, relu
 from .data import builtin_dataset
+from .protocols import KnownOptimum
 
 
 def _softmax(z):
@@ -15,7 +16,7 @@ def _softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-class MLP:
+class MLP(KnownOptimum):
     """Mean softmax cross-entropy of a ReLU MLP, ``sizes`` = (64, 32, 32, 16, 10) by default,
     on ``load_digits`` (pixels / 16; or user ``X``, integer labels ``y`` in 0..classes−1).
 
@@ -24,7 +25,7 @@ class MLP:
     (std √(2/in)) and zero biases; ``x0()`` is the init of ``seed``.  ``layers(x)`` gives the
     (W, b) views.  ``loss``/``grad``/``fx_grad`` take ``idx`` (sample indices) for minibatches.
 
-    ``fx_grad(xq, acc)``, B samples, all products exact into the ``acc`` accumulator:
+    ``fx_grad(xq, accel)``, B samples, all products exact into the ``acc`` accumulator:
       forward  Z_l = cast_acts(matmul(H_{l−1}, W_lᵀ, acc) + b_l),  H_l = ReLU(Z_l) (exact);
       softmax  P = cast_acts(softmax(Z_4))  (a function unit: correctly rounded in float64);
       backward D_4 = P − Y (exact; the 1/B is applied last),
@@ -70,7 +71,7 @@ class MLP:
         self._shapes = [(o, i) for i, o in zip(self.sizes[:-1], self.sizes[1:])]
         self.dim = sum(o * i + o for o, i in self._shapes)
         self.seed = seed
-        self.optimum = None
+        self.x_star = None
         self.f_star = None          # unknown (non-convex); 0 is a lower bound
         self._cache = {}
 
@@ -134,8 +135,8 @@ class MLP:
             self._cache[k] = (env.const(self.X), env.const(self.Y))
         return self._cache[k]
 
-    def fx_grad(self, xq, acc=None, idx=None) -> FixedArray:
-        env = Env(acc)
+    def fx_grad(self, xq, accel=None, idx=None, *, acc=None) -> FixedArray:
+        env = Env(accel_of(accel, acc))
         xq = as_fixed(xq, env.weights, self.dim)
         Xq, Yq = self._consts(env)
         if idx is not None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from fxsim import FixedArray, QFormat, matvec, mul, sub
+from fxsim import validate as V
 
-from ._fx import Env, as_fixed, vec, recip_const
+from ._fx import accel_of, Env, as_fixed, vec, recip_const
+from .protocols import KnownOptimum
 
 
 def _lsb_flag(env: Env, fl_a: int, fl_b: int) -> float:
@@ -13,7 +15,7 @@ def _lsb_flag(env: Env, fl_a: int, fl_b: int) -> float:
     return 1.0 if env.acc.fl < fl_a + fl_b else 0.0
 
 
-class Quadratic:
+class Quadratic(KnownOptimum):
     """f(x) = ½ (x − c)ᵀ A (x − c), A = Q diag(λ) Qᵀ with λ log-spaced in [1, cond] (so f is
     μ-strongly convex, hence PL, with μ = 1 and L = cond), Q a seeded random orthogonal matrix.
 
@@ -21,7 +23,7 @@ class Quadratic:
     ``"off"`` puts every c_i between two grid points (offset drawn in [¼, ¾] lsb, so the
     minimizer is not representable), or an array gives c directly.
 
-    ``fx_grad(xq, acc)``: A is quantized once to ``acts`` (round to nearest), c to ``weights``;
+    ``fx_grad(xq, accel)``: A is quantized once to ``acts`` (round to nearest), c to ``weights``;
     d = xq − c_q is exact (full-precision ``sub``); g = cast(``matvec(A_q, d, acc=acc)``, grads).
 
     Error bound (``fx_bound``), component i, with δ_A = lsb_acts/2, δ_c = lsb_w/2, L = lsb_acc,
@@ -45,10 +47,9 @@ class Quadratic:
 
     def __init__(self, d: int = 20, cond: float = 10.0, center="grid", grid=QFormat(16, 8),
                  seed: int = 0):
-        if d < 1:
-            raise ValueError(f"d must be >= 1, got {d}")
-        if not cond >= 1:
-            raise ValueError(f"cond must be >= 1, got {cond}")
+        V.integer("d", d, 1)
+        if not (V.real("cond", cond) >= 1):
+            raise ValueError(f"cond: must be >= 1, got {cond}")
         rng = np.random.default_rng(seed)
         self.dim = int(d)
         self.cond = float(cond)
@@ -75,7 +76,7 @@ class Quadratic:
         self.c = c
         self.center = center if isinstance(center, str) else "array"
         self.grid = grid
-        self.optimum = c.copy()
+        self.x_star = c.copy()
         self.f_star = 0.0
         self._cache = {}
 
@@ -99,15 +100,15 @@ class Quadratic:
             self._cache[k] = (env.const(self.A, env.acts), env.const(self.c, env.weights))
         return self._cache[k]
 
-    def fx_grad(self, xq, acc=None) -> FixedArray:
-        env = Env(acc)
+    def fx_grad(self, xq, accel=None, *, acc=None) -> FixedArray:
+        env = Env(accel_of(accel, acc))
         xq = as_fixed(xq, env.weights, self.dim)
         Aq, cq = self._consts(env)
         d = sub(xq, cq)                                   # exact
         return env.cast(matvec(Aq, d, acc=env.acc, **env.kw("acc")), "grad")
 
-    def fx_bound(self, xq, acc=None) -> np.ndarray:
-        env = Env(acc)
+    def fx_bound(self, xq, accel=None, *, acc=None) -> np.ndarray:
+        env = Env(accel_of(accel, acc))
         xq = as_fixed(xq, env.weights, self.dim)
         _, cq = self._consts(env)
         d = np.abs(xq.to_float() - cq.to_float())
@@ -117,7 +118,7 @@ class Quadratic:
         return b + env.rho("grad") * env.grads.lsb
 
 
-class LeastSquares:
+class LeastSquares(KnownOptimum):
     """f(x) = (1/2m) ‖A x − b‖², A (m, d); grad = Aᵀ(Ax − b)/m.
 
     ``fx_grad``: A, b quantized once to ``acts``; z = ``matvec(A_q, x_q, acc)`` kept in the
@@ -149,7 +150,7 @@ class LeastSquares:
         self.m, self.dim = A.shape
         self.n_samples = self.m
         sol, *_ = np.linalg.lstsq(A, b, rcond=None)
-        self.optimum = sol
+        self.x_star = sol
         self.f_star = self.loss(sol)
         self._cache = {}
 
@@ -179,8 +180,8 @@ class LeastSquares:
                               env.const(self.b), recip_const(self.m))
         return self._cache[k]
 
-    def fx_grad(self, xq, acc=None, idx=None) -> FixedArray:
-        env = Env(acc)
+    def fx_grad(self, xq, accel=None, idx=None, *, acc=None) -> FixedArray:
+        env = Env(accel_of(accel, acc))
         xq = as_fixed(xq, env.weights, self.dim)
         Aq, AqT, bq, cm = self._consts(env)
         if idx is not None:
@@ -192,8 +193,8 @@ class LeastSquares:
         s = matvec(AqT, e, acc=env.acc, **ka)
         return mul(s, cm, fmt=env.grads, **env.kw("grad"))
 
-    def fx_bound(self, xq, acc=None, idx=None) -> np.ndarray:
-        env = Env(acc)
+    def fx_bound(self, xq, accel=None, idx=None, *, acc=None) -> np.ndarray:
+        env = Env(accel_of(accel, acc))
         xq = as_fixed(xq, env.weights, self.dim)
         A, b = self._rows(idx)
         m = A.shape[0]

@@ -9,9 +9,9 @@ import pytest
 
 from fxsim.optim.compressors import (FixedPointQuantizer, Identity, RandK, SaturatingQuantizer,
                                      ScaledSign, TopK)
-from fxsim.optim.tracking import (DistributedLeastSquares, check_mixing, fit_rate,
-                                  gradient_tracking, is_connected, metropolis_weights,
-                                  mixing_matrix, random_geometric, ring, slem)
+from fxsim.models import DistributedLeastSquares
+from fxsim.optim.tracking import (check_mixing, fit_rate, gradient_tracking, is_connected,
+                                  metropolis_weights, mixing_matrix, random_geometric, ring, slem)
 
 
 def rng(seed=0):

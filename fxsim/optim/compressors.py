@@ -37,12 +37,15 @@ them to it.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
+from .. import validate as V
+from ..modes import ROUNDING, STOCHASTIC, CastMode
 from ..ops import cast
 from ..qformat import QFormat
-from ..sources import LFSR, Ideal
+from ..source_spec import make_source as _make_source
 
 __all__ = ["Identity", "TopK", "RandK", "ScaledSign", "FixedPointQuantizer",
            "SaturatingQuantizer", "make_source", "COMPRESSOR_KINDS"]
@@ -52,43 +55,49 @@ EXP_BITS = 8          # exponent of the power-of-two scale of SaturatingQuantize
 SCALE_BITS = 32       # float32 scale of ScaledSign
 
 
-def make_source(source, seed: int):
-    """A random-bit source for stochastic rounding: ``"lfsr16"`` (``LFSR(n=16)``, seed mapped
-    into 1..2^16−1), ``"pcg64"`` (``Ideal("pcg64")``) or an fxsim source object (used as is).
+def _source(spec, seed: int):
+    if isinstance(spec, str):
+        if spec == "lfsr16":
+            # LFSR(16) at state 1 + seed mod (2^16 − 1); the canonical rule maps s to 1 + (s − 1) mod ...
+            return _make_source("lfsr16", int(seed) + 1)
+        return _make_source(spec, int(seed))
+    if spec is None or not hasattr(spec, "draws"):
+        raise ValueError(f"source: must be a make_source spec ('lfsr16', 'pcg64', ...) or an "
+                         f"fxsim source object, got {spec!r}")
+    return spec
 
-    >>> make_source("lfsr16", 0).draws(3, 4).tolist()
-    [8, 8, 8]
-    >>> type(make_source("pcg64", 1)).__name__
-    'Ideal'
+
+def make_source(source, seed: int):
+    """Deprecated (use ``fxsim.make_source``): a random-bit source for stochastic rounding:
+    ``"lfsr16"`` (``LFSR(n=16)``, state 1 + seed mod (2^16 − 1)), ``"pcg64"``
+    (``Ideal("pcg64", seed)``), any other ``fxsim.make_source`` spec, or an fxsim source object
+    (used as is).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     make_source("lfsr16", 0).draws(3, 4).tolist(), type(make_source("pcg64", 1)).__name__
+    ([8, 8, 8], 'Ideal')
     """
-    if isinstance(source, str):
-        if source == "lfsr16":
-            return LFSR(n=16, seed=1 + int(seed) % 65535)
-        if source == "pcg64":
-            return Ideal("pcg64", seed=int(seed))
-        raise ValueError(f"source must be 'lfsr16', 'pcg64' or an fxsim source object, got {source!r}")
-    if source is None or not hasattr(source, "draws"):
-        raise ValueError(f"source must be 'lfsr16', 'pcg64' or an fxsim source object, got {source!r}")
-    return source
+    warnings.warn("fxsim.optim.compressors.make_source is deprecated; use fxsim.make_source",
+                  DeprecationWarning, stacklevel=2)
+    return _source(source, seed)
 
 
 def _rows(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"x must be 2-D (agents, d), got shape {x.shape}")
+        raise ValueError(f"x: must be 2-D (agents, d), got shape {x.shape}")
     return x
 
 
 def _check_k(k, d=None):
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    if d is not None and k > d:
-        raise ValueError(f"k must be in [1, d] = [1, {d}], got k = {k}")
+    V.integer("k", k, 1, d)
 
 
 def _check_value_bits(v):
     if v not in (32, 64):
-        raise ValueError(f"value_bits must be 32 (float32) or 64 (float64), got {v!r}")
+        raise ValueError(f"value_bits: must be 32 (float32) or 64 (float64), got {v!r}")
 
 
 def _as_values(x, value_bits):
@@ -237,30 +246,36 @@ class ScaledSign:
 
 
 class _CastQuantizer:
-    def _init_cast(self, rounding, source, seed, r):
-        from ..modes import ROUNDING, STOCHASTIC
-        if rounding not in ROUNDING:
-            raise ValueError(f"rounding must be one of {', '.join(ROUNDING)}, got {rounding!r}")
-        self.rounding, self.seed = rounding, int(seed)
-        self.stochastic = rounding in STOCHASTIC
-        if self.stochastic:
-            if not isinstance(r, (int, np.integer)) or not 1 <= r <= 64:
-                raise ValueError(f"r must be an integer in [1, 64], got {r!r}")
-        self.r = int(r)
+    def _init_cast(self, rounding, source, seed, r, cast_mode, overflow):
+        if cast_mode is not None:
+            mode = CastMode.of(cast_mode, r=r)
+        else:
+            V.one_of("rounding", rounding, ROUNDING)
+            if rounding in STOCHASTIC:
+                V.integer("r", r, 1, 64)
+            mode = CastMode.of(rounding, overflow=overflow, r=r)
+        self.cast_mode = mode
+        self.rounding, self.seed = mode.rounding, int(seed)
+        self.stochastic = mode.stochastic
+        self.r = int(r) if mode.r is None else mode.r
         self._source_spec = source
         if self.stochastic:
-            make_source(source, seed)     # validates
+            _source(source, seed)     # validates
         self.reset()
 
     def reset(self):
-        self.source = make_source(self._source_spec, self.seed) if self.stochastic else None
+        self.source = _source(self._source_spec, self.seed) if self.stochastic else None
         self.saturated = 0
 
     def scale_r(self, d):
         return 1.0
 
     def _kw(self):
-        return dict(r=self.r, source=self.source) if self.stochastic else {}
+        kw = self.cast_mode.cast_kwargs()
+        del kw["rounding"], kw["overflow"]
+        if self.stochastic:
+            kw["source"] = self.source
+        return kw
 
     @property
     def source_name(self):
@@ -269,26 +284,53 @@ class _CastQuantizer:
         return self._source_spec if isinstance(self._source_spec, str) else type(self._source_spec).__name__
 
 
+_OLD_FIXED_ORDER = ("fl", "wl", "rounding", "source", "seed", "r")
+
+
 class FixedPointQuantizer(_CastQuantizer):
     """Globally bounded absolute error: cast to ``Q(wl, fl)`` with ``overflow="error"`` (it
     must never saturate; an out-of-range value raises ``OverflowError``).  Error bound
     ``abs_bound`` per entry: 2^−fl / 2 for the round-to-nearest modes, 2^−fl otherwise (SR:
     strictly less).
 
-    >>> q = FixedPointQuantizer(fl=4, wl=16)
+    ``FixedPointQuantizer(*, wl=16, fl, rounding="nearest_even", source="lfsr16", seed=0,
+    r=16, cast_mode=None)``: keywords only, in hardware order (word length, then fraction
+    bits).  The old positional order ``(fl, wl, rounding, source, seed, r)`` still works with a
+    ``DeprecationWarning``.  ``cast_mode`` (a ``CastMode``, or what ``CastMode.of`` reads)
+    replaces ``rounding``/``r`` and adds ``eps``/``sr_rule``; the overflow is always
+    ``"error"`` (the class's guarantee).
+
+    >>> q = FixedPointQuantizer(wl=16, fl=4)
     >>> q(np.array([[0.3, -1.03]])).tolist(), q.bits(2), q.abs_bound
     ([[0.3125, -1.0]], 32, 0.03125)
     """
     kind = "global_abs"
 
-    def __init__(self, fl: int, wl: int = 16, rounding: str = "nearest_even", source="lfsr16",
-                 seed: int = 0, r: int = 16):
+    def __init__(self, *args, wl: int = 16, fl: int | None = None, rounding: str = "nearest_even",
+                 source="lfsr16", seed: int = 0, r: int = 16, cast_mode=None):
+        if args:
+            if len(args) > len(_OLD_FIXED_ORDER):
+                raise TypeError(f"FixedPointQuantizer takes at most {len(_OLD_FIXED_ORDER)} "
+                                f"positional arguments, got {len(args)}")
+            warnings.warn("FixedPointQuantizer(fl, wl, ...) positional arguments are deprecated; "
+                          "pass keywords in hardware order: FixedPointQuantizer(wl=..., fl=...)",
+                          DeprecationWarning, stacklevel=2)
+            given = dict(wl=wl, fl=fl, rounding=rounding, source=source, seed=seed, r=r)
+            defaults = dict(wl=16, fl=None, rounding="nearest_even", source="lfsr16", seed=0, r=16)
+            for name, v in zip(_OLD_FIXED_ORDER, args):
+                if given[name] is not defaults[name] and given[name] != defaults[name]:
+                    raise TypeError(f"FixedPointQuantizer got multiple values for {name!r}")
+                given[name] = v
+            wl, fl, rounding, source, seed, r = (given[k] for k in
+                                                 ("wl", "fl", "rounding", "source", "seed", "r"))
+        if fl is None:
+            raise ValueError("fl: the fraction bits are required (an integer in -256..256)")
         if not isinstance(wl, (int, np.integer)) or not 2 <= wl <= 64:
-            raise ValueError(f"wl must be an integer in [2, 64], got {wl!r}")
+            raise ValueError(f"wl: must be an integer in [2, 64], got {wl!r}")
         if not isinstance(fl, (int, np.integer)) or not -256 <= fl <= 256:
-            raise ValueError(f"fl must be an integer in [-256, 256], got {fl!r}")
+            raise ValueError(f"fl: must be an integer in [-256, 256], got {fl!r}")
         self.fmt = QFormat(int(wl), int(fl))
-        self._init_cast(rounding, source, seed, r)
+        self._init_cast(rounding, source, seed, r, cast_mode, "error")
         self.name = f"fixed {self.fmt} {rounding}" + (f" {self.source_name}" if self.stochastic else "")
 
     @property
@@ -322,16 +364,16 @@ class SaturatingQuantizer(_CastQuantizer):
     kind = "local_abs"
 
     def __init__(self, b: int, rounding: str = "nearest_even", source="lfsr16", seed: int = 0,
-                 r: int = 16, fl=None, overflow: str = "saturate"):
-        if not isinstance(b, (int, np.integer)) or not 2 <= b <= 64:
-            raise ValueError(f"b must be an integer in [2, 64], got {b!r}")
-        if overflow not in ("saturate", "saturate_symmetric"):
-            raise ValueError(f"overflow must be 'saturate' or 'saturate_symmetric', got {overflow!r}")
+                 r: int = 16, fl=None, overflow: str = "saturate", cast_mode=None):
+        V.bits("b", b)
+        if cast_mode is not None:
+            overflow = CastMode.of(cast_mode, r=r).overflow
+        V.one_of("overflow", overflow, ("saturate", "saturate_symmetric"))
         if fl is not None and (not isinstance(fl, (int, np.integer)) or not -256 <= fl <= 256):
-            raise ValueError(f"fl must be None or an integer in [-256, 256], got {fl!r}")
+            raise ValueError(f"fl: must be None or an integer in [-256, 256], got {fl!r}")
         self.b, self.fl, self.overflow = int(b), fl, overflow
         self.fmt = QFormat(self.b, self.b - 1 if fl is None else int(fl))
-        self._init_cast(rounding, source, seed, r)
+        self._init_cast(rounding, source, seed, r, cast_mode, overflow)
         self.name = (f"saturating {b}-bit" + (" pow2-scaled" if fl is None else f" {self.fmt}")
                      + f" {rounding}" + (f" {self.source_name}" if self.stochastic else ""))
 

@@ -20,45 +20,65 @@ model needs an ``n_samples`` attribute. The history always records the full loss
 exact gradient norm.
 
 Per iteration the history records (numpy arrays): ``loss`` (f(x_k), exact float64, k = 0..n),
-``gnorm`` (‖∇f(x_k)‖₂), ``moved`` (components of x that changed in iteration k), ``rounded``
-and ``overflowed`` (casts that were inexact / overflowed during iteration k, from
+``gnorm`` (‖∇f(x_k)‖₂), ``moved`` (components of x that changed in iteration k), ``inexact``
+(old name ``rounded``) and ``overflowed`` (casts that were inexact / overflowed during iteration k, from
 ``fxsim.Counters``: the three optimizer casts plus every cast inside ``fx_grad``).
-Runs are deterministic given the seed: the optimizer re-spawns the accelerator's per-role
-streams from the accelerator seed, and x0/minibatches come from ``seed``.
+Runs are deterministic given the seed: the optimizer runs on ``accel.fresh()``, a copy whose
+per-role streams start again from the accelerator's seed (the caller's accelerator and its
+streams are not touched), and x0/minibatches come from ``seed``.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validate as V
 from ..accelerator import Accelerator
 from ..counters import Counters
 from ..fixed import FixedArray
 from ..ops import cast, mul, sub
 from ..qformat import QFormat
+from ..results import StepResult, either_name
 
 MODES = ("exact", "emulated")
 
 
-@dataclass
-class History:
-    """Per-iteration record; ``loss``/``gnorm`` have one more entry than the per-step arrays.
+@dataclass(init=False)
+class History(StepResult):
+    """Per-iteration record; ``loss``/``gnorm`` have one more entry than the per-step arrays
+    ``moved``, ``inexact`` and ``overflowed`` (``rounded`` is the old name of ``inexact``).
+    ``len(h)`` is the number of records (start included), ``to_rows()`` one dict each.
 
     >>> import numpy as np
     >>> h = History(loss=np.array([4.0, 1.0, 0.5, 0.5]), gnorm=np.zeros(4),
-    ...             moved=np.array([3, 1, 0]), rounded=np.zeros(3), overflowed=np.zeros(3))
-    >>> h.n_iters, h.iters_to_tol(0.6), h.stagnation_iter()
-    (3, 2, 2)
+    ...             moved=np.array([3, 1, 0]), inexact=np.zeros(3), overflowed=np.zeros(3))
+    >>> h.n_iters, h.iters_to_tol(0.6), h.stagnation_iter(), len(h), h.to_rows()[1]["moved"]
+    (3, 2, 2, 4, 3)
     """
     loss: np.ndarray
     gnorm: np.ndarray
     moved: np.ndarray
-    rounded: np.ndarray
+    inexact: np.ndarray
     overflowed: np.ndarray
     f_star: float = 0.0
     stopped_by_tol: bool = False
+    step_fields = ("loss", "gnorm", "moved", "inexact", "overflowed")
+
+    def __init__(self, loss, gnorm, moved, inexact=None, overflowed=None, f_star=0.0,
+                 stopped_by_tol=False, *, rounded=None):
+        inexact = either_name(inexact, rounded, "inexact", "rounded")
+        if inexact is None or overflowed is None:
+            raise ValueError("History needs the per-step counters inexact and overflowed")
+        self.loss, self.gnorm, self.moved = loss, gnorm, moved
+        self.inexact, self.overflowed = inexact, overflowed
+        self.f_star, self.stopped_by_tol = f_star, stopped_by_tol
+
+    @property
+    def rounded(self) -> np.ndarray:
+        """Old name of ``inexact``."""
+        return self.inexact
 
     @property
     def n_iters(self) -> int:
@@ -89,7 +109,7 @@ class GD:
 
     ``GD(model, accel, t, mode="exact", *, t_fmt=None, batch_size=None, seed=0, x0=None)``
 
-    - ``t``: positive step size, quantized once to ``t_fmt`` (default: 16 fraction bits and
+    - ``t``: positive step size (``alpha=`` is the same, the name the other algorithms use), quantized once to ``t_fmt`` (default: 16 fraction bits and
       enough integer bits) with round-to-nearest-even; ``t_q`` holds the constant used.
     - ``x0``: starting point (floats or a FixedArray), else ``model.x0(rng)``; cast to
       ``accel.weights`` with round-to-nearest-even/saturate.
@@ -103,22 +123,26 @@ class GD:
     (100, True, True)
     """
 
-    def __init__(self, model, accel: Accelerator, t, mode="exact", *, t_fmt=None,
-                 batch_size=None, seed=0, x0=None):
+    def __init__(self, model, accel: Accelerator, t=None, mode="exact", *, t_fmt=None,
+                 batch_size=None, seed=0, x0=None, alpha=None):
         if not isinstance(accel, Accelerator):
             raise ValueError(f"accel: expected an Accelerator, got {type(accel).__name__}")
-        if mode not in MODES:
-            raise ValueError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
-        if not (isinstance(t, (int, float)) and t > 0 and math.isfinite(t)):
+        V.one_of("mode", mode, MODES)
+        if alpha is not None:
+            if t is not None:
+                raise ValueError("alpha: give the step size once (t or alpha), not both")
+            t = V.positive("alpha", alpha)
+        if isinstance(t, bool) or not (isinstance(t, (int, float)) and t > 0 and math.isfinite(t)):
             raise ValueError(f"t: must be a positive finite number, got {t!r}")
+        V.seed("seed", seed)
         if mode == "emulated" and not hasattr(model, "fx_grad"):
             raise ValueError("mode='emulated' needs a model with fx_grad(xq, accel)")
         if batch_size is not None:
             n = getattr(model, "n_samples", None)
             if n is None:
                 raise ValueError("batch_size: minibatch SGD needs a model with n_samples")
-            if not (isinstance(batch_size, int) and 1 <= batch_size <= n):
-                raise ValueError(f"batch_size: must be an integer in 1..{n}, got {batch_size!r}")
+            V.integer("batch_size", batch_size, 1, n)
+        accel = accel.fresh()
         self.model, self.accel, self.mode = model, accel, mode
         self.batch_size = batch_size
         if t_fmt is None:
@@ -130,11 +154,11 @@ class GD:
         if self.t_q.raw == 0:
             raise ValueError(f"t: {t} rounds to 0 in {t_fmt}; use a finer t_fmt")
         self.t = float(self.t_q.to_float())
+        self.alpha = self.t
         self.seed = seed
         ss = np.random.SeedSequence(seed)
         x_ss, b_ss = ss.spawn(2)
         self._batch_rng = np.random.default_rng(b_ss)
-        accel.reset_sources()
         if x0 is None:
             x0 = model.x0(np.random.default_rng(x_ss))
         self.x = cast(x0, accel.weights, "nearest_even", "saturate")
@@ -197,8 +221,7 @@ class GD:
 
     def run(self, n_iters: int, tol=None) -> History:
         """Run up to ``n_iters`` more iterations (stop early once f − f* ≤ tol)."""
-        if not (isinstance(n_iters, int) and n_iters >= 0):
-            raise ValueError(f"n_iters: must be a non-negative integer, got {n_iters!r}")
+        V.integer("n_iters", n_iters, 0)
         for _ in range(n_iters):
             if tol is not None and self._loss[-1] - self.f_star <= tol:
                 self.stopped_by_tol = True

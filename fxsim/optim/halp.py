@@ -43,7 +43,8 @@ from ..counters import Counters
 from ..fixed import FixedArray
 from ..ops import cast
 from ..qformat import QFormat
-from .svrg import _Method, _check_int, _check_pos, check_bits, make_source
+from .. import validate as V
+from .svrg import FiniteSumMethod
 
 SCALES = ("pow2", "exact")
 INNER = ("float64", "datapath")
@@ -69,10 +70,9 @@ class ScaledGrid:
     """
 
     def __init__(self, b: int, s: float, scale: str = "exact"):
-        check_bits(b)
-        s = _check_pos("s", s)
-        if scale not in SCALES:
-            raise ValueError(f"scale: must be one of {', '.join(SCALES)}, got {scale!r}")
+        V.bits("b", b)
+        s = V.positive("s", s)
+        V.one_of("scale", scale, SCALES)
         self.b, self.scale = int(b), scale
         if scale == "pow2":
             m, e = math.frexp(s)                    # s = m·2^e, m in [0.5, 1)
@@ -92,9 +92,9 @@ class ScaledGrid:
         >>> ScaledGrid.for_gradient(127.0, 1.0, 8).s
         1.0
         """
-        check_bits(b)
-        mu = _check_pos("mu", mu)
-        return cls(b, _check_pos("g_norm", g_norm) / (mu * (2 ** (b - 1) - 1)), scale)
+        V.bits("b", b)
+        mu = V.positive("mu", mu)
+        return cls(b, V.positive("g_norm", g_norm) / (mu * (2 ** (b - 1) - 1)), scale)
 
     def __repr__(self):
         return f"ScaledGrid(b={self.b}, s={self.s!r}, scale={self.scale!r})"
@@ -115,38 +115,38 @@ class ScaledGrid:
         return FixedArray(np.zeros(n, dtype=self.fmt.dtype), self.fmt)
 
 
-class HALP(_Method):
+class HALP(FiniteSumMethod):
     """HALP (module doc): full-precision w̃, b-bit offset z re-centred every T steps.
 
     ``HALP(problem, alpha, b, mu=None, *, scale="pow2", inner="float64", source="ideal", r=32,
-    T=None, batch=1, seed=0, w0=None, record_indices=False)``; ``mu`` default ``problem.mu``;
-    ``inner``: ``"float64"`` or ``"datapath"`` (module doc).
-    ``Trace.scale`` holds each epoch's s, ``Trace.saturated`` the saturated casts of z.
+    cast_mode=None, accel=None, T=None, batch=1, seed=0, x0=None, record_indices=False)``;
+    ``mu`` default ``problem.mu``; ``inner``: ``"float64"`` or ``"datapath"`` (module doc).
+    Q_s is ``cast_mode`` (default: stochastic rounding with ``r`` bits, saturate) drawing from
+    ``source``, or the ``update`` role of the ``Accelerator`` ``accel`` (as ``LPSGD``).
+    ``Trace.scale`` holds each epoch's s, ``Trace.overflowed`` the saturated casts of z.
 
     >>> from fxsim.models.finite_sum import LinearRegression
     >>> tr = HALP(LinearRegression(), alpha=0.02, b=8, seed=1).run(12)
-    >>> bool(tr.err[-1] < 1e-7), int(tr.saturated.sum())
+    >>> bool(tr.err[-1] < 1e-7), int(tr.overflowed.sum())
     (True, 0)
     """
     name = "HALP"
 
     def __init__(self, problem, alpha, b, mu=None, *, scale="pow2", inner="float64",
-                 source="ideal", r=32, **kw):
-        check_bits(b)
-        if inner not in INNER:
-            raise ValueError(f"inner: must be one of {', '.join(INNER)}, got {inner!r}")
+                 source="ideal", r=32, cast_mode=None, accel=None, **kw):
+        V.bits("b", b)
+        V.one_of("inner", inner, INNER)
         if inner == "datapath" and not hasattr(problem, "fx_grad_diff"):
             raise ValueError("inner: 'datapath' needs a problem with fx_grad_diff(zq, idx, b) "
                              f"(e.g. LinearRegression); {type(problem).__name__} has none")
         self.inner = inner
         mu = problem.mu if mu is None else mu
-        self.mu = _check_pos("mu", mu)
-        if scale not in SCALES:
-            raise ValueError(f"scale: must be one of {', '.join(SCALES)}, got {scale!r}")
+        self.mu = V.positive("mu", mu)
+        V.one_of("scale", scale, SCALES)
         super().__init__(problem, alpha, **kw)
         self.b, self.scale = int(b), scale
-        self.r = _check_int("r", r, 1, 64)
-        self.source = make_source(source, self._ss_src)
+        self.r = V.integer("r", r, 1, 64)
+        self._init_cast(cast_mode, accel, source, self.r)
         self.wt = self.w0.copy()
         self._record(self.wt)
 
@@ -160,7 +160,6 @@ class HALP(_Method):
             self._record(wt, 0, 0.0)
             return
         grid = ScaledGrid.for_gradient(gn, self.mu, self.b, self.scale)
-        sr = dict(r=self.r, source=self.source)
         z = np.zeros_like(wt)
         zq = grid.zero(wt.size)
         unit = grid.s if grid.scale == "exact" else 1.0      # exact: zq holds k, z = s·k
@@ -170,7 +169,7 @@ class HALP(_Method):
                     d = unit * p.fx_grad_diff(zq, idx, self.b)
                 else:
                     d = p.grad(wt + z, idx) - p.grad(wt, idx)
-                zq = grid.quantize(z - a * (d + g), **sr)
+                zq = grid.quantize(z - a * (d + g), **self.cast_kwargs)
                 z = grid.value(zq)
         self.wt = wt + z
         self._record(self.wt, c.overflowed, grid.s)

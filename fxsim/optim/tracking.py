@@ -41,20 +41,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import validate as V
+from ..results import StepResult, either_name
 from .compressors import Identity
 
 __all__ = ["ring", "random_geometric", "is_connected", "metropolis_weights", "check_mixing",
-           "slem", "mixing_matrix", "DistributedLeastSquares", "TrackingResult",
+           "slem", "mixing_matrix", "TrackingResult",
            "gradient_tracking", "fit_rate"]
 
 
 # -- graphs and mixing matrices ----------------------------------------------------------------
-
-def _check_n(n, name="n", lo=2):
-    if not isinstance(n, (int, np.integer)) or n < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {n!r}")
-    return int(n)
-
 
 def ring(n: int) -> np.ndarray:
     """Adjacency (bool, no self-loops) of the ring of n ≥ 3 agents (n = 2: one edge).
@@ -62,7 +58,7 @@ def ring(n: int) -> np.ndarray:
     >>> ring(4).astype(int).tolist()
     [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0]]
     """
-    n = _check_n(n)
+    n = V.integer("n", n, 2)
     a = np.zeros((n, n), dtype=bool)
     i = np.arange(n)
     a[i, (i + 1) % n] = a[(i + 1) % n, i] = True
@@ -97,9 +93,8 @@ def random_geometric(n: int, radius: float = 0.5, seed: int = 0, max_tries: int 
     >>> is_connected(a), bool((a == a.T).all())
     (True, True)
     """
-    n = _check_n(n)
-    if not (isinstance(radius, (int, float)) and 0 < radius <= math.sqrt(2)):
-        raise ValueError(f"radius must be in (0, sqrt(2)], got {radius!r}")
+    n = V.integer("n", n, 2)
+    V.in_range("radius", radius, 0, math.sqrt(2), lo_open=True)
     rng = np.random.Generator(np.random.PCG64(seed))
     for _ in range(max_tries):
         p = rng.random((n, 2))
@@ -189,60 +184,15 @@ def mixing_matrix(graph: str, n: int, seed: int = 0, radius: float = 0.5) -> np.
     raise ValueError(f"graph must be 'ring' or 'geometric', got {graph!r}")
 
 
-# -- the problem ---------------------------------------------------------------------------------
-
-class DistributedLeastSquares:
-    """f(x) = (1/N) Σ_i f_i(x), f_i(x) = ‖A_i x − b_i‖² / (2m) + (reg/2)‖x‖², with agent i's
-    m × d data A_i ~ N(0, 1) (its columns scaled by c_j ∈ [0.7, 1.4] for a condition number above
-    1) and b_i = A_i (x_true + hetero·u_i) + 0.1·noise: heterogeneous local minimizers, so
-    consensus matters.  Strongly convex (P–Ł) when the stacked A has full column rank;
-    ``x_star`` is the float64 solution of the normal equations.
-
-    >>> p = DistributedLeastSquares(n_agents=4, m=10, d=3, seed=1)
-    >>> g = p.grad(np.tile(p.x_star, (4, 1)))
-    >>> bool(np.abs(g.mean(axis=0)).max() < 1e-12)
-    True
-    """
-
-    def __init__(self, n_agents: int = 8, m: int = 40, d: int = 10, seed: int = 0,
-                 reg: float = 0.0, hetero: float = 1.0):
-        self.n_agents = _check_n(n_agents, "n_agents", 1)
-        self.m = _check_n(m, "m", 1)
-        self.d = _check_n(d, "d", 1)
-        if reg < 0:
-            raise ValueError(f"reg must be >= 0, got {reg!r}")
-        rng = np.random.Generator(np.random.PCG64(seed))
-        cols = np.geomspace(0.7, 1.4, self.d)
-        self.A = rng.standard_normal((self.n_agents, self.m, self.d)) * cols
-        x_true = rng.standard_normal(self.d)
-        u = rng.standard_normal((self.n_agents, self.d))
-        self.b = (np.einsum("imd,id->im", self.A, x_true + hetero * u)
-                  + 0.1 * rng.standard_normal((self.n_agents, self.m)))
-        self.reg = float(reg)
-        H = np.einsum("imd,ime->de", self.A, self.A) / (self.n_agents * self.m) + self.reg * np.eye(self.d)
-        rhs = np.einsum("imd,im->d", self.A, self.b) / (self.n_agents * self.m)
-        ev = np.linalg.eigvalsh(H)
-        if ev[0] <= 1e-12 * ev[-1]:
-            raise ValueError("the stacked data has rank < d: f is not strongly convex "
-                             "(use more samples m per agent or reg > 0)")
-        self.x_star = np.linalg.solve(H, rhs)
-        self.mu, self.L = float(ev[0]), float(ev[-1])
-        local = [np.linalg.eigvalsh(a.T @ a / self.m)[-1] + self.reg for a in self.A]
-        self.L_max = float(max(local))
-
-    def grad(self, X) -> np.ndarray:
-        """∇f_i(x_i) for every agent: (N, d) -> (N, d)."""
-        r = np.einsum("imd,id->im", self.A, X) - self.b
-        return np.einsum("imd,im->id", self.A, r) / self.m + self.reg * X
-
-    def loss(self, x) -> float:
-        """f(x) for one point x (d,)."""
-        r = np.einsum("imd,d->im", self.A, x) - self.b
-        return float((r ** 2).sum() / (2 * self.m * self.n_agents) + self.reg / 2 * x @ x)
-
-    def __repr__(self):
-        return (f"DistributedLeastSquares(n_agents={self.n_agents}, m={self.m}, d={self.d}, "
-                f"L={self.L:.3g}, mu={self.mu:.3g})")
+def __getattr__(name):
+    # DistributedLeastSquares moved to fxsim.models.distributed (the algorithms import no model)
+    if name == "DistributedLeastSquares":
+        import importlib
+        import warnings
+        warnings.warn("fxsim.optim.tracking.DistributedLeastSquares moved to "
+                      "fxsim.models.DistributedLeastSquares", DeprecationWarning, stacklevel=2)
+        return importlib.import_module("fxsim.models.distributed").DistributedLeastSquares
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- the algorithm ---------------------------------------------------------------------------------
@@ -262,28 +212,44 @@ def fit_rate(err, lo: float = 1e-10, hi: float = 1e-3) -> float:
     return float(np.exp(slope))
 
 
-@dataclass
-class TrackingResult:
+@dataclass(init=False)
+class TrackingResult(StepResult):
     """Per-iteration record (k = 0..n): ``err`` = ‖x̄_k − x*‖/‖x*‖, ``err_max`` =
     max_i ‖x_{i,k} − x*‖/‖x*‖, ``consensus`` = ‖X_k − 1x̄_kᵀ‖_F/(√N‖x*‖), ``bits`` = bits sent
-    per agent up to iteration k; ``bits_per_iter`` = 2·compressor.bits(d); ``saturated``: entries
-    a saturating quantizer clipped; ``X``: the final iterates; ``diverged``: stopped because
-    the error became non-finite or above 1e100.
+    per agent up to iteration k; ``bits_per_iter`` = 2·compressor.bits(d); ``overflowed``:
+    entries a saturating quantizer clipped (``saturated`` is its old name); ``X``: the final
+    iterates; ``diverged``: stopped because the error became non-finite or above 1e100.
+    ``len(res)`` = n + 1, ``to_rows()`` one dict per iteration.
 
+    >>> from fxsim.models import DistributedLeastSquares
     >>> p = DistributedLeastSquares()
     >>> res = gradient_tracking(p, mixing_matrix("ring", 8), None, alpha=0.5 / p.L_max, n_iters=50)
-    >>> len(res.err), res.bits_per_iter, bool(res.err[-1] < res.err[0])
-    (51, 1280, True)
+    >>> len(res.err), res.bits_per_iter, bool(res.err[-1] < res.err[0]), len(res)
+    (51, 1280, True, 51)
     """
     err: np.ndarray
     err_max: np.ndarray
     consensus: np.ndarray
     bits: np.ndarray
     bits_per_iter: int
-    saturated: int
+    overflowed: int
     X: np.ndarray = field(repr=False)
     name: str = ""
     diverged: bool = False
+    step_fields = ("err", "err_max", "consensus", "bits")
+
+    def __init__(self, err, err_max, consensus, bits, bits_per_iter, overflowed=None, X=None,
+                 name="", diverged=False, *, saturated=None):
+        overflowed = either_name(overflowed, saturated, "overflowed", "saturated")
+        self.err, self.err_max, self.consensus, self.bits = err, err_max, consensus, bits
+        self.bits_per_iter = bits_per_iter
+        self.overflowed = 0 if overflowed is None else overflowed
+        self.X, self.name, self.diverged = X, name, diverged
+
+    @property
+    def saturated(self) -> int:
+        """Old name of ``overflowed``."""
+        return self.overflowed
 
     @property
     def rate(self) -> float:
@@ -305,12 +271,6 @@ class TrackingResult:
         return None if k is None else int(self.bits[k])
 
 
-def _check_pos(v, name):
-    if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-    return float(v)
-
-
 def gradient_tracking(problem, W, compressor=None, *, alpha: float, gamma: float = 1.0,
                       n_iters: int = 1000, x0=None, scale0=1.0, scale_decay=None,
                       tol=None) -> TrackingResult:
@@ -325,6 +285,7 @@ def gradient_tracking(problem, W, compressor=None, *, alpha: float, gamma: float
     common start (default 0).  ``tol``: stop once err_max ≤ tol.  A fixed-point quantizer
     whose word overflows raises ``OverflowError`` naming the iteration.
 
+    >>> from fxsim.models import DistributedLeastSquares
     >>> p = DistributedLeastSquares()         # 8 agents, d = 10
     >>> res = gradient_tracking(p, mixing_matrix("ring", 8), alpha=0.3 / p.L_max, n_iters=500)
     >>> res.iters_to(1e-8), res.bits_per_iter, round(res.rate, 3)
@@ -332,19 +293,15 @@ def gradient_tracking(problem, W, compressor=None, *, alpha: float, gamma: float
     """
     n, d = problem.n_agents, problem.d
     W = check_mixing(W, n)
-    alpha = _check_pos(alpha, "alpha")
-    gamma = _check_pos(gamma, "gamma")
-    if gamma > 1:
-        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
-    if not isinstance(n_iters, (int, np.integer)) or n_iters < 1:
-        raise ValueError(f"n_iters must be an integer >= 1, got {n_iters!r}")
+    alpha = V.positive("alpha", alpha)
+    gamma = V.in_range("gamma", gamma, 0, 1, lo_open=True)
+    n_iters = V.integer("n_iters", n_iters, 1)
     s0 = np.broadcast_to(np.asarray(scale0, dtype=np.float64), (2,)).copy() \
         if np.ndim(scale0) <= 1 and np.size(scale0) in (1, 2) else None
     if s0 is None or not np.isfinite(s0).all() or (s0 <= 0).any():
         raise ValueError(f"scale0 must be a number > 0 or a pair of them, got {scale0!r}")
-    rho = 1.0 if scale_decay is None else _check_pos(scale_decay, "scale_decay")
-    if rho > 1:
-        raise ValueError(f"scale_decay must be in (0, 1], got {scale_decay!r}")
+    rho = 1.0 if scale_decay is None else V.in_range("scale_decay", scale_decay, 0, 1,
+                                                      lo_open=True)
     comp = Identity() if compressor is None else compressor
     comp.reset()
     exact = comp.kind == "none"
@@ -409,5 +366,5 @@ def _loop(problem, comp, exact, inv_r, X, Y, G, Hx, Hy, M, alpha, gamma, n_iters
     k = np.arange(len(err))
     return TrackingResult(err=np.array(err), err_max=np.array(err_max), consensus=np.array(cons),
                           bits=k * per_iter, bits_per_iter=per_iter,
-                          saturated=int(getattr(comp, "saturated", 0)), X=X,
+                          overflowed=int(getattr(comp, "saturated", 0)), X=X,
                           name=getattr(comp, "name", type(comp).__name__), diverged=diverged)

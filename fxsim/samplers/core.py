@@ -29,59 +29,67 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
-from numbers import Integral, Real
 
 import numpy as np
 
-from .. import LFSR, FixedArray, Ideal, cast, get_num_threads
+from .. import FixedArray, cast, get_num_threads
+from .. import validate as V
+from ..results import StepResult
+from ..source_spec import make_source as _make_source
 from . import quantizers as Q
 
 VARIANTS = ("fp", "lpf", "lpl", "vc")
 SOURCES = ("ideal", "pcg64", "lfsr16", "lfsr32")
 
 
-def make_source(source, seed: int):
-    """A bit source from a name (``"ideal"``/``"pcg64"``: PCG64 seeded with ``seed``;
-    ``"lfsrN"``: an N-bit LFSR, seed 1 + seed mod (2^N − 1)) or a source object (returned as is).
+def _source(spec, seed: int):
+    if spec is None or isinstance(spec, str):
+        if spec is None or (spec.startswith("lfsr") and spec[4:].isdigit() and spec not in SOURCES):
+            raise ValueError(f"source: must be one of {', '.join(SOURCES)}, a make_source spec "
+                             f"such as 'lfsr:8' or 'philox', or a bit source object, got {spec!r}")
+        if spec in ("lfsr16", "lfsr32"):
+            # LFSR(N) at state 1 + seed mod (2^N − 1): the canonical rule maps s to 1 + (s − 1) mod ...
+            return _make_source(spec, seed + 1)
+        if spec == "ideal":
+            spec = "pcg64"
+        try:
+            return _make_source(spec, seed)
+        except ValueError as e:
+            raise ValueError(f"source: {e}") from None
+    if not hasattr(spec, "draws"):
+        raise ValueError(f"source: needs a draws(n, r) method, got {spec!r}")
+    return spec
 
-    >>> make_source("lfsr16", 0).draws(2, 16).tolist()
+
+def make_source(source, seed: int):
+    """Deprecated (the samplers take ``source=`` and resolve it themselves; ``fxsim.make_source``
+    builds any source): a bit source from a name (``"ideal"``/``"pcg64"``: PCG64 seeded with
+    ``seed``; ``"lfsr16"``/``"lfsr32"``: an N-bit LFSR at state 1 + seed mod (2^N − 1); any other
+    ``fxsim.make_source`` spec with ``seed``) or a source object (returned as is).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     make_source("lfsr16", 0).draws(2, 16).tolist()
     [34957, 3373]
     """
-    if source is None or isinstance(source, str):
-        if source not in SOURCES:
-            raise ValueError(f"source: must be one of {', '.join(SOURCES)} or a bit source object, "
-                             f"got {source!r}")
-        if source.startswith("lfsr"):
-            n = int(source[4:])
-            return LFSR(n, seed=1 + seed % ((1 << n) - 1))
-        return Ideal("pcg64", seed=seed)
-    if not hasattr(source, "draws"):
-        raise ValueError(f"source: needs a draws(n, r) method, got {source!r}")
-    return source
-
-
-def _pos_real(v, name, allow_zero=False):
-    ok = isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        raise ValueError(f"{name}: must be a {'non-negative' if allow_zero else 'positive'} finite "
-                         f"number, got {v!r}")
-    return float(v)
-
-
-def _count(v, name, lo=1):
-    if isinstance(v, bool) or not isinstance(v, Integral) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
-    return int(v)
+    warnings.warn("fxsim.samplers.make_source is deprecated; pass source= to the sampler, or "
+                  "use fxsim.make_source", DeprecationWarning, stacklevel=2)
+    return _source(source, seed)
 
 
 @dataclass
-class Run:
+class Run(StepResult):
     """A finished run: ``samples`` (snapshots, chains, dim) float64, the final state ``x``
-    (and ``v`` for SGHMC), wall time, which path ran, and ``info``.
+    (and ``v`` for SGHMC), wall time, which path ran, and ``info``.  ``len(run)`` is the
+    number of snapshots, ``to_rows()`` one dict per snapshot (``samples``: (chains, dim)).
+    The compiled path's casts are not counted, so a run has no cast counters.
 
-    >>> Run(np.zeros((2, 3, 1)), np.zeros((3, 1)), None, 0.0, "fast").samples.shape
-    (2, 3, 1)
+    >>> r = Run(np.zeros((2, 3, 1)), np.zeros((3, 1)), None, 0.0, "fast")
+    >>> r.samples.shape, len(r), r.to_rows()[1]["samples"].shape
+    ((2, 3, 1), 2, (3, 1))
     """
     samples: np.ndarray
     x: np.ndarray
@@ -89,6 +97,7 @@ class Run:
     seconds: float
     path: str
     info: dict = field(default_factory=dict)
+    step_fields = ("samples",)
 
 
 class Sampler:
@@ -104,19 +113,24 @@ class Sampler:
     alg = -1
     has_velocity = False
 
-    def __init__(self, target, eta, variant="lpl", fmt="Q(8,3)", grad_fmt=None, r=16,
-                 grad_noise=0.0):
+    def __init__(self, target, eta=None, variant="lpl", fmt="Q(8,3)", grad_fmt=None, r=16,
+                 grad_noise=0.0, *, source="ideal", alpha=None):
         if not hasattr(target, "grad") or not hasattr(target, "dim"):
             raise ValueError(f"target: needs dim and grad(theta), got {target!r}")
         self.target = target
-        self.eta = _pos_real(eta, "eta")
-        if variant not in VARIANTS:
-            raise ValueError(f"variant: must be one of {', '.join(VARIANTS)}, got {variant!r}")
-        self.variant = variant
+        if alpha is not None:
+            if eta is not None:
+                raise ValueError("alpha: give the step size once (eta or alpha), not both")
+            eta = alpha
+        self.eta = V.positive("eta" if alpha is None else "alpha", eta)
+        self.alpha = self.eta
+        self.variant = V.one_of("variant", variant, VARIANTS)
         self.fmt = Q.check_format(fmt, "fmt")
         self.grad_fmt = self.fmt if grad_fmt is None else Q.check_format(grad_fmt, "grad_fmt")
         self.r = Q.check_r(r)
-        self.grad_noise = _pos_real(grad_noise, "grad_noise", allow_zero=True)
+        self.grad_noise = V.non_negative("grad_noise", grad_noise)
+        _source(source, 0)                     # validates; the run seeds a name with its seed
+        self.source = source
         self.T = float(getattr(target, "temperature", 1.0))
         self.wide = Q.wide_format(self.fmt)
 
@@ -190,25 +204,31 @@ class Sampler:
                 v = cast(v, self.fmt, "nearest_even", "saturate").to_float()
         return np.ascontiguousarray(x), (None if v is None else np.ascontiguousarray(v))
 
-    def run(self, n_chains, n_steps, *, seed=0, source="ideal", burn=0, thin=1, x0=None,
+    def run(self, n_chains, n_steps, *, seed=0, source=None, burn=0, thin=1, x0=None,
             fast=None, block=512, progress=False) -> Run:
         """Run ``n_chains`` chains (vectorized) for ``n_steps`` steps; keep a snapshot of every
         chain after step j (0-based) when j ≥ ``burn`` and (j − burn + 1) is a multiple of
         ``thin``.  ``fast``: None = the compiled kernel when the target allows it; ``block``
         steps per kernel call (normals and draws are made per block); ``progress``: a tqdm bar.
+        The bit source is the sampler's ``source`` (a name is seeded with ``seed``; a source
+        object is used as it is); ``run(source=...)`` is deprecated (pass it to the sampler).
 
         >>> from fxsim.samplers import SGLD, Gaussian
         >>> r = SGLD(Gaussian(), 0.01, variant="lpf").run(3, 50, burn=40, thin=5, seed=2)
         >>> r.samples.shape, r.path
         ((2, 3, 1), 'fast')
         """
-        n_chains = _count(n_chains, "n_chains")
-        n_steps = _count(n_steps, "n_steps")
-        burn = _count(burn, "burn", lo=0)
-        thin = _count(thin, "thin")
-        block = _count(block, "block")
-        if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-            raise ValueError(f"seed: must be a non-negative integer, got {seed!r}")
+        if source is None:
+            source = self.source
+        else:
+            warnings.warn("run(source=...) is deprecated; pass source= to the sampler",
+                          DeprecationWarning, stacklevel=2)
+        n_chains = V.integer("n_chains", n_chains, 1)
+        n_steps = V.integer("n_steps", n_steps, 1)
+        burn = V.integer("burn", burn, 0)
+        thin = V.integer("thin", thin, 1)
+        block = V.integer("block", block, 1)
+        seed = V.integer("seed", seed, 0)
         if burn >= n_steps:
             raise ValueError(f"burn: must be smaller than n_steps = {n_steps}, got {burn}")
         if fast is None:
@@ -218,7 +238,7 @@ class Sampler:
                              "(Gaussian) or a tabulated one (GaussianMixture, quantized variants)")
         ss = np.random.SeedSequence(int(seed))
         rng_noise, rng_init, rng_batch = (np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(3))
-        src = make_source(source, int(seed))
+        src = _source(source, seed)
         x, v = self.init_state(n_chains, rng_init, x0)
         j = np.arange(n_steps)
         keep = (j >= burn) & ((j - burn + 1) % thin == 0)

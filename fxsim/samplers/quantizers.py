@@ -32,11 +32,11 @@ n draws for Q^s then n for the categorical; Gaussian branch, n for the categoric
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 
 import numpy as np
 
 from .. import FixedArray, QFormat, cast, qformat
+from .. import validate as V
 
 __all__ = ["check_format", "check_r", "sr", "vc_branch", "vc_draws_per_element", "vc_quantize",
            "cat_probs", "wide_format"]
@@ -52,13 +52,7 @@ def check_format(fmt, name="fmt") -> QFormat:
     Traceback (most recent call last):
     ValueError: grad_fmt: must be a signed format (weights and gradients take both signs), got UQ0.8
     """
-    try:
-        f = qformat(fmt)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{name}: {e}") from None
-    if not f.signed:
-        raise ValueError(f"{name}: must be a signed format (weights and gradients take both "
-                         f"signs), got {f}")
+    f = V.signed_format(name, fmt, why=" (weights and gradients take both signs)")
     if f.wl > 53:
         raise ValueError(f"{name}: word length must be at most 53 bits (the sampler state is "
                          f"held exactly in float64), got wl={f.wl}")
@@ -71,9 +65,7 @@ def check_r(r, name="r") -> int:
     >>> check_r(16)
     16
     """
-    if isinstance(r, bool) or not isinstance(r, Integral) or not 1 <= r <= 53:
-        raise ValueError(f"{name}: must be an integer in [1, 53] (random bits per draw), got {r!r}")
-    return int(r)
+    return V.integer(name, r, 1, 53)
 
 
 def wide_format(fmt: QFormat) -> QFormat:
@@ -96,21 +88,13 @@ def sr(x, fmt, r=16, *, source=None, draws=None) -> FixedArray:
     return cast(x, fmt, "stochastic", "saturate", r=r, source=source, draws=draws)
 
 
-def _real(v, name):
-    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
-        raise ValueError(f"{name}: must be a finite real number, got {v!r}")
-    return float(v)
-
-
 def vc_branch(var, fmt) -> str:
     """``"gaussian"`` when var > Δ²/4 (Q^vc adds Gaussian noise), else ``"grid"``.
 
     >>> vc_branch(4e-3, "Q(8,3)"), vc_branch(1e-3, "Q(8,3)")
     ('gaussian', 'grid')
     """
-    var = _real(var, "var")
-    if var < 0:
-        raise ValueError(f"var: must be >= 0, got {var!r}")
+    var = V.non_negative("var", var)
     f = qformat(fmt)
     return "gaussian" if var * 4.0 ** f.fl > 0.25 else "grid"
 
@@ -161,9 +145,7 @@ def vc_quantize(mu, var, fmt, r=16, *, source=None, draws=None, normals=None, rn
     """
     f = check_format(fmt)
     r = check_r(r)
-    var = _real(var, "var")
-    if var < 0:
-        raise ValueError(f"var: must be >= 0, got {var!r}")
+    var = V.non_negative("var", var)
     mu = np.asarray(mu, dtype=np.float64)
     if not np.isfinite(mu).all():
         raise ValueError("mu: contains NaN or inf")

@@ -33,7 +33,8 @@ from __future__ import annotations
 import math
 
 from . import quantizers as Q
-from .core import Sampler, _pos_real
+from .. import validate as V
+from .core import Sampler
 
 __all__ = ["SGHMC", "integrator_coefficients"]
 
@@ -87,11 +88,12 @@ class SGHMC(Sampler):
     alg = 1
     has_velocity = True
 
-    def __init__(self, target, eta, gamma=2.0, u=2.0, variant="lpl", fmt="Q(8,3)", grad_fmt=None,
-                 r=16, grad_noise=0.0):
-        super().__init__(target, eta, variant, fmt, grad_fmt, r, grad_noise)
-        self.gamma = _pos_real(gamma, "gamma", allow_zero=True)
-        self.u = _pos_real(u, "u")
+    def __init__(self, target, eta=None, gamma=2.0, u=2.0, variant="lpl", fmt="Q(8,3)",
+                 grad_fmt=None, r=16, grad_noise=0.0, *, source="ideal", alpha=None):
+        super().__init__(target, eta, variant, fmt, grad_fmt, r, grad_noise, source=source,
+                         alpha=alpha)
+        self.gamma = V.non_negative("gamma", gamma)
+        self.u = V.positive("u", u)
         c = integrator_coefficients(self.eta, self.gamma, self.u, self.T)
         self.c = c
         self.sv = math.sqrt(c["var_v"])

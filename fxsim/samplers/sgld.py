@@ -22,7 +22,9 @@ __all__ = ["SGLD"]
 class SGLD(Sampler):
     """SGLD with ``variant`` in ``fp lpf lpl vc``; ``fmt`` the weights' word, ``grad_fmt`` the
     gradients' (default ``fmt``), ``r`` random bits per SR draw, ``grad_noise`` the standard
-    deviation of Gaussian noise added to ∇U (stochastic gradient).
+    deviation of Gaussian noise added to ∇U (stochastic gradient), ``source`` the SR bit source
+    (``"ideal"``, ``"lfsr16"``, ``"lfsr32"``, any ``fxsim.make_source`` spec, or a source
+    object); ``alpha=`` is the step size ``eta`` under the name the optimizers use.
 
     >>> from fxsim.samplers import Gaussian
     >>> s = SGLD(Gaussian(), eta=0.01, variant="lpl", fmt="Q(8,3)")
@@ -33,8 +35,10 @@ class SGLD(Sampler):
 
     alg = 0
 
-    def __init__(self, target, eta, variant="lpl", fmt="Q(8,3)", grad_fmt=None, r=16, grad_noise=0.0):
-        super().__init__(target, eta, variant, fmt, grad_fmt, r, grad_noise)
+    def __init__(self, target, eta=None, variant="lpl", fmt="Q(8,3)", grad_fmt=None, r=16,
+                 grad_noise=0.0, *, source="ideal", alpha=None):
+        super().__init__(target, eta, variant, fmt, grad_fmt, r, grad_noise, source=source,
+                         alpha=alpha)
         self.var = 2.0 * self.eta * self.T
         self.sigma = math.sqrt(self.var)
         self.vc_gauss = Q.vc_branch(self.var, self.fmt) == "gaussian"

@@ -3,9 +3,8 @@
 * :class:`Gaussian` — N(mean, diag(var)) in d dimensions (d = 1 for the 1-D studies).
 * :class:`GaussianMixture` — a 1-D mixture Σ w_k N(m_k, s²), default ½N(−1, 0.25) + ½N(1, 0.25)
   (0.25 is the *variance*, σ = 0.5: the papers' gradient 4(θ − m) has 1/s² = 4).
-* :class:`BayesLogistic` — Bayesian multinomial logistic regression on scikit-learn's bundled
-  digits (10 classes) with a Gaussian prior; U is divided by the training-set size N and
-  T = 1/N (the papers' "datasize" scaling), stochastic gradients from minibatches.
+* ``BayesLogistic`` — Bayesian multinomial logistic regression on scikit-learn's bundled digits;
+  it lives in ``fxsim.models.bayes_logistic`` (with the other models) and is re-exported here.
 
 Every target has ``dim``, ``temperature`` and ``grad(theta)`` (theta of shape (chains, dim)).
 The 1-D targets also give ``pdf``, ``cdf``, ``quantile`` (inverted to 1e-12) and the partial
@@ -19,10 +18,13 @@ numpy), so the compiled kernel and the per-step path read identical values.
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 import numpy as np
 from scipy.special import ndtr, ndtri
+
+from fxsim.models.bayes_logistic import BayesLogistic
+
+from .. import validate as V
 
 __all__ = ["Gaussian", "GaussianMixture", "BayesLogistic"]
 
@@ -38,15 +40,6 @@ def _vec(v, d, name, positive=False):
     if positive and (a <= 0).any():
         raise ValueError(f"{name}: must be > 0, got {a.tolist()}")
     return np.broadcast_to(a, (d,)).copy()
-
-
-def _theta(theta, d):
-    th = np.asarray(theta, dtype=np.float64)
-    if th.ndim == 1 and d == 1:
-        th = th[:, None]
-    if th.ndim != 2 or th.shape[1] != d:
-        raise ValueError(f"theta: expected shape (chains, {d}), got {th.shape}")
-    return th
 
 
 class _Mixture1D:
@@ -187,8 +180,7 @@ class Gaussian(_Mixture1D):
     def __init__(self, mean=0.0, var=1.0, dim=None):
         if dim is None:
             dim = max(np.size(mean), np.size(var))
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim: must be a positive integer, got {dim!r}")
+        V.integer("dim", dim, 1)
         self.dim = dim
         self.mu = _vec(mean, dim, "mean")
         self.var = _vec(var, dim, "var", positive=True)
@@ -211,7 +203,7 @@ class Gaussian(_Mixture1D):
         >>> Gaussian(mean=1.0, var=0.5).grad([[2.0]]).tolist()
         [[2.0]]
         """
-        th = _theta(theta, self.dim)
+        th = V.chains("theta", theta, self.dim)
         return self.a * th + self.b
 
     def grad_words(self, raw, fmt):
@@ -258,8 +250,7 @@ class GaussianMixture(_Mixture1D):
         k = self.means.size
         if k < 1 or not np.isfinite(self.means).all():
             raise ValueError(f"means: must be finite numbers, got {means!r}")
-        if isinstance(var, bool) or not isinstance(var, Real) or not var > 0 or not math.isfinite(var):
-            raise ValueError(f"var: must be a positive number (the component variance), got {var!r}")
+        V.positive("var", var)
         self.s2 = float(var)
         self.sds = np.full(k, math.sqrt(self.s2))
         w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
@@ -277,7 +268,7 @@ class GaussianMixture(_Mixture1D):
         >>> GaussianMixture().grad([[0.0]]).tolist()
         [[0.0]]
         """
-        th = _theta(theta, 1)
+        th = V.chains("theta", theta, 1)
         z = -0.5 * (th - self.means) ** 2 / self.s2 + np.log(self.weights)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
@@ -316,104 +307,3 @@ class GaussianMixture(_Mixture1D):
         'table'
         """
         return "table", self.table(fmt), None
-
-
-class BayesLogistic:
-    """Bayesian multinomial logistic regression (softmax, ``classes`` outputs, intercepts) on a
-    train split of scikit-learn's digits (pixels/16), prior N(0, ``prior_var``·I).
-
-    U(θ) = Σ_i −log softmax(x_i W + c)_{y_i} + ‖θ‖²/(2 prior_var); the samplers see
-    f = U/N (N training samples) at temperature T = 1/N, and a minibatch gradient of f:
-    mean over ``batch`` samples (drawn with replacement, per chain) + θ/(N prior_var).
-
-    >>> m = BayesLogistic(n_train=200, batch=20)
-    >>> m.dim, m.n_train, m.X_test.shape
-    (650, 200, (1597, 64))
-    """
-
-    kernel_kind = None
-
-    def __init__(self, dataset="digits", n_train=1200, batch=64, prior_var=1.0, split_seed=0):
-        from fxsim.models.data import builtin_dataset
-        if dataset not in ("digits",):
-            raise ValueError(f"dataset: only 'digits' (10 classes) is supported, got {dataset!r}")
-        X, y = builtin_dataset(dataset)
-        if isinstance(n_train, bool) or not isinstance(n_train, int) or not 10 <= n_train < len(y):
-            raise ValueError(f"n_train: must be an integer in [10, {len(y) - 1}], got {n_train!r}")
-        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= n_train:
-            raise ValueError(f"batch: must be an integer in [1, n_train], got {batch!r}")
-        if isinstance(prior_var, bool) or not isinstance(prior_var, Real) or not prior_var > 0:
-            raise ValueError(f"prior_var: must be > 0, got {prior_var!r}")
-        perm = np.random.default_rng(split_seed).permutation(len(y))
-        tr, te = perm[:n_train], perm[n_train:]
-        self.X, self.y = X[tr], y[tr]
-        self.X_test, self.y_test = X[te], y[te]
-        self.classes = 10
-        self.features = X.shape[1]
-        self.dim = (self.features + 1) * self.classes
-        self.n_train = n_train
-        self.batch = batch
-        self.prior_var = float(prior_var)
-        self.temperature = 1.0 / n_train
-
-    def __repr__(self):
-        return f"BayesLogistic(digits, N={self.n_train}, batch={self.batch}, dim={self.dim})"
-
-    def unpack(self, theta):
-        """(W, c) of shape (chains, features, classes), (chains, classes).
-
-        >>> m = BayesLogistic(n_train=100)
-        >>> [a.shape for a in m.unpack(np.zeros((2, m.dim)))]
-        [(2, 64, 10), (2, 10)]
-        """
-        th = np.asarray(theta, dtype=np.float64)
-        W = th[:, : self.features * self.classes].reshape(-1, self.features, self.classes)
-        return W, th[:, self.features * self.classes:]
-
-    def logits(self, theta, X):
-        """x W + c for every chain: shape (chains, samples, classes).
-
-        >>> m = BayesLogistic(n_train=100)
-        >>> m.logits(np.zeros((2, m.dim)), m.X_test[:3]).shape
-        (2, 3, 10)
-        """
-        W, c = self.unpack(theta)
-        return np.einsum("nf,cfk->cnk", X, W) + c[:, None, :]
-
-    def grad(self, theta, rng=None):
-        """Minibatch gradient of f = U/N at θ (chains, dim); ``rng`` picks the minibatch
-        (per chain, with replacement); rng=None: the full-data gradient.
-
-        >>> m = BayesLogistic(n_train=100, batch=10)
-        >>> m.grad(np.zeros((2, m.dim)), np.random.default_rng(0)).shape
-        (2, 650)
-        """
-        th = _theta(theta, self.dim)
-        C = th.shape[0]
-        W, c = self.unpack(th)
-        if rng is None:
-            Xb = np.broadcast_to(self.X, (C,) + self.X.shape)
-            yb = np.broadcast_to(self.y, (C, len(self.y)))
-        else:
-            idx = rng.integers(0, self.n_train, size=(C, self.batch))
-            Xb, yb = self.X[idx], self.y[idx]
-        z = np.einsum("cnf,cfk->cnk", Xb, W) + c[:, None, :]
-        z -= z.max(axis=2, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=2, keepdims=True)
-        p[np.arange(C)[:, None], np.arange(yb.shape[1])[None, :], yb] -= 1.0
-        B = Xb.shape[1]
-        gW = np.einsum("cnf,cnk->cfk", Xb, p) / B
-        gc = p.sum(axis=1) / B
-        g = np.concatenate([gW.reshape(C, -1), gc], axis=1)
-        return g + th / (self.n_train * self.prior_var)
-
-    def grad_words(self, raw, fmt, rng=None):
-        """:meth:`grad` at the words ``raw`` of ``fmt``.
-
-        >>> from fxsim import QFormat
-        >>> m = BayesLogistic(n_train=100)
-        >>> m.grad_words(np.zeros((1, m.dim), dtype=np.int64), QFormat(6, 4)).shape
-        (1, 650)
-        """
-        return self.grad(np.ldexp(np.asarray(raw, dtype=np.float64), -fmt.fl), rng)

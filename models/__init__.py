@@ -66,3 +66,9 @@ def make_model(name: str, **kwargs):
 __all__ = ["Quadratic", "LeastSquares", "make_least_squares", "Rosenbrock", "Himmelblau",
            "LogisticRegression", "MLP", "load_dataset", "builtin_dataset", "BUILTIN", "MODELS",
            "make_model"]
+
+# Models of the studies: the GD study's axis-aligned quadratic, the amplification study's decay
+from .aligned import AlignedQuadratic  # noqa: E402
+from .decayed import DecayedModel  # noqa: E402
+
+__all__ += ["AlignedQuadratic", "DecayedModel"]

@@ -198,3 +198,22 @@ def test_quick_run_under_a_minute(tmp_path):
     res = C.run(str(tmp_path), quick=True, seed=0, progress=False)
     assert res["seconds"] < 60
     assert all(os.path.getsize(f) > 0 for f in res["files"].values())
+
+
+def test_sources_come_from_make_source_with_the_old_seeding():
+    """``SourceSpec.make`` builds through ``fxsim.make_source`` and gives the streams the study's
+    own factory gave (so the rows do not change): an LFSR started directly at 1 + w mod (2**n - 1)
+    (w: one 64-bit word of the SeedSequence of (seed, label, key)), an ideal source seeded with
+    that SeedSequence (numpy's own PCG64)."""
+    import zlib
+    for spec in C.default_sources():
+        words = [5] + [zlib.crc32(str(k).encode()) for k in (spec.label, "acf", 8)]
+        ss = np.random.SeedSequence(words)
+        if spec.kind == "ideal":
+            old = fxsim.Ideal(np.random.PCG64(ss))
+        else:
+            s = 1 + int(ss.generate_state(1, np.uint64)[0]) % ((1 << spec.n) - 1)
+            old = fxsim.LFSR(spec.n, form=spec.form, seed=s, rule=spec.rule, lanes=spec.lanes)
+        r = min(spec.max_r(), 16)
+        assert np.array_equal(spec.make(5, "acf", 8).draws(512, r), old.draws(512, r)), spec.label
+        assert fxsim.make_source(spec.spec) is not None          # a valid make_source spec

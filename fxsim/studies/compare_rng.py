@@ -24,10 +24,8 @@ results do not depend on the thread count), so two runs with one seed give ident
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
-import sys
 import time
 import zlib
 from dataclasses import dataclass
@@ -35,7 +33,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._report import copy_figures, fmt_number, markdown_table
+from ._report import (add_study_parser, figure, finish, fmt_number, make_progress, markdown_table)
+from ._report import write_csv as _write_rows
 
 import fxsim
 from fxsim import FixedArray, QFormat
@@ -70,11 +69,13 @@ CHUNK = 1 << 21          # casts per fxsim call in the long measurements (stream
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A random bit source configuration; ``make(seed, *key)`` builds a fresh, seeded one.
+    """A random bit source configuration; ``make(seed, *key)`` builds a fresh, seeded one
+    through ``fxsim.make_source`` (its ``spec`` string, seeded by a ``SeedSequence`` of
+    (seed, label, key)).
 
     >>> spec = SourceSpec("lfsr", 16, "galois", "serial")
-    >>> spec.label, spec.max_r()
-    ('LFSR16 gal serial x1', 64)
+    >>> spec.label, spec.spec, spec.max_r()
+    ('LFSR16 gal serial x1', 'lfsr:16:galois:serial:lanes=1', 64)
     >>> a, b = spec.make(0, "demo"), spec.make(0, "demo")      # same key, same stream
     >>> bool((a.draws(4, 16) == b.draws(4, 16)).all())
     True
@@ -99,13 +100,16 @@ class SourceSpec:
         return {"source": self.label, "n": self.n, "form": self.form, "rule": self.rule,
                 "lanes": self.lanes if self.kind == "lfsr" else None}
 
+    @property
+    def spec(self) -> str:
+        """The ``fxsim.make_source`` spec string of this configuration."""
+        if self.kind == "ideal":
+            return f"ideal:{self.bitgen}"
+        return f"lfsr:{self.n}:{self.form}:{self.rule}:lanes={self.lanes}"
+
     def make(self, seed: int, *key):
         """A new source seeded from (seed, label, key): same arguments, same stream."""
-        ss = _seedseq(seed, self.label, *key)
-        if self.kind == "ideal":
-            return fxsim.Ideal(self.bitgen, seed=ss)
-        s = 1 + int(ss.generate_state(1, np.uint64)[0]) % ((1 << self.n) - 1)
-        return fxsim.LFSR(self.n, form=self.form, seed=s, rule=self.rule, lanes=self.lanes)
+        return fxsim.make_source(self.spec, _seedseq(seed, self.label, *key))
 
 
 def _seedseq(seed: int, *key) -> np.random.SeedSequence:
@@ -131,49 +135,6 @@ def default_sources() -> list:
 
 
 IDEAL = SourceSpec("ideal")
-
-
-# -- progress ----------------------------------------------------------------------------------
-
-class _Progress:
-    """tqdm on stderr when installed (and enabled), else a plain textual counter on stderr."""
-
-    def __init__(self, total: int, desc: str, enabled: bool):
-        self.total, self.desc, self.enabled, self.done = total, desc, enabled, 0
-        self._bar = None
-        self._t0 = time.perf_counter()
-        if not enabled:
-            return
-        try:
-            from tqdm.auto import tqdm
-            self._bar = tqdm(total=total, desc=desc, file=sys.stderr, leave=True,
-                             dynamic_ncols=True)
-        except ImportError:
-            self._last = -1.0
-
-    def update(self, k: int = 1, what: str = ""):
-        self.done += k
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            if what:
-                self._bar.set_postfix_str(what, refresh=False)
-            self._bar.update(k)
-            return
-        now = time.perf_counter()
-        if now - self._last >= 1.0 or self.done >= self.total:
-            self._last = now
-            pct = 100.0 * self.done / max(self.total, 1)
-            print(f"\r{self.desc}: {self.done}/{self.total} ({pct:5.1f}%) "
-                  f"{now - self._t0:6.1f}s {what[:40]:<40}", end="", file=sys.stderr, flush=True)
-
-    def close(self):
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            print(file=sys.stderr, flush=True)
 
 
 def _row(study, spec=None, **kw) -> dict:
@@ -258,7 +219,7 @@ def sr_bias(sources=None, rs=range(2, 17), n_casts=2**20, n_phi=256, seed=0, pro
     pred = {r: predicted_bias(k, r) for r in rs}
     se = {r: _ideal_stderr(k, r, n_casts) for r in rs}
     tasks = [(s, r) for s in sources for r in rs if r <= s.max_r()]
-    bar = _Progress(len(tasks), "(a) SR bias", progress)
+    bar = make_progress(len(tasks), "(a) SR bias", progress)
     rows = []
     for spec, r in tasks:
         meas = _measure_bias(spec.make(seed, "bias", r), k, r, n_casts)
@@ -287,7 +248,7 @@ def sr_bias_sawtooth(sources=None, r=3, n_points=64, casts_per_point=2**14, seed
     u = rng.integers(0, (1 << FRAC) // n_points, size=n_points, dtype=np.int64)
     k = np.arange(n_points, dtype=np.int64) * ((1 << FRAC) // n_points) + u
     x = np.tile(_x_of(k), casts_per_point)
-    bar = _Progress(len(sources), f"(a) bias vs phi, r={r}", progress)
+    bar = make_progress(len(sources), f"(a) bias vs phi, r={r}", progress)
     rows = []
     for spec in sources:
         y = fxsim.cast(x, FMT, "stochastic", "saturate", r=r, source=spec.make(seed, "saw", r))
@@ -328,7 +289,7 @@ def error_acf(sources=None, r=8, n_casts=2**20, max_lag=16, seed=0, progress=Fal
     x = _x_of(k)
     t = x * 2.0**FMT.fl                                  # exact (FRAC + 2 bits)
     todo = [s for s in sources if r <= s.max_r()]
-    bar = _Progress(len(todo), f"(b) error ACF, r={r}", progress)
+    bar = make_progress(len(todo), f"(b) error ACF, r={r}", progress)
     rows = []
     for spec in todo:
         src = spec.make(seed, "acf", r)
@@ -477,7 +438,7 @@ def accumulation(configs=None, streams=tuple(STREAMS), steps=10**6, trials=16, c
     """
     configs = default_acc_configs() if configs is None else list(configs)
     n_runs = sum(len(streams) * (trials if c.spec else 1) for c in configs)
-    bar = _Progress(n_runs, "(c) accumulation", progress)
+    bar = make_progress(n_runs, "(c) accumulation", progress)
     rows = []
     stride = max(1, steps // trace_points)
     for stream in streams:
@@ -567,7 +528,7 @@ def lanes(Ls=(1, 2, 4, 8, 16), n=16, r=8, steps=2**18, block=64, seed=0, progres
                 if arr == "sliced" and r * L > 64:
                     continue
                 tasks.append((L, arr, rule))
-    bar = _Progress(len(tasks), "(d) lanes", progress)
+    bar = make_progress(len(tasks), "(d) lanes", progress)
     rows, cache = [], {}
     for L, arr, rule in tasks:
         if L not in cache:
@@ -618,11 +579,7 @@ def write_csv(rows, path):
     >>> open(p).read().splitlines()[1]
     'bias,ideal PCG64,,,,,4,,,,,,-0.03,,,'
     """
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: ("" if row.get(k) is None else row[k]) for k in COLUMNS})
+    _write_rows(rows, path, COLUMNS)
 
 
 def _sel(rows, **kw):
@@ -735,12 +692,7 @@ def markdown(rows, meta=None) -> str:
 
 # -- figures -----------------------------------------------------------------------------------
 
-def _figure(w, h):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(w, h), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
+_figure = figure
 
 
 def _save(fig, path, dpi=100):
@@ -1044,8 +996,23 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None) -> di
     md = markdown(rows, meta)
     md += ("\nFigures: " + ", ".join(f"`{os.path.basename(files[k])}`" for k in
                                       ("bias_png", "acf_png", "accumulation_png", "lanes_png")) + "\n")
-    with open(files["md"], "w") as fh:
-        fh.write(md)
-    if copy_figures_to:
-        copy_figures(files, copy_figures_to)
-    return {"rows": rows, "markdown": md, "files": files, "seconds": total, "timings": secs}
+    return finish(md, files, total, rows, copy_figures_to, timings=secs)
+
+
+def add_cli(sub):
+    """Register ``fxsim compare-rng`` on the argparse sub-parsers ``sub`` (the study takes about
+    20 s with ``--quick``).
+
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="fxsim").add_subparsers(dest="cmd")
+    >>> a = add_cli(sub).parse_args(["--quick"]); a.quick, a.out
+    (True, 'results/compare_rng')
+    """
+    return add_study_parser(
+        sub, "compare-rng", run, help="study: LFSR vs ideal random bits for stochastic rounding",
+        description="Measure SR bias against spec section 2, the autocorrelation of rounding "
+                    "errors, a 10^6-step accumulation and L parallel rounding units, for LFSR "
+                    "(n = 8, 16, 32; galois/fibonacci; serial/state; 1 and 8 lanes) and ideal "
+                    "PCG64 bits. Writes OUT/compare_rng.csv, OUT/compare_rng.md and four PNGs.",
+        out="results/compare_rng", quick_help="smaller samples (under a minute)",
+        seed_help="seed of every source and input")

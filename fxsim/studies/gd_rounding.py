@@ -50,22 +50,22 @@ model, and returns {"rows", "summary", "markdown", "files", "seconds"}.
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
 import zlib
-from concurrent.futures import as_completed
 
 import numpy as np
 
-from ._report import copy_figures, fmt_number, markdown_table, progress_bar, worker_pool
+from ._report import (add_study_options, figure, finish, fmt_number, markdown_table, pos_int,
+                      print_study, progress_bar, run_jobs, write_csv)
 
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
 from ..qformat import QFormat
 from .. import cast
-from fxsim.models import MLP, Himmelblau, LogisticRegression, Quadratic, Rosenbrock, make_least_squares
+from fxsim.models import (MLP, AlignedQuadratic, Himmelblau, LogisticRegression, Rosenbrock,
+                          make_least_squares)
 
 __all__ = ["STRATEGIES", "SOURCES", "FORMATS", "PRESETS", "MODELS", "DEFAULT_MODELS",
            "MODEL_FORMATS", "STEPS", "resolve_models", "float64_run", "COLUMNS", "SUMMARY_COLUMNS",
@@ -135,26 +135,6 @@ SUMMARY_COLUMNS = ["model", "format", "source", "strategy", "n_seeds", "n_iters"
 
 
 # -- models, accelerators, tolerance -----------------------------------------------------------
-
-class AlignedQuadratic(Quadratic):
-    """``fxsim.models.Quadratic`` with its eigenbasis on the axes (A = diag(λ)): the same
-    eigenvalues, minimizer and start points; components evolve independently, so the
-    round-to-nearest stagnation bounds hold per component.
-
-    >>> q = AlignedQuadratic(d=3, cond=4.0)
-    >>> bool(np.allclose(q.A, np.diag(q.eigs))), q.eigs.tolist()
-    (True, [1.0, 2.0, 4.0])
-    """
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.Q = np.eye(self.dim)
-        self.A = np.diag(self.eigs)
-        self._cache = {}
-
-    def __repr__(self):
-        return "Aligned" + super().__repr__()
-
 
 def default_models() -> list:
     """The models of the main job (``DEFAULT_MODELS``).
@@ -435,22 +415,6 @@ def markdown(summary, meta=None) -> str:
 _table = markdown_table
 
 
-def write_csv(rows, path, columns):
-    """Write ``rows`` (dicts) to ``path`` with the header ``columns``.
-
-    >>> import os, tempfile
-    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
-    >>> write_csv([{"model": "logistic", "seed": 0}], p, ["model", "seed"])
-    >>> open(p).read().splitlines()
-    ['model,seed', 'logistic,0']
-    """
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns)
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
-
-
 # -- figures -----------------------------------------------------------------------------------
 
 COLORS = {"round-to-nearest": "tab:red", "SR": "tab:blue", "SR_ε": "tab:green",
@@ -458,12 +422,7 @@ COLORS = {"round-to-nearest": "tab:red", "SR": "tab:blue", "SR_ε": "tab:green",
 LINES = {"lfsr16": "-", "pcg64": "--"}
 
 
-def _figure(w, h):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(w, h), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
+_figure = figure
 
 
 def plot_model(model_keys, curves, summary, path, title):
@@ -599,24 +558,12 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
     jobs = jobs_for(models, formats, seed, n_seeds, iters)
-    results = [None] * len(jobs)
     bar = progress_bar(len(jobs), "gd-study", progress)
-    if workers and workers > 1:
-        with worker_pool(workers) as ex:
-            futs = {ex.submit(_job, j): i for i, j in enumerate(jobs)}
-            for fut in as_completed(futs):
-                results[futs[fut]] = fut.result()
-                if bar is not None:
-                    j = jobs[futs[fut]]
-                    bar.set_postfix_str(f"{j[0]} {j[1]} {j[2]}", refresh=False)
-                    bar.update(1)
-    else:
-        for i, j in enumerate(jobs):
-            results[i] = _job(j)
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+    try:
+        results = run_jobs(_job, jobs, workers, bar, label=lambda j: f"{j[0]} {j[1]} {j[2]}")
+    finally:
+        if bar is not None:
+            bar.close()
     rows, curves = [], {}
     for j, (rs, cv) in zip(jobs, results):
         rows.extend(rs)
@@ -649,8 +596,52 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     md = markdown(summary, meta)
     md += ("\nFigures: " + ", ".join(f"`{os.path.basename(v)}`" for k, v in files.items()
                                       if k.endswith("_png")) + "\n")
-    with open(files["md"], "w") as fh:
-        fh.write(md)
-    if copy_figures_to:
-        copy_figures(files, copy_figures_to)
-    return {"rows": rows, "summary": summary, "markdown": md, "files": files, "seconds": total}
+    return finish(md, files, total, rows, copy_figures_to, summary=summary)
+
+
+def _models_arg(s):
+    import argparse
+    try:
+        return resolve_models(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def command(args) -> int:
+    """``fxsim gd-study``: run the study with the parsed options and print its table.
+
+    About 8 s with ``--quick``, so skipped by doctest:
+
+    >>> from fxsim.cli import main
+    >>> main(["gd-study", "--quick"])     # doctest: +SKIP
+    """
+    return print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
+                           workers=args.workers, copy_figures_to=args.copy_figures,
+                           models=getattr(args, "models", None)))
+
+
+def add_cli(sub):
+    """Register ``fxsim gd-study`` on the argparse sub-parsers ``sub``.
+
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="fxsim").add_subparsers(dest="cmd")
+    >>> a = add_cli(sub).parse_args(["--quick", "--models", "quadratic"]); a.quick, a.models, a.out
+    (True, ['quadratic_grid'], 'results/gd_study')
+    """
+    p = sub.add_parser(
+        "gd-study", help="study: gradient descent with round-to-nearest, SR, SR_ε, signed-SR_ε",
+        description="Gradient descent (exact gradient, fused update on the emulated datapath) on "
+                    "a quadratic (minimizer on and off the grid) and logistic regression "
+                    "(breast cancer), in Q8.8 and Q8.12, with four rounding strategies and LFSR "
+                    "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes; --models adds "
+                    "least squares, Rosenbrock, Himmelblau and the MLP on digits. Writes "
+                    "OUT/gd_study.csv, OUT/gd_study_runs.csv, OUT/gd_study.md and one PNG per model.")
+    add_study_options(p, "results/gd_study", "fewer seeds and iterations (~10 s)", "root seed of every run")
+    p.add_argument("--workers", type=pos_int, default=2, help="worker processes (default 2; "
+                   "results do not depend on it)")
+    p.add_argument("--models", type=_models_arg, metavar="LIST",
+                   help="comma-separated models: quadratic (minimizer on the grid), quadratic_off, "
+                        "logistic, least_squares, rosenbrock, himmelblau, mlp, or all (default: "
+                        "quadratic,quadratic_off,logistic)")
+    p.set_defaults(run=command)
+    return p

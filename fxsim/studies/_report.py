@@ -53,6 +53,24 @@ def nonneg_int(text):
     return v
 
 
+def arg_type(resolve):
+    """An argparse type from a function that raises ValueError on a bad value (its message
+    becomes the command line's one-line error).
+
+    >>> import argparse
+    >>> p = argparse.ArgumentParser(prog="x"); _ = p.add_argument("--n", type=arg_type(int))
+    >>> p.parse_args(["--n", "3"]).n
+    3
+    """
+    def parse(text):
+        try:
+            return resolve(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = getattr(resolve, "__name__", "value")
+    return parse
+
+
 def pos_int(text):
     """argparse type: a positive integer.
 

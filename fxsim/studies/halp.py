@@ -180,9 +180,12 @@ def plot(traces, rows, keys, path):
             ax.grid(alpha=0.3, which="both")
     for i in range(len(keys)):                      # left column: every method of the row
         axs[i, 0].legend(fontsize=8, loc="lower left")
-    fig.suptitle("Low-precision SGD and SVRG stall at the b-bit grid's noise floor; HALP "
-                 "(b-bit offset re-centred every epoch)\nfollows float64 SVRG's linear rate "
-                 "far below it (SR with 32-bit PCG64 draws, seed-fixed minibatches)", fontsize=11)
+    ratios = [r["halp_final_over_lpsvrg_plateau"] for r in rows
+              if r.get("halp_final_over_lpsvrg_plateau") is not None]
+    ratio = (f"; HALP's final error / LP-SVRG's plateau: {min(ratios):.1e} to {max(ratios):.1e}"
+             if ratios else "")
+    fig.suptitle("LP-SGD, LP-SVRG, float64 SVRG and HALP (b-bit offset re-centred every epoch)"
+                 + ratio + "\n(SR with 32-bit PCG64 draws, seed-fixed minibatches)", fontsize=11)
     fig.savefig(path, dpi=100)
     return path
 

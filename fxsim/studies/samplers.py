@@ -151,7 +151,7 @@ def _plot_a(rows, hist, path):
     ax.set_xscale("log")
     ax.set_xlabel("step size η")
     ax.set_ylabel("W2 to N(0, 1)")
-    ax.set_title("(a) SGLD, Q(8,3): naive LP-L drifts away as η shrinks", fontsize=10)
+    ax.set_title("(a) SGLD, Q(8,3): W2 to N(0, 1) vs the step size", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax = axes[1]
@@ -164,7 +164,7 @@ def _plot_a(rows, hist, path):
                 color=COLORS[var], label=LABEL[var])
     ax.set_xlabel("θ")
     ax.set_ylabel("density")
-    ax.set_title(f"(a) samples at η = {eta:g} (ideal bits): LP-L too wide; LP-F, VC on target",
+    ax.set_title(f"(a) samples at η = {eta:g} (ideal bits) against N(0, 1)",
                  fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -192,7 +192,7 @@ def _plot_b(rows, path):
                        label=lab)
         ax.set_xticks(xs, [LABEL[v] for v in VARIANTS])
         ax.set_ylabel("W2 to the target")
-        ax.set_title(f"(b) {tname}, Q(8,4), η = {eta:g}: SGHMC (γ=2, u=1) below SGLD", fontsize=10)
+        ax.set_title(f"(b) {tname}, Q(8,4), η = {eta:g}: W2 per variant and sampler", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     h, l = axes[0].get_legend_handles_labels()
     fig.legend(h, l, loc="upper center", ncol=6, fontsize=8, frameon=False)
@@ -204,8 +204,8 @@ def _plot_b(rows, path):
 def _plot_c(rows, path):
     fig = figure(12, 4.2, layout=None)
     axes = fig.subplots(1, 2)
-    titles = {"err": "(c) test error: naive LP-L degrades most as fraction bits drop",
-              "nll": "(c) test NLL: SGHMC degrades less with LP-F, more with VC"}
+    titles = {"err": "(c) test error vs fraction bits",
+              "nll": "(c) test NLL vs fraction bits"}
     for ax, metric, name in ((axes[0], "err", "test error"), (axes[1], "nll", "test NLL (nats)")):
         for alg, ls in (("SGLD", "-"), ("SGHMC", "--")):
             fp = [r[metric] for r in rows if r["sampler"] == alg and r["variant"] == "fp"]

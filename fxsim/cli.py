@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from .studies import _report
+from .studies import STUDY_MODULES, nonneg_int, pos_int, prepare_out_dirs
 
 
 def demo(args) -> int:
@@ -85,26 +85,6 @@ def _shape_arg(text):
     return dims
 
 
-def _nonneg_int(text):
-    try:
-        v = int(text, 0)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return v
-
-
-def _pos_int(text):
-    try:
-        v = int(text, 0)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
 def _size_arg(text):
     """--count, --K of export-vectors: a positive integer; the export's size limit
     (``fxsim.vectors.EXPORT_MAX_WORDS``) is checked with the other sizes by export_vectors."""
@@ -154,18 +134,18 @@ def _add_export_parser(sub):
                    "M*K + K*N + M*N words at most 2**24, M*K*N at most 2**30")
     p.add_argument("--count", type=_size_arg, help="number of cases (default 1000; not for matmul), "
                    ">= 1; all ports' words together at most 2**24 (see the size limit)")
-    p.add_argument("--seed", type=_nonneg_int, default=1, help="seed of the random input words (default 1)")
+    p.add_argument("--seed", type=nonneg_int, default=1, help="seed of the random input words (default 1)")
     p.add_argument("--rounding", default="nearest_even", choices=ROUNDING, metavar="MODE",
                    help="rounding mode (default nearest_even): " + " ".join(ROUNDING))
     p.add_argument("--overflow", default="saturate", choices=OVERFLOW, metavar="MODE",
                    help="overflow mode (default saturate): " + " ".join(OVERFLOW))
-    p.add_argument("--r", type=_pos_int, help="random bits per draw (stochastic rounding)")
+    p.add_argument("--r", type=pos_int, help="random bits per draw (stochastic rounding)")
     p.add_argument("--eps", type=float, default=0.0, help="epsilon of the *_eps modes, in [0, 1)")
     p.add_argument("--sr-rule", default="trunc", choices=SR_RULES, metavar="RULE",
                    help="few-bit SR rule (default trunc): " + " ".join(SR_RULES))
     p.add_argument("--source", help="bit source of stochastic rounding: "
                    "lfsr[:N][:galois|fibonacci][:serial|state] or ideal[:pcg64|philox|sfc64|mt19937]")
-    p.add_argument("--source-seed", type=_nonneg_int,
+    p.add_argument("--source-seed", type=nonneg_int,
                    help="seed of the source (LFSR: its starting state, 1..2^N-1); default --seed")
     p.add_argument("--no-edges", dest="edges", action="store_false",
                    help="random words only (no min/max/0/-1/tie cases first)")
@@ -246,89 +226,14 @@ def check_vectors_cmd(args, p) -> int:
     return 0 if rep.ok else 1
 
 
-def _add_compare_rng_parser(sub):
-    p = sub.add_parser(
-        "compare-rng", help="study: LFSR vs ideal random bits for stochastic rounding",
-        description="Measure SR bias against spec section 2, the autocorrelation of rounding "
-                    "errors, a 10^6-step accumulation and L parallel rounding units, for LFSR "
-                    "(n = 8, 16, 32; galois/fibonacci; serial/state; 1 and 8 lanes) and ideal "
-                    "PCG64 bits. Writes OUT/compare_rng.csv, OUT/compare_rng.md and four PNGs.")
-    _report.add_study_options(p, "results/compare_rng", "smaller samples (under a minute)", "seed of every source and input")
-    return p
-
-
-def _print_study(res) -> int:
-    """The table of a study's run, then where its files are."""
-    files = res["files"]
-    print(res["markdown"])
-    per_run = f" (per run: {files['runs_csv']})" if "runs_csv" in files else ""
-    print(f"Study done in {res['seconds']:.1f} s. Table: {files['md']} and {files['csv']}{per_run}")
-    print("Figures:\n" + "\n".join(f"  {v}" for k, v in files.items() if k.endswith("_png")))
-    return 0
-
-
-def compare_rng_cmd(args) -> int:
-    """``fxsim compare-rng``: run the LFSR-vs-ideal study and print its table.
-
-    Runs ``fxsim.studies.compare_rng.run`` (about 20 s with ``--quick``), so skipped by doctest:
-
-    >>> main(["compare-rng", "--quick", "--out", "results/compare_rng"])   # doctest: +SKIP
-    """
-    from fxsim.studies import compare_rng
-    res = compare_rng.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
-                          copy_figures_to=args.copy_figures)
-    return _print_study(res)
-
-
-def _add_gd_study_parser(sub):
-    p = sub.add_parser(
-        "gd-study", help="study: gradient descent with round-to-nearest, SR, SR_ε, signed-SR_ε",
-        description="Gradient descent (exact gradient, fused update on the emulated datapath) on "
-                    "a quadratic (minimizer on and off the grid) and logistic regression "
-                    "(breast cancer), in Q8.8 and Q8.12, with four rounding strategies and LFSR "
-                    "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes; --models adds "
-                    "least squares, Rosenbrock, Himmelblau and the MLP on digits. Writes "
-                    "OUT/gd_study.csv, OUT/gd_study_runs.csv, OUT/gd_study.md and one PNG per model.")
-    _report.add_study_options(p, "results/gd_study", "fewer seeds and iterations (~10 s)", "root seed of every run")
-    p.add_argument("--workers", type=_pos_int, default=2, help="worker processes (default 2; "
-                   "results do not depend on it)")
-    p.add_argument("--models", type=_models_arg, metavar="LIST",
-                   help="comma-separated models: quadratic (minimizer on the grid), quadratic_off, "
-                        "logistic, least_squares, rosenbrock, himmelblau, mlp, or all (default: "
-                        "quadratic,quadratic_off,logistic)")
-    return p
-
-
-def _models_arg(s):
-    from fxsim.studies import gd_rounding
-    try:
-        return gd_rounding.resolve_models(s)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
 def gd_study_cmd(args) -> int:
-    """``fxsim gd-study``: run the gradient-descent study and print its table.
+    """The main job (``fxsim`` with no sub-command): the gradient-descent study on its defaults
+    (``fxsim.studies.gd_rounding``), its table printed.
 
-    Runs ``fxsim.studies.gd_rounding.run`` (about 8 s with ``--quick``), so skipped by doctest:
-
-    >>> main(["gd-study", "--quick"])     # doctest: +SKIP
+    >>> main([])     # doctest: +SKIP
     """
-    from fxsim.studies import gd_rounding
-    res = gd_rounding.run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
-                          workers=args.workers, copy_figures_to=args.copy_figures,
-                          models=getattr(args, "models", None))
-    return _print_study(res)
-
-
-# Study modules that register their own sub-command: each has ``add_cli(sub)``, which adds one
-# sub-parser and sets ``run=<callable(args) -> int>`` as its default.
-STUDY_MODULES: tuple[str, ...] = (
-    "fxsim.studies.halp",
-    "fxsim.studies.amplification",
-    "fxsim.studies.tracking",
-    "fxsim.studies.samplers",
-)
+    from .studies import gd_rounding
+    return gd_rounding.command(args)
 
 
 def main(argv=None) -> int:
@@ -345,7 +250,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fxsim", description=__doc__)
     sub = parser.add_subparsers(dest="cmd")
     p = sub.add_parser("demo", help="show formats, every rounding and overflow mode, SR and a MAC")
-    p.add_argument("--seed", type=_nonneg_int, default=1, help="seed of the MAC's random inputs "
+    p.add_argument("--seed", type=nonneg_int, default=1, help="seed of the MAC's random inputs "
                    "(a non-negative integer, default 1)")
     p.set_defaults(run=demo)
     pe = _add_export_parser(sub)
@@ -360,13 +265,12 @@ def main(argv=None) -> int:
     pc.add_argument("--port", help="output port (default: the one PRODUCED is named after, "
                     "e.g. y.mem or y_rtl.mem)")
     pc.set_defaults(run=lambda a: check_vectors_cmd(a, pc))
-    _add_compare_rng_parser(sub).set_defaults(run=compare_rng_cmd)
-    _add_gd_study_parser(sub).set_defaults(run=gd_study_cmd)
     for name in STUDY_MODULES:
         importlib.import_module(name).add_cli(sub)
     args = parser.parse_args(argv)
     if args.cmd is None:          # the main job: the gradient-descent study on its defaults
         args = parser.parse_args(["gd-study"])
+        args.run = gd_study_cmd
     return _run(args, sub.choices[args.cmd])
 
 
@@ -378,7 +282,7 @@ def _run(args, p) -> int:
     import os
     try:
         try:
-            _report.prepare_out_dirs((opt, getattr(args, dest, None))
+            prepare_out_dirs((opt, getattr(args, dest, None))
                                      for opt, dest in getattr(args, "_out_dirs", ()))
             return args.run(args)
         except ValueError as e:

@@ -77,3 +77,9 @@ __all__ = ["Quadratic", "LeastSquares", "make_least_squares", "Rosenbrock", "Him
            "make_model"]
 __all__ += ["DistributedLeastSquares", "BayesLogistic", "GDModel", "FiniteSum", "SamplerTarget",
             "TrackingAgents"]
+
+# Models of the studies: the GD study's axis-aligned quadratic, the amplification study's decay
+from .aligned import AlignedQuadratic  # noqa: E402
+from .decayed import DecayedModel  # noqa: E402
+
+__all__ += ["AlignedQuadratic", "DecayedModel"]

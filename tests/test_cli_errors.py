@@ -39,8 +39,6 @@ def test_every_study_command_is_covered():
     import argparse
     parser = argparse.ArgumentParser(prog="fxsim")
     sub = parser.add_subparsers(dest="cmd")
-    cli._add_compare_rng_parser(sub)
-    cli._add_gd_study_parser(sub)
     import importlib
     for name in cli.STUDY_MODULES:
         importlib.import_module(name).add_cli(sub)

@@ -106,16 +106,16 @@ def test_accumulation_nearest_even_stagnates_sr_does_not():
             C.AccConfig("stochastic", 8, C.IDEAL),
             C.AccConfig("stochastic", 8, C.SourceSpec("lfsr", 8, "galois", "state"))]
     rows = C.accumulation(cfgs, streams=("iid",), steps=10**6, trials=2, check_steps=300, seed=2)
-    exact = C._sel(rows, source="exact", metric="final_lsb")[0]["value"]
+    exact = C.select(rows, source="exact", metric="final_lsb")[0]["value"]
     inc = C.increments("iid", 10**6, seed=2)
     assert exact == pytest.approx(int(np.asarray(inc.raw, dtype=np.int64).sum()) / 2**16, rel=1e-12)
     assert exact / 2**8 == pytest.approx(1000, rel=0.01)
-    fin = {(r["source"], r["trial"]): r["value"] for r in C._sel(rows, metric="final_lsb")}
+    fin = {(r["source"], r["trial"]): r["value"] for r in C.select(rows, metric="final_lsb")}
     assert fin["nearest_even", 0] == 0.0
     for cfg in cfgs[1:]:
         for t in (0, 1):
             assert abs(fin[cfg.label, t] - exact) <= 0.02 * exact, (cfg.label, t)
-    matches = C._sel(rows, metric="recurrence_match")
+    matches = C.select(rows, metric="recurrence_match")
     assert len(matches) == len(cfgs) and all(m["value"] == 1.0 for m in matches)
 
 
@@ -198,3 +198,50 @@ def test_quick_run_under_a_minute(tmp_path):
     res = C.run(str(tmp_path), quick=True, seed=0, progress=False)
     assert res["seconds"] < 60
     assert all(os.path.getsize(f) > 0 for f in res["files"].values())
+
+
+def test_sources_come_from_make_source_with_the_old_seeding():
+    """``SourceSpec.make`` builds through ``fxsim.make_source`` and gives the streams the study's
+    own factory gave (so the rows do not change): an LFSR started directly at 1 + w mod (2**n - 1)
+    (w: one 64-bit word of the SeedSequence of (seed, label, key)), an ideal source seeded with
+    that SeedSequence (numpy's own PCG64)."""
+    import zlib
+    for spec in C.default_sources():
+        words = [5] + [zlib.crc32(str(k).encode()) for k in (spec.label, "acf", 8)]
+        ss = np.random.SeedSequence(words)
+        if spec.kind == "ideal":
+            old = fxsim.Ideal(np.random.PCG64(ss))
+        else:
+            s = 1 + int(ss.generate_state(1, np.uint64)[0]) % ((1 << spec.n) - 1)
+            old = fxsim.LFSR(spec.n, form=spec.form, seed=s, rule=spec.rule, lanes=spec.lanes)
+        r = min(spec.max_r(), 16)
+        assert np.array_equal(spec.make(5, "acf", 8).draws(512, r), old.draws(512, r)), spec.label
+        assert fxsim.make_source(spec.spec) is not None          # a valid make_source spec
+
+
+def test_figures_take_their_numbers_from_the_rows(tmp_path):
+    """Small runs of (a)-(d) draw all four figures; the titles carry numbers read from the rows
+    (not conclusions written in advance): here ρ(1) of the ideal source in (b1)."""
+    S = C.SourceSpec
+    srcs = [C.IDEAL, S("lfsr", 16, "galois", "serial"), S("lfsr", 8, "galois", "state")]
+    rows = (C.sr_bias_sawtooth(srcs, r=3, n_points=8, casts_per_point=64)
+            + C.sr_bias(srcs, rs=[2, 4], n_casts=2**10, n_phi=16)
+            + C.error_acf(srcs, r=8, n_casts=2**12, max_lag=8)
+            + C.accumulation(streams=("iid", "period15"), steps=2**10, trials=2, check_steps=0,
+                             trace_points=8)
+            + C.lanes(Ls=(1, 2), steps=2**10, block=64))
+    from fxsim.studies.compare_rng import figures
+    for name, plot in (("bias", C.plot_bias), ("acf", C.plot_acf),
+                       ("accumulation", C.plot_accumulation), ("lanes", C.plot_lanes)):
+        path = plot(rows, str(tmp_path / C.FIGURES[name]))
+        assert os.path.getsize(path) > 10_000
+    rho1 = C.select(rows, study="acf", source="ideal PCG64", x=1)[0]["value"]
+    fig = figures.figure(14, 7.5)
+    orig = figures.figure
+    try:
+        figures.figure = lambda *a, **k: fig
+        C.plot_acf(rows, str(tmp_path / "again.png"))
+    finally:
+        figures.figure = orig
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(f"ideal PCG64 {rho1:+.3f}" in t for t in titles), titles

@@ -1,8 +1,28 @@
 """Studies built on fxsim: reproducible experiments that write tables and figures.
 
 - ``fxsim.studies.compare_rng``: LFSR vs ideal random bits for stochastic rounding
-  (``fxsim compare-rng``).
+  (``fxsim compare-rng``; measurements, with ``compare_rng_report`` and ``compare_rng_figures``).
 - ``fxsim.studies.gd_rounding``: gradient descent with round-to-nearest, SR, SR_ε and
   signed-SR_ε on the emulated accelerator (``fxsim gd-study``).
+- ``halp``, ``amplification``, ``tracking``, ``samplers``: ``fxsim halp-study``,
+  ``amplification-study``, ``tracking-study``, ``sampler-study``.
+
+Every study is built on the kit ``fxsim.studies._report`` (result type, tables, figures,
+progress bar, job runner, finish step, command-line options) and registers its own sub-command
+with ``add_cli(sub)``; ``fxsim.cli`` loops over ``STUDY_MODULES``.  No study imports the CLI.
 """
-__all__ = ["compare_rng", "gd_rounding"]
+from ._report import StudyResult, nonneg_int, pos_int, prepare_out_dirs, print_study
+
+__all__ = ["compare_rng", "gd_rounding", "STUDY_MODULES", "StudyResult", "nonneg_int", "pos_int",
+           "prepare_out_dirs", "print_study"]
+
+#: the study modules, each with ``add_cli(sub)`` (one sub-parser whose default ``run`` is a
+#: callable(args) -> exit code), in the order ``fxsim --help`` lists them
+STUDY_MODULES: tuple = (
+    "fxsim.studies.compare_rng",
+    "fxsim.studies.gd_rounding",
+    "fxsim.studies.halp",
+    "fxsim.studies.amplification",
+    "fxsim.studies.tracking",
+    "fxsim.studies.samplers",
+)

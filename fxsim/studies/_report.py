@@ -1,12 +1,93 @@
-"""Helpers shared by the studies: numbers and markdown tables, web-size figure copies, the
-progress bar, the command-line options every study sub-command has (with the check of its
-output folders before a study starts) and the worker-process pool."""
+"""The kit every study uses: the result type (``StudyResult``), numbers, markdown tables and CSV
+files, figures made without touching the process's matplotlib backend (``figure``) and their
+web-size copies, the progress bar, the job runner on worker processes (``run_jobs``), the
+finish step (``finish``: the markdown file, the figure copies, the result), and the
+command-line side of a study (its options, the argument types, the check of its output folders
+before it starts, the printout of its result).
+
+The command line (``fxsim.cli``) imports the studies; no study imports the command line."""
+import argparse
 import contextlib
+import csv
 import math
 import os
 import signal
 import sys
 import tempfile
+import time
+
+
+class StudyResult(dict):
+    """What a study's ``run`` returns: ``markdown`` (its tables), ``files`` (name -> path:
+    ``md``, ``csv``, ``<name>_png``...), ``seconds``, ``rows`` and any study-specific entries.
+    A dict (``res["files"]``, as before) whose entries also read as attributes.
+
+    >>> r = StudyResult(markdown="| a |", files={}, seconds=1.5, rows=[])
+    >>> r.seconds, r["markdown"], isinstance(r, dict)
+    (1.5, '| a |', True)
+    """
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def nonneg_int(text):
+    """argparse type: a non-negative integer (``0x`` prefixes allowed).
+
+    >>> nonneg_int("0x10")
+    16
+    >>> nonneg_int("-1")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a non-negative integer, got '-1'
+    """
+    try:
+        v = int(text, 0)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return v
+
+
+def arg_type(resolve):
+    """An argparse type from a function that raises ValueError on a bad value (its message
+    becomes the command line's one-line error).
+
+    >>> import argparse
+    >>> p = argparse.ArgumentParser(prog="x"); _ = p.add_argument("--n", type=arg_type(int))
+    >>> p.parse_args(["--n", "3"]).n
+    3
+    """
+    def parse(text):
+        try:
+            return resolve(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = getattr(resolve, "__name__", "value")
+    return parse
+
+
+def pos_int(text):
+    """argparse type: a positive integer.
+
+    >>> pos_int("2")
+    2
+    >>> pos_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive integer, got '0'
+    """
+    try:
+        v = int(text, 0)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
 
 
 def fmt_number(v, digits=3, fixed_from=1e-3):
@@ -44,10 +125,9 @@ def small_png(src, dst, max_width=1500):
     palette (the plots use few colours), optimized; returns its size in bytes.
 
     >>> import os, tempfile
-    >>> import matplotlib; matplotlib.use("Agg")
-    >>> import matplotlib.pyplot as plt
     >>> d = tempfile.mkdtemp(); src, dst = os.path.join(d, "a.png"), os.path.join(d, "b.png")
-    >>> fig = plt.figure(figsize=(20, 2), dpi=100); fig.savefig(src); plt.close(fig)
+    >>> save_figure(figure(20, 2, layout=None), src) == src
+    True
     >>> n = small_png(src, dst)
     >>> from PIL import Image
     >>> Image.open(dst).size, n == os.path.getsize(dst)
@@ -67,11 +147,8 @@ def copy_figures(files: dict, dst_dir, max_width=1400) -> dict:
     """Write a web-size copy (``small_png``) of every ``files["<name>_png"]`` into ``dst_dir``
     (created if missing), record it as ``files["<name>_small_png"]`` and return ``files``.
 
-    >>> import os, tempfile, matplotlib
-    >>> matplotlib.use("Agg")
-    >>> import matplotlib.pyplot as plt
-    >>> d = tempfile.mkdtemp(); src = os.path.join(d, "fig.png")
-    >>> fig = plt.figure(figsize=(2, 1)); fig.savefig(src); plt.close(fig)
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); src = save_figure(figure(2, 1), os.path.join(d, "fig.png"))
     >>> files = copy_figures({"fig_png": src}, os.path.join(d, "web"))
     >>> os.path.relpath(files["fig_small_png"], d)
     'web/fig.png'
@@ -84,16 +161,161 @@ def copy_figures(files: dict, dst_dir, max_width=1400) -> dict:
     return files
 
 
+def write_csv(rows, path, columns, float_format=None):
+    """Write ``rows`` (dicts) to ``path`` with the header ``columns`` (None and missing: empty;
+    other keys ignored); ``float_format`` (e.g. ``"{:.6g}"``) formats the float cells.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> write_csv([{"model": "logistic", "seed": 0, "x": None}], p, ["model", "seed", "x"])
+    >>> open(p).read().splitlines()
+    ['model,seed,x', 'logistic,0,']
+    >>> write_csv([{"x": 1 / 3, "n": 2}], p, ["x", "n"], float_format="{:.6g}")
+    >>> open(p).read().splitlines()[1]
+    '0.333333,2'
+    """
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: _cell(row.get(k), float_format) for k in columns})
+
+
+def _cell(v, float_format):
+    if v is None:
+        return ""
+    return float_format.format(v) if float_format and isinstance(v, float) else v
+
+
+def figure(w, h, layout="constrained", **kw):
+    """A matplotlib ``Figure`` of ``w`` x ``h`` inches drawn by its own Agg canvas: made
+    without pyplot, so the process's backend (a notebook's, a GUI's) is never switched and
+    the figure needs no closing.
+
+    >>> import matplotlib
+    >>> before = matplotlib.get_backend()
+    >>> fig = figure(2, 1)
+    >>> type(fig.canvas).__name__, matplotlib.get_backend() == before
+    ('FigureCanvasAgg', True)
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(w, h), layout=layout, **kw)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig, path, dpi=100, **kw):
+    """Write ``fig`` to ``path`` (the format from its extension); returns ``path``.
+
+    >>> import os, tempfile
+    >>> p = save_figure(figure(1, 1), os.path.join(tempfile.mkdtemp(), "f.png"), dpi=50)
+    >>> os.path.getsize(p) > 0
+    True
+    """
+    fig.savefig(path, dpi=dpi, **kw)
+    return path
+
+
+class Progress:
+    """A progress bar on stderr: tqdm when installed, else a plain counter redrawn at most once
+    a second.  ``update(k, what)`` advances it by ``k`` and shows ``what`` next to it; it also
+    takes tqdm's ``set_postfix_str`` and ``update(n)``.
+
+    >>> bar = Progress(2, "demo", file=open(os.devnull, "w"))
+    >>> bar.update(1, "first"); bar.update(1); bar.close(); bar.done
+    2
+    """
+
+    def __init__(self, total: int, desc: str, file=None, **kw):
+        self.total, self.desc, self.done = total, desc, 0
+        self._file = sys.stderr if file is None else file
+        self._t0 = self._last = time.perf_counter()
+        self._what = ""
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:                # pragma: no cover - tqdm is a dependency
+            self._bar = None
+            return
+        self._bar = tqdm(total=total, desc=desc, file=self._file, dynamic_ncols=True, **kw)
+
+    def set_postfix_str(self, what, refresh=True):
+        self._what = what
+        if self._bar is not None:
+            self._bar.set_postfix_str(what, refresh=refresh)
+
+    def update(self, k: int = 1, what: str = ""):
+        if what:
+            self.set_postfix_str(what, refresh=False)
+        self.done += k
+        if self._bar is not None:
+            self._bar.update(k)
+            return
+        now = time.perf_counter()
+        if now - self._last >= 1.0 or self.done >= self.total:
+            self._last = now
+            pct = 100.0 * self.done / max(self.total, 1)
+            print(f"\r{self.desc}: {self.done}/{self.total} ({pct:5.1f}%) "
+                  f"{now - self._t0:6.1f}s {self._what[:40]:<40}", end="", file=self._file,
+                  flush=True)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            print(file=self._file, flush=True)
+
+
+class _NoProgress:
+    """The disabled bar: every call does nothing."""
+    done = 0
+
+    def set_postfix_str(self, what, refresh=True):
+        pass
+
+    def update(self, k=1, what=""):
+        self.done += k
+
+    def close(self):
+        pass
+
+
 def progress_bar(total: int, desc: str, enabled: bool = True, **kw):
-    """A tqdm progress bar on stderr, or None when ``enabled`` is false.
+    """A ``Progress`` bar on stderr, or None when ``enabled`` is false.
 
     >>> progress_bar(10, "study", enabled=False) is None
     True
     """
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True, **kw)
+    return Progress(total, desc, **kw)
+
+
+def make_progress(total: int, desc: str, enabled: bool = True, **kw):
+    """Like ``progress_bar``, but a do-nothing bar when disabled (no ``if bar`` needed).
+
+    >>> bar = make_progress(3, "study", enabled=False); bar.update(1, "x"); bar.close(); bar.done
+    1
+    """
+    return Progress(total, desc, **kw) if enabled else _NoProgress()
+
+
+def add_study_parser(sub, name, run, *, help, description, out, quick_help, seed_help):
+    """Add the sub-command ``name`` of a study to the argparse sub-parsers ``sub``: its help,
+    the options every study has (``add_study_options``) and, as its handler,
+    ``study_command(run)``; returns the sub-parser (a study adds its own options to it).
+
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="fxsim").add_subparsers(dest="cmd")
+    >>> p = add_study_parser(sub, "x-study", print, help="h", description="d", out="results/x",
+    ...                      quick_help="q", seed_help="s")
+    >>> p.parse_args([]).out
+    'results/x'
+    """
+    p = sub.add_parser(name, help=help, description=description)
+    add_study_options(p, out, quick_help, seed_help)
+    p.set_defaults(run=study_command(run))
+    return p
 
 
 def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed of every run"):
@@ -105,10 +327,9 @@ def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed 
     >>> a = p.parse_args(["--quick", "--seed", "3"]); a.out, a.quick, a.seed, a.progress
     ('results/x', True, 3, True)
     """
-    from ..cli import _nonneg_int
     p.add_argument("--out", default=out, help=f"output folder (default {out})")
     p.add_argument("--quick", action="store_true", help=quick_help)
-    p.add_argument("--seed", type=_nonneg_int, default=0, help=f"{seed_help} (default 0)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help=f"{seed_help} (default 0)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--copy-figures", metavar="DIR",
                    help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
@@ -204,6 +425,57 @@ def worker_pool(workers: int):
     ex.shutdown(wait=True)
 
 
+def run_jobs(fn, jobs, workers=1, bar=None, label=None) -> list:
+    """``[fn(job) for job in jobs]``, in job order, on ``workers`` worker processes
+    (``worker_pool``: Ctrl-C stops them at once) when ``workers`` > 1 and there is more than one
+    job, else in this process.  ``bar`` (a ``Progress``, or None) advances once per finished
+    job, showing ``label(job)``.  ``fn`` must be picklable (a module-level function): results
+    must not depend on the worker count.
+
+    >>> run_jobs(abs, [-1, 2, -3], workers=1)
+    [1, 2, 3]
+    >>> run_jobs(abs, [-1, 2, -3], workers=2)
+    [1, 2, 3]
+    """
+    from concurrent.futures import as_completed
+    jobs = list(jobs)
+    out = [None] * len(jobs)
+
+    def done(i):
+        if bar is not None:
+            bar.update(1, label(jobs[i]) if label else "")
+
+    if workers and workers > 1 and len(jobs) > 1:
+        with worker_pool(workers) as ex:
+            futs = {ex.submit(fn, j): i for i, j in enumerate(jobs)}
+            for fut in as_completed(futs):
+                out[futs[fut]] = fut.result()
+                done(futs[fut])
+    else:
+        for i, j in enumerate(jobs):
+            out[i] = fn(j)
+            done(i)
+    return out
+
+
+def finish(markdown, files, seconds, rows, copy_figures_to=None, **extra) -> StudyResult:
+    """The last step of every study: write ``markdown`` to ``files["md"]``, web-size copies of
+    the figures into ``copy_figures_to`` (if given; ``copy_figures``) and return the
+    ``StudyResult`` (``extra``: study-specific entries such as ``summary``).
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); md = os.path.join(d, "s.md")
+    >>> res = finish("# s", {"md": md}, 0.5, [], summary=[])
+    >>> open(md).read(), sorted(res)
+    ('# s', ['files', 'markdown', 'rows', 'seconds', 'summary'])
+    """
+    with open(files["md"], "w") as fh:
+        fh.write(markdown)
+    if copy_figures_to:
+        copy_figures(files, copy_figures_to)
+    return StudyResult(rows=rows, markdown=markdown, files=files, seconds=seconds, **extra)
+
+
 def study_command(run):
     """The ``fxsim <study>`` handler for a study's ``run(out, quick, seed, progress,
     copy_figures_to)``: run it with the parsed options and print its table and files.
@@ -213,7 +485,25 @@ def study_command(run):
     True
     """
     def cmd(args) -> int:
-        from ..cli import _print_study
-        return _print_study(run(args.out, quick=args.quick, seed=args.seed,
-                                progress=args.progress, copy_figures_to=args.copy_figures))
+        return print_study(run(args.out, quick=args.quick, seed=args.seed,
+                               progress=args.progress, copy_figures_to=args.copy_figures))
     return cmd
+
+
+def print_study(res) -> int:
+    """Print a study's table, then where its files are; returns 0 (the exit code).
+
+    >>> print_study({"markdown": "| t |", "seconds": 1.0, "files": {"md": "o/t.md", "csv": "o/t.csv",
+    ...                                                             "a_png": "o/a.png"}})
+    | t |
+    Study done in 1.0 s. Table: o/t.md and o/t.csv
+    Figures:
+      o/a.png
+    0
+    """
+    files = res["files"]
+    print(res["markdown"])
+    per_run = f" (per run: {files['runs_csv']})" if "runs_csv" in files else ""
+    print(f"Study done in {res['seconds']:.1f} s. Table: {files['md']} and {files['csv']}{per_run}")
+    print("Figures:\n" + "\n".join(f"  {v}" for k, v in files.items() if k.endswith("_png")))
+    return 0

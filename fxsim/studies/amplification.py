@@ -42,20 +42,19 @@ Hessian-vector products by central differences of the exact gradient).
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
-from concurrent.futures import as_completed
 
 import numpy as np
 
-from ._report import (add_study_options, copy_figures, fmt_number, markdown_table, progress_bar,
-                      worker_pool)
+from ._report import (add_study_options, figure, finish, fmt_number, markdown_table, pos_int,
+                      print_study, progress_bar, run_jobs, write_csv)
 from ..accelerator import Accelerator
 from ..fixed import FixedArray
-from ..ops import add, cast, get_num_threads, mul, set_num_threads
+from ..ops import cast, get_num_threads, set_num_threads
 from ..optim import GD
+from fxsim.models.decayed import CONST_FMT, DecayedModel
 from ..qformat import QFormat
 
 __all__ = ["STRATEGIES", "FMT", "ACC_FMT", "CONST_FMT", "PRESETS", "DecayedModel", "make_model",
@@ -64,7 +63,6 @@ __all__ = ["STRATEGIES", "FMT", "ACC_FMT", "CONST_FMT", "PRESETS", "DecayedModel
 
 FMT = QFormat(24, 16)                #: weights, gradients, activations
 ACC_FMT = QFormat(48, 32)            #: accumulator
-CONST_FMT = QFormat(18, 16)          #: the constants wd and 1/k
 R_BITS = 16
 #: strategy -> (rounding of the acts/grad/update casts, bit source)
 STRATEGIES = {
@@ -80,52 +78,6 @@ PRESETS = {
     "quick": {"n_iters": 100, "n_samples": 256, "stable": (0.25, 0.1), "unstable": (1.25, 0.0),
               "lrs": (0.25, 1.25), "wds": (0.0, 0.1)},
 }
-
-
-class DecayedModel:
-    """``model`` with weight decay and the 1/k rescaling of the gradient on the datapath.
-
-    Float64 side: ``loss(x)`` = f(x) + wd/2·‖x‖², ``grad(x)`` = ∇f(x) + wd·x (wd = the
-    quantized ``wd_q``).  Datapath side: ``fx_grad(xq, accel)`` =
-    cast_grad(cast_grad(g + wd_q·x) · (1/k)_q), g = ``model.fx_grad(xq, accel)``; both casts
-    use the accelerator's ``grad`` role (its rounding and bit stream) and are always made.
-
-    >>> import numpy as np
-    >>> from types import SimpleNamespace
-    >>> from fxsim.models import Quadratic
-    >>> m = DecayedModel(Quadratic(d=2, cond=1), wd=0.5, k=3)
-    >>> m.wd, int(m.inv_k.raw), m.dim
-    (0.5, 21845, 2)
-    >>> x = np.array([1.0, -2.0])
-    >>> bool(np.allclose(m.grad(x), Quadratic(d=2, cond=1).grad(x) + 0.5 * x))
-    True
-    """
-
-    def __init__(self, model, wd=0.0, k=1):
-        if not (isinstance(wd, (int, float)) and 0 <= wd < 1 and math.isfinite(wd)):
-            raise ValueError(f"wd: must be a number in [0, 1), got {wd!r}")
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 255:
-            raise ValueError(f"k: must be an integer in 1..255, got {k!r}")
-        self.model, self.k = model, k
-        self.wd_q = cast(float(wd), CONST_FMT, "nearest_even", "saturate")
-        self.wd = float(self.wd_q.to_float())
-        self.inv_k = cast(1.0 / k, CONST_FMT, "nearest_even", "saturate")
-        self.dim = model.dim
-        self.f_star = None
-
-    def loss(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        return float(self.model.loss(x)) + 0.5 * self.wd * float(x @ x)
-
-    def grad(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        return np.asarray(self.model.grad(x), dtype=np.float64) + self.wd * x
-
-    def fx_grad(self, xq, accel):
-        g = self.model.fx_grad(xq, accel)
-        kw = accel.cast_kwargs("grad")
-        g = cast(add(g, mul(self.wd_q, xq)), accel.grads, **kw)
-        return cast(mul(g, self.inv_k), accel.grads, **kw)
 
 
 def make_model(n_samples=256):
@@ -287,23 +239,12 @@ def _summary(r, model):
 
 
 def _map(jobs, workers, progress, desc):
-    out = [None] * len(jobs)
     bar = progress_bar(len(jobs), desc, progress, leave=False)
-    if workers and workers > 1 and len(jobs) > 1:
-        with worker_pool(workers) as ex:
-            futs = {ex.submit(_job, j): i for i, j in enumerate(jobs)}
-            for fut in as_completed(futs):
-                out[futs[fut]] = fut.result()
-                if bar is not None:
-                    bar.update(1)
-    else:
-        for i, j in enumerate(jobs):
-            out[i] = _job(j)
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    return out
+    try:
+        return run_jobs(_job, jobs, workers, bar)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def sweep(lrs, wds, strategies=None, n_iters=300, seed=0, n_samples=256, workers=2,
@@ -329,26 +270,16 @@ COLUMNS = ["experiment", "strategy", "perturb", "lr", "wd", "n_iters", "seed", "
            "max_l2", "final_l2", "final_linf", "final_rel", "loss_a", "loss_b", "lam_end"]
 
 
-def _write_csv(rows, path):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS})
-
-
 def _failed(r):
     """Run A or B collapsed to a constant output (loss ≥ 0.9·ln 10, ln 10 = a uniform guess)."""
     return max(r["loss_a"], r["loss_b"]) >= 0.9 * math.log(10)
 
 
 def _plot_trajectories(traj, p, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     colors = {"round-to-nearest": "tab:red", "SR, ideal bits (PCG64)": "tab:blue",
               "SR, LFSR n=16": "tab:green"}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    fig = figure(12, 4.6, layout=None)
+    axes = fig.subplots(1, 2, sharey=True)
     titles = {"lsb": "B starts 1 LSB away in one word", "k3": "B updates with (3t)·(g/3)"}
     for ax, pert in zip(axes, ("lsb", "k3")):
         for r in traj:
@@ -366,13 +297,13 @@ def _plot_trajectories(traj, p, path):
     axes[0].set_ylabel("‖w_A − w_B‖₂ (LSB = 2^-16; symlog)")
     axes[1].legend(fontsize=8, loc="center right")
     (tu, wu), (ts, ws) = p["unstable"], p["stable"]
-    fig.suptitle(f"Distance between two trainings on the datapath: at t = {tu:g}, wd = {wu:g} "
-                 f"(solid, beyond the edge of stability) it grows by orders of magnitude;\n"
-                 f"at t = {ts:g}, wd = {ws:g} (dashed) they stay within ~10² LSB (round-to-nearest "
-                 f"merges the 1-LSB pair exactly)", fontsize=10)
+    def largest(lr_wd):
+        return max((float(np.max(r["l2"])) for r in traj if (r["lr"], r["wd"]) == lr_wd), default=0.0)
+    fig.suptitle(f"Distance between two trainings on the datapath; largest ‖w_A − w_B‖₂ over the "
+                 f"runs: {largest((tu, wu)):.3g} LSB at t = {tu:g}, wd = {wu:g} (solid),\n"
+                 f"{largest((ts, ws)):.3g} LSB at t = {ts:g}, wd = {ws:g} (dashed)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
@@ -382,12 +313,9 @@ def _short(v):
 
 
 def _plot_heatmap(grid, lrs, wds, lam0, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     strategies = list(dict.fromkeys(r["strategy"] for r in grid))
-    fig, axes = plt.subplots(1, len(strategies), figsize=(5.2 * len(strategies) + 1, 4.4),
-                             sharey=True, squeeze=False)
+    fig = figure(5.2 * len(strategies) + 1, 4.4, layout=None)
+    axes = fig.subplots(1, len(strategies), sharey=True, squeeze=False)
     axes = axes[0]
     vmax = max(1.0, max(math.log10(max(r["max_l2"], 1.0)) for r in grid))
     for ax, s in zip(axes, strategies):
@@ -414,12 +342,14 @@ def _plot_heatmap(grid, lrs, wds, lam0, path):
     axes[0].set_ylabel("weight decay wd")
     axes[0].legend(fontsize=7, loc="upper right")
     fig.colorbar(im, ax=list(axes), label="log10 max ‖w_A − w_B‖₂ (LSB)")
-    fig.suptitle("Largest distance between two trainings that start 1 LSB apart: below t = 1 it "
-                 "stays within a few 10³ LSB, from t = 1 it reaches 10⁴–10⁶ LSB\n(× = run A or B "
-                 "collapsed to a constant output; dashed: edge of stability t = 2/(λ_max + wd) "
-                 "at the start)", fontsize=10, y=1.07)
+    below = [r["max_l2"] for r in grid if r["lr"] < 2.0 / (lam0 + r["wd"])]
+    beyond = [r["max_l2"] for r in grid if r["lr"] >= 2.0 / (lam0 + r["wd"])]
+    span = "; ".join(f"{what} the edge: {_short(min(v))}–{_short(max(v))} LSB"
+                     for what, v in (("below", below), ("at or beyond", beyond)) if v)
+    fig.suptitle("Largest distance between two trainings that start 1 LSB apart (" + span + ")\n"
+                 "(× = run A or B collapsed to a constant output; dashed: edge of stability "
+                 "t = 2/(λ_max + wd) at the start)", fontsize=10, y=1.07)
     fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -490,23 +420,17 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, worke
         r["experiment"] = "sweep"
     files = {"csv": os.path.join(out_dir, "amplification.csv"),
              "md": os.path.join(out_dir, "amplification.md")}
-    _write_csv(traj + grid, files["csv"])
+    write_csv(traj + grid, files["csv"], COLUMNS)
     files["trajectories_png"] = _plot_trajectories(
         traj, p, os.path.join(out_dir, "amplification_trajectories.png"))
     files["sweep_png"] = _plot_heatmap(grid, lrs, wds, lam0,
                                        os.path.join(out_dir, "amplification_sweep.png"))
     md = _markdown(traj, grid, p, lam0, seconds, quick, seed)
-    with open(files["md"], "w") as f:
-        f.write(md)
-    if copy_figures_to:
-        copy_figures(files, copy_figures_to)
-    return {"rows": traj + grid, "markdown": md, "files": files, "seconds": seconds,
-            "lambda_max": lam0}
+    return finish(md, files, seconds, traj + grid, copy_figures_to, lambda_max=lam0)
 
 
 def _cmd(args) -> int:
-    from fxsim.cli import _print_study
-    return _print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
+    return print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
                             copy_figures_to=args.copy_figures, workers=args.workers))
 
 
@@ -519,7 +443,6 @@ def add_cli(sub):
     >>> a = p.parse_args(["--quick", "--seed", "2"]); a.quick, a.seed, a.out
     (True, 2, 'results/amplification')
     """
-    from fxsim.cli import _pos_int
     p = sub.add_parser(
         "amplification-study", help="study: does a 1-LSB difference grow during training?",
         description="Train an MLP 64-16-10 on digits twice on the emulated datapath (Q(24,16)), "
@@ -528,7 +451,7 @@ def add_cli(sub):
                     "(the same random stream for both runs); then sweep learning rate and "
                     "weight decay. Writes OUT/amplification.csv, OUT/amplification.md and two PNGs.")
     add_study_options(p, "results/amplification", "smaller grid and fewer iterations (~10 s)", "seed of the bit sources")
-    p.add_argument("--workers", type=_pos_int, default=2,
+    p.add_argument("--workers", type=pos_int, default=2,
                    help="worker processes (default 2; results do not depend on it)")
     p.set_defaults(run=_cmd)
     return p

@@ -19,7 +19,8 @@ signed-SR_ε        stochastic             signed_stochastic_eps (ε = 0.2, v = 
 =================  =====================  ==========================================
 
 Sources: ``lfsr16`` (a 16-bit LFSR, one spawned stream per cast role) and ``pcg64`` (ideal
-bits); r = 16 random bits per draw.
+bits) by default; ``run(sources=...)`` / ``--source`` take any ``fxsim.make_source`` spec;
+r = 16 random bits per draw.
 
 Models (``default_models``): the quadratic f = ½(x − c)ᵀA(x − c), d = 20, eigenvalues
 log-spaced in [1, 10] (μ = 1, L = 10), with its eigenbasis aligned to the axes
@@ -50,25 +51,25 @@ model, and returns {"rows", "summary", "markdown", "files", "seconds"}.
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
 import zlib
-from concurrent.futures import as_completed
 
 import numpy as np
 
-from ._report import copy_figures, fmt_number, markdown_table, progress_bar, worker_pool
+from ._report import (add_study_options, arg_type, figure, finish, fmt_number, markdown_table, pos_int,
+                      print_study, progress_bar, run_jobs, write_csv)
 
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
 from ..qformat import QFormat
-from .. import cast
-from fxsim.models import MLP, Himmelblau, LogisticRegression, Quadratic, Rosenbrock, make_least_squares
+from .. import cast, make_source
+from fxsim.models import (MLP, AlignedQuadratic, Himmelblau, LogisticRegression, Rosenbrock,
+                          make_least_squares)
 
 __all__ = ["STRATEGIES", "SOURCES", "FORMATS", "PRESETS", "MODELS", "DEFAULT_MODELS",
-           "MODEL_FORMATS", "STEPS", "resolve_models", "float64_run", "COLUMNS", "SUMMARY_COLUMNS",
+           "MODEL_FORMATS", "STEPS", "resolve_models", "resolve_sources", "source_label", "float64_run", "COLUMNS", "SUMMARY_COLUMNS",
            "AlignedQuadratic", "default_models", "build_model", "make_accelerator", "tolerance",
            "run_job", "summarize", "markdown", "run"]
 
@@ -82,7 +83,38 @@ STRATEGIES = {
     "SR_ε": {"grad": "stochastic_eps", "update": "stochastic_eps"},
     "signed-SR_ε": {"grad": "stochastic", "update": "signed_stochastic_eps"},
 }
+#: the default bit sources (``fxsim.make_source`` specs) and their labels; ``run(sources=...)``
+#: and ``fxsim gd-study --source`` take any make_source spec (labelled by the spec itself)
 SOURCES = {"lfsr16": "LFSR n=16", "pcg64": "ideal PCG64"}
+
+
+def resolve_sources(spec) -> list:
+    """Bit-source specs from a list or a comma-separated string; each must be a
+    ``fxsim.make_source`` spec (ValueError naming ``source`` otherwise).
+
+    >>> resolve_sources("lfsr16, lfsr:16:fibonacci:state")
+    ['lfsr16', 'lfsr:16:fibonacci:state']
+    >>> resolve_sources("lfsr99")
+    Traceback (most recent call last):
+        ...
+    ValueError: source 'lfsr99': ...
+    """
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    out = [n.strip() for n in names if n.strip()]
+    if not out:
+        raise ValueError("source: no bit source given (e.g. lfsr16,pcg64)")
+    for n in out:
+        make_source(n, seed=1)                  # refuses a bad spec, naming it
+    return list(dict.fromkeys(out))
+
+
+def source_label(spec: str) -> str:
+    """The label of a source in tables and legends.
+
+    >>> source_label("pcg64"), source_label("lfsr:8:fibonacci")
+    ('ideal PCG64', 'lfsr:8:fibonacci')
+    """
+    return SOURCES.get(spec, spec)
 FORMATS = (QFormat(16, 8), QFormat(20, 12))
 #: model key -> (label, constructor keyword arguments)
 MODELS = {
@@ -135,26 +167,6 @@ SUMMARY_COLUMNS = ["model", "format", "source", "strategy", "n_seeds", "n_iters"
 
 
 # -- models, accelerators, tolerance -----------------------------------------------------------
-
-class AlignedQuadratic(Quadratic):
-    """``fxsim.models.Quadratic`` with its eigenbasis on the axes (A = diag(λ)): the same
-    eigenvalues, minimizer and start points; components evolve independently, so the
-    round-to-nearest stagnation bounds hold per component.
-
-    >>> q = AlignedQuadratic(d=3, cond=4.0)
-    >>> bool(np.allclose(q.A, np.diag(q.eigs))), q.eigs.tolist()
-    (True, [1.0, 2.0, 4.0])
-    """
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.Q = np.eye(self.dim)
-        self.A = np.diag(self.eigs)
-        self._cache = {}
-
-    def __repr__(self):
-        return "Aligned" + super().__repr__()
-
 
 def default_models() -> list:
     """The models of the main job (``DEFAULT_MODELS``).
@@ -420,7 +432,7 @@ def markdown(summary, meta=None) -> str:
             header.append("RN bound [lower, upper]")
         body = []
         for s in ss:
-            row = [s["format"], SOURCES.get(s["source"], s["source"]), s["strategy"],
+            row = [s["format"], source_label(s["source"]), s["strategy"],
                    _fmt(s["tol"], 2), _fmt(s["final_excess"]), _fmt(s["tail_excess"]),
                    f"{_it(s['iters_to_tol'])} ({s['reached']}/{s['n_seeds']})",
                    _fmt(s["stagnation_iter"])]
@@ -435,35 +447,15 @@ def markdown(summary, meta=None) -> str:
 _table = markdown_table
 
 
-def write_csv(rows, path, columns):
-    """Write ``rows`` (dicts) to ``path`` with the header ``columns``.
-
-    >>> import os, tempfile
-    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
-    >>> write_csv([{"model": "logistic", "seed": 0}], p, ["model", "seed"])
-    >>> open(p).read().splitlines()
-    ['model,seed', 'logistic,0']
-    """
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns)
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
-
-
 # -- figures -----------------------------------------------------------------------------------
 
 COLORS = {"round-to-nearest": "tab:red", "SR": "tab:blue", "SR_ε": "tab:green",
           "signed-SR_ε": "tab:purple"}
 LINES = {"lfsr16": "-", "pcg64": "--"}
+OTHER_LINES = (":", "-.", (0, (5, 2)), (0, (1, 3)), (0, (3, 1, 1, 1)))
 
 
-def _figure(w, h):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(w, h), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
+_figure = figure
 
 
 def plot_model(model_keys, curves, summary, path, title):
@@ -474,6 +466,8 @@ def plot_model(model_keys, curves, summary, path, title):
     ncol = len({f for _, f in panels})
     nrow = math.ceil(len(panels) / ncol)
     fig = _figure(6.2 * ncol, 4.3 * nrow + 0.6)
+    others = [src for src in dict.fromkeys(key[2] for key in curves) if src not in LINES]
+    styles = dict(LINES, **{src: OTHER_LINES[i % len(OTHER_LINES)] for i, src in enumerate(others)})
     axs = fig.subplots(nrow, ncol, squeeze=False).ravel()
     for ax, (mk, f) in zip(axs, panels):
         ss = [s for s in summary if s["model"] == mk and s["format"] == f]
@@ -494,8 +488,8 @@ def plot_model(model_keys, curves, summary, path, title):
             c = COLORS[strat]
             if src == "pcg64" or strat != "round-to-nearest":
                 ax.fill_between(k, ex.min(axis=0), ex.max(axis=0), color=c, alpha=0.08, lw=0)
-            ax.plot(k, med, color=c, ls=LINES[src], lw=1.5 if src == "lfsr16" else 1.2,
-                    label=f"{strat}, {SOURCES[src]}")
+            ax.plot(k, med, color=c, ls=styles[src], lw=1.5 if src == "lfsr16" else 1.2,
+                    label=f"{strat}, {source_label(src)}")
         if rn is not None and rn["stagnation_iter"] is not None:
             si = int(rn["stagnation_iter"])
             ax.axvline(si, color="tab:red", lw=0.8, ls="-.", alpha=0.7)
@@ -508,7 +502,8 @@ def plot_model(model_keys, curves, summary, path, title):
         ax.set_ylabel("f(x_k) − f*  (loss units, log scale)")
         ctr = {"quadratic_grid": ", minimizer on the grid", "quadratic_off": ", minimizer off the grid"}
         q = QFormat.parse(f)
-        ax.set_title(f"{f} = Q({q.wl},{q.fl}), LSB u = 2^−{q.fl}{ctr.get(mk, '')}", fontsize=10)
+        ax.set_title(f"{f} = Q({q.wl},{q.fl}), LSB u = 2^−{q.fl}{ctr.get(mk, '')}\n"
+                     + _wrap(_reached(ss), 80), fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.grid(alpha=0.1, which="minor")
     for ax in axs[len(panels):]:
@@ -519,38 +514,50 @@ def plot_model(model_keys, curves, summary, path, title):
     return path
 
 
+#: figure titles: the setting only; what the runs show is printed per panel from the summary
+#: (``_reached``) and discussed in ``docs/studies/gd_rounding.md``
+_BANDS = "Median over seeds (band: min–max); line style: bit source"
 TITLES = {
-    "quadratic": ("GD on the quadratic (d = 20, cond = 10, fused update, exact gradient, t = 0.05). "
-                  "Round-to-nearest (red) stops moving and stalls inside its derived\n"
-                  "stagnation range (shaded), above the tolerance. SR keeps moving below it; "
-                  "signed-SR_ε (purple, bias on the write-back) reaches the tolerance first;\n"
-                  "SR_ε settles higher. Median over seeds (band: min–max); solid: LFSR n = 16, "
-                  "dashed: ideal PCG64; a loss of exactly 0 is drawn at the bottom edge"),
+    "quadratic": ("GD on the quadratic (d = 20, cond = 10, fused update, exact gradient, t = 0.05); "
+                  "shaded: the derived round-to-nearest stagnation range.\n" + _BANDS
+                  + "; a loss of exactly 0 is drawn at the bottom edge"),
     "logistic": ("GD on logistic regression (breast cancer, d = 31, fused update, exact gradient, "
-                 "t = 1/L).\nRound-to-nearest (red) stops moving early, far above the tolerance; "
-                 "the stochastic strategies keep descending; SR_ε reaches the tolerance first but "
-                 "settles higher.\nMedian over seeds (band: min–max); solid: LFSR n = 16, dashed: "
-                 "ideal PCG64"),
+                 "t = 1/L).\n" + _BANDS),
     "least_squares": ("GD on least squares (synthetic, m = 60, d = 20, seed 0, fused update, exact "
-                      "gradient, t = 1/L). Round-to-nearest (red) stops moving above the "
-                      "tolerance;\nthe stochastic strategies keep descending. Median over seeds "
-                      "(band: min–max); solid: LFSR n = 16, dashed: ideal PCG64"),
+                      "gradient, t = 1/L).\n" + _BANDS),
     "rosenbrock": ("GD on Rosenbrock (a = 1, b = 100, t = 1.5e-3, fused update, exact gradient); "
                    "f* = the loss at the minimum the float64 run from the same start reaches.\n"
-                   "Median over seeds (band: min–max); solid: LFSR n = 16, dashed: ideal PCG64"),
+                   + _BANDS),
     "himmelblau": ("GD on Himmelblau (t = 0.01, fused update, exact gradient); f* = the loss at "
-                   "the minimum the float64 run from the same start reaches.\n"
-                   "Median over seeds (band: min–max); solid: LFSR n = 16, dashed: ideal PCG64"),
+                   "the minimum the float64 run from the same start reaches.\n" + _BANDS),
     "mlp": ("Full-batch GD on the MLP 64-32-32-16-10 (digits, 3834 weights, t = 0.5, fused update, "
             "exact gradient); f* unknown: the loss itself (f* = 0)\nis plotted, tolerance = 1.1 x "
-            "the float64 loss after the same budget. Median over seeds (band: min–max); solid: "
-            "LFSR n = 16, dashed: ideal PCG64"),
+            "the float64 loss after the same budget. " + _BANDS),
 }
+
+
+def _wrap(text, width):
+    import textwrap
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False))
+
+
+def _reached(ss) -> str:
+    """One panel's summary rows as "median iterations to tol" per strategy and source.
+
+    >>> _reached([{"strategy": "SR", "source": "pcg64", "iters_to_tol": 12.0, "reached": 3,
+    ...            "n_seeds": 3}])
+    'iterations to tol: SR 12 (ideal PCG64)'
+    """
+    parts = []
+    for src in dict.fromkeys(s["source"] for s in ss):
+        cells = ", ".join(f"{s['strategy']} {_it(s['iters_to_tol'])}" for s in ss if s["source"] == src)
+        parts.append(f"{cells} ({source_label(src)})")
+    return "iterations to tol: " + "; ".join(parts)
 
 
 # -- the whole study ---------------------------------------------------------------------------
 
-def jobs_for(models, formats, seed, n_seeds, iters):
+def jobs_for(models, formats, seed, n_seeds, iters, sources=tuple(SOURCES)):
     """One job per (model, format, source). ``formats``: a list for every model, or a dict
     model -> list; ``n_seeds``: an int or a dict model -> int; ``iters``: dict keyed by
     ``quadratic`` or the model key.
@@ -565,17 +572,19 @@ def jobs_for(models, formats, seed, n_seeds, iters):
     def ns(mk):
         return n_seeds[mk] if isinstance(n_seeds, dict) else n_seeds
     return [(mk, f, src, seed, ns(mk), iters[_iters_key(mk)])
-            for mk in models for f in fmts(mk) for src in SOURCES]
+            for mk in models for f in fmts(mk) for src in sources]
 
 
 
 def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=None,
-        n_seeds=None, iters=None, workers=2, copy_figures_to=None) -> dict:
+        n_seeds=None, iters=None, workers=2, copy_figures_to=None, sources=None) -> dict:
     """Run the study, write ``gd_study.csv``/``gd_study_runs.csv``/``gd_study.md`` and the
     PNGs into ``out_dir``; return {"rows", "summary", "markdown", "files", "seconds"}.
     ``models`` (keys of ``MODELS``, a comma-separated string, ``"all"``; default the main job's
     ``DEFAULT_MODELS``)/``formats`` (default: ``MODEL_FORMATS`` per model, else ``FORMATS``;
-    given: used for every model)/``n_seeds``/``iters`` override the preset (tests shrink it).
+    given: used for every model)/``n_seeds``/``iters`` override the preset (tests shrink it);
+    ``sources``: ``fxsim.make_source`` specs (a list or a comma-separated string; default
+    ``SOURCES``, lfsr16 and pcg64).
 
     Takes about 8 s with ``quick=True`` (the main job, about 30 s), so the example is skipped by
     doctest:
@@ -598,25 +607,14 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
         formats = [f if isinstance(f, QFormat) else QFormat.parse(f) for f in formats]
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
-    jobs = jobs_for(models, formats, seed, n_seeds, iters)
-    results = [None] * len(jobs)
+    sources = list(SOURCES) if sources is None else resolve_sources(sources)
+    jobs = jobs_for(models, formats, seed, n_seeds, iters, sources)
     bar = progress_bar(len(jobs), "gd-study", progress)
-    if workers and workers > 1:
-        with worker_pool(workers) as ex:
-            futs = {ex.submit(_job, j): i for i, j in enumerate(jobs)}
-            for fut in as_completed(futs):
-                results[futs[fut]] = fut.result()
-                if bar is not None:
-                    j = jobs[futs[fut]]
-                    bar.set_postfix_str(f"{j[0]} {j[1]} {j[2]}", refresh=False)
-                    bar.update(1)
-    else:
-        for i, j in enumerate(jobs):
-            results[i] = _job(j)
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+    try:
+        results = run_jobs(_job, jobs, workers, bar, label=lambda j: f"{j[0]} {j[1]} {j[2]}")
+    finally:
+        if bar is not None:
+            bar.close()
     rows, curves = [], {}
     for j, (rs, cv) in zip(jobs, results):
         rows.extend(rs)
@@ -649,8 +647,49 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     md = markdown(summary, meta)
     md += ("\nFigures: " + ", ".join(f"`{os.path.basename(v)}`" for k, v in files.items()
                                       if k.endswith("_png")) + "\n")
-    with open(files["md"], "w") as fh:
-        fh.write(md)
-    if copy_figures_to:
-        copy_figures(files, copy_figures_to)
-    return {"rows": rows, "summary": summary, "markdown": md, "files": files, "seconds": total}
+    return finish(md, files, total, rows, copy_figures_to, summary=summary)
+
+
+def command(args) -> int:
+    """``fxsim gd-study``: run the study with the parsed options and print its table.
+
+    About 8 s with ``--quick``, so skipped by doctest:
+
+    >>> from fxsim.cli import main
+    >>> main(["gd-study", "--quick"])     # doctest: +SKIP
+    """
+    return print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
+                           workers=args.workers, copy_figures_to=args.copy_figures,
+                           models=getattr(args, "models", None),
+                           sources=getattr(args, "source", None)))
+
+
+def add_cli(sub):
+    """Register ``fxsim gd-study`` on the argparse sub-parsers ``sub``.
+
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser(prog="fxsim").add_subparsers(dest="cmd")
+    >>> a = add_cli(sub).parse_args(["--quick", "--models", "quadratic"]); a.quick, a.models, a.out
+    (True, ['quadratic_grid'], 'results/gd_study')
+    """
+    p = sub.add_parser(
+        "gd-study", help="study: gradient descent with round-to-nearest, SR, SR_ε, signed-SR_ε",
+        description="Gradient descent (exact gradient, fused update on the emulated datapath) on "
+                    "a quadratic (minimizer on and off the grid) and logistic regression "
+                    "(breast cancer), in Q8.8 and Q8.12, with four rounding strategies and LFSR "
+                    "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes; --models adds "
+                    "least squares, Rosenbrock, Himmelblau and the MLP on digits. Writes "
+                    "OUT/gd_study.csv, OUT/gd_study_runs.csv, OUT/gd_study.md and one PNG per model.")
+    add_study_options(p, "results/gd_study", "fewer seeds and iterations (~10 s)", "root seed of every run")
+    p.add_argument("--workers", type=pos_int, default=2, help="worker processes (default 2; "
+                   "results do not depend on it)")
+    p.add_argument("--models", type=arg_type(resolve_models), metavar="LIST",
+                   help="comma-separated models: quadratic (minimizer on the grid), quadratic_off, "
+                        "logistic, least_squares, rosenbrock, himmelblau, mlp, or all (default: "
+                        "quadratic,quadratic_off,logistic)")
+    p.add_argument("--source", type=arg_type(resolve_sources), metavar="LIST",
+                   help="comma-separated bit sources, each a make_source spec: "
+                        "lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L] or "
+                        "ideal[:pcg64|philox|...] (default: lfsr16,pcg64)")
+    p.set_defaults(run=command)
+    return p

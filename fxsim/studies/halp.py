@@ -30,7 +30,8 @@ import numpy as np
 
 from ..optim.halp import HALP
 from ..optim.svrg import LPSGD, LPSVRG, SVRG
-from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar, study_command
+from ._report import (add_study_parser, figure, finish, fmt_number, markdown_table, progress_bar,
+                      write_csv)
 
 __all__ = ["BITS", "R_BITS", "PROBLEMS", "build_problem", "fit_rate", "summarize", "run_one",
            "run", "add_cli"]
@@ -152,17 +153,9 @@ def run_one(problem, key, method, b, epochs, seed):
 
 
 
-def _figure(w, h):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(w, h), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def plot(traces, rows, keys, path):
     """‖w − w*‖ vs epoch, one panel per (problem, b)."""
-    fig = _figure(12.4, 4.2 * len(keys) + 0.7)
+    fig = figure(12.4, 4.2 * len(keys) + 0.7)
     axs = fig.subplots(len(keys), len(BITS), squeeze=False)
     for i, key in enumerate(keys):
         for j, b in enumerate(BITS):
@@ -187,19 +180,14 @@ def plot(traces, rows, keys, path):
             ax.grid(alpha=0.3, which="both")
     for i in range(len(keys)):                      # left column: every method of the row
         axs[i, 0].legend(fontsize=8, loc="lower left")
-    fig.suptitle("Low-precision SGD and SVRG stall at the b-bit grid's noise floor; HALP "
-                 "(b-bit offset re-centred every epoch)\nfollows float64 SVRG's linear rate "
-                 "far below it (SR with 32-bit PCG64 draws, seed-fixed minibatches)", fontsize=11)
+    ratios = [r["halp_final_over_lpsvrg_plateau"] for r in rows
+              if r.get("halp_final_over_lpsvrg_plateau") is not None]
+    ratio = (f"; HALP's final error / LP-SVRG's plateau: {min(ratios):.1e} to {max(ratios):.1e}"
+             if ratios else "")
+    fig.suptitle("LP-SGD, LP-SVRG, float64 SVRG and HALP (b-bit offset re-centred every epoch)"
+                 + ratio + "\n(SR with 32-bit PCG64 draws, seed-fixed minibatches)", fontsize=11)
     fig.savefig(path, dpi=100)
     return path
-
-
-def _write_csv(rows, path, columns):
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in columns})
 
 
 def markdown(rows, meta) -> str:
@@ -272,7 +260,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
     files = {"csv": os.path.join(out_dir, "halp_study.csv"),
              "runs_csv": os.path.join(out_dir, "halp_study_runs.csv"),
              "md": os.path.join(out_dir, "halp_study.md")}
-    _write_csv(rows, files["csv"], COLUMNS)
+    write_csv(rows, files["csv"], COLUMNS)
     with open(files["runs_csv"], "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["problem", "b", "method", "epoch", "err", "gap", "scale"])
@@ -285,11 +273,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
     total = time.perf_counter() - t0
     md = markdown(rows, {"preset": "quick" if quick else "full", "seed": seed, "seconds": total})
     md += "\nFigure: `halp_convergence.png`\n"
-    with open(files["md"], "w") as fh:
-        fh.write(md)
-    if copy_figures_to:
-        copy_figures(files, copy_figures_to)
-    return {"rows": rows, "markdown": md, "files": files, "seconds": total}
+    return finish(md, files, total, rows, copy_figures_to)
 
 
 def add_cli(sub):
@@ -301,12 +285,12 @@ def add_cli(sub):
     >>> p.parse_args(["--quick"]).quick
     True
     """
-    p = sub.add_parser(
-        "halp-study", help="study: HALP (bit centering) vs LP-SGD, LP-SVRG and float64 SVRG",
+    return add_study_parser(
+        sub, "halp-study", run,
+        help="study: HALP (bit centering) vs LP-SGD, LP-SVRG and float64 SVRG",
         description="LP-SGD, LP-SVRG, float64 SVRG and HALP (power-of-two and exact scale) on "
                     "synthetic linear regression and softmax regression on digits, b = 8 and 16 "
                     "bits, on the emulated datapath. Writes OUT/halp_study.md, OUT/halp_study.csv, "
-                    "OUT/halp_study_runs.csv and OUT/halp_convergence.png.")
-    add_study_options(p, "results/halp_study", "fewer epochs (~10 s)", "seed of indices and SR bits")
-    p.set_defaults(run=study_command(run))
-    return p
+                    "OUT/halp_study_runs.csv and OUT/halp_convergence.png.",
+        out="results/halp_study", quick_help="fewer epochs (~10 s)",
+        seed_help="seed of indices and SR bits")

@@ -19,7 +19,6 @@ bit source); rows do not depend on the order of the runs.
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
@@ -28,7 +27,8 @@ import numpy as np
 
 from ..samplers import (SGHMC, SGLD, BayesLogistic, Gaussian, GaussianMixture, density_l2,
                         predictive, w2_1d)
-from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar, study_command
+from ._report import (add_study_parser, figure, finish, fmt_number, markdown_table, progress_bar,
+                      write_csv)
 
 SOURCES = ("ideal", "lfsr16")
 VARIANTS = ("fp", "lpf", "lpl", "vc")
@@ -137,16 +137,9 @@ def _n_jobs(p):
 
 # -- figures ---------------------------------------------------------------------------------
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def _plot_a(rows, hist, path):
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    fig = figure(12, 4.4, layout=None)
+    axes = fig.subplots(1, 2)
     ax = axes[0]
     for var in VARIANTS:
         for src, ls, mk in (("ideal", "-", "o"), ("lfsr16", "--", "s")):
@@ -158,7 +151,7 @@ def _plot_a(rows, hist, path):
     ax.set_xscale("log")
     ax.set_xlabel("step size η")
     ax.set_ylabel("W2 to N(0, 1)")
-    ax.set_title("(a) SGLD, Q(8,3): naive LP-L drifts away as η shrinks", fontsize=10)
+    ax.set_title("(a) SGLD, Q(8,3): W2 to N(0, 1) vs the step size", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax = axes[1]
@@ -171,18 +164,17 @@ def _plot_a(rows, hist, path):
                 color=COLORS[var], label=LABEL[var])
     ax.set_xlabel("θ")
     ax.set_ylabel("density")
-    ax.set_title(f"(a) samples at η = {eta:g} (ideal bits): LP-L too wide; LP-F, VC on target",
+    ax.set_title(f"(a) samples at η = {eta:g} (ideal bits) against N(0, 1)",
                  fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
 def _plot_b(rows, path):
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig = figure(12, 4.2, layout=None)
+    axes = fig.subplots(1, 2)
     eta = max(r["eta"] for r in rows)
     for ax, tname in zip(axes, ("N(0,1)", "mixture")):
         xs = np.arange(len(VARIANTS))
@@ -200,21 +192,20 @@ def _plot_b(rows, path):
                        label=lab)
         ax.set_xticks(xs, [LABEL[v] for v in VARIANTS])
         ax.set_ylabel("W2 to the target")
-        ax.set_title(f"(b) {tname}, Q(8,4), η = {eta:g}: SGHMC (γ=2, u=1) below SGLD", fontsize=10)
+        ax.set_title(f"(b) {tname}, Q(8,4), η = {eta:g}: W2 per variant and sampler", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     h, l = axes[0].get_legend_handles_labels()
     fig.legend(h, l, loc="upper center", ncol=6, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
 def _plot_c(rows, path):
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    titles = {"err": "(c) test error: naive LP-L degrades most as fraction bits drop",
-              "nll": "(c) test NLL: SGHMC degrades less with LP-F, more with VC"}
+    fig = figure(12, 4.2, layout=None)
+    axes = fig.subplots(1, 2)
+    titles = {"err": "(c) test error vs fraction bits",
+              "nll": "(c) test NLL vs fraction bits"}
     for ax, metric, name in ((axes[0], "err", "test error"), (axes[1], "nll", "test NLL (nats)")):
         for alg, ls in (("SGLD", "-"), ("SGHMC", "--")):
             fp = [r[metric] for r in rows if r["sampler"] == alg and r["variant"] == "fp"]
@@ -236,7 +227,6 @@ def _plot_c(rows, path):
     axes[1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    plt.close(fig)
     return path
 
 
@@ -293,13 +283,6 @@ def _markdown(rows, meta) -> str:
     return "\n".join(out)
 
 
-def _write_csv(rows, path):
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-
 
 def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, preset=None) -> dict:
     """Run (a), (b), (c) with both bit sources; write ``samplers.csv``, ``samplers.md`` and
@@ -329,18 +312,14 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, preset=No
         pbar.close()
     rows = ra + rb + rc
     files = {"csv": os.path.join(out, "samplers.csv"), "md": os.path.join(out, "samplers.md")}
-    _write_csv(rows, files["csv"])
+    write_csv(rows, files["csv"], COLUMNS, float_format="{:.6g}")
     files["samplers_sgld_png"] = _plot_a(ra, hist, os.path.join(out, "samplers_sgld.png"))
     files["samplers_sghmc_png"] = _plot_b(rb, os.path.join(out, "samplers_sghmc.png"))
     files["samplers_digits_png"] = _plot_c(rc, os.path.join(out, "samplers_digits.png"))
     seconds = time.perf_counter() - t0
     md = _markdown(rows, {"preset": "quick" if quick else ("custom" if preset else "full"), "seed": seed})
     md += f"\nRun time {seconds:.1f} s.\n"
-    with open(files["md"], "w") as fh:
-        fh.write(md)
-    if copy_figures_to:
-        copy_figures(files, copy_figures_to)
-    return {"rows": rows, "markdown": md, "files": files, "seconds": seconds}
+    return finish(md, files, seconds, rows, copy_figures_to)
 
 
 def add_cli(sub):
@@ -351,13 +330,12 @@ def add_cli(sub):
     >>> add_cli(sub).get_default("quick")
     False
     """
-    p = sub.add_parser(
-        "sampler-study", help="study: low-precision SGLD and SGHMC (LP-F, LP-L, VC), ideal vs LFSR bits",
+    return add_study_parser(
+        sub, "sampler-study", run, help="study: low-precision SGLD and SGHMC (LP-F, LP-L, VC), ideal vs LFSR bits",
         description="Reproduces Zhang et al. (ICML 2022) and Wang et al. (TMLR): (a) SGLD on N(0,1) in "
                     "Q(8,3) at small steps, (b) SGHMC vs SGLD in Q(8,4) on a Gaussian and a mixture, "
                     "(c) Bayesian softmax regression on digits in Q2.4 and Q2.2; each with ideal bits "
-                    "and a 16-bit LFSR. Writes OUT/samplers.csv, OUT/samplers.md and three PNGs.")
-    add_study_options(p, "results/samplers", "fewer steps and chains (~15 s)", "root seed of every run")
-    p.set_defaults(run=study_command(run))
-    return p
+                    "and a 16-bit LFSR. Writes OUT/samplers.csv, OUT/samplers.md and three PNGs.",
+        out="results/samplers", quick_help="fewer steps and chains (~15 s)",
+        seed_help="root seed of every run")
 

@@ -30,14 +30,14 @@ iteration).  ``run(out, quick=False, seed=0, progress=True, copy_figures_to=None
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
 
 import numpy as np
 
-from ._report import add_study_options, copy_figures, fmt_number, markdown_table, progress_bar, study_command
+from ._report import (add_study_parser, figure, finish, fmt_number, markdown_table, progress_bar,
+                      write_csv)
 from ..optim.compressors import (FixedPointQuantizer, Identity, RandK, SaturatingQuantizer,
                                  ScaledSign, TopK)
 from ..optim.tracking import DistributedLeastSquares, gradient_tracking, mixing_matrix, slem
@@ -156,13 +156,6 @@ COLUMNS = ["graph", "slem", "compressor", "class", "bits_per_msg", "gamma", "rho
            "final_err", "saturated", "failed"]
 
 
-def _write_csv(rows, path):
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r[k]) for k in COLUMNS})
-
 
 def _markdown(rows, meta):
     head = ["graph", "compressor", "class", "bits/msg", "γ", "ρ", "rate", f"iters to {TOL:g}",
@@ -191,20 +184,26 @@ def _markdown(rows, meta):
     return md + markdown_table(head, body) + "\n"
 
 
-def _figure(w, h):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(w, h), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
+def _savings_text(rows) -> str:
+    """What the rows say about bits: the range of ``saving`` (bits of uncompressed tracking to
+    reach TOL / the compressor's) over the compressed runs that reach TOL.
 
-COLORS = ["black", "tab:blue", "tab:orange", "tab:cyan", "tab:green", "tab:red", "tab:pink",
-          "tab:olive", "0.5", "tab:purple", "tab:brown", "tab:gray", "gold", "tab:green"]
+    >>> _savings_text([{"compressor": "uncompressed", "saving": 1.0},
+    ...                {"compressor": "sign", "saving": 13.2}, {"compressor": "top-k", "saving": None}])
+    'bits to reach 1e-08: 13× fewer than uncompressed (1 of 2 compressors reach it)'
+    """
+    comp = [r for r in rows if r["compressor"] != "uncompressed"]
+    sv = sorted(r["saving"] for r in comp if r["saving"] is not None)
+    if not sv:
+        return f"no compressor reaches {TOL:g}"
+    rng = f"{sv[0]:.0f}×" if f"{sv[0]:.0f}" == f"{sv[-1]:.0f}" else f"{sv[0]:.0f}–{sv[-1]:.0f}×"
+    return (f"bits to reach {TOL:g}: {rng} fewer than uncompressed ({len(sv)} of {len(comp)} "
+            f"compressors reach it)")
 
 
 def _plot_main(curves, rows, path):
-    fig = _figure(16, 9)
+    fig = figure(16, 9)
     axs = fig.subplots(2, 3)
     labels = [c[0] for c in configs() if c[4] == "main"]
     for gi, g in enumerate(GRAPHS):
@@ -234,16 +233,14 @@ def _plot_main(curves, rows, path):
         axs[gi, 1].set_title(f"{g}: consensus error vs iterations", fontsize=10)
         axs[gi, 2].set_title(f"{g}: error vs bits sent", fontsize=10)
     axs[0, 0].legend(fontsize=8)
-    fig.suptitle("Compressed gradient tracking, distributed least squares (d = 10): every "
-                 "compressor class converges linearly to x*\n(dashed black: uncompressed float64; "
-                 "the sign and 2/4-bit power-of-two-scaled messages keep its rate and reach "
-                 "1e-8 with 13–23× fewer bits)", fontsize=11)
+    fig.suptitle("Compressed gradient tracking, distributed least squares (d = 10); dashed "
+                 "black: uncompressed float64\n" + _savings_text(rows), fontsize=11)
     fig.savefig(path, dpi=100)
     return path
 
 
 def _plot_fx(curves, path):
-    fig = _figure(14, 5)
+    fig = figure(14, 5)
     axs = fig.subplots(1, 2)
     groups = [("Q3.5", "globally bounded abs. error: 8-bit Q3.5 (never saturates)"),
               ("sat.", "locally bounded abs. error: saturating words")]
@@ -263,14 +260,13 @@ def _plot_fx(curves, path):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.suptitle("Ring: round-to-nearest vs stochastic rounding (16-bit LFSR solid, ideal PCG64 "
-                 "dashed): the same linear rate; without the decaying scale the fixed word "
-                 "stalls at its LSB", fontsize=11)
+                 "dashed), with and without the decaying scale", fontsize=11)
     fig.savefig(path, dpi=100)
     return path
 
 
 def _plot_rates(rows, path):
-    fig = _figure(12, 5)
+    fig = figure(12, 5)
     ax = fig.subplots()
     labs = CONFIGS
     x = np.arange(len(labs))
@@ -345,7 +341,7 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, graphs=GR
         bar.close()
     os.makedirs(out, exist_ok=True)
     files = {"csv": os.path.join(out, "tracking.csv"), "md": os.path.join(out, "tracking.md")}
-    _write_csv(rows, files["csv"])
+    write_csv(rows, files["csv"], COLUMNS)
     if all(g in graphs for g in GRAPHS):
         files["convergence_png"] = _plot_main(curves, rows, os.path.join(out, "tracking_convergence.png"))
     if "ring" in graphs:
@@ -355,11 +351,7 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, graphs=GR
     md = _markdown(rows, meta)
     md += "\nFigures: " + ", ".join(f"`{os.path.basename(v)}`" for k, v in files.items()
                                    if k.endswith("_png")) + "\n"
-    with open(files["md"], "w") as fh:
-        fh.write(md)
-    if copy_figures_to:
-        copy_figures(files, copy_figures_to)
-    return {"rows": rows, "markdown": md, "files": files, "seconds": time.perf_counter() - t0}
+    return finish(md, files, time.perf_counter() - t0, rows, copy_figures_to)
 
 
 def add_cli(sub):
@@ -370,15 +362,14 @@ def add_cli(sub):
     >>> add_cli(sub).prog.split()[-1]
     'tracking-study'
     """
-    p = sub.add_parser(
-        "tracking-study", help="study: compressed distributed gradient tracking (3 compressor classes)",
+    return add_study_parser(
+        sub, "tracking-study", run,
+        help="study: compressed distributed gradient tracking (3 compressor classes)",
         description="Compressed gradient tracking (BEER-style, difference compression to "
                     "reference copies) of distributed least squares over 8 agents on a ring and "
                     "a random geometric graph, with top-k, rand-k, scaled sign, an unsaturated "
                     "8-bit fixed-point word with a decaying scale and saturating 4/2-bit words "
                     "(round-to-nearest or SR from a 16-bit LFSR / PCG64). Writes "
-                    "OUT/tracking.csv, OUT/tracking.md and three PNGs.")
-    add_study_options(p, "results/tracking", "one seed, fewer consensus steps (~10 s)",
-                      "root seed (problem, graph, compressors)")
-    p.set_defaults(run=study_command(run))
-    return p
+                    "OUT/tracking.csv, OUT/tracking.md and three PNGs.",
+        out="results/tracking", quick_help="one seed, fewer consensus steps (~10 s)",
+        seed_help="root seed (problem, graph, compressors)")

@@ -861,7 +861,9 @@ def dot(a, b, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
     """Dot product of two 1-D FixedArrays in the spec §4 order: p_k = cast(a_k b_k, prod),
     acc_{k+1} = cast(acc_k + p_k, acc), result cast(acc_K, fmt).  ``prod``/``acc`` None: exact;
     ``fmt`` None: the accumulator's format (no output cast) or, with an exact accumulator, the
-    exact full-precision format.
+    exact full-precision format.  ``mode``: a ``CastMode`` for every cast instead of
+    rounding/overflow/r/eps/sr_rule; ``prod_mode``/``acc_mode``/``out_mode``: a whole
+    ``CastMode`` for one role (instead of its ``*_rounding``/``*_overflow``).
 
     >>> a = cast([0.5, 0.25, -0.125], "Q(16,8)")
     >>> b = cast([1.0, 2.0, 4.0], "Q(8,4)")
@@ -869,6 +871,8 @@ def dot(a, b, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
     0.5
     >>> s = dot(a, b, acc="Q(8,7)", overflow="saturate"); s.fmt, float(s)   # 0.5+0.5 saturates, then -0.5
     (QFormat(wl=8, fl=7, signed=True), 0.4921875)
+    >>> float(dot(a, b, acc="Q(8,7)", mode=CastMode("nearest_even", "wrap")))   # 1.0 wraps to -1.0, -1.5 to 0.5
+    0.5
     """
     _check_fixed("a", a)
     _check_fixed("b", b)

@@ -41,7 +41,9 @@ extensions = [
 setup(
     ext_modules=cythonize(
         extensions,
-        include_path=["cysrc"],
+        include_path=["cysrc", "."],   # "." for fxsim/_kernels.pxd (the mode codes)
         compiler_directives={"language_level": "3"},
+        nthreads=2,
     ),
+    options={"build_ext": {"parallel": 2}},   # the three extensions compile side by side
 )

@@ -2,7 +2,7 @@
 # cython: initializedcheck=False, nonecheck=False, overflowcheck=False
 """nogil kernels of the fxsim datapath (spec §2-§4).
 
-The Python wrappers in ``fxsim/_ops.py`` validate everything once; these loops trust their
+The Python wrappers in ``fxsim/ops.py`` validate everything once; these loops trust their
 arguments.  Work is split into fixed chunks (never into per-thread pieces), each chunk keeping
 its own counters and first error, so results and counts do not depend on the thread count.
 Random draws arrive as a pre-filled uint64 array indexed by cast number (spec §4 order), so a
@@ -11,20 +11,22 @@ parallel loop consumes them exactly as a sequential one would.
 cimport cython
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memcpy
 from libc.math cimport floor, rint, frexp, ldexp, fabs, isnan, isinf
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from fxprims cimport *
 from bitsrc cimport bitsrc_t, bitsrc_from_capsule
 
-ctypedef fused dst_t:
+# Build cost: the kernels are compiled once, not once per (input, output) container pair.  Words
+# travel as bytes (int8 views) with a type code; only short block loops are specialized: by
+# input type (block_op, 8 types) and by output width (the stores, 4 widths).  Output words are
+# stored by width only: every value stored is already in the target format's range, so a
+# signed store of the low bytes gives the same bits as an unsigned one.
+ctypedef fused word_t:
     int8_t
     int16_t
     int32_t
     int64_t
-    uint8_t
-    uint16_t
-    uint32_t
-    uint64_t
 
 ctypedef fused src_t:
     int8_t
@@ -50,6 +52,40 @@ cdef inline counts_t zero_counts() noexcept nogil:
     return c
 
 
+cdef class CastSpec:
+    """One cast as the kernels read it: the codes of a cast mode (``Rounding``, ``Overflow``,
+    ``SRRule``), r, floor(eps * 2**r) and the target format (wl, signedness), from which the
+    kept range is derived once.  Built by ``fxsim.ops`` once per cast and passed to every
+    kernel call (and to the samplers' kernel) instead of a tuple.
+
+    >>> s = CastSpec(Rounding.RM_NEAREST_EVEN, Overflow.OV_SATURATE_SYMMETRIC, SRRule.SR_TRUNC, 0, 8, True)
+    >>> s.lo, s.hi
+    (-127, 127)
+    """
+
+    def __init__(self, int rounding, int overflow, int sr_rule, int r, int wl, bint signed,
+                 E=0):
+        if not (RM_FLOOR <= rounding <= RM_SIGNED_STOCHASTIC_EPS and OV_SATURATE <= overflow <= OV_ERROR
+                and SR_TRUNC <= sr_rule <= SR_RNE and 0 <= r <= 64 and 1 <= wl <= 64
+                and 0 <= E < 2**64):
+            raise ValueError(f"CastSpec: a code or parameter is out of range: rounding={rounding} "
+                             f"(0..13), overflow={overflow} (0..3), sr_rule={sr_rule} (0..2), "
+                             f"r={r} (0..64), wl={wl} (1..64), E={E} (0..2**64-1)")
+        self.cs = make_cspec(rounding, overflow, sr_rule, r, wl, signed, E)
+
+    @property
+    def lo(self):
+        return int(self.cs.lo64) if self.cs.wl < 64 or self.cs.is_signed else 0
+
+    @property
+    def hi(self):
+        return int(self.cs.hi64) if self.cs.wl < 64 or self.cs.is_signed else 2**64 - 1
+
+    def __repr__(self):
+        return (f"CastSpec(rounding={self.cs.mode}, overflow={self.cs.ovf}, sr_rule={self.cs.rule}, "
+                f"r={self.cs.r}, wl={self.cs.wl}, signed={bool(self.cs.is_signed)}, E={int(self.cs.E)})")
+
+
 def n_chunks(Py_ssize_t n):
     return (n + CHUNK - 1) // CHUNK
 
@@ -67,54 +103,6 @@ cdef inline void note_error(int err, Py_ssize_t i, int32_t[::1] errs, int64_t[::
     if err != ERR_NONE and errs[row] == ERR_NONE:
         errs[row] = err
         errpos[row] = i
-
-
-cdef inline i128 cast_double(const cspec* cs, double x, double scale, int fl, uint64_t R,
-                             int vsign, counts_t* c, int* err) noexcept nogil:
-    """Cast the exact binary rational x (a float64) into the format."""
-    cdef double t, at, qd, phi, y, a, b
-    cdef int64_t q
-    cdef int e
-    cdef u128 F
-    cdef bint sticky
-    cdef int up = 0
-    cdef int inexact
-    if isnan(x):
-        c.n += 1
-        err[0] = ERR_NAN
-        return 0
-    if isinf(x):
-        c.n += 1
-        if cs.ovf == OV_SATURATE or cs.ovf == OV_SATURATE_SYMMETRIC:
-            c.ovf += 1
-            return cs.hi if x > 0 else cs.lo
-        err[0] = ERR_INF
-        return 0
-    t = x * scale
-    at = fabs(t)
-    # x * 2**fl is exact while the product is a normal double; |t| < 2**62 fits int64; and
-    # phi = t - floor(t) is exact unless -1/2 < t < 0 (then 1 + t may need more than 53 bits)
-    if at < 4611686018427387904.0 and (t > 1e-300 or t <= -0.5 or x == 0.0):
-        qd = floor(t)
-        phi = t - qd          # exact: the fraction bits of t
-        q = <int64_t>qd
-        inexact = phi != 0.0
-        if cs.mode < RM_STOCHASTIC:
-            up = det_up(cs.mode, inexact, (phi > 0.5) - (phi < 0.5), q < 0, q & 1)
-        elif inexact:
-            y = phi * 18446744073709551616.0   # phi * 2**64, exact
-            a = floor(y)
-            b = y - a
-            F = ((<u128>(<uint64_t>a)) << 1) + (1 if b >= 0.5 else 0)
-            sticky = b != 0.0 and b != 0.5
-            up = decide(cs, F, sticky, q < 0, q & 1, R, vsign)
-        c.n += 1
-        c.inexact += inexact
-        c.up += up
-        return overflow64(cs, q + up, c, err)
-    # exact decomposition x = m * 2**e with an integer m, |m| < 2**53
-    y = frexp(x, &e)
-    return cast_value(cs, <int64_t>ldexp(y, 53), 53 - e - fl, R, vsign, c, err)
 
 
 cdef enum:
@@ -208,7 +196,7 @@ cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double s
     return 0
 
 
-cdef inline int block_f64_det_sat(const double* x, dst_t* out, Py_ssize_t n, double scale,
+cdef inline int block_f64_det_sat(const double* x, word_t* out, Py_ssize_t n, double scale,
                                   uint32_t tbl, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     """block_f64_det and block_store fused into one vectorized pass, for saturating overflow
     (lo..hi is the kept range).  Returns 1 when the block needs the scalar path; what it
@@ -233,7 +221,7 @@ cdef inline int block_f64_det_sat(const double* x, dst_t* out, Py_ssize_t n, dou
         n_up += up
         y = qi + up
         nov += (y < lo) | (y > hi)
-        out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+        out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
     if bad:
         return 1
     c.n += n
@@ -272,7 +260,7 @@ cdef inline int block_f64_det(const double* x, int64_t* q, Py_ssize_t n, double 
     return 0
 
 
-cdef inline int block_store(const cspec* cs, const int64_t* q, dst_t* out, Py_ssize_t n,
+cdef inline int block_store(const cspec* cs, const int64_t* q, word_t* out, Py_ssize_t n,
                             counts_t* c) noexcept nogil:
     """Overflow handling and store of a block of raw values |q| < 2**62.  Returns 1 (storing
     nothing) under overflow='error' when some value overflows; the caller then takes the
@@ -291,11 +279,11 @@ cdef inline int block_store(const cspec* cs, const int64_t* q, dst_t* out, Py_ss
         sbit = (<uint64_t>1 << (wl - 1)) if cs.is_signed else 0
         for j in range(n):
             # keep the low wl bits, sign-extended for signed formats
-            out[j] = <dst_t><int64_t>((((<uint64_t>q[j]) & mask) ^ sbit) - sbit)
+            out[j] = <word_t><int64_t>((((<uint64_t>q[j]) & mask) ^ sbit) - sbit)
     else:
         for j in range(n):
             y = q[j]
-            out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+            out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
     return 0
 
 
@@ -326,7 +314,7 @@ cdef inline void block_int_det(int64_t* q, Py_ssize_t n, int s, uint32_t tbl,
     c.up += n_up
 
 
-cdef inline void round_store_sat(int64_t* v, dst_t* out, Py_ssize_t n, int s, uint32_t tbl,
+cdef inline void round_store_sat(int64_t* v, word_t* out, Py_ssize_t n, int s, uint32_t tbl,
                                  int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     """Deterministic cast of v[j] * 2**-s (small words, s <= 62) with saturation, stored to out
     in one vectorized pass."""
@@ -337,7 +325,7 @@ cdef inline void round_store_sat(int64_t* v, dst_t* out, Py_ssize_t n, int s, ui
         for j in range(n):
             y = v[j] << (-s)
             nov += (y < lo) | (y > hi)
-            out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+            out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
     else:
         mask = ((<int64_t>1) << s) - 1
         half = (<int64_t>1) << (s - 1)
@@ -351,14 +339,14 @@ cdef inline void round_store_sat(int64_t* v, dst_t* out, Py_ssize_t n, int s, ui
             n_up += up
             y = qi + up
             nov += (y < lo) | (y > hi)
-            out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+            out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
     c.n += n
     c.inexact += n_inexact
     c.up += n_up
     c.ovf += nov
 
 
-cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, dst_t* out, Py_ssize_t n,
+cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, word_t* out, Py_ssize_t n,
                                  int s, uint32_t tbl, int32_t lo, int32_t hi,
                                  counts_t* c) noexcept nogil:
     """Product, deterministic rounding and saturation in one pass of int32 lanes, for words
@@ -377,18 +365,83 @@ cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, dst_t* out, P
         n_up += up
         y = qi + up
         nov += (y < lo) | (y > hi)
-        out[j] = <dst_t>(lo if y < lo else (hi if y > hi else y))
+        out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
     c.n += n
     c.inexact += n_inexact
     c.up += n_up
     c.ovf += nov
 
 
-def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
+cdef inline int word_bytes(int wl) noexcept nogil:
+    """Bytes of the container of a wl-bit word (as ``QFormat.dtype``)."""
+    return 1 if wl <= 8 else (2 if wl <= 16 else (4 if wl <= 32 else 8))
+
+
+cdef inline void put(char* out, int w, Py_ssize_t i, int64_t y) noexcept nogil:
+    """out[i] = y in a w-byte word (y already in the format's range)."""
+    if w == 1:
+        (<int8_t*>out)[i] = <int8_t>y
+    elif w == 2:
+        (<int16_t*>out)[i] = <int16_t>y
+    elif w == 4:
+        (<int32_t*>out)[i] = <int32_t>y
+    else:
+        (<int64_t*>out)[i] = y
+
+
+cdef int store_block(const cspec* cs, const int64_t* q, char* out, int w, Py_ssize_t n,
+                     counts_t* c) noexcept nogil:
+    """block_store into w-byte words at out."""
+    if w == 1:
+        return block_store(cs, q, <int8_t*>out, n, c)
+    if w == 2:
+        return block_store(cs, q, <int16_t*>out, n, c)
+    if w == 4:
+        return block_store(cs, q, <int32_t*>out, n, c)
+    return block_store(cs, q, <int64_t*>out, n, c)
+
+
+cdef int f64_det_sat(const double* x, char* out, int w, Py_ssize_t n, double scale,
+                     uint32_t tbl, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
+    if w == 1:
+        return block_f64_det_sat(x, <int8_t*>out, n, scale, tbl, lo, hi, c)
+    if w == 2:
+        return block_f64_det_sat(x, <int16_t*>out, n, scale, tbl, lo, hi, c)
+    if w == 4:
+        return block_f64_det_sat(x, <int32_t*>out, n, scale, tbl, lo, hi, c)
+    return block_f64_det_sat(x, <int64_t*>out, n, scale, tbl, lo, hi, c)
+
+
+cdef void store_round_sat(int64_t* v, char* out, int w, Py_ssize_t n, int s, uint32_t tbl,
+                          int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
+    if w == 1:
+        round_store_sat(v, <int8_t*>out, n, s, tbl, lo, hi, c)
+    elif w == 2:
+        round_store_sat(v, <int16_t*>out, n, s, tbl, lo, hi, c)
+    elif w == 4:
+        round_store_sat(v, <int32_t*>out, n, s, tbl, lo, hi, c)
+    else:
+        round_store_sat(v, <int64_t*>out, n, s, tbl, lo, hi, c)
+
+
+cdef void mul_sat32(const src_t* pa, const src_t* pb, char* out, int w, Py_ssize_t n,
+                    int s, uint32_t tbl, int32_t lo, int32_t hi, counts_t* c) noexcept nogil:
+    # w <= 4: the caller proved the output fits 31 bits
+    if w == 1:
+        mul_round_sat32(pa, pb, <int8_t*>out, n, s, tbl, lo, hi, c)
+    elif w == 2:
+        mul_round_sat32(pa, pb, <int16_t*>out, n, s, tbl, lo, hi, c)
+    else:
+        mul_round_sat32(pa, pb, <int32_t*>out, n, s, tbl, lo, hi, c)
+
+
+def cast_f64(const double[::1] x, int8_t[::1] out, CastSpec spec, int fl,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
              int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
     """out[i] = cast(x[i]) for float64 x."""
-    cdef cspec cs = make_spec(spec)
+    cdef cspec cs = spec.cs
+    cdef int w = word_bytes(cs.wl)
+    cdef char* po = <char*>&out[0] if out.shape[0] > 0 else NULL
     cdef Py_ssize_t n = x.shape[0]
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t ch, i, i0, i1
@@ -415,7 +468,7 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
                 b1 = min(i1, b0 + BLOCK)
                 cb = zero_counts()
                 if cs.mode < RM_STOCHASTIC and cs.ovf <= OV_SATURATE_SYMMETRIC:
-                    if block_f64_det_sat(&x[b0], &out[b0], b1 - b0, scale, tbl, cs.lo64,
+                    if f64_det_sat(&x[b0], po + b0 * w, w, b1 - b0, scale, tbl, cs.lo64,
                                          cs.hi64, &cb) == 0:
                         c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                         b0 = b1
@@ -426,7 +479,7 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
                 else:
                     ok = block_f64_sr(&x[b0], qbuf, b1 - b0, scale, &cs, &draws[b0],
                                       &vsign[b0] if use_v else zeros, &cb) == 0
-                if ok and block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
+                if ok and store_block(&cs, qbuf, po + b0 * w, w, b1 - b0, &cb) == 0:
                     c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                     b0 = b1
                     continue
@@ -434,7 +487,7 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
                     err = ERR_NONE
                     R = draws[i] if use_draws else 0
                     vs = vsign[i] if use_v else 0
-                    out[i] = <dst_t>cast_double(&cs, x[i], scale, fl, R, vs, &c, &err)
+                    put(po, w, i, <int64_t>cast_double(&cs, x[i], scale, fl, R, vs, &c, &err))
                     if err != ERR_NONE:
                         note_error(err, i, errs, errpos, ch)
                 b0 = b1
@@ -448,7 +501,7 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
             err = ERR_NONE
             R = draws[i] if use_draws else 0
             vs = vsign[i] if use_v else 0
-            out[i] = <dst_t>cast_double(&cs, x[i], scale, fl, R, vs, &c, &err)
+            put(po, w, i, <int64_t>cast_double(&cs, x[i], scale, fl, R, vs, &c, &err))
             if err != ERR_NONE:
                 note_error(err, i, errs, errpos, ch)
         if use_draws:
@@ -456,7 +509,7 @@ def cast_f64(const double[::1] x, dst_t[::1] out, tuple spec, int fl,
         add_counts(cnt, ch, &c)
 
 
-def cast_f64_streams(const double[::1] x, dst_t[::1] out, tuple spec, int fl, list caps,
+def cast_f64_streams(const double[::1] x, int8_t[::1] out, CastSpec spec, int fl, list caps,
                      const int64_t[::1] cuts, const int8_t[::1] vsign, bint use_v,
                      int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
     """Stochastic cast of float64 x where part k draws its own slice [cuts[k], cuts[k+1]) of
@@ -465,7 +518,9 @@ def cast_f64_streams(const double[::1] x, dst_t[::1] out, tuple spec, int fl, li
     hold up the whole call.
     Draws are produced block by block next to their use (they never leave the cache), and the
     result is the one a single sequential stream gives."""
-    cdef cspec cs = make_spec(spec)
+    cdef cspec cs = spec.cs
+    cdef int w = word_bytes(cs.wl)
+    cdef char* po = <char*>&out[0] if out.shape[0] > 0 else NULL
     cdef Py_ssize_t T = len(caps)
     cdef Py_ssize_t k, i, b0, b1
     cdef double scale = ldexp(1.0, fl)
@@ -491,14 +546,14 @@ def cast_f64_streams(const double[::1] x, dst_t[::1] out, tuple spec, int fl, li
             cb = zero_counts()
             ok = (r <= 52 and block_f64_sr(&x[b0], qbuf, b1 - b0, scale, &cs, dbuf,
                                            &vsign[b0] if use_v else zeros, &cb) == 0
-                  and block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0)
+                  and store_block(&cs, qbuf, po + b0 * w, w, b1 - b0, &cb) == 0)
             if ok:
                 c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
             else:
                 for i in range(b0, b1):
                     err = ERR_NONE
                     vs = vsign[i] if use_v else 0
-                    out[i] = <dst_t>cast_double(&cs, x[i], scale, fl, dbuf[i - b0], vs, &c, &err)
+                    put(po, w, i, <int64_t>cast_double(&cs, x[i], scale, fl, dbuf[i - b0], vs, &c, &err))
                     if err != ERR_NONE:
                         note_error(err, i, errs, errpos, k)
             b0 = b1
@@ -510,7 +565,80 @@ def cast_f64_streams(const double[::1] x, dst_t[::1] out, tuple spec, int fl, li
     free(srcs)
 
 
-cdef inline i128 load(src_t* p, Py_ssize_t i, bint u64) noexcept nogil:
+# Input words arrive as bytes with a type code (WORD_*, in _kernels.pxd); the element-wise
+# kernels are compiled once and only their short block loops are specialized per input type.
+
+
+cdef inline i128 load_word(const char* p, int t, Py_ssize_t i) noexcept nogil:
+    """Word i of an array of type t (WORD_*), exactly (native little-endian words)."""
+    cdef int size = 1 << (t & 3)
+    cdef int sh = 64 - 8 * size
+    cdef uint64_t u = 0
+    memcpy(&u, p + i * size, size)
+    if t <= WORD_I64:
+        return <int64_t>(u << sh) >> sh
+    return u
+
+
+cdef enum:
+    OP_ADD = 0
+    OP_SUB = 1
+    OP_MUL = 2
+    OP_COPY = 3      # exact_block: q = a
+    OP_MUL_SAT32 = 4 # mul_round_sat32 straight into the output
+
+
+cdef inline void block_op(int op, const src_t* pa, const src_t* pb, int64_t* q, Py_ssize_t n,
+                          int da, int db, char* out, int w, int s, uint32_t tbl, int32_t lo,
+                          int32_t hi, counts_t* c) noexcept nogil:
+    """q[j] = the exact a op b (add/sub aligned by da, db) for words whose results fit int64;
+    OP_MUL_SAT32: the whole cast of the product into out (see mul_round_sat32)."""
+    cdef Py_ssize_t j
+    if op == OP_MUL_SAT32:
+        mul_sat32(pa, pb, out, w, n, s, tbl, lo, hi, c)
+    elif op == OP_MUL:
+        for j in range(n):
+            q[j] = <int64_t>pa[j] * <int64_t>pb[j]
+    elif op == OP_ADD:
+        for j in range(n):
+            q[j] = (<int64_t>pa[j] << da) + (<int64_t>pb[j] << db)
+    elif op == OP_SUB:
+        for j in range(n):
+            q[j] = (<int64_t>pa[j] << da) - (<int64_t>pb[j] << db)
+    else:
+        for j in range(n):
+            q[j] = <int64_t>pa[j]
+
+
+cdef void block_words(int op, const char* a, const char* b, int t, Py_ssize_t i0, int64_t* q,
+                      Py_ssize_t n, int da, int db, char* out, int w, int s, uint32_t tbl,
+                      int32_t lo, int32_t hi, counts_t* c) noexcept nogil:
+    """block_op on elements [i0, i0 + n) of two arrays of type t (WORD_*); out (OP_MUL_SAT32
+    only) is already offset."""
+    if t == WORD_I8:
+        block_op(op, <const int8_t*>a + i0, <const int8_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
+    elif t == WORD_I16:
+        block_op(op, <const int16_t*>a + i0, <const int16_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
+    elif t == WORD_I32:
+        block_op(op, <const int32_t*>a + i0, <const int32_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
+    elif t == WORD_I64:
+        block_op(op, <const int64_t*>a + i0, <const int64_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
+    elif t == WORD_U8:
+        block_op(op, <const uint8_t*>a + i0, <const uint8_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
+    elif t == WORD_U16:
+        block_op(op, <const uint16_t*>a + i0, <const uint16_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
+    elif t == WORD_U32:
+        block_op(op, <const uint32_t*>a + i0, <const uint32_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
+    else:
+        block_op(op, <const uint64_t*>a + i0, <const uint64_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
+
+
+cdef inline void exact_words(int op, const char* a, const char* b, int t, Py_ssize_t i0,
+                             int64_t* q, Py_ssize_t n, int da, int db) noexcept nogil:
+    block_words(op, a, b, t, i0, q, n, da, db, NULL, 0, 0, 0, 0, 0, NULL)
+
+
+cdef inline i128 load(const int64_t* p, Py_ssize_t i, bint u64) noexcept nogil:
     """A raw word; u64 marks an int64 container that really holds uint64 words."""
     cdef i128 v = <i128>p[i]
     if u64 and v < 0:
@@ -518,77 +646,86 @@ cdef inline i128 load(src_t* p, Py_ssize_t i, bint u64) noexcept nogil:
     return v
 
 
-def cast_raw(src_t[::1] x, dst_t[::1] out, bint ux, int s, bint small, tuple spec,
+def cast_raw(const int8_t[::1] x, int tx, int8_t[::1] out, int s, bint small, CastSpec spec,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
              int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
-    """out[i] = cast(x[i] * 2**-s): re-quantization of raw words (s = fl_in - fl_out).
+    """out[i] = cast(x[i] * 2**-s): re-quantization of raw words (s = fl_in - fl_out); x and
+    out are the bytes of the words, x of type tx (WORD_*).
     small: the caller proved the 64-bit path exact (see cast_small)."""
-    cdef cspec cs = make_spec(spec)
-    cdef Py_ssize_t n = x.shape[0]
+    cdef cspec cs = spec.cs
+    cdef int w = word_bytes(cs.wl)
+    cdef Py_ssize_t n = out.shape[0] // w
+    cdef char* po = <char*>&out[0] if n > 0 else NULL
+    cdef const char* px = <const char*>&x[0] if n > 0 else NULL
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t ch, i, i0, i1
     cdef counts_t c
     cdef int err
     cdef uint64_t R
     cdef int vs
-    cdef src_t* px = &x[0] if n > 0 else NULL
     cdef counts_t cb
-    cdef Py_ssize_t b0, b1, j
+    cdef Py_ssize_t b0, b1
     cdef int64_t* qbuf
     cdef uint32_t tbl = det_table(cs.mode)
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
         c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
-        if small and cs.mode < RM_STOCHASTIC:
+        if small:
             qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
-                for j in range(b1 - b0):
-                    qbuf[j] = <int64_t>px[b0 + j]
-                cb = zero_counts()
-                block_int_det(qbuf, b1 - b0, s, tbl, &cb)
-                if block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
-                    c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
-                else:
-                    for i in range(b0, b1):
-                        err = ERR_NONE
-                        out[i] = <dst_t>cast_small(&cs, <int64_t>px[i], s, 0, 0, &c, &err)
-                        if err != ERR_NONE:
-                            note_error(err, i, errs, errpos, ch)
+                exact_words(OP_COPY, px, px, tx, b0, qbuf, b1 - b0, 0, 0)
+                if cs.mode < RM_STOCHASTIC:
+                    cb = zero_counts()
+                    block_int_det(qbuf, b1 - b0, s, tbl, &cb)
+                    if store_block(&cs, qbuf, po + b0 * w, w, b1 - b0, &cb) == 0:
+                        c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                        b0 = b1
+                        continue
+                    exact_words(OP_COPY, px, px, tx, b0, qbuf, b1 - b0, 0, 0)   # rounded in place
+                for i in range(b0, b1):
+                    err = ERR_NONE
+                    R = draws[i] if use_draws else 0
+                    vs = vsign[i] if use_v else 0
+                    put(po, w, i, cast_small(&cs, qbuf[i - b0], s, R, vs, &c, &err))
+                    if err != ERR_NONE:
+                        note_error(err, i, errs, errpos, ch)
                 b0 = b1
             free(qbuf)
-            add_counts(cnt, ch, &c)
-            continue
-        for i in range(i0, i1):
-            err = ERR_NONE
-            R = draws[i] if use_draws else 0
-            vs = vsign[i] if use_v else 0
-            if small:
-                out[i] = <dst_t>cast_small(&cs, <int64_t>px[i], s, R, vs, &c, &err)
-            else:
-                out[i] = <dst_t>cast_value(&cs, load(px, i, ux), s, R, vs, &c, &err)
-            if err != ERR_NONE:
-                note_error(err, i, errs, errpos, ch)
+        else:
+            for i in range(i0, i1):
+                err = ERR_NONE
+                R = draws[i] if use_draws else 0
+                vs = vsign[i] if use_v else 0
+                put(po, w, i, <int64_t>cast_value(&cs, load_word(px, tx, i), s, R, vs, &c, &err))
+                if err != ERR_NONE:
+                    note_error(err, i, errs, errpos, ch)
         if use_draws:
             c.draws = i1 - i0
         add_counts(cnt, ch, &c)
 
 
-def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
-          int da, int db, int s, int small, tuple spec,
+def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8_t[::1] out,
+          int da, int db, int s, int small, CastSpec spec,
           const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
           int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
-    """Element-wise exact op (0 add, 1 sub, 2 mul) on raw words, then one cast.
+    """Element-wise exact op (0 add, 1 sub, 2 mul) on raw words, then one cast; a, b and out
+    are the bytes of the words, a of type ta and b of type tb (WORD_*).
 
     add/sub align a and b by left shifts da, db to their common fraction length; the exact
     result has s more fraction bits than the output format.  small: 1 when the caller proved
-    that every exact result and the 64-bit cast path fit (|v * 2**max(0, -s)| < 2**62), 2 when
-    moreover products, s and the output range fit 31-bit lanes (see mul_round_sat32).
+    that every exact result and the 64-bit cast path fit (|v * 2**max(0, -s)| < 2**62) and
+    ta == tb, 2 when moreover products, s and the output range fit 31-bit lanes (see
+    mul_round_sat32).
     """
-    cdef cspec cs = make_spec(spec)
-    cdef Py_ssize_t n = a.shape[0]
+    cdef cspec cs = spec.cs
+    cdef int w = word_bytes(cs.wl)
+    cdef Py_ssize_t n = out.shape[0] // w
+    cdef char* po = <char*>&out[0] if n > 0 else NULL
+    cdef const char* pa = <const char*>&a[0] if n > 0 else NULL
+    cdef const char* pb = <const char*>&b[0] if n > 0 else NULL
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t ch, i, i0, i1
     cdef counts_t c
@@ -596,87 +733,62 @@ def binop(int op, src_t[::1] a, src_t[::1] b, dst_t[::1] out, bint ua, bint ub,
     cdef uint64_t R
     cdef int vs
     cdef i128 va, vb, v
-    cdef int64_t v64
-    cdef src_t* pa = &a[0] if n > 0 else NULL
-    cdef src_t* pb = &b[0] if n > 0 else NULL
     cdef counts_t cb
-    cdef Py_ssize_t b0, b1, j
+    cdef Py_ssize_t b0, b1
     cdef int64_t* qbuf
     cdef uint32_t tbl = det_table(cs.mode)
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
         c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
         i1 = min(n, i0 + CHUNK)
-        if small and cs.mode < RM_STOCHASTIC:
+        if small:
             qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
-                if small == 2 and op == 2 and cs.ovf <= OV_SATURATE_SYMMETRIC:
-                    mul_round_sat32(&pa[b0], &pb[b0], &out[b0], b1 - b0, s, tbl,
-                                    <int32_t>cs.lo64, <int32_t>cs.hi64, &c)
-                    b0 = b1
-                    continue
-                if op == 2:
-                    for j in range(b1 - b0):
-                        qbuf[j] = <int64_t>pa[b0 + j] * <int64_t>pb[b0 + j]
-                elif op == 0:
-                    for j in range(b1 - b0):
-                        qbuf[j] = (<int64_t>pa[b0 + j] << da) + (<int64_t>pb[b0 + j] << db)
-                else:
-                    for j in range(b1 - b0):
-                        qbuf[j] = (<int64_t>pa[b0 + j] << da) - (<int64_t>pb[b0 + j] << db)
-                cb = zero_counts()
-                if cs.ovf <= OV_SATURATE_SYMMETRIC:
-                    round_store_sat(qbuf, &out[b0], b1 - b0, s, tbl, cs.lo64, cs.hi64, &c)
-                    b0 = b1
-                    continue
-                block_int_det(qbuf, b1 - b0, s, tbl, &cb)
-                if block_store(&cs, qbuf, &out[b0], b1 - b0, &cb) == 0:
-                    c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
-                    b0 = b1
-                    continue
+                if cs.mode < RM_STOCHASTIC:
+                    if small == 2 and op == 2 and cs.ovf <= OV_SATURATE_SYMMETRIC:
+                        block_words(OP_MUL_SAT32, pa, pb, ta, b0, NULL, b1 - b0, 0, 0,
+                                    po + b0 * w, w, s, tbl, <int32_t>cs.lo64, <int32_t>cs.hi64, &c)
+                        b0 = b1
+                        continue
+                    exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)
+                    if cs.ovf <= OV_SATURATE_SYMMETRIC:
+                        store_round_sat(qbuf, po + b0 * w, w, b1 - b0, s, tbl, cs.lo64, cs.hi64, &c)
+                        b0 = b1
+                        continue
+                    cb = zero_counts()
+                    block_int_det(qbuf, b1 - b0, s, tbl, &cb)
+                    if store_block(&cs, qbuf, po + b0 * w, w, b1 - b0, &cb) == 0:
+                        c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                        b0 = b1
+                        continue
+                exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)
                 for i in range(b0, b1):
                     err = ERR_NONE
-                    if op == 2:
-                        v64 = <int64_t>pa[i] * <int64_t>pb[i]
-                    elif op == 0:
-                        v64 = (<int64_t>pa[i] << da) + (<int64_t>pb[i] << db)
-                    else:
-                        v64 = (<int64_t>pa[i] << da) - (<int64_t>pb[i] << db)
-                    out[i] = <dst_t>cast_small(&cs, v64, s, 0, 0, &c, &err)
+                    R = draws[i] if use_draws else 0
+                    vs = vsign[i] if use_v else 0
+                    put(po, w, i, cast_small(&cs, qbuf[i - b0], s, R, vs, &c, &err))
                     if err != ERR_NONE:
                         note_error(err, i, errs, errpos, ch)
                 b0 = b1
             free(qbuf)
-            add_counts(cnt, ch, &c)
-            continue
-        for i in range(i0, i1):
-            err = ERR_NONE
-            R = draws[i] if use_draws else 0
-            vs = vsign[i] if use_v else 0
-            if small:
+        else:
+            for i in range(i0, i1):
+                err = ERR_NONE
+                R = draws[i] if use_draws else 0
+                vs = vsign[i] if use_v else 0
+                va = load_word(pa, ta, i)
+                vb = load_word(pb, tb, i)
                 if op == 2:
-                    v64 = <int64_t>pa[i] * <int64_t>pb[i]
+                    v = va * vb
                 elif op == 0:
-                    v64 = (<int64_t>pa[i] << da) + (<int64_t>pb[i] << db)
+                    v = (va << da) + (vb << db)
                 else:
-                    v64 = (<int64_t>pa[i] << da) - (<int64_t>pb[i] << db)
-                out[i] = <dst_t>cast_small(&cs, v64, s, R, vs, &c, &err)
+                    v = (va << da) - (vb << db)
+                put(po, w, i, <int64_t>cast_value(&cs, v, s, R, vs, &c, &err))
                 if err != ERR_NONE:
                     note_error(err, i, errs, errpos, ch)
-                continue
-            va = load(pa, i, ua)
-            vb = load(pb, i, ub)
-            if op == 2:
-                v = va * vb
-            elif op == 0:
-                v = (va << da) + (vb << db)
-            else:
-                v = (va << da) - (vb << db)
-            out[i] = <dst_t>cast_value(&cs, v, s, R, vs, &c, &err)
-            if err != ERR_NONE:
-                note_error(err, i, errs, errpos, ch)
         if use_draws:
             c.draws = i1 - i0
         add_counts(cnt, ch, &c)
@@ -688,25 +800,25 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
                 int64_t[:, :, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
     """out[i, j] = dot(A[i, :], B[:, j]) in the spec §4 order, one row per task.
 
-    prod/acc/outc = (present, spec tuple, shift parameters) of the three casts:
-      prod: (present, spec, s_p)            p = cast(a*b * 2**-s_p)
-      acc:  (present, spec, sa, sp, s_acc)  acc = cast(((acc << sa) + (p << sp)) * 2**-s_acc);
+    prod/acc/outc = (CastSpec or None when absent, shift parameters) of the three casts:
+      prod: (spec, s_p)            p = cast(a*b * 2**-s_p)
+      acc:  (spec, sa, sp, s_acc)  acc = cast(((acc << sa) + (p << sp)) * 2**-s_acc);
             absent: acc += p << sp (exact)
-      outc: (present, spec, s_o)            y = cast(acc * 2**-s_o)
+      outc: (spec, s_o)            y = cast(acc * 2**-s_o)
     Counters are kept per row and per cast role (0 prod, 1 acc, 2 out); cnt[i, 3, 3] counts
     the output elements of row i whose dot raised an error in some cast.
     """
     cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
-    cdef bint has_p = prod[0], has_a = acc[0], has_o = outc[0]
+    cdef bint has_p = prod[0] is not None, has_a = acc[0] is not None, has_o = outc[0] is not None
     cdef cspec csp, csa, cso
     cdef int s_p = 0, sa = 0, sp = 0, s_acc = 0, s_o = 0
     if has_p:
-        csp = make_spec(prod[1]); s_p = prod[2]
+        csp = (<CastSpec?>prod[0]).cs; s_p = prod[1]
     if has_a:
-        csa = make_spec(acc[1]); s_acc = acc[4]
-    sa = acc[2]; sp = acc[3]
+        csa = (<CastSpec?>acc[0]).cs; s_acc = acc[3]
+    sa = acc[1]; sp = acc[2]
     if has_o:
-        cso = make_spec(outc[1]); s_o = outc[2]
+        cso = (<CastSpec?>outc[0]).cs; s_o = outc[1]
     cdef bint dp = has_p and csp.mode >= RM_STOCHASTIC
     cdef bint dacc = has_a and csa.mode >= RM_STOCHASTIC
     cdef bint do = has_o and cso.mode >= RM_STOCHASTIC
@@ -730,7 +842,7 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
             vs = vsign[i * N + j] if use_v else 0
             s = 0
             for k in range(K):
-                p = load(<int64_t*>pa, k, ua) * load(<int64_t*>pb, k * N + j, ub)
+                p = load(pa, k, ua) * load(pb, k * N + j, ub)
                 if has_p:
                     p = cast_value(&csp, p, s_p, draws[d] if dp else 0, vs, &cp, &err)
                     d = d + dp

@@ -6,13 +6,13 @@ table indexed by the weight's word.
 
 Every chain element is independent given its normals and draws, so the loop runs over elements
 (in parallel) and, inside, over the steps of the block.  Rounding is fxsim's own: each cast is
-``cast_value`` of fxprims.pxd on the exact value of the float64 (frexp), the same bits as
-``fxsim.cast``.  Normals Z (B, k, n) and draws D (B, m, n) are made by the caller in the
-per-step path's order; float operations follow the Python expressions term by term (the
-extension is built with -ffp-contract=off so that no fused multiply-add changes a rounding).
+``cast_double`` of fxprims.pxd, the same code and bits as ``fxsim.cast``.  Normals Z (B, k, n)
+and draws D (B, m, n) are made by the caller in the per-step path's order; float operations
+follow the Python expressions term by term (the extension is built with -ffp-contract=off so
+that no fused multiply-add changes a rounding).
 """
 from cython.parallel cimport prange
-from libc.math cimport frexp, ldexp, floor, fabs
+from libc.math cimport ldexp, floor, fabs
 from libc.stdint cimport int64_t, uint64_t
 from fxprims cimport *
 
@@ -42,17 +42,11 @@ cdef struct params:
 
 cdef inline int64_t castd(const cspec* cs, double x, int fl, uint64_t R, counts_t* cnt,
                           int* err) noexcept nogil:
-    """fxsim.cast of one float64 (exact: x = M·2^(e−53) with an integer M)."""
-    cdef int e
-    cdef double mant
+    """fxsim.cast of one float64; err is set for NaN and ±inf (a chain that blew up)."""
     if not (fabs(x) <= 1.7976931348623157e308):
         err[0] = 1
         return 0
-    mant = frexp(x, &e)
-    e = 53 - e - fl
-    if e >= 0 and e <= 62:     # |M| < 2**53: cast_small's 64-bit path is exact
-        return cast_small(cs, <int64_t>ldexp(mant, 53), e, R, 0, cnt, err)
-    return <int64_t>cast_value(cs, <i128>(<int64_t>ldexp(mant, 53)), e, R, 0, cnt, err)
+    return <int64_t>cast_double(cs, x, ldexp(1.0, fl), fl, R, 0, cnt, err)
 
 
 cdef inline int cat(double u, double p1, double p2) noexcept nogil:
@@ -195,10 +189,10 @@ def sampler_steps(tuple kp, double[::1] x, double[::1] v, const double[::1] Z,
     cdef int j
     cdef double* outp = &out[0, 0] if out.shape[0] > 0 else <double*>0
     P.alg, P.variant, P.gkind = kp[0], kp[1], kp[2]
-    P.sw = make_spec(kp[3])
-    P.sgr = make_spec(kp[4])
-    P.rnw = make_spec(kp[5])
-    P.srw = make_spec(kp[6])
+    P.sw = (<CastSpec?>kp[3]).cs
+    P.sgr = (<CastSpec?>kp[4]).cs
+    P.rnw = (<CastSpec?>kp[5]).cs
+    P.srw = (<CastSpec?>kp[6]).cs
     P.fl, P.flg, P.wmin, P.wmax, P.r = kp[7], kp[8], kp[9], kp[10], kp[11]
     P.sg = kp[12]
     P.d, P.k, P.m = d, k, m

@@ -7,72 +7,10 @@ discarded fraction phi, kept as F = floor(phi * 2**65) plus a ``sticky`` flag (p
 integer).  Every rounding rule of the spec only needs (q, F, sticky): comparisons of phi with 1/2,
 and the top r or r+1 discarded bits for stochastic rounding (r <= 64).
 """
+from libc.math cimport floor, frexp, ldexp, fabs, isnan, isinf
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int8_t
 
-cdef extern from *:
-    """
-    typedef __int128 fx_i128;
-    typedef unsigned __int128 fx_u128;
-    """
-    ctypedef long long i128 "fx_i128"
-    ctypedef unsigned long long u128 "fx_u128"
-
-# rounding modes (order matters: < RM_STOCHASTIC are deterministic)
-cdef enum:
-    RM_FLOOR = 0
-    RM_CEIL = 1
-    RM_TOWARD_ZERO = 2
-    RM_AWAY_FROM_ZERO = 3
-    RM_NEAREST_UP = 4
-    RM_NEAREST_DOWN = 5
-    RM_NEAREST_ZERO = 6
-    RM_NEAREST_AWAY = 7
-    RM_NEAREST_EVEN = 8
-    RM_NEAREST_ODD = 9
-    RM_JAM = 10
-    RM_STOCHASTIC = 11
-    RM_STOCHASTIC_EPS = 12
-    RM_SIGNED_STOCHASTIC_EPS = 13
-
-cdef enum:
-    OV_SATURATE = 0
-    OV_SATURATE_SYMMETRIC = 1
-    OV_WRAP = 2
-    OV_ERROR = 3
-
-cdef enum:
-    SR_TRUNC = 0
-    SR_HALF = 1
-    SR_RNE = 2
-
-# error codes reported per chunk (lowest index wins)
-cdef enum:
-    ERR_NONE = 0
-    ERR_OVERFLOW = 1
-    ERR_NAN = 2
-    ERR_INF = 3
-
-ctypedef struct cspec:
-    int mode          # RM_*
-    int ovf           # OV_*
-    int rule          # SR_*
-    int r             # random bits per draw (stochastic modes)
-    int wl
-    int is_signed
-    u128 E            # floor(eps * 2**r)
-    i128 lo           # lowest raw value kept (-max for saturate_symmetric)
-    i128 hi
-    u128 mask         # 2**wl - 1
-    int64_t lo64      # lo, hi clamped to int64 (exact for any value below 2**62)
-    int64_t hi64
-
-ctypedef struct counts_t:
-    int64_t n
-    int64_t inexact
-    int64_t up
-    int64_t ovf
-    int64_t draws
-
+from fxsim._kernels cimport *   # i128, the mode and error codes (RM_*, OV_*, SR_*, ERR_*), cspec
 
 cdef inline int cmp_half(u128 F, bint sticky) noexcept nogil:
     """Sign of phi - 1/2 given F = floor(phi * 2**65) and the sticky flag."""
@@ -318,17 +256,17 @@ cdef inline int64_t cast_small(const cspec* cs, int64_t v, int s, uint64_t R, in
     return overflow64(cs, q, c, err)
 
 
-cdef inline cspec make_spec(tuple p):
-    """p = (mode, ovf, rule, r, wl, signed, E), as ``fxsim.ops._Cast.spec()`` -> cspec
-    (range derived from wl and signedness)."""
+cdef inline cspec make_cspec(int mode, int ovf, int rule, int r, int wl, int is_signed,
+                             uint64_t E) noexcept nogil:
+    """The cspec of a cast (range derived from wl and signedness)."""
     cdef cspec cs
-    cs.mode = p[0]
-    cs.ovf = p[1]
-    cs.rule = p[2]
-    cs.r = p[3]
-    cs.wl = p[4]
-    cs.is_signed = p[5]
-    cs.E = <u128>(<uint64_t>p[6])
+    cs.mode = mode
+    cs.ovf = ovf
+    cs.rule = rule
+    cs.r = r
+    cs.wl = wl
+    cs.is_signed = is_signed
+    cs.E = <u128>E
     cs.mask = ((<u128>1) << cs.wl) - 1
     if cs.is_signed:
         cs.hi = ((<i128>1) << (cs.wl - 1)) - 1
@@ -339,3 +277,52 @@ cdef inline cspec make_spec(tuple p):
     cs.lo64 = <int64_t>cs.lo
     cs.hi64 = <int64_t>cs.hi if cs.hi < ((<i128>1) << 63) else 0x7FFFFFFFFFFFFFFF
     return cs
+
+
+cdef inline i128 cast_double(const cspec* cs, double x, double scale, int fl, uint64_t R,
+                             int vsign, counts_t* c, int* err) noexcept nogil:
+    """Cast the exact binary rational x (a float64; scale = 2**fl) into the format: the one
+    float64 cast of fxsim (``fxsim.cast``, the samplers)."""
+    cdef double t, at, qd, phi, y, a, b
+    cdef int64_t q
+    cdef int e
+    cdef u128 F
+    cdef bint sticky
+    cdef int up = 0
+    cdef int inexact
+    if isnan(x):
+        c.n += 1
+        err[0] = ERR_NAN
+        return 0
+    if isinf(x):
+        c.n += 1
+        if cs.ovf == OV_SATURATE or cs.ovf == OV_SATURATE_SYMMETRIC:
+            c.ovf += 1
+            return cs.hi if x > 0 else cs.lo
+        err[0] = ERR_INF
+        return 0
+    t = x * scale
+    at = fabs(t)
+    # x * 2**fl is exact while the product is a normal double; |t| < 2**62 fits int64; and
+    # phi = t - floor(t) is exact unless -1/2 < t < 0 (then 1 + t may need more than 53 bits)
+    if at < 4611686018427387904.0 and (t > 1e-300 or t <= -0.5 or x == 0.0):
+        qd = floor(t)
+        phi = t - qd          # exact: the fraction bits of t
+        q = <int64_t>qd
+        inexact = phi != 0.0
+        if cs.mode < RM_STOCHASTIC:
+            up = det_up(cs.mode, inexact, (phi > 0.5) - (phi < 0.5), q < 0, q & 1)
+        elif inexact:
+            y = phi * 18446744073709551616.0   # phi * 2**64, exact
+            a = floor(y)
+            b = y - a
+            F = ((<u128>(<uint64_t>a)) << 1) + (1 if b >= 0.5 else 0)
+            sticky = b != 0.0 and b != 0.5
+            up = decide(cs, F, sticky, q < 0, q & 1, R, vsign)
+        c.n += 1
+        c.inexact += inexact
+        c.up += up
+        return overflow64(cs, q + up, c, err)
+    # exact decomposition x = m * 2**e with an integer m, |m| < 2**53
+    y = frexp(x, &e)
+    return cast_value(cs, <int64_t>ldexp(y, 53), 53 - e - fl, R, vsign, c, err)

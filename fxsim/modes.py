@@ -1,5 +1,6 @@
 """Names of the rounding, overflow and few-bit SR modes (spec §2-§3), their kernel codes, and
-``CastMode``, the validated description of one cast."""
+``CastMode``, the validated description of one cast.  The codes are declared once, as enums of
+the kernels (``fxsim/_kernels.pxd``); the name tuples here are built from them."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,15 +8,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 from numbers import Integral, Real
 
-ROUNDING = (
-    "floor", "ceil", "toward_zero", "away_from_zero", "nearest_up", "nearest_down",
-    "nearest_zero", "nearest_away", "nearest_even", "nearest_odd", "jam",
-    "stochastic", "stochastic_eps", "signed_stochastic_eps",
-)
-DETERMINISTIC = ROUNDING[:11]
-STOCHASTIC = ROUNDING[11:]
-OVERFLOW = ("saturate", "saturate_symmetric", "wrap", "error")
-SR_RULES = ("trunc", "half", "rne")
+from ._kernels import Overflow, Rounding, SRRule
+
+
+def _names(codes, prefix: str) -> tuple:
+    """The mode names of a kernel code enum in code order (RM_NEAREST_EVEN -> "nearest_even")."""
+    return tuple(m.name[len(prefix):].lower() for m in sorted(codes.__members__.values()))
+
+
+ROUNDING = _names(Rounding, "RM_")
+DETERMINISTIC = ROUNDING[:Rounding.RM_STOCHASTIC]
+STOCHASTIC = ROUNDING[Rounding.RM_STOCHASTIC:]
+OVERFLOW = _names(Overflow, "OV_")
+SR_RULES = _names(SRRule, "SR_")
 
 
 def _code(kind: str, value, names) -> int:

@@ -14,10 +14,12 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _kernels as K
+from ._kernels import CastError, Overflow, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
 from .fixed import FixedArray
-from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, overflow_code, rounding_code, sr_rule_code
+from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, overflow_code, rounding_code,
+                    sr_rule_code)
 from .sources import BitSource
 from .qformat import FL_MAX, FL_MIN, QFormat, qformat
 
@@ -110,6 +112,57 @@ def _check_modes(rounding, overflow, r, eps, sr_rule) -> None:
     _check_eps(eps)
 
 
+class _Default:
+    """A mode keyword's default value, told apart from the same value passed explicitly (so that
+    ``mode=`` together with e.g. ``rounding=`` is refused even when it names the default)."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return repr(self.value)
+
+
+_RND, _OVF, _R, _EPS, _RULE = (_Default("nearest_even"), _Default("saturate"), _Default(None),
+                               _Default(0.0), _Default("trunc"))
+_MODE_KEYS = ("rounding", "overflow", "r", "eps", "sr_rule")
+
+
+def _as_mode(op: str, name: str, value) -> CastMode:
+    try:
+        return CastMode.of(value)
+    except ValueError as e:
+        raise ValueError(f"{op}: {name}: {e}") from None
+
+
+def _mode_args(op: str, mode, rounding, overflow, r, eps, sr_rule) -> tuple:
+    """(rounding, overflow, r, eps, sr_rule) of a call: from ``mode`` (a CastMode, or what
+    ``CastMode.of`` accepts) or from the separate keywords, never both."""
+    values = (rounding, overflow, r, eps, sr_rule)
+    if mode is None:
+        return tuple(v.value if isinstance(v, _Default) else v for v in values)
+    given = [k for k, v in zip(_MODE_KEYS, values) if not isinstance(v, _Default)]
+    if given:
+        raise ValueError(f"{op}: pass either mode= or {', '.join(f'{k}=' for k in given)}, not both")
+    m = _as_mode(op, "mode", mode)
+    return m.rounding, m.overflow, m.r, m.eps, m.sr_rule
+
+
+def _role_args(op: str, role: str, role_mode, role_rounding, role_overflow, call: tuple) -> tuple:
+    """The mode of one cast role of a dot product: ``{role}_mode`` (a whole CastMode), else the
+    call's mode with ``{role}_rounding``/``{role}_overflow`` substituted."""
+    if role_mode is None:
+        rounding, overflow, *rest = call
+        return (role_rounding or rounding, role_overflow or overflow, *rest)
+    given = [f"{role}_{k}=" for k, v in (("rounding", role_rounding), ("overflow", role_overflow))
+             if v is not None]
+    if given:
+        raise ValueError(f"{op}: pass either {role}_mode= or {', '.join(given)}, not both")
+    m = _as_mode(op, f"{role}_mode", role_mode)
+    return m.rounding, m.overflow, m.r, m.eps, m.sr_rule
+
+
 def _check_source(source, draws) -> None:
     if source is not None and draws is not None:
         raise ValueError("pass either source= or draws=, not both")
@@ -138,14 +191,19 @@ class _Cast:
         self.rule = sr_rule_code(sr_rule)
         self.r = 0
         self.E = 0
+        self._spec = None
         if self.stochastic:
             if r is None:
                 raise ValueError(f"rounding={rounding!r} needs r, the random bits per draw (1..64)")
             self.r = _check_r(r)
             self.E = math.floor(_check_eps(eps) * 2**self.r)
 
-    def spec(self) -> tuple:
-        return (self.mode, self.ovf, self.rule, self.r, self.fmt.wl, self.fmt.signed, self.E)
+    def spec(self) -> K.CastSpec:
+        """The kernels' description of this cast (built once)."""
+        if self._spec is None:
+            self._spec = K.CastSpec(self.mode, self.ovf, self.rule, self.r, self.fmt.wl,
+                                    self.fmt.signed, self.E)
+        return self._spec
 
 
 def _draw_r(casts, source, draws, op: str):
@@ -252,9 +310,9 @@ def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x", undo=No
                 "so it could not be put back")
     code, flat = found
     idx = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
-    if code == 2:
+    if code == CastError.ERR_NAN:
         raise ValueError(f"{op}: {what} contains NaN (first at index {idx}); NaN has no fixed-point value")
-    if code == 3:
+    if code == CastError.ERR_INF:
         raise ValueError(
             f"{op}: {what} contains ±inf (first at index {idx}); inf cannot be cast with "
             f"overflow={cast.overflow!r} (use 'saturate')"
@@ -275,7 +333,7 @@ def _check_finite(op, src, cast: _Cast) -> None:
     if nan.any():
         raise ValueError(f"{op}: x contains NaN (first at index {int(np.argmax(nan))} of the "
                          "flattened array); NaN has no fixed-point value")
-    if cast.ovf >= 2:
+    if cast.ovf not in (Overflow.OV_SATURATE, Overflow.OV_SATURATE_SYMMETRIC):
         raise ValueError(f"{op}: x contains ±inf (first at index {int(np.argmax(np.isinf(src)))} of "
                          f"the flattened array); inf cannot be cast with overflow={cast.overflow!r} "
                          "(use 'saturate')")
@@ -285,7 +343,8 @@ def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None):
     """Run ``call(lo, hi, idx, out, d, vs, cnt, errs, errpos, threads)`` over ``blocks``
     ((lo, hi, idx) tuples of C-order element ranges; default: flat ranges of _BLOCK elements, idx
     None), so that Ctrl-C is seen between kernel calls; returns (totals, errs, errpos) with
-    positions over the whole array."""
+    positions over the whole array.  ``call`` gets its block of ``out`` as bytes (an int8 view:
+    the kernels store words by width)."""
     if blocks is None:
         blocks = ((lo, min(n, lo + _BLOCK), None) for lo in range(0, n, _BLOCK))
     totals = np.zeros(5, dtype=np.int64)
@@ -297,7 +356,7 @@ def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None):
         cnt = np.zeros((nch, 5), dtype=np.int64)
         errs = np.zeros(nch, dtype=np.int32)
         errpos = np.zeros(nch, dtype=np.int64)
-        call(lo, hi, idx, out[lo:hi], d[lo:hi] if ud else d, vs[lo:hi] if uv else vs, cnt, errs,
+        call(lo, hi, idx, out[lo:hi].view(np.int8), d[lo:hi] if ud else d, vs[lo:hi] if uv else vs, cnt, errs,
              errpos, _nthreads(hi - lo))
         totals += cnt.sum(axis=0)
         errs_all.append(errs)
@@ -305,16 +364,35 @@ def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None):
     return totals, np.concatenate(errs_all), np.concatenate(pos_all)
 
 
+def _finish(op, errs, errpos, n_bad, shape, casts, culprit: _Cast, what="x", undo=None) -> None:
+    """The end of every kernel call: raise the first error the kernels reported (named after
+    ``culprit``), else record the counters of ``casts``, (role, _Cast, totals) triples."""
+    _raise_errors(op, errs, errpos, n_bad, shape, culprit, what=what, undo=undo)
+    for role, c, totals in casts:
+        _counters.record(op, role, c.fmt, totals)
+
+
+def _run_cast(op, call, n: int, out, shape, c: _Cast, d=None, ud=False, vs=None, uv=False,
+              blocks=None, what="x", undo=None) -> None:
+    """An element-wise kernel with one cast ``c`` run over ``out`` (see _run_elementwise), its
+    errors raised and its counters recorded."""
+    totals, errs, errpos = _run_elementwise(call, n, out, _NO_DRAWS if d is None else d, ud,
+                                            _NO_V if vs is None else vs, uv, blocks)
+    _finish(op, errs, errpos, totals[3], shape, [("out", c, totals)], c, what, undo)
+
+
 # -- cast ------------------------------------------------------------------------------------
 
-def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, r=None, eps=0.0,
-         v=None, sr_rule: str = "trunc", source=None, draws=None) -> FixedArray:
+def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, v=None,
+         sr_rule: str = _RULE, source=None, draws=None, mode=None) -> FixedArray:
     """Round the exact value of ``x`` into ``fmt`` (spec §2), then handle overflow (§3).
 
     ``x``: a Python number, an array-like of floats or integers (converted to float64, exactly
     for integers up to 2**53; larger int64/uint64 arrays are taken exactly as raw words), or a
     ``FixedArray`` (exact re-quantization).  Stochastic modes take ``r`` random bits per draw from
     ``source`` or from the explicit ``draws`` (one r-bit integer per element, C order).
+    ``mode``: a ``CastMode`` (or what ``CastMode.of`` accepts) instead of rounding/overflow/r/
+    eps/sr_rule.
 
     >>> import numpy as np
     >>> from fxsim import LFSR
@@ -326,6 +404,7 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     >>> cast(np.full(4, 0.40625), "Q4.4", "stochastic", r=16, source=LFSR(16, seed=1)).raw
     array([7, 6, 7, 6], dtype=int8)
     """
+    rounding, overflow, r, eps, sr_rule = _mode_args("cast", mode, rounding, overflow, r, eps, sr_rule)
     fmt = qformat(fmt)
     _check_modes(rounding, overflow, r, eps, sr_rule)
     _check_source(source, draws)
@@ -334,7 +413,7 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
     per = fmt.dtype.itemsize + (8 if c.stochastic else 0)
     if isinstance(x, FixedArray):
         shape = x.shape
-        copy = 0 if x.raw.flags.c_contiguous and x.raw.flags.writeable else x.raw.dtype.itemsize
+        copy = 0 if x.raw.flags.c_contiguous else x.raw.dtype.itemsize
         _check_memory("cast", shape, x.raw.size * (per + copy))
         src = np.ascontiguousarray(x.raw).reshape(-1)          # read only
     else:
@@ -373,17 +452,15 @@ def cast(x, fmt, rounding: str = "nearest_even", overflow: str = "saturate", *, 
         s = x.fmt.fl - fmt.fl
         vmax = max(-x.fmt.min_raw, x.fmt.max_raw)
         small = _small(vmax, s)
-        if not src.flags.writeable:
-            src = src.copy()      # the kernel's buffer type is not const; the words are only read
+        tx = _word_code(src.dtype)
 
         def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
-            K.cast_raw(src[lo:hi], o, False, s, small, c.spec(), dd, ud, vv, uv, cnt, errs, errpos, th)
+            K.cast_raw(src[lo:hi].view(np.int8), tx, o, s, small, c.spec(), dd, ud, vv, uv, cnt, errs,
+                       errpos, th)
     else:
         def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
             K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud, vv, uv, cnt, errs, errpos, th)
-    totals, errs, errpos = _run_elementwise(call, n, out, d, ud, vs, uv)
-    _raise_errors("cast", errs, errpos, totals[3], shape, c, undo=undo)
-    _counters.record("cast", "out", fmt, totals)
+    _run_cast("cast", call, n, out, shape, c, d, ud, vs, uv, undo=undo)
     return FixedArray._wrap(out.reshape(shape), fmt)
 
 
@@ -417,13 +494,12 @@ def _cast_streams(src, shape, fmt, c: _Cast, subs, cuts, vs, uv) -> FixedArray:
     for k0 in range(0, T, step):
         k1 = min(T, k0 + step)
         lo, hi = int(cuts[k0]), int(cuts[k1])
-        K.cast_f64_streams(src[lo:hi], out[lo:hi], c.spec(), fmt.fl, [s.capsule for s in subs[k0:k1]],
+        K.cast_f64_streams(src[lo:hi], out[lo:hi].view(np.int8), c.spec(), fmt.fl, [s.capsule for s in subs[k0:k1]],
                            cuts[k0:k1 + 1] - lo, vs[lo:hi] if uv else vs, uv, cnt[k0:k1],
                            errs[k0:k1], errpos[k0:k1], _threads)
         errpos[k0:k1] += lo
     totals = cnt.sum(axis=0)
-    _raise_errors("cast", errs, errpos, totals[3], shape, c)
-    _counters.record("cast", "out", fmt, totals)
+    _finish("cast", errs, errpos, totals[3], shape, [("out", c, totals)], c)
     return FixedArray._wrap(out.reshape(shape), fmt)
 
 
@@ -562,6 +638,7 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     s_out = F - fmt.fl
     small = _small_level(max(abs(lo), abs(hi)), s_out, fmt) if not (ua or ub) else 0
     code = {"add": 0, "sub": 1, "mul": 2}[op]
+    ta, tb = _word_code(ct, ua), _word_code(ct, ub)
     if direct:     # same shapes: flat slices, converted (copied) only where the type differs
         fa_words, fb_words = _flat_words(a.raw, ct), _flat_words(b.raw, ct)
 
@@ -570,12 +647,20 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
             ra, rb = fa_words[lo:hi], fb_words[lo:hi]
         else:      # broadcast operands: only this block is materialized
             ra, rb = _flat_block(a.raw, shape, idx, ct), _flat_block(b.raw, shape, idx, ct)
-        K.binop(code, ra, rb, o, ua, ub, da, db, s_out, small, c.spec(), dd, ud, vv, uv, cnt, errs,
-                errpos, th)
-    totals, errs, errpos = _run_elementwise(call, n, out, d, ud, vs, uv, _row_blocks(shape, _BLOCK))
-    _raise_errors(op, errs, errpos, totals[3], shape, c, what="the result", undo=undo)
-    _counters.record(op, "out", fmt, totals)
+        K.binop(code, ra.view(np.int8), ta, rb.view(np.int8), tb, o, da, db, s_out, small, c.spec(),
+                dd, ud, vv, uv, cnt, errs, errpos, th)
+    _run_cast(op, call, n, out, shape, c, d, ud, vs, uv, _row_blocks(shape, _BLOCK), "the result", undo)
     return FixedArray._wrap(out.reshape(shape), fmt)
+
+
+_WORD_CODES = {np.dtype(f"{k}{size}"): Word[f"WORD_{k.upper()}{8 * size}"]
+               for k in "iu" for size in (1, 2, 4, 8)}
+
+
+def _word_code(dtype, u64: bool = False) -> int:
+    """The kernels' code of a word container (``Word``); u64: an int64 container
+    that holds uint64 words."""
+    return int(Word.WORD_U64 if u64 else _WORD_CODES[np.dtype(dtype)])
 
 
 def _is_flat(raw: np.ndarray, dtype) -> bool:
@@ -590,10 +675,10 @@ def _flat_words(raw: np.ndarray, dtype) -> np.ndarray:
     return np.array(raw, dtype=dtype, order="C", copy=True).reshape(-1)
 
 
-def add(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None, eps=0.0, v=None,
-        sr_rule="trunc", source=None, draws=None) -> FixedArray:
+def add(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
+        source=None, draws=None, mode=None) -> FixedArray:
     """a + b, exact at fraction length max(fl_a, fl_b), then cast to ``fmt`` (default: the exact
-    full-precision format).
+    full-precision format).  ``mode``: a ``CastMode`` for the cast, as in ``cast``.
 
     >>> a, b = cast([1.5, -0.25], "Q4.4"), cast([0.125, 0.0625], "Q(8,8)")
     >>> c = add(a, b); c.fmt, c.to_float()
@@ -601,21 +686,23 @@ def add(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None,
     >>> add(a, b, fmt="Q4.2", rounding="floor").to_float()
     array([ 1.5 , -0.25])
     """
+    rounding, overflow, r, eps, sr_rule = _mode_args("add", mode, rounding, overflow, r, eps, sr_rule)
     return _binary("add", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
 
 
-def sub(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None, eps=0.0, v=None,
-        sr_rule="trunc", source=None, draws=None) -> FixedArray:
+def sub(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
+        source=None, draws=None, mode=None) -> FixedArray:
     """a - b, exact, then cast to ``fmt`` (default: the exact full-precision format, signed).
 
     >>> sub(cast(1.0, "Q4.4"), cast(0.0625, "Q4.4"), fmt="Q4.2", rounding="nearest_even").raw   # 0.9375 = 3.75 LSB
     array(4, dtype=int8)
     """
+    rounding, overflow, r, eps, sr_rule = _mode_args("sub", mode, rounding, overflow, r, eps, sr_rule)
     return _binary("sub", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
 
 
-def mul(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None, eps=0.0, v=None,
-        sr_rule="trunc", source=None, draws=None) -> FixedArray:
+def mul(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
+        source=None, draws=None, mode=None) -> FixedArray:
     """a * b, exact (fraction length fl_a + fl_b), then cast to ``fmt`` (default: the exact
     full-precision format, wl = wl_a + wl_b).
 
@@ -624,24 +711,20 @@ def mul(a, b, fmt=None, rounding="nearest_even", overflow="saturate", *, r=None,
     >>> float(mul(cast(7.5, "Q4.4"), cast(7.5, "Q4.4"), fmt="Q4.4", overflow="saturate"))
     7.9375
     """
+    rounding, overflow, r, eps, sr_rule = _mode_args("mul", mode, rounding, overflow, r, eps, sr_rule)
     return _binary("mul", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
 
 
 # -- dot products ----------------------------------------------------------------------------
 
-def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, overflow,
-         prod_rounding, prod_overflow, acc_rounding, acc_overflow, out_rounding, out_overflow,
-         r, eps, v, sr_rule, source, draws) -> FixedArray:
-    """Shared driver: A is (M, K) raw, B is (K, N) raw; every output is a spec §4 dot."""
-    _check_modes(rounding, overflow, r, eps, sr_rule)
-    for name, value in (("prod_rounding", prod_rounding), ("acc_rounding", acc_rounding),
-                        ("out_rounding", out_rounding)):
-        if value is not None:
-            _check_choice(name, value, ROUNDING)
-    for name, value in (("prod_overflow", prod_overflow), ("acc_overflow", acc_overflow),
-                        ("out_overflow", out_overflow)):
-        if value is not None:
-            _check_choice(name, value, OVERFLOW)
+def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tuple, roles: tuple,
+         v, source, draws) -> FixedArray:
+    """Shared driver: A is (M, K) raw, B is (K, N) raw; every output is a spec §4 dot.  call:
+    the call's (rounding, overflow, r, eps, sr_rule); roles: the same for prod, acc, out."""
+    _check_modes(*call)
+    for role, (rounding, overflow, *_) in zip(("prod", "acc", "out"), roles):
+        _check_choice(f"{role}_rounding", rounding, ROUNDING)
+        _check_choice(f"{role}_overflow", overflow, OVERFLOW)
     _check_source(source, draws)
     fa, fb = A.fmt, B.fmt
     M, Kd = A.shape
@@ -653,12 +736,12 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
         raise ValueError(f"{op}: products of {fa} and {fb} do not fit a signed 128-bit intermediate")
     cp = ca = co = None
     if prod is not None:
-        cp = _Cast(prod, prod_rounding or rounding, prod_overflow or overflow, r, eps, sr_rule)
+        cp = _Cast(prod, *roles[0])
         fl_p, p_lo, p_hi = prod.fl, prod.min_raw, prod.max_raw
     else:
         fl_p, p_lo, p_hi = fa.fl + fb.fl, min(pext), max(pext)
     if acc is not None:
-        ca = _Cast(acc, acc_rounding or rounding, acc_overflow or overflow, r, eps, sr_rule)
+        ca = _Cast(acc, *roles[1])
         F = max(acc.fl, fl_p)
         sa, sp = F - acc.fl, F - fl_p
         bound = (max(abs(acc.min_raw), acc.max_raw) << sa) + (max(abs(p_lo), abs(p_hi)) << sp)
@@ -680,7 +763,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
         fmt = qformat(fmt)
         out_present = fmt != acc
     if out_present:
-        co = _Cast(fmt, out_rounding or rounding, out_overflow or overflow, r, eps, sr_rule)
+        co = _Cast(fmt, *roles[2])
     casts = [cp, ca, co]
     per_el = (Kd if cp is not None and cp.stochastic else 0) + (Kd if ca is not None and ca.stochastic else 0) \
         + (1 if co is not None and co.stochastic else 0)
@@ -700,7 +783,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
             # exact in float64: BLAS computes the exact integer sums
             acc_raw = np.matmul(ra.astype(np.float64), rb.astype(np.float64)).astype(np.int64)
             res = acc_raw
-        elif ca is not None and sa == 0 and ca.ovf != 3 and acc.wl <= 62:
+        elif ca is not None and sa == 0 and ca.ovf != Overflow.OV_ERROR and acc.wl <= 62:
             res = _lanes(ra, rb, sp, ca, acc, amax, bmax, op)
     if res is not None:
         if co is None:
@@ -712,11 +795,9 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
             small = _small(int(np.abs(flat).max()), s_o) if flat.size else True
 
             def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
-                K.cast_raw(flat[lo:hi], o, False, s_o, small, co.spec(), _NO_DRAWS, False, _NO_V,
-                           False, cnt, errs, errpos, th)
-            tot, errs, errpos = _run_elementwise(call, flat.size, raw, _NO_DRAWS, False, _NO_V, False)
-            _raise_errors(op, errs, errpos, tot[3], out_shape, co, what="the result", undo=undo)
-            _counters.record(op, "out", fmt, tot)
+                K.cast_raw(flat[lo:hi].view(np.int8), _word_code(flat.dtype), o, s_o, small, co.spec(),
+                           _NO_DRAWS, False, _NO_V, False, cnt, errs, errpos, th)
+            _run_cast(op, call, flat.size, raw, out_shape, co, what="the result", undo=undo)
         return FixedArray._wrap(raw.reshape(out_shape), fmt)
 
     ra = np.ascontiguousarray(ra, dtype=np.int64)     # const in the kernel: only read
@@ -725,10 +806,9 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
     cnt = np.zeros((max(M, 1), 4, 5), dtype=np.int64)
     errs = np.zeros(max(M, 1), dtype=np.int32)
     errpos = np.zeros(max(M, 1), dtype=np.int64)
-    dummy = (0, 0, 0, 1, 1, 1, 0)
-    pspec = (cp is not None, cp.spec() if cp else dummy, fa.fl + fb.fl - fl_p)
-    aspec = (ca is not None, ca.spec() if ca else dummy, sa, sp, sa)
-    ospec = (co is not None, co.spec() if co else dummy, fl_acc - fmt.fl)
+    pspec = (cp.spec() if cp else None, fa.fl + fb.fl - fl_p)
+    aspec = (ca.spec() if ca else None, sa, sp, sa)
+    ospec = (co.spec() if co else None, fl_acc - fmt.fl)
     rows = max(1, _BLOCK_MACS // max(1, N * Kd))      # rows per kernel call (Ctrl-C between)
     for i0 in range(0, M, rows):
         i1 = min(M, i0 + rows)
@@ -738,16 +818,13 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, rounding, 
                       _nthreads((i1 - i0) * N * max(Kd, 1)))
         errpos[i0:i1] += i0 * N
     tot = cnt.sum(axis=0)
-    bad = np.nonzero(errs)[0]
-    if bad.size:
-        # which cast failed first is not kept per element; name the output format when it is
-        # the one in 'error' mode, else the first cast in 'error' mode
-        culprit = next(c for c in (co, ca, cp) if c is not None and c.ovf == 3) if any(
-            c is not None and c.ovf == 3 for c in casts) else co or ca or cp
-        _raise_errors(op, errs, errpos, tot[3, 3], out_shape, culprit, what="the result", undo=undo)
-    for role, c, row in (("prod", cp, 0), ("acc", ca, 1), ("out", co, 2)):
-        if c is not None:
-            _counters.record(op, role, c.fmt, tot[row])
+    # which cast failed first is not kept per element; name the output format when it is the
+    # one in 'error' mode, else the first cast in 'error' mode
+    culprit = next((c for c in (co, ca, cp) if c is not None and c.ovf == Overflow.OV_ERROR),
+                   co or ca or cp)
+    _finish(op, errs, errpos, tot[3, 3], out_shape,
+            [(role, c, tot[row]) for role, c, row in (("prod", cp, 0), ("acc", ca, 1), ("out", co, 2))
+             if c is not None], culprit, "the result", undo)
     return FixedArray._wrap(out.astype(fmt.dtype).reshape(out_shape) if fmt.dtype != np.int64
                             else out.reshape(out_shape), fmt)
 
@@ -767,25 +844,28 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             M, N, Kd = A.shape[0], B.shape[1], A.shape[1]
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)
-            lo = -acc.max_raw if (ca.ovf == 1 and acc.signed) else acc.min_raw
+            lo = -acc.max_raw if (ca.ovf == Overflow.OV_SATURATE_SYMMETRIC and acc.signed) else acc.min_raw
             rows = max(1, _BLOCK_LANE_MACS // max(1, N * Kd))
             for i0 in range(0, M, rows):
                 i1 = min(M, i0 + rows)
-                K.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == 2,
+                K.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == Overflow.OV_WRAP,
                                    acc.wl, acc.signed, novf[i0:i1], _nthreads((i1 - i0) * N * Kd))
             _counters.record(op, "acc", acc, (M * N * Kd, 0, 0, int(novf.sum()), 0))
             return out
     return None
 
 
-def dot(a, b, acc=None, prod=None, fmt=None, rounding="nearest_even", overflow="saturate", *,
+def dot(a, b, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
         prod_rounding=None, prod_overflow=None, acc_rounding=None, acc_overflow=None,
-        out_rounding=None, out_overflow=None, r=None, eps=0.0, v=None, sr_rule="trunc",
-        source=None, draws=None) -> FixedArray:
+        out_rounding=None, out_overflow=None, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
+        source=None, draws=None, mode=None, prod_mode=None, acc_mode=None,
+        out_mode=None) -> FixedArray:
     """Dot product of two 1-D FixedArrays in the spec §4 order: p_k = cast(a_k b_k, prod),
     acc_{k+1} = cast(acc_k + p_k, acc), result cast(acc_K, fmt).  ``prod``/``acc`` None: exact;
     ``fmt`` None: the accumulator's format (no output cast) or, with an exact accumulator, the
-    exact full-precision format.
+    exact full-precision format.  ``mode``: a ``CastMode`` for every cast instead of
+    rounding/overflow/r/eps/sr_rule; ``prod_mode``/``acc_mode``/``out_mode``: a whole
+    ``CastMode`` for one role (instead of its ``*_rounding``/``*_overflow``).
 
     >>> a = cast([0.5, 0.25, -0.125], "Q(16,8)")
     >>> b = cast([1.0, 2.0, 4.0], "Q(8,4)")
@@ -793,6 +873,8 @@ def dot(a, b, acc=None, prod=None, fmt=None, rounding="nearest_even", overflow="
     0.5
     >>> s = dot(a, b, acc="Q(8,7)", overflow="saturate"); s.fmt, float(s)   # 0.5+0.5 saturates, then -0.5
     (QFormat(wl=8, fl=7, signed=True), 0.4921875)
+    >>> float(dot(a, b, acc="Q(8,7)", mode=CastMode("nearest_even", "wrap")))   # 1.0 wraps to -1.0, -1.5 to 0.5
+    0.5
     """
     _check_fixed("a", a)
     _check_fixed("b", b)
@@ -800,15 +882,18 @@ def dot(a, b, acc=None, prod=None, fmt=None, rounding="nearest_even", overflow="
         raise ValueError(f"dot: a and b must be 1-D, got shapes {a.shape} and {b.shape}")
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"dot: length mismatch, a has {a.shape[0]} elements and b has {b.shape[0]}")
-    return _mac("dot", a.reshape(1, -1), b.reshape(-1, 1), (), acc, prod, fmt, rounding, overflow,
-                prod_rounding, prod_overflow, acc_rounding, acc_overflow, out_rounding, out_overflow,
-                r, eps, v, sr_rule, source, draws)
+    call = _mode_args("dot", mode, rounding, overflow, r, eps, sr_rule)
+    roles = (_role_args("dot", "prod", prod_mode, prod_rounding, prod_overflow, call),
+             _role_args("dot", "acc", acc_mode, acc_rounding, acc_overflow, call),
+             _role_args("dot", "out", out_mode, out_rounding, out_overflow, call))
+    return _mac("dot", a.reshape(1, -1), b.reshape(-1, 1), (), acc, prod, fmt, call, roles, v, source, draws)
 
 
-def matvec(A, x, acc=None, prod=None, fmt=None, rounding="nearest_even", overflow="saturate", *,
+def matvec(A, x, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
            prod_rounding=None, prod_overflow=None, acc_rounding=None, acc_overflow=None,
-           out_rounding=None, out_overflow=None, r=None, eps=0.0, v=None, sr_rule="trunc",
-           source=None, draws=None) -> FixedArray:
+           out_rounding=None, out_overflow=None, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
+           source=None, draws=None, mode=None, prod_mode=None, acc_mode=None,
+           out_mode=None) -> FixedArray:
     """A (M, K) times x (K,): every output is a ``dot`` of a row of A with x.
 
     >>> import numpy as np
@@ -823,15 +908,18 @@ def matvec(A, x, acc=None, prod=None, fmt=None, rounding="nearest_even", overflo
         raise ValueError(f"matvec: A must be 2-D and x 1-D, got shapes {A.shape} and {x.shape}")
     if A.shape[1] != x.shape[0]:
         raise ValueError(f"matvec: inner dimensions differ: A is {A.shape}, x is {x.shape}")
-    return _mac("matvec", A, x.reshape(-1, 1), (A.shape[0],), acc, prod, fmt, rounding, overflow,
-                prod_rounding, prod_overflow, acc_rounding, acc_overflow, out_rounding, out_overflow,
-                r, eps, v, sr_rule, source, draws)
+    call = _mode_args("matvec", mode, rounding, overflow, r, eps, sr_rule)
+    roles = (_role_args("matvec", "prod", prod_mode, prod_rounding, prod_overflow, call),
+             _role_args("matvec", "acc", acc_mode, acc_rounding, acc_overflow, call),
+             _role_args("matvec", "out", out_mode, out_rounding, out_overflow, call))
+    return _mac("matvec", A, x.reshape(-1, 1), (A.shape[0],), acc, prod, fmt, call, roles, v, source, draws)
 
 
-def matmul(A, B, acc=None, prod=None, fmt=None, rounding="nearest_even", overflow="saturate", *,
+def matmul(A, B, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
            prod_rounding=None, prod_overflow=None, acc_rounding=None, acc_overflow=None,
-           out_rounding=None, out_overflow=None, r=None, eps=0.0, v=None, sr_rule="trunc",
-           source=None, draws=None) -> FixedArray:
+           out_rounding=None, out_overflow=None, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
+           source=None, draws=None, mode=None, prod_mode=None, acc_mode=None,
+           out_mode=None) -> FixedArray:
     """A (M, K) times B (K, N): every output element is a ``dot`` (spec §4).
 
     >>> import numpy as np
@@ -847,6 +935,8 @@ def matmul(A, B, acc=None, prod=None, fmt=None, rounding="nearest_even", overflo
         raise ValueError(f"matmul: A and B must be 2-D, got shapes {A.shape} and {B.shape}")
     if A.shape[1] != B.shape[0]:
         raise ValueError(f"matmul: inner dimensions differ: A is {A.shape}, B is {B.shape}")
-    return _mac("matmul", A, B, (A.shape[0], B.shape[1]), acc, prod, fmt, rounding, overflow,
-                prod_rounding, prod_overflow, acc_rounding, acc_overflow, out_rounding, out_overflow,
-                r, eps, v, sr_rule, source, draws)
+    call = _mode_args("matmul", mode, rounding, overflow, r, eps, sr_rule)
+    roles = (_role_args("matmul", "prod", prod_mode, prod_rounding, prod_overflow, call),
+             _role_args("matmul", "acc", acc_mode, acc_rounding, acc_overflow, call),
+             _role_args("matmul", "out", out_mode, out_rounding, out_overflow, call))
+    return _mac("matmul", A, B, (A.shape[0], B.shape[1]), acc, prod, fmt, call, roles, v, source, draws)

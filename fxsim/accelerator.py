@@ -177,6 +177,9 @@ class Accelerator:
         template = None
         if isinstance(source, BitSource):
             template = source.copy()           # the caller's source is never advanced
+        elif source is not None and not isinstance(source, str):
+            raise ValueError(f"source: must be None, a spec string of fxsim.make_source "
+                             f"({SPEC_GRAMMAR}) or an fxsim source object (LFSR, Ideal), got {source!r}")
         elif source is not None:
             try:
                 parse_spec(source)

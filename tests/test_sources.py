@@ -969,6 +969,12 @@ def test_accelerator_file_validates_the_spec(tmp_path):
         Accelerator.from_file(p)
 
 
+@pytest.mark.parametrize("bad", [42, object(), ["lfsr16"]])
+def test_accelerator_refuses_other_sources(bad):
+    with pytest.raises(ValueError, match=r"source: must be None, a spec string of fxsim.make_source"):
+        Accelerator("Q8.8", "Q8.8", source=bad)
+
+
 def test_accelerator_fresh_leaves_the_caller_alone():
     acc = Accelerator("Q8.8", "Q8.8", source="lfsr16", seed=5)
     ref = Accelerator("Q8.8", "Q8.8", source="lfsr16", seed=5)

@@ -176,3 +176,9 @@ def test_any_make_source_spec_runs(tmp_path):
                 formats=[FMT], n_seeds=1, iters={"quadratic": 10}, workers=1, sources=[spec])
     assert {r["source"] for r in res["rows"]} == {spec}
     assert f"| Q8.8 | {spec} | SR |" in res["markdown"]
+
+
+def test_a_refused_source_leaves_no_folder(tmp_path):
+    with pytest.raises(ValueError, match="lfsr99"):
+        G.run(str(tmp_path / "o"), quick=True, progress=False, sources="lfsr99")
+    assert not (tmp_path / "o").exists()

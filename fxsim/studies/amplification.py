@@ -49,7 +49,7 @@ import time
 import numpy as np
 
 from ._report import (add_study_options, figure, finish, fmt_number, markdown_table, pos_int,
-                      print_study, progress_bar, run_jobs, write_csv)
+                      make_progress, print_study, run_jobs, write_csv)
 from ..accelerator import Accelerator
 from ..fixed import FixedArray
 from ..ops import cast, get_num_threads, set_num_threads
@@ -239,12 +239,11 @@ def _summary(r, model):
 
 
 def _map(jobs, workers, progress, desc):
-    bar = progress_bar(len(jobs), desc, progress, leave=False)
+    bar = make_progress(len(jobs), desc, progress, leave=False)
     try:
         return run_jobs(_job, jobs, workers, bar)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def sweep(lrs, wds, strategies=None, n_iters=300, seed=0, n_samples=256, workers=2,

@@ -59,7 +59,7 @@ import zlib
 import numpy as np
 
 from ._report import (add_study_options, arg_type, figure, finish, fmt_number, markdown_table, pos_int,
-                      print_study, progress_bar, run_jobs, write_csv)
+                      make_progress, print_study, run_jobs, write_csv)
 
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
@@ -595,6 +595,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     """
     p = PRESETS["quick" if quick else "full"]
     models = default_models() if models is None else resolve_models(models)
+    sources = list(SOURCES) if sources is None else resolve_sources(sources)
     if n_seeds is None:
         n_seeds = {mk: p.get("model_seeds", {}).get(mk, p["seeds"]) for mk in models}
     iters = dict(p["iters"], **(iters or {}))
@@ -607,14 +608,12 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
         formats = [f if isinstance(f, QFormat) else QFormat.parse(f) for f in formats]
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
-    sources = list(SOURCES) if sources is None else resolve_sources(sources)
     jobs = jobs_for(models, formats, seed, n_seeds, iters, sources)
-    bar = progress_bar(len(jobs), "gd-study", progress)
+    bar = make_progress(len(jobs), "gd-study", progress)
     try:
         results = run_jobs(_job, jobs, workers, bar, label=lambda j: f"{j[0]} {j[1]} {j[2]}")
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     rows, curves = [], {}
     for j, (rs, cv) in zip(jobs, results):
         rows.extend(rs)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..optim.halp import HALP
 from ..optim.svrg import LPSGD, LPSVRG, SVRG
-from ._report import (add_study_parser, figure, finish, fmt_number, markdown_table, progress_bar,
+from ._report import (add_study_parser, figure, finish, fmt_number, make_progress, markdown_table,
                       write_csv)
 
 __all__ = ["BITS", "R_BITS", "PROBLEMS", "build_problem", "fit_rate", "summarize", "run_one",
@@ -228,7 +228,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
     t0 = time.perf_counter()
     jobs = [(k, "SVRG", 0) for k in keys] + [(k, m, b) for k in keys for b in BITS
                                             for m in _methods(k, b) if m != "SVRG"]
-    bar = progress_bar(len(jobs), "halp-study", progress)
+    bar = make_progress(len(jobs), "halp-study", progress)
     probs = {k: build_problem(k) for k in keys}
     traces, meta_run = {}, {}
     for key, method, b in jobs:
@@ -236,11 +236,8 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
         tr, grid, mu = run_one(probs[key], key, method, b, n_ep[key], seed)
         traces[(key, method, b)] = tr
         meta_run[(key, method, b)] = (grid, mu, time.perf_counter() - t1)
-        if bar is not None:
-            bar.set_postfix_str(f"{key} {method} b={b}", refresh=False)
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        bar.update(1, f"{key} {method} b={b}")
+    bar.close()
     rows = []
     for key in keys:
         for b in BITS:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..samplers import (SGHMC, SGLD, BayesLogistic, Gaussian, GaussianMixture, density_l2,
                         predictive, w2_1d)
-from ._report import (add_study_parser, figure, finish, fmt_number, markdown_table, progress_bar,
+from ._report import (add_study_parser, figure, finish, fmt_number, make_progress, markdown_table,
                       write_csv)
 
 SOURCES = ("ideal", "lfsr16")
@@ -298,18 +298,15 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, preset=No
     p = preset or PRESETS["quick" if quick else "full"]
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
-    pbar = progress_bar(_n_jobs(p), "sampler-study", progress)
+    pbar = make_progress(_n_jobs(p), "sampler-study", progress)
 
     def bar(text):
-        if pbar is not None:
-            pbar.set_postfix_str(text, refresh=False)
-            pbar.update(1)
+        pbar.update(1, text)
 
     ra, hist = _part_a(p, seed, bar)
     rb = _part_b(p, seed, bar)
     rc = _part_c(p, seed, bar)
-    if pbar is not None:
-        pbar.close()
+    pbar.close()
     rows = ra + rb + rc
     files = {"csv": os.path.join(out, "samplers.csv"), "md": os.path.join(out, "samplers.md")}
     write_csv(rows, files["csv"], COLUMNS, float_format="{:.6g}")

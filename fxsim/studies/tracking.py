@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from ._report import (add_study_parser, figure, finish, fmt_number, markdown_table, progress_bar,
+from ._report import (add_study_parser, figure, finish, fmt_number, make_progress, markdown_table,
                       write_csv)
 from ..optim.compressors import (FixedPointQuantizer, Identity, RandK, SaturatingQuantizer,
                                  ScaledSign, TopK)
@@ -185,6 +185,10 @@ def _markdown(rows, meta):
 
 
 
+COLORS = ["black", "tab:blue", "tab:orange", "tab:cyan", "tab:green", "tab:red", "tab:pink",
+          "tab:olive", "0.5", "tab:purple", "tab:brown", "tab:gray", "gold", "tab:green"]
+
+
 def _savings_text(rows) -> str:
     """What the rows say about bits: the range of ``saving`` (bits of uncompressed tracking to
     reach TOL / the compressor's) over the compressed runs that reach TOL.
@@ -302,7 +306,7 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, graphs=GR
     problem = DistributedLeastSquares(seed=seed)
     cfgs = [c for c in configs() if labels is None or c[0] in labels]
     seeds = _seeds(seed, p["seeds"])
-    bar = progress_bar(len(graphs) * len(cfgs), "tracking-study", progress)
+    bar = make_progress(len(graphs) * len(cfgs), "tracking-study", progress)
     rows, curves = [], {}
     for g in graphs:
         W = mixing_matrix(g, problem.n_agents, seed=seed)
@@ -334,11 +338,8 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, graphs=GR
                 base_bits = row["bits_to_tol"]
             row["saving"] = (base_bits / row["bits_to_tol"]) if (base_bits and row["bits_to_tol"]) else None
             rows.append(row)
-            if bar is not None:
-                bar.set_postfix_str(f"{g} {label}", refresh=False)
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.update(1, f"{g} {label}")
+    bar.close()
     os.makedirs(out, exist_ok=True)
     files = {"csv": os.path.join(out, "tracking.csv"), "md": os.path.join(out, "tracking.md")}
     write_csv(rows, files["csv"], COLUMNS)

@@ -167,7 +167,7 @@ def export_vectors_cmd(args, p) -> int:
     0
     """
     from fxsim.modes import STOCHASTIC
-    from fxsim.vectors import _cli_text, export_vectors
+    from fxsim.vectors import cli_text, export_vectors
     sto = args.rounding in STOCHASTIC
     if sto and args.r is None:
         p.error(f"--rounding {args.rounding} needs --r (random bits per draw, 1..64)")
@@ -194,7 +194,7 @@ def export_vectors_cmd(args, p) -> int:
             where = "" if e.filename in (None, args.out) else f" ({e.filename})"
             msg = f"cannot write {args.out}: {e.strerror}{where}"
         else:
-            msg = _cli_text(e)                            # FileExistsError: speaks of --force
+            msg = cli_text(e)                            # FileExistsError: speaks of --force
         if args.source and args.source_seed is None and "seed must be" in msg:
             msg += " (--seed also seeds the source unless --source-seed is given)"
         p.error(msg)
@@ -217,11 +217,11 @@ def check_vectors_cmd(args, p) -> int:
     y: all 1000 words match (.../y.mem)
     0
     """
-    from fxsim.vectors import _cli_text, check_outputs
+    from fxsim.vectors import cli_text, check_outputs
     try:
         rep = check_outputs(args.folder, args.produced, port=args.port)
     except (ValueError, OSError) as e:   # a malformed folder, a file outside it, an unknown port
-        p.error(_cli_text(e))
+        p.error(cli_text(e))
     print(rep)
     return 0 if rep.ok else 1
 

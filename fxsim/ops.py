@@ -154,7 +154,8 @@ def _role_args(op: str, role: str, role_mode, role_rounding, role_overflow, call
     call's mode with ``{role}_rounding``/``{role}_overflow`` substituted."""
     if role_mode is None:
         rounding, overflow, *rest = call
-        return (role_rounding or rounding, role_overflow or overflow, *rest)
+        return (rounding if role_rounding is None else role_rounding,
+                overflow if role_overflow is None else role_overflow, *rest)
     given = [f"{role}_{k}=" for k, v in (("rounding", role_rounding), ("overflow", role_overflow))
              if v is not None]
     if given:
@@ -204,6 +205,18 @@ class _Cast:
             self._spec = K.CastSpec(self.mode, self.ovf, self.rule, self.r, self.fmt.wl,
                                     self.fmt.signed, self.E)
         return self._spec
+
+
+def kernel_spec(fmt, mode) -> "K.CastSpec":
+    """The kernels' typed description of a cast with ``mode`` (a ``CastMode`` or what
+    ``CastMode.of`` takes) into ``fmt``: what nogil kernels outside this module (the samplers')
+    take.
+
+    >>> kernel_spec("Q8.8", CastMode("nearest_even", "saturate_symmetric")).lo
+    -32767
+    """
+    m = CastMode.of(mode)
+    return _Cast(qformat(fmt), m.rounding, m.overflow, m.r, m.eps, m.sr_rule).spec()
 
 
 def _draw_r(casts, source, draws, op: str):

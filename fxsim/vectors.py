@@ -784,8 +784,12 @@ class _ShapeError(_Hinted, ValueError):
     pass
 
 
-def _cli_text(e) -> str:
-    """The one-line CLI text of a user error raised here."""
+def cli_text(e) -> str:
+    """The one-line CLI text of a user error raised here.
+
+    >>> cli_text(ValueError("count: must be   in [1, 16777216]"))
+    'count: must be in [1, 16777216]'
+    """
     msg = getattr(e, "cli_message", None) or str(e)
     return " ".join(msg.split())
 

@@ -72,15 +72,15 @@ print(f"target {target!r}; weights in {fmt} (LSB {fmt.lsb}); SGLD noise s.d. per
 
 # %%
 samplers = {
-    "SGLD": lambda v: SGLD(target, ETA_SGLD, variant=v, fmt=fmt),
-    "SGHMC": lambda v: SGHMC(target, ETA_SGHMC, gamma=GAMMA, u=U, variant=v, fmt=fmt),
+    "SGLD": lambda v: SGLD(target, ETA_SGLD, variant=v, fmt=fmt, source=SOURCE),
+    "SGHMC": lambda v: SGHMC(target, ETA_SGHMC, gamma=GAMMA, u=U, variant=v, fmt=fmt, source=SOURCE),
 }
 variants = {"lpf": "LP-F (float accumulator)", "lpl": "LP-L (naive, SR every step)",
              "vc": "VC (variance-corrected LP-L)"}
 samples, w2 = {}, {}
 for alg, make in samplers.items():
     for v in variants:
-        run = make(v).run(CHAINS, STEPS, burn=BURN, thin=THIN, seed=SEED, source=SOURCE)
+        run = make(v).run(CHAINS, STEPS, burn=BURN, thin=THIN, seed=SEED)
         samples[alg, v] = run.samples.ravel()
         w2[alg, v] = w2_1d(samples[alg, v], target)
         print(f"{alg:<6} {v:<4} W2 = {w2[alg, v]:.4f}   sample s.d. {samples[alg, v].std():.3f} "

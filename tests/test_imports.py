@@ -17,17 +17,8 @@ fxsim = pytest.importorskip("fxsim")
 #: compiled extension modules that are private to the package by design: their names are the
 #: kernels the Python modules wrap, so importing ``fxsim._kernels`` (or a name from it) is allowed
 PRIVATE_EXTENSIONS = ("fxsim._kernels", "fxsim._sources", "fxsim._samplers", "fxsim._memory")
-#: (importer, "module:name") pairs still allowed, each kept until its owner makes the name public
-#: (files outside the studies/CLI scope of issue 12.6; reported to their owners)
-KNOWN_PRIVATE_IMPORTS = {
-    ("fxsim.cli", "fxsim.vectors:_cli_text"),
-    ("fxsim.optim.halp", "fxsim.optim.svrg:_Method"),
-    ("fxsim.optim.halp", "fxsim.optim.svrg:_check_int"),
-    ("fxsim.optim.halp", "fxsim.optim.svrg:_check_pos"),
-    ("fxsim.samplers.core", "fxsim.ops:_Cast"),
-    ("fxsim.samplers.sghmc", "fxsim.samplers.core:_pos_real"),
-    ("fxsim.source_spec", "fxsim.sources:_BITGENS"),
-}
+#: (importer, "module:name") pairs still allowed (none: keep it that way)
+KNOWN_PRIVATE_IMPORTS: set = set()
 #: import cycles still allowed: FixedArray's operators (``a + b``) call ``fxsim.ops``, which
 #: builds FixedArrays; fixed.py imports ops inside the operator methods (a method-level cycle by
 #: design, outside the studies' scope)

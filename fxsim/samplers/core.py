@@ -300,15 +300,15 @@ class Sampler:
         return self._update(x, v, g, Z[zi:] if Z is not None else None, src)
 
     def _kernel_params(self):
-        from ..ops import _Cast
+        from ..modes import CastMode
+        from ..ops import kernel_spec
         kind, a, b = self.target.kernel_grad(self.fmt)
         d = self.target.dim
         if kind == "linear":
             ga, gb, tbl = np.ascontiguousarray(a, float), np.ascontiguousarray(b, float), np.zeros((d, 1))
         else:
             ga, gb, tbl = np.zeros(d), np.zeros(d), np.ascontiguousarray(a, float)
-        spec = lambda f, rnd: _Cast(f, rnd, "saturate", self.r if rnd == "stochastic" else None,
-                                    0.0, "trunc").spec()
+        spec = lambda f, rnd: kernel_spec(f, CastMode.of(rnd, r=self.r))
         coef = np.array(self._coefficients(), dtype=np.float64)
         return (self.alg, VARIANTS.index(self.variant), 0 if kind == "linear" else 1,
                 spec(self.fmt, "stochastic"), spec(self.grad_fmt, "stochastic"),

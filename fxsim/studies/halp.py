@@ -113,7 +113,7 @@ def summarize(trace):
     rho, k_end = fit_rate(err, plateau)
     return {"plateau": plateau, "rate_per_epoch": rho, "fit_epochs": k_end,
             "final_err": float(err[-1]), "final_gap": float(trace.gap[-1]),
-            "saturated": int(trace.saturated.sum())}
+            "saturated": int(trace.overflowed.sum())}
 
 
 def _methods(key, b):

@@ -47,9 +47,9 @@ COLUMNS = ("part", "target", "sampler", "variant", "source", "fmt", "eta", "u", 
            "w2", "l2", "std", "err", "nll", "seconds")
 
 
-def _run(sampler, chains, steps, burn, thin, seed, source):
+def _run(sampler, chains, steps, burn, thin, seed):
     t = time.perf_counter()
-    res = sampler.run(chains, steps, burn=burn, thin=thin, seed=seed, source=source)
+    res = sampler.run(chains, steps, burn=burn, thin=thin, seed=seed)
     return res, time.perf_counter() - t
 
 
@@ -64,8 +64,8 @@ def _part_a(p, seed, bar):
         steps, burn = int(p["a_T"] / eta), int(p["a_burn"] / eta)
         for var in VARIANTS:
             for src in _sources_for(var):
-                s = SGLD(g, eta=eta, variant=var, fmt="Q(8,3)", grad_noise=0.1)
-                res, sec = _run(s, p["a_chains"], steps, burn, 20, seed, src)
+                s = SGLD(g, eta=eta, variant=var, fmt="Q(8,3)", grad_noise=0.1, source=src)
+                res, sec = _run(s, p["a_chains"], steps, burn, 20, seed)
                 x = res.samples.ravel()
                 rows.append(dict(part="a", target="N(0,1)", sampler="SGLD", variant=var, source=src,
                                  fmt="Q(8,3)", eta=eta, u="", steps=steps, chains=p["a_chains"],
@@ -89,10 +89,11 @@ def _part_b(p, seed, bar):
                 for var in VARIANTS:
                     for src in _sources_for(var):
                         if alg == "SGLD":
-                            s = SGLD(tgt, eta=eta, variant=var, fmt="Q(8,4)", grad_noise=0.1)
+                            s = SGLD(tgt, eta=eta, variant=var, fmt="Q(8,4)", grad_noise=0.1, source=src)
                         else:
-                            s = SGHMC(tgt, eta=eta, gamma=2.0, u=u, variant=var, fmt="Q(8,4)", grad_noise=0.1)
-                        res, sec = _run(s, p["b_chains"], steps, steps // 4, 10, seed, src)
+                            s = SGHMC(tgt, eta=eta, gamma=2.0, u=u, variant=var, fmt="Q(8,4)", grad_noise=0.1,
+                                      source=src)
+                        res, sec = _run(s, p["b_chains"], steps, steps // 4, 10, seed)
                         x = res.samples.ravel()
                         rows.append(dict(part="b", target=tname, sampler=alg, variant=var, source=src,
                                          fmt="Q(8,4)", eta=eta, u=u if alg == "SGHMC" else "",
@@ -114,10 +115,10 @@ def _part_c(p, seed, bar):
                     continue
                 for src in _sources_for(var):
                     if alg == "SGLD":
-                        s = SGLD(m, eta=0.5, variant=var, fmt=fmt)
+                        s = SGLD(m, eta=0.5, variant=var, fmt=fmt, source=src)
                     else:
-                        s = SGHMC(m, eta=0.5, gamma=2.0, u=2.0, variant=var, fmt=fmt)
-                    res, sec = _run(s, p["c_chains"], steps, steps // 2, max(1, steps // 100), seed, src)
+                        s = SGHMC(m, eta=0.5, gamma=2.0, u=2.0, variant=var, fmt=fmt, source=src)
+                    res, sec = _run(s, p["c_chains"], steps, steps // 2, max(1, steps // 100), seed)
                     err, nll = predictive(m, res.samples.reshape(-1, m.dim))
                     rows.append(dict(part="c", target="digits", sampler=alg, variant=var, source=src,
                                      fmt="float64" if var == "fp" else fmt, eta=0.5,

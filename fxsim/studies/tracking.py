@@ -40,7 +40,8 @@ from ._report import (add_study_parser, figure, finish, fmt_number, make_progres
                       write_csv)
 from ..optim.compressors import (FixedPointQuantizer, Identity, RandK, SaturatingQuantizer,
                                  ScaledSign, TopK)
-from ..optim.tracking import DistributedLeastSquares, gradient_tracking, mixing_matrix, slem
+from ..models import DistributedLeastSquares
+from ..optim.tracking import gradient_tracking, mixing_matrix, slem
 
 __all__ = ["CONFIGS", "GRAPHS", "GAMMAS", "TOL", "STOP", "RHO", "configs", "run_config", "run",
            "add_cli"]
@@ -332,7 +333,7 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, graphs=GR
                        iters_to_tol=_median(its) if reached else None,
                        bits_to_tol=_median(bts) if reached else None,
                        final_err=_median([float(r.err_max[-1]) for r in ok]),
-                       saturated=sum(r.saturated for r in ok),
+                       saturated=sum(r.overflowed for r in ok),
                        failed=len(runs) - len(ok))
             if label == "uncompressed":
                 base_bits = row["bits_to_tol"]

@@ -153,7 +153,7 @@ def _role_args(op: str, role: str, role_mode, role_rounding, role_overflow, call
     """The mode of one cast role of a dot product: ``{role}_mode`` (a whole CastMode), else the
     call's mode with ``{role}_rounding``/``{role}_overflow`` substituted."""
     if role_mode is None:
-        rounding, overflow, *rest = call
+        rounding, overflow, *rest = call     # a role keyword given (even '') is checked in _mac
         return (rounding if role_rounding is None else role_rounding,
                 overflow if role_overflow is None else role_overflow, *rest)
     given = [f"{role}_{k}=" for k, v in (("rounding", role_rounding), ("overflow", role_overflow))

@@ -133,3 +133,10 @@ def test_positional_and_keyword_api_unchanged():
     x = [0.3, -1.7, 2.5]
     assert fx.cast(x, "Q4.2", "floor", "wrap").raw.tolist() == [1, -7, 10]
     assert fx.cast(x, "Q4.2").raw.tolist() == fx.cast(x, "Q4.2", mode=CastMode()).raw.tolist()
+
+
+@pytest.mark.parametrize("kw", [{"prod_rounding": ""}, {"acc_overflow": ""}, {"out_overflow": ""}])
+def test_empty_role_keyword_is_refused(kw):
+    a = fx.cast([0.5, 0.25], "Q4.2")
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        fx.dot(a, a, acc="Q8.4", prod="Q8.4", fmt="Q4.2", **kw)

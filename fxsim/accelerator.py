@@ -1,4 +1,4 @@
-"""Accelerator description: formats, per-cast rounding/overflow, and bit sources (issue 4).
+"""Accelerator description: formats, per-cast rounding/overflow, and bit sources.
 
 An :class:`Accelerator` is what a user writes once and what optimizers and models read::
 

@@ -1,4 +1,4 @@
-"""Models for the optimizers (issue 4): loss, exact gradient and a fully emulated fixed-point
+"""Models for the optimizers: loss, exact gradient and a fully emulated fixed-point
 gradient on fxsim's integer datapath.
 
 Protocol — every model has:
@@ -40,7 +40,7 @@ from .data import BUILTIN, builtin_dataset, load_dataset
 from .logistic import LogisticRegression
 from .mlp import MLP
 from .quadratic import LeastSquares, Quadratic, make_least_squares
-# -- models of the other algorithms and their protocols (issue 12.5)
+# -- models of the other algorithms and their protocols
 from .bayes_logistic import BayesLogistic
 from .distributed import DistributedLeastSquares
 from .protocols import FiniteSum, GDModel, SamplerTarget, TrackingAgents

@@ -8,7 +8,11 @@ import pytest
 
 import fxsim  # a hard import: a broken build fails the run instead of skipping what needs it
 
-sys.path.insert(0, os.path.dirname(__file__))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+# the independent oracles, the RTL helpers and the fuzz harness are imported by name
+for _sub in ("", "oracles", "rtl", "datapath"):
+    if os.path.join(TESTS, _sub).rstrip(os.sep) not in sys.path:
+        sys.path.insert(0, os.path.join(TESTS, _sub).rstrip(os.sep))
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 

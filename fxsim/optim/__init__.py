@@ -1,4 +1,4 @@
-"""Optimizers on the emulated accelerator (issue 4)."""
+"""Optimizers on the emulated accelerator."""
 from .gd import GD, SGD, History, MODES, stagnation_level
 
 __all__ = ["GD", "SGD", "History", "MODES", "stagnation_level"]

@@ -1,4 +1,4 @@
-"""Message compressors for compressed distributed gradient tracking (issue 5).
+"""Message compressors for compressed distributed gradient tracking.
 
 Every compressor maps an (N, d) float64 array -- one message vector per agent, in rows -- to the
 (N, d) float64 array the receivers reconstruct, and states the size of one message in bits

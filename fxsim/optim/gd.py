@@ -1,4 +1,4 @@
-"""Gradient descent and minibatch SGD on an emulated accelerator (issue 4).
+"""Gradient descent and minibatch SGD on an emulated accelerator.
 
 Two modes:
 

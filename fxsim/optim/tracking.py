@@ -1,4 +1,4 @@
-"""Compressed distributed gradient tracking (issue 5): graphs, mixing matrices, a distributed
+"""Compressed distributed gradient tracking: graphs, mixing matrices, a distributed
 least-squares problem and the algorithm, with N agents simulated in one process as (N, d) arrays.
 
 Algorithm (``gradient_tracking``).  Row i of X, Y is agent i's iterate and gradient tracker;

@@ -1,4 +1,4 @@
-"""Low-precision SGLD and SGHMC samplers on the emulated datapath (issue 6).
+"""Low-precision SGLD and SGHMC samplers on the emulated datapath.
 
 ``SGLD``/``SGHMC`` (variants ``fp lpf lpl vc``), the targets (``Gaussian``,
 ``GaussianMixture``, ``BayesLogistic``), the quantizers (``sr``, ``vc_quantize``) and the

@@ -1,6 +1,6 @@
 """Gradient descent with rounding strategies on the emulated accelerator (``fxsim gd-study``).
 
-The main study of issue 4 (Xia, Massei, Hochstenbach: GD in low-precision fixed point under the
+The main study (Xia, Massei, Hochstenbach: GD in low-precision fixed point under the
 PL inequality).  For every model, Q format, bit source and strategy, GD runs in the paper's
 setting (``mode="exact"``: exact gradient, every cast on fxsim's datapath) from the same start
 points (one per seed) and records f(x_k) − f*.

@@ -1,4 +1,4 @@
-"""Low-precision SGLD and SGHMC on the emulated accelerator (``fxsim sampler-study``, issue 6).
+"""Low-precision SGLD and SGHMC on the emulated accelerator (``fxsim sampler-study``).
 
 Reproductions of Zhang, Wilson & De Sa (ICML 2022) and Wang, Chen, Song & Zhang (TMLR), each
 run with ideal PCG64 bits and with a 16-bit LFSR (serial rule, r = 16) as the SR source:

@@ -1,4 +1,4 @@
-"""Compressed distributed gradient tracking on a P–Ł problem (``fxsim tracking-study``, issue 5).
+"""Compressed distributed gradient tracking on a P–Ł problem (``fxsim tracking-study``).
 
 8 agents minimize distributed least squares (``DistributedLeastSquares()``: d = 10, 40 samples
 per agent, heterogeneous local minimizers, μ ≈ 0.49, L ≈ 1.98) with the BEER-style compressed

@@ -197,7 +197,7 @@ def test_every_package_is_installed():
     """pyproject's explicit package list names every package of fxsim (a wheel would miss one
     that it does not list, e.g. a study split into a subpackage)."""
     import tomllib
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(root, "pyproject.toml"), "rb") as fh:
         listed = set(tomllib.load(fh)["tool"]["setuptools"]["packages"])
     packages = {m for m in MODULES if _is_package(m)}

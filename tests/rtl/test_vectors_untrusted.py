@@ -414,7 +414,7 @@ def test_foreign_layout_still_reads(tmp_path):
     """A folder written by tests/rtl/rtl_vectors.py's write_vector_set (no fl, no shape, no
     fxsim keys) stays readable and checkable."""
     import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtl"))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rtl"))
     from rtl_vectors import write_vector_set
     d = str(tmp_path / "f")
     write_vector_set(d, operation="lfsr", count=4, inputs={"x": ([1, -2, 3, -4], 8, True)},
@@ -498,7 +498,7 @@ def test_force_refuses_a_folder_fxsim_did_not_write(tmp_path, capsys):
     """A folder of someone else's y.mem (no manifest, or a foreign manifest): today --force
     overwrites y.mem and deletes the foreign manifest's files."""
     import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtl"))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rtl"))
     from rtl_vectors import write_vector_set
     d = tmp_path / "theirs"
     d.mkdir()

@@ -17,7 +17,7 @@ from fxsim.optim import gradient_tracking, mixing_matrix
 from fxsim.optim.svrg import sr_source
 from fxsim.samplers import SGHMC, SGLD, Gaussian
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 # -- one module of validators ------------------------------------------------------------------

@@ -14,8 +14,6 @@ import threading
 import numpy as np
 import pytest
 
-if os.path.dirname(os.path.abspath(__file__)) not in sys.path:   # any pytest import mode
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lfsr_ref import LFSRSource  # noqa: E402
 

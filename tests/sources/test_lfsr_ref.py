@@ -38,14 +38,12 @@ import numpy as np
 import galois
 import pytest
 
-if os.path.dirname(os.path.abspath(__file__)) not in sys.path:   # any pytest import mode
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lfsr_ref  # noqa: E402
 from lfsr_ref import (LFSRSource, Register, bits, load_taps_table, mask_from_taps,  # noqa: E402
                       parse_taps)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAT = os.path.join(HERE, "data", "lfsr_draws.csv")
 TABLE = load_taps_table()
 

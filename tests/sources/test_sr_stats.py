@@ -17,8 +17,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lfsr_ref import LFSRSource, load_taps_table  # noqa: E402
 

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MiB = 1 << 20
 GiB = 1 << 30
 AS_LIMIT = 8 * GiB          # address-space limit of every child (protects the machine)

@@ -41,7 +41,7 @@ from numbers import Integral
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "oracles"))
 import reference as ref  # noqa: E402
 
 ROUNDINGS, OVERFLOWS, SR_RULES = ref.ROUNDINGS, ref.OVERFLOWS, ref.SR_RULES

@@ -20,7 +20,7 @@ import os
 FORMS = ("galois", "fibonacci")
 RULES = ("serial", "state")
 
-TAPS_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "lfsr_taps.csv")
+TAPS_CSV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "lfsr_taps.csv")
 
 
 def mask_from_taps(taps):

@@ -15,7 +15,7 @@ import jupytext
 import nbclient
 import pytest
 
-NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NB_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(p for p in NB_DIR.glob("[0-9][0-9]_*.py"))
 CELL_TIMEOUT = 60          # seconds per cell; the notebooks take a few seconds in all
 

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for _p in (_HERE, os.path.join(_HERE, "rtl")):
     if _p not in sys.path:
         sys.path.insert(0, _p)

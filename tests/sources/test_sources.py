@@ -16,8 +16,6 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-if os.path.dirname(os.path.abspath(__file__)) not in sys.path:   # any pytest import mode
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lfsr_ref import LFSRSource, Register, load_taps_table, mask_from_taps  # noqa: E402
 
@@ -25,7 +23,7 @@ fxsim = pytest.importorskip("fxsim")
 from fxsim import sources as S  # noqa: E402
 from fxsim import _sources as C  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE = load_taps_table()                      # the tests' own copy of the taps table
 FORMS = ("galois", "fibonacci")
 CHUNKS = (1, 2, 3, 7, 64, 65, 130, 1000)      # draws are taken in these uneven pieces

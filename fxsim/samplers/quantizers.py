@@ -21,7 +21,7 @@ r-bit draw R from the same fxsim bit source as the SR casts and uses u = R·2^-r
 comparisons (u < P(+Δ): +Δ; else u < P(+Δ) + P(−Δ): −Δ; else 0), so each probability is
 realized to within 2^-r (as SR's own probabilities are): P(+Δ) is ⌈P·2^r⌉/2^r and P(−Δ) is off
 by less than 2^-r, hence |E − µ| < 2·2^-r·Δ, and with SR's own 2^-r error on the grid branch
-the variance is within about 6·2^-r·Δ² of its target (what ``tests/test_samplers.py`` checks
+the variance is within about 6·2^-r·Δ² of its target (what ``tests/algorithms/test_samplers.py`` checks
 by enumerating every draw).  The residual r is taken from the
 rounding *before* saturation (a 62-bit word with the same fraction bits), so the probabilities
 stay in [0, 1] for out-of-range µ.  Probabilities are computed in Δ units, in float64, in the

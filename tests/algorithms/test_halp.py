@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fxsim import Ideal
+from reference import ref_overflow, ref_round
 from fxsim.models.finite_sum import LinearRegression, SoftmaxRegression
 from fxsim.optim import HALP, LPSGD, LPSVRG, SVRG, ScaledGrid, weight_format
 
@@ -34,17 +35,13 @@ def ref_q(x, s, b, scale, draws, r):
     """Q_s by the spec: t = x / step (pow2: exact rational; exact: the float64 quotient, the
     documented scale-multiplier input), SR with the top r discarded bits D: up iff D + R ≥ 2^r,
     then saturation to [−2^(b−1), 2^(b−1) − 1].  Returns Python ints k."""
-    lo, hi = -2 ** (b - 1), 2 ** (b - 1) - 1
     out = []
     for xi, R in zip(x, draws):
         if scale == "pow2":
             t = Fraction(float(xi)) / pow2_at_least(s)
         else:
             t = Fraction(float(xi) / s)
-        q = math.floor(t)
-        D = math.floor((t - q) * 2 ** r)
-        k = q + (1 if D + int(R) >= 2 ** r else 0)
-        out.append(min(max(k, lo), hi))
+        out.append(ref_overflow(ref_round(t, "stochastic", R=int(R), r=r), b, True, "saturate"))
     return out
 
 
@@ -225,9 +222,8 @@ def test_svrg_softmax_matches_numpy_svrg():
 def _sr_pcg(t, bitgen, r):
     """SR of float64 values t (in LSB units) with numpy's PCG64 words: R = w >> (64 − r)."""
     R = bitgen.random_raw(t.size) >> np.uint64(64 - r)
-    q = np.floor(t)
-    D = np.floor((t - q) * 2.0 ** r)                   # exact: φ has ≤ 53 bits
-    return q + (D + R.astype(np.float64) >= 2.0 ** r)
+    return np.array([ref_round(Fraction(float(ti)), "stochastic", R=int(Ri), r=r)
+                     for ti, Ri in zip(np.ravel(t), R.tolist())], dtype=np.float64).reshape(np.shape(t))
 
 
 @pytest.mark.parametrize("scale", ["pow2", "exact"])

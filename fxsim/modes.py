@@ -23,11 +23,45 @@ OVERFLOW = _names(Overflow, "OV_")
 SR_RULES = _names(SRRule, "SR_")
 
 
-def _code(kind: str, value, names) -> int:
-    try:
-        return names.index(value) if isinstance(value, str) else names.index(None)
-    except ValueError:
-        raise ValueError(f"{kind} must be one of {', '.join(names)}; got {value!r}") from None
+def check_name(kind: str, value, names) -> int:
+    """The code of ``value`` (its index in ``names``), or a ValueError naming ``kind`` and the
+    allowed names.
+
+    >>> check_name("acc_overflow", "wrap", OVERFLOW)
+    2
+    """
+    if isinstance(value, str) and value in names:
+        return names.index(value)
+    raise ValueError(f"{kind} must be one of {', '.join(names)}; got {value!r}")
+
+
+def check_r(r) -> int | None:
+    """Random bits per draw: None or an integer in [1, 64].
+
+    >>> check_r(16), check_r(None)
+    (16, None)
+    """
+    if r is None:
+        return None
+    if isinstance(r, bool) or not isinstance(r, Integral) or not 1 <= r <= 64:
+        raise ValueError(f"r must be an integer in [1, 64] (random bits per draw), got {r!r}")
+    return int(r)
+
+
+def check_eps(eps) -> Fraction:
+    """eps as an exact Fraction in [0, 1); any real number type (float, numpy floats, Fraction,
+    int).
+
+    >>> check_eps(0.25), check_eps(Fraction(1, 3))
+    (Fraction(1, 4), Fraction(1, 3))
+    """
+    if isinstance(eps, bool) or not isinstance(eps, Real):
+        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
+    e = eps if isinstance(eps, Fraction) else Fraction(int(eps)) if isinstance(eps, Integral) \
+        else float(eps)
+    if e != e or not 0 <= e < 1:
+        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
+    return Fraction(e)
 
 
 def rounding_code(name: str) -> int:
@@ -40,7 +74,7 @@ def rounding_code(name: str) -> int:
         ...
     ValueError: rounding must be one of floor, ceil, ...; got 'round'
     """
-    return _code("rounding", name, ROUNDING)
+    return check_name("rounding", name, ROUNDING)
 
 
 def overflow_code(name: str) -> int:
@@ -49,7 +83,7 @@ def overflow_code(name: str) -> int:
     >>> [overflow_code(m) for m in OVERFLOW]
     [0, 1, 2, 3]
     """
-    return _code("overflow", name, OVERFLOW)
+    return check_name("overflow", name, OVERFLOW)
 
 
 def sr_rule_code(name: str) -> int:
@@ -58,7 +92,7 @@ def sr_rule_code(name: str) -> int:
     >>> sr_rule_code("trunc"), sr_rule_code("rne")
     (0, 2)
     """
-    return _code("sr_rule", name, SR_RULES)
+    return check_name("sr_rule", name, SR_RULES)
 
 
 @dataclass(frozen=True)
@@ -87,20 +121,14 @@ class CastMode:
     sr_rule: str = "trunc"
 
     def __post_init__(self):
-        _code("rounding", self.rounding, ROUNDING)
-        _code("overflow", self.overflow, OVERFLOW)
-        _code("sr_rule", self.sr_rule, SR_RULES)
-        r = self.r
-        if r is not None:
-            if isinstance(r, bool) or not isinstance(r, Integral) or not 1 <= r <= 64:
-                raise ValueError(f"r must be an integer in [1, 64] (random bits per draw), got {r!r}")
-            object.__setattr__(self, "r", int(r))
-        elif self.rounding in STOCHASTIC:
+        check_name("rounding", self.rounding, ROUNDING)
+        check_name("overflow", self.overflow, OVERFLOW)
+        check_name("sr_rule", self.sr_rule, SR_RULES)
+        object.__setattr__(self, "r", check_r(self.r))
+        if self.r is None and self.rounding in STOCHASTIC:
             raise ValueError(f"rounding={self.rounding!r} needs r, the random bits per draw "
                              "(an integer in [1, 64])")
-        e = self.eps
-        if isinstance(e, bool) or not isinstance(e, Real) or e != e or not 0 <= e < 1:
-            raise ValueError(f"eps must be a number in [0, 1), got {e!r}")
+        check_eps(self.eps)
 
     @property
     def stochastic(self) -> bool:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from fractions import Fraction
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 
@@ -18,8 +17,8 @@ from ._kernels import CastError, Overflow, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
 from .fixed import FixedArray
-from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, overflow_code, rounding_code,
-                    sr_rule_code)
+from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, check_eps, check_name,
+                    check_r, overflow_code, rounding_code, sr_rule_code)
 from .sources import BitSource
 from .qformat import FL_MAX, FL_MIN, QFormat, qformat
 
@@ -79,37 +78,13 @@ def _nelem(shape) -> int:
 
 # -- mode and randomness parameters ----------------------------------------------------------
 
-def _check_choice(name: str, value, names) -> None:
-    if not isinstance(value, str) or value not in names:
-        raise ValueError(f"{name} must be one of {', '.join(names)}; got {value!r}")
-
-
-def _check_r(r) -> int | None:
-    if r is None:
-        return None
-    if isinstance(r, bool) or not isinstance(r, Integral) or not 1 <= r <= 64:
-        raise ValueError(f"r must be an integer in [1, 64] (random bits per draw), got {r!r}")
-    return int(r)
-
-
-def _check_eps(eps) -> Fraction:
-    """eps as an exact Fraction; any real number type (float, numpy floats, Fraction, int)."""
-    if isinstance(eps, bool) or not isinstance(eps, Real):
-        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
-    e = eps if isinstance(eps, Fraction) else Fraction(int(eps)) if isinstance(eps, Integral) \
-        else float(eps)
-    if e != e or not 0 <= e < 1:
-        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
-    return Fraction(e)
-
-
 def _check_modes(rounding, overflow, r, eps, sr_rule) -> None:
     """Every mode argument of a call is checked, whether or not a cast of the call uses it."""
-    _check_choice("rounding", rounding, ROUNDING)
-    _check_choice("overflow", overflow, OVERFLOW)
-    _check_choice("sr_rule", sr_rule, SR_RULES)
-    _check_r(r)
-    _check_eps(eps)
+    check_name("rounding", rounding, ROUNDING)
+    check_name("overflow", overflow, OVERFLOW)
+    check_name("sr_rule", sr_rule, SR_RULES)
+    check_r(r)
+    check_eps(eps)
 
 
 class _Default:
@@ -196,8 +171,8 @@ class _Cast:
         if self.stochastic:
             if r is None:
                 raise ValueError(f"rounding={rounding!r} needs r, the random bits per draw (1..64)")
-            self.r = _check_r(r)
-            self.E = math.floor(_check_eps(eps) * 2**self.r)
+            self.r = check_r(r)
+            self.E = math.floor(check_eps(eps) * 2**self.r)
 
     def spec(self) -> K.CastSpec:
         """The kernels' description of this cast (built once)."""
@@ -736,8 +711,8 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tupl
     the call's (rounding, overflow, r, eps, sr_rule); roles: the same for prod, acc, out."""
     _check_modes(*call)
     for role, (rounding, overflow, *_) in zip(("prod", "acc", "out"), roles):
-        _check_choice(f"{role}_rounding", rounding, ROUNDING)
-        _check_choice(f"{role}_overflow", overflow, OVERFLOW)
+        check_name(f"{role}_rounding", rounding, ROUNDING)
+        check_name(f"{role}_overflow", overflow, OVERFLOW)
     _check_source(source, draws)
     fa, fb = A.fmt, B.fmt
     M, Kd = A.shape

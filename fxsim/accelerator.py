@@ -39,7 +39,6 @@ import contextlib
 import copy
 import json
 import math
-from typing import Any
 
 from .modes import OVERFLOW, ROUNDING, STOCHASTIC, SR_RULES, CastMode
 from .qformat import QFormat
@@ -169,7 +168,6 @@ class Accelerator:
             raise ValueError(f"sr_rule: must be one of {', '.join(SR_RULES)}, got {sr_rule!r}")
         self._modes = {role: _cast_mode(role, casts.get(role, DEFAULT_CAST), r, float(eps), sr_rule)
                        for role in ROLES}
-        self.casts = {role: (m.rounding, m.overflow) for role, m in self._modes.items()}
         for role, (rnd, _) in self.casts.items():
             if rnd == "signed_stochastic_eps" and role not in V_ROLES:
                 raise ValueError(f"casts.{role}: signed_stochastic_eps needs a companion value v, "
@@ -257,8 +255,13 @@ class Accelerator:
         finally:
             self._role = old
 
-    rounding = property(lambda self: self.casts[self._role][0])
-    overflow = property(lambda self: self.casts[self._role][1])
+    @property
+    def casts(self) -> dict:
+        """role -> (rounding, overflow), read from the roles' cast modes."""
+        return {role: (m.rounding, m.overflow) for role, m in self._modes.items()}
+
+    rounding = property(lambda self: self._modes[self._role].rounding)
+    overflow = property(lambda self: self._modes[self._role].overflow)
     source = property(lambda self: self._sources[self._role])
 
     def mode(self, role: str) -> CastMode:

@@ -107,13 +107,16 @@ def make_source(spec, seed=1) -> BitSource:
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"source must be a spec string for fxsim.make_source, like "
                          f"'lfsr:16:galois:serial' or 'ideal:pcg64', got {spec!r}")
-    fields = parse_spec(spec)
+    fields = parse_spec(spec)                    # its errors name the spec already
     if fields["kind"] == "lfsr":
         n = fields["n"]
         if not _is_int(seed) or not 1 <= seed <= (1 << n) - 1:
-            raise ValueError(f"seed must be an integer in [1, 2**{n} - 1] (a non-zero {n}-bit "
-                             f"register state), got {seed!r}")
-    return source_spec.make_source(spec, seed)
+            raise ValueError(f"source {spec!r}: seed must be an integer in [1, 2**{n} - 1] (a "
+                             f"non-zero {n}-bit register state), got {seed!r}")
+    try:
+        return source_spec.make_source(spec, seed)
+    except ValueError as e:                      # the spec was read above: only the seed is left
+        raise ValueError(f"source {spec!r}: {e}") from None
 
 
 def _source_manifest(src, r: int, seed) -> dict:
@@ -396,10 +399,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                              "or 'ideal:pcg64'")
         if isinstance(source, str):
             src_seed = seed if source_seed is None else source_seed
-            try:
-                source = make_source(source, src_seed)
-            except ValueError as e:
-                raise ValueError(f"source {source!r} with seed {src_seed}: {e}") from None
+            source = make_source(source, src_seed)     # its errors name the spec and the seed
         else:
             src_seed = source_seed
             if not callable(getattr(source, "draws", None)):

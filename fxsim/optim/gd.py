@@ -170,7 +170,7 @@ class GD:
         self._g_full = np.asarray(model.grad(xf), dtype=np.float64)
         self._loss = [float(model.loss(xf))]
         self._gnorm = [float(np.linalg.norm(self._g_full))]
-        self._moved, self._rounded, self._overflowed = [], [], []
+        self._moved, self._inexact, self._overflowed = [], [], []
         self.stopped_by_tol = False
 
     # ------------------------------------------------------------------ one iteration
@@ -215,7 +215,7 @@ class GD:
             self._loss.append(float("nan"))
             self._gnorm.append(float("nan"))
         self._moved.append(moved)
-        self._rounded.append(c.inexact)
+        self._inexact.append(c.inexact)
         self._overflowed.append(c.overflowed)
         return moved
 
@@ -233,7 +233,7 @@ class GD:
     def history(self) -> History:
         return History(np.array(self._loss), np.array(self._gnorm),
                        np.array(self._moved, dtype=np.int64),
-                       np.array(self._rounded, dtype=np.int64),
+                       np.array(self._inexact, dtype=np.int64),
                        np.array(self._overflowed, dtype=np.int64),
                        f_star=self.f_star, stopped_by_tol=self.stopped_by_tol)
 

@@ -193,17 +193,16 @@ class FiniteSumMethod:
         if accel is not None:
             if cast_mode is not None:
                 raise ValueError("cast_mode: give either cast_mode or accel, not both")
-            kw = accel.fresh().cast_kwargs("update")
+            twin = accel.fresh()
+            self.cast_mode = twin.mode("update")
+            self.cast_kwargs = twin.cast_kwargs("update")
         else:
-            mode = CastMode.of("stochastic" if cast_mode is None else cast_mode,
-                               overflow="saturate", r=r)
-            kw = mode.cast_kwargs()
-            if mode.stochastic:
-                kw["source"] = sr_source(source, self._ss_src)
-        self.cast_kwargs = kw
-        self.cast_mode = CastMode(kw["rounding"], kw["overflow"], r=kw.get("r"),
-                                  eps=kw.get("eps", 0), sr_rule=kw.get("sr_rule", "trunc"))
-        self.source = kw.get("source")
+            self.cast_mode = CastMode.of("stochastic" if cast_mode is None else cast_mode,
+                                         overflow="saturate", r=r)
+            self.cast_kwargs = self.cast_mode.cast_kwargs()
+            if self.cast_mode.stochastic:
+                self.cast_kwargs["source"] = sr_source(source, self._ss_src)
+        self.source = self.cast_kwargs.get("source")
 
     def _epoch_indices(self):
         idx = self._rng.integers(0, self.problem.n_samples, size=(self.T, self.batch))

@@ -440,11 +440,8 @@ def markdown(summary, meta=None) -> str:
                 row.append(f"[{_fmt(s['rn_lower'])}, {_fmt(s['rn_upper'])}]"
                            if s["strategy"] == "round-to-nearest" else "")
             body.append(row)
-        parts += [_table(header, body), ""]
+        parts += [markdown_table(header, body), ""]
     return "\n".join(parts)
-
-
-_table = markdown_table
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -455,9 +452,6 @@ LINES = {"lfsr16": "-", "pcg64": "--"}
 OTHER_LINES = (":", "-.", (0, (5, 2)), (0, (1, 3)), (0, (3, 1, 1, 1)))
 
 
-_figure = figure
-
-
 def plot_model(model_keys, curves, summary, path, title):
     """Loss − f* vs iteration (log y), median over seeds with a min–max band; one panel per
     (model key, format); colour = strategy, line style = source."""
@@ -465,7 +459,7 @@ def plot_model(model_keys, curves, summary, path, title):
               dict.fromkeys(s["format"] for s in summary if s["model"] == mk)]
     ncol = len({f for _, f in panels})
     nrow = math.ceil(len(panels) / ncol)
-    fig = _figure(6.2 * ncol, 4.3 * nrow + 0.6)
+    fig = figure(6.2 * ncol, 4.3 * nrow + 0.6)
     others = [src for src in dict.fromkeys(key[2] for key in curves) if src not in LINES]
     styles = dict(LINES, **{src: OTHER_LINES[i % len(OTHER_LINES)] for i, src in enumerate(others)})
     axs = fig.subplots(nrow, ncol, squeeze=False).ravel()
@@ -573,7 +567,6 @@ def jobs_for(models, formats, seed, n_seeds, iters, sources=tuple(SOURCES)):
         return n_seeds[mk] if isinstance(n_seeds, dict) else n_seeds
     return [(mk, f, src, seed, ns(mk), iters[_iters_key(mk)])
             for mk in models for f in fmts(mk) for src in sources]
-
 
 
 def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=None,

@@ -3,7 +3,6 @@ result base, the same names) and the models in one place with declared protocols
 are checked against sources built by hand from the documented rule, casts against hand loops."""
 import ast
 import pathlib
-import warnings
 
 import numpy as np
 import pytest
@@ -105,7 +104,10 @@ def test_gd_runs_on_a_fresh_accelerator():
     twin.source_for("update").draws(7, 16)
     h1 = GD(m, a, 0.1, seed=2).run(40)
     h2 = GD(m, a, 0.1, seed=2).run(40)
-    assert np.array_equal(h1.loss, h2.loss) and np.array_equal(h1.moved, h2.moved)
+    fresh = Accelerator("Q8.8", "Q8.8", casts={"update": "stochastic"}, source="lfsr16", seed=9)
+    h0 = GD(m, fresh, 0.1, seed=2).run(40)                # an accelerator nobody drew from
+    for h in (h1, h2):
+        assert np.array_equal(h.loss, h0.loss) and np.array_equal(h.moved, h0.moved)
     assert h1.inexact.sum() > 0
     # the caller's stream went on from where it was, untouched by the runs
     assert np.array_equal(a.source_for("update").draws(20, 16), twin.source_for("update").draws(20, 16))
@@ -120,8 +122,12 @@ def test_samplers_take_source_at_construction():
         old = SGLD(Gaussian(), 0.05, variant="lpl", fmt="Q(8,3)").run(3, 40, seed=seed,
                                                                      source="lfsr16")
     assert np.array_equal(new.samples, ref.samples) and np.array_equal(new.samples, old.samples)
+    # any other make_source spec is seeded with the run's seed as it is
     s = SGHMC(Gaussian(), 0.05, variant="lpl", fmt="Q(8,4)", source="lfsr:12")
-    assert s.run(2, 20, seed=1).samples.shape == (20, 2, 1)
+    ref = SGHMC(Gaussian(), 0.05, variant="lpl", fmt="Q(8,4)",
+                source=fxsim.make_source("lfsr:12", 1)).run(2, 20, seed=1)
+    got = s.run(2, 20, seed=1)
+    assert got.samples.shape == (20, 2, 1) and np.array_equal(got.samples, ref.samples)
     with pytest.raises(ValueError, match="source"):
         SGLD(Gaussian(), 0.1, source="lfsr7")
 

@@ -2,7 +2,6 @@
 a Fraction-based quantizer, plain-numpy SVRG / LP-SVRG / HALP loops that replay numpy's own
 PCG64 stream, and the paper's claims (LP-SVRG plateaus, HALP keeps SVRG's linear rate)."""
 import math
-import os
 from fractions import Fraction
 
 import numpy as np

@@ -186,24 +186,26 @@ def test_fast_path_bit_identical(target, cls, kw):
     variants = ["lpf", "lpl", "vc"] + ([] if isinstance(target, GaussianMixture) else ["fp"])
     for k, var in enumerate(variants):
         for src in ("ideal", "lfsr16"):
-            s = cls(target, variant=var, fmt="Q(8,3)", grad_fmt="Q(8,4)", grad_noise=0.1 * (k % 2), **kw)
-            a = s.run(3, 120, burn=40, thin=7, seed=5, source=src, fast=True, block=32)
-            b = s.run(3, 120, burn=40, thin=7, seed=5, source=src, fast=False)
+            s = cls(target, variant=var, fmt="Q(8,3)", grad_fmt="Q(8,4)", grad_noise=0.1 * (k % 2),
+                    source=src, **kw)
+            a = s.run(3, 120, burn=40, thin=7, seed=5, fast=True, block=32)
+            b = s.run(3, 120, burn=40, thin=7, seed=5, fast=False)
             assert np.array_equal(a.samples, b.samples), (var, src)
             assert np.array_equal(a.x, b.x) and (a.v is None or np.array_equal(a.v, b.v))
 
 
 def test_deterministic_given_seed():
-    s = SGHMC(GaussianMixture(), eta=0.05, variant="vc", fmt="Q(8,4)", grad_noise=0.1)
-    a = s.run(80, 500, burn=100, seed=11, source="lfsr16")
-    b = s.run(80, 500, burn=100, seed=11, source="lfsr16")
-    c = s.run(80, 500, burn=100, seed=12, source="lfsr16")
+    s = SGHMC(GaussianMixture(), eta=0.05, variant="vc", fmt="Q(8,4)", grad_noise=0.1,
+              source="lfsr16")
+    a = s.run(80, 500, burn=100, seed=11)
+    b = s.run(80, 500, burn=100, seed=11)
+    c = s.run(80, 500, burn=100, seed=12)
     assert np.array_equal(a.samples, b.samples) and not np.array_equal(a.samples, c.samples)
     import fxsim
     t0 = fxsim.get_num_threads()
     try:
         fxsim.set_num_threads(1)                    # the kernel's threads never change a chain
-        d = s.run(80, 500, burn=100, seed=11, source="lfsr16")
+        d = s.run(80, 500, burn=100, seed=11)
     finally:
         fxsim.set_num_threads(t0)
     assert np.array_equal(a.samples, d.samples)

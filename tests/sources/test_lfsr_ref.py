@@ -31,7 +31,6 @@ checked bit for bit below, outputs and states):
 
 import csv
 import os
-import sys
 from collections import OrderedDict
 
 import numpy as np

@@ -2,13 +2,11 @@
 numpy's ``random/tests/test_direct.py``: each kind (LFSR galois/fibonacci, serial/state rule,
 1 and 4 lanes; ``Ideal`` on every numpy bit generator) goes through the same tests.
 
-Expected streams come from outside fxsim: the plain oracle ``tests/lfsr_ref.py`` for registers,
-numpy's own ``random_raw`` for the ideal sources.
+Expected streams come from outside fxsim: the plain oracle ``tests/oracles/lfsr_ref.py`` for
+registers, numpy's own ``random_raw`` (and ``SeedSequence`` spawn keys) for the ideal sources.
 """
 import json
-import os
 import pickle
-import sys
 import threading
 
 import numpy as np
@@ -39,6 +37,22 @@ class LFSRKind:
         src = LFSRSource(N_LFSR, form=self.form, seed=SEED, rule=self.rule, r=r, lanes=self.lanes)
         return np.array(src.draws(skip + count)[skip:], dtype=np.uint64)
 
+    def child_ref(self, key, r, count):
+        """The stream of the spawned child with spawn key ``key`` (LFSR.spawn's documented rule):
+        at each level, every lane of the parent steps d times, d = 1 + v mod (period - 1) with v
+        the 128-bit word of SeedSequence(root entropy, spawn_key=key[:level])."""
+        entropy = self.make().state["spawn"]["entropy"]
+        regs = LFSRSource(N_LFSR, form=self.form, seed=SEED, lanes=self.lanes).lanes
+        for level in range(1, len(key) + 1):
+            w = np.random.SeedSequence(entropy, spawn_key=key[:level]).generate_state(2, np.uint64)
+            d = 1 + ((int(w[0]) << 64) | int(w[1])) % ((1 << N_LFSR) - 2)
+            for reg in regs:
+                for _ in range(d):
+                    reg.step()
+        src = LFSRSource(N_LFSR, form=self.form, rule=self.rule, r=r, lanes=self.lanes,
+                         lane_seeds=[reg.state for reg in regs])
+        return np.array(src.draws(count), dtype=np.uint64)
+
 
 class IdealKind:
     def __init__(self, name, cls):
@@ -49,8 +63,8 @@ class IdealKind:
     def make(self):
         return fxsim.Ideal(self.name, seed=SEED)
 
-    def words(self, count):
-        bg = self.cls(SEED)
+    def words(self, count, bg=None):
+        bg = self.cls(SEED) if bg is None else bg
         if self.name != "mt19937":
             return bg.random_raw(count)
         w = bg.random_raw(2 * count).astype(np.uint64)    # two 32-bit outputs, first one high
@@ -58,6 +72,11 @@ class IdealKind:
 
     def ref(self, r, count, skip=0):
         return self.words(skip + count)[skip:] >> np.uint64(64 - r)
+
+    def child_ref(self, key, r, count):
+        """numpy's own child: the bit generator seeded by SeedSequence(SEED, spawn_key=key)."""
+        bg = self.cls(np.random.SeedSequence(SEED, spawn_key=key))
+        return self.words(count, bg) >> np.uint64(64 - r)
 
 
 KINDS = ([LFSRKind(f, rule, L) for f in ("galois", "fibonacci") for rule in ("serial", "state")
@@ -147,7 +166,7 @@ def test_substreams_tile_the_stream(kind):
     np.testing.assert_array_equal(np.concatenate(got), kind.ref(r, 120, skip=5))
 
 
-def test_spawn_children_are_independent_and_reproducible(kind):
+def test_spawn_children_follow_the_reference(kind):
     r = kind.rs[-1]
     src = kind.make()
     before = src.state
@@ -156,14 +175,16 @@ def test_spawn_children_are_independent_and_reproducible(kind):
     np.testing.assert_array_equal(src.draws(30, r), kind.ref(r, 30))   # its stream did not
     streams = [tuple(k.draws(30, r).tolist()) for k in kids] + [tuple(kind.ref(r, 30).tolist())]
     assert len(set(streams)) == len(streams)
-    again = kind.make().spawn(3)
-    for k, a in zip(kids, again):
+    for c, k in enumerate(kids):
         assert type(k) is type(src)
-        np.testing.assert_array_equal(a.draws(60, r)[30:], k.draws(30, r))
+        np.testing.assert_array_equal(np.array(streams[c], dtype=np.uint64),
+                                      kind.child_ref((c,), r, 30), err_msg=f"child {c}")
+        np.testing.assert_array_equal(k.draws(30, r), kind.child_ref((c,), r, 60)[30:])
     more = kind.make()
     more.spawn(3)
-    assert tuple(more.spawn(1)[0].draws(30, r).tolist()) not in streams   # children 3, not 0
+    np.testing.assert_array_equal(more.spawn(1)[0].draws(30, r), kind.child_ref((3,), r, 30))
     grand = kids[0].spawn(2)
+    np.testing.assert_array_equal(grand[1].draws(30, r), kind.child_ref((0, 1), r, 30))
     assert tuple(grand[0].draws(30, r).tolist()) not in streams
 
 
@@ -172,7 +193,9 @@ def test_copy_keeps_the_spawn_tree(kind):
     src = kind.make()
     src.spawn(2)
     twin = src.copy()
-    np.testing.assert_array_equal(twin.spawn(1)[0].draws(20, r), src.spawn(1)[0].draws(20, r))
+    want = kind.child_ref((2,), r, 20)                 # both go on with child 2
+    np.testing.assert_array_equal(twin.spawn(1)[0].draws(20, r), want)
+    np.testing.assert_array_equal(src.spawn(1)[0].draws(20, r), want)
 
 
 def test_concurrent_draws_partition_one_stream(kind):
@@ -221,6 +244,7 @@ def test_r_refusals(kind, bad):
     with pytest.raises(ValueError, match=r"r must be an integer in \[1, (64|n)\]"):
         src.next(bad)
     assert src.state == saved                      # a refused call has no side effect
+    np.testing.assert_array_equal(src.draws(3, 8), kind.ref(8, 3))
 
 
 def test_r_above_max_refused(kind):

@@ -10,7 +10,6 @@ import csv
 import json
 import os
 import pickle
-import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -904,6 +903,22 @@ def test_vectors_make_source_keeps_its_seed_meaning():
     for bad in (0, 256, -1):                           # the seed is the starting state
         with pytest.raises(ValueError, match=r"seed must be an integer in \[1, 2\*\*8 - 1\]"):
             vmake("lfsr:8", seed=bad)
+
+
+@pytest.mark.parametrize("spec,seed,why", [
+    ("lfsr:99", 1, "n must be an integer in [2, 64]"),
+    ("lfsr:8", 0, "seed must be an integer in [1, 2**8 - 1]"),
+    ("ideal:foo", 1, "cannot read 'foo'"),
+    ("ideal", -1, "seed must be None, a non-negative integer"),
+])
+def test_export_vectors_source_error_names_the_source_once(tmp_path, spec, seed, why):
+    from fxsim.vectors import export_vectors
+    with pytest.raises(ValueError) as info:
+        export_vectors(tmp_path / "v", "cast", fmt="Q4.4", rounding="stochastic", r=4,
+                       source=spec, source_seed=seed, count=2)
+    msg = str(info.value)
+    assert msg.startswith(f"source {spec!r}: {why}"), msg
+    assert msg.count(f"'{spec}'") == 1, msg
 
 
 # -- the accelerator's per-role streams ---------------------------------------------------------

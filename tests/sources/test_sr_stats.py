@@ -10,8 +10,6 @@ oracle's (tests/lfsr_ref.py) draws, and ``source=Ideal(...)`` numpy's own words 
 """
 
 import math
-import os
-import sys
 from fractions import Fraction
 
 import numpy as np

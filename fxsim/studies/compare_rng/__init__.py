@@ -51,7 +51,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None) -> di
 
     >>> res = run("results/compare_rng", quick=True)     # doctest: +SKIP
     >>> sorted(res["files"])                              # doctest: +SKIP
-    ['acc_png', 'acf_png', 'bias_png', 'csv', 'lanes_png', 'md']
+    ['accumulation_png', 'acf_png', 'bias_png', 'csv', 'lanes_png', 'md']
     """
     p = PRESETS["quick" if quick else "full"]
     os.makedirs(out_dir, exist_ok=True)

@@ -24,9 +24,6 @@ def _fmt(v, digits=3):
     return fmt_number(v, digits, fixed_from=1e-3)
 
 
-_table = markdown_table
-
-
 def markdown(rows, meta=None) -> str:
     """The study's tables (one per measurement) as markdown.
 
@@ -64,7 +61,7 @@ def markdown(rows, meta=None) -> str:
             zmax, rz = max(zs)
             cells += [f"{zmax:.1f}", str(rz)]
             body.append([src] + cells)
-        parts += [_table(["source"] + [f"r={r}" for r in show] + ["max abs z", "at r"], body), ""]
+        parts += [markdown_table(["source"] + [f"r={r}" for r in show] + ["max abs z", "at r"], body), ""]
 
     acf = select(rows, study="acf")
     if acf:
@@ -77,7 +74,7 @@ def markdown(rows, meta=None) -> str:
             c = {r["x"]: r["value"] for r in select(acf, source=src)}
             lag, m = max(c.items(), key=lambda kv: abs(kv[1]))
             body.append([src] + [f"{c[h]:+.4f}" for h in (1, 2, 3, 8)] + [f"{m:+.4f}", str(lag)])
-        parts += [_table(["source", "lag 1", "lag 2", "lag 3", "lag 8", "max abs ρ", "at lag"], body), ""]
+        parts += [markdown_table(["source", "lag 1", "lag 2", "lag 3", "lag 8", "max abs ρ", "at lag"], body), ""]
 
     acc = select(rows, study="accumulation")
     if acc:
@@ -100,7 +97,7 @@ def markdown(rows, meta=None) -> str:
             ok = select(acc, source=src, metric="recurrence_match")
             cells.append("yes" if ok and all(o["value"] == 1.0 for o in ok) else ("NO" if ok else "—"))
             body.append([src] + cells)
-        parts += [_table(["rounding, source"] + [STREAMS.get(s, s) for s in streams]
+        parts += [markdown_table(["rounding, source"] + [STREAMS.get(s, s) for s in streams]
                          + ["= per-step recurrence"], body), ""]
 
     ln = select(rows, study="lanes")
@@ -120,5 +117,5 @@ def markdown(rows, meta=None) -> str:
                         body.append([str(L), ARRANGEMENTS[arr].replace("L units", f"{L} units"),
                                      rule or "—", f"{c['var_ratio']:.3f}", f"{c['lag1']:+.3f}",
                                      f"{c['block_var_ratio']:.3f}"])
-        parts += [_table(["L", "arrangement", "rule", "var ratio", "lag 1", "64-cycle var ratio"], body), ""]
+        parts += [markdown_table(["L", "arrangement", "rule", "var ratio", "lag 1", "64-cycle var ratio"], body), ""]
     return "\n".join(parts)

@@ -19,27 +19,6 @@ from fxprims cimport *
 import numpy as np
 
 
-cdef struct params:
-    int alg            # 0 SGLD, 1 SGHMC
-    int variant        # 0 fp (affine gradients only), 1 lpf, 2 lpl, 3 vc
-    int gkind          # 0 affine, 1 table
-    int fl
-    int flg
-    int r
-    int d
-    int k              # normals per step and element
-    int m              # draws per step and element
-    int64_t wmin
-    int64_t wmax
-    int64_t tstride
-    double sg          # gradient-noise standard deviation
-    double c[16]
-    cspec sw           # SR into the weights' format
-    cspec sgr          # SR into the gradients' format
-    cspec rnw          # round-to-nearest-even into the 62-bit wide word (VC)
-    cspec srw          # SR into the wide word (VC grid branch)
-
-
 cdef inline int64_t castd(const cspec* cs, double x, int fl, uint64_t R, counts_t* cnt,
                           int* err) noexcept nogil:
     """fxsim.cast of one float64; err is set for NaN and ±inf (a chain that blew up)."""
@@ -57,7 +36,7 @@ cdef inline int cat(double u, double p1, double p2) noexcept nogil:
     return 0
 
 
-cdef inline double vc_elem(const params* P, double mu, int gauss, double s_vc, double wv,
+cdef inline double vc_elem(const sampler_params* P, double mu, int gauss, double s_vc, double wv,
                            double z, uint64_t R1, uint64_t R2, counts_t* cnt, int* err) noexcept nogil:
     """Q^vc of one element (quantizers.vc_quantize): Gaussian branch uses z and R2 (R1 unused),
     grid branch R1 for Q^s and R2 for the categorical sample."""
@@ -91,7 +70,7 @@ cdef inline double vc_elem(const params* P, double mu, int gauss, double s_vc, d
     return ldexp(<double>raw, -P.fl)
 
 
-cdef inline int run_elem(const params* P, double* x, double* v, const double* Z, const uint64_t* D,
+cdef inline int run_elem(const sampler_params* P, double* x, double* v, const double* Z, const uint64_t* D,
                          Py_ssize_t i, Py_ssize_t n, int B, const int64_t* rec, double* out,
                          const double* ga, const double* gb, const double* tbl) noexcept nogil:
     cdef int j, zi, si, jd = i % P.d
@@ -172,41 +151,117 @@ cdef inline int run_elem(const params* P, double* x, double* v, const double* Z,
     return err
 
 
-def sampler_steps(tuple kp, double[::1] x, double[::1] v, const double[::1] Z,
-                  const uint64_t[::1] D, int B, int k, int m, const int64_t[::1] rec,
-                  double[:, ::1] out, int d, int threads=1):
+cdef CastSpec _spec(name, spec):
+    if not isinstance(spec, CastSpec):
+        raise ValueError(f"{name}: must be a CastSpec (fxsim.ops.kernel_spec), got {spec!r}")
+    return <CastSpec>spec
+
+
+cdef class SamplerParams:
+    """Everything the kernel reads for one run, by name: the algorithm (``alg`` 0 SGLD, 1 SGHMC),
+    ``variant`` (0 fp, 1 lpf, 2 lpl, 3 vc), the four casts (``CastSpec``s: SR into the weights
+    ``sw`` and the gradients ``sgr``, nearest-even ``rnw`` and SR ``srw`` into the wide word),
+    the weights' ``fl`` and raw range ``wmin..wmax``, the gradients' ``flg``, ``r``, the
+    gradient noise, the update coefficients (``coef``, at most 16), the dimension ``d``,
+    ``k`` normals and ``m`` draws per step and element, and the gradient: affine ``ga``·θ +
+    ``gb`` per coordinate, or a ``table`` (d rows, one column per weight word from wmin).
+    Built once per run by ``Sampler._kernel_params()``; every value is checked here.
+    """
+
+    def __init__(self, *, int alg, int variant, sw, sgr, rnw, srw, int fl, int flg,
+                 int64_t wmin, int64_t wmax, int r, double grad_noise, coef, int d, int k,
+                 int m, ga=None, gb=None, table=None):
+        cdef const double[::1] cv
+        cdef int j
+        if alg not in (0, 1):
+            raise ValueError(f"alg: must be 0 (SGLD) or 1 (SGHMC), got {alg}")
+        if variant not in (0, 1, 2, 3):
+            raise ValueError(f"variant: must be 0..3 (fp, lpf, lpl, vc), got {variant}")
+        if (table is None) == (ga is None or gb is None):
+            raise ValueError("ga, gb, table: give the affine gradient (ga and gb) or a table, not both")
+        if table is not None and variant == 0:
+            raise ValueError("table: the fp variant needs an affine gradient (ga, gb)")
+        if d < 1 or k < 0 or m < 0:
+            raise ValueError(f"d, k, m: need d >= 1, k >= 0, m >= 0, got {d}, {k}, {m}")
+        if not (0 <= r <= 64 and wmin <= wmax and -1074 <= fl <= 1023 and -1074 <= flg <= 1023):
+            raise ValueError(f"r, wmin, wmax, fl, flg: need 0 <= r <= 64 and wmin <= wmax, got "
+                             f"r={r}, wmin={wmin}, wmax={wmax}, fl={fl}, flg={flg}")
+        if not grad_noise >= 0:
+            raise ValueError(f"grad_noise: must be >= 0, got {grad_noise}")
+        self.coef = np.array(coef, dtype=np.float64).reshape(-1)
+        if self.coef.shape[0] > 16:
+            raise ValueError(f"coef: at most 16 coefficients, got {self.coef.shape[0]}")
+        if table is None:
+            self.ga = np.array(ga, dtype=np.float64).reshape(-1)
+            self.gb = np.array(gb, dtype=np.float64).reshape(-1)
+            self.table = np.zeros((d, 1))
+            if self.ga.shape[0] != d or self.gb.shape[0] != d:
+                raise ValueError(f"ga, gb: need {d} values each, got {self.ga.shape[0]}, {self.gb.shape[0]}")
+        else:
+            self.ga, self.gb = np.zeros(d), np.zeros(d)
+            self.table = np.array(table, dtype=np.float64, ndmin=2)
+            if self.table.shape[0] != d or self.table.shape[1] < wmax - wmin + 1:
+                raise ValueError(f"table: needs shape ({d}, >= {wmax - wmin + 1}), got {self.table.shape}")
+        self.P.alg, self.P.variant, self.P.gkind = alg, variant, 0 if table is None else 1
+        self.P.sw, self.P.sgr = _spec("sw", sw).cs, _spec("sgr", sgr).cs
+        self.P.rnw, self.P.srw = _spec("rnw", rnw).cs, _spec("srw", srw).cs
+        self.P.fl, self.P.flg, self.P.r = fl, flg, r
+        self.P.wmin, self.P.wmax = wmin, wmax
+        self.P.sg = grad_noise
+        self.P.d, self.P.k, self.P.m = d, k, m
+        self.P.tstride = self.table.shape[1]
+        cv = self.coef
+        for j in range(16):
+            self.P.c[j] = cv[j] if j < cv.shape[0] else 0.0
+
+    @property
+    def alg(self):
+        return self.P.alg
+
+    @property
+    def variant(self):
+        return self.P.variant
+
+    @property
+    def d(self):
+        return self.P.d
+
+    @property
+    def k(self):
+        return self.P.k
+
+    @property
+    def m(self):
+        return self.P.m
+
+    def __repr__(self):
+        return (f"SamplerParams(alg={self.P.alg}, variant={self.P.variant}, gkind={self.P.gkind}, "
+                f"fl={self.P.fl}, flg={self.P.flg}, r={self.P.r}, d={self.P.d}, k={self.P.k}, "
+                f"m={self.P.m}, wmin={self.P.wmin}, wmax={self.P.wmax}, grad_noise={self.P.sg!r})")
+
+
+def sampler_steps(SamplerParams params not None, double[::1] x, double[::1] v, const double[::1] Z,
+                  const uint64_t[::1] D, int B, const int64_t[::1] rec, double[:, ::1] out,
+                  int threads=1):
     """Advance every element of x (and v for SGHMC) by B steps in place (see module doc).
-    kp: ``Sampler._kernel_params()``; elements are independent, so ``threads`` never changes
-    the result."""
-    cdef params P
+    ``params``: a ``SamplerParams`` (``Sampler._kernel_params()``); elements are independent,
+    so ``threads`` never changes the result."""
+    cdef const sampler_params* P = &params.P
     cdef Py_ssize_t n = x.shape[0], i
     cdef int nthreads = threads if n >= 64 else 1
-    cdef double[::1] coef = kp[13]
-    cdef const double[::1] ga = kp[14]
-    cdef const double[::1] gb = kp[15]
-    cdef const double[:, ::1] tbl = kp[16]
+    cdef const double[::1] ga = params.ga
+    cdef const double[::1] gb = params.gb
+    cdef const double[:, ::1] tbl = params.table
     cdef int[::1] errs = np.zeros(n, dtype=np.intc)
-    cdef int j
     cdef double* outp = &out[0, 0] if out.shape[0] > 0 else <double*>0
-    P.alg, P.variant, P.gkind = kp[0], kp[1], kp[2]
-    P.sw = (<CastSpec?>kp[3]).cs
-    P.sgr = (<CastSpec?>kp[4]).cs
-    P.rnw = (<CastSpec?>kp[5]).cs
-    P.srw = (<CastSpec?>kp[6]).cs
-    P.fl, P.flg, P.wmin, P.wmax, P.r = kp[7], kp[8], kp[9], kp[10], kp[11]
-    P.sg = kp[12]
-    P.d, P.k, P.m = d, k, m
-    P.tstride = tbl.shape[1]
-    if P.variant not in (0, 1, 2, 3) or (P.variant == 0 and P.gkind != 0) or P.alg not in (0, 1) or n % d != 0:
-        raise ValueError("sampler_steps: bad parameters")
-    if coef.shape[0] > 16 or rec.shape[0] < B or Z.shape[0] < <Py_ssize_t>B * k * n or \
-            D.shape[0] < <Py_ssize_t>B * m * n or (P.alg == 1 and v.shape[0] != n):
+    if n % P.d != 0:
+        raise ValueError(f"x: its length must be a multiple of d = {P.d}, got {n}")
+    if rec.shape[0] < B or Z.shape[0] < <Py_ssize_t>B * P.k * n or \
+            D.shape[0] < <Py_ssize_t>B * P.m * n or (P.alg == 1 and v.shape[0] != n):
         raise ValueError("sampler_steps: arrays too short for B steps")
-    for j in range(coef.shape[0]):
-        P.c[j] = coef[j]
     with nogil:
         for i in prange(n, num_threads=nthreads, schedule="static"):
-            errs[i] = run_elem(&P, &x[0], &v[0], &Z[0], &D[0], i, n, B, &rec[0],
+            errs[i] = run_elem(P, &x[0], &v[0], &Z[0], &D[0], i, n, B, &rec[0],
                                outp,
                                &ga[0], &gb[0], &tbl[0, 0])
     if np.asarray(errs).any():

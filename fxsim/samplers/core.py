@@ -249,17 +249,16 @@ class Sampler:
         t0 = time.perf_counter()
         if fast:
             from .. import _samplers as KS
-            kp = self._kernel_params()
-            k, m = self.normals_per_step(), self.draws_per_step()
+            params = self._kernel_params()
+            k, m = params.k, params.m
             n = x.size
             vv = v if v is not None else np.zeros(1)
             for s0 in range(0, n_steps, block):
                 B = min(block, n_steps - s0)
                 Z = rng_noise.standard_normal((B, k, n)) if k else np.zeros((1, 1, 1))
                 D = np.ascontiguousarray(src.draws(B * m * n, self.r), dtype=np.uint64) if m else np.zeros(1, np.uint64)
-                KS.sampler_steps(kp, x.reshape(-1), vv.reshape(-1), np.ascontiguousarray(Z).reshape(-1),
-                                 D, B, k, m, rec[s0:s0 + B], out.reshape(n_snap, n), self.target.dim,
-                                 get_num_threads())
+                KS.sampler_steps(params, x.reshape(-1), vv.reshape(-1), np.ascontiguousarray(Z).reshape(-1),
+                                 D, B, rec[s0:s0 + B], out.reshape(n_snap, n), get_num_threads())
                 if bar is not None:
                     bar.update(B)
         else:
@@ -300,21 +299,21 @@ class Sampler:
         return self._update(x, v, g, Z[zi:] if Z is not None else None, src)
 
     def _kernel_params(self):
+        """The compiled kernel's ``SamplerParams`` of this sampler (built once per run)."""
+        from .. import _samplers as KS
         from ..modes import CastMode
         from ..ops import kernel_spec
         kind, a, b = self.target.kernel_grad(self.fmt)
-        d = self.target.dim
-        if kind == "linear":
-            ga, gb, tbl = np.ascontiguousarray(a, float), np.ascontiguousarray(b, float), np.zeros((d, 1))
-        else:
-            ga, gb, tbl = np.zeros(d), np.zeros(d), np.ascontiguousarray(a, float)
-        spec = lambda f, rnd: kernel_spec(f, CastMode.of(rnd, r=self.r))
-        coef = np.array(self._coefficients(), dtype=np.float64)
-        return (self.alg, VARIANTS.index(self.variant), 0 if kind == "linear" else 1,
-                spec(self.fmt, "stochastic"), spec(self.grad_fmt, "stochastic"),
-                spec(self.wide, "nearest_even"), spec(self.wide, "stochastic"),
-                self.fmt.fl, self.grad_fmt.fl, self.fmt.min_raw, self.fmt.max_raw, self.r,
-                self.grad_noise, coef, ga, gb, tbl)
+        sr = CastMode.of("stochastic", r=self.r)
+        grad = {"ga": a, "gb": b} if kind == "linear" else {"table": a}
+        return KS.SamplerParams(
+            alg=self.alg, variant=VARIANTS.index(self.variant),
+            sw=kernel_spec(self.fmt, sr), sgr=kernel_spec(self.grad_fmt, sr),
+            rnw=kernel_spec(self.wide, CastMode.of("nearest_even", r=self.r)),
+            srw=kernel_spec(self.wide, sr),
+            fl=self.fmt.fl, flg=self.grad_fmt.fl, wmin=self.fmt.min_raw, wmax=self.fmt.max_raw,
+            r=self.r, grad_noise=self.grad_noise, coef=self._coefficients(),
+            d=self.target.dim, k=self.normals_per_step(), m=self.draws_per_step(), **grad)
 
 
 def _bar(total, enabled, desc):

@@ -246,6 +246,58 @@ def test_bad_parameters_raise(make, name):
         make()
 
 
+# -- the kernel's typed parameters ------------------------------------------------------------
+
+def _params(**over):
+    from fxsim import _samplers as KS
+    from fxsim import CastMode
+    from fxsim.ops import kernel_spec
+    sr = kernel_spec("Q(8,3)", CastMode("stochastic", r=16))
+    kw = dict(alg=0, variant=0, sw=sr, sgr=sr, rnw=sr, srw=sr, fl=3, flg=3, wmin=-128, wmax=127,
+              r=16, grad_noise=0.0, coef=[0.1, 0.3], d=2, k=1, m=0, ga=[1.0, 0.5], gb=[0.0, -1.0])
+    kw.update(over)
+    return KS.SamplerParams(**kw)
+
+
+def test_sampler_params_drive_the_kernel_by_name():
+    """SGLD fp on an affine gradient, by hand in numpy: x ← x − η(a·x + b) + σ·z."""
+    from fxsim import _samplers as KS
+    p = _params()
+    assert (p.alg, p.variant, p.d, p.k, p.m) == (0, 0, 2, 1, 0)
+    rng = np.random.default_rng(4)
+    x0 = rng.standard_normal(6)
+    Z = rng.standard_normal((5, 1, 6))
+    x, out = x0.copy(), np.empty((5, 6))
+    KS.sampler_steps(p, x, np.zeros(1), Z.reshape(-1), np.zeros(1, np.uint64), 5,
+                     np.arange(5, dtype=np.int64), out)
+    a, b = np.tile([1.0, 0.5], 3), np.tile([0.0, -1.0], 3)
+    want = x0.copy()
+    for j in range(5):
+        want = want - 0.1 * (a * want + b) + 0.3 * Z[j, 0]
+        assert np.array_equal(out[j], want)
+    assert np.array_equal(x, want)
+
+
+@pytest.mark.parametrize("over,name", [
+    ({"alg": 2}, "alg"), ({"variant": 4}, "variant"), ({"sw": (11, 0)}, "sw"),
+    ({"coef": np.zeros(17)}, "coef"), ({"ga": [1.0]}, "ga"),
+    ({"table": np.zeros((2, 256))}, "table"),                       # both gradients given
+    ({"ga": None, "gb": None, "table": np.zeros((2, 256))}, "table"),   # fp needs an affine one
+    ({"variant": 1, "ga": None, "gb": None, "table": np.zeros((2, 255))}, "table"),
+    ({"wmin": 5, "wmax": 4}, "wmin"), ({"grad_noise": -1.0}, "grad_noise"), ({"d": 0}, "d"),
+])
+def test_sampler_params_refuse_bad_values(over, name):
+    with pytest.raises(ValueError, match=name):
+        _params(**over)
+
+
+def test_sampler_steps_takes_params_not_a_tuple():
+    from fxsim import _samplers as KS
+    with pytest.raises(TypeError):
+        KS.sampler_steps(tuple(range(17)), np.zeros(2), np.zeros(1), np.zeros(2),
+                         np.zeros(1, np.uint64), 1, np.zeros(1, np.int64), np.empty((1, 2)))
+
+
 # -- reproductions (issue 6, point 4) ---------------------------------------------------------
 
 def _w2(cls, target, var, eta, fmt, seed=0, chains=100, steps=None, burn=None, thin=20, **kw):

@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from .fixed import FixedArray
-from .modes import OVERFLOW, ROUNDING, STOCHASTIC
+from .modes import OVERFLOW, ROUNDING, STOCHASTIC, CastMode
 from .ops import cast
 from .qformat import QFormat, qformat
 
@@ -152,22 +152,37 @@ def grid_contour(f, fmt, xlim, ylim, *, iterates=None, levels=15, log_levels=Fal
 
 
 def rounding_errors(x, fmt, modes=ROUNDING, *, overflow="saturate", r=16, source=None, seed=0,
-                    eps=0.25, v=None, sr_rule="trunc") -> dict:
+                    eps=0.25, v=None, sr_rule="trunc", mode=None) -> dict:
     """Rounding errors (cast(x) − x) / LSB of each rounding mode, as float64 arrays.
 
     ``x``: floats; ``fmt``: QFormat or string; ``modes``: rounding names (default: all 14).
     Stochastic modes use ``r`` random bits per cast from ``source`` (default: a fresh
     ``fxsim.Ideal("pcg64", seed=seed)`` per mode, so each mode's errors are reproducible),
     ``eps`` for the ε modes and ``v`` for ``signed_stochastic_eps`` (default ``v = x``: the bias
-    points towards zero).  The differences are taken in float64 (exact for inputs well inside
-    the format's range).  Returns {mode: errors}.
+    points towards zero).  ``mode``: a ``CastMode`` in place of ``overflow``, ``r``, ``eps`` and
+    ``sr_rule`` (not both), applied to every rounding of ``modes`` (default: its own rounding).
+    The differences are taken in float64 (exact for inputs well inside the format's range).
+    Returns {mode: errors}.
 
     >>> e = rounding_errors([0.3, -0.3], "Q(8,4)", ["floor", "nearest_even"])
     >>> {m: [round(float(v), 2) for v in e[m]] for m in e}
     {'floor': [-0.8, -0.2], 'nearest_even': [0.2, -0.2]}
+    >>> from fxsim import CastMode
+    >>> list(rounding_errors([0.3], "Q(8,4)", mode=CastMode("stochastic", r=8)))
+    ['stochastic']
     """
     fmt = qformat(fmt)
     x = np.asarray(x, dtype=np.float64)
+    if mode is not None:
+        given = [k for k, val, default in (("overflow", overflow, "saturate"), ("r", r, 16),
+                                           ("eps", eps, 0.25), ("sr_rule", sr_rule, "trunc"))
+                 if val != default]
+        if given:
+            raise ValueError(f"mode: pass either mode= or {', '.join(k + '=' for k in given)}, not both")
+        mode = CastMode.of(mode)
+        if modes is ROUNDING:
+            modes = [mode.rounding]
+        overflow, r, eps, sr_rule = mode.overflow, mode.r, mode.eps, mode.sr_rule
     if isinstance(modes, str):
         modes = [modes]
     bad = [m for m in modes if m not in ROUNDING]
@@ -180,13 +195,13 @@ def rounding_errors(x, fmt, modes=ROUNDING, *, overflow="saturate", r=16, source
         kw = {}
         if m in STOCHASTIC:
             from .sources import Ideal
-            kw = dict(r=r, sr_rule=sr_rule,
-                      source=source if source is not None else Ideal("pcg64", seed=seed))
-            if m != "stochastic":
-                kw["eps"] = eps
+            kw = dict(source=source if source is not None else Ideal("pcg64", seed=seed))
             if m == "signed_stochastic_eps":
                 kw["v"] = x if v is None else v
-        y = cast(x, fmt, m, overflow, **kw).to_float()
+            cm = CastMode(m, overflow, r, eps if m != "stochastic" else 0, sr_rule)
+        else:
+            cm = CastMode(m, overflow)
+        y = cast(x, fmt, mode=cm, **kw).to_float()
         out[m] = (y - x) / fmt.lsb
     return out
 

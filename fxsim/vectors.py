@@ -52,7 +52,7 @@ import numpy as np
 from . import ops as _ops
 from .counters import Counters
 from .fixed import FixedArray
-from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC
+from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
 from .qformat import QFormat, qformat
 from . import source_spec
 from .source_spec import parse_spec
@@ -306,7 +306,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                    fmt=None, in_fmt=None, a_fmt=None, b_fmt=None,
                    acc=None, prod=None, K=None, shape=None,
                    rounding="nearest_even", overflow="saturate",
-                   r=None, eps=0.0, v=None, sr_rule="trunc",
+                   r=None, eps=0.0, v=None, sr_rule="trunc", mode=None,
                    source=None, source_seed=None, edges=True, overwrite=False) -> dict:
     """Write a test-vector folder for one fxsim operation; returns the manifest (a dict).
 
@@ -325,8 +325,9 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     format of a cast, and the default of ``a_fmt``/``b_fmt``; ``acc``/``prod`` the accumulator and
     product formats of dot/matmul (None: exact).
 
-    Modes as ``fxsim.cast``: ``rounding``, ``overflow``, and for stochastic rounding ``r``,
-    ``eps``, ``sr_rule``, ``v`` (signed_stochastic_eps: an array of the output's shape; None:
+    Modes as ``fxsim.cast``: ``mode`` (a ``CastMode``, or what ``CastMode.of`` takes) or the
+    separate ``rounding``, ``overflow``, and for stochastic rounding ``r``, ``eps``, ``sr_rule``
+    (not both); ``v`` (signed_stochastic_eps: an array of the output's shape; None:
     random signs) and ``source``: a bit source (``fxsim.LFSR``/``fxsim.Ideal``, used and advanced
     by exactly the operation's draws) or a spec string for ``make_source`` seeded with
     ``source_seed`` (default: ``seed``).  The source's configuration and starting state go to
@@ -366,6 +367,9 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     folder = folder.rstrip(os.sep + (os.altsep or "")) or folder    # 'vec/' is the folder vec itself
     if op not in OPS:
         raise ValueError(f"op must be one of {', '.join(OPS)}; got {op!r}")
+    if mode is not None:
+        rounding, overflow, r, eps, sr_rule = _mode_fields(mode, rounding=rounding, overflow=overflow,
+                                                           r=r, eps=eps, sr_rule=sr_rule)
     if rounding not in ROUNDING:
         raise ValueError(f"rounding must be one of {', '.join(ROUNDING)}; got {rounding!r}")
     if overflow not in OVERFLOW:
@@ -386,7 +390,6 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     if op == "dot" and shape is not None:
         raise ValueError("dot takes count and K, not shape (shape is for matmul: (M, K, N))")
     stochastic = rounding in STOCHASTIC
-    eps_mode = rounding in ("stochastic_eps", "signed_stochastic_eps")   # E = floor(eps 2^r)
     if stochastic:
         if r is None or not _is_int(r) or not 1 <= r <= 64:
             raise ValueError(f"rounding={rounding!r} needs r, an integer in [1, 64] (random bits per draw), got {r!r}")
@@ -405,6 +408,9 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
             if not callable(getattr(source, "draws", None)):
                 raise ValueError(f"source must be a bit source (with .draws(n, r)) or a spec string of "
                                  f"fxsim.make_source, got {type(source).__name__}")
+    # the one description of the export's casts (deterministic modes ignore r and eps)
+    cast_mode = CastMode(rounding, overflow, r if stochastic else None, eps if stochastic else 0,
+                         sr_rule)
     fmt = None if fmt is None else qformat(fmt)
     acc = None if acc is None else qformat(acc)
     prod = None if prod is None else qformat(prod)
@@ -625,11 +631,9 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                     "no output cast): nothing is drawn"}
 
     # -- the operation (fxsim, with exactly the recorded draws) ------------------------------
-    kw = dict(rounding=rounding, overflow=overflow)
-    if stochastic:
-        kw.update(r=r, eps=eps, sr_rule=sr_rule)
-        if vsign is not None:
-            kw["v"] = vsign
+    kw = {"mode": cast_mode}
+    if vsign is not None:
+        kw["v"] = vsign
     with Counters() as cnt:
         if op == "cast":
             y = _ops.cast(in_ports["x"], fmt, draws=draws, **kw)
@@ -666,9 +670,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
         "operation": op,
         "count": n_out,
         "formats": {p: _fmt_json(arr.fmt) for p, arr in ports.items() if p != "seed"},
-        "modes": {"rounding": rounding, "overflow": overflow, "sr_rule": sr_rule,
-                  "r": r if stochastic else None, "eps": float(eps) if eps_mode else 0.0,
-                  "E": math.floor(Fraction(eps) * 2**r) if eps_mode else 0},
+        "modes": _modes_json(cast_mode),
         "source": src_info,
         "ports": {},
         "draws": {},
@@ -701,6 +703,31 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     contents[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"     # written last
     _write_files(folder, contents, stale)
     return manifest
+
+
+_CAST_KEYWORDS = {"rounding": "nearest_even", "overflow": "saturate", "r": None, "eps": 0.0,
+                  "sr_rule": "trunc"}
+
+
+def _mode_fields(mode, **keywords) -> tuple:
+    """(rounding, overflow, r, eps, sr_rule) of ``mode=``; a separate keyword that is not at
+    its default as well is refused (the call says the cast twice)."""
+    given = [k for k, v in keywords.items() if v != _CAST_KEYWORDS[k]]
+    if given:
+        raise ValueError(f"pass either mode= or {', '.join(k + '=' for k in given)}, not both")
+    try:
+        m = CastMode.of(mode)
+    except ValueError as e:
+        raise ValueError(f"mode: {e}") from None
+    return m.rounding, m.overflow, m.r, m.eps, m.sr_rule
+
+
+def _modes_json(m: CastMode) -> dict:
+    """The manifest's ``modes`` object: E = floor(eps·2^r) for the *_eps roundings."""
+    eps_mode = m.rounding in ("stochastic_eps", "signed_stochastic_eps")
+    return {"rounding": m.rounding, "overflow": m.overflow, "sr_rule": m.sr_rule, "r": m.r,
+            "eps": float(m.eps) if eps_mode else 0.0,
+            "E": math.floor(Fraction(m.eps) * 2**m.r) if eps_mode else 0}
 
 
 def _edge_rows(fa: QFormat, fb: QFormat, K: int, rng) -> list:

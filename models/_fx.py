@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from fxsim import FixedArray, QFormat, cast, qformat
+from fxsim import CastMode, FixedArray, QFormat, cast, qformat
 from fxsim.modes import STOCHASTIC
 
 DEFAULT_WEIGHTS = QFormat(16, 8)
@@ -45,8 +45,35 @@ def accel_of(accel, acc=None):
     return acc
 
 
+_MODE_FIELDS = ("rounding", "overflow", "r", "eps", "sr_rule")
+
+
+def _attribute_mode(a) -> CastMode:
+    """The CastMode of a description's separate attributes (stochastic: r 16, eps 0, trunc)."""
+    rounding = getattr(a, "rounding", None) or "nearest_even"
+    overflow = getattr(a, "overflow", None) or "saturate"
+    if rounding not in STOCHASTIC:
+        return CastMode(rounding, overflow)
+    r, eps = getattr(a, "r", None), getattr(a, "eps", None)
+    return CastMode(rounding, overflow, 16 if r is None else int(r),
+                    0.0 if eps is None else float(eps), getattr(a, "sr_rule", None) or "trunc")
+
+
+def _role_cast(a, role: str, mode) -> tuple:
+    """(CastMode, bit source) of one cast role of the description ``a`` (see ``Env``)."""
+    if mode is None and callable(getattr(a, "cast_kwargs", None)):
+        k = dict(a.cast_kwargs(role))
+        return CastMode.of({f: k[f] for f in _MODE_FIELDS if f in k}), k.get("source")
+    if mode is None:
+        mode = getattr(a, "mode", None)
+        mode = None if callable(mode) else mode
+    m = _attribute_mode(a) if mode is None else CastMode.of(mode)
+    return m, getattr(a, "source", None) if m.stochastic else None
+
+
 class Env:
-    """Formats and per-role cast options read from an accelerator description ``accel``.
+    """Formats and per-role casts (a ``CastMode`` and a bit source each) read from an
+    accelerator description ``accel``.
 
     Formats (``getattr`` with defaults): ``weights`` (Q(16,8)), ``grads`` (= weights), ``acts``
     (= weights), ``acc`` (Q(32,16)); an ``acc`` attribute that is present but ``None`` (exact
@@ -55,25 +82,28 @@ class Env:
 
     Casts have three roles: ``acc`` (accumulator casts and intermediate products/sums),
     ``acts`` (activations, residuals, nonlinearity outputs) and ``grad`` (the final write into
-    ``grads``).  If ``accel`` has a ``cast_kwargs(role)`` method (``fxsim.Accelerator``) each role
-    uses its own rounding/overflow/bit source; otherwise the attributes ``rounding`` (default
-    nearest_even), ``overflow`` (saturate), ``source`` (None), ``r`` (16), ``eps`` (0.0),
-    ``sr_rule`` (trunc) apply to every cast.  ``signed_stochastic_eps`` needs a direction ``v``
-    intermediate values do not have; inside a gradient it is replaced by ``stochastic_eps``.
-    Model constants (matrices, data) are quantized once to ``acts`` with round-to-nearest-even
-    (offline loading, no random draws).
+    ``grads``).  The cast of every role is, first found: ``mode=`` (a ``CastMode``, or what
+    ``CastMode.of`` takes); ``accel.cast_kwargs(role)`` (``fxsim.Accelerator``: each role its own
+    mode and bit source); an attribute ``mode`` (a ``CastMode``); else the attributes
+    ``rounding`` (default nearest_even), ``overflow`` (saturate), ``r`` (16), ``eps`` (0.0),
+    ``sr_rule`` (trunc).  Outside ``cast_kwargs`` the bit source is the attribute ``source``.
+    ``signed_stochastic_eps`` needs a direction ``v`` intermediate values do not have; inside a
+    gradient it is replaced by ``stochastic_eps``.  Model constants (matrices, data) are
+    quantized once to ``acts`` with round-to-nearest-even (offline loading, no random draws).
 
     >>> from types import SimpleNamespace
     >>> env = Env(SimpleNamespace(weights="Q(16,8)", acc="Q(32,16)", rounding="floor"))
     >>> env.weights, env.acts, env.acc
     (QFormat(wl=16, fl=8, signed=True), QFormat(wl=16, fl=8, signed=True), QFormat(wl=32, fl=16, signed=True))
-    >>> env.kw("grad"), env.rho("grad")
-    ({'rounding': 'floor', 'overflow': 'saturate'}, 1.0)
+    >>> env.mode("grad"), env.kw("grad"), env.rho("grad")
+    (CastMode('floor', 'saturate'), {'rounding': 'floor', 'overflow': 'saturate'}, 1.0)
     >>> env.cast(0.3, "acts").raw      # 76.8 LSB, floor
     array(76, dtype=int16)
+    >>> Env(mode=CastMode("toward_zero", "wrap")).mode("acc")
+    CastMode('toward_zero', 'wrap')
     """
 
-    def __init__(self, accel=None):
+    def __init__(self, accel=None, *, mode=None):
         a = accel if accel is not None else SimpleNamespace()
         self.weights = _fmt(getattr(a, "weights", None), DEFAULT_WEIGHTS)
         self.grads = _fmt(getattr(a, "grads", None), self.weights)
@@ -83,24 +113,17 @@ class Env:
             self.acc = QFormat(64, fl)
         else:
             self.acc = _fmt(getattr(a, "acc", None), DEFAULT_ACC)
-        ck = getattr(a, "cast_kwargs", None)
-        self._kw = {}
+        self._modes, self._kw = {}, {}
         for role in ROLES:
-            if callable(ck):
-                k = dict(ck(role))
-            else:
-                k = {"rounding": getattr(a, "rounding", None) or "nearest_even",
-                     "overflow": getattr(a, "overflow", None) or "saturate"}
-                if k["rounding"] in STOCHASTIC:
-                    r = getattr(a, "r", None)
-                    eps = getattr(a, "eps", None)
-                    k.update(r=16 if r is None else int(r), source=getattr(a, "source", None),
-                             sr_rule=getattr(a, "sr_rule", None) or "trunc",
-                             eps=0.0 if eps is None else float(eps))
-            if k["rounding"] == "signed_stochastic_eps":
-                k["rounding"] = "stochastic_eps"
-                k.pop("v", None)
-            self._kw[role] = k
+            m, source = _role_cast(a, role, mode)
+            if m.rounding == "signed_stochastic_eps":
+                m = m.replace(rounding="stochastic_eps")
+            self._modes[role] = m
+            self._kw[role] = dict(m.cast_kwargs(), **({"source": source} if m.stochastic else {}))
+
+    def mode(self, role: str) -> CastMode:
+        """The CastMode of a cast role (acc, acts, grad)."""
+        return self._modes[role]
 
     def kw(self, role: str) -> dict:
         """Keyword arguments of ``cast``/ops for a cast role (acc, acts, grad)."""
@@ -109,7 +132,7 @@ class Env:
     def rho(self, role: str) -> float:
         """Bound on one cast's error in units of the target lsb: 1/2 for round-to-nearest
         rules, 1 for every other rule (directed, jam, stochastic: |error| < lsb)."""
-        return 0.5 if self._kw[role]["rounding"].startswith("nearest") else 1.0
+        return 0.5 if self._modes[role].rounding.startswith("nearest") else 1.0
 
     def cast(self, x, role: str):
         fmt = {"acc": self.acc, "acts": self.acts, "grad": self.grads}[role]

@@ -253,6 +253,38 @@ def test_fx_grad_stochastic_is_reproducible_and_random():
     assert not np.array_equal(run(5), run(6))
 
 
+@pytest.mark.parametrize("rounding,fn", [("floor", np.floor), ("ceil", np.ceil),
+                                         ("toward_zero", np.trunc), ("nearest_even", np.round)])
+def test_fx_grad_mode_attribute_against_numpy(rounding, fn):
+    """A description with ``mode=CastMode(...)``: A = I and c on the grid make every cast exact
+    but the last one into Q(16,4) grads, so fx_grad = rounding((x − c)·2^4)/2^4 in numpy."""
+    from fxsim import CastMode
+    m = Quadratic(d=6, cond=1, seed=0)
+    acc = NS(weights=Q(16, 8), acts=Q(16, 8), grads=Q(16, 4), acc=Q(40, 16),
+             mode=CastMode(rounding, "saturate"))
+    xq = cast(m.x0(2), acc.weights)
+    want = fn((xq.to_float() - m.c) * 16) / 16
+    assert not np.array_equal(want, xq.to_float() - m.c)          # the last cast rounds
+    np.testing.assert_array_equal(m.fx_grad(xq, acc).to_float(), want)
+
+
+def test_env_mode_keyword_and_stochastic_mode_within_bound():
+    from fxsim import CastMode
+    from fxsim.models._fx import Env
+    env = Env(NS(rounding="floor", overflow="wrap"), mode=CastMode("ceil"))
+    assert [env.mode(k) for k in ("acc", "acts", "grad")] == [CastMode("ceil", "saturate")] * 3
+    assert env.kw("grad") == {"rounding": "ceil", "overflow": "saturate"} and env.rho("grad") == 1.0
+    sse = Env(NS(mode=CastMode("signed_stochastic_eps", r=8, eps=0.25), source=LFSR(16, seed=1)))
+    assert sse.mode("acc") == CastMode("stochastic_eps", r=8, eps=0.25)
+    assert sse.kw("acc")["source"] is sse.kw("grad")["source"]
+    m = make_least_squares(m=100, d=10, seed=0)
+    xq = cast(m.x0(0), Q(16, 8))
+    acc = NS(weights=Q(16, 8), acc=Q(32, 10), mode=CastMode("stochastic", r=16),
+             source=LFSR(16, seed=5))
+    err = np.abs(m.fx_grad(xq, acc).to_float() - m.grad(xq.to_float()))
+    assert np.all(err <= m.fx_bound(xq, acc))
+
+
 def test_mlp_fx_grad_converges_with_precision(models):
     m = models["mlp"]
     x = m.x0()

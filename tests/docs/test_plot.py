@@ -191,6 +191,29 @@ def test_rounding_errors_stochastic_unbiased_and_seeded():
         plot.rounding_errors(x, "Q(8,4)", ["floor"], overflow="clip")
 
 
+def test_rounding_errors_mode_matches_numpy_and_reference():
+    """mode= (a CastMode): deterministic modes against numpy's rounding, a stochastic one against
+    the Fraction reference fed with numpy's own PCG64 words (R = w >> (64 - r))."""
+    import reference as ref
+    from fxsim import CastMode
+    x = _inputs(2_000, seed=3)
+    t = x * 16.0
+    e = plot.rounding_errors(x, "Q(8,4)", ["floor", "ceil"], mode=CastMode("nearest_even", "wrap"))
+    for m in ("floor", "ceil"):
+        np.testing.assert_array_equal(e[m], NUMPY_ROUND[m](t) - t, err_msg=m)
+    x = x[:300]
+    mode = CastMode("stochastic_eps", "saturate", r=8, eps=0.25, sr_rule="half")
+    got = plot.rounding_errors(x, "Q(8,4)", mode=mode, seed=4)
+    R = np.random.PCG64(4).random_raw(x.size) >> np.uint64(56)
+    want = [ref.ref_cast(float(xi), 8, 4, True, "stochastic_eps", "saturate", R=int(Ri), r=8,
+                         eps=Fraction(1, 4), sr_rule="half") - Fraction(float(xi)) * 16
+            for xi, Ri in zip(x, R)]
+    assert list(got) == ["stochastic_eps"]
+    np.testing.assert_array_equal(got["stochastic_eps"], np.array([float(w) for w in want]))
+    with pytest.raises(ValueError, match="either mode= or r=, overflow=|either mode= or overflow=, r="):
+        plot.rounding_errors(x, "Q(8,4)", mode=mode, r=4, overflow="wrap")
+
+
 def test_rounding_error_hist_counts_match_numpy():
     x = _inputs()
     t = x * 16.0

@@ -391,6 +391,37 @@ def test_expected_outputs_equal_reference(name, tmp_path):
         assert m["stats"]["out"]["inexact"] > 0
 
 
+_MODE_KEYS = ("rounding", "overflow", "r", "eps", "sr_rule")
+
+
+@pytest.mark.parametrize("name", ["cast-sr-rne-wrap", "cast-ssreps", "mul-ssreps", "dot-sr-all",
+                                  "matmul-sr", "matmul-wrap", "cast-floor"])
+def test_mode_equals_reference(name, tmp_path):
+    """mode= (one CastMode) in place of the separate keywords: the words are the reference's."""
+    from fxsim import CastMode
+    kw = {k: v for k, v in REF_CASES[name].items() if k not in _MODE_KEYS}
+    fields = {k: v for k, v in REF_CASES[name].items() if k in _MODE_KEYS}
+    m = export_vectors(str(tmp_path / name), mode=CastMode(**fields), **kw)
+    m2, data, want = reference_outputs(str(tmp_path / name))
+    assert m2 == m and m["modes"]["rounding"] == fields.get("rounding", "nearest_even")
+    assert_same_words(data["y"], want, f"{name} (mode=): exported y vs tests/reference.py",
+                      m["ports"]["y"]["wl"], m["ports"]["y"]["signed"])
+
+
+@pytest.mark.parametrize("extra,match", [
+    (dict(rounding="floor"), "either mode= or rounding="),
+    (dict(r=8, sr_rule="half"), "either mode= or r=, sr_rule="),
+    (dict(), "mode: cast mode must be"),
+])
+def test_mode_refusals(extra, match, tmp_path):
+    from fxsim import CastMode
+    mode = CastMode("stochastic", r=8) if extra else 3.5
+    with pytest.raises(ValueError, match=match):
+        export_vectors(str(tmp_path / "v"), "cast", in_fmt="Q(12,8)", fmt="Q(6,3)", count=10,
+                       mode=mode, source="lfsr:16", **extra)
+    assert not os.path.exists(tmp_path / "v")
+
+
 def test_reference_catches_a_wrong_bit(tmp_path):
     """The reference comparison above can fail: flip one bit of one expected word."""
     folder = str(tmp_path / "c")

@@ -31,7 +31,7 @@ import numpy as np
 
 from .sources import BITGENS, FORMS, RULES, LFSR, Ideal
 
-__all__ = ["make_source", "parse_spec", "SPEC_GRAMMAR"]
+__all__ = ["make_source", "parse_spec", "seeded_source", "SPEC_GRAMMAR"]
 
 SPEC_GRAMMAR = ("lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L], "
                 "ideal[:pcg64|pcg64dxsm|philox|sfc64|mt19937], or one of "
@@ -147,3 +147,37 @@ def make_source(spec, seed=None):
         return LFSR(f["n"], form=f["form"], seed=_lfsr_start(f["n"], seed), rule=f["rule"],
                     lanes=f["lanes"])
     return Ideal(f["bitgen"], seed=seed)
+
+
+def seeded_source(spec, seed: int, *, plus_one=(), aliases=None, names=None):
+    """The bit source of an algorithm's ``source=``: a source object (with ``draws(n, r)``) as
+    it is, or a ``make_source`` spec seeded with ``seed``.  Each caller keeps its own seed
+    mapping, so that its numbers never change: the specs in ``plus_one`` are seeded with
+    ``seed + 1`` (an LFSR at state 1 + seed mod (2^N − 1), the rule of earlier releases);
+    ``aliases`` maps the caller's own names to specs (``{"ideal": "pcg64"}``).  ``names``: the
+    caller's short names, listed in the error; with them, a short ``lfsrN`` outside ``names``
+    is refused (it would be seeded unlike the listed ones).  Errors name ``source``.
+
+    >>> seeded_source("lfsr16", 0, plus_one=("lfsr16",)).draws(2, 16).tolist()
+    [34957, 3373]
+    >>> seeded_source("lfsr8", 0, names=("lfsr16",))
+    Traceback (most recent call last):
+        ...
+    ValueError: source: must be one of lfsr16, a make_source spec such as 'lfsr:8' or 'philox', or a bit source object with draws(n, r), got 'lfsr8'
+    """
+    names = tuple(names or ())
+    short_lfsr = isinstance(spec, str) and spec.startswith("lfsr") and spec[4:].isdigit()
+    if spec is None or (not isinstance(spec, str) and not hasattr(spec, "draws")) or \
+            (names and short_lfsr and spec not in names):
+        listed = f"one of {', '.join(names)}, " if names else ""
+        raise ValueError(f"source: must be {listed}a make_source spec such as 'lfsr:8' or "
+                         f"'philox', or a bit source object with draws(n, r), got {spec!r}")
+    if not isinstance(spec, str):
+        return spec
+    if spec in plus_one:
+        return make_source(spec, int(seed) + 1)
+    spec = (aliases or {}).get(spec, spec)
+    try:
+        return make_source(spec, int(seed))
+    except ValueError as e:
+        raise ValueError(f"source: {e}") from None

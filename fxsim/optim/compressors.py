@@ -45,7 +45,7 @@ from .. import validate as V
 from ..modes import ROUNDING, STOCHASTIC, CastMode
 from ..ops import cast
 from ..qformat import QFormat
-from ..source_spec import make_source as _make_source
+from ..source_spec import seeded_source
 
 __all__ = ["Identity", "TopK", "RandK", "ScaledSign", "FixedPointQuantizer",
            "SaturatingQuantizer", "make_source", "COMPRESSOR_KINDS"]
@@ -56,15 +56,8 @@ SCALE_BITS = 32       # float32 scale of ScaledSign
 
 
 def _source(spec, seed: int):
-    if isinstance(spec, str):
-        if spec == "lfsr16":
-            # LFSR(16) at state 1 + seed mod (2^16 − 1); the canonical rule maps s to 1 + (s − 1) mod ...
-            return _make_source("lfsr16", int(seed) + 1)
-        return _make_source(spec, int(seed))
-    if spec is None or not hasattr(spec, "draws"):
-        raise ValueError(f"source: must be a make_source spec ('lfsr16', 'pcg64', ...) or an "
-                         f"fxsim source object, got {spec!r}")
-    return spec
+    # "lfsr16": LFSR(16) at state 1 + seed mod (2^16 − 1); the canonical rule maps s to 1 + (s − 1) mod ...
+    return seeded_source(spec, seed, plus_one=("lfsr16",))
 
 
 def make_source(source, seed: int):

@@ -37,7 +37,7 @@ import numpy as np
 from .. import FixedArray, cast, get_num_threads
 from .. import validate as V
 from ..results import StepResult
-from ..source_spec import make_source as _make_source
+from ..source_spec import seeded_source
 from . import quantizers as Q
 
 VARIANTS = ("fp", "lpf", "lpl", "vc")
@@ -45,22 +45,10 @@ SOURCES = ("ideal", "pcg64", "lfsr16", "lfsr32")
 
 
 def _source(spec, seed: int):
-    if spec is None or isinstance(spec, str):
-        if spec is None or (spec.startswith("lfsr") and spec[4:].isdigit() and spec not in SOURCES):
-            raise ValueError(f"source: must be one of {', '.join(SOURCES)}, a make_source spec "
-                             f"such as 'lfsr:8' or 'philox', or a bit source object, got {spec!r}")
-        if spec in ("lfsr16", "lfsr32"):
-            # LFSR(N) at state 1 + seed mod (2^N − 1): the canonical rule maps s to 1 + (s − 1) mod ...
-            return _make_source(spec, seed + 1)
-        if spec == "ideal":
-            spec = "pcg64"
-        try:
-            return _make_source(spec, seed)
-        except ValueError as e:
-            raise ValueError(f"source: {e}") from None
-    if not hasattr(spec, "draws"):
-        raise ValueError(f"source: needs a draws(n, r) method, got {spec!r}")
-    return spec
+    # "lfsr16"/"lfsr32": LFSR(N) at state 1 + seed mod (2^N − 1) (the canonical rule maps s to
+    # 1 + (s − 1) mod ...); "ideal" is PCG64
+    return seeded_source(spec, seed, plus_one=("lfsr16", "lfsr32"), aliases={"ideal": "pcg64"},
+                         names=SOURCES)
 
 
 def make_source(source, seed: int):

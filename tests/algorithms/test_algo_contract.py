@@ -132,6 +132,40 @@ def test_samplers_take_source_at_construction():
         SGLD(Gaussian(), 0.1, source="lfsr7")
 
 
+@pytest.mark.parametrize("seed", [0, 3, 65535])
+def test_compressor_and_sampler_sources_keep_their_seeding(seed):
+    """Both seed "lfsr16" at state 1 + seed mod (2^16 − 1) (the samplers "lfsr32" too), the
+    compressors "lfsr32" by the canonical rule, "ideal"/"pcg64" as numpy's PCG64(seed): against
+    the plain LFSR of tests/oracles/lfsr_ref.py and numpy's own generator."""
+    from lfsr_ref import LFSRSource
+    from fxsim.optim.compressors import _source as comp_source
+    from fxsim.samplers.core import _source as samp_source
+    lfsr = lambda n, state: LFSRSource(n, seed=state, r=16).draws(40)
+    assert comp_source("lfsr16", seed).draws(40, 16).tolist() == lfsr(16, 1 + seed % 65535)
+    assert samp_source("lfsr16", seed).draws(40, 16).tolist() == lfsr(16, 1 + seed % 65535)
+    full = (1 << 32) - 1
+    assert samp_source("lfsr32", seed).draws(40, 16).tolist() == lfsr(32, 1 + seed % full)
+    assert comp_source("lfsr32", seed).draws(40, 16).tolist() == lfsr(32, 1 + (seed - 1) % full)
+    want = (np.random.PCG64(seed).random_raw(40) >> np.uint64(48)).tolist()
+    assert samp_source("ideal", seed).draws(40, 16).tolist() == want
+    assert comp_source("pcg64", seed).draws(40, 16).tolist() == want
+    for bad in (None, 3.5, "lfsr:99"):
+        for f in (comp_source, samp_source):
+            with pytest.raises(ValueError, match="^source"):
+                f(bad, seed)
+    with pytest.raises(ValueError, match="source: must be one of ideal"):
+        samp_source("lfsr8", seed)
+    assert comp_source("lfsr8", seed).n == 8
+
+
+def test_accelerator_on_a_source_object_refuses_to_dict():
+    a = Accelerator("Q8.8", "Q8.8", casts={"update": "stochastic"}, source=LFSR(16, seed=3))
+    with pytest.raises(ValueError, match="^source: an accelerator built on a source object"):
+        a.to_dict()
+    named = Accelerator("Q8.8", "Q8.8", casts={"update": "stochastic"}, source="lfsr16", seed=3)
+    assert named.to_dict()["source"] == "lfsr16"
+
+
 # -- casts from outside --------------------------------------------------------------------------
 def test_lpsgd_cast_mode_matches_a_hand_loop():
     from fxsim.models.finite_sum import LinearRegression

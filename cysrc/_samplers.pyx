@@ -78,7 +78,8 @@ cdef inline int run_elem(const sampler_params* P, double* x, double* v, const do
     cdef uint64_t R1
     cdef counts_t cnt
     cdef int err = 0
-    cdef double* c = <double*>P.c
+    cdef const sgld_coef* c1 = &P.sgld
+    cdef const sghmc_coef* c2 = &P.sghmc
     cnt.n = 0; cnt.inexact = 0; cnt.up = 0; cnt.ovf = 0; cnt.draws = 0
     if P.alg == 1:
         vi = v[i]
@@ -104,43 +105,43 @@ cdef inline int run_elem(const sampler_params* P, double* x, double* v, const do
             si += 1
         if P.alg == 0:
             if P.variant <= 1:
-                xi = xi - c[0] * g + c[1] * Z[zi * n + i]
+                xi = xi - c1.eta * g + c1.sigma * Z[zi * n + i]
             elif P.variant == 2:
-                xn = xi - c[0] * g + c[1] * Z[zi * n + i]
+                xn = xi - c1.eta * g + c1.sigma * Z[zi * n + i]
                 xi = ldexp(<double>castd(&P.sw, xn, P.fl, D[si * n + i], &cnt, &err), -P.fl)
             else:
-                if c[4] != 0:
-                    xi = vc_elem(P, xi - c[0] * g, 1, c[2], c[3], Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
+                if c1.vc_gauss != 0:
+                    xi = vc_elem(P, xi - c1.eta * g, 1, c1.s_vc, c1.var_lsb, Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
                 else:
-                    xi = vc_elem(P, xi - c[0] * g, 0, c[2], c[3], 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
+                    xi = vc_elem(P, xi - c1.eta * g, 0, c1.s_vc, c1.var_lsb, 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
         else:
             if P.variant != 3:
                 z1 = Z[zi * n + i]
                 z2 = Z[(zi + 1) * n + i]
-                xiv = c[4] * z1
-                xix = c[5] * z1 + c[6] * z2
-                vn = c[0] * vi - c[1] * g + xiv
-                xn = xi + c[2] * vi - c[3] * g + xix
+                xiv = c2.sv * z1
+                xix = c2.cxv * z1 + c2.sxx * z2
+                vn = c2.av * vi - c2.bv * g + xiv
+                xn = xi + c2.ax * vi - c2.bx * g + xix
                 if P.variant == 2:
                     vn = ldexp(<double>castd(&P.sw, vn, P.fl, D[si * n + i], &cnt, &err), -P.fl)
                     xn = ldexp(<double>castd(&P.sw, xn, P.fl, D[(si + 1) * n + i], &cnt, &err), -P.fl)
                 vi = vn
                 xi = xn
             else:
-                muv = c[0] * vi - c[1] * g
-                mux = xi + c[2] * vi - c[3] * g
-                if c[9] != 0:
-                    vn = vc_elem(P, muv, 1, c[7], c[8], Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
+                muv = c2.av * vi - c2.bv * g
+                mux = xi + c2.ax * vi - c2.bx * g
+                if c2.vc_gauss_v != 0:
+                    vn = vc_elem(P, muv, 1, c2.s_vc_v, c2.var_lsb_v, Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
                     zi += 1
                     si += 1
                 else:
-                    vn = vc_elem(P, muv, 0, c[7], c[8], 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
+                    vn = vc_elem(P, muv, 0, c2.s_vc_v, c2.var_lsb_v, 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
                     si += 2
-                mux = mux + c[13] * (vn - muv)
-                if c[12] != 0:
-                    xn = vc_elem(P, mux, 1, c[10], c[11], Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
+                mux = mux + c2.kxv * (vn - muv)
+                if c2.vc_gauss_x != 0:
+                    xn = vc_elem(P, mux, 1, c2.s_vc_x, c2.var_lsb_x, Z[zi * n + i], 0, D[si * n + i], &cnt, &err)
                 else:
-                    xn = vc_elem(P, mux, 0, c[10], c[11], 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
+                    xn = vc_elem(P, mux, 0, c2.s_vc_x, c2.var_lsb_x, 0.0, D[si * n + i], D[(si + 1) * n + i], &cnt, &err)
                 vi = vn
                 xi = xn
         if rec[j] >= 0:
@@ -149,6 +150,11 @@ cdef inline int run_elem(const sampler_params* P, double* x, double* v, const do
     if P.alg == 1:
         v[i] = vi
     return err
+
+
+SGLD_COEF = ("eta", "sigma", "s_vc", "var_lsb", "vc_gauss")
+SGHMC_COEF = ("av", "bv", "ax", "bx", "sv", "cxv", "sxx", "s_vc_v", "var_lsb_v", "vc_gauss_v",
+              "s_vc_x", "var_lsb_x", "vc_gauss_x", "kxv")
 
 
 cdef CastSpec _spec(name, spec):
@@ -162,7 +168,8 @@ cdef class SamplerParams:
     ``variant`` (0 fp, 1 lpf, 2 lpl, 3 vc), the four casts (``CastSpec``s: SR into the weights
     ``sw`` and the gradients ``sgr``, nearest-even ``rnw`` and SR ``srw`` into the wide word),
     the weights' ``fl`` and raw range ``wmin..wmax``, the gradients' ``flg``, ``r``, the
-    gradient noise, the update coefficients (``coef``, at most 16), the dimension ``d``,
+    gradient noise, the update coefficients (``coef``: a dict with the keys ``SGLD_COEF`` or
+    ``SGHMC_COEF``, see fxsim/_samplers.pxd), the dimension ``d``,
     ``k`` normals and ``m`` draws per step and element, and the gradient: affine ``ga``·θ +
     ``gb`` per coordinate, or a ``table`` (d rows, one column per weight word from wmin).
     Built once per run by ``Sampler._kernel_params()``; every value is checked here.
@@ -171,8 +178,6 @@ cdef class SamplerParams:
     def __init__(self, *, int alg, int variant, sw, sgr, rnw, srw, int fl, int flg,
                  int64_t wmin, int64_t wmax, int r, double grad_noise, coef, int d, int k,
                  int m, ga=None, gb=None, table=None):
-        cdef const double[::1] cv
-        cdef int j
         if alg not in (0, 1):
             raise ValueError(f"alg: must be 0 (SGLD) or 1 (SGHMC), got {alg}")
         if variant not in (0, 1, 2, 3):
@@ -188,9 +193,14 @@ cdef class SamplerParams:
                              f"r={r}, wmin={wmin}, wmax={wmax}, fl={fl}, flg={flg}")
         if not grad_noise >= 0:
             raise ValueError(f"grad_noise: must be >= 0, got {grad_noise}")
-        self.coef = np.array(coef, dtype=np.float64).reshape(-1)
-        if self.coef.shape[0] > 16:
-            raise ValueError(f"coef: at most 16 coefficients, got {self.coef.shape[0]}")
+        names = SGLD_COEF if alg == 0 else SGHMC_COEF
+        if not isinstance(coef, dict) or set(coef) != set(names):
+            raise ValueError(f"coef: needs a dict with the keys {', '.join(names)}, got {coef!r}")
+        self.coef = {name: float(coef[name]) for name in names}
+        if alg == 0:
+            self.P.sgld = self.coef
+        else:
+            self.P.sghmc = self.coef
         if table is None:
             self.ga = np.array(ga, dtype=np.float64).reshape(-1)
             self.gb = np.array(gb, dtype=np.float64).reshape(-1)
@@ -210,9 +220,6 @@ cdef class SamplerParams:
         self.P.sg = grad_noise
         self.P.d, self.P.k, self.P.m = d, k, m
         self.P.tstride = self.table.shape[1]
-        cv = self.coef
-        for j in range(16):
-            self.P.c[j] = cv[j] if j < cv.shape[0] else 0.0
 
     @property
     def alg(self):

@@ -121,10 +121,12 @@ class SGHMC(Sampler):
         c = self.c
         v0 = 0.25 * 4.0 ** -self.fmt.fl
         s2 = 4.0 ** self.fmt.fl
-        return [c["av"], c["bv"], c["ax"], c["bx"], self.sv, self.cxv, self.sxx,
-                math.sqrt(c["var_v"] - v0) if self.vc_gv else 0.0, c["var_v"] * s2, float(self.vc_gv),
-                math.sqrt(self.var_xc - v0) if self.vc_gx else 0.0, self.var_xc * s2, float(self.vc_gx),
-                self.kxv]
+        return {"av": c["av"], "bv": c["bv"], "ax": c["ax"], "bx": c["bx"], "sv": self.sv,
+                "cxv": self.cxv, "sxx": self.sxx,
+                "s_vc_v": math.sqrt(c["var_v"] - v0) if self.vc_gv else 0.0,
+                "var_lsb_v": c["var_v"] * s2, "vc_gauss_v": float(self.vc_gv),
+                "s_vc_x": math.sqrt(self.var_xc - v0) if self.vc_gx else 0.0,
+                "var_lsb_x": self.var_xc * s2, "vc_gauss_x": float(self.vc_gx), "kxv": self.kxv}
 
     def _update(self, x, v, g, Z, src):
         c = self.c

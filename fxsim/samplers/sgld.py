@@ -58,7 +58,8 @@ class SGLD(Sampler):
     def _coefficients(self):
         v0 = 0.25 * 4.0 ** -self.fmt.fl
         s_vc = math.sqrt(self.var - v0) if self.vc_gauss else 0.0
-        return [self.eta, self.sigma, s_vc, self.var * 4.0 ** self.fmt.fl, float(self.vc_gauss)]
+        return {"eta": self.eta, "sigma": self.sigma, "s_vc": s_vc,
+                "var_lsb": self.var * 4.0 ** self.fmt.fl, "vc_gauss": float(self.vc_gauss)}
 
     def _update(self, x, v, g, Z, src):
         eta = self.eta

@@ -254,7 +254,8 @@ def _params(**over):
     from fxsim.ops import kernel_spec
     sr = kernel_spec("Q(8,3)", CastMode("stochastic", r=16))
     kw = dict(alg=0, variant=0, sw=sr, sgr=sr, rnw=sr, srw=sr, fl=3, flg=3, wmin=-128, wmax=127,
-              r=16, grad_noise=0.0, coef=[0.1, 0.3], d=2, k=1, m=0, ga=[1.0, 0.5], gb=[0.0, -1.0])
+              r=16, grad_noise=0.0, d=2, k=1, m=0, ga=[1.0, 0.5], gb=[0.0, -1.0],
+              coef={"eta": 0.1, "sigma": 0.3, "s_vc": 0.0, "var_lsb": 0.0, "vc_gauss": 0.0})
     kw.update(over)
     return KS.SamplerParams(**kw)
 
@@ -280,7 +281,9 @@ def test_sampler_params_drive_the_kernel_by_name():
 
 @pytest.mark.parametrize("over,name", [
     ({"alg": 2}, "alg"), ({"variant": 4}, "variant"), ({"sw": (11, 0)}, "sw"),
-    ({"coef": np.zeros(17)}, "coef"), ({"ga": [1.0]}, "ga"),
+    ({"coef": [0.1, 0.3]}, "coef"), ({"coef": {"eta": 0.1}}, "coef"),
+    ({"alg": 1}, "coef"),                                               # SGLD's names for SGHMC
+    ({"ga": [1.0]}, "ga"),
     ({"table": np.zeros((2, 256))}, "table"),                       # both gradients given
     ({"ga": None, "gb": None, "table": np.zeros((2, 256))}, "table"),   # fp needs an affine one
     ({"variant": 1, "ga": None, "gb": None, "table": np.zeros((2, 255))}, "table"),

@@ -48,7 +48,7 @@ round-to-nearest against SR from a 16-bit LFSR on a quadratic; round-to-nearest 
 from .counters import CastRecord, Counters
 from .fixed import FixedArray
 from .modes import DETERMINISTIC, OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
-from .ops import add, cast, dot, get_num_threads, matmul, matvec, mul, set_num_threads, sub
+from .ops import Caster, add, cast, dot, get_num_threads, matmul, matvec, mul, set_num_threads, sub
 from .qformat import QFormat, qformat
 from .sources import LFSR, Ideal
 from .source_spec import make_source
@@ -57,6 +57,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "QFormat", "qformat", "FixedArray", "cast", "add", "sub", "mul", "dot", "matvec", "matmul",
-    "Counters", "CastRecord", "ROUNDING", "DETERMINISTIC", "STOCHASTIC", "OVERFLOW", "SR_RULES",
+    "Caster", "Counters", "CastRecord", "ROUNDING", "DETERMINISTIC", "STOCHASTIC", "OVERFLOW", "SR_RULES",
     "set_num_threads", "get_num_threads", "LFSR", "Ideal", "CastMode", "make_source",
 ]

@@ -351,7 +351,7 @@ def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x", undo=No
 def _check_finite(op, src, cast: _Cast) -> None:
     """Refuse NaN (and ±inf unless saturating) before any draw is taken; checked in blocks,
     so that Ctrl-C is seen between them."""
-    if all(np.isfinite(src[lo:lo + _BLOCK]).all() for lo in range(0, src.size, _BLOCK)):
+    if _all_finite(src):
         return
     nan = np.isnan(src)
     if nan.any():
@@ -554,7 +554,8 @@ def _cast_with(c: _Cast, x, v, source, draws, out) -> FixedArray:
     if out is not None:
         target = _check_out("cast", out, fmt, shape, (("x", x), ("v", v), ("draws", draws)))
     if c.stochastic:
-        _draw_r([c], source, draws, "cast")
+        if source is None and draws is None:
+            _draw_r([c], source, draws, "cast")      # refuses: before the finite check
         if draws is None and not words:
             _check_finite("cast", src, c)      # before a source is touched
     if (c.stochastic and source is not None and draws is None and not words and out is None
@@ -621,6 +622,8 @@ def _check_out(op: str, out, fmt: QFormat, shape, inputs) -> np.ndarray:
 
 def _all_finite(src: np.ndarray) -> bool:
     """No NaN or inf in the float64 ``src`` (checked in blocks, so that Ctrl-C is seen)."""
+    if src.size <= _BLOCK:
+        return bool(np.isfinite(src).all())
     return all(np.isfinite(src[lo:lo + _BLOCK]).all() for lo in range(0, src.size, _BLOCK))
 
 

@@ -51,6 +51,7 @@ model, and returns {"rows", "summary", "markdown", "files", "seconds"}.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -232,6 +233,18 @@ def build_model(key: str, fmt: QFormat):
     >>> m.dim, t, L
     (20, 0.05, 10.0)
     """
+    if key in ("logistic", "least_squares"):
+        return _shared_model(key)      # the same for every format: built once per process
+    return _build_model(key, fmt)
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_model(key: str):
+    """A model that depends on neither the format nor the run (never written to by a job)."""
+    return _build_model(key, None)
+
+
+def _build_model(key: str, fmt):
     if key.startswith("quadratic"):
         m = AlignedQuadratic(d=20, cond=10.0, grid=fmt, seed=0, **MODELS[key][1])
         return m, T_QUAD, float(m.L)

@@ -45,6 +45,13 @@ round-to-nearest against SR from a 16-bit LFSR on a quadratic; round-to-nearest 
 4.38e-03 39 None
 0.00e+00 97 50
 """
+import os as _os
+
+# OpenMP threads that spin after a kernel steal the cores from numpy's BLAS threads (and from
+# the next Python step) on small machines; libgomp reads this once, when the kernels load, so
+# it is set before them (a value the user set is kept; OMP_WAIT_POLICY=active restores spinning)
+_os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
 from .counters import CastRecord, Counters
 from .fixed import FixedArray
 from .modes import DETERMINISTIC, OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode

@@ -592,8 +592,8 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     ``sources``: ``fxsim.make_source`` specs (a list or a comma-separated string; default
     ``SOURCES``, lfsr16 and pcg64).
 
-    Takes about 8 s with ``quick=True`` (the main job, about 30 s), so the example is skipped by
-    doctest:
+    Takes 35 s of CPU time with ``quick=True`` (64 s wall on a shared 2-core machine at load
+    average 6), so the example is skipped by doctest:
 
     >>> res = run("results/gd_study", quick=True)     # doctest: +SKIP
     >>> sorted(res["files"])                          # doctest: +SKIP
@@ -658,7 +658,8 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 def command(args) -> int:
     """``fxsim gd-study``: run the study with the parsed options and print its table.
 
-    About 8 s with ``--quick``, so skipped by doctest:
+    35 s of CPU time with ``--quick`` (measured on a shared 2-core machine), so skipped by
+    doctest:
 
     >>> from fxsim.cli import main
     >>> main(["gd-study", "--quick"])     # doctest: +SKIP

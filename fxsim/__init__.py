@@ -45,10 +45,17 @@ round-to-nearest against SR from a 16-bit LFSR on a quadratic; round-to-nearest 
 4.38e-03 39 None
 0.00e+00 97 50
 """
+import os as _os
+
+# OpenMP threads that spin after a kernel steal the cores from numpy's BLAS threads (and from
+# the next Python step) on small machines; libgomp reads this once, when the kernels load, so
+# it is set before them (a value the user set is kept; OMP_WAIT_POLICY=active restores spinning)
+_os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
 from .counters import CastRecord, Counters
 from .fixed import FixedArray
 from .modes import DETERMINISTIC, OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
-from .ops import add, cast, dot, get_num_threads, matmul, matvec, mul, set_num_threads, sub
+from .ops import Caster, add, cast, dot, get_num_threads, matmul, matvec, mul, set_num_threads, sub
 from .qformat import QFormat, qformat
 from .sources import LFSR, Ideal
 from .source_spec import make_source
@@ -57,6 +64,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "QFormat", "qformat", "FixedArray", "cast", "add", "sub", "mul", "dot", "matvec", "matmul",
-    "Counters", "CastRecord", "ROUNDING", "DETERMINISTIC", "STOCHASTIC", "OVERFLOW", "SR_RULES",
+    "Caster", "Counters", "CastRecord", "ROUNDING", "DETERMINISTIC", "STOCHASTIC", "OVERFLOW", "SR_RULES",
     "set_num_threads", "get_num_threads", "LFSR", "Ideal", "CastMode", "make_source",
 ]

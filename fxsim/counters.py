@@ -8,7 +8,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-_local = threading.local()
+class _Local(threading.local):
+    def __init__(self):
+        self.stack = []        # every thread starts with an empty stack (no lookup miss)
+
+
+_local = _Local()
 
 
 @dataclass(frozen=True)
@@ -87,10 +92,7 @@ class Counters:
 
 
 def _stack() -> list:
-    st = getattr(_local, "stack", None)
-    if st is None:
-        st = _local.stack = []
-    return st
+    return _local.stack
 
 
 def active() -> bool:
@@ -102,7 +104,7 @@ def active() -> bool:
     ...     active()
     True
     """
-    return bool(_stack())
+    return bool(_local.stack)
 
 
 def record(op: str, role: str, fmt, counts) -> None:
@@ -116,6 +118,7 @@ def record(op: str, role: str, fmt, counts) -> None:
     st = _stack()
     if not st:
         return
-    rec = CastRecord(op, role, str(fmt), *(int(c) for c in counts))
+    rec = CastRecord(op, role, str(fmt), *counts.tolist()) if hasattr(counts, "tolist") \
+        else CastRecord(op, role, str(fmt), *(int(c) for c in counts))
     for c in st:
         c.records.append(rec)

@@ -6,8 +6,10 @@ overflow happen only in casts, inside the Cython kernels (``fxsim._kernels``).
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
+import threading
 from numbers import Integral
 
 import numpy as np
@@ -114,9 +116,13 @@ def _as_mode(op: str, name: str, value) -> CastMode:
 def _mode_args(op: str, mode, rounding, overflow, r, eps, sr_rule) -> tuple:
     """(rounding, overflow, r, eps, sr_rule) of a call: from ``mode`` (a CastMode, or what
     ``CastMode.of`` accepts) or from the separate keywords, never both."""
-    values = (rounding, overflow, r, eps, sr_rule)
     if mode is None:
-        return tuple(v.value if isinstance(v, _Default) else v for v in values)
+        return (rounding.value if rounding.__class__ is _Default else rounding,
+                overflow.value if overflow.__class__ is _Default else overflow,
+                r.value if r.__class__ is _Default else r,
+                eps.value if eps.__class__ is _Default else eps,
+                sr_rule.value if sr_rule.__class__ is _Default else sr_rule)
+    values = (rounding, overflow, r, eps, sr_rule)
     given = [k for k, v in zip(_MODE_KEYS, values) if not isinstance(v, _Default)]
     if given:
         raise ValueError(f"{op}: pass either mode= or {', '.join(f'{k}=' for k in given)}, not both")
@@ -164,6 +170,8 @@ class _Cast:
         self.ovf = overflow_code(overflow)
         self.overflow = overflow
         self.stochastic = rounding in STOCHASTIC
+        self.signed_v = rounding == "signed_stochastic_eps"     # needs v=, the sign of a value
+        self.plain = not self.stochastic          # no draws, no v: the small-call fast path
         self.rule = sr_rule_code(sr_rule)
         self.r = 0
         self.E = 0
@@ -192,6 +200,34 @@ def kernel_spec(fmt, mode) -> "K.CastSpec":
     """
     m = CastMode.of(mode)
     return _Cast(qformat(fmt), m.rounding, m.overflow, m.r, m.eps, m.sr_rule).spec()
+
+
+@functools.lru_cache(maxsize=512, typed=True)
+def _cached_cast(fmt, rounding, overflow, r, eps, sr_rule) -> _Cast:
+    """The checked ``_Cast`` of one set of cast arguments, with its kernel spec built: a string
+    format is parsed, the names, r and eps checked and floor(eps·2^r) derived once per distinct
+    argument set (``typed``: 16 and 16.0, or 0 and False, are different keys, so a value that
+    the checks refuse is never served by an equal valid one).  Errors are not cached."""
+    fmt = qformat(fmt)
+    _check_modes(rounding, overflow, r, eps, sr_rule)
+    c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
+    c.kspec = c.spec()
+    return c
+
+
+def _prepare_cast(op: str, fmt, rounding, overflow, r, eps, sr_rule, source, draws) -> _Cast:
+    """The call's ``_Cast`` (cached) after its source arguments are checked; errors come in the
+    order of the uncached checks: format, modes, source, then r of a stochastic rounding."""
+    try:
+        c = _cached_cast(fmt, rounding, overflow, r, eps, sr_rule)
+    except (ValueError, TypeError):      # TypeError: an unhashable argument, refused below
+        qformat(fmt)
+        _check_modes(rounding, overflow, r, eps, sr_rule)
+        _check_source(source, draws)
+        raise
+    if source is not None or draws is not None:
+        _check_source(source, draws)
+    return c
 
 
 def _draw_r(casts, source, draws, op: str):
@@ -315,7 +351,7 @@ def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x", undo=No
 def _check_finite(op, src, cast: _Cast) -> None:
     """Refuse NaN (and ±inf unless saturating) before any draw is taken; checked in blocks,
     so that Ctrl-C is seen between them."""
-    if all(np.isfinite(src[lo:lo + _BLOCK]).all() for lo in range(0, src.size, _BLOCK)):
+    if _all_finite(src):
         return
     nan = np.isnan(src)
     if nan.any():
@@ -360,10 +396,38 @@ def _finish(op, errs, errpos, n_bad, shape, casts, culprit: _Cast, what="x", und
         _counters.record(op, role, c.fmt, totals)
 
 
+_CHUNK = 2**40 // K.n_chunks(2**40)      # elements per kernel chunk (one counter row each)
+_scratch = threading.local()             # per thread: the counter row and error slot of small calls
+
+
+def _small_buffers():
+    """This thread's counter row and error slot for one-chunk calls (errs is left zero)."""
+    try:
+        return _scratch.bufs
+    except AttributeError:
+        bufs = _scratch.bufs = (np.zeros((1, 5), np.int64), np.zeros(1, np.int32),
+                                np.zeros(1, np.int64))
+        return bufs
+
+
 def _run_cast(op, call, n: int, out, shape, c: _Cast, d=None, ud=False, vs=None, uv=False,
               blocks=None, what="x", undo=None) -> None:
     """An element-wise kernel with one cast ``c`` run over ``out`` (see _run_elementwise), its
-    errors raised and its counters recorded."""
+    errors raised and its counters recorded.  A call of one chunk (flat, ``blocks`` None) runs
+    as one kernel call on one thread with this thread's reused counter buffers."""
+    if n <= _CHUNK and blocks is None:
+        cnt, errs, errpos = _small_buffers()
+        cnt.fill(0)
+        if n:
+            call(0, n, None, out.view(np.int8), _NO_DRAWS if d is None else d,
+                 _NO_V if vs is None else vs, cnt, errs, errpos, 1)
+        if errs[0]:
+            errs_c, errpos_c = errs.copy(), errpos.copy()
+            errs[0] = 0
+            _raise_errors(op, errs_c, errpos_c, cnt[0, 3], shape, c, what=what, undo=undo)
+        if _counters.active():
+            _counters.record(op, "out", c.fmt, cnt[0])
+        return
     totals, errs, errpos = _run_elementwise(call, n, out, _NO_DRAWS if d is None else d, ud,
                                             _NO_V if vs is None else vs, uv, blocks)
     _finish(op, errs, errpos, totals[3], shape, [("out", c, totals)], c, what, undo)
@@ -372,7 +436,7 @@ def _run_cast(op, call, n: int, out, shape, c: _Cast, d=None, ud=False, vs=None,
 # -- cast ------------------------------------------------------------------------------------
 
 def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, v=None,
-         sr_rule: str = _RULE, source=None, draws=None, mode=None) -> FixedArray:
+         sr_rule: str = _RULE, source=None, draws=None, mode=None, out=None) -> FixedArray:
     """Round the exact value of ``x`` into ``fmt`` (spec §2), then handle overflow (§3).
 
     ``x``: a Python number, an array-like of floats or integers (converted to float64, exactly
@@ -380,7 +444,9 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
     ``FixedArray`` (exact re-quantization).  Stochastic modes take ``r`` random bits per draw from
     ``source`` or from the explicit ``draws`` (one r-bit integer per element, C order).
     ``mode``: a ``CastMode`` (or what ``CastMode.of`` accepts) instead of rounding/overflow/r/
-    eps/sr_rule.
+    eps/sr_rule.  ``out``: where the words go (see ``_check_out``): a FixedArray of ``fmt`` or a
+    C-contiguous writable numpy array of ``fmt.dtype`` and x's shape, returned wrapped; a call
+    that raises leaves it unchanged.  ``Caster(fmt, mode)`` prepares the arguments once for loops.
 
     >>> import numpy as np
     >>> from fxsim import LFSR
@@ -393,13 +459,74 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
     array([7, 6, 7, 6], dtype=int8)
     """
     rounding, overflow, r, eps, sr_rule = _mode_args("cast", mode, rounding, overflow, r, eps, sr_rule)
-    fmt = qformat(fmt)
-    _check_modes(rounding, overflow, r, eps, sr_rule)
-    _check_source(source, draws)
-    c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
+    c = _prepare_cast("cast", fmt, rounding, overflow, r, eps, sr_rule, source, draws)
+    return _cast_with(c, x, v, source, draws, out)
+
+
+class Caster:
+    """A cast prepared once for a loop: ``Caster(fmt, mode=None, *, source=None)``; calling it,
+    ``q(x, v=None, draws=None, out=None)``, does only the per-call work of
+    ``cast(x, fmt, mode=mode, source=source, ...)``, with the same words, counters, draws and
+    errors.  ``mode``: a ``CastMode`` or what ``CastMode.of`` takes (default: nearest_even,
+    saturate).  ``source``: the bit source of a stochastic mode, shared by every call (each call
+    draws under ``source.lock``); a call's ``draws=`` replaces it for that call.
+
+    >>> q = Caster("Q4.4", CastMode("nearest_even", "saturate"))
+    >>> q([0.3, 9.0]).raw, q.fmt
+    (array([  5, 127], dtype=int8), QFormat(wl=8, fl=4, signed=True))
+    """
+    __slots__ = ("fmt", "mode", "source", "_cast")
+
+    def __init__(self, fmt, mode=None, *, source=None):
+        m = CastMode() if mode is None else _as_mode("Caster", "mode", mode)
+        self._cast = _prepare_cast("Caster", fmt, m.rounding, m.overflow, m.r, m.eps, m.sr_rule,
+                                   source, None)
+        self.fmt, self.mode, self.source = self._cast.fmt, m, source
+
+    def __call__(self, x, *, v=None, draws=None, out=None) -> FixedArray:
+        if draws is not None:
+            return _cast_with(self._cast, x, v, None, draws, out)
+        return _cast_with(self._cast, x, v, self.source, None, out)
+
+    def __repr__(self):
+        return f"Caster({str(self.fmt)!r}, {self.mode!r}" + \
+            ("" if self.source is None else f", source={self.source!r}") + ")"
+
+
+_F64 = np.dtype(np.float64)
+_I8 = np.dtype(np.int8)
+
+
+def _cast_with(c: _Cast, x, v, source, draws, out) -> FixedArray:
+    """The work of one ``cast`` call once its arguments are checked (see ``_prepare_cast``)."""
+    fmt = c.fmt
+    if (x.__class__ is np.ndarray and x.dtype is _F64 and c.plain and out is None
+            and x.size <= _CHUNK and x.flags.c_contiguous):
+        # the common small call: deterministic float64 cast of one chunk, done here in full
+        words = np.empty(x.shape, fmt.dtype)
+        cnt, errs, errpos = _small_buffers()
+        cnt.fill(0)
+        if x.size:
+            if x.ndim == 1:
+                K.cast_f64(x, words.view(_I8), c.kspec, fmt.fl, _NO_DRAWS, False, _NO_V, False,
+                           cnt, errs, errpos, 1)
+            else:
+                K.cast_f64(x.reshape(-1), words.reshape(-1).view(_I8), c.kspec, fmt.fl, _NO_DRAWS,
+                           False, _NO_V, False, cnt, errs, errpos, 1)
+        if errs[0]:
+            errs_c, errpos_c = errs.copy(), errpos.copy()
+            errs[0] = 0
+            _raise_errors("cast", errs_c, errpos_c, cnt[0, 3], x.shape, c)
+        if _counters.active():
+            _counters.record("cast", "out", fmt, cnt[0])
+        return FixedArray._wrap(words, fmt)
     # refuse before any conversion: a broadcast view or an integer array becomes a full copy
     per = fmt.dtype.itemsize + (8 if c.stochastic else 0)
-    if isinstance(x, FixedArray):
+    if x.__class__ is np.ndarray and x.dtype is _F64 and x.flags.c_contiguous:
+        shape = x.shape                # the common case: native contiguous float64, read only
+        _check_memory("cast", shape, x.size * per)
+        src = x.reshape(-1) if x.ndim != 1 else x
+    elif isinstance(x, FixedArray):
         shape = x.shape
         copy = 0 if x.raw.flags.c_contiguous else x.raw.dtype.itemsize
         _check_memory("cast", shape, x.raw.size * (per + copy))
@@ -421,11 +548,17 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
             shape = arr.shape
             src = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
     n = src.size
-    vs, uv = _vsign([c], v, shape, "cast")
-    _draw_r([c], source, draws, "cast")
-    if c.stochastic and draws is None and not isinstance(x, FixedArray):
-        _check_finite("cast", src, c)          # before a source is touched
-    if (c.stochastic and source is not None and draws is None and not isinstance(x, FixedArray)
+    words = isinstance(x, FixedArray)
+    vs, uv = _vsign([c], v, shape, "cast") if c.signed_v else (_NO_V, False)
+    target = None
+    if out is not None:
+        target = _check_out("cast", out, fmt, shape, (("x", x), ("v", v), ("draws", draws)))
+    if c.stochastic:
+        if source is None and draws is None:
+            _draw_r([c], source, draws, "cast")      # refuses: before the finite check
+        if draws is None and not words:
+            _check_finite("cast", src, c)      # before a source is touched
+    if (c.stochastic and source is not None and draws is None and not words and out is None
             and n >= 1 << 18 and _threads > 1 and c.overflow != "error"):
         subs = None
         if hasattr(source, "_substreams"):
@@ -434,12 +567,15 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
             subs = source._substreams(cuts, c.r)
         if subs is not None:
             return _cast_streams(src, shape, fmt, c, subs, cuts, vs, uv)
-    d, ud, undo = _draws([c], n, source, draws, "cast")
-    out = np.empty(n, dtype=fmt.dtype)
-    if isinstance(x, FixedArray):
+    d, ud, undo = _draws([c], n, source, draws, "cast") if c.stochastic else (_NO_DRAWS, False, None)
+    if out is None:
+        res = np.empty(n, dtype=fmt.dtype)
+    else:
+        res = target if (c.ovf != Overflow.OV_ERROR and (words or _all_finite(src))) \
+            else np.empty(n, dtype=fmt.dtype)       # a call that raises leaves out unchanged
+    if words:
         s = x.fmt.fl - fmt.fl
-        vmax = max(-x.fmt.min_raw, x.fmt.max_raw)
-        small = _small(vmax, s)
+        small = _small(max(-x.fmt.min_raw, x.fmt.max_raw), s)
         tx = _word_code(src.dtype)
 
         def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
@@ -448,8 +584,57 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
     else:
         def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
             K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud, vv, uv, cnt, errs, errpos, th)
-    _run_cast("cast", call, n, out, shape, c, d, ud, vs, uv, undo=undo)
-    return FixedArray._wrap(out.reshape(shape), fmt)
+    _run_cast("cast", call, n, res, shape, c, d, ud, vs, uv, undo=undo)
+    return _result(res, shape, fmt, out, target)
+
+
+def _check_out(op: str, out, fmt: QFormat, shape, inputs) -> np.ndarray:
+    """The flat array that the words of a call with ``out=`` go to: ``out`` is a FixedArray of
+    the result format ``fmt`` or a numpy array of exactly ``fmt.dtype`` and ``shape``,
+    C-contiguous and writable, sharing no memory with ``inputs`` ((name, value) pairs); else a
+    ValueError naming ``out`` and what is allowed (before anything is drawn or written)."""
+    allowed = (f"a FixedArray of format {fmt} or a C-contiguous writable numpy array of dtype "
+               f"{fmt.dtype} and shape {tuple(shape)}")
+    if isinstance(out, FixedArray):
+        if out.fmt != fmt:
+            raise ValueError(f"{op}: out has format {out.fmt}; out must be {allowed}")
+        arr = out.raw
+    elif isinstance(out, np.ndarray):
+        arr = out
+    else:
+        raise ValueError(f"{op}: out must be {allowed}, got {type(out).__name__}")
+    if arr.dtype != fmt.dtype:
+        raise ValueError(f"{op}: out has dtype {arr.dtype}; out must be {allowed}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{op}: out has shape {arr.shape}; out must be {allowed}")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{op}: out is not C-contiguous; out must be {allowed}")
+    if not arr.flags.writeable:
+        raise ValueError(f"{op}: out is read-only; out must be {allowed}")
+    for name, value in inputs:
+        if isinstance(value, FixedArray):
+            value = value.raw
+        if isinstance(value, np.ndarray) and np.shares_memory(arr, value):
+            raise ValueError(f"{op}: out shares memory with {name}; out must be {allowed} "
+                             "apart from the inputs")
+    return arr.reshape(-1)
+
+
+def _all_finite(src: np.ndarray) -> bool:
+    """No NaN or inf in the float64 ``src`` (checked in blocks, so that Ctrl-C is seen)."""
+    if src.size <= _BLOCK:
+        return bool(np.isfinite(src).all())
+    return all(np.isfinite(src[lo:lo + _BLOCK]).all() for lo in range(0, src.size, _BLOCK))
+
+
+def _result(words: np.ndarray, shape, fmt: QFormat, out, target) -> FixedArray:
+    """The FixedArray of a call's flat ``words``: with ``out=``, ``out`` itself (a FixedArray) or
+    wrapping it, after copying the words into ``target`` unless they were written there."""
+    if out is None:
+        return FixedArray._wrap(words if len(shape) == 1 else words.reshape(shape), fmt)
+    if words is not target:
+        np.copyto(target, words)
+    return out if isinstance(out, FixedArray) else FixedArray._wrap(out, fmt)
 
 
 def _real_array(x) -> np.ndarray:
@@ -574,12 +759,17 @@ def _row_blocks(shape, target: int):
                    outer + (slice(j0, j1),) + tuple(slice(None) for _ in shape[k + 1:]))
 
 
-def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws):
-    _check_fixed("a", a)
-    _check_fixed("b", b)
+class _BinaryPlan:
+    """What an element-wise operation derives from its formats and modes alone (cached by
+    ``_binary_plan``): exact fraction length F, alignment shifts, the result format and cast,
+    the kernel's word types and path."""
+    __slots__ = ("code", "fmt", "c", "da", "db", "s_out", "small", "ct", "ua", "ub", "ta", "tb")
+
+
+@functools.lru_cache(maxsize=512, typed=True)
+def _binary_plan(op: str, fa: QFormat, fb: QFormat, fmt, rounding, overflow, r, eps, sr_rule,
+                 dta: np.dtype, dtb: np.dtype) -> _BinaryPlan:
     _check_modes(rounding, overflow, r, eps, sr_rule)
-    _check_source(source, draws)
-    fa, fb = a.fmt, b.fmt
     if op == "mul":
         F = fa.fl + fb.fl
         da = db = 0
@@ -609,24 +799,71 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
         # in a few mixed-sign or 1-bit cases)
         fmt = _default_format(fa.wl + fb.wl, F, signed, op)
     fmt = _range_format(lo, hi, F, signed, op) if fmt is None else qformat(fmt)
-    c = _Cast(fmt, rounding, overflow, r, eps, sr_rule)
+    p = _BinaryPlan()
+    p.code = {"add": 0, "sub": 1, "mul": 2}[op]
+    p.fmt, p.c = fmt, _Cast(fmt, rounding, overflow, r, eps, sr_rule)
+    p.c.kspec = p.c.spec()
+    p.da, p.db, p.s_out = da, db, F - fmt.fl
+    p.ct, p.ua, p.ub = _container(dta, dtb)
+    p.small = _small_level(max(abs(lo), abs(hi)), p.s_out, fmt) if not (p.ua or p.ub) else 0
+    p.ta, p.tb = _word_code(p.ct, p.ua), _word_code(p.ct, p.ub)
+    return p
+
+
+def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out=None):
+    _check_fixed("a", a)
+    _check_fixed("b", b)
     try:
-        shape = np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
-    ct, ua, ub = _container(a.raw.dtype, b.raw.dtype)
+        p = _binary_plan(op, a.fmt, b.fmt, fmt, rounding, overflow, r, eps, sr_rule, a.raw.dtype,
+                         b.raw.dtype)
+    except (ValueError, TypeError):      # the checks' order: modes, source, then the rest
+        _check_modes(rounding, overflow, r, eps, sr_rule)
+        _check_source(source, draws)
+        raise
+    if source is not None or draws is not None:
+        _check_source(source, draws)
+    fmt, c, ct = p.fmt, p.c, p.ct
+    ash, bsh = a.shape, b.shape
+    if ash == bsh:
+        shape = ash
+    else:
+        try:
+            shape = np.broadcast_shapes(ash, bsh)
+        except ValueError:
+            raise ValueError(f"{op}: shapes {ash} and {bsh} do not broadcast") from None
     n = _nelem(shape)
-    direct = a.shape == shape and b.shape == shape
+    direct = ash == shape and bsh == shape
+    if n <= _CHUNK and c.plain and out is None:
+        # the common small call: one kernel call on one thread, operands made flat here
+        ra = _flat_words(a.raw, ct) if ash == shape else _flat_block(a.raw, shape, (), ct)
+        rb = _flat_words(b.raw, ct) if bsh == shape else _flat_block(b.raw, shape, (), ct)
+        res = np.empty(shape, fmt.dtype)
+        cnt, errs, errpos = _small_buffers()
+        cnt.fill(0)
+        if n:
+            K.binop(p.code, ra.view(_I8), p.ta, rb.view(_I8), p.tb, res.reshape(-1).view(_I8),
+                    p.da, p.db, p.s_out, p.small, c.kspec, _NO_DRAWS, False, _NO_V, False, cnt,
+                    errs, errpos, 1)
+        if errs[0]:
+            errs_c, errpos_c = errs.copy(), errpos.copy()
+            errs[0] = 0
+            _raise_errors(op, errs_c, errpos_c, cnt[0, 3], shape, c, what="the result")
+        if _counters.active():
+            _counters.record(op, "out", fmt, cnt[0])
+        return FixedArray._wrap(res, fmt)
     copies = sum(w.size * np.dtype(ct).itemsize for w in (a.raw, b.raw)
                  if direct and not _is_flat(w, ct))
     _check_memory(op, shape, n * (fmt.dtype.itemsize + (8 if c.stochastic else 0)) + copies)
-    vs, uv = _vsign([c], v, shape, op)
-    d, ud, undo = _draws([c], n, source, draws, op)
-    out = np.empty(n, dtype=fmt.dtype)
-    s_out = F - fmt.fl
-    small = _small_level(max(abs(lo), abs(hi)), s_out, fmt) if not (ua or ub) else 0
-    code = {"add": 0, "sub": 1, "mul": 2}[op]
-    ta, tb = _word_code(ct, ua), _word_code(ct, ub)
+    vs, uv = _vsign([c], v, shape, op) if c.signed_v else (_NO_V, False)
+    target = None
+    if out is not None:
+        target = _check_out(op, out, fmt, shape, (("a", a), ("b", b), ("v", v), ("draws", draws)))
+    d, ud, undo = _draws([c], n, source, draws, op) if c.stochastic else (_NO_DRAWS, False, None)
+    if out is None or c.ovf == Overflow.OV_ERROR:
+        res = np.empty(n, dtype=fmt.dtype)       # a call that raises leaves out unchanged
+    else:
+        res = target
+    code, ta, tb, da, db, s_out, small = p.code, p.ta, p.tb, p.da, p.db, p.s_out, p.small
     if direct:     # same shapes: flat slices, converted (copied) only where the type differs
         fa_words, fb_words = _flat_words(a.raw, ct), _flat_words(b.raw, ct)
 
@@ -637,8 +874,9 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
             ra, rb = _flat_block(a.raw, shape, idx, ct), _flat_block(b.raw, shape, idx, ct)
         K.binop(code, ra.view(np.int8), ta, rb.view(np.int8), tb, o, da, db, s_out, small, c.spec(),
                 dd, ud, vv, uv, cnt, errs, errpos, th)
-    _run_cast(op, call, n, out, shape, c, d, ud, vs, uv, _row_blocks(shape, _BLOCK), "the result", undo)
-    return FixedArray._wrap(out.reshape(shape), fmt)
+    _run_cast(op, call, n, res, shape, c, d, ud, vs, uv, None if direct else _row_blocks(shape, _BLOCK),
+              "the result", undo)
+    return _result(res, shape, fmt, out, target)
 
 
 _WORD_CODES = {np.dtype(f"{k}{size}"): Word[f"WORD_{k.upper()}{8 * size}"]
@@ -664,9 +902,10 @@ def _flat_words(raw: np.ndarray, dtype) -> np.ndarray:
 
 
 def add(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
-        source=None, draws=None, mode=None) -> FixedArray:
+        source=None, draws=None, mode=None, out=None) -> FixedArray:
     """a + b, exact at fraction length max(fl_a, fl_b), then cast to ``fmt`` (default: the exact
-    full-precision format).  ``mode``: a ``CastMode`` for the cast, as in ``cast``.
+    full-precision format).  ``mode``: a ``CastMode`` for the cast, as in ``cast``; ``out``: where
+    the words go, as in ``cast`` (add, sub and mul take both).
 
     >>> a, b = cast([1.5, -0.25], "Q4.4"), cast([0.125, 0.0625], "Q(8,8)")
     >>> c = add(a, b); c.fmt, c.to_float()
@@ -675,22 +914,22 @@ def add(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None,
     array([ 1.5 , -0.25])
     """
     rounding, overflow, r, eps, sr_rule = _mode_args("add", mode, rounding, overflow, r, eps, sr_rule)
-    return _binary("add", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
+    return _binary("add", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out)
 
 
 def sub(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
-        source=None, draws=None, mode=None) -> FixedArray:
+        source=None, draws=None, mode=None, out=None) -> FixedArray:
     """a - b, exact, then cast to ``fmt`` (default: the exact full-precision format, signed).
 
     >>> sub(cast(1.0, "Q4.4"), cast(0.0625, "Q4.4"), fmt="Q4.2", rounding="nearest_even").raw   # 0.9375 = 3.75 LSB
     array(4, dtype=int8)
     """
     rounding, overflow, r, eps, sr_rule = _mode_args("sub", mode, rounding, overflow, r, eps, sr_rule)
-    return _binary("sub", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
+    return _binary("sub", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out)
 
 
 def mul(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
-        source=None, draws=None, mode=None) -> FixedArray:
+        source=None, draws=None, mode=None, out=None) -> FixedArray:
     """a * b, exact (fraction length fl_a + fl_b), then cast to ``fmt`` (default: the exact
     full-precision format, wl = wl_a + wl_b).
 
@@ -700,7 +939,7 @@ def mul(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None,
     7.9375
     """
     rounding, overflow, r, eps, sr_rule = _mode_args("mul", mode, rounding, overflow, r, eps, sr_rule)
-    return _binary("mul", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws)
+    return _binary("mul", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out)
 
 
 # -- dot products ----------------------------------------------------------------------------

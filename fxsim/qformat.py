@@ -56,6 +56,10 @@ class QFormat:
         if not isinstance(signed, (bool, np.bool_)) and signed not in (0, 1):
             raise ValueError(f"signed must be True or False, got {signed!r}")
         object.__setattr__(self, "signed", bool(signed))
+        size = 8
+        while size < self.wl:
+            size *= 2
+        object.__setattr__(self, "_dtype", _DTYPES[(self.signed, size)])   # read on every call
 
     # -- derived properties -------------------------------------------------------------
     @property
@@ -98,10 +102,7 @@ class QFormat:
     @property
     def dtype(self) -> np.dtype:
         """The smallest numpy integer container of the same signedness holding wl bits."""
-        size = 8
-        while size < self.wl:
-            size *= 2
-        return _DTYPES[(self.signed, size)]
+        return self._dtype
 
     # -- text ---------------------------------------------------------------------------
     def __str__(self) -> str:

@@ -38,7 +38,8 @@ from .. import validate as V
 from ..accelerator import Accelerator
 from ..counters import Counters
 from ..fixed import FixedArray
-from ..ops import cast, mul, sub
+from ..modes import CastMode
+from ..ops import Caster, cast, mul, sub
 from ..qformat import QFormat
 from ..results import StepResult, either_name
 
@@ -166,6 +167,14 @@ class GD:
         self.f_star = float(getattr(model, "f_star", 0.0) or 0.0)
         self._kw = {role: accel.cast_kwargs(role) for role in ("grad", "step", "update")}
         self._signed_update = self._kw["update"]["rounding"] == "signed_stochastic_eps"
+        # the three casts of an iteration, prepared once (the same words, draws and counters
+        # as cast(..., **self._kw[role])); t_q spread to x's shape (the same products)
+        self._casters = {role: Caster(fmt, CastMode(**{k: v for k, v in kw.items() if k != "source"}),
+                                      source=kw.get("source"))
+                         for role, fmt in (("grad", accel.grads), ("step", accel.prod),
+                                           ("update", accel.weights)) if fmt is not None
+                         for kw in (self._kw[role],)}
+        self._t_full = FixedArray(np.full(self.x.shape, self.t_q.raw), self.t_q.fmt)
         xf = self.x.to_float()
         self._g_full = np.asarray(model.grad(xf), dtype=np.float64)
         self._loss = [float(model.loss(xf))]
@@ -174,14 +183,14 @@ class GD:
         self.stopped_by_tol = False
 
     # ------------------------------------------------------------------ one iteration
-    def _gradient(self, xf):
+    def _gradient(self):
         idx = None
         if self.batch_size is not None:
             idx = self._batch_rng.choice(self.model.n_samples, self.batch_size, replace=False)
         if self.mode == "exact":
-            v = self._g_full if idx is None else np.asarray(self.model.grad(xf, idx), np.float64)
-            g = cast(v, self.accel.grads, **self._kw["grad"])
-            return g, v
+            v = self._g_full if idx is None else \
+                np.asarray(self.model.grad(self.x.to_float(), idx), np.float64)
+            return self._casters["grad"](v), v
         with self.accel.as_role("grad"):
             g = (self.model.fx_grad(self.x, self.accel) if idx is None
                  else self.model.fx_grad(self.x, self.accel, idx))
@@ -195,14 +204,12 @@ class GD:
         emulated mode the iteration then does only the accelerator's work (for timing)."""
         a = self.accel
         with Counters() as c:
-            g, v = self._gradient(self.x.to_float())
-            s = mul(self.t_q, g)                                  # exact product
+            g, v = self._gradient()
+            s = mul(self._t_full if g.shape == self._t_full.shape else self.t_q, g)   # exact
             if a.prod is not None:
-                s = cast(s, a.prod, **self._kw["step"])
-            kw = dict(self._kw["update"])
-            if self._signed_update:
-                kw["v"] = v
-            x_new = cast(sub(self.x, s), a.weights, **kw)         # exact difference, one cast
+                s = self._casters["step"](s)
+            x_new = self._casters["update"](sub(self.x, s),        # exact difference, one cast
+                                            v=v if self._signed_update else None)
         moved = int(np.count_nonzero(x_new.raw != self.x.raw))
         self.x = x_new
         xf = x_new.to_float()

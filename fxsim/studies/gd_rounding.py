@@ -51,6 +51,7 @@ model, and returns {"rows", "summary", "markdown", "files", "seconds"}.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -232,6 +233,18 @@ def build_model(key: str, fmt: QFormat):
     >>> m.dim, t, L
     (20, 0.05, 10.0)
     """
+    if key in ("logistic", "least_squares"):
+        return _shared_model(key)      # the same for every format: built once per process
+    return _build_model(key, fmt)
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_model(key: str):
+    """A model that depends on neither the format nor the run (never written to by a job)."""
+    return _build_model(key, None)
+
+
+def _build_model(key: str, fmt):
     if key.startswith("quadratic"):
         m = AlignedQuadratic(d=20, cond=10.0, grid=fmt, seed=0, **MODELS[key][1])
         return m, T_QUAD, float(m.L)
@@ -579,8 +592,8 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     ``sources``: ``fxsim.make_source`` specs (a list or a comma-separated string; default
     ``SOURCES``, lfsr16 and pcg64).
 
-    Takes about 8 s with ``quick=True`` (the main job, about 30 s), so the example is skipped by
-    doctest:
+    Takes 35 s of CPU time with ``quick=True`` (64 s wall on a shared 2-core machine at load
+    average 6), so the example is skipped by doctest:
 
     >>> res = run("results/gd_study", quick=True)     # doctest: +SKIP
     >>> sorted(res["files"])                          # doctest: +SKIP
@@ -645,7 +658,8 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 def command(args) -> int:
     """``fxsim gd-study``: run the study with the parsed options and print its table.
 
-    About 8 s with ``--quick``, so skipped by doctest:
+    35 s of CPU time with ``--quick`` (measured on a shared 2-core machine), so skipped by
+    doctest:
 
     >>> from fxsim.cli import main
     >>> main(["gd-study", "--quick"])     # doctest: +SKIP

@@ -191,6 +191,8 @@ ctypedef struct macspec:
     int wrap           # overflow='wrap'
     int64_t wmask      # 2**wl - 1
     int sto            # a stochastic accumulator cast
+    int plain          # ... with rule 'trunc' and no eps bias: up = (D + R) >> r
+    int r
     int rs, ls         # the SR addend: I = (rem >> rs) << ls, the top r (or r+1) discarded bits
     int64_t fmask, hb  # rule 'rne': I += 1 when frac + (I & 1) > hb, frac = rem & fmask
     int c2, c1         # A = (I << c2) + c1
@@ -237,6 +239,8 @@ cdef macspec make_macspec(CastSpec spec, int sa, int wl):
     m.wrap = cs.ovf == OV_WRAP
     m.wmask = ((<int64_t>1) << wl) - 1
     m.sto = cs.mode >= RM_STOCHASTIC
+    m.plain = m.sto and cs.rule == SR_TRUNC and cs.E == 0
+    m.r = r
     rb = r + 1 if cs.rule == SR_HALF else r     # bits of I
     m.rs = sa - rb if sa > rb else 0
     m.ls = rb - sa if rb > sa else 0
@@ -259,25 +263,37 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
     """Steps k0..k1-1 of the MAC of arow with the jn columns at B (row stride N): acc[j] is
     cast after every step (round, then saturate or wrap); cin/cup/cov count per column the
     inexact, rounded-up and overflowed steps.  Stochastic: R[(k - k0) * jn + j] is the draw of
-    step k of column j and bv[j] its -kv sign(v)."""
+    step k of column j and bv[j] the bias -kv sign(v) 2E of column j."""
     cdef Py_ssize_t j, k
-    cdef lane_t a, v, q, rem, y, up, inexact, I, frac, A, wrap = m.wrap
+    cdef lane_t a, v, q, rem, y, up, inexact, I, frac, A, neg, wrap = m.wrap
     cdef lane_t sa = m.sa, mask = ((<lane_t>1) << m.sa) - 1
     cdef lane_t base = <lane_t>m.base, kneg = <lane_t>m.kneg, kodd = <lane_t>m.kodd, jam = m.jam
     cdef lane_t lo = <lane_t>m.lo, hi = <lane_t>m.hi
     cdef lane_t rs = m.rs, ls = m.ls, fmask = <lane_t>m.fmask, hb = <lane_t>m.hb
-    cdef lane_t c2 = m.c2, c1 = m.c1, E2 = <lane_t>m.E2, top = <lane_t>m.top, kt = m.kt
+    cdef lane_t c2 = m.c2, c1 = m.c1, top = <lane_t>m.top, ktE2 = <lane_t>(m.kt * m.E2)
     cdef lane_t wmask = <lane_t>m.wmask
-    cdef int sto = m.sto
+    cdef int sto = m.sto, plain = m.plain
+    cdef lane_t r = m.r
     cdef const int32_t* brow
     cdef const lane_t* Rk
-    # two copies of one step (stochastic or not), so that each j loop is branch-free and
-    # vectorizes; wrap keeps the low wl bits as ((y - lo) & (2**wl - 1)) + lo
+    # three forms of one step (plain SR, any SR, deterministic), so that each j loop is
+    # branch-free and vectorizes; wrap keeps the low wl bits as ((y - lo) & (2**wl - 1)) + lo
     for k in range(k0, k1):
         a = arow[k]
         brow = B + k * N
         Rk = R + (k - k0) * jn
-        if sto:
+        if plain:
+            # D + R < 2**(r+1), and D = 0 when the value is exact: the carry is bit r
+            for j in range(jn):
+                v = (acc[j] << sa) + a * <lane_t>brow[j]
+                rem = v & mask
+                up = (((rem >> rs) << ls) + Rk[j]) >> r
+                y = (v >> sa) + up
+                cin[j] += rem != 0
+                cup[j] += up
+                cov[j] += (y < lo) | (y > hi)
+                acc[j] = (((y - lo) & wmask) + lo) if wrap else (lo if y < lo else (hi if y > hi else y))
+        elif sto:
             for j in range(jn):
                 v = (acc[j] << sa) + a * <lane_t>brow[j]
                 q = v >> sa
@@ -286,7 +302,8 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
                 I = (rem >> rs) << ls
                 frac = rem & fmask
                 I = I + (frac + (I & 1) > hb)     # rne: frac > hb, or frac == hb and I odd
-                A = (I << c2) + c1 + (kt * (1 - 2 * (q < 0)) + bv[j]) * E2
+                neg = -(<lane_t>(q < 0))
+                A = (I << c2) + c1 + (ktE2 ^ neg) - neg + bv[j]      # +-kt 2E by the sign of t
                 A = 0 if A < 0 else (top if A > top else A)
                 up = inexact & (A + 2 * Rk[j] >= top)
                 y = q + up
@@ -357,7 +374,7 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
             for j in range(4 * TJ):
                 acc[j] = 0
             for j in range(jn):
-                acc[4 * TJ + j] = -m.kv * vsign[e + j] if use_v else 0
+                acc[4 * TJ + j] = -m.kv * m.E2 * vsign[e + j] if use_v else 0
             k0 = 0
             while k0 < K:
                 k1 = min(K, k0 + kc)

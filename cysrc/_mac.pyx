@@ -385,8 +385,8 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
                         dsrc = dbuf
                     else:
                         dsrc = &draws[e * K + k0]
-                    for t in range(nt):     # to step-major order, written in sequence
-                        for j in range(jn):
+                    for j in range(jn):     # to step-major order
+                        for t in range(nt):
                             rt[t * jn + j] = <lane_t>dsrc[j * nt + t]
                 tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
                            acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)

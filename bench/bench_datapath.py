@@ -429,22 +429,29 @@ def table_rows(rows):
     return out
 
 
-def print_text(rows):
-    body = table_rows(rows)
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(HEADER)]
-    line = "  ".join(h.ljust(w) for h, w in zip(HEADER, widths))
+def print_table(header, body):
+    """A plain-text table of string cells (also used by bench_mac.py)."""
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
     print(line)
     print("-" * len(line))
     for b in body:
         print("  ".join(c.ljust(w) for c, w in zip(b, widths)))
 
 
-def print_markdown(rows):
-    body = table_rows(rows)
-    print("| " + " | ".join(HEADER) + " |")
-    print("|" + "|".join("---" for _ in HEADER) + "|")
+def print_markdown_table(header, body):
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
     for b in body:
         print("| " + " | ".join(b) + " |")
+
+
+def print_text(rows):
+    print_table(HEADER, table_rows(rows))
+
+
+def print_markdown(rows):
+    print_markdown_table(HEADER, table_rows(rows))
 
 
 def main(argv=None):

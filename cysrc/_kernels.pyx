@@ -38,10 +38,6 @@ ctypedef fused src_t:
     uint32_t
     uint64_t
 
-ctypedef fused lane_t:
-    int32_t
-    int64_t
-
 cdef enum:
     CHUNK = 32768
 
@@ -638,14 +634,6 @@ cdef inline void exact_words(int op, const char* a, const char* b, int t, Py_ssi
     block_words(op, a, b, t, i0, q, n, da, db, NULL, 0, 0, 0, 0, 0, NULL)
 
 
-cdef inline i128 load(const int64_t* p, Py_ssize_t i, bint u64) noexcept nogil:
-    """A raw word; u64 marks an int64 container that really holds uint64 words."""
-    cdef i128 v = <i128>p[i]
-    if u64 and v < 0:
-        v += (<i128>1) << 64
-    return v
-
-
 def cast_raw(const int8_t[::1] x, int tx, int8_t[::1] out, int s, bint small, CastSpec spec,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
              int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
@@ -792,144 +780,3 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
         if use_draws:
             c.draws = i1 - i0
         add_counts(cnt, ch, &c)
-
-
-def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1] out,
-                bint ua, bint ub, tuple prod, tuple acc, tuple outc,
-                const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
-                int64_t[:, :, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
-    """out[i, j] = dot(A[i, :], B[:, j]) in the spec §4 order, one row per task.
-
-    prod/acc/outc = (CastSpec or None when absent, shift parameters) of the three casts:
-      prod: (spec, s_p)            p = cast(a*b * 2**-s_p)
-      acc:  (spec, sa, sp, s_acc)  acc = cast(((acc << sa) + (p << sp)) * 2**-s_acc);
-            absent: acc += p << sp (exact)
-      outc: (spec, s_o)            y = cast(acc * 2**-s_o)
-    Counters are kept per row and per cast role (0 prod, 1 acc, 2 out); cnt[i, 3, 3] counts
-    the output elements of row i whose dot raised an error in some cast.
-    """
-    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
-    cdef bint has_p = prod[0] is not None, has_a = acc[0] is not None, has_o = outc[0] is not None
-    cdef cspec csp, csa, cso
-    cdef int s_p = 0, sa = 0, sp = 0, s_acc = 0, s_o = 0
-    if has_p:
-        csp = (<CastSpec?>prod[0]).cs; s_p = prod[1]
-    if has_a:
-        csa = (<CastSpec?>acc[0]).cs; s_acc = acc[3]
-    sa = acc[1]; sp = acc[2]
-    if has_o:
-        cso = (<CastSpec?>outc[0]).cs; s_o = outc[1]
-    cdef bint dp = has_p and csp.mode >= RM_STOCHASTIC
-    cdef bint dacc = has_a and csa.mode >= RM_STOCHASTIC
-    cdef bint do = has_o and cso.mode >= RM_STOCHASTIC
-    cdef Py_ssize_t per_el = K * dp + K * dacc + do
-    cdef Py_ssize_t i, j, k, d
-    cdef i128 p, s
-    cdef counts_t cp, ca, co
-    cdef int err, vs
-    cdef int64_t nbad
-    cdef const int64_t* pa
-    cdef const int64_t* pb = &B[0, 0] if K * N > 0 else NULL
-    for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
-        cp = zero_counts()   # assigned whole, so OpenMP makes them thread-private
-        ca = zero_counts()
-        co = zero_counts()
-        err = ERR_NONE
-        nbad = 0
-        pa = &A[i, 0] if K > 0 else NULL
-        for j in range(N):
-            d = (i * N + j) * per_el
-            vs = vsign[i * N + j] if use_v else 0
-            s = 0
-            for k in range(K):
-                p = load(pa, k, ua) * load(pb, k * N + j, ub)
-                if has_p:
-                    p = cast_value(&csp, p, s_p, draws[d] if dp else 0, vs, &cp, &err)
-                    d = d + dp
-                if has_a:
-                    s = cast_value(&csa, (s << sa) + (p << sp), s_acc,
-                                   draws[d] if dacc else 0, vs, &ca, &err)
-                    d = d + dacc
-                else:
-                    s = s + (p << sp)
-            if has_o:
-                s = cast_value(&cso, s, s_o, draws[d] if do else 0, vs, &co, &err)
-            out[i, j] = <int64_t>s
-            if err != ERR_NONE:
-                note_error(err, i * N + j, errs, errpos, i)
-                err = ERR_NONE
-                nbad = nbad + 1      # not +=: that would make it a prange reduction
-        cnt[i, 3, 3] += nbad    # output elements with an error (spec 3 counts elements)
-        cp.draws = N * K * dp
-        ca.draws = N * K * dacc
-        co.draws = N * do
-        cnt[i, 0, 0] += cp.n; cnt[i, 0, 1] += cp.inexact; cnt[i, 0, 2] += cp.up
-        cnt[i, 0, 3] += cp.ovf; cnt[i, 0, 4] += cp.draws
-        cnt[i, 1, 0] += ca.n; cnt[i, 1, 1] += ca.inexact; cnt[i, 1, 2] += ca.up
-        cnt[i, 1, 3] += ca.ovf; cnt[i, 1, 4] += ca.draws
-        cnt[i, 2, 0] += co.n; cnt[i, 2, 1] += co.inexact; cnt[i, 2, 2] += co.up
-        cnt[i, 2, 3] += co.ovf; cnt[i, 2, 4] += co.draws
-
-
-cdef enum:
-    TJ = 64     # output columns per register tile of the MAC array
-
-
-cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, Py_ssize_t K,
-                             Py_ssize_t N, Py_ssize_t jn, lane_t lo, lane_t hi, int wrap,
-                             bint is_signed, int sh, lane_t mask) noexcept nogil:
-    """orow[0:jn] = the K-step MAC of arow with columns B[:, 0:jn] (row stride N), overflow
-    handled after every step; the accumulators stay in a small local tile (registers)."""
-    cdef lane_t acc[TJ]
-    cdef lane_t aik, x
-    cdef const lane_t* brow
-    cdef Py_ssize_t j, k
-    cdef int64_t nov = 0
-    for j in range(jn):
-        acc[j] = 0
-    for k in range(K):
-        aik = arow[k]
-        brow = B + k * N
-        if wrap and is_signed:
-            for j in range(jn):
-                x = acc[j] + aik * brow[j]
-                nov += (x > hi) | (x < lo)
-                acc[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
-        elif wrap:
-            for j in range(jn):
-                x = acc[j] + aik * brow[j]
-                nov += (x > hi) | (x < lo)
-                acc[j] = x & mask
-        else:
-            for j in range(jn):
-                x = acc[j] + aik * brow[j]
-                nov += (x > hi) | (x < lo)
-                acc[j] = lo if x < lo else (hi if x > hi else x)
-    for j in range(jn):
-        orow[j] = acc[j]
-    return nov
-
-
-def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, ::1] out,
-                     lane_t lo, lane_t hi, int wrap, int wl, bint is_signed, int64_t[::1] novf,
-                     int nthreads):
-    """Accumulate out[i, :] += A[i, k] * B[k, :] for k ascending with overflow handled after
-    every step (saturate to [lo, hi], or wrap to wl bits): a MAC array whose accumulator cast
-    never rounds (A is pre-scaled so that products are already aligned to the accumulator).
-    Vectorized across output columns in register tiles; the caller proves |acc + a*b| fits a
-    lane."""
-    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
-    cdef Py_ssize_t i, j0
-    cdef int64_t nov
-    cdef int sh = sizeof(lane_t) * 8 - wl
-    cdef lane_t mask = <lane_t>((<uint64_t>1 << wl) - 1) if wl < 64 else -1
-    if M == 0 or N == 0:
-        return
-    for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
-        nov = 0
-        j0 = 0
-        while j0 < N:
-            nov = nov + mac_tile(&A[i, 0] if K > 0 else NULL, &B[0, j0], &out[i, j0], K, N,
-                                 min(<Py_ssize_t>TJ, N - j0), lo, hi, wrap, is_signed, sh, mask)
-            j0 = j0 + TJ
-        novf[i] = nov

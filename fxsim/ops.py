@@ -6,6 +6,7 @@ overflow happen only in casts, inside the Cython kernels (``fxsim._kernels``).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -15,6 +16,7 @@ from numbers import Integral
 import numpy as np
 
 from . import _kernels as K
+from . import _mac as _mac_kernels
 from ._kernels import CastError, Overflow, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
@@ -28,6 +30,7 @@ _EXACT_LIMIT = 2**127  # every exact intermediate must satisfy |v| < 2**127 (sig
 _BLOCK = 1 << 22       # elements per kernel call of a long element-wise operation
 _BLOCK_MACS = 1 << 20  # multiply-accumulates per generic kernel call (Ctrl-C is seen between calls)
 _BLOCK_LANE_MACS = 1 << 24  # the same for the vectorized MAC lanes (about 16x faster per MAC)
+_MAC_TILE = 64         # output columns per register tile of the MAC arrays (_mac.pyx TJ)
 
 
 def _default_threads() -> int:
@@ -994,18 +997,31 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tupl
     casts = [cp, ca, co]
     per_el = (Kd if cp is not None and cp.stochastic else 0) + (Kd if ca is not None and ca.stochastic else 0) \
         + (1 if co is not None and co.stochastic else 0)
-    work = M * N * (8 + 8 * per_el) + 8 * (A.size + B.size)
-    _check_memory(op, out_shape, work)
-    vs, uv = _vsign(casts, v, out_shape, op)
-    d, ud, undo = _draws(casts, M * N * per_el, source, draws, op)
     # the MAC kernels read int64 words; uint64 words travel as int64 bits with a flag
     ua, ub = A.raw.dtype == np.uint64, B.raw.dtype == np.uint64
     ra, rb = A.raw, B.raw     # converted below, once, to what the chosen kernel reads
     amax = max(abs(fa.min_raw), fa.max_raw)
     bmax = max(abs(fb.min_raw), fb.max_raw)
+    lane = None
+    if (cp is None and ca is not None and sa >= 1 and ca.ovf != Overflow.OV_ERROR and not ua
+            and not ub and (co is None or not co.stochastic)):
+        lane = _round_lane(ca, acc, sa, amax, bmax)
+    # a rounding MAC array fed by a BitSource draws tile by tile: no draws array
+    streamed = lane is not None and ca.stochastic and draws is None and isinstance(source, BitSource)
+    work = M * N * (8 + 8 * (0 if streamed else per_el)) + 8 * (A.size + B.size)
+    _check_memory(op, out_shape, work)
+    vs, uv = _vsign(casts, v, out_shape, op)
+    if streamed:
+        source._check_r(_draw_r(casts, source, draws, op))
+        d, ud, undo = _NO_DRAWS, False, None
+    else:
+        d, ud, undo = _draws(casts, M * N * per_el, source, draws, op)
 
     res = None
-    if per_el == 0 and cp is None and not ua and not ub:
+    if lane is not None:
+        res = _round_lanes(op, ra, rb, ca, acc, sa, lane, d, ud, vs, uv,
+                           source if streamed else None)
+    elif per_el == 0 and cp is None and not ua and not ub:
         if ca is None and Kd * amax * bmax < 2**53:
             # exact in float64: BLAS computes the exact integer sums
             acc_raw = np.matmul(ra.astype(np.float64), rb.astype(np.float64)).astype(np.int64)
@@ -1039,7 +1055,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tupl
     rows = max(1, _BLOCK_MACS // max(1, N * Kd))      # rows per kernel call (Ctrl-C between)
     for i0 in range(0, M, rows):
         i1 = min(M, i0 + rows)
-        K.dot_generic(ra[i0:i1], rb, out[i0:i1], ua, ub, pspec, aspec, ospec,
+        _mac_kernels.dot_generic(ra[i0:i1], rb, out[i0:i1], ua, ub, pspec, aspec, ospec,
                       d[i0 * N * per_el:i1 * N * per_el] if ud else d, ud,
                       vs[i0 * N:i1 * N] if uv else vs, uv, cnt[i0:i1], errs[i0:i1], errpos[i0:i1],
                       _nthreads((i1 - i0) * N * max(Kd, 1)))
@@ -1075,11 +1091,68 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             rows = max(1, _BLOCK_LANE_MACS // max(1, N * Kd))
             for i0 in range(0, M, rows):
                 i1 = min(M, i0 + rows)
-                K.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == Overflow.OV_WRAP,
+                _mac_kernels.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == Overflow.OV_WRAP,
                                    acc.wl, acc.signed, novf[i0:i1], _nthreads((i1 - i0) * N * Kd))
             _counters.record(op, "acc", acc, (M * N * Kd, 0, 0, int(novf.sum()), 0))
             return out
     return None
+
+
+def _round_lane(ca: _Cast, acc: QFormat, sa: int, amax: int, bmax: int):
+    """The lane type of the rounding MAC array (``_round_lanes``) for words |a| <= amax,
+    |b| <= bmax: int32 when every intermediate (acc << sa) + a*b, and the SR unit's sum
+    A + 2R < 2**(r+2), fit 31 bits; else int64 when they fit 62 bits; else None."""
+    if amax >= 2**31 or bmax >= 2**31 or acc.wl > 62:
+        return None
+    vmax = (max(abs(acc.min_raw), acc.max_raw) << sa) + amax * bmax + (1 << sa)
+    r = ca.r if ca.stochastic else 0
+    if vmax < 2**31 and acc.wl <= 31 and r <= 28:
+        return np.int32
+    if vmax < 2**62 and r <= 60:
+        return np.int64
+    return None
+
+
+def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, source):
+    """The MAC array whose accumulator cast rounds (``_mac.mac_round``): exact products at
+    fl_acc + sa.  The output elements (C order) are cut into parts, a kernel call running one
+    part per thread (Ctrl-C is seen between calls).  A stochastic cast reads ``d`` (``ud``),
+    or, given ``source``, draws from private copies of it jumped to each part's first draw
+    (``source._substreams``), or, for a source that cannot jump, from the source itself, one
+    part after the other with its lock held."""
+    M, Kd = ra.shape
+    shape = (M, rb.shape[1])
+    if shape[1] == 1 and M > 1:
+        # a matrix-vector product runs the array across the rows of A, as out^T = x^T A^T:
+        # the same elements in the same order, so the same draws
+        ra, rb = rb.T, ra.T
+    A = np.ascontiguousarray(ra, dtype=np.int32)     # only read
+    B = np.ascontiguousarray(rb, dtype=np.int32)
+    N = B.shape[1]
+    n = A.shape[0] * N
+    out = np.empty((A.shape[0], N), dtype=lane)
+    per = max(Kd, 1)
+    part = max(1, min(-(-n // (4 * _threads)), _BLOCK_LANE_MACS // (per * _threads)))
+    if part > _MAC_TILE:
+        part = -(-part // _MAC_TILE) * _MAC_TILE       # whole tiles
+    cuts = np.array(list(range(0, n, part)) + [n], dtype=np.int64)
+    P = len(cuts) - 1
+    caps, threads, lock = [], _threads, contextlib.nullcontext()
+    if source is not None:
+        subs = source._substreams([int(c) * Kd for c in cuts], ca.r)
+        if subs is not None:
+            caps = [s.capsule for s in subs]
+        else:
+            caps, threads, lock = [source.capsule] * P, 1, source.lock
+    cnt = np.zeros((max(P, 1), 5), dtype=np.int64)
+    step = max(1, _BLOCK_LANE_MACS // (part * per)) * threads
+    with lock:
+        for p0 in range(0, P, step):
+            p1 = min(P, p0 + step)
+            _mac_kernels.mac_round(A, B, out, ca.spec(), sa, cuts[p0:p1 + 1], caps[p0:p1], d, ud,
+                                   vs, uv, cnt[p0:p1], min(threads, _nthreads((p1 - p0) * part * per)))
+    _counters.record(op, "acc", acc, tuple(int(t) for t in cnt.sum(axis=0)))
+    return out.reshape(shape)
 
 
 def dot(a, b, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,

@@ -41,7 +41,8 @@ from reference import (ref_add, ref_bin, ref_cast, ref_dot, ref_dot_default_fmt,
 VARIANTS = ("contig", "readonly", "strided", "permuted", "ro_strided", "wide")
 TAPS16 = (16, 15, 13, 4)          # fxsim.LFSR(16)'s default maximal-length taps
 STOCHASTIC = ("stochastic", "stochastic_eps", "signed_stochastic_eps")
-KERNELS = ("cast_f64", "cast_f64_streams", "cast_raw", "binop", "dot_generic", "matmul_acc_lanes")
+KERNELS = ("cast_f64", "cast_f64_streams", "cast_raw", "binop")                 # fxsim._kernels
+MAC_KERNELS = ("dot_generic", "matmul_acc_lanes", "mac_round")                  # fxsim._mac
 N1 = 23                           # 1-D length (odd)
 M, KD, N = 5, 7, 3                # matrix shapes
 
@@ -263,13 +264,14 @@ class Spy:
 @pytest.fixture
 def spy(monkeypatch):
     s = Spy()
-    for name in KERNELS:
-        real = getattr(fxops.K, name)
+    for module, names in ((fxsim._kernels, KERNELS), (fxsim._mac, MAC_KERNELS)):
+        for name in names:
+            real = getattr(module, name)
 
-        def wrapper(*args, _real=real, _name=name):
-            s.calls.append((_name, args))
-            return _real(*args)
-        monkeypatch.setattr(fxops.K, name, wrapper)
+            def wrapper(*args, _real=real, _name=name):
+                s.calls.append((_name, args))
+                return _real(*args)
+            monkeypatch.setattr(module, name, wrapper)
     return s
 
 
@@ -648,20 +650,31 @@ mac_case("matmul.lanes_int64_det_with_source_untouched", "matmul", (40, 2, True)
          acc=(60, 8, True), source=True, path=LANES(I64))
 mac_case("matmul.lanes_int16_words_sp0", "matmul", (12, 2, True), (8, 4, True), acc=(24, 6, True),
          path=LANES(I32))
+# the rounding MAC array (mac_round): acc fl < fl_a + fl_b, no prod, saturate or wrap, draws from
+# draws=, from jumped copies of the source (an LFSR(16) jumps) or, with several parts, per tile
+ROUND = kernel("mac_round", absent=("dot_generic", "matmul_acc_lanes"))
+mac_case("matvec.round_sr_acc_draws", "matvec", (20, 2, True), (8, 4, True), acc=(16, 4, True),
+         rounding="stochastic", r=8, draws=True, path=ROUND)
+mac_case("matmul.round_acc", "matmul", (20, 2, True), (8, 4, True), acc=(16, 3, True),
+         path=ROUND)
+mac_case("matmul.round_acc_wrap_int64", "matmul", (20, 2, True), (16, 4, True), acc=(40, 3, True),
+         rounding="nearest_odd", overflow="wrap", path=ROUND)
+mac_case("matmul.round_sr_acc_source_parts", "matmul", (20, 2, True), (8, 4, True),
+         acc=(16, 4, True), rounding="stochastic_eps", r=8, eps=0.25, source=True, m=6,
+         blocks={"_BLOCK_LANE_MACS": 16}, path=ROUND)
+mac_case("dot.round_signed_sr_eps_v_source", "dot", (16, 4, True), (8, 4, True),
+         acc=(20, 4, True), rounding="signed_stochastic_eps", r=16, eps=0.1, v=True,
+         source=True, path=ROUND)
 # the generic kernel (dot_generic): prod given, overflow='error', stochastic, rounding acc, ...
 mac_case("matmul.generic_prod", "matmul", (20, 2, True), (8, 4, True), prod=(16, 6, True),
          acc=(24, 8, True), path=GENERIC)
 mac_case("matmul.generic_overflow_error", "matmul", (20, 2, True), (8, 4, True),
          acc=(40, 8, True), overflow="error", path=GENERIC)
-mac_case("matvec.generic_sr_acc_draws", "matvec", (20, 2, True), (8, 4, True), acc=(16, 4, True),
-         rounding="stochastic", r=8, draws=True, path=GENERIC)
 mac_case("dot.generic_sr_prod_acc_source", "dot", (16, 4, True), (8, 4, True), prod=(12, 4, True),
          acc=(20, 4, True), rounding="stochastic", r=16, source=True, path=GENERIC)
 mac_case("matmul.generic_signed_sr_eps_v_draws", "matmul", (20, 2, True), (8, 4, True),
          acc=(20, 5, True), fmt=(10, 3, True), rounding="signed_stochastic_eps", r=8, eps=0.2,
          draws=True, v=True, path=GENERIC)
-mac_case("matmul.generic_rounding_acc", "matmul", (20, 2, True), (8, 4, True), acc=(16, 3, True),
-         path=GENERIC)
 mac_case("matvec.generic_rounding_acc_int64", "matvec", (40, 10, True), (16, 8, True),
          acc=(32, 6, True), rounding="nearest_odd", path=GENERIC)
 mac_case("matmul.generic_acc_wl63", "matmul", (40, 2, True), (16, 4, True), acc=(63, 8, True),

@@ -1,0 +1,408 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, overflowcheck=False
+"""nogil MAC kernels of the fxsim datapath (spec §4): ``dot``, ``matvec`` and ``matmul``.
+
+Three kernels, picked by ``fxsim.ops._mac``:
+- ``mac_round``: the MAC array for an accumulator cast that rounds (deterministic or
+  stochastic), exact products, saturate or wrap.  Output elements are handed out in parts
+  (ranges of elements in C order); a part walks its elements in register tiles of up to TJ
+  columns of one row, k ascending, in int32 or int64 lanes.  A stochastic part fills the draws
+  of one tile from its own stream right before using them.
+- ``matmul_acc_lanes``: the same when the accumulator cast never rounds.
+- ``dot_generic``: everything else (a product cast, overflow='error', words or intermediates
+  beyond 62 bits), exactly, in 128-bit scalars.
+"""
+cimport cython
+from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
+from libc.stdint cimport int8_t, int32_t, int64_t, uint32_t, uint64_t
+from fxprims cimport *
+from bitsrc cimport bitsrc_t, bitsrc_from_capsule
+
+ctypedef fused lane_t:
+    int32_t
+    int64_t
+
+cdef enum:
+    TJ = 64       # output columns per register tile of the MAC array
+    TILE_DRAWS = 16384   # draws held per tile (a tile of one element walks k in such chunks)
+
+
+cdef inline counts_t no_counts() noexcept nogil:
+    cdef counts_t c
+    c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
+    return c
+
+
+cdef inline i128 load(const int64_t* p, Py_ssize_t i, bint u64) noexcept nogil:
+    """A raw word; u64 marks an int64 container that really holds uint64 words."""
+    cdef i128 v = <i128>p[i]
+    if u64 and v < 0:
+        v += (<i128>1) << 64
+    return v
+
+
+def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1] out,
+                bint ua, bint ub, tuple prod, tuple acc, tuple outc,
+                const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
+                int64_t[:, :, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
+    """out[i, j] = dot(A[i, :], B[:, j]) in the spec §4 order, one row per task.
+
+    prod/acc/outc = (CastSpec or None when absent, shift parameters) of the three casts:
+      prod: (spec, s_p)            p = cast(a*b * 2**-s_p)
+      acc:  (spec, sa, sp, s_acc)  acc = cast(((acc << sa) + (p << sp)) * 2**-s_acc);
+            absent: acc += p << sp (exact)
+      outc: (spec, s_o)            y = cast(acc * 2**-s_o)
+    Counters are kept per row and per cast role (0 prod, 1 acc, 2 out); cnt[i, 3, 3] counts
+    the output elements of row i whose dot raised an error in some cast.
+    """
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
+    cdef bint has_p = prod[0] is not None, has_a = acc[0] is not None, has_o = outc[0] is not None
+    cdef cspec csp, csa, cso
+    cdef int s_p = 0, sa = 0, sp = 0, s_acc = 0, s_o = 0
+    if has_p:
+        csp = (<CastSpec?>prod[0]).cs; s_p = prod[1]
+    if has_a:
+        csa = (<CastSpec?>acc[0]).cs; s_acc = acc[3]
+    sa = acc[1]; sp = acc[2]
+    if has_o:
+        cso = (<CastSpec?>outc[0]).cs; s_o = outc[1]
+    cdef bint dp = has_p and csp.mode >= RM_STOCHASTIC
+    cdef bint dacc = has_a and csa.mode >= RM_STOCHASTIC
+    cdef bint do = has_o and cso.mode >= RM_STOCHASTIC
+    cdef Py_ssize_t per_el = K * dp + K * dacc + do
+    cdef Py_ssize_t i, j, k, d
+    cdef i128 p, s
+    cdef counts_t cp, ca, co
+    cdef int err, vs
+    cdef int64_t nbad
+    cdef const int64_t* pa
+    cdef const int64_t* pb = &B[0, 0] if K * N > 0 else NULL
+    for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        cp = no_counts()   # assigned whole, so OpenMP makes them thread-private
+        ca = no_counts()
+        co = no_counts()
+        err = ERR_NONE
+        nbad = 0
+        pa = &A[i, 0] if K > 0 else NULL
+        for j in range(N):
+            d = (i * N + j) * per_el
+            vs = vsign[i * N + j] if use_v else 0
+            s = 0
+            for k in range(K):
+                p = load(pa, k, ua) * load(pb, k * N + j, ub)
+                if has_p:
+                    p = cast_value(&csp, p, s_p, draws[d] if dp else 0, vs, &cp, &err)
+                    d = d + dp
+                if has_a:
+                    s = cast_value(&csa, (s << sa) + (p << sp), s_acc,
+                                   draws[d] if dacc else 0, vs, &ca, &err)
+                    d = d + dacc
+                else:
+                    s = s + (p << sp)
+            if has_o:
+                s = cast_value(&cso, s, s_o, draws[d] if do else 0, vs, &co, &err)
+            out[i, j] = <int64_t>s
+            if err != ERR_NONE:
+                if errs[i] == ERR_NONE:
+                    errs[i] = err
+                    errpos[i] = i * N + j
+                err = ERR_NONE
+                nbad = nbad + 1      # not +=: that would make it a prange reduction
+        cnt[i, 3, 3] += nbad    # output elements with an error (spec 3 counts elements)
+        cp.draws = N * K * dp
+        ca.draws = N * K * dacc
+        co.draws = N * do
+        cnt[i, 0, 0] += cp.n; cnt[i, 0, 1] += cp.inexact; cnt[i, 0, 2] += cp.up
+        cnt[i, 0, 3] += cp.ovf; cnt[i, 0, 4] += cp.draws
+        cnt[i, 1, 0] += ca.n; cnt[i, 1, 1] += ca.inexact; cnt[i, 1, 2] += ca.up
+        cnt[i, 1, 3] += ca.ovf; cnt[i, 1, 4] += ca.draws
+        cnt[i, 2, 0] += co.n; cnt[i, 2, 1] += co.inexact; cnt[i, 2, 2] += co.up
+        cnt[i, 2, 3] += co.ovf; cnt[i, 2, 4] += co.draws
+
+
+cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, Py_ssize_t K,
+                             Py_ssize_t N, Py_ssize_t jn, lane_t lo, lane_t hi, int wrap,
+                             bint is_signed, int sh, lane_t mask) noexcept nogil:
+    """orow[0:jn] = the K-step MAC of arow with columns B[:, 0:jn] (row stride N), overflow
+    handled after every step; the accumulators stay in a small local tile (registers)."""
+    cdef lane_t acc[TJ]
+    cdef lane_t aik, x
+    cdef const lane_t* brow
+    cdef Py_ssize_t j, k
+    cdef int64_t nov = 0
+    for j in range(jn):
+        acc[j] = 0
+    for k in range(K):
+        aik = arow[k]
+        brow = B + k * N
+        if wrap and is_signed:
+            for j in range(jn):
+                x = acc[j] + aik * brow[j]
+                nov += (x > hi) | (x < lo)
+                acc[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
+        elif wrap:
+            for j in range(jn):
+                x = acc[j] + aik * brow[j]
+                nov += (x > hi) | (x < lo)
+                acc[j] = x & mask
+        else:
+            for j in range(jn):
+                x = acc[j] + aik * brow[j]
+                nov += (x > hi) | (x < lo)
+                acc[j] = lo if x < lo else (hi if x > hi else x)
+    for j in range(jn):
+        orow[j] = acc[j]
+    return nov
+
+
+def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, ::1] out,
+                     lane_t lo, lane_t hi, int wrap, int wl, bint is_signed, int64_t[::1] novf,
+                     int nthreads):
+    """Accumulate out[i, :] += A[i, k] * B[k, :] for k ascending with overflow handled after
+    every step (saturate to [lo, hi], or wrap to wl bits): a MAC array whose accumulator cast
+    never rounds (A is pre-scaled so that products are already aligned to the accumulator).
+    Vectorized across output columns in register tiles; the caller proves |acc + a*b| fits a
+    lane."""
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
+    cdef Py_ssize_t i, j0
+    cdef int64_t nov
+    cdef int sh = sizeof(lane_t) * 8 - wl
+    cdef lane_t mask = <lane_t>((<uint64_t>1 << wl) - 1) if wl < 64 else -1
+    if M == 0 or N == 0:
+        return
+    for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        nov = 0
+        j0 = 0
+        while j0 < N:
+            nov = nov + mac_tile(&A[i, 0] if K > 0 else NULL, &B[0, j0], &out[i, j0], K, N,
+                                 min(<Py_ssize_t>TJ, N - j0), lo, hi, wrap, is_signed, sh, mask)
+            j0 = j0 + TJ
+        novf[i] = nov
+
+
+# -- the MAC array with a rounding accumulator cast -------------------------------------------
+
+ctypedef struct macspec:
+    int sa             # acc' = cast(((acc << sa) + a*b) * 2**-sa), sa >= 1 (products at fl_acc + sa)
+    int64_t base, kneg, kodd   # deterministic: q' = (v + base + kneg [q < 0] + kodd [q odd]) >> sa
+    int jam            # deterministic 'jam': q' = q | inexact
+    int64_t lo, hi     # kept range
+    int wrap           # overflow='wrap'
+    int64_t wmask      # 2**wl - 1
+    int sto            # a stochastic accumulator cast
+    int plain          # ... with rule 'trunc' and no eps bias: up = (D + R) >> r
+    int r
+    int rs, ls         # the SR addend: I = (rem >> rs) << ls, the top r (or r+1) discarded bits
+    int64_t fmask, hb  # rule 'rne': I += 1 when frac + (I & 1) > hb, frac = rem & fmask
+    int c2, c1         # A = (I << c2) + c1
+    int64_t E2, top    # 2 floor(eps 2**r) and 2**(r+1)
+    int kt, kv         # eps bias sign: kt (1 - 2 [q < 0]) - kv sign(v)
+
+
+cdef void det_offsets(int mode, int sa, macspec* m):
+    """A deterministic rounding by sa bits as one addition before the shift (spec §2 table):
+    the offset is base, plus kneg when t < 0, plus kodd when q is odd; 'jam' sets bit 0."""
+    cdef int64_t half = (<int64_t>1) << (sa - 1), mask = ((<int64_t>1) << sa) - 1
+    m.base, m.kneg, m.kodd, m.jam = 0, 0, 0, 0
+    if mode == RM_CEIL:
+        m.base = mask
+    elif mode == RM_TOWARD_ZERO:
+        m.kneg = mask
+    elif mode == RM_AWAY_FROM_ZERO:
+        m.base, m.kneg = mask, -mask
+    elif mode == RM_NEAREST_UP:
+        m.base = half
+    elif mode == RM_NEAREST_DOWN:
+        m.base = half - 1
+    elif mode == RM_NEAREST_ZERO:
+        m.base, m.kneg = half - 1, 1
+    elif mode == RM_NEAREST_AWAY:
+        m.base, m.kneg = half, -1
+    elif mode == RM_NEAREST_EVEN:
+        m.base, m.kodd = half - 1, 1
+    elif mode == RM_NEAREST_ODD:
+        m.base, m.kodd = half, -1
+    elif mode == RM_JAM:
+        m.jam = 1
+
+
+cdef macspec make_macspec(CastSpec spec, int sa, int wl):
+    """The MAC array's form of the accumulator cast (spec §2 few-bit rules as shifts)."""
+    cdef cspec cs = spec.cs
+    cdef macspec m
+    cdef int r = cs.r, rb
+    m.sa = sa
+    det_offsets(cs.mode, sa, &m)
+    m.lo = cs.lo64
+    m.hi = cs.hi64
+    m.wrap = cs.ovf == OV_WRAP
+    m.wmask = ((<int64_t>1) << wl) - 1
+    m.sto = cs.mode >= RM_STOCHASTIC
+    m.plain = m.sto and cs.rule == SR_TRUNC and cs.E == 0
+    m.r = r
+    rb = r + 1 if cs.rule == SR_HALF else r     # bits of I
+    m.rs = sa - rb if sa > rb else 0
+    m.ls = rb - sa if rb > sa else 0
+    m.c2 = 0 if cs.rule == SR_HALF else 1
+    m.c1 = 1 if cs.rule == SR_HALF else 0
+    m.fmask = ((<int64_t>1) << m.rs) - 1
+    # never reached by frac <= fmask unless the rule rounds the discarded part to r bits
+    m.hb = ((<int64_t>1) << (m.rs - 1)) if (cs.rule == SR_RNE and m.rs > 0) else m.fmask + 1
+    m.E2 = 2 * <int64_t>cs.E
+    m.top = (<int64_t>1) << (r + 1) if m.sto else 0
+    m.kt = cs.mode == RM_STOCHASTIC_EPS
+    m.kv = cs.mode == RM_SIGNED_STOCHASTIC_EPS
+    return m
+
+
+cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+                            Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t jn, const macspec* m,
+                            lane_t* acc, lane_t* cin, lane_t* cup, lane_t* cov,
+                            const lane_t* R, const lane_t* bv) noexcept nogil:
+    """Steps k0..k1-1 of the MAC of arow with the jn columns at B (row stride N): acc[j] is
+    cast after every step (round, then saturate or wrap); cin/cup/cov count per column the
+    inexact, rounded-up and overflowed steps.  Stochastic: R[(k - k0) * jn + j] is the draw of
+    step k of column j and bv[j] the bias -kv sign(v) 2E of column j."""
+    cdef Py_ssize_t j, k
+    cdef lane_t a, v, q, rem, y, up, inexact, I, frac, A, neg, wrap = m.wrap
+    cdef lane_t sa = m.sa, mask = ((<lane_t>1) << m.sa) - 1
+    cdef lane_t base = <lane_t>m.base, kneg = <lane_t>m.kneg, kodd = <lane_t>m.kodd, jam = m.jam
+    cdef lane_t lo = <lane_t>m.lo, hi = <lane_t>m.hi
+    cdef lane_t rs = m.rs, ls = m.ls, fmask = <lane_t>m.fmask, hb = <lane_t>m.hb
+    cdef lane_t c2 = m.c2, c1 = m.c1, top = <lane_t>m.top, ktE2 = <lane_t>(m.kt * m.E2)
+    cdef lane_t wmask = <lane_t>m.wmask
+    cdef int sto = m.sto, plain = m.plain
+    cdef lane_t r = m.r
+    cdef const int32_t* brow
+    cdef const lane_t* Rk
+    # three forms of one step (plain SR, any SR, deterministic), so that each j loop is
+    # branch-free and vectorizes; wrap keeps the low wl bits as ((y - lo) & (2**wl - 1)) + lo
+    for k in range(k0, k1):
+        a = arow[k]
+        brow = B + k * N
+        Rk = R + (k - k0) * jn
+        if plain:
+            # D + R < 2**(r+1), and D = 0 when the value is exact: the carry is bit r
+            for j in range(jn):
+                v = (acc[j] << sa) + a * <lane_t>brow[j]
+                rem = v & mask
+                up = (((rem >> rs) << ls) + Rk[j]) >> r
+                y = (v >> sa) + up
+                cin[j] += rem != 0
+                cup[j] += up
+                cov[j] += (y < lo) | (y > hi)
+                acc[j] = (((y - lo) & wmask) + lo) if wrap else (lo if y < lo else (hi if y > hi else y))
+        elif sto:
+            for j in range(jn):
+                v = (acc[j] << sa) + a * <lane_t>brow[j]
+                q = v >> sa
+                rem = v & mask
+                inexact = rem != 0
+                I = (rem >> rs) << ls
+                frac = rem & fmask
+                I = I + (frac + (I & 1) > hb)     # rne: frac > hb, or frac == hb and I odd
+                neg = -(<lane_t>(q < 0))
+                A = (I << c2) + c1 + (ktE2 ^ neg) - neg + bv[j]      # +-kt 2E by the sign of t
+                A = 0 if A < 0 else (top if A > top else A)
+                up = inexact & (A + 2 * Rk[j] >= top)
+                y = q + up
+                cin[j] += inexact
+                cup[j] += up
+                cov[j] += (y < lo) | (y > hi)
+                acc[j] = (((y - lo) & wmask) + lo) if wrap else (lo if y < lo else (hi if y > hi else y))
+        else:
+            for j in range(jn):
+                v = (acc[j] << sa) + a * <lane_t>brow[j]
+                q = v >> sa
+                inexact = (v & mask) != 0
+                y = ((v + base + (kneg & -(<lane_t>(q < 0))) + (kodd & -(q & 1))) >> sa) | (jam & inexact)
+                cin[j] += inexact
+                cup[j] += y - q
+                cov[j] += (y < lo) | (y > hi)
+                acc[j] = (((y - lo) & wmask) + lo) if wrap else (lo if y < lo else (hi if y > hi else y))
+
+
+def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] out,
+              CastSpec spec, int sa, const int64_t[::1] cuts, list caps,
+              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
+              int64_t[:, ::1] cnt, int nthreads):
+    """out = A @ B in the spec §4 order with the accumulator cast ``spec`` after every step:
+    acc' = cast(((acc << sa) + a*b) * 2**-sa) (exact products at fl_acc + sa, sa >= 1), over
+    'saturate*' or 'wrap'.  Part p computes the output elements [cuts[p], cuts[p+1]) (flat, C
+    order) and adds its (n, inexact, up, ovf, draws) to cnt[p].
+
+    Stochastic: the draws of element e are e*K .. e*K + K - 1 of the call's stream.  With caps
+    (one ``bitsrc`` capsule per part, positioned at the part's first draw; parts that share one
+    capsule must run on one thread), a part fills the draws of each tile right before using
+    them; else they are read from ``draws`` (indexed by e*K + k).  The caller proves that
+    |acc << sa| + |a*b| fits a lane (< 2**62 for int64) and r <= 29 (int32) or 61."""
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
+    cdef Py_ssize_t P = cuts.shape[0] - 1
+    cdef macspec m = make_macspec(spec, sa, spec.cs.wl)
+    cdef int r = spec.cs.r
+    cdef bint streams = len(caps) > 0
+    cdef Py_ssize_t p, e, e1, i, j, j0, jn, k0, k1, kc, t, nt
+    cdef lane_t* acc
+    cdef lane_t* rt
+    cdef uint64_t* dbuf
+    cdef const uint64_t* dsrc
+    cdef bitsrc_t** srcs = NULL
+    cdef int64_t n_in, n_up, n_ov
+    if streams:
+        srcs = <bitsrc_t**>malloc(P * sizeof(bitsrc_t*))
+        for p in range(P):
+            srcs[p] = bitsrc_from_capsule(caps[p])
+    for p in prange(P, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        acc = <lane_t*>malloc(5 * TJ * sizeof(lane_t))     # acc, cin, cup, cov, bv
+        rt = <lane_t*>malloc(TILE_DRAWS * sizeof(lane_t))
+        dbuf = NULL
+        if streams:
+            dbuf = <uint64_t*>malloc(TILE_DRAWS * sizeof(uint64_t))
+        n_in = 0
+        n_up = 0
+        n_ov = 0
+        e = cuts[p]
+        e1 = cuts[p + 1]
+        while e < e1:
+            i = e // N
+            j0 = e - i * N
+            jn = min(min(<Py_ssize_t>TJ, N - j0), e1 - e)
+            if m.sto:
+                jn = min(jn, max(<Py_ssize_t>1, TILE_DRAWS // max(K, <Py_ssize_t>1)))
+            kc = K if jn > 1 else min(K, <Py_ssize_t>TILE_DRAWS)
+            for j in range(4 * TJ):
+                acc[j] = 0
+            for j in range(jn):
+                acc[4 * TJ + j] = -m.kv * m.E2 * vsign[e + j] if use_v else 0
+            k0 = 0
+            while k0 < K:
+                k1 = min(K, k0 + kc)
+                if m.sto:
+                    nt = k1 - k0
+                    if streams:
+                        srcs[p].fill(srcs[p].state, dbuf, jn * nt, r)
+                        dsrc = dbuf
+                    else:
+                        dsrc = &draws[e * K + k0]
+                    for j in range(jn):     # to step-major order
+                        for t in range(nt):
+                            rt[t * jn + j] = <lane_t>dsrc[j * nt + t]
+                tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
+                           acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)
+                k0 = k1
+            for j in range(jn):
+                out[i, j0 + j] = acc[j]
+                n_in = n_in + acc[TJ + j]
+                n_up = n_up + acc[2 * TJ + j]
+                n_ov = n_ov + acc[3 * TJ + j]
+            e = e + jn
+        cnt[p, 0] += (e1 - cuts[p]) * K
+        cnt[p, 1] += n_in
+        cnt[p, 2] += n_up
+        cnt[p, 3] += n_ov
+        cnt[p, 4] += (e1 - cuts[p]) * K * m.sto
+        free(acc)
+        free(rt)
+        free(dbuf)
+    free(srcs)

@@ -406,7 +406,7 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
         src = np.ascontiguousarray(x.raw).reshape(-1)          # read only
     else:
         arr = _real_array(x)
-        native = arr.dtype == np.float64 and arr.dtype.isnative and arr.flags.c_contiguous
+        native = arr.dtype in _KERNEL_FLOATS and arr.dtype.isnative and arr.flags.c_contiguous
         _check_memory("cast", arr.shape, arr.size * (per + (0 if native else 8)))
         if arr.dtype.kind in "iu":
             if arr.size and max(abs(int(arr.min())), abs(int(arr.max()))) > 2**53:
@@ -417,9 +417,10 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
         elif arr.dtype.kind == "b":
             arr = arr.astype(np.float64)
         if not isinstance(x, FixedArray):
-            # native-endian contiguous float64; read only by the kernels
+            # native-endian contiguous float32 or float64; read only by the kernels
             shape = arr.shape
-            src = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
+            ftype = arr.dtype if arr.dtype in _KERNEL_FLOATS else np.float64
+            src = np.ascontiguousarray(arr, dtype=ftype).reshape(-1)
     n = src.size
     vs, uv = _vsign([c], v, shape, "cast")
     _draw_r([c], source, draws, "cast")
@@ -450,6 +451,9 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
             K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud, vv, uv, cnt, errs, errpos, th)
     _run_cast("cast", call, n, out, shape, c, d, ud, vs, uv, undo=undo)
     return FixedArray._wrap(out.reshape(shape), fmt)
+
+
+_KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))   # what cast_f64 reads (exactly)
 
 
 def _real_array(x) -> np.ndarray:

@@ -8,6 +8,9 @@ from setuptools import Extension, setup
 
 openmp = [] if sys.platform == "darwin" else ["-fopenmp"]
 native = ["-march=native"] if os.environ.get("FXSIM_NATIVE", "1") == "1" and sys.platform != "darwin" else []
+# gcc tunes for Zen 1 (-march=znver1 on these EPYCs) with 128-bit vectors; the element-wise
+# kernels run about twice as fast in 256-bit AVX2 registers
+wide = ["-mprefer-vector-width=256"] if native else []
 extensions = [
     Extension(
         "fxsim._kernels",
@@ -15,7 +18,7 @@ extensions = [
         include_dirs=[np.get_include(), "cysrc"],
         # no -ffast-math: NaN tests and exact float steps must keep IEEE semantics; without traps
         # and errno, gcc vectorizes floor and double->int64 conversions.
-        extra_compile_args=["-O3", "-fno-trapping-math", "-fno-math-errno", *native, *openmp],
+        extra_compile_args=["-O3", "-fno-trapping-math", "-fno-math-errno", *native, *wide, *openmp],
         extra_link_args=openmp,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     ),

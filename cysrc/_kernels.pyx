@@ -12,7 +12,7 @@ cimport cython
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy
-from libc.math cimport floor, rint, frexp, ldexp, fabs, isnan, isinf
+from libc.math cimport floor, rint, frexp, ldexp, fabs, isnan, isinf, copysign
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from fxprims cimport *
 from bitsrc cimport bitsrc_t, bitsrc_from_capsule
@@ -37,6 +37,10 @@ ctypedef fused src_t:
     uint16_t
     uint32_t
     uint64_t
+
+ctypedef fused real_t:
+    float
+    double
 
 cdef enum:
     CHUNK = 32768
@@ -86,6 +90,14 @@ def n_chunks(Py_ssize_t n):
     return (n + CHUNK - 1) // CHUNK
 
 
+cdef inline void add_block(counts_t* c, int64_t n, int64_t inexact, int64_t up,
+                           int64_t ovf) noexcept nogil:
+    c.n += n
+    c.inexact += inexact
+    c.up += up
+    c.ovf += ovf
+
+
 cdef inline void add_counts(int64_t[:, ::1] cnt, Py_ssize_t row, counts_t* c) noexcept nogil:
     cnt[row, 0] += c.n
     cnt[row, 1] += c.inexact
@@ -105,7 +117,7 @@ cdef enum:
     BLOCK = 1024
 
 
-cdef inline int block_f64_bad(const double* x, Py_ssize_t n, double scale) noexcept nogil:
+cdef inline int block_f64_bad(const real_t* x, Py_ssize_t n, double scale) noexcept nogil:
     """1 if some element needs the exact scalar path: NaN, inf, |x * 2**fl| >= 2**62, or a
     product x * 2**fl that is not a normal double (and so may have lost bits)."""
     cdef Py_ssize_t j
@@ -128,7 +140,7 @@ cdef inline int sr_carry(int64_t A, int64_t es, int64_t E2, int64_t top, uint64_
     return inexact & (A + 2 * <int64_t>R >= top)
 
 
-cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double scale,
+cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double scale,
                              const cspec* cs, const uint64_t* R, const int8_t* vs,
                              counts_t* c) noexcept nogil:
     """Stochastic rounding of a block of floats for r <= 52, all in doubles and int64 so that it
@@ -192,7 +204,7 @@ cdef inline int block_f64_sr(const double* x, int64_t* q, Py_ssize_t n, double s
     return 0
 
 
-cdef inline int block_f64_det_sat(const double* x, word_t* out, Py_ssize_t n, double scale,
+cdef inline int block_f64_det_sat(const real_t* x, word_t* out, Py_ssize_t n, double scale,
                                   uint32_t tbl, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     """block_f64_det and block_store fused into one vectorized pass, for saturating overflow
     (lo..hi is the kept range).  Returns 1 when the block needs the scalar path; what it
@@ -220,14 +232,123 @@ cdef inline int block_f64_det_sat(const double* x, word_t* out, Py_ssize_t n, do
         out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
     if bad:
         return 1
-    c.n += n
-    c.inexact += n_inexact
-    c.up += n_up
-    c.ovf += nov
+    add_block(c, n, n_inexact, n_up, nov)
     return 0
 
 
-cdef inline int block_f64_det(const double* x, int64_t* q, Py_ssize_t n, double scale,
+cdef extern from *:
+    """
+    /* y (an integral double, |y| < 2**51) as an int64: the bits of y + 1.5 * 2**52 minus those
+       of 1.5 * 2**52.  AVX2 has no vector double -> int64 conversion; this add and subtract
+       vectorize. */
+    static inline int64_t fx_int_of_double(double y) {
+        union { double d; int64_t i; } u;
+        u.d = y + 6755399441055744.0;
+        return u.i - (int64_t)0x4338000000000000LL;
+    }
+    """
+    int64_t int_of_double "fx_int_of_double"(double y) noexcept nogil
+
+
+cdef struct dround:
+    # a deterministic mode as constants of the two branch-free block loops (see round_consts)
+    bint nearest      # a nearest mode: rint(t), then the tie rule below
+    double ka, kb, kc # a tie t (|t - rint(t)| = 1/2) goes to t + ka/2 + kb*sign(t)/2 + kc*(t - rint(t))
+    double k_up, k_neg, k_pos, k_even  # directed: an inexact t goes up always / when t < 0 /
+                                       # when t > 0 / when floor(t) is even (jam)
+
+
+cdef inline dround round_consts(int mode) noexcept nogil:
+    cdef dround k
+    k.nearest = RM_NEAREST_UP <= mode <= RM_NEAREST_ODD
+    k.ka = 1.0 if mode == RM_NEAREST_UP else (-1.0 if mode == RM_NEAREST_DOWN else 0.0)
+    k.kb = -1.0 if mode == RM_NEAREST_ZERO else (1.0 if mode == RM_NEAREST_AWAY else 0.0)
+    k.kc = -1.0 if mode == RM_NEAREST_EVEN else (1.0 if mode == RM_NEAREST_ODD else 0.0)
+    k.k_up = mode == RM_CEIL
+    k.k_neg = mode == RM_TOWARD_ZERO
+    k.k_pos = mode == RM_AWAY_FROM_ZERO
+    k.k_even = mode == RM_JAM
+    return k
+
+
+cdef inline int block_tiny(const real_t* x, Py_ssize_t n, double scale) noexcept nogil:
+    """1 if some nonzero x[j] * scale (scale < 1) is not a normal double, so may have lost bits."""
+    cdef Py_ssize_t j
+    cdef double at
+    cdef int64_t bad = 0
+    for j in range(n):
+        at = fabs(x[j] * scale)
+        bad |= (at <= 1e-300) & (x[j] != 0.0)
+    return bad != 0
+
+
+cdef inline int64_t put_sat(word_t* out, Py_ssize_t j, double y, double lo, double hi) noexcept nogil:
+    """out[j] = y (an integral double) saturated to [lo, hi]; 1 if it saturated."""
+    cdef double yc = lo if y < lo else (hi if y > hi else y)
+    if word_t is int64_t:
+        out[j] = int_of_double(yc)
+    else:
+        out[j] = <word_t>(<int32_t>yc)
+    return yc != y
+
+
+cdef inline int block_round_sat(const real_t* x, word_t* out, Py_ssize_t n, double scale,
+                                const dround* k, double lo, double hi, counts_t* c) noexcept nogil:
+    """Deterministic rounding and saturation of a block of floats into words of at most 51 bits,
+    every step in doubles so that the loop vectorizes (AVX2 converts doubles to int32 lanes,
+    not to int64).  Exact for every finite t = x * 2**fl that is exact (a normal double or
+    scale >= 1, else block_tiny refuses the block): rint(t), floor(t) and d = t - rint(t)
+    (|d| <= 1/2) are exact, so are the tie candidates t +- 1/2 and the compares with the
+    integral lo, hi; t beyond any range is an integer and saturates.  An element is inexact
+    when t is not an integer and rounded up when the result exceeds t; NaN and inf (d is NaN)
+    send the block to the scalar path.
+    Returns 1 when the block needs the scalar path; what it stored is then overwritten."""
+    cdef Py_ssize_t j
+    cdef double t, y, d, fl, u
+    cdef double ka = 0.5 * k.ka, kb = 0.5 * k.kb, kc = k.kc
+    cdef double k_up = k.k_up, k_neg = k.k_neg, k_pos = k.k_pos, k_even = k.k_even
+    cdef int64_t bad = 0, n_inexact = 0, n_up = 0, nov = 0
+    if scale < 1.0 and block_tiny(x, n, scale):
+        return 1
+    # three loops (nearest_even, the other nearest modes, the directed modes), each
+    # branch-free; they differ only in how y is found
+    if k.nearest and kc == -1.0:
+        for j in range(n):
+            t = x[j] * scale
+            y = rint(t)
+            d = t - y
+            bad |= d != d
+            n_inexact += d != 0.0
+            n_up += d < 0.0
+            nov += put_sat(out, j, y, lo, hi)
+    elif k.nearest:
+        for j in range(n):
+            t = x[j] * scale
+            y = rint(t)
+            d = t - y
+            bad |= d != d
+            y = t + (ka + kb * copysign(1.0, t) + kc * d) if fabs(d) == 0.5 else y
+            n_inexact += d != 0.0
+            n_up += y > t
+            nov += put_sat(out, j, y, lo, hi)
+    else:
+        for j in range(n):
+            t = x[j] * scale
+            fl = floor(t)
+            d = t - fl
+            bad |= d != d
+            u = k_up + (k_neg if t < 0.0 else k_pos) + (k_even if floor(fl * 0.5) * 2.0 == fl else 0.0)
+            y = fl + (u if t != fl else 0.0)
+            n_inexact += t != fl
+            n_up += y > t
+            nov += put_sat(out, j, y, lo, hi)
+    if bad:
+        return 1
+    add_block(c, n, n_inexact, n_up, nov)
+    return 0
+
+
+cdef inline int block_f64_det(const real_t* x, int64_t* q, Py_ssize_t n, double scale,
                               uint32_t tbl, counts_t* c) noexcept nogil:
     """Deterministic rounding of a block of floats into raw q values, written so that the
     compiler vectorizes it.  Returns 1 (and counts nothing) when some element needs the scalar
@@ -397,14 +518,18 @@ cdef int store_block(const cspec* cs, const int64_t* q, char* out, int w, Py_ssi
     return block_store(cs, q, <int64_t*>out, n, c)
 
 
-cdef int f64_det_sat(const double* x, char* out, int w, Py_ssize_t n, double scale,
-                     uint32_t tbl, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
+cdef int f64_det_sat(const real_t* x, char* out, int w, Py_ssize_t n, double scale,
+                     uint32_t tbl, const dround* k, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     if w == 1:
-        return block_f64_det_sat(x, <int8_t*>out, n, scale, tbl, lo, hi, c)
+        return block_round_sat(x, <int8_t*>out, n, scale, k, <double>lo, <double>hi, c)
     if w == 2:
-        return block_f64_det_sat(x, <int16_t*>out, n, scale, tbl, lo, hi, c)
-    if w == 4:
+        return block_round_sat(x, <int16_t*>out, n, scale, k, <double>lo, <double>hi, c)
+    if w == 4 and hi < (<int64_t>1 << 31):
+        return block_round_sat(x, <int32_t*>out, n, scale, k, <double>lo, <double>hi, c)
+    if w == 4:    # uint32 words: beyond the int32 conversion
         return block_f64_det_sat(x, <int32_t*>out, n, scale, tbl, lo, hi, c)
+    if lo >= -(<int64_t>1 << 51) and hi < (<int64_t>1 << 51):
+        return block_round_sat(x, <int64_t*>out, n, scale, k, <double>lo, <double>hi, c)
     return block_f64_det_sat(x, <int64_t*>out, n, scale, tbl, lo, hi, c)
 
 
@@ -431,7 +556,7 @@ cdef void mul_sat32(const src_t* pa, const src_t* pb, char* out, int w, Py_ssize
         mul_round_sat32(pa, pb, <int32_t*>out, n, s, tbl, lo, hi, c)
 
 
-def cast_f64(const double[::1] x, int8_t[::1] out, CastSpec spec, int fl,
+def cast_f64(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
              int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
     """out[i] = cast(x[i]) for float64 x."""
@@ -448,6 +573,7 @@ def cast_f64(const double[::1] x, int8_t[::1] out, CastSpec spec, int fl,
     cdef int8_t* zeros
     cdef bint ok
     cdef uint32_t tbl = det_table(cs.mode)
+    cdef dround kd = round_consts(cs.mode)
     cdef int err
     cdef uint64_t R
     cdef int vs
@@ -464,7 +590,7 @@ def cast_f64(const double[::1] x, int8_t[::1] out, CastSpec spec, int fl,
                 b1 = min(i1, b0 + BLOCK)
                 cb = zero_counts()
                 if cs.mode < RM_STOCHASTIC and cs.ovf <= OV_SATURATE_SYMMETRIC:
-                    if f64_det_sat(&x[b0], po + b0 * w, w, b1 - b0, scale, tbl, cs.lo64,
+                    if f64_det_sat(&x[b0], po + b0 * w, w, b1 - b0, scale, tbl, &kd, cs.lo64,
                                          cs.hi64, &cb) == 0:
                         c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                         b0 = b1
@@ -505,7 +631,7 @@ def cast_f64(const double[::1] x, int8_t[::1] out, CastSpec spec, int fl,
         add_counts(cnt, ch, &c)
 
 
-def cast_f64_streams(const double[::1] x, int8_t[::1] out, CastSpec spec, int fl, list caps,
+def cast_f64_streams(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl, list caps,
                      const int64_t[::1] cuts, const int8_t[::1] vsign, bint use_v,
                      int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
     """Stochastic cast of float64 x where part k draws its own slice [cuts[k], cuts[k+1]) of

@@ -536,7 +536,7 @@ def _cast_with(c: _Cast, x, v, source, draws, out) -> FixedArray:
         src = np.ascontiguousarray(x.raw).reshape(-1)          # read only
     else:
         arr = _real_array(x)
-        native = arr.dtype == np.float64 and arr.dtype.isnative and arr.flags.c_contiguous
+        native = arr.dtype in _KERNEL_FLOATS and arr.dtype.isnative and arr.flags.c_contiguous
         _check_memory("cast", arr.shape, arr.size * (per + (0 if native else 8)))
         if arr.dtype.kind in "iu":
             if arr.size and max(abs(int(arr.min())), abs(int(arr.max()))) > 2**53:
@@ -547,9 +547,10 @@ def _cast_with(c: _Cast, x, v, source, draws, out) -> FixedArray:
         elif arr.dtype.kind == "b":
             arr = arr.astype(np.float64)
         if not isinstance(x, FixedArray):
-            # native-endian contiguous float64; read only by the kernels
+            # native-endian contiguous float32 or float64; read only by the kernels
             shape = arr.shape
-            src = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
+            ftype = arr.dtype if arr.dtype in _KERNEL_FLOATS else np.float64
+            src = np.ascontiguousarray(arr, dtype=ftype).reshape(-1)
     n = src.size
     words = isinstance(x, FixedArray)
     vs, uv = _vsign([c], v, shape, "cast") if c.signed_v else (_NO_V, False)
@@ -638,6 +639,9 @@ def _result(words: np.ndarray, shape, fmt: QFormat, out, target) -> FixedArray:
     if words is not target:
         np.copyto(target, words)
     return out if isinstance(out, FixedArray) else FixedArray._wrap(out, fmt)
+
+
+_KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))   # what cast_f64 reads (exactly)
 
 
 def _real_array(x) -> np.ndarray:

@@ -686,7 +686,7 @@ def add_cli(sub):
                     "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes; --models adds "
                     "least squares, Rosenbrock, Himmelblau and the MLP on digits. Writes "
                     "OUT/gd_study.csv, OUT/gd_study_runs.csv, OUT/gd_study.md and one PNG per model.")
-    add_study_options(p, "results/gd_study", "fewer seeds and iterations (~10 s)", "root seed of every run")
+    add_study_options(p, "results/gd_study", "fewer seeds and iterations (~35 s of CPU on 2 cores)", "root seed of every run")
     p.add_argument("--workers", type=pos_int, default=2, help="worker processes (default 2; "
                    "results do not depend on it)")
     p.add_argument("--models", type=arg_type(resolve_models), metavar="LIST",

@@ -253,7 +253,7 @@ def sampler_steps(SamplerParams params not None, double[::1] x, double[::1] v, c
     """Advance every element of x (and v for SGHMC) by B steps in place (see module doc).
     ``params``: a ``SamplerParams`` (``Sampler._kernel_params()``); elements are independent,
     so ``threads`` never changes the result."""
-    cdef const sampler_params* P = &params.P
+    cdef sampler_params P = params.P      # a local copy: the loop's stores cannot alias it
     cdef Py_ssize_t n = x.shape[0], i
     cdef int nthreads = threads if n >= 64 else 1
     cdef const double[::1] ga = params.ga
@@ -268,7 +268,7 @@ def sampler_steps(SamplerParams params not None, double[::1] x, double[::1] v, c
         raise ValueError("sampler_steps: arrays too short for B steps")
     with nogil:
         for i in prange(n, num_threads=nthreads, schedule="static"):
-            errs[i] = run_elem(P, &x[0], &v[0], &Z[0], &D[0], i, n, B, &rec[0],
+            errs[i] = run_elem(&P, &x[0], &v[0], &Z[0], &D[0], i, n, B, &rec[0],
                                outp,
                                &ga[0], &gb[0], &tbl[0, 0])
     if np.asarray(errs).any():

@@ -151,11 +151,11 @@ def grid_contour(f, fmt, xlim, ylim, *, iterates=None, levels=15, log_levels=Fal
     return ax
 
 
-def rounding_errors(x, fmt, modes=ROUNDING, *, overflow="saturate", r=16, source=None, seed=0,
+def rounding_errors(x, fmt, modes=None, *, overflow="saturate", r=16, source=None, seed=0,
                     eps=0.25, v=None, sr_rule="trunc", mode=None) -> dict:
     """Rounding errors (cast(x) − x) / LSB of each rounding mode, as float64 arrays.
 
-    ``x``: floats; ``fmt``: QFormat or string; ``modes``: rounding names (default: all 14).
+    ``x``: floats; ``fmt``: QFormat or string; ``modes``: rounding names (default None: all 14).
     Stochastic modes use ``r`` random bits per cast from ``source`` (default: a fresh
     ``fxsim.Ideal("pcg64", seed=seed)`` per mode, so each mode's errors are reproducible),
     ``eps`` for the ε modes and ``v`` for ``signed_stochastic_eps`` (default ``v = x``: the bias
@@ -180,9 +180,11 @@ def rounding_errors(x, fmt, modes=ROUNDING, *, overflow="saturate", r=16, source
         if given:
             raise ValueError(f"mode: pass either mode= or {', '.join(k + '=' for k in given)}, not both")
         mode = CastMode.of(mode)
-        if modes is ROUNDING:
+        if modes is None:
             modes = [mode.rounding]
         overflow, r, eps, sr_rule = mode.overflow, mode.r, mode.eps, mode.sr_rule
+    if modes is None:
+        modes = ROUNDING
     if isinstance(modes, str):
         modes = [modes]
     bad = [m for m in modes if m not in ROUNDING]

@@ -17,7 +17,8 @@ With a stochastic accumulator the loop consumes the same draws, taken beforehand
 order (element-major, k ascending) from an independent copy of the stream (numpy's own PCG64
 for the ideal source), so it is bit-identical; the source's final position is checked too.
 
-Cases and targets (fxsim/BLAS: fxsim's time over float64 np.matmul's of the same shape)
+Cases and targets (fxsim/BLAS: fxsim's time over float64 np.matmul's on arrays of the same
+shapes: dgemm, dgemv, ddot)
   RN   Q(16,8) nearest_even saturating accumulator    fxsim/BLAS <= 20, loop/fxsim >= 5
   SR   Q(16,8) stochastic r=16 (lfsr32, pcg64)         fxsim/BLAS <= 40, loop/fxsim >= 5
   sat  Q(24,16) saturating accumulator (no rounding)   fxsim/BLAS <= 10 (matmul only)
@@ -99,7 +100,8 @@ def case(op, a, b, mode, reps, notes, fx_op, shape_name):
     sa, lo, hi = 8, acc.min_raw, acc.max_raw
     A = fx.FixedArray(a if op != "dot" else a[0], Q88)
     Bx = fx.FixedArray(b if op == "matmul" else b[:, 0], Q88)
-    af, bf = a / 256.0, b / 256.0
+    # BLAS on float64 arrays of the shapes fxsim gets (dgemm, dgemv, ddot)
+    af, bf = np.asarray(A.to_float()), np.asarray(Bx.to_float())
     R = None
     state_ok = True
     if mode == "rn":

@@ -284,7 +284,8 @@ cdef inline int block_tiny(const real_t* x, Py_ssize_t n, double scale) noexcept
 
 cdef inline int64_t put_sat(word_t* out, Py_ssize_t j, double y, double lo, double hi) noexcept nogil:
     """out[j] = y (an integral double) saturated to [lo, hi]; 1 if it saturated."""
-    cdef double yc = lo if y < lo else (hi if y > hi else y)
+    cdef double yc = y if y < hi else hi      # the forms of vminpd and vmaxpd
+    yc = yc if yc > lo else lo
     if word_t is int64_t:
         out[j] = int_of_double(yc)
     else:
@@ -379,7 +380,7 @@ cdef inline int block_f64_det(const real_t* x, int64_t* q, Py_ssize_t n, double 
 
 cdef inline int block_store(const cspec* cs, const int64_t* q, word_t* out, Py_ssize_t n,
                             counts_t* c) noexcept nogil:
-    """Overflow handling and store of a block of raw values |q| < 2**62.  Returns 1 (storing
+    """Overflow handling and store of a block of raw values |q| <= 2**62.  Returns 1 (storing
     nothing) under overflow='error' when some value overflows; the caller then takes the
     scalar path, which finds the first index."""
     cdef Py_ssize_t j
@@ -406,7 +407,7 @@ cdef inline int block_store(const cspec* cs, const int64_t* q, word_t* out, Py_s
 
 cdef inline void block_int_det(int64_t* q, Py_ssize_t n, int s, uint32_t tbl,
                                counts_t* c) noexcept nogil:
-    """In place: q[j] <- deterministic cast of q[j] * 2**-s for |q[j] * 2**max(0,-s)| < 2**62
+    """In place: q[j] <- deterministic cast of q[j] * 2**-s for |q[j] * 2**max(0,-s)| <= 2**62
     (vectorizable: no branches in the loop)."""
     cdef Py_ssize_t j
     cdef int64_t v, qi, rem, half, mask, n_inexact = 0, n_up = 0
@@ -431,13 +432,57 @@ cdef inline void block_int_det(int64_t* q, Py_ssize_t n, int s, uint32_t tbl,
     c.up += n_up
 
 
+cdef struct ibias:
+    # a deterministic mode as the bias of one floor division: y = floor((v + b) / 2**s) with
+    # b = b0 + b_neg * (v < 0) + b_bit * (bit s of v), then y |= 1 for inexact v under jam
+    bint ok           # 1 <= s <= 61: |v| <= 2**62 and b < 2**61, so v + b fits int64
+    int64_t b0, b_neg, b_bit, jam
+
+
+cdef inline ibias round_bias(int mode, int s) noexcept nogil:
+    cdef ibias k
+    cdef int64_t one = (<int64_t>1) << s if 1 <= s <= 61 else 2, half = one >> 1
+    k.ok = 1 <= s <= 61 and mode < RM_STOCHASTIC
+    k.jam = mode == RM_JAM
+    # (b0, b_neg, b_bit) per mode; floor and jam: no bias
+    k.b0, k.b_neg, k.b_bit = 0, 0, 0
+    if mode == RM_CEIL: k.b0 = one - 1
+    elif mode == RM_TOWARD_ZERO: k.b_neg = one - 1
+    elif mode == RM_AWAY_FROM_ZERO: k.b0, k.b_neg = one - 1, 1 - one
+    elif mode == RM_NEAREST_UP: k.b0 = half
+    elif mode == RM_NEAREST_DOWN: k.b0 = half - 1
+    elif mode == RM_NEAREST_ZERO: k.b0, k.b_neg = half - 1, 1
+    elif mode == RM_NEAREST_AWAY: k.b0, k.b_neg = half, -1
+    elif mode == RM_NEAREST_EVEN: k.b0, k.b_bit = half - 1, 1
+    elif mode == RM_NEAREST_ODD: k.b0, k.b_bit = half, -1
+    return k
+
+
 cdef inline void round_store_sat(int64_t* v, word_t* out, Py_ssize_t n, int s, uint32_t tbl,
-                                 int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
+                                 const ibias* kb, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     """Deterministic cast of v[j] * 2**-s (small words, s <= 62) with saturation, stored to out
     in one vectorized pass."""
     cdef Py_ssize_t j
     cdef int64_t x, qi, rem, y, half, mask, n_inexact = 0, n_up = 0, nov = 0
-    cdef int inexact, up
+    cdef int64_t inexact, up, qoff
+    cdef uint64_t sign = (<uint64_t>1) << 63, tbl64 = tbl
+    cdef int64_t q, b0 = kb.b0, b_neg = kb.b_neg, b_bit = kb.b_bit, jam = kb.jam
+    if kb.ok:
+        # floors by logical shifts of v + 2**63 (AVX2 has no 64-bit arithmetic shift)
+        qoff = <int64_t>((<uint64_t>1) << (63 - s))
+        mask = ((<int64_t>1) << s) - 1
+        for j in range(n):
+            x = v[j]
+            q = <int64_t>(((<uint64_t>x) ^ sign) >> s) - qoff
+            inexact = (x & mask) != 0
+            y = <int64_t>(((<uint64_t>(x + b0 + (b_neg & -(<int64_t>(x < 0))) + b_bit * (q & 1))) ^ sign) >> s) - qoff
+            y = y | (jam & inexact)
+            n_inexact += inexact
+            n_up += y - q
+            nov += (y < lo) | (y > hi)
+            out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
+        add_block(c, n, n_inexact, n_up, nov)
+        return
     if s <= 0:
         for j in range(n):
             y = v[j] << (-s)
@@ -446,12 +491,16 @@ cdef inline void round_store_sat(int64_t* v, word_t* out, Py_ssize_t n, int s, u
     else:
         mask = ((<int64_t>1) << s) - 1
         half = (<int64_t>1) << (s - 1)
+        qoff = <int64_t>((<uint64_t>1) << (63 - s))
         for j in range(n):
             x = v[j]
-            qi = x >> s
+            # floor(x / 2**s) by a logical shift of x + 2**63 (AVX2 has no 64-bit arithmetic
+            # shift, so x >> s would not vectorize); all flags in 64-bit lanes
+            qi = <int64_t>(((<uint64_t>x) ^ sign) >> s) - qoff
             rem = x & mask
             inexact = rem != 0
-            up = det_up_tbl(tbl, inexact, rem > half, rem == half, qi < 0, qi & 1)
+            up = (tbl64 >> (inexact | ((<int64_t>(rem > half)) << 1) | ((<int64_t>(rem == half)) << 2)
+                            | ((<int64_t>(qi < 0)) << 3) | ((qi & 1) << 4))) & 1
             n_inexact += inexact
             n_up += up
             y = qi + up
@@ -533,16 +582,16 @@ cdef int f64_det_sat(const real_t* x, char* out, int w, Py_ssize_t n, double sca
     return block_f64_det_sat(x, <int64_t*>out, n, scale, tbl, lo, hi, c)
 
 
-cdef void store_round_sat(int64_t* v, char* out, int w, Py_ssize_t n, int s, uint32_t tbl,
+cdef void store_round_sat(int64_t* v, char* out, int w, Py_ssize_t n, int s, uint32_t tbl, const ibias* kb,
                           int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     if w == 1:
-        round_store_sat(v, <int8_t*>out, n, s, tbl, lo, hi, c)
+        round_store_sat(v, <int8_t*>out, n, s, tbl, kb, lo, hi, c)
     elif w == 2:
-        round_store_sat(v, <int16_t*>out, n, s, tbl, lo, hi, c)
+        round_store_sat(v, <int16_t*>out, n, s, tbl, kb, lo, hi, c)
     elif w == 4:
-        round_store_sat(v, <int32_t*>out, n, s, tbl, lo, hi, c)
+        round_store_sat(v, <int32_t*>out, n, s, tbl, kb, lo, hi, c)
     else:
-        round_store_sat(v, <int64_t*>out, n, s, tbl, lo, hi, c)
+        round_store_sat(v, <int64_t*>out, n, s, tbl, kb, lo, hi, c)
 
 
 cdef void mul_sat32(const src_t* pa, const src_t* pb, char* out, int w, Py_ssize_t n,
@@ -830,7 +879,7 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
 
     add/sub align a and b by left shifts da, db to their common fraction length; the exact
     result has s more fraction bits than the output format.  small: 1 when the caller proved
-    that every exact result and the 64-bit cast path fit (|v * 2**max(0, -s)| < 2**62) and
+    that every exact result and the 64-bit cast path fit (|v * 2**max(0, -s)| <= 2**62) and
     ta == tb, 2 when moreover products, s and the output range fit 31-bit lanes (see
     mul_round_sat32).
     """
@@ -851,6 +900,7 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
     cdef Py_ssize_t b0, b1
     cdef int64_t* qbuf
     cdef uint32_t tbl = det_table(cs.mode)
+    cdef ibias kbias = round_bias(cs.mode, s)
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
         c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
         i0 = ch * CHUNK
@@ -868,7 +918,7 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                         continue
                     exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)
                     if cs.ovf <= OV_SATURATE_SYMMETRIC:
-                        store_round_sat(qbuf, po + b0 * w, w, b1 - b0, s, tbl, cs.lo64, cs.hi64, &c)
+                        store_round_sat(qbuf, po + b0 * w, w, b1 - b0, s, tbl, &kbias, cs.lo64, cs.hi64, &c)
                         b0 = b1
                         continue
                     cb = zero_counts()

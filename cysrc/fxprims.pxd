@@ -226,7 +226,7 @@ cdef inline int64_t overflow64_slow(const cspec* cs, int64_t y, counts_t* c, int
 
 
 cdef inline int64_t overflow64(const cspec* cs, int64_t y, counts_t* c, int* err) noexcept nogil:
-    """apply_overflow for |y| < 2**62 (the common, small-word case)."""
+    """apply_overflow for |y| <= 2**62 (the common, small-word case)."""
     if y >= cs.lo64 and y <= cs.hi64:
         return y
     return overflow64_slow(cs, y, c, err)
@@ -234,7 +234,7 @@ cdef inline int64_t overflow64(const cspec* cs, int64_t y, counts_t* c, int* err
 
 cdef inline int64_t cast_small(const cspec* cs, int64_t v, int s, uint64_t R, int vsign,
                                counts_t* c, int* err) noexcept nogil:
-    """cast_value for the common case, all in 64 bits: |v * 2**max(0, -s)| < 2**62, s <= 62."""
+    """cast_value for the common case, all in 64 bits: |v * 2**max(0, -s)| <= 2**62, s <= 62."""
     cdef int64_t q, rem, half
     cdef int up = 0
     cdef int inexact

@@ -686,8 +686,13 @@ def _cast_streams(src, shape, fmt, c: _Cast, subs, cuts, vs, uv) -> FixedArray:
 # -- element-wise arithmetic -----------------------------------------------------------------
 
 def _small(vmax: int, s: int) -> bool:
-    """Whether the 64-bit kernel path is exact for values |v| <= vmax shifted by s."""
-    return s <= 62 and (vmax << max(0, -s)) < 2**62
+    """Whether the 64-bit kernel path is exact for values |v| <= vmax shifted by s.
+
+    That path needs |v * 2**max(0, -s)| <= 2**62: then v and its left shift are int64 values
+    (< 2**63), q = v >> s is exact, q + 1 only happens for s >= 1 (|q| <= 2**61), and every
+    compare with the int64 range is exact.  The bound includes 2**62 = (-2**31)**2, so products
+    of words up to 32 bits take this path."""
+    return s <= 62 and (vmax << max(0, -s)) <= 2**62
 
 
 def _small_level(vmax: int, s: int, fmt: QFormat) -> int:

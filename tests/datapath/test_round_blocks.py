@@ -7,7 +7,7 @@ fast loop and some take the scalar fallback."""
 import numpy as np
 import pytest
 
-from reference import ref_cast_info
+from reference import exact_mul, ref_cast_info
 
 import fxsim as fx
 from fxsim import DETERMINISTIC, QFormat
@@ -48,3 +48,51 @@ def test_block_cast_vs_reference(wl, fl, signed, overflow, dtype):
         assert (c.cast, c.inexact, c.rounded_up, c.overflowed) == (
             len(x), sum(i.inexact for i in infos), sum(i.rounded_up for i in infos),
             sum(i.overflowed for i in infos)), (rounding, fmt, overflow)
+
+
+OVERFLOWS = ["saturate", "saturate_symmetric", "wrap", "error"]
+
+
+@pytest.mark.parametrize("overflow", OVERFLOWS)
+@pytest.mark.parametrize("fa,out", [((32, 16, True), (32, 16, True)), ((32, 31, True), (16, 8, True)),
+                                    ((32, 0, False), (64, 3, True)), ((24, 30, True), (40, 61, True))])
+def test_products_of_32_bit_words_vs_reference(fa, out, overflow):
+    """Products of words up to 32 bits, (-2**31)**2 = 2**62 included, take the 64-bit path
+    (ops._small's bound is |v| <= 2**62) and round exactly in every deterministic mode."""
+    wl, fl, signed = fa
+    f = QFormat(*fa)
+    rng = np.random.default_rng(wl + fl)
+    raw = rng.integers(f.min_raw, f.max_raw + 1, 3000, dtype=np.int64)
+    raw[:6] = [f.min_raw, f.min_raw, f.max_raw, f.max_raw, 0, 1]
+    rb = rng.integers(f.min_raw, f.max_raw + 1, 3000, dtype=np.int64)
+    rb[:6] = [f.min_raw, f.max_raw, f.min_raw, f.max_raw, f.min_raw, -1 if signed else 1]
+    a = fx.FixedArray(raw.astype(f.dtype), f)
+    b = fx.FixedArray(rb.astype(f.dtype), f)
+    of = QFormat(*out)
+    for rounding in DETERMINISTIC:
+        ovf = "saturate" if overflow == "error" else overflow
+        infos = [ref_cast_info(exact_mul(int(x), fa, int(y), fa), *out, rounding, ovf)
+                 for x, y in zip(raw, rb)]
+        if overflow == "error" and any(i.overflowed for i in infos):
+            with pytest.raises(OverflowError):
+                fx.mul(a, b, of, rounding, overflow)
+            continue
+        with fx.Counters() as c:
+            got = fx.mul(a, b, of, rounding, overflow)
+        assert got.raw.tolist() == [i.raw for i in infos], (rounding, overflow)
+        assert (c.inexact, c.rounded_up, c.overflowed) == (
+            sum(i.inexact for i in infos), sum(i.rounded_up for i in infos),
+            sum(i.overflowed for i in infos)), (rounding, overflow)
+
+
+@pytest.mark.parametrize("rounding", ["stochastic", "stochastic_eps"])
+@pytest.mark.parametrize("r", [4, 30, 60])
+def test_float32_stochastic_vs_reference(rounding, r):
+    """float32 inputs reach the stochastic block loops as they are (no float64 copy)."""
+    x = _inputs(6, np.float32)
+    draws = np.random.default_rng(r).integers(0, 2**r, x.size, dtype=np.uint64)
+    eps = 0.25 if rounding == "stochastic_eps" else 0
+    got = fx.cast(x, QFormat(16, 6), rounding, "saturate", r=r, eps=eps, draws=draws)
+    want = [ref_cast_info(float(v), 16, 6, True, rounding, "saturate", R=int(d), r=r, eps=eps).raw
+            for v, d in zip(x, draws)]
+    assert got.raw.tolist() == want

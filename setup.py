@@ -15,7 +15,7 @@ wide = ["-mprefer-vector-width=256"] if native else []
 # errno, gcc vectorizes floor and the double->int conversions
 float_ok = ["-fno-trapping-math", "-fno-math-errno"]
 # Cython's memoryview machinery goes once into fxsim._cyutility instead of into every module
-# (about 0.8 MB of C each): a shorter first build
+# (about 0.8 MB of C each); -g0: no debug info (Python's CFLAGS ask for -g). A shorter first build
 SHARED = "fxsim._cyutility"
 
 
@@ -23,19 +23,20 @@ def ext(name, flags=(), omp=False):
     return Extension(
         f"fxsim.{name}", [f"cysrc/{name}.pyx"],
         include_dirs=[np.get_include(), "cysrc"],
-        extra_compile_args=["-O3", *flags, *native, *(openmp if omp else [])],
+        extra_compile_args=["-O3", "-g0", *flags, *native, *(openmp if omp else [])],
         extra_link_args=openmp if omp else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     )
 
 
 extensions = [
+    # listed longest-first after the shared module, so that the two compile lanes finish together
+    Extension(SHARED, sources=["fxsim/_cyutility.c"], extra_compile_args=["-g0"]),
     ext("_kernels", [*float_ok, *wide], omp=True),
     ext("_mac", [*float_ok, *wide], omp=True),
-    ext("_sources"),
     # -ffp-contract=off: the samplers' float updates must round exactly as numpy's (no FMA)
     ext("_samplers", [*float_ok, "-ffp-contract=off"], omp=True),
-    Extension(SHARED, sources=["fxsim/_cyutility.c"]),
+    ext("_sources"),
 ]
 
 setup(

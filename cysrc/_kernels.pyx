@@ -204,6 +204,78 @@ cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double s
     return 0
 
 
+cdef inline int block_int_sr(int64_t* q, Py_ssize_t n, int s, const cspec* cs, const uint64_t* R,
+                             const int8_t* vs, counts_t* c) noexcept nogil:
+    """In place: q[j] <- floor(q[j] * 2**-s) plus the SR unit's carry (as sr_up, in int64 so
+    that it vectorizes), for 1 <= s and r + s <= 60 and |q[j]| <= 2**62; else returns 1
+    (nothing changed) and the caller takes the scalar path."""
+    cdef Py_ssize_t j
+    cdef int r = cs.r
+    cdef int64_t v, qi, rem, A, I, fr, n_inexact = 0, n_up = 0
+    cdef int64_t mask = ((<int64_t>1) << s) - 1
+    cdef int64_t top = (<int64_t>1) << (r + 1)
+    cdef int64_t E2 = 2 * <int64_t>cs.E
+    cdef int64_t k_t = cs.mode == RM_STOCHASTIC_EPS
+    cdef int64_t k_v = cs.mode == RM_SIGNED_STOCHASTIC_EPS
+    cdef int sh = s - r
+    cdef int64_t h = ((<int64_t>1) << (sh - 1)) if sh >= 1 else 0
+    cdef int64_t fmask = ((<int64_t>1) << sh) - 1 if sh >= 1 else 0
+    cdef int up, inexact
+    if s < 1 or r + s > 60:
+        return 1
+    # one loop per few-bit rule, each branch-free
+    if cs.rule == SR_TRUNC:
+        for j in range(n):
+            v = q[j]
+            qi = v >> s
+            rem = v & mask
+            inexact = rem != 0
+            A = ((rem << r) >> s) << 1
+            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
+            n_inexact += inexact
+            n_up += up
+            q[j] = qi + up
+    elif cs.rule == SR_HALF:
+        for j in range(n):
+            v = q[j]
+            qi = v >> s
+            rem = v & mask
+            inexact = rem != 0
+            A = ((rem << (r + 1)) >> s) + 1
+            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
+            n_inexact += inexact
+            n_up += up
+            q[j] = qi + up
+    elif sh <= 0:         # rule rne with no bit below r: the r-bit fraction is exact
+        for j in range(n):
+            v = q[j]
+            qi = v >> s
+            rem = v & mask
+            inexact = rem != 0
+            A = (rem << (-sh)) << 1
+            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
+            n_inexact += inexact
+            n_up += up
+            q[j] = qi + up
+    else:
+        for j in range(n):
+            v = q[j]
+            qi = v >> s
+            rem = v & mask
+            inexact = rem != 0
+            I = rem >> sh
+            fr = rem & fmask
+            I = I + ((fr > h) | ((fr == h) & (I & 1)))
+            up = sr_carry(I << 1, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
+            n_inexact += inexact
+            n_up += up
+            q[j] = qi + up
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+    return 0
+
+
 cdef inline int block_f64_det_sat(const real_t* x, word_t* out, Py_ssize_t n, double scale,
                                   uint32_t tbl, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     """block_f64_det and block_store fused into one vectorized pass, for saturating overflow
@@ -904,6 +976,7 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
     cdef int64_t* qbuf
     cdef uint64_t* dbuf
     cdef const uint64_t* dp
+    cdef int8_t* zeros
     cdef uint32_t tbl = det_table(cs.mode)
     cdef ibias kbias = round_bias(cs.mode, s)
     if feed is not None:
@@ -911,6 +984,7 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
     for p in prange(P, nogil=True, num_threads=nthreads, schedule="dynamic"):
         qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
         dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))
+        zeros = <int8_t*>calloc(BLOCK, 1)
         for ch in range(parts[p] if srcs != NULL else p, parts[p + 1] if srcs != NULL else p + 1):
             c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
             i0 = ch * CHUNK
@@ -958,6 +1032,14 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                         b0 = b1
                         continue
                 exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)
+                if cs.mode >= RM_STOCHASTIC:
+                    cb = zero_counts()
+                    if (block_int_sr(qbuf, b1 - b0, s, &cs, dp, &vsign[b0] if use_v else zeros, &cb) == 0
+                            and store_block(&cs, qbuf, po + b0 * w, w, b1 - b0, &cb) == 0):
+                        c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                        b0 = b1
+                        continue
+                    exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)   # rounded in place
                 for i in range(b0, b1):
                     err = ERR_NONE
                     R = dp[i - b0] if use_draws else 0
@@ -971,3 +1053,4 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
             add_counts(cnt, ch, &c)
         free(qbuf)
         free(dbuf)
+        free(zeros)

@@ -217,59 +217,28 @@ cdef inline int block_int_sr(int64_t* q, Py_ssize_t n, int s, const cspec* cs, c
     cdef int64_t E2 = 2 * <int64_t>cs.E
     cdef int64_t k_t = cs.mode == RM_STOCHASTIC_EPS
     cdef int64_t k_v = cs.mode == RM_SIGNED_STOCHASTIC_EPS
-    cdef int sh = s - r
-    cdef int64_t h = ((<int64_t>1) << (sh - 1)) if sh >= 1 else 0
-    cdef int64_t fmask = ((<int64_t>1) << sh) - 1 if sh >= 1 else 0
+    cdef int lsh = r - s if r > s else 0, rsh = s - r if s > r else 0
+    cdef int64_t fmask = ((<int64_t>1) << rsh) - 1
+    cdef int64_t h = ((<int64_t>1) << (rsh - 1)) if rsh >= 1 else 1   # no tie when rsh = 0
+    cdef int64_t k_tr = cs.rule == SR_TRUNC, k_half = cs.rule == SR_HALF, k_rne = cs.rule == SR_RNE
     cdef int up, inexact
     if s < 1 or r + s > 60:
         return 1
-    # one loop per few-bit rule, each branch-free
-    if cs.rule == SR_TRUNC:
-        for j in range(n):
-            v = q[j]
-            qi = v >> s
-            rem = v & mask
-            inexact = rem != 0
-            A = ((rem << r) >> s) << 1
-            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
-            n_inexact += inexact
-            n_up += up
-            q[j] = qi + up
-    elif cs.rule == SR_HALF:
-        for j in range(n):
-            v = q[j]
-            qi = v >> s
-            rem = v & mask
-            inexact = rem != 0
-            A = ((rem << (r + 1)) >> s) + 1
-            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
-            n_inexact += inexact
-            n_up += up
-            q[j] = qi + up
-    elif sh <= 0:         # rule rne with no bit below r: the r-bit fraction is exact
-        for j in range(n):
-            v = q[j]
-            qi = v >> s
-            rem = v & mask
-            inexact = rem != 0
-            A = (rem << (-sh)) << 1
-            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
-            n_inexact += inexact
-            n_up += up
-            q[j] = qi + up
-    else:
-        for j in range(n):
-            v = q[j]
-            qi = v >> s
-            rem = v & mask
-            inexact = rem != 0
-            I = rem >> sh
-            fr = rem & fmask
-            I = I + ((fr > h) | ((fr == h) & (I & 1)))
-            up = sr_carry(I << 1, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
-            n_inexact += inexact
-            n_up += up
-            q[j] = qi + up
+    # the three few-bit rules' addends all computed and one selected: branch-free, so that
+    # the loop vectorizes
+    for j in range(n):
+        v = q[j]
+        qi = v >> s
+        rem = v & mask
+        inexact = rem != 0
+        I = (rem << lsh) >> rsh                # floor(phi * 2**r)
+        fr = rem & fmask
+        A = (k_tr * 2 * I + k_half * (((rem << (r + 1)) >> s) + 1)
+             + k_rne * 2 * (I + ((fr > h) | ((fr == h) & (I & 1)))))
+        up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
+        n_inexact += inexact
+        n_up += up
+        q[j] = qi + up
     c.n += n
     c.inexact += n_inexact
     c.up += n_up

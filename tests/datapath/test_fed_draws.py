@@ -14,7 +14,7 @@ import pytest
 
 import fxsim
 from fxsim import ops as fxops
-from reference import ref_cast, ref_ideal_draws, ref_lfsr_lane_draws
+from reference import ref_add, ref_cast, ref_ideal_draws, ref_lfsr_lane_draws, ref_mul
 
 IDEALS = ["PCG64", "Philox", "SFC64", "MT19937"]
 TAPS16 = (16, 15, 13, 4)
@@ -150,3 +150,44 @@ def test_draw_memory_is_a_block(monkeypatch):
             assert peak < x.size * 2 + (3 << 20), (t, peak)     # the int16 words + 3 MiB
     finally:
         fxsim.ops.set_num_threads(old)
+
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+@pytest.mark.parametrize("r", [3, 20])
+@pytest.mark.parametrize("rule", ["trunc", "half", "rne"])
+@pytest.mark.parametrize("rounding", ["stochastic", "stochastic_eps", "signed_stochastic_eps"])
+def test_sr_words_of_every_rule_equal_the_fraction_oracle(op, r, rule, rounding):
+    """The vectorized SR block of exact words (block_int_sr) against reference.py in Fractions:
+    add drops s = 8 bits (r = 3 < s, r = 20 > s), mul 18."""
+    n = 600
+    rng = np.random.default_rng(r + len(rule) + len(rounding))
+    fa, fb, out = (16, 12, True), (16, 10, True), (16, 4, True)
+    ra, rb = rng.integers(-2**15, 2**15, n), rng.integers(-2**15, 2**15, n)
+    ra[:8] = [1, -1, 2**14, -2**14, 3, -3, 0, 2**15 - 1]       # near-ties and exact values
+    v = rng.normal(size=n)
+    src = fxsim.Ideal("pcg64", 4)
+    kw = dict(r=r, sr_rule=rule, eps=0.1 if rounding != "stochastic" else 0.0)
+    if rounding == "signed_stochastic_eps":
+        kw["v"] = v
+    A, B = fxsim.FixedArray(ra, fxsim.QFormat(*fa)), fxsim.FixedArray(rb, fxsim.QFormat(*fb))
+    got = getattr(fxsim, op)(A, B, fxsim.QFormat(*out), rounding, "saturate", source=src, **kw)
+    R = ref_ideal_draws(np.random.PCG64(4).random_raw(n), r)
+    ref = ref_add if op == "add" else ref_mul
+    want = [ref(int(ra[i]), fa, int(rb[i]), fb, out, rounding, "saturate", R=R[i], r=r,
+                eps=kw["eps"], v=float(v[i]), sr_rule=rule) for i in range(n)]
+    assert got.raw.tolist() == want
+
+
+@pytest.mark.parametrize("taken", [0, 1, 3, 4, 6])
+def test_philox_substreams_start_at_their_words(taken):
+    """Philox jumps (whole counter blocks of 4 words plus the words before the cut) land
+    exactly where numpy's generator stands after the same number of words."""
+    g = np.random.Philox(9)
+    g.random_raw(taken)
+    src = fxsim.Ideal(g)
+    cuts = [0, 1, 2, 3, 5, 1001, 1003]
+    subs = src._substreams(cuts, 64)
+    stream = np.random.Philox(9).random_raw(taken + cuts[-1] + 4)[taken:]
+    for sub, off in zip(subs, cuts):
+        assert np.array_equal(sub.draws(4, 64), stream[off:off + 4]), off
+    assert np.array_equal(src.draws(4, 64), stream[cuts[-1]:])

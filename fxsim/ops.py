@@ -298,18 +298,48 @@ def _feeds(c: _Cast, source, draws) -> bool:
 
 
 def _fed(run, op, call, n, out, shape, c: _Cast, vs, uv, blocks, what, source) -> None:
-    """``run`` (``_run_cast``) with the draws taken from ``source`` block by block, its lock
-    held for the whole call, so that the call takes one contiguous piece of the stream, in
-    spec order (draw i for element i).  With overflow='error' a raising call first puts the
+    """``run`` (``_run_cast``) with the draws taken from ``source`` block by block, in spec
+    order (draw i for element i), the call taking one contiguous piece of the stream.
+    Several threads on a long call from a source that can jump: each part of 8 chunks draws
+    from a private copy jumped to its first draw (``source._substreams``, which moves the
+    source past the call at once).  Otherwise the source's lock is held for the whole call:
+    one thread fills the draws next to their use, several threads round super-blocks of
+    _FEED_BLOCK draws filled first.  With overflow='error' a raising call first puts the
     source back where it was."""
     source._check_r(c.r)
+    r = c.r
+    if _threads > 1 and n >= 1 << 18 and c.ovf != Overflow.OV_ERROR:
+        bl = list(blocks) if blocks is not None else \
+            [(lo, min(n, lo + _BLOCK), None) for lo in range(0, n, _BLOCK)]
+        cuts, starts = [], []
+        for lo, hi, _ in bl:
+            nch = K.n_chunks(hi - lo)
+            pc = list(range(0, nch, 8)) + [nch]
+            cuts.append(np.array(pc, dtype=np.int64))
+            starts += [lo + k * _CHUNK for k in pc[:-1]]
+        subs = source._substreams(starts + [n], r)
+        if subs is not None:
+            it = iter(subs)
+            feeds = {lo: K.DrawFeed([next(it).capsule for _ in range(len(pc) - 1)], pc)
+                     for (lo, hi, _), pc in zip(bl, cuts)}
+            run(op, call, n, out, shape, c, None, False, vs, uv, bl, what, None,
+                feeder=lambda lo, hi, th: (feeds[lo], None))
+            return
+
+    def feeder(lo, hi, th):
+        if th == 1:
+            return _one_feed(source, hi - lo), None
+        dd = np.empty(hi - lo, dtype=np.uint64)
+        source._fill(dd, r)
+        return None, dd
+
     def undo() -> bool:           # the lock is held: no other draw came in between
         source._set_position(before)
         return True
     with source.lock:
         before = source._position() if c.ovf == Overflow.OV_ERROR else None
         run(op, call, n, out, shape, c, None, False, vs, uv, blocks, what,
-            None if before is None else undo, source)
+            None if before is None else undo, source, feeder)
 
 
 _NO_DRAWS = np.zeros(1, dtype=np.uint64)
@@ -393,18 +423,14 @@ def _one_feed(source, n: int):
     return K.DrawFeed([source.capsule], np.array([0, K.n_chunks(n)], dtype=np.int64))
 
 
-def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None, source=None, r=0):
+def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None, feeder=None):
     """Run ``call(lo, hi, idx, out, d, vs, cnt, errs, errpos, threads, feed)`` over ``blocks``
     ((lo, hi, idx) tuples of C-order element ranges; default: flat ranges of _BLOCK elements, idx
     None), so that Ctrl-C is seen between kernel calls; returns (totals, errs, errpos) with
     positions over the whole array.  ``call`` gets its block of ``out`` as bytes (an int8 view:
     the kernels store words by width).
-    ``source`` (its lock held by the caller): the draws of r bits come from it, in order: one
-    thread fills them next to their use (``feed``), or, when several threads round a block,
-    the block's draws are filled into a buffer first (super-blocks of _FEED_BLOCK elements, so
-    that draw memory stays O(block))."""
-    feed_threads = source is not None and _threads > 1
-    step = _FEED_BLOCK if feed_threads else _BLOCK
+    ``feeder(lo, hi, threads)`` (see ``_fed``): the (feed, draws) of a block, instead of ``d``."""
+    step = _FEED_BLOCK if feeder is not None and _threads > 1 else _BLOCK
     if blocks is None:
         blocks = ((lo, min(n, lo + step), None) for lo in range(0, n, step))
     totals = np.zeros(5, dtype=np.int64)
@@ -417,11 +443,9 @@ def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None, source=None,
         errs = np.zeros(nch, dtype=np.int32)
         errpos = np.zeros(nch, dtype=np.int64)
         th, feed, dd = _nthreads(hi - lo), None, d[lo:hi] if ud else d
-        if source is not None and th == 1:
-            feed = _one_feed(source, hi - lo)
-        elif source is not None:
-            dd = np.empty(hi - lo, dtype=np.uint64)
-            source._fill(dd, r)
+        if feeder is not None:
+            feed, dd = feeder(lo, hi, th)
+            dd = d if dd is None else dd
         call(lo, hi, idx, out[lo:hi].view(np.int8), dd, vs[lo:hi] if uv else vs, cnt, errs,
              errpos, th, feed)
         totals += cnt.sum(axis=0)
@@ -453,11 +477,11 @@ def _small_buffers():
 
 
 def _run_cast(op, call, n: int, out, shape, c: _Cast, d=None, ud=False, vs=None, uv=False,
-              blocks=None, what="x", undo=None, source=None) -> None:
+              blocks=None, what="x", undo=None, source=None, feeder=None) -> None:
     """An element-wise kernel with one cast ``c`` run over ``out`` (see _run_elementwise), its
     errors raised and its counters recorded.  A call of one chunk (flat, ``blocks`` None) runs
-    as one kernel call on one thread with this thread's reused counter buffers.  ``source``:
-    the draws come from it (see ``_fed``), not from ``d``."""
+    as one kernel call on one thread with this thread's reused counter buffers.  ``source``
+    (one-chunk calls) or ``feeder`` (see ``_fed``): where the draws come from instead of ``d``."""
     if n <= _CHUNK and blocks is None:
         cnt, errs, errpos = _small_buffers()
         cnt.fill(0)
@@ -473,7 +497,7 @@ def _run_cast(op, call, n: int, out, shape, c: _Cast, d=None, ud=False, vs=None,
             _counters.record(op, "out", c.fmt, cnt[0])
         return
     totals, errs, errpos = _run_elementwise(call, n, out, _NO_DRAWS if d is None else d, ud,
-                                            _NO_V if vs is None else vs, uv, blocks, source, c.r)
+                                            _NO_V if vs is None else vs, uv, blocks, feeder)
     _finish(op, errs, errpos, totals[3], shape, [("out", c, totals)], c, what, undo)
 
 

@@ -657,20 +657,21 @@ class Ideal(BitSource):
             bg.advance(off)
             return bg
         # Philox hands out the 4 words of one counter block at a time (buffer_pos of them
-        # taken); its advance() moves whole blocks and drops the buffer, so move to the block
-        # holding word off and take the words before it
+        # taken); its advance() moves whole blocks and drops the buffer, so go to the block
+        # before the one holding word off - 1 and draw up to it: the state (buffer included)
+        # is then the one a sequential run leaves
         left = 4 - int(state["buffer_pos"])
-        if off < left:
+        if off <= left:
             bg.random_raw(off)
             return bg
-        blocks, within = divmod(off - left, 4)
+        blocks, within = divmod(off - left - 1, 4)
         st = bg.state
         ctr = sum(int(w) << (64 * i) for i, w in enumerate(st["state"]["counter"])) + blocks
         st["state"]["counter"] = np.array([(ctr >> (64 * i)) & (2**64 - 1) for i in range(4)],
                                           dtype=np.uint64)
         st["buffer_pos"] = 4
         bg.state = st
-        bg.random_raw(within)
+        bg.random_raw(within + 1)
         return bg
 
     def copy(self) -> "Ideal":

@@ -189,5 +189,8 @@ def test_philox_substreams_start_at_their_words(taken):
     subs = src._substreams(cuts, 64)
     stream = np.random.Philox(9).random_raw(taken + cuts[-1] + 4)[taken:]
     for sub, off in zip(subs, cuts):
+        seq = np.random.Philox(9)
+        seq.random_raw(taken + off)
+        assert sub.state["state"] == fxsim.Ideal(seq).state["state"], off     # the buffer too
         assert np.array_equal(sub.draws(4, 64), stream[off:off + 4]), off
     assert np.array_equal(src.draws(4, 64), stream[cuts[-1]:])

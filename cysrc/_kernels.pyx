@@ -204,6 +204,47 @@ cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double s
     return 0
 
 
+cdef inline int block_int_sr(int64_t* q, Py_ssize_t n, int s, const cspec* cs, const uint64_t* R,
+                             const int8_t* vs, counts_t* c) noexcept nogil:
+    """In place: q[j] <- floor(q[j] * 2**-s) plus the SR unit's carry (as sr_up, in int64 so
+    that it vectorizes), for 1 <= s and r + s <= 60 and |q[j]| <= 2**62; else returns 1
+    (nothing changed) and the caller takes the scalar path."""
+    cdef Py_ssize_t j
+    cdef int r = cs.r
+    cdef int64_t v, qi, rem, A, I, fr, n_inexact = 0, n_up = 0
+    cdef int64_t mask = ((<int64_t>1) << s) - 1
+    cdef int64_t top = (<int64_t>1) << (r + 1)
+    cdef int64_t E2 = 2 * <int64_t>cs.E
+    cdef int64_t k_t = cs.mode == RM_STOCHASTIC_EPS
+    cdef int64_t k_v = cs.mode == RM_SIGNED_STOCHASTIC_EPS
+    cdef int lsh = r - s if r > s else 0, rsh = s - r if s > r else 0
+    cdef int64_t fmask = ((<int64_t>1) << rsh) - 1
+    cdef int64_t h = ((<int64_t>1) << (rsh - 1)) if rsh >= 1 else 1   # no tie when rsh = 0
+    cdef int64_t k_tr = cs.rule == SR_TRUNC, k_half = cs.rule == SR_HALF, k_rne = cs.rule == SR_RNE
+    cdef int up, inexact
+    if s < 1 or r + s > 60:
+        return 1
+    # the three few-bit rules' addends all computed and one selected: branch-free, so that
+    # the loop vectorizes
+    for j in range(n):
+        v = q[j]
+        qi = v >> s
+        rem = v & mask
+        inexact = rem != 0
+        I = (rem << lsh) >> rsh                # floor(phi * 2**r)
+        fr = rem & fmask
+        A = (k_tr * 2 * I + k_half * (((rem << (r + 1)) >> s) + 1)
+             + k_rne * 2 * (I + ((fr > h) | ((fr == h) & (I & 1)))))
+        up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
+        n_inexact += inexact
+        n_up += up
+        q[j] = qi + up
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+    return 0
+
+
 cdef inline int block_f64_det_sat(const real_t* x, word_t* out, Py_ssize_t n, double scale,
                                   uint32_t tbl, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     """block_f64_det and block_store fused into one vectorized pass, for saturating overflow
@@ -605,20 +646,70 @@ cdef void mul_sat32(const src_t* pa, const src_t* pb, char* out, int w, Py_ssize
         mul_round_sat32(pa, pb, <int32_t*>out, n, s, tbl, lo, hi, c)
 
 
+cdef class DrawFeed:
+    """Where a kernel call's draws come from, chunk by chunk: the caller's array (draw i for
+    element i), or sources' capsules (see ``bitsrc.pxd``), part p of the chunks
+    [parts[p], parts[p+1]) drawing its blocks in order from caps[p] (the caller holds the
+    locks; one part per thread at a time, so a shared source runs one part after the other)."""
+    cdef bitsrc_t** srcs
+    cdef int64_t* parts
+    cdef Py_ssize_t P
+    cdef object keep
+
+    def __cinit__(self, list caps, const int64_t[::1] parts):
+        cdef Py_ssize_t p
+        self.P = len(caps)
+        if parts.shape[0] != self.P + 1:
+            raise ValueError(f"DrawFeed: parts must hold len(caps) + 1 = {self.P + 1} chunk cuts")
+        self.srcs = <bitsrc_t**>malloc((self.P + 1) * sizeof(bitsrc_t*))
+        self.parts = <int64_t*>malloc((self.P + 1) * sizeof(int64_t))
+        for p in range(self.P):
+            self.srcs[p] = bitsrc_from_capsule(caps[p])
+        for p in range(self.P + 1):
+            self.parts[p] = parts[p]
+        self.keep = caps
+
+    def __dealloc__(self):
+        free(self.srcs)
+        free(self.parts)
+
+
+cdef inline Py_ssize_t feed_parts(DrawFeed feed, Py_ssize_t nch) noexcept:
+    return nch if feed is None else feed.P
+
+
+cdef inline const uint64_t* block_draws(bitsrc_t* src, uint64_t* dbuf, const uint64_t* draws,
+                                        bint use_draws, Py_ssize_t b0, Py_ssize_t n,
+                                        int r) noexcept nogil:
+    """The draws of elements [b0, b0 + n): filled from src into dbuf (src given), else a
+    slice of the caller's array (NULL without draws)."""
+    if src != NULL:
+        src.fill(src.state, dbuf, n, r)
+        return dbuf
+    return draws + b0 if use_draws else NULL
+
+
 def cast_f64(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
-             int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
-    """out[i] = cast(x[i]) for float64 x."""
+             int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
+             DrawFeed feed=None):
+    """out[i] = cast(x[i]) for float64 x; the draws come from ``draws`` or, given, ``feed``."""
     cdef cspec cs = spec.cs
     cdef int w = word_bytes(cs.wl)
     cdef char* po = <char*>&out[0] if out.shape[0] > 0 else NULL
     cdef Py_ssize_t n = x.shape[0]
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t ch, i, i0, i1
+    cdef Py_ssize_t P = feed_parts(feed, nch)
+    cdef bitsrc_t** srcs = NULL if feed is None else feed.srcs
+    cdef int64_t* parts = NULL if feed is None else feed.parts
+    cdef const uint64_t* pd = &draws[0]
+    cdef Py_ssize_t p, ch, i, i0, i1
     cdef double scale = ldexp(1.0, fl)
     cdef counts_t c, cb
     cdef Py_ssize_t b0, b1
     cdef int64_t* qbuf
+    cdef uint64_t* dbuf
+    cdef const uint64_t* dp
     cdef int8_t* zeros
     cdef bint ok
     cdef uint32_t tbl = det_table(cs.mode)
@@ -626,58 +717,54 @@ def cast_f64(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl,
     cdef int err
     cdef uint64_t R
     cdef int vs
-    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
-        c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
-        i0 = ch * CHUNK
-        i1 = min(n, i0 + CHUNK)
-        if cs.mode < RM_STOCHASTIC or cs.r <= 52:
-            # fast blocks; a block that needs the exact scalar path falls through to it
-            qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
-            zeros = <int8_t*>calloc(BLOCK, 1)
+    if feed is not None:
+        use_draws = True
+    for p in prange(P, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
+        dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))
+        zeros = <int8_t*>calloc(BLOCK, 1)
+        for ch in range(parts[p] if srcs != NULL else p, parts[p + 1] if srcs != NULL else p + 1):
+            c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
+            i0 = ch * CHUNK
+            i1 = min(n, i0 + CHUNK)
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
+                dp = block_draws(srcs[p] if srcs != NULL else NULL, dbuf, pd, use_draws, b0,
+                                 b1 - b0, cs.r)
                 cb = zero_counts()
                 if cs.mode < RM_STOCHASTIC and cs.ovf <= OV_SATURATE_SYMMETRIC:
                     if f64_det_sat(&x[b0], po + b0 * w, w, b1 - b0, scale, tbl, &kd, cs.lo64,
-                                         cs.hi64, &cb) == 0:
+                                   cs.hi64, &cb) == 0:
                         c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                         b0 = b1
                         continue
                     ok = False
                 elif cs.mode < RM_STOCHASTIC:
                     ok = block_f64_det(&x[b0], qbuf, b1 - b0, scale, tbl, &cb) == 0
-                else:
-                    ok = block_f64_sr(&x[b0], qbuf, b1 - b0, scale, &cs, &draws[b0],
+                elif cs.r <= 52:
+                    ok = block_f64_sr(&x[b0], qbuf, b1 - b0, scale, &cs, dp,
                                       &vsign[b0] if use_v else zeros, &cb) == 0
+                else:
+                    ok = False
                 if ok and store_block(&cs, qbuf, po + b0 * w, w, b1 - b0, &cb) == 0:
                     c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                     b0 = b1
                     continue
                 for i in range(b0, b1):
                     err = ERR_NONE
-                    R = draws[i] if use_draws else 0
+                    R = dp[i - b0] if use_draws else 0
                     vs = vsign[i] if use_v else 0
                     put(po, w, i, <int64_t>cast_double(&cs, x[i], scale, fl, R, vs, &c, &err))
                     if err != ERR_NONE:
                         note_error(err, i, errs, errpos, ch)
                 b0 = b1
-            free(qbuf)
-            free(zeros)
             if use_draws:
                 c.draws = i1 - i0
             add_counts(cnt, ch, &c)
-            continue
-        for i in range(i0, i1):
-            err = ERR_NONE
-            R = draws[i] if use_draws else 0
-            vs = vsign[i] if use_v else 0
-            put(po, w, i, <int64_t>cast_double(&cs, x[i], scale, fl, R, vs, &c, &err))
-            if err != ERR_NONE:
-                note_error(err, i, errs, errpos, ch)
-        if use_draws:
-            c.draws = i1 - i0
-        add_counts(cnt, ch, &c)
+        free(qbuf)
+        free(dbuf)
+        free(zeros)
 
 
 def cast_f64_streams(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl, list caps,
@@ -811,77 +898,30 @@ cdef inline void exact_words(int op, const char* a, const char* b, int t, Py_ssi
 
 def cast_raw(const int8_t[::1] x, int tx, int8_t[::1] out, int s, bint small, CastSpec spec,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
-             int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
+             int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
+             DrawFeed feed=None):
     """out[i] = cast(x[i] * 2**-s): re-quantization of raw words (s = fl_in - fl_out); x and
     out are the bytes of the words, x of type tx (WORD_*).
-    small: the caller proved the 64-bit path exact (see cast_small)."""
-    cdef cspec cs = spec.cs
-    cdef int w = word_bytes(cs.wl)
-    cdef Py_ssize_t n = out.shape[0] // w
-    cdef char* po = <char*>&out[0] if n > 0 else NULL
-    cdef const char* px = <const char*>&x[0] if n > 0 else NULL
-    cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t ch, i, i0, i1
-    cdef counts_t c
-    cdef int err
-    cdef uint64_t R
-    cdef int vs
-    cdef counts_t cb
-    cdef Py_ssize_t b0, b1
-    cdef int64_t* qbuf
-    cdef uint32_t tbl = det_table(cs.mode)
-    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
-        c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
-        i0 = ch * CHUNK
-        i1 = min(n, i0 + CHUNK)
-        if small:
-            qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
-            b0 = i0
-            while b0 < i1:
-                b1 = min(i1, b0 + BLOCK)
-                exact_words(OP_COPY, px, px, tx, b0, qbuf, b1 - b0, 0, 0)
-                if cs.mode < RM_STOCHASTIC:
-                    cb = zero_counts()
-                    block_int_det(qbuf, b1 - b0, s, tbl, &cb)
-                    if store_block(&cs, qbuf, po + b0 * w, w, b1 - b0, &cb) == 0:
-                        c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
-                        b0 = b1
-                        continue
-                    exact_words(OP_COPY, px, px, tx, b0, qbuf, b1 - b0, 0, 0)   # rounded in place
-                for i in range(b0, b1):
-                    err = ERR_NONE
-                    R = draws[i] if use_draws else 0
-                    vs = vsign[i] if use_v else 0
-                    put(po, w, i, cast_small(&cs, qbuf[i - b0], s, R, vs, &c, &err))
-                    if err != ERR_NONE:
-                        note_error(err, i, errs, errpos, ch)
-                b0 = b1
-            free(qbuf)
-        else:
-            for i in range(i0, i1):
-                err = ERR_NONE
-                R = draws[i] if use_draws else 0
-                vs = vsign[i] if use_v else 0
-                put(po, w, i, <int64_t>cast_value(&cs, load_word(px, tx, i), s, R, vs, &c, &err))
-                if err != ERR_NONE:
-                    note_error(err, i, errs, errpos, ch)
-        if use_draws:
-            c.draws = i1 - i0
-        add_counts(cnt, ch, &c)
+    small: the caller proved the 64-bit path exact (see cast_small).  The draws come from
+    ``draws`` or, given, ``feed``."""
+    return binop(OP_COPY, x, tx, x, tx, out, 0, 0, s, small, spec, draws, use_draws, vsign,
+                 use_v, cnt, errs, errpos, nthreads, feed)
 
 
 def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8_t[::1] out,
           int da, int db, int s, int small, CastSpec spec,
           const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
-          int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
-    """Element-wise exact op (0 add, 1 sub, 2 mul) on raw words, then one cast; a, b and out
-    are the bytes of the words, a of type ta and b of type tb (WORD_*).
+          int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
+          DrawFeed feed=None):
+    """Element-wise exact op (0 add, 1 sub, 2 mul, 3 copy a) on raw words, then one cast; a,
+    b and out are the bytes of the words, a of type ta and b of type tb (WORD_*).
 
     add/sub align a and b by left shifts da, db to their common fraction length; the exact
     result has s more fraction bits than the output format.  small: 1 when the caller proved
     that every exact result and the 64-bit cast path fit (|v * 2**max(0, -s)| <= 2**62) and
     ta == tb, 2 when moreover products, s and the output range fit 31-bit lanes (see
-    mul_round_sat32).
+    mul_round_sat32).  The draws come from ``draws`` or, given, ``feed`` (block by block,
+    next to their use).
     """
     cdef cspec cs = spec.cs
     cdef int w = word_bytes(cs.wl)
@@ -890,7 +930,11 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
     cdef const char* pa = <const char*>&a[0] if n > 0 else NULL
     cdef const char* pb = <const char*>&b[0] if n > 0 else NULL
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t ch, i, i0, i1
+    cdef Py_ssize_t P = feed_parts(feed, nch)
+    cdef bitsrc_t** srcs = NULL if feed is None else feed.srcs
+    cdef int64_t* parts = NULL if feed is None else feed.parts
+    cdef const uint64_t* pd = &draws[0]
+    cdef Py_ssize_t p, ch, i, i0, i1
     cdef counts_t c
     cdef int err
     cdef uint64_t R
@@ -899,25 +943,54 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
     cdef counts_t cb
     cdef Py_ssize_t b0, b1
     cdef int64_t* qbuf
+    cdef uint64_t* dbuf
+    cdef const uint64_t* dp
+    cdef int8_t* zeros
     cdef uint32_t tbl = det_table(cs.mode)
     cdef ibias kbias = round_bias(cs.mode, s)
-    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="dynamic"):
-        c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
-        i0 = ch * CHUNK
-        i1 = min(n, i0 + CHUNK)
-        if small:
-            qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
+    if feed is not None:
+        use_draws = True
+    for p in prange(P, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        qbuf = <int64_t*>malloc(BLOCK * sizeof(int64_t))
+        dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))
+        zeros = <int8_t*>calloc(BLOCK, 1)
+        for ch in range(parts[p] if srcs != NULL else p, parts[p + 1] if srcs != NULL else p + 1):
+            c = zero_counts()   # assigned whole, so OpenMP makes it thread-private
+            i0 = ch * CHUNK
+            i1 = min(n, i0 + CHUNK)
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
+                dp = block_draws(srcs[p] if srcs != NULL else NULL, dbuf, pd, use_draws, b0,
+                                 b1 - b0, cs.r)
+                if not small:
+                    for i in range(b0, b1):
+                        err = ERR_NONE
+                        R = dp[i - b0] if use_draws else 0
+                        vs = vsign[i] if use_v else 0
+                        va = load_word(pa, ta, i)
+                        vb = load_word(pb, tb, i)
+                        if op == OP_MUL:
+                            v = va * vb
+                        elif op == OP_ADD:
+                            v = (va << da) + (vb << db)
+                        elif op == OP_SUB:
+                            v = (va << da) - (vb << db)
+                        else:
+                            v = va
+                        put(po, w, i, <int64_t>cast_value(&cs, v, s, R, vs, &c, &err))
+                        if err != ERR_NONE:
+                            note_error(err, i, errs, errpos, ch)
+                    b0 = b1
+                    continue
                 if cs.mode < RM_STOCHASTIC:
-                    if small == 2 and op == 2 and cs.ovf <= OV_SATURATE_SYMMETRIC:
+                    if small == 2 and op == OP_MUL and cs.ovf <= OV_SATURATE_SYMMETRIC:
                         block_words(OP_MUL_SAT32, pa, pb, ta, b0, NULL, b1 - b0, 0, 0,
                                     po + b0 * w, w, s, tbl, <int32_t>cs.lo64, <int32_t>cs.hi64, &c)
                         b0 = b1
                         continue
                     exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)
-                    if cs.ovf <= OV_SATURATE_SYMMETRIC:
+                    if cs.ovf <= OV_SATURATE_SYMMETRIC and op != OP_COPY:
                         store_round_sat(qbuf, po + b0 * w, w, b1 - b0, s, tbl, &kbias, cs.lo64, cs.hi64, &c)
                         b0 = b1
                         continue
@@ -928,31 +1001,25 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                         b0 = b1
                         continue
                 exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)
+                if cs.mode >= RM_STOCHASTIC:
+                    cb = zero_counts()
+                    if (block_int_sr(qbuf, b1 - b0, s, &cs, dp, &vsign[b0] if use_v else zeros, &cb) == 0
+                            and store_block(&cs, qbuf, po + b0 * w, w, b1 - b0, &cb) == 0):
+                        c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                        b0 = b1
+                        continue
+                    exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)   # rounded in place
                 for i in range(b0, b1):
                     err = ERR_NONE
-                    R = draws[i] if use_draws else 0
+                    R = dp[i - b0] if use_draws else 0
                     vs = vsign[i] if use_v else 0
                     put(po, w, i, cast_small(&cs, qbuf[i - b0], s, R, vs, &c, &err))
                     if err != ERR_NONE:
                         note_error(err, i, errs, errpos, ch)
                 b0 = b1
-            free(qbuf)
-        else:
-            for i in range(i0, i1):
-                err = ERR_NONE
-                R = draws[i] if use_draws else 0
-                vs = vsign[i] if use_v else 0
-                va = load_word(pa, ta, i)
-                vb = load_word(pb, tb, i)
-                if op == 2:
-                    v = va * vb
-                elif op == 0:
-                    v = (va << da) + (vb << db)
-                else:
-                    v = (va << da) - (vb << db)
-                put(po, w, i, <int64_t>cast_value(&cs, v, s, R, vs, &c, &err))
-                if err != ERR_NONE:
-                    note_error(err, i, errs, errpos, ch)
-        if use_draws:
-            c.draws = i1 - i0
-        add_counts(cnt, ch, &c)
+            if use_draws:
+                c.draws = i1 - i0
+            add_counts(cnt, ch, &c)
+        free(qbuf)
+        free(dbuf)
+        free(zeros)

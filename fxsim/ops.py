@@ -31,6 +31,7 @@ _BLOCK = 1 << 22       # elements per kernel call of a long element-wise operati
 _BLOCK_MACS = 1 << 20  # multiply-accumulates per generic kernel call (Ctrl-C is seen between calls)
 _BLOCK_LANE_MACS = 1 << 24  # the same for the vectorized MAC lanes (about 16x faster per MAC)
 _MAC_TILE = 64         # output columns per register tile of the MAC arrays (_mac.pyx TJ)
+_FEED_BLOCK = 1 << 18  # elements per super-block of draws (2 MiB) when threads share a source
 
 
 def _default_threads() -> int:
@@ -290,6 +291,57 @@ def _draws(casts, total: int, source, draws, op: str):
     return arr, True, undo
 
 
+def _feeds(c: _Cast, source, draws) -> bool:
+    """Whether the kernels draw straight from ``source`` (see ``_fed``): a stochastic cast with
+    an fxsim source; a user-defined source and ``draws=`` go through an array of draws."""
+    return c.stochastic and draws is None and isinstance(source, BitSource)
+
+
+def _fed(run, op, call, n, out, shape, c: _Cast, vs, uv, blocks, what, source) -> None:
+    """``run`` (``_run_cast``) with the draws taken from ``source`` block by block, in spec
+    order (draw i for element i), the call taking one contiguous piece of the stream.
+    Several threads on a long call from a source that can jump: each part of 8 chunks draws
+    from a private copy jumped to its first draw (``source._substreams``, which moves the
+    source past the call at once).  Otherwise the source's lock is held for the whole call:
+    one thread fills the draws next to their use, several threads round super-blocks of
+    _FEED_BLOCK draws filled first.  With overflow='error' a raising call first puts the
+    source back where it was."""
+    source._check_r(c.r)
+    r = c.r
+    if _threads > 1 and n >= 1 << 18 and c.ovf != Overflow.OV_ERROR:
+        bl = list(blocks) if blocks is not None else \
+            [(lo, min(n, lo + _BLOCK), None) for lo in range(0, n, _BLOCK)]
+        cuts, starts = [], []
+        for lo, hi, _ in bl:
+            nch = K.n_chunks(hi - lo)
+            pc = list(range(0, nch, 8)) + [nch]
+            cuts.append(np.array(pc, dtype=np.int64))
+            starts += [lo + k * _CHUNK for k in pc[:-1]]
+        subs = source._substreams(starts + [n], r)
+        if subs is not None:
+            it = iter(subs)
+            feeds = {lo: K.DrawFeed([next(it).capsule for _ in range(len(pc) - 1)], pc)
+                     for (lo, hi, _), pc in zip(bl, cuts)}
+            run(op, call, n, out, shape, c, None, False, vs, uv, bl, what, None,
+                feeder=lambda lo, hi, th: (feeds[lo], None))
+            return
+
+    def feeder(lo, hi, th):
+        if th == 1:
+            return _one_feed(source, hi - lo), None
+        dd = np.empty(hi - lo, dtype=np.uint64)
+        source._fill(dd, r)
+        return None, dd
+
+    def undo() -> bool:           # the lock is held: no other draw came in between
+        source._set_position(before)
+        return True
+    with source.lock:
+        before = source._position() if c.ovf == Overflow.OV_ERROR else None
+        run(op, call, n, out, shape, c, None, False, vs, uv, blocks, what,
+            None if before is None else undo, source, feeder)
+
+
 _NO_DRAWS = np.zeros(1, dtype=np.uint64)
 _NO_V = np.zeros(1, dtype=np.int8)
 
@@ -366,14 +418,21 @@ def _check_finite(op, src, cast: _Cast) -> None:
                          "(use 'saturate')")
 
 
-def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None):
-    """Run ``call(lo, hi, idx, out, d, vs, cnt, errs, errpos, threads)`` over ``blocks``
+def _one_feed(source, n: int):
+    """The kernels' feed of one thread drawing all ``n`` elements' draws from ``source``."""
+    return K.DrawFeed([source.capsule], np.array([0, K.n_chunks(n)], dtype=np.int64))
+
+
+def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None, feeder=None):
+    """Run ``call(lo, hi, idx, out, d, vs, cnt, errs, errpos, threads, feed)`` over ``blocks``
     ((lo, hi, idx) tuples of C-order element ranges; default: flat ranges of _BLOCK elements, idx
     None), so that Ctrl-C is seen between kernel calls; returns (totals, errs, errpos) with
     positions over the whole array.  ``call`` gets its block of ``out`` as bytes (an int8 view:
-    the kernels store words by width)."""
+    the kernels store words by width).
+    ``feeder(lo, hi, threads)`` (see ``_fed``): the (feed, draws) of a block, instead of ``d``."""
+    step = _FEED_BLOCK if feeder is not None and _threads > 1 else _BLOCK
     if blocks is None:
-        blocks = ((lo, min(n, lo + _BLOCK), None) for lo in range(0, n, _BLOCK))
+        blocks = ((lo, min(n, lo + step), None) for lo in range(0, n, step))
     totals = np.zeros(5, dtype=np.int64)
     errs_all, pos_all = [np.zeros(1, np.int32)], [np.zeros(1, np.int64)]
     for lo, hi, idx in blocks:
@@ -383,8 +442,12 @@ def _run_elementwise(call, n: int, out, d, ud, vs, uv, blocks=None):
         cnt = np.zeros((nch, 5), dtype=np.int64)
         errs = np.zeros(nch, dtype=np.int32)
         errpos = np.zeros(nch, dtype=np.int64)
-        call(lo, hi, idx, out[lo:hi].view(np.int8), d[lo:hi] if ud else d, vs[lo:hi] if uv else vs, cnt, errs,
-             errpos, _nthreads(hi - lo))
+        th, feed, dd = _nthreads(hi - lo), None, d[lo:hi] if ud else d
+        if feeder is not None:
+            feed, dd = feeder(lo, hi, th)
+            dd = d if dd is None else dd
+        call(lo, hi, idx, out[lo:hi].view(np.int8), dd, vs[lo:hi] if uv else vs, cnt, errs,
+             errpos, th, feed)
         totals += cnt.sum(axis=0)
         errs_all.append(errs)
         pos_all.append(errpos + lo)
@@ -414,16 +477,18 @@ def _small_buffers():
 
 
 def _run_cast(op, call, n: int, out, shape, c: _Cast, d=None, ud=False, vs=None, uv=False,
-              blocks=None, what="x", undo=None) -> None:
+              blocks=None, what="x", undo=None, source=None, feeder=None) -> None:
     """An element-wise kernel with one cast ``c`` run over ``out`` (see _run_elementwise), its
     errors raised and its counters recorded.  A call of one chunk (flat, ``blocks`` None) runs
-    as one kernel call on one thread with this thread's reused counter buffers."""
+    as one kernel call on one thread with this thread's reused counter buffers.  ``source``
+    (one-chunk calls) or ``feeder`` (see ``_fed``): where the draws come from instead of ``d``."""
     if n <= _CHUNK and blocks is None:
         cnt, errs, errpos = _small_buffers()
         cnt.fill(0)
         if n:
             call(0, n, None, out.view(np.int8), _NO_DRAWS if d is None else d,
-                 _NO_V if vs is None else vs, cnt, errs, errpos, 1)
+                 _NO_V if vs is None else vs, cnt, errs, errpos, 1,
+                 None if source is None else _one_feed(source, n))
         if errs[0]:
             errs_c, errpos_c = errs.copy(), errpos.copy()
             errs[0] = 0
@@ -432,7 +497,7 @@ def _run_cast(op, call, n: int, out, shape, c: _Cast, d=None, ud=False, vs=None,
             _counters.record(op, "out", c.fmt, cnt[0])
         return
     totals, errs, errpos = _run_elementwise(call, n, out, _NO_DRAWS if d is None else d, ud,
-                                            _NO_V if vs is None else vs, uv, blocks)
+                                            _NO_V if vs is None else vs, uv, blocks, feeder)
     _finish(op, errs, errpos, totals[3], shape, [("out", c, totals)], c, what, undo)
 
 
@@ -571,7 +636,8 @@ def _cast_with(c: _Cast, x, v, source, draws, out) -> FixedArray:
             subs = source._substreams(cuts, c.r)
         if subs is not None:
             return _cast_streams(src, shape, fmt, c, subs, cuts, vs, uv)
-    d, ud, undo = _draws([c], n, source, draws, "cast") if c.stochastic else (_NO_DRAWS, False, None)
+    fed = _feeds(c, source, draws)
+    d, ud, undo = _draws([c], n, source, draws, "cast") if c.stochastic and not fed else (_NO_DRAWS, False, None)
     if out is None:
         res = np.empty(n, dtype=fmt.dtype)
     else:
@@ -582,13 +648,17 @@ def _cast_with(c: _Cast, x, v, source, draws, out) -> FixedArray:
         small = _small(max(-x.fmt.min_raw, x.fmt.max_raw), s)
         tx = _word_code(src.dtype)
 
-        def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
-            K.cast_raw(src[lo:hi].view(np.int8), tx, o, s, small, c.spec(), dd, ud, vv, uv, cnt, errs,
-                       errpos, th)
+        def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th, feed=None):
+            K.cast_raw(src[lo:hi].view(np.int8), tx, o, s, small, c.spec(), dd, ud or fed,
+                       vv, uv, cnt, errs, errpos, th, feed)
     else:
-        def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
-            K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud, vv, uv, cnt, errs, errpos, th)
-    _run_cast("cast", call, n, res, shape, c, d, ud, vs, uv, undo=undo)
+        def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th, feed=None):
+            K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud or fed, vv, uv, cnt, errs,
+                       errpos, th, feed)
+    if fed:
+        _fed(_run_cast, "cast", call, n, res, shape, c, vs, uv, None, "x", source)
+    else:
+        _run_cast("cast", call, n, res, shape, c, d, ud, vs, uv, undo=undo)
     return _result(res, shape, fmt, out, target)
 
 
@@ -865,12 +935,13 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
         return FixedArray._wrap(res, fmt)
     copies = sum(w.size * np.dtype(ct).itemsize for w in (a.raw, b.raw)
                  if direct and not _is_flat(w, ct))
+    fed = _feeds(c, source, draws)
     _check_memory(op, shape, n * (fmt.dtype.itemsize + (8 if c.stochastic else 0)) + copies)
     vs, uv = _vsign([c], v, shape, op) if c.signed_v else (_NO_V, False)
     target = None
     if out is not None:
         target = _check_out(op, out, fmt, shape, (("a", a), ("b", b), ("v", v), ("draws", draws)))
-    d, ud, undo = _draws([c], n, source, draws, op) if c.stochastic else (_NO_DRAWS, False, None)
+    d, ud, undo = _draws([c], n, source, draws, op) if c.stochastic and not fed else (_NO_DRAWS, False, None)
     if out is None or c.ovf == Overflow.OV_ERROR:
         res = np.empty(n, dtype=fmt.dtype)       # a call that raises leaves out unchanged
     else:
@@ -879,15 +950,18 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     if direct:     # same shapes: flat slices, converted (copied) only where the type differs
         fa_words, fb_words = _flat_words(a.raw, ct), _flat_words(b.raw, ct)
 
-    def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
+    def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th, feed=None):
         if direct:
             ra, rb = fa_words[lo:hi], fb_words[lo:hi]
         else:      # broadcast operands: only this block is materialized
             ra, rb = _flat_block(a.raw, shape, idx, ct), _flat_block(b.raw, shape, idx, ct)
         K.binop(code, ra.view(np.int8), ta, rb.view(np.int8), tb, o, da, db, s_out, small, c.spec(),
-                dd, ud, vv, uv, cnt, errs, errpos, th)
-    _run_cast(op, call, n, res, shape, c, d, ud, vs, uv, None if direct else _row_blocks(shape, _BLOCK),
-              "the result", undo)
+                dd, ud or fed, vv, uv, cnt, errs, errpos, th, feed)
+    blocks = None if direct else _row_blocks(shape, _FEED_BLOCK if fed and _threads > 1 else _BLOCK)
+    if fed:
+        _fed(_run_cast, op, call, n, res, shape, c, vs, uv, blocks, "the result", source)
+    else:
+        _run_cast(op, call, n, res, shape, c, d, ud, vs, uv, blocks, "the result", undo)
     return _result(res, shape, fmt, out, target)
 
 
@@ -1046,7 +1120,7 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tupl
             s_o = fl_acc - fmt.fl
             small = _small(int(np.abs(flat).max()), s_o) if flat.size else True
 
-            def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th):
+            def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th, feed=None):
                 K.cast_raw(flat[lo:hi].view(np.int8), _word_code(flat.dtype), o, s_o, small, co.spec(),
                            _NO_DRAWS, False, _NO_V, False, cnt, errs, errpos, th)
             _run_cast(op, call, flat.size, raw, out_shape, co, what="the result", undo=undo)

@@ -640,20 +640,39 @@ class Ideal(BitSource):
         self.bit_generator.state = _like(pos, self.bit_generator.state, "state", self.name)
 
     def _substreams(self, cuts, r):
-        if self.name not in ("PCG64", "PCG64DXSM"):
+        if self.name not in ("PCG64", "PCG64DXSM", "Philox"):
             return None
         self._check_r(r)
-        cls = type(self.bit_generator)
         with self.lock:
             st = self.bit_generator.state
-            copies = []
-            for off in cuts[:-1]:
-                bg = cls()
-                bg.state = st
-                bg.advance(int(off))
-                copies.append(Ideal(bg))
-            self.bit_generator.advance(int(cuts[-1]))
+            copies = [Ideal(self._jumped(st, int(off))) for off in cuts[:-1]]
+            self.bit_generator.state = self._jumped(st, int(cuts[-1])).state
         return copies
+
+    def _jumped(self, state, off: int):
+        """A new bit generator at ``state`` moved ``off`` 64-bit words ahead."""
+        bg = type(self.bit_generator)()
+        bg.state = state
+        if self.name != "Philox":
+            bg.advance(off)
+            return bg
+        # Philox hands out the 4 words of one counter block at a time (buffer_pos of them
+        # taken); its advance() moves whole blocks and drops the buffer, so go to the block
+        # before the one holding word off - 1 and draw up to it: the state (buffer included)
+        # is then the one a sequential run leaves
+        left = 4 - int(state["buffer_pos"])
+        if off <= left:
+            bg.random_raw(off)
+            return bg
+        blocks, within = divmod(off - left - 1, 4)
+        st = bg.state
+        ctr = sum(int(w) << (64 * i) for i, w in enumerate(st["state"]["counter"])) + blocks
+        st["state"]["counter"] = np.array([(ctr >> (64 * i)) & (2**64 - 1) for i in range(4)],
+                                          dtype=np.uint64)
+        st["buffer_pos"] = 4
+        bg.state = st
+        bg.random_raw(within + 1)
+        return bg
 
     def copy(self) -> "Ideal":
         """An independent Ideal at this one's position, on a new bit generator of the same kind

@@ -1,8 +1,6 @@
 """Fixed-point values: raw integers in the smallest native container, paired with a format."""
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 
 from .qformat import QFormat, qformat

@@ -592,7 +592,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     ``sources``: ``fxsim.make_source`` specs (a list or a comma-separated string; default
     ``SOURCES``, lfsr16 and pcg64).
 
-    Takes 42 s with ``quick=True`` (31 s of CPU; measured on a 2-core machine shared with
+    Takes 19.4 s with ``quick=True`` on an idle 2-core machine (31 s of CPU; 42 s when shared with
     other jobs, load average 4), so the example is skipped by doctest:
 
     >>> res = run("results/gd_study", quick=True)     # doctest: +SKIP
@@ -658,7 +658,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 def command(args) -> int:
     """``fxsim gd-study``: run the study with the parsed options and print its table.
 
-    About 42 s with ``--quick`` (measured on a shared 2-core machine), so skipped by
+    About 20 s with ``--quick`` (19.4 s on an idle 2-core machine, 42 s at load 4), so skipped by
     doctest:
 
     >>> from fxsim.cli import main
@@ -686,7 +686,7 @@ def add_cli(sub):
                     "(n = 16) or ideal PCG64 bits, several seeds, on 2 worker processes; --models adds "
                     "least squares, Rosenbrock, Himmelblau and the MLP on digits. Writes "
                     "OUT/gd_study.csv, OUT/gd_study_runs.csv, OUT/gd_study.md and one PNG per model.")
-    add_study_options(p, "results/gd_study", "fewer seeds and iterations (~42 s on 2 cores)", "root seed of every run")
+    add_study_options(p, "results/gd_study", "fewer seeds and iterations (~20 s on 2 idle cores)", "root seed of every run")
     p.add_argument("--workers", type=pos_int, default=2, help="worker processes (default 2; "
                    "results do not depend on it)")
     p.add_argument("--models", type=arg_type(resolve_models), metavar="LIST",

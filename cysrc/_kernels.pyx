@@ -140,6 +140,84 @@ cdef inline int sr_carry(int64_t A, int64_t es, int64_t E2, int64_t top, uint64_
     return inexact & (A + 2 * <int64_t>R >= top)
 
 
+cdef inline int block_f64_small(const real_t* x, Py_ssize_t n, double scale) noexcept nogil:
+    """1 if every x * 2**fl is a normal double (or zero) below 2**51 in magnitude."""
+    cdef Py_ssize_t j
+    cdef double at
+    cdef int ok = 1
+    for j in range(n):
+        at = fabs(x[j] * scale)
+        ok &= (at < 2251799813685248.0) & ((at > 1e-300) | (x[j] == 0.0))
+    return ok
+
+
+# AVX2 has no vector conversions between doubles and 64-bit integers, and one scalar conversion
+# keeps gcc from vectorizing a whole loop.  For integers below 2**51 in magnitude these two
+# conversions are exact bit operations on a double in [2**52, 2**53).
+cdef inline double draw_to_d(uint64_t R) noexcept nogil:
+    """R < 2**52 as a double, exactly."""
+    cdef uint64_t b = R | <uint64_t>0x4330000000000000
+    cdef double d
+    memcpy(&d, &b, 8)
+    return d - 4503599627370496.0
+
+
+cdef inline int64_t d_to_i64(double v) noexcept nogil:
+    """An integer-valued double |v| < 2**51 as an int64, exactly."""
+    cdef double d = v + 6755399441055744.0
+    cdef int64_t b
+    memcpy(&b, &d, 8)
+    return b - <int64_t>0x4338000000000000
+
+
+cdef inline int64_t sr_carry_d(double A, double es, double E2, double top, uint64_t R,
+                               int64_t inexact) noexcept nogil:
+    """sr_carry with A in doubles (exact for r <= 51: every value is an integer below 2**53)."""
+    A = A + es * E2
+    A = 0.0 if A < 0.0 else (top if A > top else A)
+    return inexact & (A + 2.0 * draw_to_d(R) >= top)
+
+
+cdef inline void block_f64_sr_d(const real_t* x, int64_t* q, Py_ssize_t n, double scale,
+                                const cspec* cs, const uint64_t* R, const int8_t* vs,
+                                counts_t* c) noexcept nogil:
+    """block_f64_sr for r <= 51 and |x * 2**fl| < 2**51 (block_f64_small), the addend in
+    doubles and the flags in int64 (the lanes of doubles) so that the loop vectorizes on AVX2;
+    the same carries and counts."""
+    cdef Py_ssize_t j
+    cdef double t, qd, A, es
+    cdef int64_t small_neg, inexact, up, n_inexact = 0, n_up = 0
+    cdef double two_r = ldexp(1.0, cs.r)
+    cdef double top = ldexp(1.0, cs.r + 1)
+    cdef double E2 = 2.0 * <double>cs.E
+    cdef double k_t = 1.0 if cs.mode == RM_STOCHASTIC_EPS else 0.0
+    cdef double k_v = 1.0 if cs.mode == RM_SIGNED_STOCHASTIC_EPS else 0.0
+    # the few-bit rules (spec §2): A = m * (g(y) + [small_neg] * cm) + a0 with y the discarded
+    # part times cm; trunc: m = 2, g = floor, cm = 2**r; half: m = 1, g = floor, cm = 2**(r+1),
+    # a0 = 1; rne: m = 2, g = rint.  -1/2 < t < 0 (small_neg): phi = 1 + t may not be a double,
+    # so y comes from t there (see block_f64_sr)
+    cdef bint use_rint = cs.rule == SR_RNE
+    cdef double cm = 2.0 * two_r if cs.rule == SR_HALF else two_r
+    cdef double m = 1.0 if cs.rule == SR_HALF else 2.0
+    cdef double a0 = 1.0 if cs.rule == SR_HALF else 0.0
+    cdef double y
+    for j in range(n):
+        t = x[j] * scale
+        qd = floor(t)
+        small_neg = (t < 0.0) & (t > -0.5)
+        inexact = (t != qd) | small_neg
+        y = (t if small_neg else t - qd) * cm
+        A = m * ((rint(y) if use_rint else floor(y)) + (cm if small_neg else 0.0)) + a0
+        es = k_t * (-1.0 if qd < 0.0 else 1.0) - k_v * <double>vs[j]
+        up = sr_carry_d(A, es, E2, top, R[j], inexact)
+        n_inexact += inexact
+        n_up += up
+        q[j] = d_to_i64(qd) + up
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+
+
 cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double scale,
                              const cspec* cs, const uint64_t* R, const int8_t* vs,
                              counts_t* c) noexcept nogil:
@@ -156,6 +234,9 @@ cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double s
     cdef int64_t k_v = cs.mode == RM_SIGNED_STOCHASTIC_EPS
     cdef int rule = cs.rule
     cdef int up, inexact
+    if cs.r <= 51 and block_f64_small(x, n, scale):
+        block_f64_sr_d(x, q, n, scale, cs, R, vs, c)
+        return 0
     if block_f64_bad(x, n, scale):
         return 1
     cdef int small_neg

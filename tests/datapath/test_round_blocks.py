@@ -96,3 +96,37 @@ def test_float32_stochastic_vs_reference(rounding, r):
     want = [ref_cast_info(float(v), 16, 6, True, rounding, "saturate", R=int(d), r=r, eps=eps).raw
             for v, d in zip(x, draws)]
     assert got.raw.tolist() == want
+
+
+@pytest.mark.parametrize("r", [1, 16, 51, 52])
+@pytest.mark.parametrize("rule", ["trunc", "half", "rne"])
+@pytest.mark.parametrize("rounding", ["stochastic", "stochastic_eps", "signed_stochastic_eps"])
+@pytest.mark.parametrize("wl,fl", [(16, 6), (64, 0)])
+def test_float_stochastic_blocks_vs_reference(wl, fl, rounding, rule, r):
+    """The stochastic float blocks against the Fraction reference, draws given: the first block
+    of 1024 lies within |x * 2**fl| < 2**51 (the loop in doubles, for r <= 51), the second (64
+    elements) holds one value at 2**51 (the int64 loop); both hold the (-1/2, 0) band, exact values, ties and the
+    extreme draws 0 and 2**r - 1."""
+    rng = np.random.default_rng(r * 7 + len(rule) + wl)
+    lim = 2.0 ** 51 - 1 if wl == 64 else 2.0 ** 12
+    t = rng.uniform(-lim, lim, 1024 + 64)
+    t[::5] = rng.uniform(-0.5, 0, t[::5].size)          # -1/2 < t < 0
+    t[1::7] = np.round(t[1::7])                          # exact
+    t[2::11] = np.floor(t[2::11]) + 0.5                  # ties
+    t[3:8] = [-0.5, -2.0 ** -40, lim, -lim, 0.5]
+    t[1024 + 9] = 2.0 ** 51 if wl == 64 else 1e9         # the second block takes the int64 loop
+    x = np.ldexp(t, -fl)
+    draws = rng.integers(0, 2 ** r, x.size, dtype=np.uint64)
+    draws[:4] = [0, 2 ** r - 1, 0, 2 ** r - 1]
+    v = rng.normal(size=x.size)
+    kw = dict(r=r, sr_rule=rule, eps=0.3 if rounding != "stochastic" else 0.0)
+    if rounding == "signed_stochastic_eps":
+        kw["v"] = v
+    with fx.Counters() as c:
+        got = fx.cast(x, QFormat(wl, fl), rounding, "saturate", draws=draws, **kw)
+    infos = [ref_cast_info(float(x[i]), wl, fl, True, rounding, "saturate", R=int(draws[i]),
+                           r=r, eps=kw["eps"], v=float(v[i]), sr_rule=rule) for i in range(x.size)]
+    assert got.raw.tolist() == [i.raw for i in infos]
+    assert (c.inexact, c.rounded_up, c.overflowed) == (
+        sum(i.inexact for i in infos), sum(i.rounded_up for i in infos),
+        sum(i.overflowed for i in infos))

@@ -10,7 +10,8 @@ On the datapath σ and σ' are a lookup table with linear interpolation (``Sigmo
 tabulated at 2^j points per unit on [−R, R] (R a power of two), words rounded to nearest in the
 table format; a word z of the activation format addresses the table with its high bits (clamped
 to [−R, R − 2^−fl]) and its low bits are the interpolation fraction f ∈ [0, 1):
-ĝ(z) = cast_acts(T[i] + f·(T[i+1] − T[i])) — one exact multiply, one exact add, one cast.
+ĝ(z) = cast_acts(T[i] + f·(T[i+1] − T[i])) — an exact integer multiply-add, then one fxsim cast
+in the activation role's mode.
 The error (``SigmoidLUT.bound``) is at most h²/8·max|g''| (interpolation, h = 2^−j) + half a table
 LSB + one activation cast (ρ·u) + the tail λ − g(R) for clamped inputs; max|g''| ≤ 1/(2√δ),
 max|g'''| ≤ 0.859/δ (the maximum of 3δu/(u² + δ)^{5/2}).
@@ -21,7 +22,7 @@ import math
 
 import numpy as np
 
-from fxsim import FixedArray, QFormat, add, cast, mul
+from fxsim import FixedArray, QFormat, cast
 
 __all__ = ["g", "g_prime", "sigma", "sigma_prime", "SigmoidLUT"]
 
@@ -114,10 +115,10 @@ class SigmoidLUT:
         off = np.clip(off, 0, (2 * self.R << fl) - 1)
         i = off >> shift
         t = self._tables[which]
-        lo = FixedArray(t[i], self.table_fmt)
-        diff = FixedArray(t[i + 1] - t[i], QFormat(17, self.table_fmt.fl))
-        frac = FixedArray(off & ((1 << shift) - 1), QFormat(shift + 1, shift))
-        return cast(add(lo, mul(diff, frac)), acts, **kw)
+        # the interpolation unit: T[i]·2^s + (T[i+1] − T[i])·f, an exact integer multiply-add
+        # (|·| < 2^(17+s)), then the one rounding cast through fxsim
+        num = (t[i] << shift) + (t[i + 1] - t[i]) * (off & ((1 << shift) - 1))
+        return cast(FixedArray(num, QFormat(18 + shift, self.table_fmt.fl + shift)), acts, **kw)
 
     def g(self, z: FixedArray, acts, **kw) -> FixedArray:
         """ĝ(z) in ``acts`` (``kw``: the cast's mode and source)."""

@@ -16,14 +16,14 @@ FFNN         Z^1 = Y W1ᵀ, Z^l = X^{l−1} W_lᵀ (l ≥ 2), X^l = σ_λ(Z^l), 
 Learned: W1_l (n × m) of every layer and W2_l (n × n) of layers 2..K (layer 1's W2 multiplies
 x⁰ = 0); σ_λ's λ and δ are fixed.  Parameters: K·n·m + (K − 1)·n² for LISTA and ADMM-CSNet,
 n·m + (K − 1)·n² for the FFNN (width = hidden size = n).  Loss: L = (1/(2T)) Σ_i ‖x̂_i − x_i‖²
-(mean squared error over the T training pairs).  Start: W entries N(0, 1/fan_in) (fan_in = m
-for W1, n for W2), seeded.
+(mean squared error over the T training pairs).  Start: W1 entries N(0, 1/m), W2 entries
+N(0, 1/(4n)) (spectral norm ≈ 1), seeded.
 
 Chosen where the paper's text could not be consulted (only its abstract was available to us):
 σ_λ(z) = z + ½(√((z − λ)² + δ) − √((z + λ)² + δ)) with λ = 0.1, δ = 0.01; the ADMM-CSNet layer
 above (the multiplier update with unit step, no learned penalty ρ); the standard
-parameterization N(0, 1/fan_in) instead of the NTK scaling 1/√width (the same networks at
-initialization; GD's effective step per weight differs by the width); the FFNN's last layer
+parameterization (the start above) instead of the NTK scaling 1/√width (GD's effective step
+per weight differs by the width); the FFNN's last layer
 also applies σ_λ ("the same nonlinearity").
 
 ``fx_grad(xq, accel, idx=None)`` (the fully emulated forward/backward; ``kw_acc``/``kw_acts``
@@ -54,6 +54,9 @@ __all__ = ["LISTA", "ADMMCSNet", "FFNN", "UNFOLDED"]
 
 class _Unfolded(KnownOptimum):
     kind = ""
+    #: the start's n × n matrices are N(0, W2_SCALE²/n): spectral norm ≈ 2·W2_SCALE = 1, like
+    #: ISTA's I − AᵀA/L (N(0, 1/n) doubles the activations per layer and GD diverges early)
+    W2_SCALE = 0.5
 
     def __init__(self, data=None, *, K: int = 3, lam: float = 0.1, delta: float = 0.01,
                  seed: int = 0, **data_kw):
@@ -85,8 +88,8 @@ class _Unfolded(KnownOptimum):
 
     def x0(self, rng=None):
         rng = np.random.default_rng(self.seed if rng is None else rng)
-        return np.concatenate([rng.standard_normal(r * c) / np.sqrt(c)
-                               for _, _, r, c in self._shapes])
+        return np.concatenate([rng.standard_normal(r * c) * (self.W2_SCALE if name == "W2" else 1.0)
+                               / np.sqrt(c) for _, name, r, c in self._shapes])
 
     def layers(self, x) -> list:
         """Per layer a dict {"W1": (n × m) view or None, "W2": (n × n) view or None}."""

@@ -9,7 +9,7 @@ same width.  The models (``fxsim.models.unfolded``) and the data
 (``fxsim.models.sparse_data``: y = A x + noise, A Gaussian m × n with unit columns, x s-sparse)
 are described there; here m = 8, s = 2, noise 0.01, K = 3 layers, λ = 0.1, δ = 0.01.
 
-(a) float64, full-batch GD x ← x − t∇L (t = ``T_STEP``) for every network, width n (= the
+(a) float64, full-batch GD x ← x − t∇L (t = ``T_STEP``/n) for every network, width n (= the
     signal dimension = the hidden size) and training-set size T: the loss curve, the empirical
     PL* ratio ‖∇L‖²/L along it (its minimum over the run is the μ a PL* bound would use), the
     first epoch with L ≤ ``TOL`` and a fitted linear rate of log L, and the largest T at which
@@ -51,7 +51,9 @@ NETWORKS = {"lista": "LISTA", "admm": "ADMM-CSNet", "ffnn": "FFNN"}
 FMT = QFormat(16, 12)
 ACC = QFormat(32, 24)
 EPS, R_BITS = 0.2, 16
-T_STEP = 0.2
+#: GD step t = T_STEP / n: GD with step T_STEP in the NTK parameterization (weights scaled by
+#: 1/√fan_in in the forward pass); a fixed t diverges at large n (the curvature grows with n)
+T_STEP = 1.6
 TOL = 1e-6
 M, S, NOISE, K, LAM, DELTA, N_TEST = 8, 2, 0.01, 3, 0.1, 0.01, 200
 PRESETS = {
@@ -124,7 +126,7 @@ def float_run(network, n, T, seed, k, epochs):
             pl.append(float(gr @ gr) / L if L > 0 else np.nan)
             if not np.isfinite(L):
                 break
-            x = x - T_STEP * gr
+            x = x - T_STEP / n * gr
     loss = np.array(loss)
     hit = np.flatnonzero(loss <= TOL)
     row = {"part": "a", "network": network, "n": n, "T": T, "params": model.dim,
@@ -161,7 +163,7 @@ def fx_run(n, T, strategy, source, seed, k, epochs):
     aseed = int(_seed(seed, "accel", n, T, k).generate_state(1)[0])
     accel = make_accelerator(strategy, source, aseed)
     x0 = model.x0(np.random.default_rng(ss_x))
-    gd = GD(model, accel, T_STEP, mode="emulated", x0=x0)
+    gd = GD(model, accel, T_STEP / n, mode="emulated", x0=x0)
     h = gd.run(epochs)
     loss = np.asarray(h.loss)
     hit = np.flatnonzero(loss <= TOL)
@@ -361,7 +363,7 @@ def plot(summary, curves, p, path) -> str:
                                 alpha=0.08, lw=0)
     ax.axhline(TOL, color="k", ls=":", lw=0.8)
     ax.set(yscale="log", xlabel="epoch", ylabel="training loss L (float64, at the fixed-point weights)",
-           title=f"(b) LISTA n = {n0}, T = {p['fx_T']} on the datapath, Q(16,12), t = {T_STEP}")
+           title=f"(b) LISTA n = {n0}, T = {p['fx_T']} on the datapath, Q(16,12), t = {T_STEP / n0:g}")
     ax.legend(fontsize=7)
     # (5) threshold in fixed point: final loss vs T for float, RN, SR
     ax = axs[4]
@@ -453,7 +455,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, workers=2, copy_figures_
     write_csv(rows, files["runs_csv"], COLUMNS, float_format="{:.6g}")
     files["unfolded_png"] = plot(summary, curves, p, os.path.join(out_dir, "unfolded_study.png"))
     total = time.perf_counter() - t0
-    meta = {"preset": "quick" if quick else "full", "seed": seed, "t": T_STEP, "tol": TOL,
+    meta = {"preset": "quick" if quick else "full", "seed": seed, "t": f"{T_STEP}/n", "tol": TOL,
             "workers": workers, "seconds": round(total, 1)}
     md = markdown(summary, meta)
     if quick:

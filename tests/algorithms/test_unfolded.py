@@ -180,7 +180,8 @@ def test_fx_first_layer_bit_exact_against_integers():
 
 @pytest.mark.parametrize("net", NETS)
 def test_fx_grad_tends_to_grad_with_wide_formats(net):
-    m = NETS[net](_data(T=6), K=3, lam=LAM, delta=DELTA)
+    # δ = 0.25: the table's own error (< 3e-5) lies below the activation LSBs compared here
+    m = NETS[net](_data(T=6), K=3, lam=LAM, delta=0.25)
     x = m.x0(np.random.default_rng(6))
     g_ = m.grad(x)
     errs = []
@@ -189,7 +190,7 @@ def test_fx_grad_tends_to_grad_with_wide_formats(net):
         accel = NS(weights=F, acts=F, acc=QFormat(2 * fl + 16, 2 * fl))
         errs.append(np.abs(m.fx_grad(x, accel).to_float() - g_).max())
     assert errs[0] > errs[1] > errs[2]
-    assert errs[2] < 2e-3            # dominated by the σ table (j = 7, 15-bit words)
+    assert errs[2] < 2e-4
 
 
 # -- training -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Benchmark of one GD step of the default LISTA of ``fxsim unfolded-study`` (K = 3, m = 8,
-n = 32, T = 4 training pairs, 2816 weights), fully emulated on the datapath (Q(16,12) weights,
+n = 32, T = 2 training pairs, 2816 weights), fully emulated on the datapath (Q(16,12) weights,
 gradients and activations, Q(32,24) accumulator, σ by table + interpolation, round-to-nearest),
 against the same step in float64 numpy (forward, backward, update).
 
@@ -23,7 +23,7 @@ from fxsim.studies.unfolded import make_accelerator
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_datapath import environment_lines  # noqa: E402
 
-N, T, STEP = 32, 4, 0.05          # the study's default LISTA and its step 1.6/n
+N, T, STEP = 32, 2, 0.05          # the study's default LISTA and its step 1.6/n
 
 
 def layer1_words(model, x, fl_w=12, fl_a=12, fl_acc=24):

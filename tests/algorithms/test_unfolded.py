@@ -150,14 +150,14 @@ def _sat(v, fmt):
 
 
 def test_fx_first_layer_bit_exact_against_integers():
-    """LISTA layer 1 on the datapath: P = cast_RN(Y W1ᵀ), Ĝ = LUT(P), X = P − Ĝ, against a
+    """A one-layer LISTA on the datapath: P = cast_RN(Y W1ᵀ), Ĝ = LUT(P), x̂ = P − Ĝ, against a
     re-implementation in Python integers (matmul exact in Q(32,24); table words rounded by
     numpy's rint)."""
     W, A = QFormat(16, 12), QFormat(16, 12)
     accel = NS(weights=W, acts=A, acc=QFormat(32, 24))
-    m = LISTA(_data(T=4), K=2, lam=LAM, delta=DELTA)
+    m = LISTA(_data(T=4), K=1, lam=LAM, delta=DELTA)       # one layer: its output is x̂
     x = m.x0(np.random.default_rng(5))
-    cache, _ = m.fx_forward(x, accel)
+    cache, out = m.fx_forward(x, accel)
     P1, G1 = cache[0]
     wq = np.rint(x * 2 ** W.fl).astype(np.int64)
     W1 = wq[:m.n * m.m].reshape(m.n, m.m)
@@ -176,6 +176,7 @@ def test_fx_first_layer_bit_exact_against_integers():
             num = int(table[idx]) * (1 << shift) + (int(table[idx + 1]) - int(table[idx])) * frac
             gw = _sat(_round_half_even_shift(num, tfl + shift - A.fl), A)
             assert int(G1.raw[t, i]) == gw
+            assert int(out.raw[t, i]) == _sat(p - gw, A)
 
 
 @pytest.mark.parametrize("net", NETS)

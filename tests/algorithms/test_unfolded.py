@@ -233,3 +233,36 @@ def test_rn_stagnates_above_sr_floor():
     assert sr.stagnation_iter() is None
     assert rn.loss[-1] > 20 * sr.loss[-1]
     assert rn.loss[-1] > 10 * sr.loss.min()
+
+
+# -- arguments and minibatches ---------------------------------------------------------------
+def test_bad_arguments_name_the_parameter():
+    with pytest.raises(ValueError, match="^s: must be at most n"):
+        make_sparse_recovery(m=4, n=3, s=4)
+    with pytest.raises(ValueError, match="^n_train: must be an integer >= 1"):
+        make_sparse_recovery(n_train=0)
+    with pytest.raises(ValueError, match="^noise: must be >= 0"):
+        make_sparse_recovery(noise=-1.0)
+    with pytest.raises(ValueError, match="^K: must be an integer >= 1"):
+        LISTA(_data(), K=0)
+    with pytest.raises(ValueError, match=r"^lam: must be in \(0, 1\)"):
+        SigmoidLUT(1.5, 0.01)
+    with pytest.raises(ValueError, match="^delta: must be positive"):
+        SigmoidLUT(0.1, 0.0)
+
+
+def test_minibatch_gradients_and_unchanged_inputs():
+    m = ADMMCSNet(_data(T=8), K=2)
+    x = m.x0(np.random.default_rng(3))
+    idx = np.array([1, 4, 6])
+    # the minibatch gradient is the gradient of the model built on those rows only
+    from fxsim.models.sparse_data import SparseRecovery
+    d = m.data
+    part = ADMMCSNet(SparseRecovery(d.A, d.Y[idx], d.X[idx], d.Y_test, d.X_test, 2, d.noise, 2), K=2)
+    np.testing.assert_allclose(m.grad(x, idx), part.grad(x), rtol=1e-12, atol=1e-15)
+    F = QFormat(20, 14)
+    accel = NS(weights=F, acts=F, acc=QFormat(44, 28))
+    xq_before = x.copy()
+    g = m.fx_grad(x, accel, idx)
+    np.testing.assert_array_equal(x, xq_before)
+    assert np.abs(g.to_float() - part.grad(x)).max() < 2e-3

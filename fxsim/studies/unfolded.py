@@ -481,7 +481,7 @@ def add_cli(sub):
     (True, 'results/unfolded_study')
     """
     return add_study_parser(
-        sub, "unfolded-study", run,
+        sub, "unfolded-study", lambda *a, **k: run(*a, **k),     # looked up when called
         help="study: LISTA, ADMM-CSNet and an FFNN under GD (PL*), float64 and fixed point",
         description="Trains K-layer LISTA, ADMM-CSNet and an FFNN with a smooth soft-threshold "
                     "on synthetic sparse recovery by full-batch GD in float64 (loss curves, PL* "

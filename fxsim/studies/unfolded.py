@@ -424,7 +424,8 @@ def run(out_dir, quick=False, seed=0, progress=True, *, workers=2, copy_figures_
     ``unfolded_study.md`` and ``unfolded_study.png`` into ``out_dir``.  ``preset``: a dict
     overriding entries of the preset (tests shrink it).
 
-    About 50 s with ``quick=True`` on 2 idle cores, so skipped by doctest:
+    ``quick=True`` takes 23.6 s of CPU (94–106 s wall on 2 cores shared at load average
+    10–12; ``/usr/bin/time -v fxsim unfolded-study --quick``), so skipped by doctest:
 
     >>> res = run("results/unfolded_study", quick=True)     # doctest: +SKIP
     >>> sorted(res["files"])                                # doctest: +SKIP

@@ -83,3 +83,8 @@ from .aligned import AlignedQuadratic  # noqa: E402
 from .decayed import DecayedModel  # noqa: E402
 
 __all__ += ["AlignedQuadratic", "DecayedModel"]
+
+# Unfolded networks of the unfolded-study (LISTA, ADMM-CSNet, FFNN with a smooth soft-threshold)
+from .unfolded import ADMMCSNet, FFNN, LISTA  # noqa: E402
+
+__all__ += ["LISTA", "ADMMCSNet", "FFNN"]

@@ -6,6 +6,8 @@
   signed-SR_ε on the emulated accelerator (``fxsim gd-study``).
 - ``halp``, ``amplification``, ``tracking``, ``samplers``: ``fxsim halp-study``,
   ``amplification-study``, ``tracking-study``, ``sampler-study``.
+- ``unfolded``: LISTA, ADMM-CSNet and an FFNN under GD, float64 and fixed point
+  (``fxsim unfolded-study``).
 
 Every study is built on the kit ``fxsim.studies._report`` (result type, tables, figures,
 progress bar, job runner, finish step, command-line options) and registers its own sub-command
@@ -25,4 +27,5 @@ STUDY_MODULES: tuple = (
     "fxsim.studies.amplification",
     "fxsim.studies.tracking",
     "fxsim.studies.samplers",
+    "fxsim.studies.unfolded",
 )

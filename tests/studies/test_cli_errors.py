@@ -14,11 +14,12 @@ from conftest import cli_user_error
 fxsim = pytest.importorskip("fxsim")
 from fxsim import cli  # noqa: E402
 from fxsim.studies import amplification, compare_rng, gd_rounding, halp, samplers, tracking  # noqa: E402
+from fxsim.studies import unfolded  # noqa: E402
 
 # every study sub-command and the module whose ``run`` it calls
 STUDIES = {"gd-study": gd_rounding, "compare-rng": compare_rng, "halp-study": halp,
            "amplification-study": amplification, "tracking-study": tracking,
-           "sampler-study": samplers}
+           "sampler-study": samplers, "unfolded-study": unfolded}
 
 
 @pytest.fixture

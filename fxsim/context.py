@@ -34,7 +34,6 @@ import contextlib
 import dataclasses
 import threading
 from dataclasses import dataclass
-from numbers import Integral
 
 from .modes import OVERFLOW, ROUNDING, SR_RULES, CastMode, check_eps, check_name, check_r
 from .qformat import QFormat, qformat
@@ -58,18 +57,18 @@ class Context:
     acc: QFormat | None = None
     source: object = None
 
+    #: the ``CastMode`` of an operator's cast, None in an exact context (whose casts use floor
+    #: and ceil to prove exactness, with ``overflow``, ``"error"`` by default); built once
+    mode: CastMode | None = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "mode", None if self.rounding is None else CastMode(
+            self.rounding, self.overflow or "error", self.r, self.eps, self.sr_rule))
+
     @property
     def exact(self) -> bool:
         """No rounding allowed: an operator's cast must be exact (else ValueError)."""
         return self.rounding is None
-
-    @property
-    def mode(self) -> CastMode | None:
-        """The ``CastMode`` of an operator's cast, None in an exact context (whose casts use
-        floor and ceil to prove exactness, with ``overflow``, ``"error"`` by default)."""
-        if self.rounding is None:
-            return None
-        return CastMode(self.rounding, self.overflow or "error", self.r, self.eps, self.sr_rule)
 
     @property
     def overflow_mode(self) -> str:
@@ -161,11 +160,7 @@ def context(*, rounding=_UNSET, overflow=_UNSET, r=_UNSET, eps=_UNSET, sr_rule=_
             raise ValueError(f"source must be a bit source (fxsim.LFSR, fxsim.Ideal, "
                              f"fxsim.make_source(spec)), got {type(source).__name__}")
         changes["source"] = source
-    new = dataclasses.replace(ctx, **changes)
-    if new.rounding is not None:
-        new.mode                       # validates r for the stochastic roundings
-    if new.r is not None and not isinstance(new.r, Integral):
-        raise ValueError(f"r must be an integer in [1, 64], got {new.r!r}")
+    new = dataclasses.replace(ctx, **changes)        # builds (and so checks) its CastMode
     _local.ctx = new
     try:
         yield new

@@ -6,6 +6,7 @@ each one calls the explicit function (``fxsim.add``, ``fxsim.cast``, ``fxsim.mat
 """
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import numpy as np
@@ -324,10 +325,13 @@ class FixedArray:
         if o is None:
             return NotImplemented
         a, b = (o, self) if reflected else (self, o)
-        fn = getattr(_ops(), name)
+        fn = getattr(_OPS or _ops(), name)
         ctx = get_context()
         if ctx is DEFAULT:
-            return _hint(fn, a, b)
+            try:
+                return fn(a, b)
+            except ValueError:
+                return _hint(fn, a, b)      # the same error, with a hint for operators
         return _with_context(ctx, self, f"a {_SYMBOL[name]} b",
                              lambda fmt, **kw: _hint(fn, a, b, fmt, **kw))
 
@@ -350,7 +354,7 @@ class FixedArray:
         return self._binary("mul", other, True)
 
     def __neg__(self):
-        zero = FixedArray._wrap(np.zeros((), dtype=np.int8), QFormat(1, self._fmt.fl, True))
+        zero = _zero(self._fmt.fl)
         sub = _ops().sub
         ctx = get_context()
         if ctx is DEFAULT:
@@ -363,8 +367,7 @@ class FixedArray:
     def __abs__(self):
         if not self._fmt.signed:
             return _context_result(self.copy(), self, "abs(a)")
-        neg = _ops().sub(FixedArray._wrap(np.zeros((), np.int8), QFormat(1, self._fmt.fl, True)),
-                         self)
+        neg = _ops().sub(_zero(self._fmt.fl), self)
         pos = _ops().cast(self, neg.fmt, "floor", "error")      # exact: one more bit
         res = FixedArray._wrap(np.where(self._raw < 0, neg.raw, pos.raw), neg.fmt)
         return _context_result(res, self, "abs(a)")
@@ -439,7 +442,7 @@ class FixedArray:
         holding any sum of that many words (a dot product with ones, ``fxsim.matvec``), or
         with the context's ``acc`` format cast after every addition (spec §4)."""
         A, out_shape, keep = self._rows(axis, "sum")
-        ones = FixedArray._wrap(np.ones(A.shape[1], np.uint8), QFormat(1, 0, False))
+        ones = _ones(A.shape[1])
         res = _mac_call(_ops().matvec, A, ones, self, "sum")
         return res.reshape(keep if keepdims else out_shape)
 
@@ -556,15 +559,39 @@ def bitcat(*parts) -> FixedArray:
 # -- helpers of the operators ---------------------------------------------------------------
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^"}
-_OPS = []
+_OPS = None
 
 
 def _ops():
     """fxsim.ops (imported at the first operator call: it imports this module)."""
-    if not _OPS:
+    global _OPS
+    if _OPS is None:
         from . import ops
-        _OPS.append(ops)
-    return _OPS[0]
+        _OPS = ops
+    return _OPS
+
+
+@functools.lru_cache(maxsize=64)
+def _zero(fl: int) -> "FixedArray":
+    """0 in Q(1, fl): ``-a`` is ``sub(0, a)`` (read-only: shared between calls)."""
+    raw = np.zeros((), np.int8)
+    raw.flags.writeable = False
+    return FixedArray._wrap(raw, QFormat(1, fl, True))
+
+
+_UQ1 = QFormat(1, 0, False)
+
+
+@functools.lru_cache(maxsize=16)
+def _ones_cached(n: int) -> "FixedArray":
+    raw = np.ones(n, np.uint8)
+    raw.flags.writeable = False
+    return FixedArray._wrap(raw, _UQ1)
+
+
+def _ones(n: int) -> "FixedArray":
+    """n ones in UQ(1, 0): ``sum`` is a dot product with them (short ones are kept)."""
+    return _ones_cached(n) if n <= 1 << 16 else FixedArray._wrap(np.ones(n, np.uint8), _UQ1)
 
 
 def _bits_for(lo: int, hi: int, signed: bool) -> int:
@@ -750,7 +777,7 @@ def _divide(a: FixedArray, b: FixedArray) -> FixedArray:
         k, negative = p
         q = a.shift_point(-k)
         if negative:
-            q = _ops().sub(FixedArray._wrap(np.zeros((), np.int8), QFormat(1, q.fmt.fl, True)), q)
+            q = _ops().sub(_zero(q.fmt.fl), q)
         return _context_result(q, a, "a / b")
     ctx = get_context()
     fmt = _result_format(ctx, a)

@@ -348,6 +348,8 @@ def test_matmul_operator(fa, fb, M, K, N, data):
         got = fA @ fB
     assert raws_of(got) == [ref_dot(A[i], fa, [B[k][j] for k in range(K)], fb, acc=acc).raw
                             for i in range(M) for j in range(N)]
+    assert got.identical(fxsim.matmul(fA, fB, acc=qf(fxsim, acc), rounding="nearest_even",
+                                      overflow="saturate"))
 
 
 # -- indexing assignment -------------------------------------------------------------------------

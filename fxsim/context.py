@@ -16,7 +16,8 @@ format) must be exact and in range, else it raises.
 (exact growth), ``"left"`` (the left operand's format: a register that keeps its width) or a
 format (every result cast into it); ``acc``: the accumulator format of ``sum``, ``cumsum``
 and ``@`` (None: exact accumulation), cast after every addition (spec §4 order); ``source``:
-the bit source of stochastic roundings.
+the bit source of stochastic roundings.  (An exact context proves a cast exact by casting
+twice, flooring and ceiling: ``fxsim.Counters`` records both.)
 
 >>> import fxsim
 >>> with fxsim.context(rounding="nearest_even", overflow="saturate", result="Q4.4"):

@@ -106,7 +106,10 @@ def array_repr(a) -> str:
     if view == "value":
         f = a.fmt
         if f.fl <= 0 and f.wl - f.fl <= 63:         # integers: printed as integers
-            vals = a.raw.astype(np.int64 if f.signed or f.wl < 64 else np.uint64) << -f.fl
+            vals = a.raw.astype(np.int64) << -f.fl
+        elif f.fl <= 0:                               # wider integers: exact Python ints
+            vals = np.array([int(m) << -f.fl for m in a.raw.reshape(-1).tolist()],
+                            dtype=object).reshape(a.shape)
         else:
             vals = np.asarray(a.to_float())
         if a.ndim == 0:

@@ -185,6 +185,8 @@ def test_printing():
     long = fxsim.FixedArray(np.arange(5000) % 100, "Q(8,1)")
     assert "..." in repr(long) and len(repr(long)) < 400
     assert repr(fxsim.FixedArray([8, 12], "UQ(4,-1)")) == "FixedArray(UQ5.-1, [16, 24])"
+    assert repr(fxsim.FixedArray([2**64 - 1], "UQ(64,-2)")) == \
+        f"FixedArray(UQ66.-2, [{(2**64 - 1) * 4}])"                 # exact integers
     with pytest.raises(ValueError, match="view"):
         fxsim.set_printoptions(view="octal")
     assert fxsim.get_printoptions()["view"] == "value"

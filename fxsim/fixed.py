@@ -981,6 +981,34 @@ def _array_equal(a, b, equal_nan=False):
     return a.shape == b.shape and bool(np.all(a == b))
 
 
+def _clip(a, lo=None, hi=None, **kw):
+    """np.clip: exact, in the smallest format holding a and the bounds."""
+    lo, hi = kw.pop("min", lo), kw.pop("max", hi)
+    if kw or not isinstance(a, FixedArray):
+        _refuse("clip")
+    parts = [a] + [b for b in (lo, hi) if b is not None]
+    raws, fmt = _fixed_list(parts, "clip")
+    out = raws[0]
+    if lo is not None:
+        out = np.maximum(out, raws[1])
+    if hi is not None:
+        out = np.minimum(out, raws[-1])
+    return FixedArray._wrap(np.asarray(out), fmt)
+
+
+def _diff(a, n=1, axis=-1, **kw):
+    """np.diff: exact differences (``sub``'s full-precision growth)."""
+    if kw or not isinstance(a, FixedArray) or isinstance(n, bool) or \
+            not isinstance(n, (int, np.integer)) or n < 0:
+        _refuse("diff")
+    for _ in range(int(n)):
+        hi = [slice(None)] * a.ndim
+        lo = [slice(None)] * a.ndim
+        hi[axis], lo[axis] = slice(1, None), slice(None, -1)
+        a = _ops().sub(a[tuple(hi)], a[tuple(lo)])
+    return a
+
+
 def _save(*args, **kwargs):
     raise TypeError("numpy.save/savez would store float64 values; fxsim.save(path, name=a) "
                     "keeps the raw words and formats (np.save(path, a.raw) stores raw words only)")
@@ -999,6 +1027,8 @@ _FUNCTIONS = {
     **{f: _joined(f) for f in (np.concatenate, np.stack, np.vstack, np.hstack, np.dstack,
                                np.column_stack, np.block)},
     np.where: _where,
+    np.clip: _clip,
+    np.diff: _diff,
     np.array_equal: _array_equal,
     np.sum: lambda a, axis=None, keepdims=False, **kw: (
         a.sum(axis, keepdims) if not kw and isinstance(a, FixedArray) else _refuse("sum")),

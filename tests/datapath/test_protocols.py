@@ -114,6 +114,10 @@ def test_array_functions():
     assert np.array_equal(A, A.copy()) and not np.array_equal(A, B)
     assert np.dot(M, M.T).identical(M @ M.T)
     assert exact(np.zeros_like(A)) == [0] * 6 and np.zeros_like(A).fmt == A.fmt
+    lo, hi = Fraction(-1, 2), Fraction(3)
+    assert exact(np.clip(A, lo, hi)) == [min(max(x, lo), hi) for x in VA]
+    assert exact(np.diff(A)) == [y - x for x, y in zip(VA, VA[1:])]
+    assert exact(np.diff(M, n=2, axis=1)) == [VA[2] - 2 * VA[1] + VA[0], VA[5] - 2 * VA[4] + VA[3]]
     with pytest.raises(TypeError, match="fxsim.save"):
         np.save("never_written.npy", A)
     with pytest.raises(TypeError, match="FixedArray"):

@@ -316,10 +316,6 @@ class FixedArray:
     __hash__ = None
 
     # -- arithmetic (see fxsim.context) ---------------------------------------------------
-    def _other(self, other):
-        """The other operand as a FixedArray (numbers converted exactly), or None."""
-        return _operand(other)
-
     def _binary(self, name, other, reflected=False):
         o = _operand(other)
         if o is None:
@@ -328,10 +324,7 @@ class FixedArray:
         fn = getattr(_OPS or _ops(), name)
         ctx = get_context()
         if ctx is DEFAULT:
-            try:
-                return fn(a, b)
-            except ValueError:
-                return _hint(fn, a, b)      # the same error, with a hint for operators
+            return _hint(fn, a, b)
         return _with_context(ctx, self, f"a {_SYMBOL[name]} b",
                              lambda fmt, **kw: _hint(fn, a, b, fmt, **kw))
 
@@ -661,6 +654,7 @@ def _shift_amount(n, what) -> int:
 
 
 def _hint(fn, *args, **kw):
+    """``fn(*args, **kw)``; its error asking for ``fmt=`` says how operators give one."""
     try:
         return fn(*args, **kw)
     except ValueError as e:

@@ -938,7 +938,7 @@ def _array_ufunc(ufunc, method, inputs, kwargs):
 def _structural(func):
     """A numpy function that only moves words: applied to the raw words, same format."""
     def run(a, *args, **kwargs):
-        if not isinstance(a, FixedArray) or \
+        if not isinstance(a, FixedArray) or "dtype" in kwargs or \
                 any(isinstance(x, FixedArray) for x in (*args, *kwargs.values())):
             _refuse(func.__name__)
         return FixedArray._wrap(np.asarray(func(a.raw, *args, **kwargs)), a.fmt)
@@ -1014,12 +1014,12 @@ _FUNCTIONS = {
         np.swapaxes, np.broadcast_to, np.flip, np.fliplr, np.flipud, np.roll, np.take,
         np.repeat, np.tile, np.diagonal, np.copy, np.sort, np.rot90, np.atleast_1d,
         np.atleast_2d, np.atleast_3d, np.amax, np.amin, np.max, np.min, np.zeros_like,
-        np.empty_like, np.take_along_axis, np.triu, np.tril, np.diag, np.resize)},
+        np.take_along_axis, np.triu, np.tril, np.diag, np.resize)},
     **{f: _on_raw(f) for f in (
         np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero,
         np.count_nonzero, np.argwhere, np.flatnonzero)},
     **{f: _joined(f) for f in (np.concatenate, np.stack, np.vstack, np.hstack, np.dstack,
-                               np.column_stack, np.block)},
+                               np.column_stack)},
     np.where: _where,
     np.clip: _clip,
     np.diff: _diff,
@@ -1034,7 +1034,6 @@ _FUNCTIONS = {
     np.savez: _save,
     np.savez_compressed: _save,
 }
-_FUNCTIONS = {k: v for k, v in _FUNCTIONS.items() if hasattr(k, "__name__")}
 
 
 def _array_function(func, types, args, kwargs):

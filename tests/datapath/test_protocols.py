@@ -81,6 +81,7 @@ def test_mapped_ufuncs_are_the_operators():
     lambda: np.add(A, np.ones(6)), lambda: np.ones(6) + A, lambda: np.ones(6) * A,
     lambda: np.mean(A), lambda: np.round(A), lambda: np.std(A), lambda: np.add.outer(A, B),
     lambda: np.sin(A), lambda: np.power(A, 2), lambda: np.isclose(A, B),
+    lambda: np.zeros_like(A, dtype=float), lambda: np.empty_like(A),
 ])
 def test_refused_calls_raise_a_type_error_that_says_how(call):
     with pytest.raises(TypeError, match="to_float|fxsim.cast|keyword"):

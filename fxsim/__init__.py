@@ -18,6 +18,20 @@ saturate on overflow:
 >>> x.to_hex().tolist(), x.bits(0).bin
 (['001a', 'fd80', '7fff'], '0000000000011010')
 
+Arithmetic as arithmetic: operators compute exactly (the format grows as in hardware), numbers
+join exactly, and ``fxsim.context`` says how operators cast their results:
+
+>>> w = cast([0.5, 0.25, -1.0], "Q4.4")
+>>> x * w
+FixedArray(Q12.12, [   0.05078125,   -0.625     , -127.99609375])
+>>> (x + 1).fmt, x < w, (x * w).sum()
+(QFormat(wl=17, fl=8, signed=True), array([ True,  True, False]), FixedArray(Q14.12, -128.5703125))
+>>> with fxsim.context(result=q, rounding="nearest_even", overflow="saturate"):
+...     x * w + 0.5
+FixedArray(Q8.8, [   0.55078125,   -0.125     , -127.49609375])
+>>> x.bits[15:8]
+FixedArray(UQ8.0, [  0, 253, 127])
+
 A first LFSR: a 16-bit register (maximal-length taps) as the random bits of stochastic
 rounding.  0.1 is 25.6 LSB, so SR rounds up to 26 with probability 0.6:
 
@@ -53,7 +67,10 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 from .counters import CastRecord, Counters
-from .fixed import FixedArray
+from .fixed import FixedArray, bitcat
+from .context import context, get_context
+from .io import from_dlpack, load, save
+from .printing import get_printoptions, printoptions, set_printoptions
 from .modes import DETERMINISTIC, OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
 from .ops import Caster, add, cast, dot, get_num_threads, matmul, matvec, mul, set_num_threads, sub
 from .qformat import QFormat, qformat
@@ -66,4 +83,5 @@ __all__ = [
     "QFormat", "qformat", "FixedArray", "cast", "add", "sub", "mul", "dot", "matvec", "matmul",
     "Caster", "Counters", "CastRecord", "ROUNDING", "DETERMINISTIC", "STOCHASTIC", "OVERFLOW", "SR_RULES",
     "set_num_threads", "get_num_threads", "LFSR", "Ideal", "CastMode", "make_source",
+    "context", "get_context", "bitcat", "save", "load", "from_dlpack", "set_printoptions", "get_printoptions", "printoptions",
 ]

@@ -50,19 +50,19 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 import fxsim
-from fxsim import Counters, FixedArray, QFormat, cast, dot, mul
+from fxsim import Counters, FixedArray, QFormat, cast, dot
 from fxsim.vectors import check_outputs, export_vectors, read_vectors
 
 fin, narrow, wide = (QFormat.parse(f) for f in (IN_FMT, ACC_NARROW, ACC_WIDE))
 rng = np.random.default_rng(SEED)
 a = cast(rng.uniform(0.25, 1.9, K), fin)            # positive weights
 b = cast(rng.uniform(-1.9, 1.9, K), fin)            # inputs of both signs
-p = mul(a, b)                                       # exact products
+p = a * b                                           # exact products (full precision)
 print(f"inputs {fin}, products {p.fmt} (exact), narrow accumulator {narrow} "
       f"(range [{narrow.min}, {narrow.max}]), wide accumulator {wide}")
 print(f"sum of the positive products {p.to_float()[p.raw > 0].sum():+.4f}, "
       f"of the negative ones {p.to_float()[p.raw < 0].sum():+.4f}")
-print(f"exact dot product (fxsim, no accumulator cast): {float(dot(a, b)):+.6f}; "
+print(f"exact dot product (fxsim, a @ b: no accumulator cast): {float(a @ b):+.6f}; "
       f"float64: {float(a.to_float() @ b.to_float()):+.6f}")
 
 # %% [markdown]
@@ -80,8 +80,12 @@ orders = {"as given": np.arange(K), "largest first": np.argsort(-p.to_float(), k
           "smallest first": np.argsort(p.to_float(), kind="stable")}
 print(f"{'order':<16}{'wide ' + str(wide):>18}{'narrow ' + str(narrow) + ' ' + OVERFLOW:>28}{'narrow, wrap':>16}")
 for name, o in orders.items():
-    w = float(dot(a[o], b[o], acc=wide, rounding=ROUNDING, overflow=OVERFLOW))
-    n = float(dot(a[o], b[o], acc=narrow, rounding=ROUNDING, overflow=OVERFLOW))
+    # inside `fxsim.context(acc=...)`, `@` accumulates in that format (a cast after every
+    # addition, in index order) -- the same as fxsim.dot(a, b, acc=..., rounding=..., ...)
+    with fxsim.context(acc=wide, rounding=ROUNDING, overflow=OVERFLOW):
+        w = float(a[o] @ b[o])
+    with fxsim.context(acc=narrow, rounding=ROUNDING, overflow=OVERFLOW):
+        n = float(a[o] @ b[o])
     wr = float(dot(a[o], b[o], acc=narrow, rounding=ROUNDING, overflow="wrap"))
     print(f"{name:<16}{w:>+18.6f}{n:>+28.6f}{wr:>+16.6f}")
 

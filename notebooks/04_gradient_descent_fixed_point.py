@@ -60,7 +60,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 import fxsim
-from fxsim import QFormat, cast, mul, sub
+from fxsim import QFormat, cast
 from fxsim import plot as fxplot
 from fxsim.accelerator import Accelerator
 from fxsim.models import Quadratic
@@ -125,7 +125,7 @@ else:
     xq = cast(P, fmt)                                            # exact: they are on the grid
     g = cast((P - c) @ model.A.T, fmt, rn["grad"])               # the gradient cast
     t_q = GD(model, accelerator(rn, 0), T, x0=x0).t_q            # t as GD quantizes it
-    x_new = cast(sub(xq, mul(t_q, g)), fmt, rn["update"])        # exact t·g, one write-back cast
+    x_new = cast(xq - t_q * g, fmt, rn["update"])                # exact t·g, one write-back cast
     fixed = np.all(x_new.raw == xq.raw, axis=1)
     stuck = P[fixed]
     f_grid = 0.5 * np.einsum("ni,ij,nj->n", P - c, model.A, P - c)

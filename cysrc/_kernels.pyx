@@ -1104,3 +1104,21 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
         free(qbuf)
         free(dbuf)
         free(zeros)
+
+
+def all_finite(const real_t[::1] x, int nthreads):
+    """True when x holds no NaN and no inf: chunks of CHUNK elements checked on nthreads
+    threads (a memory-bound pass; numpy's isfinite(x).all() runs on one thread and writes a
+    bool array)."""
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t k, j, j1
+    cdef int bad = 0
+    cdef int b
+    for k in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
+        b = 0
+        j1 = min(n, (k + 1) * CHUNK)
+        for j in range(k * CHUNK, j1):
+            b = b | (not (fabs(x[j]) <= 1.7976931348623157e308))
+        bad |= b
+    return not bad

@@ -611,3 +611,81 @@ cdef class IdealCore:
 
     def capsule(self):
         return _make_capsule(&self.src, self)
+
+
+# -- PCG64 stepped in place: numpy's generator without a call per word ----------------------------
+
+cdef extern from *:
+    """
+    typedef unsigned __int128 fxs_u128;
+    #define FXS_PCG_MULT (((fxs_u128)2549297995355413924ULL << 64) | 4865540595714422341ULL)
+    static inline uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) {
+        /* numpy's PCG64 (pcg64.h, XSL-RR 128/64): step, then output from the new state */
+        fxs_u128 x = *s * FXS_PCG_MULT + inc;
+        uint64_t v = (uint64_t)(x >> 64) ^ (uint64_t)x;
+        unsigned rot = (unsigned)(x >> 122);
+        *s = x;
+        return (v >> rot) | (v << ((-rot) & 63));
+    }
+    """
+    ctypedef unsigned long long fxs_u128
+    uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) noexcept nogil
+
+
+ctypedef struct pcg64_st:
+    fxs_u128 state
+    fxs_u128 inc
+
+
+cdef uint64_t pcg64_next(void* vst, int r) noexcept nogil:
+    cdef pcg64_st* st = <pcg64_st*>vst
+    return fxs_pcg64_next(&st.state, st.inc) >> (64 - r)
+
+
+cdef void pcg64_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
+    cdef pcg64_st* st = <pcg64_st*>vst
+    cdef fxs_u128 s = st.state
+    cdef fxs_u128 inc = st.inc
+    cdef int sh = 64 - r
+    cdef int64_t i
+    for i in range(n):
+        out[i] = fxs_pcg64_next(&s, inc) >> sh
+    st.state = s
+
+
+cdef class PCG64Core:
+    """numpy's PCG64 stepped inline (no function pointer per word), from the ``state`` and
+    ``inc`` of ``PCG64.state["state"]``: the same words as numpy's ``next_uint64``.  For the
+    private copies of a long cast; ``position()`` gives (state, inc) back."""
+    cdef bitsrc_t src
+    cdef pcg64_st st
+
+    def __cinit__(self, state, inc):
+        if not (0 <= state < 1 << 128 and 0 <= inc < 1 << 128):
+            raise ValueError("PCG64Core: state and inc must be 128-bit unsigned integers")
+        self.st.state = ((<fxs_u128><uint64_t>(state >> 64)) << 64) | <uint64_t>(state & 0xFFFFFFFFFFFFFFFF)
+        self.st.inc = ((<fxs_u128><uint64_t>(inc >> 64)) << 64) | <uint64_t>(inc & 0xFFFFFFFFFFFFFFFF)
+        self.src.state = <void*>&self.st
+        self.src.next = &pcg64_next
+        self.src.fill = &pcg64_fill
+        self.src.max_r = 64
+
+    def position(self):
+        cdef uint64_t sh = <uint64_t>(self.st.state >> 64), sl = <uint64_t>self.st.state
+        cdef uint64_t ih = <uint64_t>(self.st.inc >> 64), il = <uint64_t>self.st.inc
+        return (int(sh) << 64) | int(sl), (int(ih) << 64) | int(il)
+
+    @property
+    def capsule(self):
+        return _make_capsule(&self.src, self)
+
+    def draws(self, Py_ssize_t n, int r):
+        """n draws of 1 <= r <= 64 bits (w >> (64 - r), as Ideal)."""
+        if not 1 <= r <= 64 or n < 0:
+            raise ValueError("PCG64Core.draws: need n >= 0 and 1 <= r <= 64")
+        out = np.empty(n, dtype=np.uint64)
+        cdef uint64_t[::1] o = out
+        if n:
+            with nogil:
+                pcg64_fill(&self.st, &o[0], n, r)
+        return out

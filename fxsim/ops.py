@@ -696,9 +696,14 @@ def _check_out(op: str, out, fmt: QFormat, shape, inputs) -> np.ndarray:
 
 def _all_finite(src: np.ndarray) -> bool:
     """No NaN or inf in the float64 ``src`` (checked in blocks, so that Ctrl-C is seen)."""
-    if src.size <= _BLOCK:
-        return bool(np.isfinite(src).all())
-    return all(np.isfinite(src[lo:lo + _BLOCK]).all() for lo in range(0, src.size, _BLOCK))
+    if src.size < 1 << 16 or _threads == 1 or src.dtype not in _KERNEL_FLOATS \
+            or not src.flags.c_contiguous:
+        if src.size <= _BLOCK:
+            return bool(np.isfinite(src).all())
+        return all(np.isfinite(src[lo:lo + _BLOCK]).all() for lo in range(0, src.size, _BLOCK))
+    flat = src.reshape(-1)
+    step = 4 * _BLOCK
+    return all(K.all_finite(flat[lo:lo + step], _threads) for lo in range(0, flat.size, step))
 
 
 def _result(words: np.ndarray, shape, fmt: QFormat, out, target) -> FixedArray:

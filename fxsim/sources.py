@@ -645,9 +645,17 @@ class Ideal(BitSource):
         self._check_r(r)
         with self.lock:
             st = self.bit_generator.state
-            copies = [Ideal(self._jumped(st, int(off))) for off in cuts[:-1]]
+            copies = [self._private(self._jumped(st, int(off))) for off in cuts[:-1]]
             self.bit_generator.state = self._jumped(st, int(cuts[-1])).state
         return copies
+
+    def _private(self, bg):
+        """A private stream at ``bg``'s position for one cast: PCG64 stepped inline by
+        ``PCG64Core`` (the same words, no call per word), other generators as an Ideal."""
+        if self.name != "PCG64":
+            return Ideal(bg)
+        st = bg.state["state"]
+        return _S.PCG64Core(int(st["state"]), int(st["inc"]))
 
     def _jumped(self, state, off: int):
         """A new bit generator at ``state`` moved ``off`` 64-bit words ahead."""

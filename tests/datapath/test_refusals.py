@@ -202,3 +202,26 @@ def test_omp_num_threads_is_the_default(value, want):
 def test_set_num_threads_range(n):
     with pytest.raises(ValueError, match=r"\[1, 1024\]"):
         fxsim.set_num_threads(n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("at", [0, 32767, 32768, (1 << 17) - 1])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_long_inputs_with_a_nonfinite_value_are_refused_before_any_draw(dtype, at, bad):
+    """Long inputs are checked for NaN/inf on the kernel threads in chunks of 2**15: a value at
+    either side of a chunk edge or at the end is found, the call takes no draw, and a
+    saturating cast of inf goes through (to the rail)."""
+    x = np.linspace(-3, 3, 1 << 17).astype(dtype)
+    x[at] = bad
+    src = fxsim.Ideal("pcg64", seed=5)
+    before = src.state
+    kinds = ["wrap"] if np.isnan(bad) else ["wrap", "saturate"]
+    for overflow in kinds:
+        call = lambda: fxsim.cast(x, "Q8.4", "stochastic", overflow, r=8, source=src)  # noqa: E731
+        if overflow == "saturate":
+            got = call()
+            assert got.raw[at] == (2047 if bad > 0 else -2048)     # Q8.4: a 12-bit word
+            continue
+        with pytest.raises(ValueError, match="NaN" if np.isnan(bad) else "inf"):
+            call()
+        assert src.state == before

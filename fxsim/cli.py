@@ -149,6 +149,9 @@ def _add_export_parser(sub):
                    help="seed of the source (LFSR: its starting state, 1..2^N-1); default --seed")
     p.add_argument("--no-edges", dest="edges", action="store_false",
                    help="random words only (no min/max/0/-1/tie cases first)")
+    p.add_argument("--bench", action="store_true",
+                   help="also write params.vh (every parameter as `define FXSIM_<NAME>) and, for a "
+                        "cast rtl/sr_unit.v can do, mode.mem: iverilog -I rtl -I OUT needs no -P")
     p.add_argument("--force", action="store_true",
                    help="replace an earlier fxsim export in OUT (only the files its manifest.json "
                         "lists; other files are left alone)")
@@ -188,7 +191,7 @@ def export_vectors_cmd(args, p) -> int:
             a_fmt=args.a_fmt, b_fmt=args.b_fmt, acc=args.acc, prod=args.prod, K=args.K,
             shape=args.shape, rounding=args.rounding, overflow=args.overflow, r=args.r,
             eps=args.eps, sr_rule=args.sr_rule, source=args.source, source_seed=args.source_seed,
-            edges=args.edges, overwrite=args.force)
+            edges=args.edges, overwrite=args.force, bench=args.bench)
     except (ValueError, OverflowError, OSError) as e:
         if isinstance(e, OSError) and e.strerror:      # the system's refusal (permissions, a full disk)
             where = "" if e.filename in (None, args.out) else f" ({e.filename})"
@@ -199,6 +202,7 @@ def export_vectors_cmd(args, p) -> int:
             msg += " (--seed also seeds the source unless --source-seed is given)"
         p.error(msg)
     files = [i["file"] for i in m["ports"].values()] + [i["file"] for i in m["draws"].values()]
+    files += [m["bench"]["header"]] if "bench" in m else []
     src = m["source"]
     how = args.rounding + (f", r={args.r}, source {src['kind']}" if sto else "")
     print(f"wrote {m['count']} cases of {args.op} ({how}) to {args.out}: manifest.json {' '.join(files)}")
@@ -224,6 +228,63 @@ def check_vectors_cmd(args, p) -> int:
         p.error(cli_text(e))
     print(rep)
     return 0 if rep.ok else 1
+
+
+def _add_rtl_gen_parser(sub):
+    from fxsim.rtlgen import OVERFLOWS, ROUNDINGS
+    from fxsim import SR_RULES
+    p = sub.add_parser("rtl-gen", help="write a Verilog SR unit + LFSR, its bench and vectors",
+                       description="Write OUT/NAME.v (a synthesizable rounding unit with its LFSRs, "
+                                   "configured as the cast and source given), OUT/tb_NAME.v and "
+                                   "OUT/vec (export-vectors --bench of the same cast), and print "
+                                   "the commands that simulate and check it.")
+    p.add_argument("out", metavar="OUT", help="output folder (created)")
+    p.add_argument("--name", default="sr_top", help="module name (default sr_top)")
+    p.add_argument("--in-fmt", type=_fmt_arg, required=True, help="input format (signed)")
+    p.add_argument("--fmt", type=_fmt_arg, required=True, help="output format (signed, fl below the input's)")
+    p.add_argument("--rounding", default="nearest_even", choices=ROUNDINGS, metavar="MODE",
+                   help="rounding (default nearest_even): " + " ".join(ROUNDINGS))
+    p.add_argument("--overflow", default="saturate", choices=OVERFLOWS, metavar="MODE",
+                   help="overflow (default saturate): " + " ".join(OVERFLOWS))
+    p.add_argument("--r", type=pos_int, help="random bits per draw (stochastic)")
+    p.add_argument("--sr-rule", default="trunc", choices=SR_RULES, metavar="RULE",
+                   help="few-bit SR rule (default trunc): " + " ".join(SR_RULES))
+    p.add_argument("--source", default="lfsr:16", help="LFSR spec lfsr[:N][:galois|fibonacci]"
+                   "[:serial|state][:lanes=L] (stochastic; default lfsr:16)")
+    p.add_argument("--seed", type=nonneg_int, default=1, help="the LFSR's starting state and the "
+                   "inputs' seed (default 1)")
+    p.add_argument("--count", type=_size_arg, default=1000, help="vectors (default 1000)")
+    p.add_argument("--force", action="store_true", help="replace an earlier rtl-gen output in OUT")
+    return p
+
+
+def rtl_gen_cmd(args, p) -> int:
+    """``fxsim rtl-gen``: ``fxsim.rtlgen.generate``; prints the files and the commands.
+
+    >>> import os, tempfile
+    >>> d = os.path.join(tempfile.mkdtemp(), "gen")
+    >>> main(["rtl-gen", d, "--in-fmt", "Q(16,12)", "--fmt", "Q(8,4)", "--count", "16"])
+    wrote .../sr_top.v, .../tb_sr_top.v and .../vec (16 cases); simulate and check with:
+      iverilog -g2005 -I .../vec -o .../tb.vvp .../tb_sr_top.v .../sr_top.v
+    ...
+    0
+    """
+    from fxsim import CastMode
+    from fxsim.rtlgen import commands, generate
+    from fxsim.vectors import cli_text
+    sto = args.rounding == "stochastic"
+    if sto != (args.r is not None):
+        p.error("--r is needed with --rounding stochastic, and only then")
+    try:
+        mode = CastMode(args.rounding, args.overflow, args.r, 0, args.sr_rule)
+        m = generate(args.out, args.name, args.in_fmt, args.fmt, mode, source=args.source,
+                     seed=args.seed, count=args.count, overwrite=args.force)
+    except (ValueError, OSError) as e:
+        p.error(cli_text(e))
+    print(f"wrote {args.out}/{args.name}.v, {args.out}/tb_{args.name}.v and {args.out}/vec "
+          f"({m['count']} cases); simulate and check with:")
+    print("\n".join("  " + c for c in commands(args.out, args.name)))
+    return 0
 
 
 def gd_study_cmd(args) -> int:
@@ -265,6 +326,8 @@ def main(argv=None) -> int:
     pc.add_argument("--port", help="output port (default: the one PRODUCED is named after, "
                     "e.g. y.mem or y_rtl.mem)")
     pc.set_defaults(run=lambda a: check_vectors_cmd(a, pc))
+    pr = _add_rtl_gen_parser(sub)
+    pr.set_defaults(run=lambda a: rtl_gen_cmd(a, pr))
     for name in STUDY_MODULES:
         importlib.import_module(name).add_cli(sub)
     args = parser.parse_args(argv)

@@ -38,7 +38,7 @@ def run_tb(top, params, vectors, out, timeout=120):
     folder `vectors`, writing outputs to `out`. Returns vvp's stdout."""
     os.makedirs(out, exist_ok=True)
     exe = os.path.join(out, top + ".vvp")
-    cmd = ["iverilog", "-g2005", "-Wall", "-I", RTL, "-s", top, "-o", exe]
+    cmd = ["iverilog", "-g2005", "-Wall", "-DTB_DEFAULTS", "-I", RTL, "-s", top, "-o", exe]
     cmd += ["-P%s.%s=%s" % (top, k, v) for k, v in params.items()]
     cmd += [os.path.join(RTL, f) for f in SOURCES[top]]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

@@ -213,8 +213,8 @@ module tb_{name};
     reg                  clk = 1'b0, load = 1'b0, en = 1'b0;
     reg  [LANES*WI-1:0]  x = {{(LANES*WI){{1'b0}}}};
     wire [LANES*WO-1:0]  y;
-    reg  [8*1024-1:0]    vdir, odir;
-    reg  [8*1100-1:0]    fname;
+    reg  [8*960-1:0]     vdir, odir;     // at most 960 characters (8192-bit $display limit)
+    reg  [8*1024-1:0]    fname;
     integer              i, k, fd;
 
     {name} dut (.clk(clk), .load(load), .en(en), .x(x), .y(y));

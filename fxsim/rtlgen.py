@@ -215,7 +215,8 @@ module tb_{name};
     wire [LANES*WO-1:0]  y;
     reg  [8*960-1:0]     vdir, odir;     // at most 960 characters (8192-bit $display limit)
     reg  [8*1024-1:0]    fname;
-    integer              i, k, fd;
+    reg  [LANES*WI-1:0]  xb;             // built whole, then x = xb (Verilator 5.006 missed
+    integer              i, k, fd;     // a part-select write to x in the timed loop)
 
     {name} dut (.clk(clk), .load(load), .en(en), .x(x), .y(y));
 
@@ -238,7 +239,8 @@ module tb_{name};
         load = 1'b1; tick; load = 1'b0;
         for (i = 0; i < COUNT; i = i + LANES) begin
             for (k = 0; k < LANES; k = k + 1)
-                x[k*WI +: WI] = (i + k < COUNT) ? x_mem[i + k] : {{WI{{1'b0}}}};
+                xb[k*WI +: WI] = (i + k < COUNT) ? x_mem[i + k] : {{WI{{1'b0}}}};
+            x = xb;
             #1;
             if (^x === 1'bx) begin $display("ERROR: undefined input at case %0d", i); $finish; end
             for (k = 0; k < LANES; k = k + 1)

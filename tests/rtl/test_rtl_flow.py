@@ -8,6 +8,7 @@ the parameters read back from the header text itself."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -215,3 +216,36 @@ def test_rtl_gen_refusals(tmp_path):
     with pytest.raises(FileExistsError, match="overwrite"):
         rtlgen.generate(str(tmp_path / "g"), count=8)
     rtlgen.generate(str(tmp_path / "g"), count=8, overwrite=True)
+
+
+@requires_iverilog
+@pytest.mark.rtl
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+@pytest.mark.parametrize("top", ["tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "rtl-gen"])
+def test_verilator_runs_the_same_benches(top, tmp_path):
+    """Verilator (--binary --timing) builds every bench of rtl/ and an rtl-gen bench; the words
+    match the folder's (a build takes ~10 s of CPU, hence slow)."""
+    vec = str(tmp_path / "vec")
+    if top == "tb_sat_mac":
+        export_vectors(vec, "dot", in_fmt="Q(8,4)", acc="Q(18,8)", K=16, count=2000, bench=True)
+        srcs = [os.path.join(RTL, f) for f in UNITS[top]]
+    elif top == "rtl-gen":
+        rtlgen.generate(str(tmp_path), "u", "Q(16,12)", "Q(8,4)", CastMode("stochastic", r=8, sr_rule="half"),
+                        source="lfsr:16:fibonacci:state:lanes=2", seed=9, count=20000)
+        srcs, top = [str(tmp_path / "tb_u.v"), str(tmp_path / "u.v")], "tb_u"
+    else:
+        export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
+                       source="lfsr:16:galois:serial", count=20000, bench=True)
+        srcs = [os.path.join(RTL, f) for f in UNITS[top]]
+    obj, out = str(tmp_path / "obj"), str(tmp_path / "out")
+    os.makedirs(out)
+    res = subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-WIDTH", f"-I{RTL}",
+                          f"-I{vec}", "--top-module", top, "--Mdir", obj, *srcs],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = subprocess.run([os.path.join(obj, "V" + top), f"+vectors={vec}", f"+out={out}"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "DONE" in res.stdout, res.stdout + res.stderr
+    rep = check_outputs(vec, os.path.join(out, "y.mem"))
+    assert rep.ok and rep.echo and not rep.params, str(rep)

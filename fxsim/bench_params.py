@@ -79,6 +79,26 @@ def params_of(manifest: dict) -> dict:
     return p
 
 
+def derived(manifest: dict) -> dict:
+    """The parameters a validated manifest without a ``bench`` entry still fixes: every port's
+    width, fraction and sign, COUNT, and R when it has draws (a folder from outside: only the
+    keys ``_load_manifest`` checked).
+
+    >>> derived({"count": 3, "ports": {"x": {"wl": 8, "fl": 4, "signed": True}}, "draws": {}})
+    {'COUNT': 3, 'X_WL': 8, 'X_FL': 4, 'X_SIGNED': 1}
+    """
+    p = {"COUNT": manifest["count"]}
+    for port, info in manifest["ports"].items():
+        if port in ("seed", "mode", "v"):
+            continue
+        u = port.upper()
+        p.update({f"{u}_WL": info["wl"], f"{u}_FL": info.get("fl", 0), f"{u}_SIGNED": int(info["signed"])})
+    rnd = manifest["draws"].get("rnd")
+    if rnd:
+        p["R"] = rnd["r"]
+    return p
+
+
 def header_text(params: dict, folder_name="") -> str:
     """params.vh: one ```define FXSIM_<NAME> value`` per parameter (strings quoted, the LFSR's
     mask and seed as sized hex).
@@ -153,14 +173,15 @@ def read_echo(path) -> dict:
     return out
 
 
-def compare(echo: dict, params: dict) -> list:
+def compare(echo: dict, params: dict, known_only=False) -> list:
     """[(name, the bench's value, the folder's value)] of every echoed parameter that differs
-    (None: the folder does not define it).
+    (None: the folder does not define it; ``known_only``: skip those).
 
     >>> compare({"R": 8, "K": 4}, {"R": 8})
     [('K', 4, None)]
     """
-    return [(k, v, params.get(k)) for k, v in echo.items() if params.get(k) != v]
+    return [(k, v, params.get(k)) for k, v in echo.items()
+            if params.get(k) != v and not (known_only and k not in params)]
 
 
 def echo_next_to(produced) -> str | None:

@@ -1305,6 +1305,7 @@ class CheckReport:
     examples: list = field(default_factory=list)   # [(index, expected hex, got text)], first few
     params: list = field(default_factory=list)     # [(name, the bench's, the folder's)] that differ
     echo: str | None = None                        # the bench's parameter echo that was compared
+    params_from: str = "params.vh"                 # what the folder's values are read from
 
     @property
     def ok(self) -> bool:
@@ -1327,7 +1328,7 @@ class CheckReport:
         return f"{text} ({u})"
 
     def __str__(self) -> str:
-        lines = [f"the bench was compiled for {k} = {b}, the folder's params.vh says "
+        lines = [f"the bench was compiled for {k} = {b}, the folder's {self.params_from} says "
                  + ("nothing of it" if f is None else f"{k} = {f}") + f" ({self.echo}); "
                  "recompile it with -I <folder> and no -P for this parameter"
                  for k, b, f in self.params]
@@ -1386,8 +1387,9 @@ def check_outputs(folder, produced, port=None, show=5, echo=None) -> CheckReport
 
     ``echo``: the bench's parameter echo (``NAME VALUE`` lines, see ``fxsim.bench_params``;
     default: ``tb_params.txt`` next to ``produced`` when the bench wrote one; False: none).  A
-    parameter that differs from the folder's (``bench.params`` of an export with ``bench=True``)
-    fails the check and is named first: the bench was compiled for another folder.
+    parameter that differs from the folder's (``bench.params`` of an export with ``bench=True``;
+    else the formats, count and r its ports and draws fix) fails the check and is named first:
+    the bench was compiled for another folder.
 
     >>> import os, tempfile
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
@@ -1431,10 +1433,14 @@ def check_outputs(folder, produced, port=None, show=5, echo=None) -> CheckReport
                       got_words=len(got), mismatches=len(bad))
     if echo is None:
         echo = _bench.echo_next_to(produced)
-    if echo and m.get("bench"):
+    if echo:
         rep.echo = os.fspath(echo)
-        try:
-            rep.params = _bench.compare(_bench.read_echo(rep.echo), m["bench"].get("params", {}))
+        bench = m.get("bench")
+        try:          # without a bench entry: the parameters the ports and draws fix
+            got = _bench.read_echo(rep.echo)
+            rep.params = (_bench.compare(got, bench.get("params", {})) if bench
+                          else _bench.compare(got, _bench.derived(m), known_only=True))
+            rep.params_from = _bench.HEADER if bench else "manifest.json (its ports)"
         except OSError as e:
             raise ValueError(f"cannot read the bench's parameter echo {rep.echo} ({e.strerror or e})") from None
     if bad:

@@ -16,8 +16,6 @@ module tb_sat_mac;
     parameter integer WA    = 20;
     parameter integer K     = 4;
     parameter integer COUNT = 4;
-    parameter integer FA    = 0;    // fraction lengths: only echoed (the MAC works on raw words)
-    parameter integer FB    = 0;
 `else
 `include "params.vh"
     parameter integer WX    = `FXSIM_A_WL;
@@ -55,10 +53,11 @@ module tb_sat_mac;
     initial begin
         tb_get_dirs;
         tb_open_out("tb_params.txt", fd_p);
-        $fwrite(fd_p, "A_WL %0d\nA_FL %0d\nA_SIGNED 1\nB_WL %0d\nB_FL %0d\nB_SIGNED 1\n",
-                WX, FA, WY, FB);
-        $fwrite(fd_p, "Y_WL %0d\nY_FL %0d\nY_SIGNED 1\nK %0d\nCOUNT %0d\nOVERFLOW saturate\n",
-                WA, FA + FB, K, COUNT);
+        $fwrite(fd_p, "A_WL %0d\nA_SIGNED 1\nB_WL %0d\nB_SIGNED 1\nY_WL %0d\nY_SIGNED 1\n", WX, WY, WA);
+        $fwrite(fd_p, "K %0d\nCOUNT %0d\nOVERFLOW saturate\n", K, COUNT);
+`ifndef TB_DEFAULTS     // the fraction lengths come only from a folder (the MAC works on raw words)
+        $fwrite(fd_p, "A_FL %0d\nB_FL %0d\nY_FL %0d\n", FA, FB, FA + FB);
+`endif
         $fclose(fd_p);
         tb_in_name("a.mem"); $readmemh(fname, a_mem);
         tb_in_name("b.mem"); $readmemh(fname, b_mem);

@@ -127,6 +127,13 @@ def test_bench_compiled_for_other_parameters_is_named(tmp_path, capsys):
     y = sim("tb_sr_unit", vec, str(tmp_path / "out3"), includes=(RTL, other))
     rep = check_outputs(vec, y)
     assert not rep.ok and {p[0] for p in rep.params} == {"X_WL", "X_FL", "R", "DRAWS"}
+    # a folder without --bench: the parameters its ports and draws fix are still compared
+    plain = str(tmp_path / "plain")
+    export_vectors(plain, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=16,
+                   source="lfsr:16", count=1000)
+    rep = check_outputs(plain, y)
+    assert [p[0] for p in rep.params] == ["X_WL", "X_FL", "R"]   # built for `other`
+    assert "the folder's manifest.json (its ports) says X_WL = 16" in str(rep)
     # a sat_mac bench built for the folder passes; one with a narrower accumulator is named
     mac = str(tmp_path / "mac")
     export_vectors(mac, "dot", in_fmt="Q(8,4)", acc="Q(18,8)", K=16, count=300, bench=True)

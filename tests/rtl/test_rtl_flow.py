@@ -256,3 +256,29 @@ def test_verilator_runs_the_same_benches(top, tmp_path):
     assert res.returncode == 0 and "DONE" in res.stdout, res.stdout + res.stderr
     rep = check_outputs(vec, os.path.join(out, "y.mem"))
     assert rep.ok and rep.echo and not rep.params, str(rep)
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--in-fmt", "UQ(8,4)", "--fmt", "Q(4,1)"], "signed units"),
+    (["--in-fmt", "Q(8,4)", "--fmt", "Q(4,1)", "--r", "8"], "--r is needed with --rounding stochastic"),
+    (["--in-fmt", "Q(8,4)", "--fmt", "Q(4,1)", "--rounding", "stochastic"], "--r is needed"),
+    (["--in-fmt", "Q(8,4)", "--fmt", "Q(4,1)", "--rounding", "stochastic", "--r", "4",
+      "--source", "ideal:pcg64"], "lfsr spec"),
+    (["--in-fmt", "Q(8,4)", "--fmt", "Q(4,1)", "--rounding", "stochastic", "--r", "4",
+      "--source", "lfsr:8", "--seed", "0"], "seed must be an integer in [1, 2**8 - 1]"),
+    (["--in-fmt", "Q(8,4)", "--fmt", "Q(4,1)", "--name", "a-b"], "Verilog identifier"),
+    (["--in-fmt", "Q(8,4)", "--fmt", "Q(4,1)", "--rounding", "nearest_odd"], "invalid choice"),
+])
+def test_rtl_gen_cli_errors(argv, msg, tmp_path, capsys):
+    from conftest import cli_user_error
+    err = cli_user_error(["rtl-gen", str(tmp_path / "g")] + argv, capsys, "rtl-gen")
+    assert msg in err
+    assert not os.path.exists(tmp_path / "g")
+
+
+def test_rtl_gen_cli_force(tmp_path, capsys):
+    from conftest import cli_user_error
+    argv = ["rtl-gen", str(tmp_path / "g"), "--in-fmt", "Q(8,4)", "--fmt", "Q(4,1)", "--count", "8"]
+    assert main(argv) == 0
+    assert "--force" in cli_user_error(argv, capsys, "rtl-gen")
+    assert main(argv + ["--force"]) == 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 
 from .modes import CastMode
 from .qformat import qformat
@@ -310,9 +311,10 @@ def generate(folder, name="sr_top", in_fmt="Q(16,12)", out_fmt="Q(8,4)", mode=No
         kw["in_fmt"] = fi
     m = vectors.export_vectors(os.path.join(folder, "vec"), "cast", fmt=fo, seed=seed,
                                overwrite=overwrite, bench=True, **kw)
-    for f, text in files.items():
-        p = os.path.join(folder, f)
-        with open(p + ".tmp", "w") as fh:
+    for f, text in files.items():          # a new temporary file, renamed into place: never through a link
+        tmp = os.path.join(folder, f".{f}.{secrets.token_hex(6)}.fxsim-tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        with os.fdopen(fd, "w") as fh:
             fh.write(text)
-        os.replace(p + ".tmp", p)
+        os.replace(tmp, os.path.join(folder, f))
     return m

@@ -230,63 +230,6 @@ def check_vectors_cmd(args, p) -> int:
     return 0 if rep.ok else 1
 
 
-def _add_rtl_gen_parser(sub):
-    from fxsim.rtlgen import OVERFLOWS, ROUNDINGS
-    from fxsim import SR_RULES
-    p = sub.add_parser("rtl-gen", help="write a Verilog SR unit + LFSR, its bench and vectors",
-                       description="Write OUT/NAME.v (a synthesizable rounding unit with its LFSRs, "
-                                   "configured as the cast and source given), OUT/tb_NAME.v and "
-                                   "OUT/vec (export-vectors --bench of the same cast), and print "
-                                   "the commands that simulate and check it.")
-    p.add_argument("out", metavar="OUT", help="output folder (created)")
-    p.add_argument("--name", default="sr_top", help="module name (default sr_top)")
-    p.add_argument("--in-fmt", type=_fmt_arg, required=True, help="input format (signed)")
-    p.add_argument("--fmt", type=_fmt_arg, required=True, help="output format (signed, fl below the input's)")
-    p.add_argument("--rounding", default="nearest_even", choices=ROUNDINGS, metavar="MODE",
-                   help="rounding (default nearest_even): " + " ".join(ROUNDINGS))
-    p.add_argument("--overflow", default="saturate", choices=OVERFLOWS, metavar="MODE",
-                   help="overflow (default saturate): " + " ".join(OVERFLOWS))
-    p.add_argument("--r", type=pos_int, help="random bits per draw (stochastic)")
-    p.add_argument("--sr-rule", default="trunc", choices=SR_RULES, metavar="RULE",
-                   help="few-bit SR rule (default trunc): " + " ".join(SR_RULES))
-    p.add_argument("--source", default="lfsr:16", help="LFSR spec lfsr[:N][:galois|fibonacci]"
-                   "[:serial|state][:lanes=L] (stochastic; default lfsr:16)")
-    p.add_argument("--seed", type=nonneg_int, default=1, help="the LFSR's starting state and the "
-                   "inputs' seed (default 1)")
-    p.add_argument("--count", type=_size_arg, default=1000, help="vectors (default 1000)")
-    p.add_argument("--force", action="store_true", help="replace an earlier rtl-gen output in OUT")
-    return p
-
-
-def rtl_gen_cmd(args, p) -> int:
-    """``fxsim rtl-gen``: ``fxsim.rtlgen.generate``; prints the files and the commands.
-
-    >>> import os, tempfile
-    >>> d = os.path.join(tempfile.mkdtemp(), "gen")
-    >>> main(["rtl-gen", d, "--in-fmt", "Q(16,12)", "--fmt", "Q(8,4)", "--count", "16"])
-    wrote .../sr_top.v, .../tb_sr_top.v and .../vec (16 cases); simulate and check with:
-      iverilog -g2005 -I .../vec -o .../tb.vvp .../tb_sr_top.v .../sr_top.v
-    ...
-    0
-    """
-    from fxsim import CastMode
-    from fxsim.rtlgen import commands, generate
-    from fxsim.vectors import cli_text
-    sto = args.rounding == "stochastic"
-    if sto != (args.r is not None):
-        p.error("--r is needed with --rounding stochastic, and only then")
-    try:
-        mode = CastMode(args.rounding, args.overflow, args.r, 0, args.sr_rule)
-        m = generate(args.out, args.name, args.in_fmt, args.fmt, mode, source=args.source,
-                     seed=args.seed, count=args.count, overwrite=args.force)
-    except (ValueError, OSError) as e:
-        p.error(cli_text(e))
-    print(f"wrote {args.out}/{args.name}.v, {args.out}/tb_{args.name}.v and {args.out}/vec "
-          f"({m['count']} cases); simulate and check with:")
-    print("\n".join("  " + c for c in commands(args.out, args.name)))
-    return 0
-
-
 def gd_study_cmd(args) -> int:
     """The main job (``fxsim`` with no sub-command): the gradient-descent study on its defaults
     (``fxsim.studies.gd_rounding``), its table printed.
@@ -326,8 +269,8 @@ def main(argv=None) -> int:
     pc.add_argument("--port", help="output port (default: the one PRODUCED is named after, "
                     "e.g. y.mem or y_rtl.mem)")
     pc.set_defaults(run=lambda a: check_vectors_cmd(a, pc))
-    pr = _add_rtl_gen_parser(sub)
-    pr.set_defaults(run=lambda a: rtl_gen_cmd(a, pr))
+    from . import rtlgen
+    rtlgen.add_cli(sub)
     for name in STUDY_MODULES:
         importlib.import_module(name).add_cli(sub)
     args = parser.parse_args(argv)

@@ -149,6 +149,9 @@ def _add_export_parser(sub):
                    help="seed of the source (LFSR: its starting state, 1..2^N-1); default --seed")
     p.add_argument("--no-edges", dest="edges", action="store_false",
                    help="random words only (no min/max/0/-1/tie cases first)")
+    p.add_argument("--bench", action="store_true",
+                   help="also write params.vh (every parameter as `define FXSIM_<NAME>) and, for a "
+                        "cast rtl/sr_unit.v can do, mode.mem: iverilog -I rtl -I OUT needs no -P")
     p.add_argument("--force", action="store_true",
                    help="replace an earlier fxsim export in OUT (only the files its manifest.json "
                         "lists; other files are left alone)")
@@ -188,7 +191,7 @@ def export_vectors_cmd(args, p) -> int:
             a_fmt=args.a_fmt, b_fmt=args.b_fmt, acc=args.acc, prod=args.prod, K=args.K,
             shape=args.shape, rounding=args.rounding, overflow=args.overflow, r=args.r,
             eps=args.eps, sr_rule=args.sr_rule, source=args.source, source_seed=args.source_seed,
-            edges=args.edges, overwrite=args.force)
+            edges=args.edges, overwrite=args.force, bench=args.bench)
     except (ValueError, OverflowError, OSError) as e:
         if isinstance(e, OSError) and e.strerror:      # the system's refusal (permissions, a full disk)
             where = "" if e.filename in (None, args.out) else f" ({e.filename})"
@@ -199,6 +202,7 @@ def export_vectors_cmd(args, p) -> int:
             msg += " (--seed also seeds the source unless --source-seed is given)"
         p.error(msg)
     files = [i["file"] for i in m["ports"].values()] + [i["file"] for i in m["draws"].values()]
+    files += [m["bench"]["header"]] if "bench" in m else []
     src = m["source"]
     how = args.rounding + (f", r={args.r}, source {src['kind']}" if sto else "")
     print(f"wrote {m['count']} cases of {args.op} ({how}) to {args.out}: manifest.json {' '.join(files)}")
@@ -265,6 +269,8 @@ def main(argv=None) -> int:
     pc.add_argument("--port", help="output port (default: the one PRODUCED is named after, "
                     "e.g. y.mem or y_rtl.mem)")
     pc.set_defaults(run=lambda a: check_vectors_cmd(a, pc))
+    from . import rtlgen
+    rtlgen.add_cli(sub)
     for name in STUDY_MODULES:
         importlib.import_module(name).add_cli(sub)
     args = parser.parse_args(argv)

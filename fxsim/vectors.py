@@ -54,6 +54,7 @@ from .counters import Counters
 from .fixed import FixedArray
 from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
 from .qformat import QFormat, qformat
+from . import bench_params as _bench
 from . import source_spec
 from .source_spec import parse_spec
 from .sources import LFSR, BitSource, Ideal
@@ -307,7 +308,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                    acc=None, prod=None, K=None, shape=None,
                    rounding="nearest_even", overflow="saturate",
                    r=None, eps=0.0, v=None, sr_rule="trunc", mode=None,
-                   source=None, source_seed=None, edges=True, overwrite=False) -> dict:
+                   source=None, source_seed=None, edges=True, overwrite=False,
+                   bench=False) -> dict:
     """Write a test-vector folder for one fxsim operation; returns the manifest (a dict).
 
     op: ``cast`` (x -> y), ``add``, ``sub``, ``mul`` (a, b -> y, element-wise), ``dot`` (``count``
@@ -343,6 +345,12 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     ``K`` and each of ``shape`` must be integers >= 1; a larger export is a ValueError naming
     the parameter, its allowed range (the others as given) and the words and bytes it would
     need, raised before anything is drawn or the folder is created.
+
+    ``bench``: also write what an RTL bench reads besides the ports: ``params.vh`` (every
+    parameter as a ```define FXSIM_<NAME>``, see ``fxsim.bench_params``; the manifest's
+    ``bench`` entry lists them) and, for a cast the unit ``rtl/sr_unit.v`` can do, ``mode.mem``
+    (its mode code for every case, port ``mode``), so ``iverilog -I rtl -I FOLDER`` needs no
+    ``-P``.
 
     ``overwrite``: replace the files of an earlier export in ``folder`` (else FileExistsError).
     Only files fxsim wrote are replaced or removed: those the folder's old ``manifest.json``
@@ -660,8 +668,13 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     if src_info.get("kind") == "lfsr":
         ports["seed"] = FixedArray(np.array([int(s, 16) for s in src_info["lane_states"]], dtype=np.uint64),
                                    QFormat(src_info["n"], 0, False))
+    code = _bench.sr_unit_mode(_modes_json(cast_mode)) if bench and op == "cast" else None
+    if code is not None:
+        ports["mode"] = FixedArray(np.full(n_out, code, dtype=np.uint8), QFormat(2, 0, False))
     ports["y"] = y
     files = {p + ".mem" for p in ports} | ({DRAWS + ".mem"} if draws is not None else set())
+    if bench:
+        files.add(_bench.HEADER)
     stale = _plan_folder(folder, files | {MANIFEST}, overwrite)   # refusals: before any write
     contents = {}
 
@@ -669,7 +682,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
         "fxsim_vectors": VERSION,
         "operation": op,
         "count": n_out,
-        "formats": {p: _fmt_json(arr.fmt) for p, arr in ports.items() if p != "seed"},
+        "formats": {p: _fmt_json(arr.fmt) for p, arr in ports.items() if p not in ("seed", "mode")},
         "modes": _modes_json(cast_mode),
         "source": src_info,
         "ports": {},
@@ -700,6 +713,10 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                       "edge_cases": n_edge},
         "stats": stats,
     })
+    if bench:
+        params = _bench.params_of(manifest)
+        manifest["bench"] = {"header": _bench.HEADER, "params": params}
+        contents[_bench.HEADER] = _bench.header_text(params, os.path.basename(folder))
     contents[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"     # written last
     _write_files(folder, contents, stale)
     return manifest
@@ -769,8 +786,8 @@ MAX_WORDS = 1 << 32                  # words of one port or draw stream (and cou
 _MAX_MANIFEST_BYTES = 16 << 20
 _MAX_DEPTH = 16                      # nesting of the manifest's objects and lists
 _MAX_LINE = 1 << 16                  # characters of one .mem line
-_FXSIM_PORTS = ("x", "a", "b", "y", "v", "seed")      # the only ports fxsim writes (+ draws "rnd")
-_FXSIM_FILES = frozenset([p + ".mem" for p in _FXSIM_PORTS] + [DRAWS + ".mem", MANIFEST])
+_FXSIM_PORTS = ("x", "a", "b", "y", "v", "seed", "mode")   # the only ports fxsim writes (+ draws "rnd")
+_FXSIM_FILES = frozenset([p + ".mem" for p in _FXSIM_PORTS] + [DRAWS + ".mem", MANIFEST, _bench.HEADER])
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$")
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -1031,7 +1048,13 @@ def _load_manifest(folder, check_files=True, fxsim_only=False) -> dict:
         S.int_(info, "per_case", p + ".per_case", 0, MAX_WORDS, optional=True)
         if name in ports:
             raise S.err(f"'{p}' has the name of a port (ports and draws are read into one dict)")
+    bench = S.obj(m, "bench", "bench", optional=True)
+    if bench:
+        S.file({"file": bench.get("header", _MISSING)} if "header" in bench else {}, "bench.header")
+        _bench.check_params(bench.get("params", {}), where)
     if fxsim_only:
+        if bench and bench["header"] != _bench.HEADER:
+            raise S.err(f"'bench.header' is {bench['header']!r}; fxsim writes {_bench.HEADER}")
         for key in ("fxsim_version", "generator"):
             if key not in m:
                 raise S.err(f"'{key}' is missing (fxsim writes it)")
@@ -1045,6 +1068,8 @@ def _load_manifest(folder, check_files=True, fxsim_only=False) -> dict:
         for group in ("ports", "draws"):
             for name, info in m[group].items():
                 _open_inside(folder, info["file"], f"{where}: '{group}.{name}.file'").close()
+        if bench:
+            _open_inside(folder, bench["header"], f"{where}: 'bench.header'").close()
     return m
 
 
@@ -1101,6 +1126,8 @@ def _plan_folder(folder, files, overwrite):
                                f"fxsim export ({reason}); {opt[cli]} replaces only files fxsim wrote: remove "
                                "them yourself or choose another folder") from None
         old = {i["file"] for i in list(m["ports"].values()) + list(m["draws"].values())} | {MANIFEST}
+        if m.get("bench"):
+            old.add(m["bench"]["header"])
     for f in clash:
         if f not in old:
             raise _FolderInUse(lambda cli: f"{os.path.join(shown, f)} was not written by fxsim (no "
@@ -1276,10 +1303,13 @@ class CheckReport:
     expected: str | None = None  # expected word at `first` (hex; None past the end)
     got: str | None = None       # produced word at `first` (as written; None if missing)
     examples: list = field(default_factory=list)   # [(index, expected hex, got text)], first few
+    params: list = field(default_factory=list)     # [(name, the bench's, the folder's)] that differ
+    echo: str | None = None                        # the bench's parameter echo that was compared
+    params_from: str = "params.vh"                 # what the folder's values are read from
 
     @property
     def ok(self) -> bool:
-        return self.mismatches == 0
+        return self.mismatches == 0 and not self.params
 
     def __bool__(self) -> bool:
         return self.ok
@@ -1298,14 +1328,18 @@ class CheckReport:
         return f"{text} ({u})"
 
     def __str__(self) -> str:
-        if self.ok:
-            return f"{self.port}: all {self.words} words match ({self.file})"
+        lines = [f"the bench was compiled for {k} = {b}, the folder's {self.params_from} says "
+                 + ("nothing of it" if f is None else f"{k} = {f}") + f" ({self.echo}); "
+                 "recompile it with -I <folder> and no -P for this parameter"
+                 for k, b, f in self.params]
+        if self.mismatches == 0:
+            return "\n".join(lines + [f"{self.port}: all {self.words} words match ({self.file})"])
         head = f"{self.port}: {self.mismatches} of {self.words} words differ"
         if self.got_words > self.words:
             head += f" (the produced file has more than {self.words} words)"
         elif self.got_words < self.words:
             head += f" (the produced file has {self.got_words} words)"
-        lines = [head + f", first at index {self.first}: expected "
+        lines += [head + f", first at index {self.first}: expected "
                  f"{self._val(self.expected, 'the end of the file')}, got {self._val(self.got)}"]
         for i, e, g in self.examples[1:]:
             lines.append(f"  [{i}] expected {self._val(e, 'the end of the file')}, got {self._val(g)}")
@@ -1340,7 +1374,7 @@ def _port_of(folder, produced, ports, outs):
                        f"(outputs: {names}); " + how(cli))
 
 
-def check_outputs(folder, produced, port=None, show=5) -> CheckReport:
+def check_outputs(folder, produced, port=None, show=5, echo=None) -> CheckReport:
     """Compare an RTL output file (``$readmemh`` form, e.g. written with ``$fwrite("%h\\n")``)
     with the expected output port of an exported folder, word for word.  ``port`` defaults to
     the output port the file is named after (``y.mem``, ``y_rtl.mem``, ``rtl_y.mem``; any
@@ -1350,6 +1384,12 @@ def check_outputs(folder, produced, port=None, show=5) -> CheckReport:
     reading stops one word past the count); undefined (x/z) or over-wide words count as
     mismatches.  The folder is validated as by ``read_vectors``: a malformed manifest, or an
     expected file that is truncated, empty, too long or over-wide, is a ValueError.
+
+    ``echo``: the bench's parameter echo (``NAME VALUE`` lines, see ``fxsim.bench_params``;
+    default: ``tb_params.txt`` next to ``produced`` when the bench wrote one; False: none).  A
+    parameter that differs from the folder's (``bench.params`` of an export with ``bench=True``;
+    else the formats, count and r its ports and draws fix) fails the check and is named first:
+    the bench was compiled for another folder.
 
     >>> import os, tempfile
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
@@ -1391,6 +1431,18 @@ def check_outputs(folder, produced, port=None, show=5) -> CheckReport:
         bad.append((n, None, got[n]))
     rep = CheckReport(port=port, file=produced, wl=wl, signed=signed, words=n,
                       got_words=len(got), mismatches=len(bad))
+    if echo is None:
+        echo = _bench.echo_next_to(produced)
+    if echo:
+        rep.echo = os.fspath(echo)
+        bench = m.get("bench")
+        try:          # without a bench entry: the parameters the ports and draws fix
+            got = _bench.read_echo(rep.echo)
+            rep.params = (_bench.compare(got, bench.get("params", {})) if bench
+                          else _bench.compare(got, _bench.derived(m), known_only=True))
+            rep.params_from = _bench.HEADER if bench else "manifest.json (its ports)"
+        except OSError as e:
+            raise ValueError(f"cannot read the bench's parameter echo {rep.echo} ({e.strerror or e})") from None
     if bad:
         rep.first, rep.expected, rep.got = bad[0]
         rep.examples = bad[:show]

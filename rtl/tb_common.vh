@@ -5,9 +5,9 @@
 // Or, without plusargs, `define VECTORS "DIR" / `define OUT "DIR" at compile time
 // (iverilog -DVECTORS=\"DIR\").  Outputs are written with $fwrite("%h\n"), i.e. one word per
 // line, lower-case hex, zero-padded to ceil(width/4) digits, two's complement.
-reg [8*1024-1:0] vdir;
-reg [8*1024-1:0] odir;
-reg [8*1100-1:0] fname;
+reg [8*960-1:0]  vdir;   // at most 960 characters (Verilator: $display arguments <= 8192 bits)
+reg [8*960-1:0]  odir;
+reg [8*1024-1:0] fname;
 
 task tb_get_dirs;
     begin

@@ -2,14 +2,30 @@
 // Inputs  (in +vectors=DIR): a.mem, b.mem (COUNT*K words, WX and WY bits; dot j uses words
 //                            j*K .. j*K+K-1, k ascending).
 // Outputs (in +out=DIR):     y.mem (COUNT results, WA bits: the accumulator after K steps),
-//                            acc_steps.mem (COUNT*K words: the accumulator after every step).
+//                            acc_steps.mem (COUNT*K words: the accumulator after every step),
+//                            tb_params.txt (the parameters it was compiled with).
+// Parameters: from the vector folder's params.vh (fxsim export-vectors --op dot --bench; the
+// accumulator has the product's fraction FA + FB, exact products, overflow saturate):
+//   iverilog -g2005 -I rtl -I mac -s tb_sat_mac -o tb.vvp rtl/tb_sat_mac.v rtl/sat_mac.v
+// or, compiled with -DTB_DEFAULTS, the defaults below and -P overrides.
 `timescale 1ns/1ps
 module tb_sat_mac;
+`ifdef TB_DEFAULTS
     parameter integer WX    = 8;
     parameter integer WY    = 8;
     parameter integer WA    = 20;
     parameter integer K     = 4;
     parameter integer COUNT = 4;
+`else
+`include "params.vh"
+    parameter integer WX    = `FXSIM_A_WL;
+    parameter integer WY    = `FXSIM_B_WL;
+    parameter integer WA    = `FXSIM_Y_WL;
+    parameter integer K     = `FXSIM_K;
+    parameter integer COUNT = `FXSIM_COUNT;
+    parameter integer FA    = `FXSIM_A_FL;
+    parameter integer FB    = `FXSIM_B_FL;
+`endif
 
     `include "tb_common.vh"
 
@@ -22,7 +38,7 @@ module tb_sat_mac;
     reg  signed [WY-1:0] b;
     wire signed [WA-1:0] acc;
     wire                 sat;
-    integer              j, k, fd_y, fd_steps;
+    integer              j, k, fd_y, fd_steps, fd_p;
 
     sat_mac #(.WX(WX), .WY(WY), .WA(WA)) dut (
         .clk(clk), .clr(clr), .en(en), .a(a), .b(b), .acc(acc), .sat(sat));
@@ -36,6 +52,13 @@ module tb_sat_mac;
 
     initial begin
         tb_get_dirs;
+        tb_open_out("tb_params.txt", fd_p);
+        $fwrite(fd_p, "A_WL %0d\nA_SIGNED 1\nB_WL %0d\nB_SIGNED 1\nY_WL %0d\nY_SIGNED 1\n", WX, WY, WA);
+        $fwrite(fd_p, "K %0d\nCOUNT %0d\nOVERFLOW saturate\n", K, COUNT);
+`ifndef TB_DEFAULTS     // the fraction lengths come only from a folder (the MAC works on raw words)
+        $fwrite(fd_p, "A_FL %0d\nB_FL %0d\nY_FL %0d\n", FA, FB, FA + FB);
+`endif
+        $fclose(fd_p);
         tb_in_name("a.mem"); $readmemh(fname, a_mem);
         tb_in_name("b.mem"); $readmemh(fname, b_mem);
         tb_open_out("y.mem", fd_y);

@@ -2,17 +2,21 @@
 // Inputs  (in +vectors=DIR): x.mem (COUNT words, WI bits), rnd.mem (COUNT draws, R bits),
 //                            mode.mem (COUNT 2-bit mode codes: 0 stochastic, 1 nearest_even,
 //                            2 floor).
-// Outputs (in +out=DIR):     y.mem (WO bits), up.mem and sat.mem (1 bit each).
+// Outputs (in +out=DIR):     y.mem (WO bits), up.mem and sat.mem (1 bit each), tb_params.txt
+//                            (the parameters it was compiled with, for fxsim check-vectors).
+// Parameters: from the vector folder's params.vh (fxsim export-vectors --bench):
+//   iverilog -g2005 -I rtl -I vec -s tb_sr_unit -o tb.vvp rtl/tb_sr_unit.v rtl/sr_unit.v
+// or, compiled with -DTB_DEFAULTS, the defaults of tb_cast_params.vh and -P overrides. Without draws
+// (DRAWS = 0: a deterministic folder) rnd is 0 (the unit ignores it).
 `timescale 1ns/1ps
 module tb_sr_unit;
-    parameter integer WI    = 16;
-    parameter integer FI    = 12;
-    parameter integer WO    = 8;
-    parameter integer FO    = 4;
-    parameter integer R     = 8;
-    parameter integer COUNT = 16;
-
-    `include "tb_common.vh"
+`include "tb_common.vh"
+`include "tb_cast_params.vh"
+`ifdef TB_DEFAULTS
+    parameter integer DRAWS = 1;
+`else
+    parameter integer DRAWS = `FXSIM_DRAWS;
+`endif
 
     reg  signed [WI-1:0] x_mem    [0:COUNT-1];
     reg         [R-1:0]  rnd_mem  [0:COUNT-1];
@@ -22,7 +26,7 @@ module tb_sr_unit;
     reg         [1:0]    mode;
     wire signed [WO-1:0] y;
     wire                 up, sat;
-    integer              i, fd_y, fd_up, fd_sat;
+    integer              i, fd_y, fd_up, fd_sat, fd_p;
 
     sr_unit #(.WI(WI), .FI(FI), .WO(WO), .FO(FO), .R(R)) dut (
         .x(x), .rnd(rnd), .mode(mode), .y(y), .up(up), .sat(sat));
@@ -30,7 +34,13 @@ module tb_sr_unit;
     initial begin
         tb_get_dirs;
         tb_in_name("x.mem");    $readmemh(fname, x_mem);
-        tb_in_name("rnd.mem");  $readmemh(fname, rnd_mem);
+        tb_echo_cast(fd_p);
+        $fwrite(fd_p, "DRAWS %0d\n", DRAWS);
+        $fclose(fd_p);
+        if (DRAWS != 0) begin
+            tb_in_name("rnd.mem"); $readmemh(fname, rnd_mem);
+        end else
+            for (i = 0; i < COUNT; i = i + 1) rnd_mem[i] = {R{1'b0}};
         tb_in_name("mode.mem"); $readmemh(fname, mode_mem);
         tb_open_out("y.mem", fd_y);
         tb_open_out("up.mem", fd_up);

@@ -1,4 +1,10 @@
-"""Compile and run the test benches in rtl/ with Icarus Verilog (iverilog + vvp)."""
+"""Compile and run the test benches in rtl/ with Icarus Verilog (iverilog + vvp).
+
+This subprocess harness stays next to the cocotb tests (test_cocotb.py) for what they do not
+do: it runs the file benches themselves (the $readmemh flow an exported folder feeds), bulk
+vector sets (3 x 10^4 cases per configuration at vvp speed, where cocotb pays a GPI call per
+signal access), and its results are held against the Fraction reference rtl_ref.py.  Benches
+are compiled with -DTB_DEFAULTS (parameters from -P, not from a folder's params.vh)."""
 
 import os
 import shutil
@@ -38,7 +44,7 @@ def run_tb(top, params, vectors, out, timeout=120):
     folder `vectors`, writing outputs to `out`. Returns vvp's stdout."""
     os.makedirs(out, exist_ok=True)
     exe = os.path.join(out, top + ".vvp")
-    cmd = ["iverilog", "-g2005", "-Wall", "-I", RTL, "-s", top, "-o", exe]
+    cmd = ["iverilog", "-g2005", "-Wall", "-DTB_DEFAULTS", "-I", RTL, "-s", top, "-o", exe]
     cmd += ["-P%s.%s=%s" % (top, k, v) for k, v in params.items()]
     cmd += [os.path.join(RTL, f) for f in SOURCES[top]]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

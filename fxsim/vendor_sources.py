@@ -20,7 +20,8 @@ How each public description becomes a stream of r-bit draws:
     TensixCoprocessor/VectorUnit.md`` section "PRNG"): 32 lanes, each
     ``Result = State; State = (~popcount(Result & 0x80200003) << 31) | (Result >> 1)``,
     an XNOR right-shifting LFSR (taps 31/30/10/0 counted from the top) whose all-ones state is
-    a lock state.  ``SFPSTOCHRND`` uses ``AdvancePRNG() & 0x7fffff`` (``SFPSTOCHRND_FloatFloat.md``):
+    a lock state.  Read this way, its polynomial x^32 + x^31 + x^21 + x + 1 is not primitive:
+    the longest cycle is 3,758,096,377 steps, not 2^32 - 1.  ``SFPSTOCHRND`` uses ``AdvancePRNG() & 0x7fffff`` (``SFPSTOCHRND_FloatFloat.md``):
     a draw is the lane's **old** state and R = its low r bits (r = 23 for SFPSTOCHRND).  Draw e
     comes from lane e mod 32.  How the hardware seeds the 32 lanes from one ``PRNG_SEED`` is not
     public; the tt-metal issues (#13904, #52014) describe "32 lane states derived from shifted
@@ -109,7 +110,12 @@ def _step_int(gen, s: int) -> int:
 
 def lfsr_step_matrix(gen) -> list:
     """One step of a 32-bit register preset as a 33 x 33 GF(2) matrix on (s, 1): column i is
-    the image of bit i (bit 32 carries the constant of the XNOR register's affine step)."""
+    the image of bit i (bit 32 carries the constant of the XNOR register's affine step).
+
+    >>> M = lfsr_step_matrix(G.GEN_AMD_PRNG_B32)
+    >>> M[0], M[31], M[32]           # bit 0 -> bit 1; bit 31 -> the feedback 197; no constant
+    (2, 197, 4294967296)
+    """
     c = _step_int(gen, 0)
     return [_step_int(gen, 1 << i) ^ c for i in range(32)] + [c | (1 << 32)]
 
@@ -136,7 +142,11 @@ def _matpow(M, k: int) -> list:
 
 
 def jump_word(gen, s: int, k: int) -> int:
-    """The 32-bit register state s of preset generator ``gen`` advanced k steps."""
+    """The 32-bit register state s of preset generator ``gen`` advanced k steps.
+
+    >>> jump_word(G.GEN_AMD_PRNG_B32, 1, 3), jump_word(G.GEN_AMD_PRNG_B32, 1, 2**32 - 1)
+    (8, 1)
+    """
     return _apply(_matpow(lfsr_step_matrix(gen), k), s | (1 << 32)) & M32
 
 
@@ -192,8 +202,17 @@ def _lane_states(name: str, seed, lanes: int) -> list:
     return [w if any(w) else [1, 0]]
 
 
+def _randomgen():
+    try:
+        import randomgen
+    except ImportError:
+        raise ImportError("the curand:philox4x32_10 and xoroshiro128plus sources need randomgen "
+                          "(pip install 'fxsim[vendor]')") from None
+    return randomgen
+
+
 def _bit_generator(name: str, seed):
-    import randomgen
+    randomgen = _randomgen()
     if name == "xoroshiro128plus":
         return randomgen.Xoroshiro128(seed)
     key = _word(seed) & M64
@@ -469,8 +488,7 @@ class CounterSource(_VendorBase):
     def _jumped(self, state, off: int) -> dict:
         """randomgen Philox state ``off`` 32-bit words after ``state`` (4 words per counter
         block; the counter steps before each block)."""
-        import randomgen
-        bg = randomgen.Philox(number=4, width=32)
+        bg = _randomgen().Philox(number=4, width=32)
         bg.state = state
         left = 4 - int(state["buffer_pos"])
         if off <= left:
@@ -536,7 +554,13 @@ def _restore(v, template):
 
 
 def make_vendor_source(name: str, seed=None, lanes=None) -> BitSource:
-    """The source of preset ``name`` (a key of ``PRESETS``)."""
+    """The source of preset ``name`` (a key of ``PRESETS``); ``make_source(name, seed)`` calls it.
+
+    >>> make_vendor_source("tenstorrent:sfpu", seed=3).lanes
+    32
+    >>> make_vendor_source("curand:xorwow", seed=0).draws(2, 32).tolist()
+    [3179217846, 1883133293]
+    """
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {name!r}")
     cls = CounterSource if PRESETS[name].gen is None else VendorSource

@@ -39,10 +39,14 @@ How each public description becomes a stream of r-bit draws:
     sets key = (seed low, seed high) and counter 0, and ``curand()`` returns the four words of
     each counter block in order; one word per draw, R = its top r bits.  Jumps (counter
     arithmetic).  r <= 32.
-``graphcore:xoroshiro128aox`` -- Graphcore IPU's generator (Poplar ``poprand`` documentation:
-    xoroshiro128aox, 64 bits per tile per cycle): the xoroshiro128 linear engine (24, 16, 37) of
-    Blackman and Vigna's reference C with the aox output ``(s0 ^ s1) ^ (rotl(s0 & s1, 1) |
-    rotl(s0 & s1, 2))``; one 64-bit word per draw, R = its top r bits.  How the IPU seeds its
+``graphcore:xoroshiro128aox`` -- Graphcore IPU's generator (Hanlon and Felix, "A Fast Hardware
+    Pseudorandom Number Generator Based on xoroshiro128", IEEE Trans. Computers 72(5), 2023,
+    https://doi.org/10.1109/TC.2022.3204226, and
+    https://www.jameswhanlon.com/the-hardware-pseudorandom-number-generator-of-the-graphcore-ipu.html;
+    64 bits per tile per cycle): the xoroshiro128 linear engine (24, 16, 37) of Blackman and
+    Vigna's reference C with the aox output ``(s0 ^ s1) ^ (rotl(s0 & s1, 1) | rotl(s0 & s1, 2))``
+    of the state before the step; one 64-bit word per draw, R = its top r bits.  No published
+    known-answer vector was found: the tests use a plain re-implementation of that definition.  How the IPU seeds its
     tiles is not public: (s0, s1) = ``SeedSequence(seed).generate_state(2)``, as randomgen
     seeds xoroshiro128.
 ``xoroshiro128plus`` -- Blackman and Vigna's xoroshiro128+ (https://prng.di.unimi.it/xoroshiro128plus.c;

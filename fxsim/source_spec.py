@@ -9,7 +9,7 @@ exporter, the studies) accepts what this factory accepts:
       lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L]   (N = 2..64, default 16)
       ideal[:pcg64|pcg64dxsm|philox|sfc64|mt19937]              (default pcg64)
       pcg64 | pcg64dxsm | philox | sfc64 | mt19937              (short for ideal:NAME)
-      amd:prng_b32[:lanes=L] | tenstorrent:sfpu | curand:xorwow | curand:philox4x32_10 |
+      amd:prng_b32[:lanes=L] | tenstorrent:sfpu | curand:xorwow[:lanes=L] | curand:philox4x32_10 |
       graphcore:xoroshiro128aox | xoroshiro128plus              (accelerators' SR generators,
                                                                  fxsim.vendor_sources)
 
@@ -33,7 +33,7 @@ from numbers import Integral
 import numpy as np
 
 from .sources import BITGENS, FORMS, RULES, LFSR, Ideal
-from .vendor_sources import PRESETS, make_vendor_source
+from .vendor_sources import LANED, PRESETS, make_vendor_source
 
 __all__ = ["make_source", "parse_spec", "seeded_source", "SPEC_GRAMMAR"]
 
@@ -108,7 +108,8 @@ def parse_spec(spec: str) -> dict:
         n, form, rule, lanes = _parse_lfsr(spec, head, rest)
         return {"kind": "lfsr", "n": n, "form": form, "rule": rule, "lanes": lanes}
     vendor = ":".join(parts)
-    if vendor in PRESETS or (vendor.startswith("amd:prng_b32:lanes=") and len(parts) == 3):
+    if vendor in PRESETS or (":".join(parts[:2]) in LANED and len(parts) == 3
+                             and parts[2].startswith("lanes=")):
         lanes = None
         if vendor not in PRESETS:
             v = parts[2][len("lanes="):]

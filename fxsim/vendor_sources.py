@@ -32,8 +32,11 @@ How each public description becomes a stream of r-bit draws:
     seed with 0xaad26b49 / 0xf7dcefdd and the multipliers 1099087573 / 2591861531; ``curand()``
     is Marsaglia's xorwow plus the Weyl sequence d += 362437, returning v[4] + d): one stream,
     ``curand_init(s mod 2^64, 0, 0)``, one 32-bit word per draw, R = its **top r bits**
-    (``curand() >> (32 - r)``).  cuRAND's subsequence skip-ahead (2^67 steps) is not modelled:
-    the source does not jump, so large casts fill its draws in order.  r <= 32.
+    (``curand() >> (32 - r)``).  ``:lanes=L``: L threads, lane l = ``curand_init(s, l, 0)``,
+    subsequence l, whose xorshift state is 2^67 l steps ahead (cuRAND's subsequence spacing; the
+    Weyl counter d is not moved), as a kernel gives thread l subsequence l.  The source does not
+    jump (an arbitrary jump is a 160 x 160 GF(2) matrix power, too slow per cast), so large
+    casts fill its draws in order.  r <= 32.
 ``curand:philox4x32_10`` -- cuRAND's Philox4_32_10 through randomgen's
     ``Philox(number=4, width=32)`` (Random123's Philox4x32-10): ``curand_init(seed, 0, 0)``
     sets key = (seed low, seed high) and counter 0, and ``curand()`` returns the four words of
@@ -69,8 +72,8 @@ from . import _sources as _S
 from . import _vendor as _V
 from .sources import BitSource, register_state_kind
 
-__all__ = ["PRESETS", "VendorSource", "CounterSource", "make_vendor_source", "lfsr_step_matrix",
-           "jump_word"]
+__all__ = ["PRESETS", "LANED", "VendorSource", "CounterSource", "make_vendor_source",
+           "lfsr_step_matrix", "jump_word", "xorwow_subsequence_matrix"]
 
 G, T = _V.Generator, _V.Take
 M32 = (1 << 32) - 1
@@ -86,6 +89,9 @@ class Preset:
     jumps: bool              # cheap jump-ahead (parallel casts)
     vendor: str              # one line for tables
 
+
+#: presets that take ``lanes=L`` (``:lanes=L`` in a spec)
+LANED = ("amd:prng_b32", "curand:xorwow")
 
 PRESETS = {
     "amd:prng_b32": Preset(G.GEN_AMD_PRNG_B32, "low", 32, 1, True,
@@ -154,6 +160,33 @@ def jump_word(gen, s: int, k: int) -> int:
     return _apply(_matpow(lfsr_step_matrix(gen), k), s | (1 << 32)) & M32
 
 
+def _xorwow_step(v: int) -> int:
+    """One step of xorwow's xorshift part, the 160-bit state v0 | v1 << 32 | ... | v4 << 128."""
+    w = [(v >> (32 * i)) & M32 for i in range(5)]
+    t = w[0] ^ (w[0] >> 2)
+    new = ((w[4] ^ (w[4] << 4)) ^ (t ^ (t << 1))) & M32
+    return (v >> 32) | (new << 128)
+
+
+_SUBSEQ = []
+
+
+def xorwow_subsequence_matrix() -> list:
+    """xorwow's xorshift step to the power 2^67 (cuRAND's subsequence spacing), as 160 GF(2)
+    columns; built once (67 squarings, about a second).
+
+    >>> M = xorwow_subsequence_matrix()
+    >>> len(M), all(0 < c < 1 << 160 for c in M)
+    (160, True)
+    """
+    if not _SUBSEQ:
+        M = [_xorwow_step(1 << i) for i in range(160)]
+        for _ in range(67):
+            M = [_apply(M, c) for c in M]
+        _SUBSEQ.append(M)
+    return _SUBSEQ[0]
+
+
 # -- seeding ------------------------------------------------------------------------------------
 
 def _seed_parts(seed):
@@ -200,7 +233,14 @@ def _lane_states(name: str, seed, lanes: int) -> list:
             s = _apply(M, s | (1 << 32)) & M32
         return out
     if p.gen == G.GEN_XORWOW:
-        return [_xorwow_init(_word(seed) & M64)]
+        st = _xorwow_init(_word(seed) & M64)
+        v = sum(w << (32 * i) for i, w in enumerate(st[:5]))
+        out = []
+        for _ in range(lanes):
+            out.append([(v >> (32 * i)) & M32 for i in range(5)] + [st[5]])
+            if lanes > 1:
+                v = _apply(xorwow_subsequence_matrix(), v)
+        return out
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     w = [int(x) for x in ss.generate_state(2, np.uint64)]
     return [w if any(w) else [1, 0]]
@@ -236,7 +276,7 @@ class _VendorBase(BitSource):
         lanes = self.preset.lanes if lanes is None else lanes
         if not _is_int(lanes) or not 1 <= lanes <= 1 << 20:
             raise ValueError(f"lanes must be an integer in [1, 1048576], got {lanes!r}")
-        if lanes != self.preset.lanes and name != "amd:prng_b32":
+        if lanes != self.preset.lanes and name not in LANED:
             raise ValueError(f"lanes: {name} has {self.preset.lanes} lane(s), got {lanes!r}")
         self.lanes = int(lanes)
         self._entropy, self._spawn_key, seed = _seed_parts(seed)

@@ -210,3 +210,58 @@ def test_spec_errors_name_the_spec():
         fxsim.make_source("amd:prng_b32:lanes=0")
     with pytest.raises(ValueError, match="tenstorrent:sfpu has 32 lane"):
         vs.VendorSource("tenstorrent:sfpu", seed=1, lanes=4)
+
+
+# -- cuRAND subsequences (curand:xorwow:lanes=L) ------------------------------------------------
+
+@pytest.mark.slow
+def test_xorwow_lanes_are_curand_subsequences():
+    """Lane l = curand_init(seed, l, 0): the xorshift state 2^67 l steps on, d unchanged.  The
+    2^67-th power is checked against galois' GF(2) matrix power (an independent implementation)
+    built from the plain-Python xorwow step of the oracle."""
+    galois = pytest.importorskip("galois")
+    from vendor_ref import xorwow_init, xorwow_next
+    GF = galois.GF(2)
+
+    def step_cols(i):
+        v = [((1 << i) >> (32 * j)) & 0xFFFFFFFF for j in range(5)]
+        _, v2, _ = xorwow_next(v, 0)
+        x = sum(w << (32 * j) for j, w in enumerate(v2))
+        return [(x >> k) & 1 for k in range(160)]
+
+    A = GF(np.array([step_cols(i) for i in range(160)], dtype=np.uint8).T)   # column i: image of bit i
+    P = np.linalg.matrix_power(A, 2**67)
+    v0, d0 = xorwow_init(99)
+    vec = GF(np.array([(sum(w << (32 * j) for j, w in enumerate(v0)) >> k) & 1 for k in range(160)],
+                      dtype=np.uint8))
+    lane1 = P @ vec
+    want = sum(int(b) << k for k, b in enumerate(lane1))
+    src = fxsim.make_source("curand:xorwow:lanes=2", seed=99)
+    st = src.lane_states
+    assert st[0] == v0 + [d0]
+    assert st[1][5] == d0 and sum(w << (32 * j) for j, w in enumerate(st[1][:5])) == want
+    # draws alternate lanes, each lane a curand() stream of its own state
+    d = src.draws(6, 32).tolist()
+    v, dd = st[0][:5], st[0][5]
+    for k in range(3):
+        w, v, dd = xorwow_next(v, dd)
+        assert d[2 * k] == w
+
+
+def test_xorwow_subsequence_matrix_steps():
+    """Fast form of the slow test above: the step matrix is the oracle's xorwow step, and lane
+    l + 1 is lane l times the 2^67-th power (cached), d unchanged."""
+    from vendor_ref import xorwow_next
+    M = [vs._xorwow_step(1 << i) for i in range(160)]
+    st = fxsim.make_source("curand:xorwow:lanes=3", seed=5).lane_states
+    P = vs.xorwow_subsequence_matrix()
+    for a, b in zip(st, st[1:]):
+        assert b[5] == a[5]
+        assert sum(w << (32 * j) for j, w in enumerate(b[:5])) == vs._apply(
+            P, sum(w << (32 * j) for j, w in enumerate(a[:5])))
+    v = [0x12345678, 0x9ABCDEF0, 0x0F0F0F0F, 0xDEADBEEF, 0x31415926]
+    x = sum(w << (32 * j) for j, w in enumerate(v))
+    for _ in range(20):
+        _, v, _ = xorwow_next(v, 0)
+        x = vs._apply(M, x)
+        assert x == sum(w << (32 * j) for j, w in enumerate(v))

@@ -66,10 +66,10 @@ cdef class CastSpec:
     def __init__(self, int rounding, int overflow, int sr_rule, int r, int wl, bint signed,
                  E=0):
         if not (RM_FLOOR <= rounding <= RM_SIGNED_STOCHASTIC_EPS and OV_SATURATE <= overflow <= OV_ERROR
-                and SR_TRUNC <= sr_rule <= SR_RNE and 0 <= r <= 64 and 1 <= wl <= 64
+                and SR_TRUNC <= sr_rule <= SR_GE and 0 <= r <= 64 and 1 <= wl <= 64
                 and 0 <= E < 2**64):
             raise ValueError(f"CastSpec: a code or parameter is out of range: rounding={rounding} "
-                             f"(0..13), overflow={overflow} (0..3), sr_rule={sr_rule} (0..2), "
+                             f"(0..13), overflow={overflow} (0..3), sr_rule={sr_rule} (0..3), "
                              f"r={r} (0..64), wl={wl} (1..64), E={E} (0..2**64-1)")
         self.cs = make_cspec(rounding, overflow, sr_rule, r, wl, signed, E)
 
@@ -233,6 +233,8 @@ cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double s
     cdef int64_t k_t = cs.mode == RM_STOCHASTIC_EPS
     cdef int64_t k_v = cs.mode == RM_SIGNED_STOCHASTIC_EPS
     cdef int rule = cs.rule
+    cdef uint64_t rmask = (~(<uint64_t>0) >> (64 - cs.r)) if rule == SR_GE else 0
+    cdef int64_t ge2 = 2 if rule == SR_GE else 0
     cdef int up, inexact
     if cs.r <= 51 and block_f64_small(x, n, scale):
         block_f64_sr_d(x, q, n, scale, cs, R, vs, c)
@@ -242,15 +244,16 @@ cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double s
     cdef int small_neg
     cdef double ts
     # one loop per few-bit rule, so that each loop is branch-free and vectorizes
-    if rule == SR_TRUNC:
+    if rule == SR_TRUNC or rule == SR_GE:
+        # 'ge' (D >= R): A = 2D + 2 against the complement 2**r - 1 - R of the draw
         for j in range(n):
             t = x[j] * scale
             qd = floor(t)
             qi = <int64_t>qd
             small_neg = (t < 0.0) & (t > -0.5)
             inexact = ((t - qd) != 0.0) | small_neg
-            A = 2 * <int64_t>(floor(t * two_r) + two_r if small_neg else floor((t - qd) * two_r))
-            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
+            A = 2 * <int64_t>(floor(t * two_r) + two_r if small_neg else floor((t - qd) * two_r)) + ge2
+            up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j] ^ rmask, inexact)
             n_inexact += inexact
             n_up += up
             q[j] = qi + up
@@ -302,6 +305,8 @@ cdef inline int block_int_sr(int64_t* q, Py_ssize_t n, int s, const cspec* cs, c
     cdef int64_t fmask = ((<int64_t>1) << rsh) - 1
     cdef int64_t h = ((<int64_t>1) << (rsh - 1)) if rsh >= 1 else 1   # no tie when rsh = 0
     cdef int64_t k_tr = cs.rule == SR_TRUNC, k_half = cs.rule == SR_HALF, k_rne = cs.rule == SR_RNE
+    cdef int64_t k_ge = cs.rule == SR_GE
+    cdef uint64_t rx = (~(<uint64_t>0) >> (64 - r)) if k_ge else 0     # 'ge': the complement of R
     cdef int up, inexact
     if s < 1 or r + s > 60:
         return 1
@@ -315,8 +320,8 @@ cdef inline int block_int_sr(int64_t* q, Py_ssize_t n, int s, const cspec* cs, c
         I = (rem << lsh) >> rsh                # floor(phi * 2**r)
         fr = rem & fmask
         A = (k_tr * 2 * I + k_half * (((rem << (r + 1)) >> s) + 1)
-             + k_rne * 2 * (I + ((fr > h) | ((fr == h) & (I & 1)))))
-        up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j], inexact)
+             + k_rne * 2 * (I + ((fr > h) | ((fr == h) & (I & 1)))) + k_ge * (2 * I + 2))
+        up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j] ^ rx, inexact)
         n_inexact += inexact
         n_up += up
         q[j] = qi + up

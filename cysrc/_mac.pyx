@@ -196,6 +196,7 @@ ctypedef struct macspec:
     int rs, ls         # the SR addend: I = (rem >> rs) << ls, the top r (or r+1) discarded bits
     int64_t fmask, hb  # rule 'rne': I += 1 when frac + (I & 1) > hb, frac = rem & fmask
     int c2, c1         # A = (I << c2) + c1
+    int64_t rx         # rule 'ge': R is used as its complement R ^ (2**r - 1)
     int64_t E2, top    # 2 floor(eps 2**r) and 2**(r+1)
     int kt, kv         # eps bias sign: kt (1 - 2 [q < 0]) - kv sign(v)
 
@@ -245,7 +246,8 @@ cdef macspec make_macspec(CastSpec spec, int sa, int wl):
     m.rs = sa - rb if sa > rb else 0
     m.ls = rb - sa if rb > sa else 0
     m.c2 = 0 if cs.rule == SR_HALF else 1
-    m.c1 = 1 if cs.rule == SR_HALF else 0
+    m.c1 = 1 if cs.rule == SR_HALF else (2 if cs.rule == SR_GE else 0)
+    m.rx = (((<int64_t>1) << r) - 1) if (cs.rule == SR_GE and r < 63) else 0
     m.fmask = ((<int64_t>1) << m.rs) - 1
     # never reached by frac <= fmask unless the rule rounds the discarded part to r bits
     m.hb = ((<int64_t>1) << (m.rs - 1)) if (cs.rule == SR_RNE and m.rs > 0) else m.fmask + 1
@@ -271,6 +273,7 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
     cdef lane_t lo = <lane_t>m.lo, hi = <lane_t>m.hi
     cdef lane_t rs = m.rs, ls = m.ls, fmask = <lane_t>m.fmask, hb = <lane_t>m.hb
     cdef lane_t c2 = m.c2, c1 = m.c1, top = <lane_t>m.top, ktE2 = <lane_t>(m.kt * m.E2)
+    cdef lane_t rx = <lane_t>m.rx
     cdef lane_t wmask = <lane_t>m.wmask
     cdef int sto = m.sto, plain = m.plain
     cdef lane_t r = m.r
@@ -305,7 +308,7 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
                 neg = -(<lane_t>(q < 0))
                 A = (I << c2) + c1 + (ktE2 ^ neg) - neg + bv[j]      # +-kt 2E by the sign of t
                 A = 0 if A < 0 else (top if A > top else A)
-                up = inexact & (A + 2 * Rk[j] >= top)
+                up = inexact & (A + 2 * (Rk[j] ^ rx) >= top)
                 y = q + up
                 cin[j] += inexact
                 cup[j] += up

@@ -23,13 +23,12 @@ each lane over its own strided slice of the output.
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
-from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer, PyCapsule_GetContext, PyCapsule_SetContext
-from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from numpy.random cimport bitgen_t
 
 import numpy as np
 
-from bitsrc cimport bitsrc_t, bitsrc_from_capsule, BITSRC_CAPSULE_NAME
+from bitsrc cimport bitsrc_t, bitsrc_from_capsule, bitsrc_capsule
 
 cdef extern from *:
     """
@@ -430,20 +429,6 @@ def gf2_powmod_x(uint64_t e, uint64_t plow, int n):
 
 # -- capsules ----------------------------------------------------------------------------------
 
-cdef void _release_owner(object cap) noexcept:
-    cdef void* ctx = PyCapsule_GetContext(cap)
-    if ctx != NULL:
-        Py_XDECREF(<PyObject*>ctx)
-
-
-cdef object _make_capsule(bitsrc_t* src, object owner):
-    """An "fxsim.bitsrc" capsule for src that keeps ``owner`` alive."""
-    cap = PyCapsule_New(<void*>src, BITSRC_CAPSULE_NAME, &_release_owner)
-    Py_INCREF(owner)
-    PyCapsule_SetContext(cap, <void*>owner)
-    return cap
-
-
 def fill_from_capsule(capsule, uint64_t[::1] out, int r):
     """Fill ``out`` with len(out) draws of r bits through any source's "fxsim.bitsrc" capsule,
     without the GIL (the caller holds the source's lock)."""
@@ -574,7 +559,6 @@ cdef class LFSRCore:
         return out
 
     def capsule(self):
-        return _make_capsule(&self.src, self)
 
 
 # -- ideal sources: numpy bit generators ---------------------------------------------------------
@@ -592,25 +576,41 @@ cdef void ideal_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
         out[i] = bg.next_uint64(bg.state) >> sh
 
 
+cdef uint64_t word32_next(void* vst, int r) noexcept nogil:
+    cdef bitgen_t* bg = <bitgen_t*>vst
+    return bg.next_uint32(bg.state) >> (32 - r)
+
+
+cdef void word32_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
+    cdef bitgen_t* bg = <bitgen_t*>vst
+    cdef int sh = 32 - r
+    cdef int64_t i
+    for i in range(n):
+        out[i] = bg.next_uint32(bg.state) >> sh
+
+
 cdef class IdealCore:
     """A numpy BitGenerator behind the bitsrc_t interface: one 64-bit word w per draw,
-    R = w >> (64 - r) (spec §5.2)."""
+    R = w >> (64 - r) (spec §5.2); with ``width=32`` one 32-bit word (``next_uint32``) per draw,
+    R = w >> (32 - r) (cuRAND's Philox4x32-10 words, fxsim.vendor_sources)."""
     cdef bitsrc_t src
     cdef readonly object bit_generator
     cdef object _np_capsule
 
-    def __cinit__(self, bit_generator):
+    def __cinit__(self, bit_generator, int width=64):
         cap = bit_generator.capsule
         cdef bitgen_t* bg = <bitgen_t*>PyCapsule_GetPointer(cap, "BitGenerator")
+        if width != 32 and width != 64:
+            raise ValueError(f"width must be 32 or 64, got {width}")
         self.bit_generator = bit_generator
         self._np_capsule = cap
         self.src.state = <void*>bg
-        self.src.next = &ideal_next
-        self.src.fill = &ideal_fill
-        self.src.max_r = 64
+        self.src.next = &ideal_next if width == 64 else &word32_next
+        self.src.fill = &ideal_fill if width == 64 else &word32_fill
+        self.src.max_r = width
 
     def capsule(self):
-        return _make_capsule(&self.src, self)
+        return bitsrc_capsule(&self.src, self)
 
 
 # -- PCG64 stepped in place: numpy's generator without a call per word ----------------------------
@@ -677,7 +677,7 @@ cdef class PCG64Core:
 
     @property
     def capsule(self):
-        return _make_capsule(&self.src, self)
+        return bitsrc_capsule(&self.src, self)
 
     def draws(self, Py_ssize_t n, int r):
         """n draws of 1 <= r <= 64 bits (w >> (64 - r), as Ideal)."""

@@ -22,7 +22,8 @@ Contract:
   while the capsule lives.
 """
 from libc.stdint cimport int64_t, uint64_t
-from cpython.pycapsule cimport PyCapsule_GetPointer
+from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer, PyCapsule_GetContext, PyCapsule_SetContext
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 
 ctypedef uint64_t (*bitsrc_next_t)(void* state, int r) noexcept nogil
 ctypedef void (*bitsrc_fill_t)(void* state, uint64_t* out, int64_t n, int r) noexcept nogil
@@ -43,3 +44,17 @@ cdef extern from *:
 cdef inline bitsrc_t* bitsrc_from_capsule(object capsule) except NULL:
     """The bitsrc_t of a source's capsule (ValueError if it is not an "fxsim.bitsrc" capsule)."""
     return <bitsrc_t*>PyCapsule_GetPointer(capsule, BITSRC_CAPSULE_NAME)
+
+
+cdef inline void _bitsrc_release_owner(object cap) noexcept:
+    cdef void* ctx = PyCapsule_GetContext(cap)
+    if ctx != NULL:
+        Py_XDECREF(<PyObject*>ctx)
+
+
+cdef inline object bitsrc_capsule(bitsrc_t* src, object owner):
+    """An "fxsim.bitsrc" capsule for src that keeps ``owner`` (the object holding src) alive."""
+    cap = PyCapsule_New(<void*>src, BITSRC_CAPSULE_NAME, &_bitsrc_release_owner)
+    Py_INCREF(owner)
+    PyCapsule_SetContext(cap, <void*>owner)
+    return cap

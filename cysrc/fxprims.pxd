@@ -83,6 +83,10 @@ cdef inline int sr_up(const cspec* cs, u128 F, bint sticky, int esign, uint64_t 
         A = (F >> (65 - r)) << 1
     elif cs.rule == SR_HALF:
         A = (F >> (64 - r)) + 1
+    elif cs.rule == SR_GE:
+        # D >= R  <=>  2D + 2 + 2 (2**r - 1 - R) >= 2**(r+1)
+        A = ((F >> (65 - r)) << 1) + 2
+        R = R ^ (~(<uint64_t>0) >> (64 - r))
     else:
         sh = 65 - r
         I = F >> sh

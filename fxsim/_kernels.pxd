@@ -33,6 +33,7 @@ cpdef enum SRRule:
     SR_TRUNC = 0
     SR_HALF = 1
     SR_RNE = 2
+    SR_GE = 3       # Tenstorrent SFPSTOCHRND: up when D >= R (A = 2D + 2 against the complement of R)
 
 # error codes reported per chunk (lowest index wins)
 cpdef enum CastError:

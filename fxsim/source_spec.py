@@ -9,6 +9,9 @@ exporter, the studies) accepts what this factory accepts:
       lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L]   (N = 2..64, default 16)
       ideal[:pcg64|pcg64dxsm|philox|sfc64|mt19937]              (default pcg64)
       pcg64 | pcg64dxsm | philox | sfc64 | mt19937              (short for ideal:NAME)
+      amd:prng_b32[:lanes=L] | tenstorrent:sfpu | curand:xorwow[:lanes=L] | curand:philox4x32_10 |
+      graphcore:xoroshiro128aox | xoroshiro128plus              (accelerators' SR generators,
+                                                                 fxsim.vendor_sources)
 
   ``"lfsr16"`` and ``"lfsr:16"`` are the same register.
 
@@ -30,12 +33,13 @@ from numbers import Integral
 import numpy as np
 
 from .sources import BITGENS, FORMS, RULES, LFSR, Ideal
+from .vendor_sources import LANED, PRESETS, make_vendor_source
 
 __all__ = ["make_source", "parse_spec", "seeded_source", "SPEC_GRAMMAR"]
 
 SPEC_GRAMMAR = ("lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L], "
                 "ideal[:pcg64|pcg64dxsm|philox|sfc64|mt19937], or one of "
-                "pcg64, pcg64dxsm, philox, sfc64, mt19937")
+                "pcg64, pcg64dxsm, philox, sfc64, mt19937, " + ", ".join(PRESETS))
 
 
 def _bad(spec, why):
@@ -103,13 +107,24 @@ def parse_spec(spec: str) -> dict:
     if head.startswith("lfsr"):
         n, form, rule, lanes = _parse_lfsr(spec, head, rest)
         return {"kind": "lfsr", "n": n, "form": form, "rule": rule, "lanes": lanes}
+    vendor = ":".join(parts)
+    if vendor in PRESETS or (":".join(parts[:2]) in LANED and len(parts) == 3
+                             and parts[2].startswith("lanes=")):
+        lanes = None
+        if vendor not in PRESETS:
+            v = parts[2][len("lanes="):]
+            if not v.isdigit() or int(v) < 1:
+                raise _bad(spec, f"lanes must be a positive integer, got {v!r}")
+            lanes = int(v)
+        return {"kind": "vendor", "preset": ":".join(parts[:2]) if lanes else vendor, "lanes": lanes}
     if head in BITGENS and not rest:
         head, rest = "ideal", [head]
     if head == "ideal":
         if len(rest) > 1 or (rest and rest[0] not in BITGENS):
             raise _bad(spec, f"cannot read {':'.join(rest)!r}")
         return {"kind": "ideal", "bitgen": rest[0] if rest else "pcg64"}
-    raise _bad(spec, f"the kind must be 'lfsr', 'ideal' or a bit generator name, got {head!r}")
+    raise _bad(spec, f"the kind must be 'lfsr', 'ideal', a bit generator name or a vendor preset, "
+                     f"got {head!r}")
 
 
 def make_source(spec, seed=None):
@@ -143,6 +158,8 @@ def make_source(spec, seed=None):
         return spec
     seed = _check_seed(seed)
     f = parse_spec(spec)
+    if f["kind"] == "vendor":
+        return make_vendor_source(f["preset"], seed, lanes=f["lanes"])
     if f["kind"] == "lfsr":
         return LFSR(f["n"], form=f["form"], seed=_lfsr_start(f["n"], seed), rule=f["rule"],
                     lanes=f["lanes"])

@@ -718,6 +718,16 @@ class Ideal(BitSource):
         return f"Ideal({self.name})"
 
 
+#: builders of the source kinds defined outside this module (``state["kind"]`` -> builder)
+STATE_KINDS: dict = {}
+
+
+def register_state_kind(kind: str, builder) -> None:
+    """Let ``from_state`` rebuild sources whose ``state["kind"]`` is ``kind`` with
+    ``builder(state)`` (the vendor presets of ``fxsim.vendor_sources`` register "vendor")."""
+    STATE_KINDS[kind] = builder
+
+
 def from_state(state: dict) -> BitSource:
     """A new source at the position saved in ``state`` (from ``source.state``, or its JSON).
 
@@ -748,7 +758,10 @@ def from_state(state: dict) -> BitSource:
         src = Ideal(getattr(np.random, name)())
         src.state = state
         return src
-    raise ValueError(f"state['kind'] must be 'lfsr' or 'ideal', got {state.get('kind')!r}")
+    if kind in STATE_KINDS:
+        return STATE_KINDS[kind](state)
+    more = f" (or {', '.join(map(repr, STATE_KINDS))})" if STATE_KINDS else ""
+    raise ValueError(f"state['kind'] must be 'lfsr' or 'ideal'{more}, got {state.get('kind')!r}")
 
 
 def _ideal_keys(value):

@@ -27,7 +27,7 @@ DETERMINISTIC = (
 STOCHASTIC = ("stochastic", "stochastic_eps", "signed_stochastic_eps")
 ROUNDINGS = DETERMINISTIC + STOCHASTIC
 OVERFLOWS = ("saturate", "saturate_symmetric", "wrap", "error")
-SR_RULES = ("trunc", "half", "rne")
+SR_RULES = ("trunc", "half", "rne", "ge")
 
 CastInfo = namedtuple("CastInfo", "raw inexact rounded_up overflowed drew")
 
@@ -101,6 +101,8 @@ def stochastic_addend(t, rounding, r, eps=0, v=0, sr_rule="trunc"):
         A = math.floor(phi * (2 * two_r)) + 1
     elif sr_rule == "rne":
         A = 2 * _rne(phi * two_r)
+    elif sr_rule == "ge":
+        A = 2 * math.floor(phi * two_r) + 2     # against the complement of R: see ref_round
     else:
         raise ValueError(f"sr_rule must be one of {SR_RULES}, got {sr_rule!r}")
     E = math.floor(Fraction(eps) * two_r)
@@ -142,6 +144,8 @@ def ref_round(t, rounding, R=None, r=None, eps=0, v=0, sr_rule="trunc"):
         return q | 1                  # lowest bit forced to 1 (two's complement)
     elif rounding in STOCHASTIC:
         A = stochastic_addend(t, rounding, r, eps, v, sr_rule)
+        if sr_rule == "ge":
+            R = (1 << r) - 1 - R      # Tenstorrent SFPSTOCHRND: up when D >= R
         up = A + 2 * R >= (2 << r)
     else:
         raise ValueError(f"unknown rounding {rounding!r}")

@@ -19,6 +19,7 @@ SOURCES = {
     "tb_sr_unit": ["tb_sr_unit.v", "sr_unit.v"],
     "tb_sat_mac": ["tb_sat_mac.v", "sat_mac.v"],
     "tb_sr_lfsr": ["tb_sr_lfsr.v", "lfsr.v", "sr_unit.v"],
+    "tb_vendor_prng": ["tb_vendor_prng.v", "vendor_prng.v"],
 }
 
 HAVE_IVERILOG = shutil.which("iverilog") is not None and shutil.which("vvp") is not None

@@ -31,21 +31,25 @@ import time
 
 import fxsim
 
-from .._report import add_study_parser, finish
+from .._report import add_study_parser, finish, print_study
 from .figures import FIGURES, plot_acf, plot_accumulation, plot_bias, plot_lanes
 from .measure import *  # noqa: F401,F403  (the measurements' public names, as before the split)
 from .measure import (PRESETS, accumulation, error_acf, lanes, sr_bias, sr_bias_sawtooth)
 from .measure import __all__ as _measure_all
 from .report import markdown, write_csv
+from .vendor import VENDOR_FIGURE, plot_vendor, vendor_markdown, vendor_rows
 
 __all__ = _measure_all + ["FIGURES", "plot_bias", "plot_acf", "plot_accumulation", "plot_lanes",
-                          "write_csv", "markdown", "run", "add_cli"]
+                          "write_csv", "markdown", "run", "add_cli", "vendor_rows", "vendor_markdown",
+                          "plot_vendor", "VENDOR_FIGURE"]
 
 
-def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None) -> dict:
+def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, vendor=False) -> dict:
     """Run (a)-(d), write ``compare_rng.csv``, ``compare_rng.md`` and the four PNGs into
     ``out_dir`` (and web-sized copies of the PNGs into ``copy_figures_to``, if given); return
-    {"rows", "markdown", "files", "seconds", "timings"}.
+    {"rows", "markdown", "files", "seconds", "timings"}.  ``vendor=True`` adds (e), the
+    accelerators' generators (``vendor.py``): its rows, a markdown section and
+    ``compare_rng_vendor.png``.
 
     Takes about 20 s even with ``quick=True``, so the example is skipped by doctest:
 
@@ -70,6 +74,10 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None) -> di
     timed("accumulation", accumulation, steps=p["acc_steps"], trials=p["acc_trials"],
           check_steps=p["acc_check"])
     timed("lanes", lanes, steps=p["lane_steps"], block=p["lane_block"])
+    if vendor:
+        t = time.perf_counter()
+        rows.extend(vendor_rows(quick=quick, seed=seed))
+        secs["vendor"] = time.perf_counter() - t
     files = {"csv": os.path.join(out_dir, "compare_rng.csv"),
              "md": os.path.join(out_dir, "compare_rng.md")}
     write_csv(rows, files["csv"])
@@ -82,8 +90,12 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None) -> di
             "bias_casts": f"{p['bias_casts']:,}", "acf_casts": f"{p['acf_casts']:,}",
             "fxsim": fxsim.__version__}
     md = markdown(rows, meta)
-    md += ("\nFigures: " + ", ".join(f"`{os.path.basename(files[k])}`" for k in
-                                      ("bias_png", "acf_png", "accumulation_png", "lanes_png")) + "\n")
+    figs = ["bias_png", "acf_png", "accumulation_png", "lanes_png"]
+    if vendor:
+        files["vendor_png"] = plot_vendor(rows, os.path.join(out_dir, VENDOR_FIGURE))
+        md += "\n" + vendor_markdown(rows)
+        figs.append("vendor_png")
+    md += ("\nFigures: " + ", ".join(f"`{os.path.basename(files[k])}`" for k in figs) + "\n")
     return finish(md, files, total, rows, copy_figures_to, timings=secs)
 
 
@@ -96,7 +108,7 @@ def add_cli(sub):
     >>> a = add_cli(sub).parse_args(["--quick"]); a.quick, a.out
     (True, 'results/compare_rng')
     """
-    return add_study_parser(
+    p = add_study_parser(
         sub, "compare-rng", run, help="study: LFSR vs ideal random bits for stochastic rounding",
         description="Measure SR bias against spec section 2, the autocorrelation of rounding "
                     "errors, a 10^6-step accumulation and L parallel rounding units, for LFSR "
@@ -104,3 +116,12 @@ def add_cli(sub):
                     "PCG64 bits. Writes OUT/compare_rng.csv, OUT/compare_rng.md and four PNGs.",
         out="results/compare_rng", quick_help="smaller samples (under a minute)",
         seed_help="seed of every source and input")
+    p.add_argument("--vendor", action="store_true",
+                   help="add (e): the accelerators' SR generators (AMD, Tenstorrent, cuRAND, "
+                        "Graphcore, xoroshiro128+) vs ideal bits (about 1 min more with --quick)")
+
+    def cmd(args) -> int:
+        return print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
+                               copy_figures_to=args.copy_figures, vendor=args.vendor))
+    p.set_defaults(run=cmd)
+    return p

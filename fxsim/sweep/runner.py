@@ -1,0 +1,181 @@
+"""Running many independent jobs: in this process, on a Dask ``LocalCluster`` or on an
+existing Dask cluster (``scheduler=ADDRESS``), and a sweep on top of it (``run_sweep``).
+
+``map_jobs`` is the one runner: the sweeps and the studies (``fxsim gd-study``) hand it their
+jobs.  Jobs are pure functions of their arguments, so the results never depend on the number
+of workers or on the order they finish in; a job that raises, or whose worker dies, is retried
+(``retries``; a killed worker's task is re-run by the scheduler) and then reported, never lost.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import time
+import uuid
+
+from ..studies._report import make_progress
+from .config import dump_toml
+from .run import SUMMARY_FIELDS, run_one
+from .store import Store
+
+__all__ = ["map_jobs", "dask_client", "run_sweep", "default_workers", "THREAD_VARS"]
+
+#: the thread-count variables Dask would set to 1 in its workers (see ``dask_client``)
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def default_workers() -> int:
+    """Worker processes of a local cluster by default: the cores this process may use.
+
+    >>> default_workers() >= 1
+    True
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def dask_client(workers=None, scheduler=None, client=None):
+    """A ``distributed.Client``: ``client`` itself when given (left open), one connected to
+    ``scheduler`` (an address such as ``tcp://host:8786``), else one on a new ``LocalCluster`` of
+    ``workers`` processes (default ``default_workers()``) with one thread each, closed at the
+    end of the block.  The local workers keep this process's BLAS/OpenMP thread settings, so
+    linear algebra rounds in them as it does here; a remote cluster needs the same numpy, BLAS
+    and thread settings as the client for tables equal bit for bit to a serial run.
+
+    >>> with dask_client(workers=1) as c:          # doctest: +SKIP
+    ...     c.submit(abs, -2).result()
+    2
+    """
+    if client is not None:
+        yield client
+        return
+    from distributed import Client, LocalCluster
+    if scheduler is not None:
+        c = Client(scheduler)
+        try:
+            yield c
+        finally:
+            c.close()
+        return
+    import dask
+    # Dask sets OMP/MKL/OPENBLAS_NUM_THREADS=1 in its workers; keep this process's settings
+    # instead (as a process pool would), so that BLAS/LAPACK results (an eigvalsh, a matmul)
+    # round the same way in a worker as here and a table does not depend on where it ran
+    keep = {"MALLOC_TRIM_THRESHOLD_": 65536,
+            **{k: os.environ[k] for k in THREAD_VARS if k in os.environ}}
+    # fork where there is one (as the studies' process pool did): a worker starts with fxsim
+    # already imported (2 s instead of 9 s for two workers on a busy 2-core machine)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": keep,
+                          "distributed.worker.multiprocessing-method": method}):
+        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+                               processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        c = Client(cluster)
+        try:
+            yield c
+        finally:
+            c.close()
+    finally:
+        cluster.close()
+
+
+def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None, retries=2,
+             name="job", on_workers=None):
+    """Yield ``(i, fn(jobs[i]), error)`` for every job as it finishes (``error``: None, or the
+    exception of a job that failed ``retries + 1`` times or whose worker kept dying).
+
+    ``serial`` (default: ``workers == 1`` and no ``scheduler``/``client``): in this process, in
+    job order; else on Dask (``dask_client``).  ``fn`` must be picklable (a module-level
+    function) and each job a pure function of its argument.  ``on_workers``: addresses of the
+    cluster's workers the jobs may run on (default any).
+
+    >>> sorted((i, r) for i, r, _ in map_jobs(abs, [-1, 2, -3], workers=1))
+    [(0, 1), (1, 2), (2, 3)]
+    """
+    jobs = list(jobs)
+    if serial is None:
+        serial = workers == 1 and scheduler is None and client is None
+    if serial:
+        for i, j in enumerate(jobs):
+            yield i, fn(j), None
+        return
+    from distributed import as_completed
+    token = uuid.uuid4().hex[:8]
+    with dask_client(workers, scheduler, client) as c:
+        futs = [c.submit(fn, j, key=f"fxsim-{name}-{i}-{token}", pure=False, retries=retries,
+                         workers=on_workers, allow_other_workers=False)
+                for i, j in enumerate(jobs)]
+        index = {f.key: i for i, f in enumerate(futs)}
+        try:
+            for fut in as_completed(futs):
+                i = index[fut.key]
+                if fut.status == "error":
+                    yield i, None, fut.exception()
+                else:
+                    yield i, fut.result(), None
+                fut.release()
+        finally:
+            c.cancel([f for f in futs if not f.done()])
+
+
+def _failed(run, error):
+    summary = {k: None for k in SUMMARY_FIELDS}
+    summary.update(status="failed", error=f"{type(error).__name__}: {error}")
+    return {"key": run["key"], "series": None, "summary": summary}
+
+
+def run_sweep(config, out_dir, *, workers=None, scheduler=None, client=None, serial=False,
+              resume=False, progress=True, retries=2, run_fn=run_one, on_workers=None) -> dict:
+    """Run the sweep ``config`` (a ``SweepConfig``) into the store ``out_dir`` (``Store``) and
+    return {"series", "summary" (pyarrow tables), "ran", "skipped", "failed", "seconds",
+    "files"}.
+
+    Runs go to Dask (a local cluster of ``workers`` processes, ``scheduler`` ADDRESS or an open
+    ``client``) or, with ``serial=True``, run in this process.  Each result is stored as it
+    arrives; ``resume=True`` skips the runs already stored (failed runs run again); without
+    it, ``out_dir`` must not hold a sweep yet.  ``on_workers``: the cluster's workers to use
+    (``map_jobs``); ``run_fn`` replaces ``run_one`` (tests).
+
+    >>> import tempfile
+    >>> from fxsim.sweep.config import SweepConfig, example
+    >>> cfg = SweepConfig(dict(example(), axes={"strategy": ["SR"]}))
+    >>> res = run_sweep(cfg, tempfile.mkdtemp(), serial=True, progress=False)
+    >>> res["ran"], res["failed"], res["summary"].num_rows
+    (3, 0, 3)
+    """
+    out_dir = os.fspath(out_dir)
+    store_dir = os.path.join(out_dir, "parts")
+    if not resume and os.path.isdir(store_dir) and os.listdir(store_dir):
+        raise ValueError(f"--out {out_dir}: holds a sweep already; add --resume to complete it "
+                         f"(runs stored are skipped), or choose another folder")
+    store = Store(out_dir, config)
+    with open(os.path.join(out_dir, "sweep.toml"), "w") as fh:
+        fh.write(dump_toml(config.data, f"fxsim sweep: {config.where}"))
+    done = store.stored(ok_only=True) if resume else set()
+    todo = [r for r in config.runs if r["key"] not in done]
+    t0 = time.perf_counter()
+    bar = make_progress(len(todo), "sweep", progress)
+    failed = 0
+    try:
+        for i, res, err in map_jobs(run_fn, todo, serial=serial, workers=workers,
+                                    scheduler=scheduler, client=client, retries=retries,
+                                    name="run", on_workers=on_workers):
+            run = todo[i]
+            if err is not None:
+                res = _failed(run, err)
+            failed += res["summary"]["status"] != "ok"
+            store.write(run, res)
+            bar.update(1, f"failed {failed}" if failed else "")
+    finally:
+        bar.close()
+    series, summary = store.compact()
+    return {"series": series, "summary": summary, "ran": len(todo),
+            "skipped": len(config.runs) - len(todo), "failed": failed,
+            "seconds": time.perf_counter() - t0,
+            "files": {k: os.path.join(out_dir, f"{k}.parquet") for k in ("series", "summary")}}

@@ -28,7 +28,7 @@ def sweep_command(args) -> int:
     cfg = load_config(args.config)
     res = run_sweep(cfg, args.out, workers=args.workers, scheduler=args.scheduler,
                     serial=args.serial, resume=args.resume, progress=args.progress,
-                    retries=args.retries)
+                    retries=args.retries, batch=args.batch)
     print(f"sweep: {len(cfg.runs)} runs ({res['ran']} run, {res['skipped']} skipped, "
           f"{res['failed']} failed) in {res['seconds']:.1f} s")
     print(f"tables: {res['files']['series']} ({res['series'].num_rows} rows), "
@@ -98,7 +98,9 @@ def add_cli(sub):
     p.add_argument("--serial", action="store_true", help="run in this process, no Dask")
     p.add_argument("--resume", action="store_true",
                    help="complete the sweep in DIR: skip the runs already stored")
-    p.add_argument("--retries", type=int, default=2, help="retries of a failing run (default 2)")
+    p.add_argument("--retries", type=int, default=2, help="retries of a failing Dask task (default 2)")
+    p.add_argument("--batch", type=pos_int, help="runs per Dask task (default: about 10 tasks per "
+                   "worker, at most 16 runs each)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(run=sweep_command, _out_dirs=(("--out", "out"),))
     q = sub.add_parser(

@@ -12,6 +12,8 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 import uuid
 
@@ -38,6 +40,22 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:                  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def _start_fork_server():
+    """Start multiprocessing's fork server (if not running) with ``PRELOAD`` and with SIGINT
+    ignored, which it and the workers it forks inherit: Ctrl-C (SIGINT to the whole process
+    group) is for this process, which stops the cluster; a worker never prints a traceback."""
+    from multiprocessing import forkserver
+    multiprocessing.set_forkserver_preload(list(PRELOAD))
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 @contextlib.contextmanager
@@ -76,19 +94,31 @@ def dask_client(workers=None, scheduler=None, client=None):
     method = "spawn"
     if "forkserver" in multiprocessing.get_all_start_methods():
         method = "forkserver"
-        multiprocessing.set_forkserver_preload(list(PRELOAD))
+        _start_fork_server()
     with dask.config.set({"distributed.nanny.pre-spawn-environ": keep,
                           "distributed.worker.multiprocessing-method": method}):
-        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                               processes=True, dashboard_address=None, silence_logs=logging.ERROR)
-    try:
-        c = Client(cluster)
+        # the scheduler first, then the workers in the background (tasks wait for them), so
+        # that Ctrl-C while they start finds a cluster to close
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.CRITICAL)
         try:
-            yield c
+            cluster.scale(workers or default_workers())
+            c = Client(cluster)
+            try:
+                yield c
+            finally:
+                c.close()
         finally:
-            c.close()
-    finally:
-        cluster.close()
+            _close(cluster)
+
+
+def _close(cluster):
+    """Close a local cluster, also one interrupted while its workers start (Dask then fails
+    an internal check, which is no reason to hide the interruption)."""
+    try:
+        cluster.close(timeout=20)
+    except Exception:             # noqa: BLE001 - the workers are stopped all the same
+        pass
 
 
 def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None, retries=2,

@@ -144,9 +144,11 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="bench-sweep-")
     t0 = time.perf_counter()
     with dask_client(workers=1) as one:
+        one.wait_for_workers(1)
         t_start1 = time.perf_counter() - t0
         t0 = time.perf_counter()
         with dask_client(workers=2) as two:
+            two.wait_for_workers(2)
             t_start2 = time.perf_counter() - t0
             ways = [("in-process", dict(serial=True)), ("1 worker", dict(client=one)),
                     ("2 workers", dict(client=two))]

@@ -325,3 +325,34 @@ def test_gd_study_exports_its_grid(tmp_path, capsys):
     r = next(r for r in cfg.runs if r["params"]["strategy"] == "SR" and r["params"]["model"] == "logistic")
     from fxsim.sweep.config import build_accelerator
     assert build_accelerator(r["params"], seed=5) == G.make_accelerator("SR", G.FORMATS[0], "pcg64", 5)
+
+
+def test_ctrl_c_stops_a_sweep_with_one_line_and_resume_completes_it(reference, tmp_path):
+    """SIGINT to the process group (Ctrl-C in a terminal, workers included) while the cluster
+    starts or runs: exit 130, one line, no traceback; --resume then completes the store."""
+    import subprocess
+    import time
+    cfg = _write(tmp_path / "s.toml", CONFIG)
+    out = tmp_path / "o"
+    argv = [sys.executable, "-m", "fxsim.cli", "sweep", cfg, "--out", str(out), "--workers", "2",
+            "--no-progress"]
+    p = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    t0 = time.monotonic()
+    while not (out / "sweep.toml").exists() and p.poll() is None and time.monotonic() - t0 < 120:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    if p.poll() is not None:
+        pytest.fail(f"the sweep ended (exit {p.returncode}) before it could be interrupted")
+    t1 = time.monotonic()
+    os.killpg(p.pid, signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, err[-2000:]
+    assert err.strip().splitlines() == ["fxsim: interrupted"], err[-3000:]
+    assert time.monotonic() - t1 < 30
+    assert main(["sweep", cfg, "--out", str(out), "--serial", "--no-progress", "--resume"]) == 0
+    _same_files(reference[0], out)

@@ -107,9 +107,28 @@ def dask_client(workers=None, scheduler=None, client=None):
             try:
                 yield c
             finally:
-                c.close()
+                with _no_interrupt():
+                    c.close()
         finally:
-            _close(cluster)
+            with _no_interrupt():
+                _close(cluster)
+
+
+@contextlib.contextmanager
+def _no_interrupt():
+    """Hold a Ctrl-C back while the cluster closes (a close cut in the middle leaves Dask's
+    coroutines and worker processes behind); it is raised right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    old = signal.signal(signal.SIGINT, lambda *a: got.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
 
 
 def _close(cluster):

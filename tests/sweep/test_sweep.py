@@ -299,6 +299,8 @@ def test_plot_median_and_band_against_numpy(reference, tmp_path, capsys):
     assert "choose one of loss, excess, moved, inexact" in capsys.readouterr().err
 
 
+@pytest.mark.slow     # 18-83 s on the shared machine; the default run keeps the same proof for
+#                      --workers 2 (a local cluster): test_gd_study.py::test_deterministic_...
 def test_gd_study_runs_on_a_dask_scheduler_unchanged(cluster, tmp_path):
     from fxsim.studies import gd_rounding as G
     kw = dict(models=["quadratic_off", "logistic"], formats=["Q8.8"], n_seeds=1,

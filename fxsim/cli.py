@@ -273,6 +273,7 @@ def main(argv=None) -> int:
     rtlgen.add_cli(sub)
     for name in STUDY_MODULES:
         importlib.import_module(name).add_cli(sub)
+    importlib.import_module("fxsim.sweep.command").add_cli(sub)     # fxsim sweep, fxsim plot
     args = parser.parse_args(argv)
     if args.cmd is None:          # the main job: the gradient-descent study on its defaults
         args = parser.parse_args(["gd-study"])

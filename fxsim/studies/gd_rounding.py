@@ -60,19 +60,21 @@ import zlib
 import numpy as np
 
 from ._report import (add_study_options, arg_type, figure, finish, fmt_number, markdown_table, pos_int,
-                      make_progress, print_study, run_jobs, write_csv)
+                      make_progress, print_study, write_csv)
 
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
 from ..qformat import QFormat
 from .. import cast, make_source
+from ..sweep.config import dump_toml
+from ..sweep.runner import map_jobs
 from fxsim.models import (MLP, AlignedQuadratic, Himmelblau, LogisticRegression, Rosenbrock,
                           make_least_squares)
 
 __all__ = ["STRATEGIES", "SOURCES", "FORMATS", "PRESETS", "MODELS", "DEFAULT_MODELS",
            "MODEL_FORMATS", "STEPS", "resolve_models", "resolve_sources", "source_label", "float64_run", "COLUMNS", "SUMMARY_COLUMNS",
            "AlignedQuadratic", "default_models", "build_model", "make_accelerator", "tolerance",
-           "run_job", "summarize", "markdown", "run"]
+           "run_job", "summarize", "markdown", "run", "sweep_config"]
 
 EPS = 0.2
 R_BITS = 16
@@ -562,6 +564,59 @@ def _reached(ss) -> str:
     return "iterations to tol: " + "; ".join(parts)
 
 
+# -- the grid as a sweep file (fxsim sweep) ---------------------------------------------------
+
+#: study model key -> (sweep model name, its parameters): the same models as ``build_model``
+SWEEP_MODELS = {
+    "quadratic_grid": ("aligned_quadratic", {"d": 20, "cond": 10.0, "center": "grid", "grid": "format", "seed": 0}),
+    "quadratic_off": ("aligned_quadratic", {"d": 20, "cond": 10.0, "center": "off", "grid": "format", "seed": 0}),
+    "logistic": ("logistic", {"dataset": "breast_cancer", "l2": 1e-3}),
+    "least_squares": ("least_squares", {"m": 60, "d": 20, "noise": 0.1, "seed": 0}),
+    "rosenbrock": ("rosenbrock", {}),
+    "himmelblau": ("himmelblau", {}),
+    "mlp": ("mlp", {"seed": 0}),
+}
+SWEEP_NOTE = """The grid of fxsim gd-study as a sweep file (fxsim gd-study --export-sweep): the same
+models, formats, step sizes, accelerators, strategies, sources, iterations and tolerances.
+Differences from the study: each run seeds itself from SeedSequence(seed, spawn_key=(run index,
+replicate)) (the study gives every strategy and source the same start point), excess is
+f - f* with the model's f* (the study uses the float64 run's loss for Rosenbrock/Himmelblau and
+no tolerance for the MLP), and no figure or markdown is written (fxsim plot DIR ...)."""
+
+
+def sweep_config(quick=False, seed=0, models=None, sources=None) -> dict:
+    """The study's grid as a sweep description (``fxsim.sweep.SweepConfig`` input; the file
+    ``fxsim gd-study --export-sweep FILE`` writes): one case per (model, format), the
+    strategies and sources as axes, the preset's iterations and seeds as replicates.
+
+    >>> from fxsim.sweep import SweepConfig
+    >>> cfg = SweepConfig(sweep_config(quick=True, models=["quadratic_grid"]))
+    >>> len(cfg.runs), sorted(cfg.strategies) == sorted(STRATEGIES)
+    (48, True)
+    """
+    p = PRESETS["quick" if quick else "full"]
+    models = default_models() if models is None else resolve_models(models)
+    sources = list(SOURCES) if sources is None else resolve_sources(sources)
+    cases = []
+    for mk in models:
+        name, params = SWEEP_MODELS[mk]
+        for fmt in MODEL_FORMATS.get(mk, FORMATS):
+            model, t, L = build_model(mk, fmt)
+            case = {"model": name, "model_params": dict(params), "format": str(fmt),
+                    "algorithm_params": {"t": t, "mode": "exact"},
+                    "accelerator": {"acc": str(QFormat(2 * fmt.wl, 2 * fmt.fl)), "r": R_BITS, "eps": EPS},
+                    "iterations": p["iters"].get(_iters_key(mk), PRESETS["full"]["iters"][_iters_key(mk)]),
+                    "replicates": p.get("model_seeds", {}).get(mk, p["seeds"])}
+            if mk != "mlp":
+                case["tol"] = tolerance(model.dim, fmt, L)
+            cases.append(case)
+    return {"sweep": {"name": "gd-study", "seed": int(seed), "record": ["loss", "excess", "moved"]},
+            "run": {"algorithm": "gd"},
+            "strategies": {k: dict(v) for k, v in STRATEGIES.items()},
+            "axes": {"strategy": list(STRATEGIES), "source": sources},
+            "cases": cases}
+
+
 # -- the whole study ---------------------------------------------------------------------------
 
 def jobs_for(models, formats, seed, n_seeds, iters, sources=tuple(SOURCES)):
@@ -583,14 +638,17 @@ def jobs_for(models, formats, seed, n_seeds, iters, sources=tuple(SOURCES)):
 
 
 def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=None,
-        n_seeds=None, iters=None, workers=2, copy_figures_to=None, sources=None) -> dict:
+        n_seeds=None, iters=None, workers=2, copy_figures_to=None, sources=None,
+        scheduler=None) -> dict:
     """Run the study, write ``gd_study.csv``/``gd_study_runs.csv``/``gd_study.md`` and the
     PNGs into ``out_dir``; return {"rows", "summary", "markdown", "files", "seconds"}.
     ``models`` (keys of ``MODELS``, a comma-separated string, ``"all"``; default the main job's
     ``DEFAULT_MODELS``)/``formats`` (default: ``MODEL_FORMATS`` per model, else ``FORMATS``;
     given: used for every model)/``n_seeds``/``iters`` override the preset (tests shrink it);
     ``sources``: ``fxsim.make_source`` specs (a list or a comma-separated string; default
-    ``SOURCES``, lfsr16 and pcg64).
+    ``SOURCES``, lfsr16 and pcg64).  The jobs run through ``fxsim.sweep.map_jobs``: in this
+    process with ``workers=1``, else on a Dask ``LocalCluster`` of ``workers`` processes, or on
+    the Dask cluster at ``scheduler`` (an address); the results do not depend on which.
 
     Takes 19.4 s with ``quick=True`` on an idle 2-core machine (31 s of CPU; 42 s when shared with
     other jobs, load average 4), so the example is skipped by doctest:
@@ -616,8 +674,15 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     t0 = time.perf_counter()
     jobs = jobs_for(models, formats, seed, n_seeds, iters, sources)
     bar = make_progress(len(jobs), "gd-study", progress)
+    results = [None] * len(jobs)
+    serial = scheduler is None and (workers == 1 or len(jobs) <= 1)
     try:
-        results = run_jobs(_job, jobs, workers, bar, label=lambda j: f"{j[0]} {j[1]} {j[2]}")
+        for i, res, err in map_jobs(_job, jobs, serial=serial, workers=workers,
+                                    scheduler=scheduler, retries=0, name="gd-study"):
+            if err is not None:
+                raise err
+            results[i] = res
+            bar.update(1, f"{jobs[i][0]} {jobs[i][1]} {jobs[i][2]}")
     finally:
         bar.close()
     rows, curves = [], {}
@@ -664,10 +729,18 @@ def command(args) -> int:
     >>> from fxsim.cli import main
     >>> main(["gd-study", "--quick"])     # doctest: +SKIP
     """
+    if getattr(args, "export_sweep", None):
+        with open(args.export_sweep, "w") as fh:
+            fh.write(dump_toml(sweep_config(quick=args.quick, seed=args.seed, models=args.models,
+                                            sources=args.source), SWEEP_NOTE))
+        print(f"wrote the gd-study grid as a sweep file: {args.export_sweep} "
+              f"(run it with: fxsim sweep {args.export_sweep} --out DIR)")
+        return 0
     return print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
                            workers=args.workers, copy_figures_to=args.copy_figures,
                            models=getattr(args, "models", None),
-                           sources=getattr(args, "source", None)))
+                           sources=getattr(args, "source", None),
+                           scheduler=getattr(args, "scheduler", None)))
 
 
 def add_cli(sub):
@@ -689,6 +762,12 @@ def add_cli(sub):
     add_study_options(p, "results/gd_study", "fewer seeds and iterations (~20 s on 2 idle cores)", "root seed of every run")
     p.add_argument("--workers", type=pos_int, default=2, help="worker processes (default 2; "
                    "results do not depend on it)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the jobs on an existing Dask cluster (e.g. tcp://10.0.0.1:8786) "
+                        "instead of --workers local processes")
+    p.add_argument("--export-sweep", metavar="FILE",
+                   help="write the study's grid (with --quick, --seed, --models, --source) as a "
+                        "sweep file for fxsim sweep, and stop")
     p.add_argument("--models", type=arg_type(resolve_models), metavar="LIST",
                    help="comma-separated models: quadratic (minimizer on the grid), quadratic_off, "
                         "logistic, least_squares, rosenbrock, himmelblau, mlp, or all (default: "

@@ -54,6 +54,8 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 from .counters import CastRecord, Counters
 from .fixed import FixedArray
+from .floatarray import FloatArray
+from .floatformat import FloatFormat
 from .modes import DETERMINISTIC, OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
 from .ops import Caster, add, cast, dot, get_num_threads, matmul, matvec, mul, set_num_threads, sub
 from .qformat import QFormat, qformat
@@ -66,4 +68,5 @@ __all__ = [
     "QFormat", "qformat", "FixedArray", "cast", "add", "sub", "mul", "dot", "matvec", "matmul",
     "Caster", "Counters", "CastRecord", "ROUNDING", "DETERMINISTIC", "STOCHASTIC", "OVERFLOW", "SR_RULES",
     "set_num_threads", "get_num_threads", "LFSR", "Ideal", "CastMode", "make_source",
+    "FloatFormat", "FloatArray",
 ]

@@ -9,7 +9,11 @@ from .floatformat import FloatFormat, floatformat
 
 def decode(codes: np.ndarray, fmt: FloatFormat) -> np.ndarray:
     """The float64 values of ``codes`` (integers < 2**nbits) in ``fmt``: exact, since every
-    value of a FloatFormat is a float64 (spec §8.1)."""
+    value of a FloatFormat is a float64 (spec §8.1).
+
+    >>> decode([0x38, 0xb8, 0x7f, 0x01], FloatFormat.parse("e4m3")).tolist()
+    [1.0, -1.0, nan, 0.001953125]
+    """
     m, e = fmt.man_bits, fmt.exp_bits
     c = np.asarray(codes).astype(np.uint64)
     mag = c & np.uint64((1 << (e + m)) - 1)

@@ -5,6 +5,7 @@ modes, as the fixed-point casts do."""
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from numbers import Integral
 
 import numpy as np
@@ -12,7 +13,6 @@ import numpy as np
 from . import _floats as K
 from . import counters as _counters
 from ._kernels import CastError
-from .fixed import FixedArray
 from .floatarray import FloatArray
 from .floatformat import FloatFormat
 from .modes import SR_RULES, check_eps, check_name, check_r, sr_rule_code
@@ -29,7 +29,12 @@ _BLOCK = 1 << 22       # elements per kernel call (Ctrl-C is seen between calls)
 
 
 class FloatCast:
-    """One checked float cast: target format, rounding and overflow codes, r, E."""
+    """One checked float cast: target format, rounding and overflow codes, r, E.
+
+    >>> c = FloatCast("e4m3", "stochastic", "saturate", 8, 0, "trunc")
+    >>> c.fmt, c.stochastic, c.r
+    (FloatFormat('e4m3'), True, 8)
+    """
 
     def __init__(self, fmt, rounding, overflow, r, eps, sr_rule):
         self.fmt = FloatFormat.parse(fmt)
@@ -66,32 +71,39 @@ def _check_draws(draws, n: int, r: int) -> np.ndarray:
     return np.ascontiguousarray(arr.reshape(-1), dtype=np.uint64)   # read only
 
 
+class Words(namedtuple("Words", "mag neg E")):
+    """Exact inputs (-1)**neg * mag * 2**E: integer words (a FixedArray's raw words with
+    E = -fl, or integers beyond 2**53) as magnitudes (uint64) and signs (uint8).
+
+    >>> w = Words.of(np.array([-3, 5], dtype=np.int16), -4)
+    >>> w.mag.tolist(), w.neg.tolist(), w.E
+    ([3, 5], [1, 0], -4)
+    """
+
+    @classmethod
+    def of(cls, raw, E: int) -> "Words":
+        raw = np.asarray(raw)
+        if raw.dtype == np.uint64:
+            return cls(raw, np.zeros(raw.shape, np.uint8), E)
+        w = raw.astype(np.int64)
+        return cls(np.abs(w).view(np.uint64), (w < 0).view(np.uint8), E)
+
+
 def _input(x):
-    """(kind, data, shape): ("f64", float64 array) or ("words", (mag, neg, E))."""
+    """(kind, data, shape): ("f64", float64 array) or ("words", Words)."""
     if isinstance(x, FloatArray):
         return "f64", x.to_float(), x.shape          # exact: every code is a float64
-    if isinstance(x, FixedArray):
-        raw = x.raw
-        if raw.dtype == np.uint64:
-            mag, neg = raw, np.zeros(raw.shape, np.uint8)
-        else:
-            w = raw.astype(np.int64)
-            mag, neg = np.abs(w).view(np.uint64), (w < 0).view(np.uint8)
-        return "words", (mag, neg, -x.fmt.fl), x.shape
+    if isinstance(x, Words):
+        return "words", x, x.mag.shape
     if isinstance(x, bool) or (isinstance(x, Integral) and not isinstance(x, np.integer)):
         x = int(x)
         if abs(x) >= 2**64:
             raise ValueError(f"x = {x} is beyond 64 bits; cast it as a float")
-        return "words", (np.array([abs(x)], np.uint64), np.array([x < 0], np.uint8), 0), ()
+        return "words", Words(np.array([abs(x)], np.uint64), np.array([x < 0], np.uint8), 0), ()
     arr = np.asarray(x)
     if arr.dtype.kind in "iu" and arr.size and (
             int(arr.max()) > 2**53 or int(arr.min()) < -2**53):
-        if arr.dtype == np.uint64:
-            mag, neg = arr, np.zeros(arr.shape, np.uint8)
-        else:
-            w = arr.astype(np.int64)
-            mag, neg = np.abs(w).view(np.uint64), (w < 0).view(np.uint8)
-        return "words", (mag, neg, 0), arr.shape
+        return "words", Words.of(arr, 0), arr.shape
     if arr.dtype.kind not in "biuf" or arr.dtype.itemsize > 8:
         raise ValueError(f"x must be real numbers (float64, float32, integers), a FixedArray or "
                          f"a FloatArray, got dtype {arr.dtype}")
@@ -103,7 +115,7 @@ def _vsigns(c: FloatCast, v, shape):
         return np.zeros(1, np.int8), False
     if v is None:
         raise ValueError(f"cast: rounding='signed_stochastic_eps' needs v, an array of shape {shape}")
-    va = np.asarray(v.to_float() if isinstance(v, (FixedArray, FloatArray)) else v)
+    va = np.asarray(v.to_float() if hasattr(v, "to_float") else v)
     if va.dtype.kind not in "biuf":
         raise ValueError(f"cast: v must be real numbers (its sign is used), got dtype {va.dtype}")
     try:
@@ -134,15 +146,21 @@ def _raise(c: FloatCast, errs, errpos, cnt, shape):
 def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads):
     """The kernel over blocks of _BLOCK elements; (counts per chunk, errs, errpos)."""
     if kind == "words":
-        mag, neg, E = data
-        cnt = np.zeros((1, 5), np.int64)
-        errs, errpos = np.zeros(1, np.int32), np.zeros(1, np.int64)
-        K.cast_words(np.ascontiguousarray(mag.reshape(-1)), np.ascontiguousarray(neg.reshape(-1)),
-                     E, out.view(np.int8), c.spec, c.stochastic, d, vs, uv, cnt, errs, errpos)
-        return cnt, errs, errpos
+        mag = np.ascontiguousarray(data.mag.reshape(-1))
+        neg = np.ascontiguousarray(data.neg.reshape(-1))
     cnts, errs_all, pos_all = [], [], []
     for lo in range(0, n, _BLOCK):
         hi = min(n, lo + _BLOCK)
+        if kind == "words":
+            cnt = np.zeros((1, 5), np.int64)
+            errs, errpos = np.zeros(1, np.int32), np.zeros(1, np.int64)
+            K.cast_words(mag[lo:hi], neg[lo:hi], data.E, out[lo:hi].view(np.int8), c.spec,
+                         c.stochastic, d[lo:hi] if c.stochastic else d, vs[lo:hi] if uv else vs,
+                         uv, cnt, errs, errpos)
+            cnts.append(cnt)
+            errs_all.append(errs)
+            pos_all.append(errpos + lo)
+            continue
         nch = K.n_chunks(hi - lo)
         cnt = np.zeros((nch, 5), np.int64)
         errs, errpos = np.zeros(nch, np.int32), np.zeros(nch, np.int64)
@@ -161,10 +179,11 @@ def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads):
 def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=0, v=None,
                sr_rule="trunc", source=None, draws=None, threads=1) -> FloatArray:
     """Round the exact value of ``x`` into the float format ``fmt`` (spec §8); what
-    ``fxsim.cast`` does for a ``FloatFormat`` target.
+    ``fxsim.cast`` does for a ``FloatFormat`` target.  ``x``: numbers, an array-like, a
+    ``FloatArray`` or ``Words`` (``fxsim.cast`` passes a FixedArray's words so).
 
     >>> cast_float([1.0, 1.0625, 1.125, 1e6, -3e-10], "bf16").to_hex().tolist()
-    ['3f80', '3f88', '3f90', '4974', 'af25']
+    ['3f80', '3f88', '3f90', '4974', 'afa5']
     >>> cast_float([1.0625, 300.0], "e4m3", "round_to_odd", overflow="saturate").to_float()
     array([  1.125, 288.   ])
     """

@@ -244,5 +244,9 @@ class FloatFormat:
 
 
 def floatformat(fmt) -> FloatFormat:
-    """``fmt`` as a FloatFormat (a FloatFormat or a name ``FloatFormat.parse`` reads)."""
+    """``fmt`` as a FloatFormat (a FloatFormat or a name ``FloatFormat.parse`` reads).
+
+    >>> floatformat("fp16").max
+    65504.0
+    """
     return FloatFormat.parse(fmt)

@@ -21,7 +21,7 @@ from ._kernels import CastError, Overflow, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
 from .fixed import FixedArray
-from .floatcast import cast_float
+from .floatcast import Words, cast_float
 from .floatformat import FloatFormat
 from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, check_eps, check_name,
                     check_r, overflow_code, rounding_code, sr_rule_code)
@@ -534,6 +534,8 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
         rounding, overflow, r, eps, sr_rule = _mode_args("cast", mode, rounding, overflow, r, eps, sr_rule)
         if out is not None:
             raise ValueError("cast: out= is not supported for a FloatFormat target")
+        if isinstance(x, FixedArray):
+            x = Words.of(x.raw, -x.fmt.fl)      # exact words
         return cast_float(x, fmt, rounding, overflow, r=r, eps=eps, v=v, sr_rule=sr_rule,
                           source=source, draws=draws, threads=_threads)
     rounding, overflow, r, eps, sr_rule = _mode_args("cast", mode, rounding, overflow, r, eps, sr_rule)

@@ -230,77 +230,51 @@ cdef inline int block_fast(const uint64_t* xb, code_t* out, Py_ssize_t n, const 
     the scalar path: NaN, inf, a float64 subnormal, an SR value more than 63 bits below the
     kept ones, an overflow under FO_ERROR."""
     cdef Py_ssize_t j
-    cdef uint64_t u, M, q, rt, code, D, neg, nz, ovf, fl
+    cdef uint64_t u, M, q, rt, neg, ovf, fl
     cdef uint64_t top = (<uint64_t>1) << 63, mant = ((<uint64_t>1) << 52) - 1
-    cdef int64_t ex, ux, te, tec, s, sc
+    cdef int64_t ex, ux, te, tec, s, sc, code, nzm
     cdef int64_t man = fs.man, emin = fs.emin, emax2 = fs.emax + 2
-    cdef uint64_t max_code = fs.max_code, ovc_pos = fs.ovc_pos, ovc_neg = fs.ovc_neg
-    cdef uint64_t sub_lim = ((<uint64_t>1) << fs.man) if not fs.subnormals else 0
+    cdef int64_t max_code = fs.max_code, ovc_pos = fs.ovc_pos, ovc_neg = fs.ovc_neg
+    cdef int64_t sub_lim = ((<int64_t>1) << fs.man) if not fs.subnormals else 0
     cdef uint64_t tpos = fs.tpos, tneg = fs.tneg
-    cdef int sr = R != NULL
+    cdef uint64_t sr = R != NULL
     cdef int64_t r = fs.cpos.r
     cdef uint64_t two_r = (<uint64_t>1) << r if sr else 0
     cdef uint64_t sh = fs.nbits - 1
     cdef uint64_t n_inexact = 0, n_up = 0, n_ovf = 0, bad = 0, inexact, gt, eq, up
     cdef uint64_t err_ovf = fs.ovf == FO_ERROR
-    if sr:
-        for j in range(n):
-            u = xb[j]
-            neg = u >> 63
-            ex = <int64_t>((u >> 52) & 0x7FF)
-            nz = <uint64_t>((u << 1) != 0)
-            bad |= <uint64_t>((ex == 0x7FF) | ((ex == 0) & (nz != 0)))
-            M = (u & mant) | (nz << 52)
-            ux = ex - 1023
-            te = ux if ux > emin else emin
-            s = te - man - ux + 52
-            bad |= <uint64_t>(s > 63)
-            sc = s if s < 63 else 63
-            q = M >> sc
-            rt = (M << (63 - sc)) << 1          # the discarded bits, at the top of the word
-            inexact = <uint64_t>(rt != 0)
-            D = rt >> (64 - r)
-            up = inexact & <uint64_t>((D + R[j]) >= two_r)
-            tec = te if te < emax2 else emax2
-            code = (((<uint64_t>(tec - emin)) << man) + q + up) * nz
-            ovf = <uint64_t>(code > max_code)
-            bad |= ovf & err_ovf
-            n_ovf += ovf
-            code = ((ovc_neg if neg else ovc_pos) if ovf else code)
-            fl = <uint64_t>((code < sub_lim) & (code != 0))
-            n_inexact += inexact | fl
-            n_up += up
-            code = 0 if fl else code
-            out[j] = <code_t>(code | (neg << sh))
-    else:
-        for j in range(n):
-            u = xb[j]
-            neg = u >> 63
-            ex = <int64_t>((u >> 52) & 0x7FF)
-            nz = <uint64_t>((u << 1) != 0)
-            bad |= <uint64_t>((ex == 0x7FF) | ((ex == 0) & (nz != 0)))
-            M = (u & mant) | (nz << 52)
-            ux = ex - 1023
-            te = ux if ux > emin else emin
-            s = te - man - ux + 52
-            sc = s if s < 63 else 63
-            q = M >> sc
-            rt = (M << (63 - sc)) << 1
-            inexact = <uint64_t>(rt != 0)
-            gt = <uint64_t>(rt > top)
-            eq = <uint64_t>(rt == top)
-            up = ((tneg if neg else tpos) >> (inexact | (gt << 1) | (eq << 2) | ((q & 1) << 4))) & 1
-            tec = te if te < emax2 else emax2
-            code = (((<uint64_t>(tec - emin)) << man) + q + up) * nz
-            ovf = <uint64_t>(code > max_code)
-            bad |= ovf & err_ovf
-            n_ovf += ovf
-            code = ((ovc_neg if neg else ovc_pos) if ovf else code)
-            fl = <uint64_t>((code < sub_lim) & (code != 0))
-            n_inexact += inexact | fl
-            n_up += up
-            code = 0 if fl else code
-            out[j] = <code_t>(code | (neg << sh))
+    for j in range(n):
+        u = xb[j]
+        neg = u >> 63
+        ex = <int64_t>((u >> 52) & 0x7FF)
+        nzm = <int64_t>0 - <int64_t>((u << 1) != 0)     # all ones unless x is ±0
+        bad |= <uint64_t>((ex == 0x7FF) | ((ex == 0) & (nzm != 0)))
+        M = (u & mant) | (<uint64_t>(nzm & 1) << 52)
+        ux = ex - 1023
+        te = ux if ux > emin else emin
+        s = te - man - ux + 52
+        bad |= <uint64_t>(s > 63) & sr
+        sc = s if s < 63 else 63
+        q = M >> sc
+        rt = (M << (63 - sc)) << 1          # the discarded bits, at the top of the word
+        inexact = <uint64_t>(rt != 0)
+        # deterministic: the mode's truth table; SR (trunc): the top r discarded bits + R carry
+        gt = (rt >> 63) & <uint64_t>((rt << 1) != 0)
+        eq = <uint64_t>(rt == top)
+        up = ((tneg if neg else tpos) >> (inexact | (gt << 1) | (eq << 2) | ((q & 1) << 4))) & 1
+        if sr:
+            up = inexact & <uint64_t>(((rt >> (64 - r)) + R[j]) >= two_r)
+        tec = te if te < emax2 else emax2
+        code = ((((tec - emin)) << man) + <int64_t>(q + up)) & nzm
+        ovf = <uint64_t>(code > max_code)
+        bad |= ovf & err_ovf
+        n_ovf += ovf
+        code = ((ovc_neg if neg else ovc_pos) if ovf else code)
+        fl = <uint64_t>((code < sub_lim) & (code != 0))
+        n_inexact += inexact | fl
+        n_up += up
+        code = 0 if fl else code
+        out[j] = <code_t>(<uint64_t>code | (neg << sh))
     if bad:
         return 1
     c.n += n

@@ -284,8 +284,70 @@ cdef inline int block_fast(const uint64_t* xb, code_t* out, Py_ssize_t n, const 
     return 0
 
 
+cdef inline int block_normal(const uint64_t* xb, code_t* out, Py_ssize_t n, const fspec* fs,
+                             const uint64_t* R, counts_t* c) noexcept nogil:
+    """block_fast for a block whose non-zero inputs all lie in the target's normal binades
+    (1 <= man <= 51): every shift is by the constant 52 - man, the code is the input's top bits
+    re-biased plus the rounding carry; 1 (nothing stored) otherwise."""
+    cdef Py_ssize_t j
+    cdef uint64_t u, mag, ex, q, rt, neg, ovf, inexact, gt, eq, up, nz
+    cdef uint64_t top = (<uint64_t>1) << 63, absm = top - 1
+    cdef int64_t code, nzm
+    cdef uint64_t s = 52 - fs.man, ls = 12 + fs.man
+    cdef int64_t rebias = (<int64_t>(1023 - (1 - fs.emin))) << fs.man
+    cdef uint64_t lo_ex = <uint64_t>max(fs.emin + 1023, 1), hi_ex = <uint64_t>min(fs.emax + 1023, 2046)
+    cdef int64_t max_code = fs.max_code, ovc_pos = fs.ovc_pos, ovc_neg = fs.ovc_neg
+    cdef uint64_t tpos = fs.tpos, tneg = fs.tneg
+    cdef uint64_t sr = R != NULL
+    cdef uint64_t rs = 64 - fs.cpos.r if sr else 0
+    cdef uint64_t two_r = (<uint64_t>1) << fs.cpos.r if sr else 0
+    cdef uint64_t sh = fs.nbits - 1
+    cdef uint64_t n_inexact = 0, n_up = 0, n_ovf = 0, bad = 0
+    cdef uint64_t err_ovf = fs.ovf == FO_ERROR
+    for j in range(n):
+        u = xb[j]
+        neg = u >> 63
+        mag = u & absm
+        ex = mag >> 52
+        nz = <uint64_t>(mag != 0)
+        nzm = <int64_t>0 - <int64_t>nz
+        bad |= nz & <uint64_t>((ex < lo_ex) | (ex > hi_ex))
+        q = mag >> s
+        rt = mag << ls
+        inexact = <uint64_t>(rt != 0)
+        gt = (rt >> 63) & <uint64_t>((rt << 1) != 0)
+        eq = <uint64_t>(rt == top)
+        up = ((tneg if neg else tpos) >> (inexact | (gt << 1) | (eq << 2) | ((q & 1) << 4))) & 1
+        if sr:
+            up = inexact & <uint64_t>(((rt >> rs) + R[j]) >= two_r)
+        code = (<int64_t>(q + up) - rebias) & nzm
+        ovf = <uint64_t>(code > max_code)
+        bad |= ovf & err_ovf
+        n_ovf += ovf
+        code = ((ovc_neg if neg else ovc_pos) if ovf else code)
+        n_inexact += inexact
+        n_up += up
+        out[j] = <code_t>(<uint64_t>code | (neg << sh))
+    if bad:
+        return 1
+    c.n += n
+    c.inexact += n_inexact
+    c.up += n_up
+    c.ovf += n_ovf
+    return 0
+
+
 cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, const fspec* fs,
                          const uint64_t* R, counts_t* c) noexcept nogil:
+    if 1 <= fs.man <= 51:
+        if w == 1 and block_normal(xb, <uint8_t*>out, n, fs, R, c) == 0:
+            return 0
+        if w == 2 and block_normal(xb, <uint16_t*>out, n, fs, R, c) == 0:
+            return 0
+        if w == 4 and block_normal(xb, <uint32_t*>out, n, fs, R, c) == 0:
+            return 0
+        if w == 8 and block_normal(xb, <uint64_t*>out, n, fs, R, c) == 0:
+            return 0
     if w == 1:
         return block_fast(xb, <uint8_t*>out, n, fs, R, c)
     if w == 2:

@@ -468,3 +468,14 @@ def cast_words(const uint64_t[::1] mag, const uint8_t[::1] neg, int E, int8_t[::
         if stochastic:
             c.draws = n
     note(&c, cnt, 0)
+
+
+def fill_draws(object capsule, uint64_t[::1] out, int r):
+    """out[i] = the source's next r-bit draws, in stream order (the caller holds its lock and
+    has checked r)."""
+    cdef bitsrc_t* src = bitsrc_from_capsule(capsule)
+    cdef Py_ssize_t n = out.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        src.fill(src.state, &out[0], n, r)

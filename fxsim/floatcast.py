@@ -26,6 +26,7 @@ FLOAT_OVERFLOW = ("saturate", "ieee", "error")
 #: other spellings of a float rounding: the fixed-point name of the same rule
 _ALIASES = {"jam": "round_to_odd"}
 _BLOCK = 1 << 22       # elements per kernel call (Ctrl-C is seen between calls)
+_FEED_BLOCK = 1 << 18  # draws filled at a time (2 MiB) when several threads round them
 
 
 class FloatCast:
@@ -220,7 +221,21 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
             if c.overflow == "error" and hasattr(source, "capsule"):
                 restore = source.state             # a refused call puts the source back
             d = _check_draws(source.draws(n, c.r), n, c.r)
-    if capsule is not None:
+    if capsule is not None and threads > 1 and n >= 1 << 18:
+        # several threads: the draws of each super-block are filled first (one thread, the
+        # source's lock held for the whole call: one contiguous piece of its stream), then
+        # the threads round them
+        buf = np.empty(min(n, _FEED_BLOCK), np.uint64)
+        parts = []
+        with source.lock:
+            for lo in range(0, n, _FEED_BLOCK):
+                hi = min(n, lo + _FEED_BLOCK)
+                K.fill_draws(capsule, buf[:hi - lo], c.r)
+                cnt, errs, errpos = _run(c, kind, data[lo:hi], hi - lo, out[lo:hi], buf[:hi - lo],
+                                         None, vs[lo:hi] if uv else vs, uv, threads)
+                parts.append((cnt, errs, errpos + lo))
+        cnt, errs, errpos = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    elif capsule is not None:
         with source.lock:
             cnt, errs, errpos = _run(c, kind, data, n, out, d, capsule, vs, uv, 1)
     else:

@@ -201,3 +201,20 @@ def test_refused_calls_take_no_draws():
         fxsim.cast(np.array([1.0]), f, "stochastic", r=4, draws=[16])
     with pytest.raises(ValueError, match="either source= or draws="):
         fxsim.cast(np.array([1.0]), f, "stochastic", r=4, draws=[1], source=src)
+
+
+def test_threads_share_a_source():
+    """A long SR call on two threads (draws filled per super-block, then rounded in parallel)
+    gives the words and the stream position of numpy's own PCG64 stream."""
+    f = FloatFormat.parse("e4m3")
+    x = np.random.default_rng(6).standard_normal(2**18 + 5) * 30
+    n = fxsim.get_num_threads()
+    try:
+        fxsim.set_num_threads(2)
+        src = Ideal("pcg64", seed=8)
+        two = fxsim.cast(x, f, "stochastic", r=12, source=src)
+    finally:
+        fxsim.set_num_threads(n)
+    words = np.random.PCG64(8).random_raw(x.size + 1) >> np.uint64(52)
+    assert two.identical(fxsim.cast(x, f, "stochastic", r=12, draws=words[:-1]))
+    assert src.next(12) == int(words[-1])

@@ -196,7 +196,8 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
                          f"(fxsim.LFSR, fxsim.Ideal), got {type(source).__name__}")
     kind, data, shape = _input(x)
     if kind == "f64":
-        data = np.ascontiguousarray(data, dtype=np.float64).reshape(-1)   # read only
+        with np.errstate(invalid="ignore"):         # a float32 signalling NaN stays NaN
+            data = np.ascontiguousarray(data, dtype=np.float64).reshape(-1)   # read only
         n = data.size
     else:
         n = data[0].size

@@ -23,10 +23,11 @@ def run(tmp, R, x, rnd, mode, unit="f32_to_bf16", params=()):
         fh.write("".join(f"{(int(m) << 48) | (int(d) << 32) | int(w):013x}\n"
                          for w, d, m in zip(x, rnd, mode)))
     exe = os.path.join(tmp, "tb.vvp")
-    tb = "tb_" + unit
+    tb = "tb_f32_cvt"
+    params = (("BF16", int(unit == "f32_to_bf16")), ("R", R), ("COUNT", len(x)), *params)
     subprocess.run(["iverilog", "-g2005", "-Wall", "-I", RTL, "-s", tb, "-o", exe,
-                    f"-P{tb}.R={R}", f"-P{tb}.COUNT={len(x)}", *(f"-P{tb}.{k}={v}" for k, v in params),
-                    os.path.join(RTL, tb + ".v"), os.path.join(RTL, unit + ".v")],
+                    *(f"-P{tb}.{k}={v}" for k, v in params), os.path.join(RTL, tb + ".v"),
+                    os.path.join(RTL, "f32_to_bf16.v"), os.path.join(RTL, "f32_to_e4m3.v")],
                    check=True, capture_output=True, timeout=120)
     res = subprocess.run(["vvp", "-n", exe, f"+vectors={tmp}", f"+out={tmp}"],
                          capture_output=True, text=True, timeout=300)

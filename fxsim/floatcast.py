@@ -17,12 +17,11 @@ from .floatarray import FloatArray
 from .floatformat import FloatFormat
 from .modes import SR_RULES, check_eps, check_name, check_r, sr_rule_code
 
-#: float rounding modes, in the kernels' code order (``_floats.FloatRounding``)
-FLOAT_ROUNDING = ("nearest_even", "nearest_away", "toward_zero", "away_from_zero", "floor",
-                  "ceil", "round_to_odd", "stochastic", "stochastic_eps", "signed_stochastic_eps")
+#: float rounding modes, in the kernels' code order (declared once: ``_floats.FloatRounding``)
+FLOAT_ROUNDING = tuple(m.name[3:].lower() for m in sorted(K.FloatRounding.__members__.values()))
 FLOAT_STOCHASTIC = FLOAT_ROUNDING[K.FloatRounding.FR_STOCHASTIC:]
 #: float overflow modes (``_floats.FloatOverflow``)
-FLOAT_OVERFLOW = ("saturate", "ieee", "error")
+FLOAT_OVERFLOW = tuple(m.name[3:].lower() for m in sorted(K.FloatOverflow.__members__.values()))
 #: other spellings of a float rounding: the fixed-point name of the same rule
 _ALIASES = {"jam": "round_to_odd"}
 _BLOCK = 1 << 22       # elements per kernel call (Ctrl-C is seen between calls)

@@ -38,6 +38,7 @@ extensions = [
     ext("_samplers", [*float_ok, "-ffp-contract=off"], omp=True),
     ext("_sources"),
     ext("_vendor"),
+    ext("_floats", [*float_ok, *wide], omp=True),
 ]
 
 setup(

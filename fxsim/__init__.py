@@ -71,6 +71,8 @@ from .fixed import FixedArray, bitcat
 from .context import context, get_context
 from .io import from_dlpack, load, save
 from .printing import get_printoptions, printoptions, set_printoptions
+from .floatarray import FloatArray
+from .floatformat import FloatFormat
 from .modes import DETERMINISTIC, OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
 from .ops import Caster, add, cast, dot, get_num_threads, matmul, matvec, mul, set_num_threads, sub
 from .qformat import QFormat, qformat
@@ -84,4 +86,5 @@ __all__ = [
     "Caster", "Counters", "CastRecord", "ROUNDING", "DETERMINISTIC", "STOCHASTIC", "OVERFLOW", "SR_RULES",
     "set_num_threads", "get_num_threads", "LFSR", "Ideal", "CastMode", "make_source",
     "context", "get_context", "bitcat", "save", "load", "from_dlpack", "set_printoptions", "get_printoptions", "printoptions",
+    "FloatFormat", "FloatArray",
 ]

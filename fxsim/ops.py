@@ -21,6 +21,8 @@ from ._kernels import CastError, Overflow, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
 from .fixed import FixedArray
+from .floatcast import Words, cast_float
+from .floatformat import FloatFormat
 from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, check_eps, check_name,
                     check_r, overflow_code, rounding_code, sr_rule_code)
 from .sources import BitSource
@@ -526,6 +528,16 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
     >>> cast(np.full(4, 0.40625), "Q4.4", "stochastic", r=16, source=LFSR(16, seed=1)).raw
     array([7, 6, 7, 6], dtype=int8)
     """
+    if isinstance(fmt, FloatFormat):      # a float target (spec §9): default overflow 'ieee'
+        if overflow.__class__ is _Default and mode is None:
+            overflow = "ieee"
+        rounding, overflow, r, eps, sr_rule = _mode_args("cast", mode, rounding, overflow, r, eps, sr_rule)
+        if out is not None:
+            raise ValueError("cast: out= is not supported for a FloatFormat target")
+        if isinstance(x, FixedArray):
+            x = Words.of(x.raw, -x.fmt.fl)      # exact words
+        return cast_float(x, fmt, rounding, overflow, r=r, eps=eps, v=v, sr_rule=sr_rule,
+                          source=source, draws=draws, threads=_threads)
     rounding, overflow, r, eps, sr_rule = _mode_args("cast", mode, rounding, overflow, r, eps, sr_rule)
     c = _prepare_cast("cast", fmt, rounding, overflow, r, eps, sr_rule, source, draws)
     return _cast_with(c, x, v, source, draws, out)

@@ -17,7 +17,7 @@ fxsim = pytest.importorskip("fxsim")
 #: compiled extension modules that are private to the package by design: their names are the
 #: kernels the Python modules wrap, so importing ``fxsim._kernels`` (or a name from it) is allowed
 PRIVATE_EXTENSIONS = ("fxsim._kernels", "fxsim._mac", "fxsim._sources", "fxsim._samplers", "fxsim._memory",
-                      "fxsim._vendor")
+                      "fxsim._vendor", "fxsim._floats")
 #: (importer, "module:name") pairs still allowed (none: keep it that way)
 KNOWN_PRIVATE_IMPORTS: set = set()
 #: import cycles still allowed: FixedArray's operators (``a + b``) call ``fxsim.ops``, which

@@ -1,0 +1,81 @@
+"""rtl/f32_to_bf16.v co-simulated with Icarus Verilog against fxsim.cast word for word
+(issue 16, point 6): 3 x 10^4 float32 codes per configuration (random bit patterns, so NaN,
+±inf, subnormals and the overflow boundary all occur, plus those codes by name), half
+nearest_even, half stochastic with r-bit draws."""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import fxsim
+from fxsim import FloatFormat
+
+RTL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "rtl")
+pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
+                                reason="Icarus Verilog (iverilog, vvp) not on PATH")
+N = 30000
+
+
+def run(tmp, R, x, rnd, mode, unit="f32_to_bf16", params=()):
+    with open(os.path.join(tmp, "case.mem"), "w") as fh:
+        fh.write("".join(f"{(int(m) << 48) | (int(d) << 32) | int(w):013x}\n"
+                         for w, d, m in zip(x, rnd, mode)))
+    exe = os.path.join(tmp, "tb.vvp")
+    tb = "tb_f32_cvt"
+    params = (("BF16", int(unit == "f32_to_bf16")), ("R", R), ("COUNT", len(x)), *params)
+    subprocess.run(["iverilog", "-g2005", "-Wall", "-I", RTL, "-s", tb, "-o", exe,
+                    *(f"-P{tb}.{k}={v}" for k, v in params), os.path.join(RTL, tb + ".v"),
+                    os.path.join(RTL, "f32_to_bf16.v"), os.path.join(RTL, "f32_to_e4m3.v")],
+                   check=True, capture_output=True, timeout=120)
+    res = subprocess.run(["vvp", "-n", exe, f"+vectors={tmp}", f"+out={tmp}"],
+                         capture_output=True, text=True, timeout=300)
+    assert "DONE" in res.stdout and "ERROR" not in res.stdout, res.stdout + res.stderr
+    with open(os.path.join(tmp, "y.mem")) as fh:
+        return np.array([int(line, 16) for line in fh.read().split()], dtype=np.uint64)
+
+
+@pytest.mark.parametrize("R", [16, 7, 1])
+def test_f32_to_bf16_unit(tmp_path, R):
+    rng = np.random.default_rng(R)
+    special = np.array([0x7F7F7FFF, 0x7F7F8000, 0x7F7F8001, 0x7F800000, 0xFF800000, 0x7FC00000,
+                        0x7F800001, 0x00008000, 0x00018000, 0x807FFFFF, 0x0, 0x80000000],
+                       dtype=np.uint32)
+    x = np.concatenate([special, rng.integers(0, 2**32, N - special.size, dtype=np.uint64)
+                        .astype(np.uint32)])
+    rnd = rng.integers(0, 2**R, N, dtype=np.uint64)
+    mode = np.arange(N) % 2
+    got = run(str(tmp_path), R, x, rnd, mode)
+    f = FloatFormat.parse("bf16")
+    xf = x.view(np.float32)
+    want = np.empty(N, np.uint16)
+    want[mode == 0] = fxsim.cast(xf[mode == 0], f, "nearest_even", "ieee").raw
+    want[mode == 1] = fxsim.cast(xf[mode == 1], f, "stochastic", "ieee", r=R,
+                                 draws=rnd[mode == 1]).raw
+    bad = np.nonzero(got != want)[0]
+    assert bad.size == 0, [(hex(x[i]), int(mode[i]), hex(got[i]), hex(want[i])) for i in bad[:5]]
+
+
+@pytest.mark.parametrize("R,sat", [(8, 0), (3, 1), (16, 0)])
+def test_f32_to_e4m3_unit(tmp_path, R, sat):
+    """rtl/f32_to_e4m3.v: random float32 codes (half of them near e4m3's range, so that its
+    subnormals, ties and overflow boundary are hit), overflow 'ieee' (NaN) or 'saturate'."""
+    rng = np.random.default_rng(100 + R)
+    near = (rng.standard_normal(N // 2) * 2.0 ** rng.integers(-12, 10, N // 2)).astype(np.float32)
+    special = np.array([448, 464, 464.00003, 480, 1e6, 2**-10, 3 * 2**-11, 2**-9, 1e-45, 0.0,
+                        np.inf, -np.inf, np.nan], dtype=np.float32)
+    x = np.concatenate([special.view(np.uint32), near.view(np.uint32),
+                        rng.integers(0, 2**32, N - N // 2 - special.size, dtype=np.uint64)
+                        .astype(np.uint32)])
+    rnd = rng.integers(0, 2**R, N, dtype=np.uint64)
+    mode = np.arange(N) % 2
+    got = run(str(tmp_path), R, x, rnd, mode, "f32_to_e4m3", (("SAT", sat),))
+    f = FloatFormat.parse("e4m3")
+    ovf = "saturate" if sat else "ieee"
+    xf = x.view(np.float32)
+    want = np.empty(N, np.uint64)
+    want[mode == 0] = fxsim.cast(xf[mode == 0], f, "nearest_even", ovf).raw
+    want[mode == 1] = fxsim.cast(xf[mode == 1], f, "stochastic", ovf, r=R, draws=rnd[mode == 1]).raw
+    bad = np.nonzero(got != want)[0]
+    assert bad.size == 0, [(hex(x[i]), int(mode[i]), hex(got[i]), hex(want[i])) for i in bad[:5]]

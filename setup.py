@@ -37,6 +37,7 @@ extensions = [
     # -ffp-contract=off: the samplers' float updates must round exactly as numpy's (no FMA)
     ext("_samplers", [*float_ok, "-ffp-contract=off"], omp=True),
     ext("_sources"),
+    ext("_small", float_ok),   # the compiled small-call cast (fxsim.ops.cast, Caster)
 ]
 
 setup(

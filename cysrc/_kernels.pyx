@@ -579,23 +579,6 @@ cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, word_t* out, 
     c.ovf += nov
 
 
-cdef inline int word_bytes(int wl) noexcept nogil:
-    """Bytes of the container of a wl-bit word (as ``QFormat.dtype``)."""
-    return 1 if wl <= 8 else (2 if wl <= 16 else (4 if wl <= 32 else 8))
-
-
-cdef inline void put(char* out, int w, Py_ssize_t i, int64_t y) noexcept nogil:
-    """out[i] = y in a w-byte word (y already in the format's range)."""
-    if w == 1:
-        (<int8_t*>out)[i] = <int8_t>y
-    elif w == 2:
-        (<int16_t*>out)[i] = <int16_t>y
-    elif w == 4:
-        (<int32_t*>out)[i] = <int32_t>y
-    else:
-        (<int64_t*>out)[i] = y
-
-
 cdef int store_block(const cspec* cs, const int64_t* q, char* out, int w, Py_ssize_t n,
                      counts_t* c) noexcept nogil:
     """block_store into w-byte words at out."""
@@ -825,17 +808,6 @@ def cast_f64_streams(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl
 
 # Input words arrive as bytes with a type code (WORD_*, in _kernels.pxd); the element-wise
 # kernels are compiled once and only their short block loops are specialized per input type.
-
-
-cdef inline i128 load_word(const char* p, int t, Py_ssize_t i) noexcept nogil:
-    """Word i of an array of type t (WORD_*), exactly (native little-endian words)."""
-    cdef int size = 1 << (t & 3)
-    cdef int sh = 64 - 8 * size
-    cdef uint64_t u = 0
-    memcpy(&u, p + i * size, size)
-    if t <= WORD_I64:
-        return <int64_t>(u << sh) >> sh
-    return u
 
 
 cdef enum:

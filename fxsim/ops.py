@@ -20,6 +20,7 @@ from . import _mac as _mac_kernels
 from ._kernels import CastError, Overflow, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
+from ._small import SmallCast
 from .fixed import FixedArray
 from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, check_eps, check_name,
                     check_r, overflow_code, rounding_code, sr_rule_code)
@@ -526,9 +527,44 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
     >>> cast(np.full(4, 0.40625), "Q4.4", "stochastic", r=16, source=LFSR(16, seed=1)).raw
     array([7, 6, 7, 6], dtype=int8)
     """
+    key = None
+    if (out is None and v is None and source is None and draws is None and r is _R
+            and eps is _EPS and sr_rule is _RULE):
+        key = (fmt, rounding, overflow, mode)
+        try:
+            fast = _SMALL_CASTS.get(key)
+        except TypeError:                  # an unhashable argument: refused below
+            fast = key = None
+        if fast is not None:
+            res = fast(x)
+            if res is not None:
+                return res
     rounding, overflow, r, eps, sr_rule = _mode_args("cast", mode, rounding, overflow, r, eps, sr_rule)
     c = _prepare_cast("cast", fmt, rounding, overflow, r, eps, sr_rule, source, draws)
+    if key is not None and c.plain and _small_key(key):
+        if len(_SMALL_CASTS) >= 512:
+            _SMALL_CASTS.clear()
+        _SMALL_CASTS[key] = SmallCast(c.kspec, c.fmt, _SMALL_LIMIT)
     return _cast_with(c, x, v, source, draws, out)
+
+
+# -- the compiled small-call path (fxsim._small) ---------------------------------------------
+
+_SMALL_LIMIT = 4096    # elements up to which a deterministic cast runs in fxsim._small
+_SMALL_CASTS = {}      # (fmt, rounding, overflow, mode) of a cast() call -> its SmallCast
+
+
+def _small_key(key) -> bool:
+    """Whether cast() arguments ``key`` may serve later calls from ``_SMALL_CASTS``: only types
+    whose equal values are equally valid (not 16 and 16.0, 0 and False, which the checks tell
+    apart), since a dict lookup matches by equality."""
+    fmt, rounding, overflow, mode = key
+    if mode.__class__ is tuple:
+        ok_mode = all(m.__class__ is str for m in mode)
+    else:
+        ok_mode = mode is None or mode.__class__ in (str, CastMode)
+    return (ok_mode and fmt.__class__ in (str, QFormat) and rounding.__class__ in (str, _Default)
+            and overflow.__class__ in (str, _Default))
 
 
 class Caster:
@@ -543,15 +579,21 @@ class Caster:
     >>> q([0.3, 9.0]).raw, q.fmt
     (array([  5, 127], dtype=int8), QFormat(wl=8, fl=4, signed=True))
     """
-    __slots__ = ("fmt", "mode", "source", "_cast")
+    __slots__ = ("fmt", "mode", "source", "_cast", "_small")
 
     def __init__(self, fmt, mode=None, *, source=None):
         m = CastMode() if mode is None else _as_mode("Caster", "mode", mode)
         self._cast = _prepare_cast("Caster", fmt, m.rounding, m.overflow, m.r, m.eps, m.sr_rule,
                                    source, None)
         self.fmt, self.mode, self.source = self._cast.fmt, m, source
+        self._small = SmallCast(self._cast.kspec, self.fmt, _SMALL_LIMIT) \
+            if self._cast.plain and source is None else None
 
     def __call__(self, x, *, v=None, draws=None, out=None) -> FixedArray:
+        if self._small is not None and v is None and draws is None and out is None:
+            res = self._small(x)
+            if res is not None:
+                return res
         if draws is not None:
             return _cast_with(self._cast, x, v, None, draws, out)
         return _cast_with(self._cast, x, v, self.source, None, out)

@@ -606,6 +606,16 @@ cdef int f64_det_sat(const real_t* x, char* out, int w, Py_ssize_t n, double sca
     return block_f64_det_sat(x, <int64_t*>out, n, scale, tbl, lo, hi, c)
 
 
+
+cdef int cast_f64_sat(const cspec* cs, const double* x, char* out, Py_ssize_t n, int fl,
+                      counts_t* c) noexcept nogil:
+    """The vectorized pass that cast_f64 tries first on a block of float64 (a deterministic
+    mode with saturating overflow), for fxsim._small; 1: the block needs the scalar path
+    (NaN, ±inf, huge or tiny values), and what it stored is then overwritten."""
+    cdef dround kd = round_consts(cs.mode)
+    return f64_det_sat(x, out, word_bytes(cs.wl), n, ldexp(1.0, fl), det_table(cs.mode), &kd,
+                       cs.lo64, cs.hi64, c)
+
 cdef void store_round_sat(int64_t* v, char* out, int w, Py_ssize_t n, int s, uint32_t tbl, const ibias* kb,
                           int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     if w == 1:

@@ -13,7 +13,8 @@ cimport numpy as cnp
 from libc.math cimport ldexp
 from libc.stdint cimport int64_t
 
-from fxsim._kernels cimport CastSpec, cspec, counts_t, i128, RM_STOCHASTIC, ERR_NONE, WORD_U8
+from fxsim._kernels cimport (CastSpec, cspec, counts_t, i128, cast_f64_sat, RM_STOCHASTIC,
+                             OV_SATURATE_SYMMETRIC, ERR_NONE, WORD_U8)
 from fxprims cimport cast_double, cast_value, load_word, put
 
 from fxsim import counters as _counters
@@ -84,6 +85,11 @@ cdef class SmallCast:
         c.n = c.inexact = c.up = c.ovf = c.draws = 0
         if tx < 0:
             px = <const double*>cnp.PyArray_DATA(a)
+            if self.cs.ovf <= OV_SATURATE_SYMMETRIC and n > 0 and \
+                    cast_f64_sat(&self.cs, px, po, n, self.fl, &c) == 0:
+                n = 0                   # done by the kernels' vectorized pass
+            else:
+                c.n = c.inexact = c.up = c.ovf = 0
             for i in range(n):
                 y = cast_double(&self.cs, px[i], self.scale, self.fl, 0, 0, &c, &err)
                 if err != ERR_NONE:

@@ -170,3 +170,25 @@ def test_counters_stay_per_thread():
     done.set()
     t.join()
     assert box["c"].records == []
+
+
+@pytest.mark.parametrize("rounding, overflow", [("nearest_even", "saturate"),
+                                                ("floor", "saturate_symmetric"),
+                                                ("nearest_odd", "saturate")])
+def test_largest_compiled_call_matches_reference(rounding, overflow, monkeypatch):
+    """At the size limit (the vectorized pass of the kernels, and with ±inf the scalar one)."""
+    fmt = fxsim.QFormat(16, 8)
+    x = _values(fmt, n=ops._SMALL_LIMIT, seed=11)
+    ref = _ref(x, fmt, rounding, overflow)
+    q = fxsim.Caster(fmt, fxsim.CastMode(rounding, overflow))
+    xi = x.copy()
+    xi[[7, 100]] = np.inf, -np.inf
+    ref_i = _ref(xi, fmt, rounding, overflow)
+    monkeypatch.setattr(ops, "_cast_with", None)
+    with fxsim.Counters() as c:
+        got = q(x)
+    assert [int(w) for w in got.raw] == [r.raw for r in ref]
+    assert (c.cast, c.inexact, c.rounded_up, c.overflowed) == (
+        len(x), sum(r.inexact for r in ref), sum(r.rounded_up for r in ref),
+        sum(r.overflowed for r in ref))
+    assert [int(w) for w in q(xi).raw] == [r.raw for r in ref_i]

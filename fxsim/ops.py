@@ -20,7 +20,7 @@ from . import _mac as _mac_kernels
 from ._kernels import CastError, Overflow, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
-from ._small import SmallCast
+from ._small import SmallBinop, SmallCast
 from .fixed import FixedArray
 from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, check_eps, check_name,
                     check_r, overflow_code, rounding_code, sr_rule_code)
@@ -528,9 +528,8 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
     array([7, 6, 7, 6], dtype=int8)
     """
     key = None
-    if (out is None and v is None and source is None and draws is None and r is _R
-            and eps is _EPS and sr_rule is _RULE):
-        key = (fmt, rounding, overflow, mode)
+    if out is None and v is None and source is None and draws is None:
+        key = (fmt, rounding, overflow, r, eps, sr_rule, mode)
         try:
             fast = _SMALL_CASTS.get(key)
         except TypeError:                  # an unhashable argument: refused below
@@ -551,14 +550,17 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
 # -- the compiled small-call path (fxsim._small) ---------------------------------------------
 
 _SMALL_LIMIT = 4096    # elements up to which a deterministic cast runs in fxsim._small
-_SMALL_CASTS = {}      # (fmt, rounding, overflow, mode) of a cast() call -> its SmallCast
+_SMALL_CASTS = {}      # (fmt, rounding, overflow, r, eps, sr_rule, mode) of a cast() -> SmallCast
+_SMALL_BINOPS = {}     # (op, formats of a and b, the cast arguments) of add/sub/mul -> SmallBinop
 
 
 def _small_key(key) -> bool:
     """Whether cast() arguments ``key`` may serve later calls from ``_SMALL_CASTS``: only types
     whose equal values are equally valid (not 16 and 16.0, 0 and False, which the checks tell
-    apart), since a dict lookup matches by equality."""
-    fmt, rounding, overflow, mode = key
+    apart), since a dict lookup matches by equality; r, eps and sr_rule only when not given."""
+    fmt, rounding, overflow, r, eps, sr_rule, mode = key
+    if not (r is _R and eps is _EPS and sr_rule is _RULE):
+        return False
     if mode.__class__ is tuple:
         ok_mode = all(m.__class__ is str for m in mode)
     else:
@@ -935,6 +937,19 @@ def _binary_plan(op: str, fa: QFormat, fb: QFormat, fmt, rounding, overflow, r, 
 
 
 def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out=None):
+    key = None
+    if (out is None and v is None and source is None and draws is None
+            and a.__class__ is FixedArray and b.__class__ is FixedArray):
+        # eps's type in the key: 0, 0.0 and False are equal keys but not equally valid
+        key = (op, a.fmt, b.fmt, fmt, rounding, overflow, r, eps, eps.__class__, sr_rule)
+        try:
+            fast = _SMALL_BINOPS.get(key)
+        except TypeError:                  # an unhashable argument: refused below
+            fast = key = None
+        if fast is not None:
+            res = fast(a, b)
+            if res is not None:
+                return res
     _check_fixed("a", a)
     _check_fixed("b", b)
     try:
@@ -946,6 +961,12 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
         raise
     if source is not None or draws is not None:
         _check_source(source, draws)
+    if (key is not None and p.c.plain and r is None and fmt.__class__ in (str, QFormat, type(None))
+            and rounding.__class__ is str and overflow.__class__ is str):
+        if len(_SMALL_BINOPS) >= 512:
+            _SMALL_BINOPS.clear()
+        _SMALL_BINOPS[key] = SmallBinop(p.code, p.c.kspec, p.da, p.db, p.s_out, p.fmt, p.small > 0,
+                                        _SMALL_LIMIT)
     fmt, c, ct = p.fmt, p.c, p.ct
     ash, bsh = a.shape, b.shape
     if ash == bsh:

@@ -13,7 +13,7 @@ import pytest
 import fxsim
 from fxsim import ops
 from fxsim.modes import OVERFLOW, ROUNDING, STOCHASTIC
-from reference import ref_cast_info
+from reference import ref_cast_info, ref_mul
 
 DET = [m for m in ROUNDING if m not in STOCHASTIC]
 FORMATS = [fxsim.QFormat(8, 4), fxsim.QFormat(16, 8, False), fxsim.QFormat(32, 30),
@@ -192,3 +192,57 @@ def test_largest_compiled_call_matches_reference(rounding, overflow, monkeypatch
         len(x), sum(r.inexact for r in ref), sum(r.rounded_up for r in ref),
         sum(r.overflowed for r in ref))
     assert [int(w) for w in q(xi).raw] == [r.raw for r in ref_i]
+
+
+Q = fxsim.QFormat
+BINOP_CASES = [   # (fa, fb, result format or None: the full-precision default)
+    (Q(8, 4), Q(8, 4), Q(8, 4)), (Q(32, 16), Q(32, 16), Q(16, 8)), (Q(16, 8, False), Q(8, 2, False), None),
+    (Q(64, 10), Q(64, 20), Q(64, 12)), (Q(8, 4), Q(16, 12, False), Q(8, 1)), (Q(12, 3), Q(5, 0), None)]
+
+
+def _exact(op, wa, fa, wb, fb):
+    a, b = Fraction(int(wa)) * Fraction(2) ** -fa.fl, Fraction(int(wb)) * Fraction(2) ** -fb.fl
+    return a + b if op == "add" else (a - b if op == "sub" else a * b)
+
+
+@pytest.mark.parametrize("rounding, overflow", [("nearest_even", "saturate"), ("floor", "wrap"),
+                                                ("jam", "saturate_symmetric"),
+                                                ("nearest_away", "wrap")])
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+def test_binops_match_reference(op, rounding, overflow, monkeypatch):
+    fn = getattr(fxsim, op)
+    rng = np.random.default_rng(21)
+    for fa, fb, fo in BINOP_CASES:
+        if op == "mul" and fa.wl + fb.wl > 126:
+            continue
+        ra = rng.integers(fa.min_raw, fa.max_raw, 40, dtype=fa.dtype, endpoint=True)
+        rb = rng.integers(fb.min_raw, fb.max_raw, 40, dtype=fb.dtype, endpoint=True)
+        ra[:2], rb[:2] = (fa.min_raw, fa.max_raw), (fb.max_raw, fb.min_raw)
+        a, b = fxsim.FixedArray(ra, fa), fxsim.FixedArray(rb, fb)
+        first = fn(a, b, fo, rounding, overflow)              # fills the cache
+        out = first.fmt
+        ref = [ref_cast_info(_exact(op, x, fa, y, fb), out.wl, out.fl, out.signed, rounding, overflow)
+               for x, y in zip(ra, rb)]
+        with monkeypatch.context() as m:
+            m.setattr(ops.K, "binop", None)                 # the general kernel call fails
+            with fxsim.Counters() as c:
+                got = fn(a, b, fo, rounding, overflow)
+        for g in (first, got):
+            assert g.fmt == out and [int(w) for w in g.raw] == [r.raw for r in ref], (op, fa, fb)
+        assert (c.records[0].op, c.cast, c.inexact, c.rounded_up, c.overflowed) == (
+            op, 40, sum(r.inexact for r in ref), sum(r.rounded_up for r in ref),
+            sum(r.overflowed for r in ref))
+        assert np.array_equal(a.raw, ra) and np.array_equal(b.raw, rb)
+
+
+def test_binop_errors_and_broadcasts_as_the_general_path():
+    a = fxsim.FixedArray(np.array([100, 20, 120], np.int8), Q(8, 4))
+    for _ in range(2):
+        with fxsim.Counters() as c:
+            with pytest.raises(OverflowError, match=r"add: 2 element\(s\) overflowed.*first at index \(0,\)"):
+                fxsim.add(a, a, Q(8, 4), "floor", "error")
+        assert c.records == []
+    col = fxsim.FixedArray(np.array([[1], [2]], np.int8), Q(8, 4))
+    f = (8, 4, True)
+    assert fxsim.mul(a, col, Q(8, 4)).raw.tolist() == [[ref_mul(int(x), f, int(y), f, f)
+                                                       for x in a.raw] for y in (1, 2)]

@@ -23,6 +23,9 @@ from fxsim.fixed import FixedArray
 
 cnp.import_array()
 
+cdef extern from "Python.h":
+    object PyType_GenericAlloc(type t, Py_ssize_t nitems)
+
 cdef object _thread_state = _counters.thread_state    # .stack: this thread's active Counters
 cdef object _record = _counters.record
 
@@ -58,7 +61,7 @@ cdef inline int64_t word64(const char* p, int t, Py_ssize_t i) noexcept nogil:
 
 cdef inline object new_fixed(cnp.ndarray words, fmt):
     """FixedArray._wrap(words, fmt), without its Python call."""
-    res = FixedArray.__new__(FixedArray)
+    res = PyType_GenericAlloc(FixedArray, 0)     # FixedArray.__new__ without its lookup and call
     res._raw = words
     res._fmt = fmt
     return res
@@ -116,7 +119,8 @@ cdef class SmallCast:
         c.n = c.inexact = c.up = c.ovf = c.draws = 0
         if tx < 0:
             px = <const double*>cnp.PyArray_DATA(a)
-            if self.cs.ovf <= OV_SATURATE_SYMMETRIC and n > 0 and \
+            # below ~16 elements the scalar loop costs less than setting up the vectorized pass
+            if self.cs.ovf <= OV_SATURATE_SYMMETRIC and n > 16 and \
                     cast_f64_sat(&self.cs, px, po, n, self.fl, &c) == 0:
                 n = 0                   # done by the kernels' vectorized pass
             else:

@@ -543,13 +543,16 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
     if key is not None and c.plain and _small_key(key):
         if len(_SMALL_CASTS) >= 512:
             _SMALL_CASTS.clear()
-        _SMALL_CASTS[key] = SmallCast(c.kspec, c.fmt, _SMALL_LIMIT)
+        _SMALL_CASTS[key] = SmallCast(c.kspec, c.fmt, _SMALL_CAST_LIMIT)
     return _cast_with(c, x, v, source, draws, out)
 
 
 # -- the compiled small-call path (fxsim._small) ---------------------------------------------
 
-_SMALL_LIMIT = 4096    # elements up to which a deterministic cast runs in fxsim._small
+_SMALL_LIMIT = 4096    # elements up to which add/sub/mul run in fxsim._small (one scalar loop)
+# and a float64 cast (the kernels' vectorized pass, ~1.4 ns an element: faster than the
+# threaded general path up to about 6*10^4 elements; bench/bench_small.py)
+_SMALL_CAST_LIMIT = 1 << 15
 _SMALL_CASTS = {}      # (fmt, rounding, overflow, r, eps, sr_rule, mode) of a cast() -> SmallCast
 _SMALL_BINOPS = {}     # (op, formats of a and b, the cast arguments) of add/sub/mul -> SmallBinop
 
@@ -588,7 +591,7 @@ class Caster:
         self._cast = _prepare_cast("Caster", fmt, m.rounding, m.overflow, m.r, m.eps, m.sr_rule,
                                    source, None)
         self.fmt, self.mode, self.source = self._cast.fmt, m, source
-        self._small = SmallCast(self._cast.kspec, self.fmt, _SMALL_LIMIT) \
+        self._small = SmallCast(self._cast.kspec, self.fmt, _SMALL_CAST_LIMIT) \
             if self._cast.plain and source is None else None
 
     def __call__(self, x, *, v=None, draws=None, out=None) -> FixedArray:

@@ -64,6 +64,8 @@ def test_words_and_counters_match_reference(rounding, overflow, monkeypatch):
             m.setattr(ops, "_cast_with", None)       # any general-path call fails
             with fxsim.Counters() as c:
                 got = [fxsim.cast(x, fmt, rounding, overflow), q(x), q(x.reshape(8, 8))]
+            few = q(x[:10])                      # the scalar loop (the others: a vectorized pass)
+        assert [int(w) for w in few.raw] == [r.raw for r in ref[:10]]
         for g in got:
             assert g.fmt == fmt and g.raw.dtype == fmt.dtype
             assert [int(w) for w in g.raw.ravel()] == [r.raw for r in ref], (fmt, rounding)
@@ -118,7 +120,7 @@ def test_errors_as_the_general_path():
 def test_general_path_beyond_the_compiled_one():
     """Above the size limit, non-contiguous, float32 and lists: same words as the reference."""
     fmt = fxsim.QFormat(16, 8)
-    x = _values(fmt, n=ops._SMALL_LIMIT + 1, seed=9)
+    x = _values(fmt, n=ops._SMALL_CAST_LIMIT + 1, seed=9)
     ref = [r.raw for r in _ref(x[:200], fmt, "nearest_even", "saturate")]
     q = fxsim.Caster(fmt)
     assert q(x).raw[:200].tolist() == ref
@@ -175,10 +177,10 @@ def test_counters_stay_per_thread():
 @pytest.mark.parametrize("rounding, overflow", [("nearest_even", "saturate"),
                                                 ("floor", "saturate_symmetric"),
                                                 ("nearest_odd", "saturate")])
-def test_largest_compiled_call_matches_reference(rounding, overflow, monkeypatch):
-    """At the size limit (the vectorized pass of the kernels, and with ±inf the scalar one)."""
+def test_large_compiled_call_matches_reference(rounding, overflow, monkeypatch):
+    """4096 elements (the vectorized pass of the kernels, and with ±inf the scalar one)."""
     fmt = fxsim.QFormat(16, 8)
-    x = _values(fmt, n=ops._SMALL_LIMIT, seed=11)
+    x = _values(fmt, n=4096, seed=11)
     ref = _ref(x, fmt, rounding, overflow)
     q = fxsim.Caster(fmt, fxsim.CastMode(rounding, overflow))
     xi = x.copy()

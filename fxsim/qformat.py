@@ -64,7 +64,10 @@ class QFormat:
 
     def __hash__(self):
         # the dataclass hash of (wl, fl, signed), computed once: formats key the small-call caches
-        return self._hash
+        try:
+            return self._hash
+        except AttributeError:       # unpickled from a version without _hash
+            return hash((self.wl, self.fl, self.signed))
 
     # -- derived properties -------------------------------------------------------------
     @property

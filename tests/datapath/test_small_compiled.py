@@ -178,9 +178,9 @@ def test_counters_stay_per_thread():
                                                 ("floor", "saturate_symmetric"),
                                                 ("nearest_odd", "saturate")])
 def test_large_compiled_call_matches_reference(rounding, overflow, monkeypatch):
-    """4096 elements (the vectorized pass of the kernels, and with ±inf the scalar one)."""
+    """1000 elements (the vectorized pass of the kernels, and with ±inf the scalar one)."""
     fmt = fxsim.QFormat(16, 8)
-    x = _values(fmt, n=4096, seed=11)
+    x = _values(fmt, n=1000, seed=11)
     ref = _ref(x, fmt, rounding, overflow)
     q = fxsim.Caster(fmt, fxsim.CastMode(rounding, overflow))
     xi = x.copy()

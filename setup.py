@@ -39,6 +39,7 @@ extensions = [
     ext("_sources"),
     ext("_vendor"),
     ext("_floats", [*float_ok, *wide], omp=True),
+    ext("_small", float_ok),   # the compiled small-call cast (fxsim.ops.cast, Caster)
 ]
 
 setup(

@@ -665,23 +665,6 @@ cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, word_t* out, 
     c.ovf += nov
 
 
-cdef inline int word_bytes(int wl) noexcept nogil:
-    """Bytes of the container of a wl-bit word (as ``QFormat.dtype``)."""
-    return 1 if wl <= 8 else (2 if wl <= 16 else (4 if wl <= 32 else 8))
-
-
-cdef inline void put(char* out, int w, Py_ssize_t i, int64_t y) noexcept nogil:
-    """out[i] = y in a w-byte word (y already in the format's range)."""
-    if w == 1:
-        (<int8_t*>out)[i] = <int8_t>y
-    elif w == 2:
-        (<int16_t*>out)[i] = <int16_t>y
-    elif w == 4:
-        (<int32_t*>out)[i] = <int32_t>y
-    else:
-        (<int64_t*>out)[i] = y
-
-
 cdef int store_block(const cspec* cs, const int64_t* q, char* out, int w, Py_ssize_t n,
                      counts_t* c) noexcept nogil:
     """block_store into w-byte words at out."""
@@ -708,6 +691,16 @@ cdef int f64_det_sat(const real_t* x, char* out, int w, Py_ssize_t n, double sca
         return block_round_sat(x, <int64_t*>out, n, scale, k, <double>lo, <double>hi, c)
     return block_f64_det_sat(x, <int64_t*>out, n, scale, tbl, lo, hi, c)
 
+
+
+cdef int cast_f64_sat(const cspec* cs, const double* x, char* out, Py_ssize_t n, int fl,
+                      counts_t* c) noexcept nogil:
+    """The vectorized pass that cast_f64 tries first on a block of float64 (a deterministic
+    mode with saturating overflow), for fxsim._small; 1: the block needs the scalar path
+    (NaN, ±inf, huge or tiny values), and what it stored is then overwritten."""
+    cdef dround kd = round_consts(cs.mode)
+    return f64_det_sat(x, out, word_bytes(cs.wl), n, ldexp(1.0, fl), det_table(cs.mode), &kd,
+                       cs.lo64, cs.hi64, c)
 
 cdef void store_round_sat(int64_t* v, char* out, int w, Py_ssize_t n, int s, uint32_t tbl, const ibias* kb,
                           int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
@@ -911,17 +904,6 @@ def cast_f64_streams(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl
 
 # Input words arrive as bytes with a type code (WORD_*, in _kernels.pxd); the element-wise
 # kernels are compiled once and only their short block loops are specialized per input type.
-
-
-cdef inline i128 load_word(const char* p, int t, Py_ssize_t i) noexcept nogil:
-    """Word i of an array of type t (WORD_*), exactly (native little-endian words)."""
-    cdef int size = 1 << (t & 3)
-    cdef int sh = 64 - 8 * size
-    cdef uint64_t u = 0
-    memcpy(&u, p + i * size, size)
-    if t <= WORD_I64:
-        return <int64_t>(u << sh) >> sh
-    return u
 
 
 cdef enum:

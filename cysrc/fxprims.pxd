@@ -8,7 +8,8 @@ integer).  Every rounding rule of the spec only needs (q, F, sticky): comparison
 and the top r or r+1 discarded bits for stochastic rounding (r <= 64).
 """
 from libc.math cimport floor, frexp, ldexp, fabs, isnan, isinf
-from libc.stdint cimport int64_t, uint64_t, uint32_t, int8_t
+from libc.stdint cimport int64_t, uint64_t, uint32_t, int8_t, int16_t, int32_t
+from libc.string cimport memcpy
 
 from fxsim._kernels cimport *   # i128, the mode and error codes (RM_*, OV_*, SR_*, ERR_*), cspec
 
@@ -330,3 +331,33 @@ cdef inline i128 cast_double(const cspec* cs, double x, double scale, int fl, ui
     # exact decomposition x = m * 2**e with an integer m, |m| < 2**53
     y = frexp(x, &e)
     return cast_value(cs, <int64_t>ldexp(y, 53), 53 - e - fl, R, vsign, c, err)
+
+
+# -- words in memory ---------------------------------------------------------------------------
+
+cdef inline int word_bytes(int wl) noexcept nogil:
+    """Bytes of the container of a wl-bit word (as ``QFormat.dtype``)."""
+    return 1 if wl <= 8 else (2 if wl <= 16 else (4 if wl <= 32 else 8))
+
+
+cdef inline void put(char* out, int w, Py_ssize_t i, int64_t y) noexcept nogil:
+    """out[i] = y in a w-byte word (y already in the format's range)."""
+    if w == 1:
+        (<int8_t*>out)[i] = <int8_t>y
+    elif w == 2:
+        (<int16_t*>out)[i] = <int16_t>y
+    elif w == 4:
+        (<int32_t*>out)[i] = <int32_t>y
+    else:
+        (<int64_t*>out)[i] = y
+
+
+cdef inline i128 load_word(const char* p, int t, Py_ssize_t i) noexcept nogil:
+    """Word i of an array of type t (WORD_*), exactly (native little-endian words)."""
+    cdef int size = 1 << (t & 3)
+    cdef int sh = 64 - 8 * size
+    cdef uint64_t u = 0
+    memcpy(&u, p + i * size, size)
+    if t <= WORD_I64:
+        return <int64_t>(u << sh) >> sh
+    return u

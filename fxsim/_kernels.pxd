@@ -89,3 +89,8 @@ ctypedef struct counts_t:
 cdef class CastSpec:
     """One cast as the kernels read it (see _kernels.pyx)."""
     cdef cspec cs
+
+
+# the vectorized float64 block cast of the kernels (deterministic mode, saturating), for fxsim._small
+cdef int cast_f64_sat(const cspec* cs, const double* x, char* out, Py_ssize_t n, int fl,
+                      counts_t* c) noexcept nogil

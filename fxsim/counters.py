@@ -14,6 +14,7 @@ class _Local(threading.local):
 
 
 _local = _Local()
+thread_state = _local   # per thread: .stack, the active blocks (read in C by fxsim._small)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from . import _mac as _mac_kernels
 from ._kernels import CastError, Overflow, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
+from ._small import SmallBinop, SmallCast
 from .fixed import FixedArray
 from .floatcast import Words, cast_float
 from .floatformat import FloatFormat
@@ -538,9 +539,49 @@ def cast(x, fmt, rounding: str = _RND, overflow: str = _OVF, *, r=_R, eps=_EPS, 
             x = Words.of(x.raw, -x.fmt.fl)      # exact words
         return cast_float(x, fmt, rounding, overflow, r=r, eps=eps, v=v, sr_rule=sr_rule,
                           source=source, draws=draws, threads=_threads)
+    key = None
+    if out is None and v is None and source is None and draws is None:
+        key = (fmt, rounding, overflow, r, eps, sr_rule, mode)
+        try:
+            fast = _SMALL_CASTS.get(key)
+        except TypeError:                  # an unhashable argument: refused below
+            fast = key = None
+        if fast is not None:
+            res = fast(x)
+            if res is not None:
+                return res
     rounding, overflow, r, eps, sr_rule = _mode_args("cast", mode, rounding, overflow, r, eps, sr_rule)
     c = _prepare_cast("cast", fmt, rounding, overflow, r, eps, sr_rule, source, draws)
+    if key is not None and c.plain and _small_key(key):
+        if len(_SMALL_CASTS) >= 512:
+            _SMALL_CASTS.clear()
+        _SMALL_CASTS[key] = SmallCast(c.kspec, c.fmt, _SMALL_CAST_LIMIT)
     return _cast_with(c, x, v, source, draws, out)
+
+
+# -- the compiled small-call path (fxsim._small) ---------------------------------------------
+
+_SMALL_LIMIT = 4096    # elements up to which add/sub/mul run in fxsim._small (one scalar loop)
+# and a float64 cast (the kernels' vectorized pass, ~1.4 ns an element: faster than the
+# threaded general path up to about 6*10^4 elements; bench/bench_small.py)
+_SMALL_CAST_LIMIT = 1 << 15
+_SMALL_CASTS = {}      # (fmt, rounding, overflow, r, eps, sr_rule, mode) of a cast() -> SmallCast
+_SMALL_BINOPS = {}     # (op, formats of a and b, the cast arguments) of add/sub/mul -> SmallBinop
+
+
+def _small_key(key) -> bool:
+    """Whether cast() arguments ``key`` may serve later calls from ``_SMALL_CASTS``: only types
+    whose equal values are equally valid (not 16 and 16.0, 0 and False, which the checks tell
+    apart), since a dict lookup matches by equality; r, eps and sr_rule only when not given."""
+    fmt, rounding, overflow, r, eps, sr_rule, mode = key
+    if not (r is _R and eps is _EPS and sr_rule is _RULE):
+        return False
+    if mode.__class__ is tuple:
+        ok_mode = all(m.__class__ is str for m in mode)
+    else:
+        ok_mode = mode is None or mode.__class__ in (str, CastMode)
+    return (ok_mode and fmt.__class__ in (str, QFormat) and rounding.__class__ in (str, _Default)
+            and overflow.__class__ in (str, _Default))
 
 
 class Caster:
@@ -555,15 +596,21 @@ class Caster:
     >>> q([0.3, 9.0]).raw, q.fmt
     (array([  5, 127], dtype=int8), QFormat(wl=8, fl=4, signed=True))
     """
-    __slots__ = ("fmt", "mode", "source", "_cast")
+    __slots__ = ("fmt", "mode", "source", "_cast", "_small")
 
     def __init__(self, fmt, mode=None, *, source=None):
         m = CastMode() if mode is None else _as_mode("Caster", "mode", mode)
         self._cast = _prepare_cast("Caster", fmt, m.rounding, m.overflow, m.r, m.eps, m.sr_rule,
                                    source, None)
         self.fmt, self.mode, self.source = self._cast.fmt, m, source
+        self._small = SmallCast(self._cast.kspec, self.fmt, _SMALL_CAST_LIMIT) \
+            if self._cast.plain and source is None else None
 
     def __call__(self, x, *, v=None, draws=None, out=None) -> FixedArray:
+        if self._small is not None and v is None and draws is None and out is None:
+            res = self._small(x)
+            if res is not None:
+                return res
         if draws is not None:
             return _cast_with(self._cast, x, v, None, draws, out)
         return _cast_with(self._cast, x, v, self.source, None, out)
@@ -910,6 +957,19 @@ def _binary_plan(op: str, fa: QFormat, fb: QFormat, fmt, rounding, overflow, r, 
 
 
 def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out=None):
+    key = None
+    if (out is None and v is None and source is None and draws is None
+            and a.__class__ is FixedArray and b.__class__ is FixedArray):
+        # eps's type in the key: 0, 0.0 and False are equal keys but not equally valid
+        key = (op, a.fmt, b.fmt, fmt, rounding, overflow, r, eps, eps.__class__, sr_rule)
+        try:
+            fast = _SMALL_BINOPS.get(key)
+        except TypeError:                  # an unhashable argument: refused below
+            fast = key = None
+        if fast is not None:
+            res = fast(a, b)
+            if res is not None:
+                return res
     _check_fixed("a", a)
     _check_fixed("b", b)
     try:
@@ -921,6 +981,12 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
         raise
     if source is not None or draws is not None:
         _check_source(source, draws)
+    if (key is not None and p.c.plain and r is None and fmt.__class__ in (str, QFormat, type(None))
+            and rounding.__class__ is str and overflow.__class__ is str):
+        if len(_SMALL_BINOPS) >= 512:
+            _SMALL_BINOPS.clear()
+        _SMALL_BINOPS[key] = SmallBinop(p.code, p.c.kspec, p.da, p.db, p.s_out, p.fmt, p.small > 0,
+                                        _SMALL_LIMIT)
     fmt, c, ct = p.fmt, p.c, p.ct
     ash, bsh = a.shape, b.shape
     if ash == bsh:

@@ -60,6 +60,14 @@ class QFormat:
         while size < self.wl:
             size *= 2
         object.__setattr__(self, "_dtype", _DTYPES[(self.signed, size)])   # read on every call
+        object.__setattr__(self, "_hash", hash((self.wl, self.fl, self.signed)))
+
+    def __hash__(self):
+        # the dataclass hash of (wl, fl, signed), computed once: formats key the small-call caches
+        try:
+            return self._hash
+        except AttributeError:       # unpickled from a version without _hash
+            return hash((self.wl, self.fl, self.signed))
 
     # -- derived properties -------------------------------------------------------------
     @property

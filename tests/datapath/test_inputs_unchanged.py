@@ -264,6 +264,12 @@ class Spy:
 @pytest.fixture
 def spy(monkeypatch):
     s = Spy()
+    # the paths checked here are the kernels' general ones: calls that the compiled small path
+    # (fxsim._small, tests/datapath/test_small_compiled.py) would serve go to them too
+    monkeypatch.setattr(fxsim.ops, "_SMALL_LIMIT", -1)
+    monkeypatch.setattr(fxsim.ops, "_SMALL_CAST_LIMIT", -1)
+    monkeypatch.setattr(fxsim.ops, "_SMALL_CASTS", {})
+    monkeypatch.setattr(fxsim.ops, "_SMALL_BINOPS", {})
     for module, names in ((fxsim._kernels, KERNELS), (fxsim._mac, MAC_KERNELS)):
         for name in names:
             real = getattr(module, name)

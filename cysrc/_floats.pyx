@@ -357,7 +357,7 @@ cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, con
     return block_fast(xb, <uint64_t*>out, n, fs, R, c)
 
 
-cdef inline void put(char* out, int w, Py_ssize_t i, uint64_t y) noexcept nogil:
+cdef inline void put_code(char* out, int w, Py_ssize_t i, uint64_t y) noexcept nogil:
     if w == 1:
         (<uint8_t*>out)[i] = <uint8_t>y
     elif w == 2:
@@ -402,7 +402,7 @@ cdef inline void run_chunk(const double* x, char* po, int w, Py_ssize_t i0, Py_s
         else:
             for i in range(b0, b1):
                 e = ERR_NONE
-                put(po, w, i, cast_one(fs, x[i], dp[i - b0] if stochastic else 0,
+                put_code(po, w, i, cast_one(fs, x[i], dp[i - b0] if stochastic else 0,
                                        vsign[i] if vsign != NULL else 0, c, &e))
                 if e != ERR_NONE and err[0] == ERR_NONE:
                     err[0] = e
@@ -460,7 +460,7 @@ def cast_words(const uint64_t[::1] mag, const uint8_t[::1] neg, int E, int8_t[::
     with nogil:
         for i in range(n):
             e = ERR_NONE
-            put(po, w, i, round_mag(fs, mag[i], E, neg[i], draws[i] if stochastic else 0,
+            put_code(po, w, i, round_mag(fs, mag[i], E, neg[i], draws[i] if stochastic else 0,
                                     vsign[i] if use_v else 0, &c, &e))
             if e != ERR_NONE and errs[0] == ERR_NONE:
                 errs[0] = e

@@ -194,12 +194,14 @@ cdef inline void block_f64_sr_d(const real_t* x, int64_t* q, Py_ssize_t n, doubl
     cdef double k_v = 1.0 if cs.mode == RM_SIGNED_STOCHASTIC_EPS else 0.0
     # the few-bit rules (spec §2): A = m * (g(y) + [small_neg] * cm) + a0 with y the discarded
     # part times cm; trunc: m = 2, g = floor, cm = 2**r; half: m = 1, g = floor, cm = 2**(r+1),
-    # a0 = 1; rne: m = 2, g = rint.  -1/2 < t < 0 (small_neg): phi = 1 + t may not be a double,
+    # a0 = 1; rne: m = 2, g = rint; ge: trunc with a0 = 2 and the draw complemented.  -1/2 < t < 0 (small_neg): phi = 1 + t may not be a double,
     # so y comes from t there (see block_f64_sr)
     cdef bint use_rint = cs.rule == SR_RNE
     cdef double cm = 2.0 * two_r if cs.rule == SR_HALF else two_r
     cdef double m = 1.0 if cs.rule == SR_HALF else 2.0
-    cdef double a0 = 1.0 if cs.rule == SR_HALF else 0.0
+    cdef double a0 = 1.0 if cs.rule == SR_HALF else (2.0 if cs.rule == SR_GE else 0.0)
+    # 'ge' (D >= R): as trunc with A = 2D + 2 against the complement 2**r - 1 - R of the draw
+    cdef uint64_t rmask = (~(<uint64_t>0) >> (64 - cs.r)) if cs.rule == SR_GE else 0
     cdef double y
     for j in range(n):
         t = x[j] * scale
@@ -209,7 +211,7 @@ cdef inline void block_f64_sr_d(const real_t* x, int64_t* q, Py_ssize_t n, doubl
         y = (t if small_neg else t - qd) * cm
         A = m * ((rint(y) if use_rint else floor(y)) + (cm if small_neg else 0.0)) + a0
         es = k_t * (-1.0 if qd < 0.0 else 1.0) - k_v * <double>vs[j]
-        up = sr_carry_d(A, es, E2, top, R[j], inexact)
+        up = sr_carry_d(A, es, E2, top, R[j] ^ rmask, inexact)
         n_inexact += inexact
         n_up += up
         q[j] = d_to_i64(qd) + up

@@ -559,6 +559,7 @@ cdef class LFSRCore:
         return out
 
     def capsule(self):
+        return bitsrc_capsule(&self.src, self)
 
 
 # -- ideal sources: numpy bit generators ---------------------------------------------------------

@@ -99,7 +99,7 @@ def test_float32_stochastic_vs_reference(rounding, r):
 
 
 @pytest.mark.parametrize("r", [1, 16, 51, 52])
-@pytest.mark.parametrize("rule", ["trunc", "half", "rne"])
+@pytest.mark.parametrize("rule", ["trunc", "half", "rne", "ge"])
 @pytest.mark.parametrize("rounding", ["stochastic", "stochastic_eps", "signed_stochastic_eps"])
 @pytest.mark.parametrize("wl,fl", [(16, 6), (64, 0)])
 def test_float_stochastic_blocks_vs_reference(wl, fl, rounding, rule, r):

@@ -98,9 +98,10 @@ def dask_client(workers=None, scheduler=None, client=None):
     with dask.config.set({"distributed.nanny.pre-spawn-environ": keep,
                           "distributed.worker.multiprocessing-method": method}):
         # the scheduler first, then the workers in the background (tasks wait for them), so
-        # that Ctrl-C while they start finds a cluster to close
+        # that Ctrl-C while they start finds a cluster to close; the dashboard on a free port
+        # (None still means 8787, and a second cluster on the machine then prints a warning)
         cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.CRITICAL)
+                               dashboard_address=":0", silence_logs=logging.CRITICAL)
         try:
             cluster.scale(workers or default_workers())
             c = Client(cluster)

@@ -277,10 +277,7 @@ cdef inline int block_fast(const uint64_t* xb, code_t* out, Py_ssize_t n, const 
         out[j] = <code_t>(<uint64_t>code | (neg << sh))
     if bad:
         return 1
-    c.n += n
-    c.inexact += n_inexact
-    c.up += n_up
-    c.ovf += n_ovf
+    add_block(c, n, n_inexact, n_up, n_ovf)
     return 0
 
 
@@ -330,10 +327,7 @@ cdef inline int block_normal(const uint64_t* xb, code_t* out, Py_ssize_t n, cons
         out[j] = <code_t>(<uint64_t>code | (neg << sh))
     if bad:
         return 1
-    c.n += n
-    c.inexact += n_inexact
-    c.up += n_up
-    c.ovf += n_ovf
+    add_block(c, n, n_inexact, n_up, n_ovf)
     return 0
 
 
@@ -355,17 +349,6 @@ cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, con
     if w == 4:
         return block_fast(xb, <uint32_t*>out, n, fs, R, c)
     return block_fast(xb, <uint64_t*>out, n, fs, R, c)
-
-
-cdef inline void put_code(char* out, int w, Py_ssize_t i, uint64_t y) noexcept nogil:
-    if w == 1:
-        (<uint8_t*>out)[i] = <uint8_t>y
-    elif w == 2:
-        (<uint16_t*>out)[i] = <uint16_t>y
-    elif w == 4:
-        (<uint32_t*>out)[i] = <uint32_t>y
-    else:
-        (<uint64_t*>out)[i] = y
 
 
 cdef inline void note(counts_t* c, int64_t[:, ::1] cnt, Py_ssize_t row) noexcept nogil:
@@ -402,7 +385,7 @@ cdef inline void run_chunk(const double* x, char* po, int w, Py_ssize_t i0, Py_s
         else:
             for i in range(b0, b1):
                 e = ERR_NONE
-                put_code(po, w, i, cast_one(fs, x[i], dp[i - b0] if stochastic else 0,
+                put(po, w, i, <int64_t>cast_one(fs, x[i], dp[i - b0] if stochastic else 0,
                                        vsign[i] if vsign != NULL else 0, c, &e))
                 if e != ERR_NONE and err[0] == ERR_NONE:
                     err[0] = e
@@ -460,7 +443,7 @@ def cast_words(const uint64_t[::1] mag, const uint8_t[::1] neg, int E, int8_t[::
     with nogil:
         for i in range(n):
             e = ERR_NONE
-            put_code(po, w, i, round_mag(fs, mag[i], E, neg[i], draws[i] if stochastic else 0,
+            put(po, w, i, <int64_t>round_mag(fs, mag[i], E, neg[i], draws[i] if stochastic else 0,
                                     vsign[i] if use_v else 0, &c, &e))
             if e != ERR_NONE and errs[0] == ERR_NONE:
                 errs[0] = e

@@ -90,14 +90,6 @@ def n_chunks(Py_ssize_t n):
     return (n + CHUNK - 1) // CHUNK
 
 
-cdef inline void add_block(counts_t* c, int64_t n, int64_t inexact, int64_t up,
-                           int64_t ovf) noexcept nogil:
-    c.n += n
-    c.inexact += inexact
-    c.up += up
-    c.ovf += ovf
-
-
 cdef inline void add_counts(int64_t[:, ::1] cnt, Py_ssize_t row, counts_t* c) noexcept nogil:
     cnt[row, 0] += c.n
     cnt[row, 1] += c.inexact

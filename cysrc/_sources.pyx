@@ -657,7 +657,7 @@ cdef void pcg64_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
 cdef class PCG64Core:
     """numpy's PCG64 stepped inline (no function pointer per word), from the ``state`` and
     ``inc`` of ``PCG64.state["state"]``: the same words as numpy's ``next_uint64``.  For the
-    private copies of a long cast; ``position()`` gives (state, inc) back."""
+    private copies of a long cast."""
     cdef bitsrc_t src
     cdef pcg64_st st
 
@@ -670,11 +670,6 @@ cdef class PCG64Core:
         self.src.next = &pcg64_next
         self.src.fill = &pcg64_fill
         self.src.max_r = 64
-
-    def position(self):
-        cdef uint64_t sh = <uint64_t>(self.st.state >> 64), sl = <uint64_t>self.st.state
-        cdef uint64_t ih = <uint64_t>(self.st.inc >> 64), il = <uint64_t>self.st.inc
-        return (int(sh) << 64) | int(sl), (int(ih) << 64) | int(il)
 
     @property
     def capsule(self):

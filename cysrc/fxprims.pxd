@@ -340,6 +340,14 @@ cdef inline int word_bytes(int wl) noexcept nogil:
     return 1 if wl <= 8 else (2 if wl <= 16 else (4 if wl <= 32 else 8))
 
 
+cdef inline void add_block(counts_t* c, int64_t n, int64_t inexact, int64_t up,
+                           int64_t ovf) noexcept nogil:
+    c.n += n
+    c.inexact += inexact
+    c.up += up
+    c.ovf += ovf
+
+
 cdef inline void put(char* out, int w, Py_ssize_t i, int64_t y) noexcept nogil:
     """out[i] = y in a w-byte word (y already in the format's range)."""
     if w == 1:

@@ -650,7 +650,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     process with ``workers=1``, else on a Dask ``LocalCluster`` of ``workers`` processes, or on
     the Dask cluster at ``scheduler`` (an address); the results do not depend on which.
 
-    Takes about 20 s with ``quick=True`` on a 2-core machine (20.7 s at load 1.6; 42 s when shared with
+    Takes about 20 s with ``quick=True`` on a 2-core machine (20.7–25.8 s at load 1.5–1.6; 42 s when shared with
     other jobs, load average 4), so the example is skipped by doctest:
 
     >>> res = run("results/gd_study", quick=True)     # doctest: +SKIP
@@ -723,7 +723,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 def command(args) -> int:
     """``fxsim gd-study``: run the study with the parsed options and print its table.
 
-    About 20 s with ``--quick`` (20.7 s on a 2-core machine at load 1.6), so skipped by
+    About 20 s with ``--quick`` (20.7–25.8 s on a 2-core machine at load 1.5–1.6), so skipped by
     doctest:
 
     >>> from fxsim.cli import main

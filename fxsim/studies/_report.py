@@ -490,6 +490,30 @@ def study_command(run):
     return cmd
 
 
+def verdict(claim: str, held, figure: str) -> dict:
+    """One line of a study's verdict: ``claim`` (what the paper or the README says), ``held``
+    (True, False or None for "not decided") and ``figure`` (the measured number behind it).
+    Studies return a list of these as ``verdicts`` (``finish(..., verdicts=[...])``).
+
+    >>> verdict("SR beats RN on the quadratic", True, "45 vs 116 iterations")["held"]
+    True
+    """
+    if held not in (True, False, None):
+        raise ValueError(f"held must be True, False or None, got {held!r}")
+    return {"claim": str(claim), "held": held, "figure": str(figure)}
+
+
+def verdict_lines(verdicts) -> str:
+    """The printed verdict: one line per claim.
+
+    >>> print(verdict_lines([verdict("a beats b", True, "3 vs 5"), verdict("c", None, "z = 1.1")]))
+    held          a beats b: 3 vs 5
+    not decided   c: z = 1.1
+    """
+    word = {True: "held", False: "did not hold", None: "not decided"}
+    return "\n".join(f"{word[v['held']]:<13} {v['claim']}: {v['figure']}" for v in verdicts)
+
+
 def print_study(res) -> int:
     """Print a study's table, then where its files are; returns 0 (the exit code).
 

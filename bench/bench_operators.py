@@ -5,7 +5,9 @@ explicit function it calls, on 10-element and 10^6-element arrays.
     python bench/bench_operators.py --threads 1  # fxsim on one kernel thread
 
 Each row times the operator form (``a + b``, ``a * b`` under ``fxsim.context``, ``a @ b``,
-``a.sum()``, ``-a``) and the explicit call it makes (``fxsim.add(a, b)``, ...), interleaved
+``a.sum()``, ``-a``, ``abs(a)``) and the explicit call(s) computing it (``fxsim.add(a, b)``, ...;
+``a.sum()``: ``fxsim.matvec`` with ones, which it called before it had its own reduction;
+``abs(a)``: ``sub``, ``cast`` and ``np.where``, as it was written before), interleaved
 round by round (the machine may be shared), best of N.  Every result of both forms is checked
 bit for bit against an independent integer computation in numpy (exit 1 if one differs).
 
@@ -43,10 +45,18 @@ def cases(n, rng):
         ("a * b in context", lambda: a * b,
          lambda: fx.mul(a, b, Q, "nearest_even", "saturate"), ref_mul(ra, rb)),
         ("-a", lambda: -a, lambda: fx.sub(zero, a), -wa),
+        ("abs(a)", lambda: abs(a), lambda: abs_explicit(a, zero), np.abs(wa)),
         ("a @ b", lambda: a @ b, lambda: fx.dot(a, b), np.array(int(np.dot(wa, wb)))),
         ("a.sum()", lambda: a.sum(), lambda: fx.matvec(a.reshape(1, -1), ones).reshape(()),
          np.array(int(wa.sum()))),
     ]
+
+
+def abs_explicit(a, zero):
+    """|a| from explicit calls: where(a < 0, 0 - a, a cast exactly into the format of 0 - a)."""
+    neg = fx.sub(zero, a)
+    pos = fx.cast(a, neg.fmt, "floor", "error")
+    return fx.FixedArray(np.where(a.raw < 0, neg.raw, pos.raw), neg.fmt)
 
 
 def words_ok(res, want):

@@ -143,7 +143,8 @@ cdef class SmallCast:
 
 
 cdef class SmallBinop:
-    """add (code 0), sub (1) or mul (2) of two FixedArrays of one shape, exact and then cast
+    """add (code 0), sub (1) or mul (2) of two FixedArrays of one shape (or one of them 0-d,
+    broadcast: ``-a`` is ``0 - a``, ``a * 2`` a 0-d operand), exact and then cast
     with a deterministic mode, for small inputs: ``da``, ``db`` align the operands (add, sub),
     ``s_out`` = exact fraction length - fmt.fl (see ``fxsim.ops._binary_plan``); ``small``: the
     plan's 64-bit path is exact (``fxsim.ops._small``).  Calling it
@@ -168,12 +169,12 @@ cdef class SmallBinop:
         self.limit = limit
 
     def __call__(self, a, b):
-        cdef cnp.ndarray ra, rb, out
+        cdef cnp.ndarray ra, rb, out, shaped
         cdef counts_t c
         cdef int err = ERR_NONE
         cdef int ta, tb, k
         cdef bint typed
-        cdef Py_ssize_t i, n
+        cdef Py_ssize_t i, n, sa = 1, sb = 1
         cdef const char* pa
         cdef const char* pb
         cdef char* po
@@ -182,16 +183,25 @@ cdef class SmallBinop:
             return None
         ra = <cnp.ndarray>a.raw
         rb = <cnp.ndarray>b.raw
-        if not (plain_array(ra) and plain_array(rb)) or cnp.PyArray_NDIM(ra) != cnp.PyArray_NDIM(rb):
+        if not (plain_array(ra) and plain_array(rb)):
             return None
-        for k in range(cnp.PyArray_NDIM(ra)):
-            if cnp.PyArray_DIMS(ra)[k] != cnp.PyArray_DIMS(rb)[k]:
-                return None
-        n = cnp.PyArray_SIZE(ra)
+        shaped = ra     # the operand whose shape the result has
+        if cnp.PyArray_NDIM(rb) == 0:
+            sb = 0      # a 0-d operand: word 0 for every element
+        elif cnp.PyArray_NDIM(ra) == 0:
+            sa = 0
+            shaped = rb
+        elif cnp.PyArray_NDIM(ra) != cnp.PyArray_NDIM(rb):
+            return None
+        else:
+            for k in range(cnp.PyArray_NDIM(ra)):
+                if cnp.PyArray_DIMS(ra)[k] != cnp.PyArray_DIMS(rb)[k]:
+                    return None
+        n = cnp.PyArray_SIZE(shaped)
         if n > self.limit:
             return None
         ta, tb = word_code(ra), word_code(rb)
-        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(ra), cnp.PyArray_DIMS(ra), self.typenum, 0)
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(shaped), cnp.PyArray_DIMS(shaped), self.typenum, 0)
         pa = <const char*>cnp.PyArray_DATA(ra)
         pb = <const char*>cnp.PyArray_DATA(rb)
         po = <char*>cnp.PyArray_DATA(out)
@@ -201,9 +211,9 @@ cdef class SmallBinop:
             cnp.PyArray_ISALIGNED(rb)
         for i in range(n):
             if typed:
-                va, vb = word64(pa, ta, i), word64(pb, tb, i)
+                va, vb = word64(pa, ta, i * sa), word64(pb, tb, i * sb)
             else:
-                va, vb = load_word(pa, ta, i), load_word(pb, tb, i)
+                va, vb = load_word(pa, ta, i * sa), load_word(pb, tb, i * sb)
             if self.code == 2:
                 v = va * vb
             elif self.code == 0:

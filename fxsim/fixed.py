@@ -7,11 +7,13 @@ each one calls the explicit function (``fxsim.add``, ``fxsim.cast``, ``fxsim.mat
 from __future__ import annotations
 
 import functools
+import math
 from fractions import Fraction
 
 import numpy as np
 
 from . import bits as wordbits
+from . import counters
 from .context import DEFAULT, get_context
 from .printing import array_repr
 from .qformat import FL_MAX, FL_MIN, QFormat, qformat
@@ -317,12 +319,17 @@ class FixedArray:
 
     # -- arithmetic (see fxsim.context) ---------------------------------------------------
     def _binary(self, name, other, reflected=False):
-        o = _operand(other)
+        o = other if other.__class__ is FixedArray else _operand(other)
         if o is None:
             return NotImplemented
         a, b = (o, self) if reflected else (self, o)
-        fn = getattr(_OPS or _ops(), name)
         ctx = get_context()
+        fast = _compiled(name, a, b, self, ctx)
+        if fast:
+            res = fast(a, b)
+            if res is not None:
+                return res
+        fn = getattr(_OPS or _ops(), name)
         if ctx is DEFAULT:
             return _hint(fn, a, b)
         return _with_context(ctx, self, f"a {_SYMBOL[name]} b",
@@ -348,8 +355,13 @@ class FixedArray:
 
     def __neg__(self):
         zero = _zero(self._fmt.fl)
-        sub = _ops().sub
         ctx = get_context()
+        fast = _compiled("sub", zero, self, self, ctx)
+        if fast:
+            res = fast(zero, self)
+            if res is not None:
+                return res
+        sub = _ops().sub
         if ctx is DEFAULT:
             return sub(zero, self)
         return _with_context(ctx, self, "-a", lambda fmt, **kw: sub(zero, self, fmt, **kw))
@@ -358,9 +370,16 @@ class FixedArray:
         return self.copy()
 
     def __abs__(self):
-        if not self._fmt.signed:
+        f = self._fmt
+        if not f.signed:
             return _context_result(self.copy(), self, "abs(a)")
-        neg = _ops().sub(_zero(self._fmt.fl), self)
+        if f.wl < 64 and not counters.active():
+            # the words and format of where(a < 0, 0 - a, a) below, in one numpy call (the
+            # explicit calls below record counters inside a Counters block)
+            fmt = _qformat(f.wl + 1, f.fl, True)
+            return _context_result(FixedArray._wrap(np.abs(self._raw, dtype=fmt.dtype), fmt),
+                                   self, "abs(a)")
+        neg = _ops().sub(_zero(f.fl), self)
         pos = _ops().cast(self, neg.fmt, "floor", "error")      # exact: one more bit
         res = FixedArray._wrap(np.where(self._raw < 0, neg.raw, pos.raw), neg.fmt)
         return _context_result(res, self, "abs(a)")
@@ -434,24 +453,48 @@ class FixedArray:
         """The sum along ``axis`` (None: all), in index order: exact into the smallest format
         holding any sum of that many words (a dot product with ones, ``fxsim.matvec``), or
         with the context's ``acc`` format cast after every addition (spec §4)."""
+        if get_context() is DEFAULT:
+            res = self._exact_sum(axis, keepdims)
+            if res is not None:
+                return res
         A, out_shape, keep = self._rows(axis, "sum")
         ones = _ones(A.shape[1])
         res = _mac_call(_ops().matvec, A, ones, self, "sum")
         return res.reshape(keep if keepdims else out_shape)
+
+    def _exact_sum(self, axis, keepdims):
+        """``sum`` in the default context without its dot product: the words summed in int64
+        (exact: the bound below) into the format matvec gives the sum of K words, None when
+        that bound fails or the words are uint64 (then the dot product does it)."""
+        axis = self._axis(axis, "sum")
+        f, raw = self._fmt, self._raw
+        K = raw.size if axis is None else raw.shape[axis]
+        lo, hi = min(f.min_raw, 0), max(f.max_raw, 0)
+        if raw.dtype == np.uint64 or max(K, 1) * max(-lo, hi) >= 1 << 63:
+            return None
+        fmt = _qformat(_bits_for(K * lo, K * hi, lo < 0), f.fl, lo < 0)
+        words = np.add.reduce(raw, axis=axis, dtype=np.int64, keepdims=keepdims)
+        return FixedArray._wrap(np.asarray(words).astype(fmt.dtype), fmt)
+
+    def _axis(self, axis, op):
+        """``axis`` checked: None or an axis index in [0, ndim)."""
+        if axis is None:
+            return None
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or \
+                not -max(self.ndim, 1) <= axis < max(self.ndim, 1) or self.ndim == 0:
+            raise ValueError(f"{op}: axis must be None or an integer in [-{self.ndim}, "
+                             f"{self.ndim - 1}], got {axis!r}")
+        return int(axis) % self.ndim
 
     def _rows(self, axis, op):
         """The words as a (M, K) FixedArray whose rows are the lanes along ``axis``, with the
         result shape and the keepdims shape."""
         if axis is None:
             return self.reshape(1, -1), (), (1,) * self.ndim
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or \
-                not -max(self.ndim, 1) <= axis < max(self.ndim, 1) or self.ndim == 0:
-            raise ValueError(f"{op}: axis must be None or an integer in [-{self.ndim}, "
-                             f"{self.ndim - 1}], got {axis!r}")
-        axis = int(axis) % self.ndim
+        axis = self._axis(axis, op)
         moved = np.moveaxis(self._raw, axis, -1)
         keep = self.shape[:axis] + (1,) + self.shape[axis + 1:]
-        return (FixedArray._wrap(moved.reshape(-1, self.shape[axis]), self._fmt),
+        return (FixedArray._wrap(moved.reshape(math.prod(moved.shape[:-1]), self.shape[axis]), self._fmt),
                 moved.shape[:-1], keep)
 
     def cumsum(self, axis=None) -> "FixedArray":
@@ -553,6 +596,33 @@ def bitcat(*parts) -> FixedArray:
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^"}
 _OPS = None
+_qformat = functools.lru_cache(maxsize=512)(QFormat)   # the formats operators build per call
+_EXACT_OPS = {}             # (op, formats of a, b, result) -> ops.compiled_binop(...) or False
+_CONTEXT_OPS = (None, {})   # (the last context, its table like _EXACT_OPS): one tuple, read once
+
+
+def _compiled(name, a, b, left, ctx):
+    """The compiled small call doing what operator ``name`` does on ``a``, ``b`` under ``ctx``
+    (``left``: the operand whose format ``result='left'`` names), or False: for the exact
+    default and for a context with a deterministic rounding, built once per formats."""
+    global _CONTEXT_OPS
+    fmt = None if ctx is DEFAULT else _result_format(ctx, left)
+    if fmt is None:              # full growth: the exact call, as in the default context
+        table, mode = _EXACT_OPS, None
+    elif ctx.rounding is None or ctx.source is not None:
+        return False
+    else:
+        memo = _CONTEXT_OPS
+        if memo[0] is not ctx:
+            memo = _CONTEXT_OPS = (ctx, {})
+        table, mode = memo[1], ctx.mode
+    key = (name, a._fmt, b._fmt, fmt)
+    fast = table.get(key)
+    if fast is None:
+        if len(table) >= 512:
+            table.clear()
+        fast = table[key] = _ops().compiled_binop(name, a, b, fmt, mode) or False
+    return fast
 
 
 def _ops():

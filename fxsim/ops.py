@@ -1048,6 +1048,23 @@ def _binary(op: str, a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, 
     return _result(res, shape, fmt, out, target)
 
 
+def compiled_binop(op: str, a: FixedArray, b: FixedArray, fmt=None, mode=None):
+    """The compiled small-call form of ``op(a, b, fmt, mode=mode)`` (op: add, sub or mul) for
+    operands of ``a``'s and ``b``'s formats, or None (a stochastic mode, arguments the call
+    refuses): a ``SmallBinop``, whose call returns the FixedArray (words and counters of the
+    explicit call) or None when it does not apply (the caller then makes the explicit call).
+    The operators keep one per formats and context."""
+    try:
+        rounding, overflow, r, eps, sr_rule = _mode_args(op, mode, _RND, _OVF, _R, _EPS, _RULE)
+        p = _binary_plan(op, a.fmt, b.fmt, fmt, rounding, overflow, r, eps, sr_rule, a.raw.dtype,
+                         b.raw.dtype)
+    except (ValueError, TypeError):
+        return None
+    if not p.c.plain or r is not None:
+        return None
+    return SmallBinop(p.code, p.c.kspec, p.da, p.db, p.s_out, p.fmt, p.small > 0, _SMALL_LIMIT)
+
+
 _WORD_CODES = {np.dtype(f"{k}{size}"): Word[f"WORD_{k.upper()}{8 * size}"]
                for k in "iu" for size in (1, 2, 4, 8)}
 

@@ -282,43 +282,73 @@ cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double s
     return 0
 
 
+ctypedef fused lane_t:
+    int32_t
+    int64_t
+
+
+ctypedef struct srk_t:
+    # the SR unit's constants for discarding s bits of an integer (sr_int_up)
+    int r, s, lsh, rsh
+    int64_t mask, top, E2, k_t, k_v, fmask, h, k_tr, k_half, k_rne, k_ge, rx
+
+
+cdef inline srk_t sr_consts(const cspec* cs, int s) noexcept nogil:
+    cdef srk_t k
+    k.r, k.s = cs.r, s
+    k.lsh = cs.r - s if cs.r > s else 0
+    k.rsh = s - cs.r if s > cs.r else 0
+    k.mask = ((<int64_t>1) << s) - 1
+    k.top = (<int64_t>1) << (cs.r + 1)
+    k.E2 = 2 * <int64_t>cs.E
+    k.k_t = cs.mode == RM_STOCHASTIC_EPS
+    k.k_v = cs.mode == RM_SIGNED_STOCHASTIC_EPS
+    k.fmask = ((<int64_t>1) << k.rsh) - 1
+    k.h = ((<int64_t>1) << (k.rsh - 1)) if k.rsh >= 1 else 1     # no tie when rsh = 0
+    k.k_tr, k.k_half = cs.rule == SR_TRUNC, cs.rule == SR_HALF
+    k.k_rne, k.k_ge = cs.rule == SR_RNE, cs.rule == SR_GE
+    k.rx = (((<int64_t>1) << cs.r) - 1) if k.k_ge else 0            # 'ge': the complement of R
+    return k
+
+
+cdef inline lane_t sr_int_up(lane_t v, lane_t R, lane_t vsj, srk_t k) noexcept nogil:
+    """The SR unit's carry (spec §2, as sr_carry) of v * 2**-s: the (r+1)-bit addend of the
+    few-bit rule (all three computed and one selected: branch-free, so that a loop of int32
+    lanes vectorizes), biased by eps, clipped to [0, 2**(r+1)], plus 2R reaching 2**(r+1);
+    never for an exact value.  Every term fits lane_t when r + s <= 29 (int32) or 60 (int64)."""
+    cdef lane_t qi = v >> k.s
+    cdef lane_t rem = v & <lane_t>k.mask
+    cdef lane_t I = (rem << k.lsh) >> k.rsh                # floor(phi * 2**r)
+    cdef lane_t fr = rem & <lane_t>k.fmask
+    cdef lane_t top = <lane_t>k.top
+    # rne: fr > h, or a tie with I odd, is fr + (I & 1) > h (this form vectorizes)
+    cdef lane_t A = (<lane_t>k.k_tr * 2 * I + <lane_t>k.k_half * (((rem << (k.r + 1)) >> k.s) + 1)
+                     + <lane_t>k.k_rne * 2 * (I + (fr + (I & 1) > <lane_t>k.h))
+                     + <lane_t>k.k_ge * (2 * I + 2))
+    A = A + (<lane_t>k.k_t * (1 - 2 * (qi < 0)) - <lane_t>k.k_v * vsj) * <lane_t>k.E2
+    A = 0 if A < 0 else (top if A > top else A)
+    return (rem != 0) & (A + 2 * (R ^ <lane_t>k.rx) >= top)
+
+
 cdef inline int block_int_sr(int64_t* q, Py_ssize_t n, int s, const cspec* cs, const uint64_t* R,
                              const int8_t* vs, counts_t* c) noexcept nogil:
-    """In place: q[j] <- floor(q[j] * 2**-s) plus the SR unit's carry (as sr_up, in int64 so
-    that it vectorizes), for 1 <= s and r + s <= 60 and |q[j]| <= 2**62; else returns 1
-    (nothing changed) and the caller takes the scalar path."""
+    """In place: q[j] <- floor(q[j] * 2**-s) plus the SR unit's carry (sr_int_up in int64),
+    for 1 <= s and r + s <= 60 and |q[j]| <= 2**62; else returns 1 (nothing changed) and the
+    caller takes the scalar path."""
     cdef Py_ssize_t j
-    cdef int r = cs.r
-    cdef int64_t v, qi, rem, A, I, fr, n_inexact = 0, n_up = 0
+    cdef int64_t v, up, inexact, n_inexact = 0, n_up = 0
     cdef int64_t mask = ((<int64_t>1) << s) - 1
-    cdef int64_t top = (<int64_t>1) << (r + 1)
-    cdef int64_t E2 = 2 * <int64_t>cs.E
-    cdef int64_t k_t = cs.mode == RM_STOCHASTIC_EPS
-    cdef int64_t k_v = cs.mode == RM_SIGNED_STOCHASTIC_EPS
-    cdef int lsh = r - s if r > s else 0, rsh = s - r if s > r else 0
-    cdef int64_t fmask = ((<int64_t>1) << rsh) - 1
-    cdef int64_t h = ((<int64_t>1) << (rsh - 1)) if rsh >= 1 else 1   # no tie when rsh = 0
-    cdef int64_t k_tr = cs.rule == SR_TRUNC, k_half = cs.rule == SR_HALF, k_rne = cs.rule == SR_RNE
-    cdef int64_t k_ge = cs.rule == SR_GE
-    cdef uint64_t rx = (~(<uint64_t>0) >> (64 - r)) if k_ge else 0     # 'ge': the complement of R
-    cdef int up, inexact
-    if s < 1 or r + s > 60:
+    cdef srk_t k
+    if s < 1 or cs.r + s > 60:
         return 1
-    # the three few-bit rules' addends all computed and one selected: branch-free, so that
-    # the loop vectorizes
+    k = sr_consts(cs, s)
     for j in range(n):
         v = q[j]
-        qi = v >> s
-        rem = v & mask
-        inexact = rem != 0
-        I = (rem << lsh) >> rsh                # floor(phi * 2**r)
-        fr = rem & fmask
-        A = (k_tr * 2 * I + k_half * (((rem << (r + 1)) >> s) + 1)
-             + k_rne * 2 * (I + ((fr > h) | ((fr == h) & (I & 1)))) + k_ge * (2 * I + 2))
-        up = sr_carry(A, k_t * (1 - 2 * (qi < 0)) - k_v * vs[j], E2, top, R[j] ^ rx, inexact)
+        up = sr_int_up(v, <int64_t>R[j], <int64_t>vs[j], k)
+        inexact = (v & mask) != 0
         n_inexact += inexact
         n_up += up
-        q[j] = qi + up
+        q[j] = (v >> s) + up
     c.n += n
     c.inexact += n_inexact
     c.up += n_up
@@ -659,6 +689,39 @@ cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, word_t* out, 
     c.ovf += nov
 
 
+cdef inline void sr_round_sat32(const int32_t* q, const uint64_t* R, const int8_t* vs,
+                                word_t* out, Py_ssize_t n, int s, const cspec* cs,
+                                counts_t* c) noexcept nogil:
+    """block_int_sr and the saturating store in one pass of int32 lanes (AVX2 has no 64-bit
+    arithmetic shift, so block_int_sr's loop stays scalar): for |q[j]| < 2**30, 1 <= s,
+    r + s <= 29 and an output range within int32; the same carries and counts."""
+    cdef Py_ssize_t j
+    cdef int32_t v, y, inexact, up, n_inexact = 0, n_up = 0, nov = 0
+    cdef int32_t mask = ((<int32_t>1) << s) - 1
+    cdef int32_t lo = <int32_t>cs.lo64, hi = <int32_t>cs.hi64
+    cdef srk_t k = sr_consts(cs, s)
+    for j in range(n):
+        v = q[j]
+        up = sr_int_up(v, <int32_t>R[j], <int32_t>vs[j], k)
+        inexact = (v & mask) != 0
+        n_inexact += inexact
+        n_up += up
+        y = (v >> s) + up
+        nov += (y < lo) | (y > hi)
+        out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
+    add_block(c, n, n_inexact, n_up, nov)
+
+
+cdef void sr_store_sat32(const int32_t* q, const uint64_t* R, const int8_t* vs, char* out,
+                         int w, Py_ssize_t n, int s, const cspec* cs, counts_t* c) noexcept nogil:
+    if w == 1:
+        sr_round_sat32(q, R, vs, <int8_t*>out, n, s, cs, c)
+    elif w == 2:
+        sr_round_sat32(q, R, vs, <int16_t*>out, n, s, cs, c)
+    else:
+        sr_round_sat32(q, R, vs, <int32_t*>out, n, s, cs, c)
+
+
 cdef int store_block(const cspec* cs, const int64_t* q, char* out, int w, Py_ssize_t n,
                      counts_t* c) noexcept nogil:
     """block_store into w-byte words at out."""
@@ -953,6 +1016,43 @@ cdef void block_words(int op, const char* a, const char* b, int t, Py_ssize_t i0
         block_op(op, <const uint64_t*>a + i0, <const uint64_t*>b + i0, q, n, da, db, out, w, s, tbl, lo, hi, c)
 
 
+cdef inline void op_words32(int op, const src_t* pa, const src_t* pb, int32_t* q, Py_ssize_t n,
+                            int da, int db) noexcept nogil:
+    """q[j] = the exact a op b (add, sub, mul) in int32 lanes, for binop's small == 2 (every
+    exact result below 2**30, so every aligned operand too: 0 is in every range)."""
+    cdef Py_ssize_t j
+    if op == OP_MUL:
+        for j in range(n):
+            q[j] = <int32_t>pa[j] * <int32_t>pb[j]
+    elif op == OP_ADD:
+        for j in range(n):
+            q[j] = (<int32_t>pa[j] << da) + (<int32_t>pb[j] << db)
+    else:
+        for j in range(n):
+            q[j] = (<int32_t>pa[j] << da) - (<int32_t>pb[j] << db)
+
+
+cdef void words32(int op, const char* a, const char* b, int t, Py_ssize_t i0, int32_t* q,
+                  Py_ssize_t n, int da, int db) noexcept nogil:
+    """op_words32 on elements [i0, i0 + n) of two arrays of type t (WORD_*)."""
+    if t == WORD_I8:
+        op_words32(op, <const int8_t*>a + i0, <const int8_t*>b + i0, q, n, da, db)
+    elif t == WORD_I16:
+        op_words32(op, <const int16_t*>a + i0, <const int16_t*>b + i0, q, n, da, db)
+    elif t == WORD_I32:
+        op_words32(op, <const int32_t*>a + i0, <const int32_t*>b + i0, q, n, da, db)
+    elif t == WORD_I64:
+        op_words32(op, <const int64_t*>a + i0, <const int64_t*>b + i0, q, n, da, db)
+    elif t == WORD_U8:
+        op_words32(op, <const uint8_t*>a + i0, <const uint8_t*>b + i0, q, n, da, db)
+    elif t == WORD_U16:
+        op_words32(op, <const uint16_t*>a + i0, <const uint16_t*>b + i0, q, n, da, db)
+    elif t == WORD_U32:
+        op_words32(op, <const uint32_t*>a + i0, <const uint32_t*>b + i0, q, n, da, db)
+    else:
+        op_words32(op, <const uint64_t*>a + i0, <const uint64_t*>b + i0, q, n, da, db)
+
+
 cdef inline void exact_words(int op, const char* a, const char* b, int t, Py_ssize_t i0,
                              int64_t* q, Py_ssize_t n, int da, int db) noexcept nogil:
     block_words(op, a, b, t, i0, q, n, da, db, NULL, 0, 0, 0, 0, 0, NULL)
@@ -1062,6 +1162,14 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                         c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                         b0 = b1
                         continue
+                if (cs.mode >= RM_STOCHASTIC and small == 2 and op != OP_COPY
+                        and cs.ovf <= OV_SATURATE_SYMMETRIC and s >= 1 and cs.r + s <= 29):
+                    # SR in int32 lanes: the exact words, then carry, saturation and store
+                    words32(op, pa, pb, ta, b0, <int32_t*>qbuf, b1 - b0, da, db)
+                    sr_store_sat32(<int32_t*>qbuf, dp, &vsign[b0] if use_v else zeros,
+                                   po + b0 * w, w, b1 - b0, s, &cs, &c)
+                    b0 = b1
+                    continue
                 exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)
                 if cs.mode >= RM_STOCHASTIC:
                     cb = zero_counts()

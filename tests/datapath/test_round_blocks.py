@@ -4,6 +4,8 @@ word widths 8..64 (signed and unsigned), negative and large fraction lengths, fl
 float32 inputs, words and counters.  The inputs mix ordinary values with exact ties, values
 that saturate, huge values, tiny products and the (-1/2, 0) band, so every block takes the
 fast loop and some take the scalar fallback."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -126,6 +128,58 @@ def test_float_stochastic_blocks_vs_reference(wl, fl, rounding, rule, r):
         got = fx.cast(x, QFormat(wl, fl), rounding, "saturate", draws=draws, **kw)
     infos = [ref_cast_info(float(x[i]), wl, fl, True, rounding, "saturate", R=int(draws[i]),
                            r=r, eps=kw["eps"], v=float(v[i]), sr_rule=rule) for i in range(x.size)]
+    assert got.raw.tolist() == [i.raw for i in infos]
+    assert (c.inexact, c.rounded_up, c.overflowed) == (
+        sum(i.inexact for i in infos), sum(i.rounded_up for i in infos),
+        sum(i.overflowed for i in infos))
+
+
+_SR_MODES = [(m, rule) for m in ("stochastic", "stochastic_eps", "signed_stochastic_eps")
+             for rule in ("trunc", "half", "rne", "ge")]
+_SR_FAST = {("stochastic", "trunc"), ("stochastic", "half"), ("stochastic", "rne"),
+            ("stochastic", "ge"), ("stochastic_eps", "rne"), ("signed_stochastic_eps", "trunc")}
+
+
+@pytest.mark.parametrize("rounding,rule", [m if m in _SR_FAST else pytest.param(*m, marks=pytest.mark.slow)
+                                           for m in _SR_MODES])
+@pytest.mark.parametrize("op,fa,fb,out,r,overflow", [
+    ("mul", (8, 8, True), (8, 8, True), (8, 8, True), 16, "saturate"),          # s = 8
+    ("add", (8, 8, True), (8, 12, True), (8, 8, True), 25, "saturate"),         # s = 4, r + s = 29
+    ("sub", (12, 3, False), (10, 9, True), (7, 2, True), 3, "saturate_symmetric"),  # s = 7 > r
+    ("mul", (9, 4, True), (7, 5, False), (16, 2, False), 1, "saturate"),        # unsigned words
+    ("mul", (15, 7, True), (15, 7, True), (31, 6, True), 21, "saturate"),       # int32 words
+    ("add", (8, 8, True), (8, 12, True), (8, 8, True), 26, "saturate"),         # r + s = 30: int64
+])
+def test_elementwise_stochastic_int32_lanes_vs_reference(op, fa, fb, out, r, overflow,
+                                                         rounding, rule):
+    """SR add/sub/mul whose exact values fit 31 bits run in int32 lanes (r + s <= 29) and the
+    rest in the int64 loop: words and counters against the Fraction reference over two blocks
+    of 1024, with exact values, ties, saturating values and the extreme draws."""
+    rng = np.random.default_rng(r * 31 + len(rule) + len(rounding))
+    n = 1024 + 77
+
+    def words(f):
+        lo, hi = (-(1 << (f[0] - 1)), (1 << (f[0] - 1)) - 1) if f[2] else (0, (1 << f[0]) - 1)
+        w = rng.integers(lo, hi, n, endpoint=True)
+        w[:6] = [lo, hi, 0, lo, hi, 1]
+        return w, fx.FixedArray(w.astype(QFormat(*f).dtype), QFormat(*f))
+    wa, a = words(fa)
+    wb, b = words(fb)
+    wb[20:40] = 0                          # exact results
+    b = fx.FixedArray(wb.astype(b.raw.dtype), b.fmt)
+    draws = rng.integers(0, 2 ** r, n, dtype=np.uint64)
+    draws[:4] = [0, 2 ** r - 1, 0, 2 ** r - 1]
+    v = rng.normal(size=n)
+    kw = dict(r=r, sr_rule=rule, eps=0.3 if rounding != "stochastic" else 0.0)
+    if rounding == "signed_stochastic_eps":
+        kw["v"] = v
+    with fx.Counters() as c:
+        got = getattr(fx, op)(a, b, QFormat(*out), rounding, overflow, draws=draws, **kw)
+    exact = {"add": lambda x, y: Fraction(int(x), 2 ** fa[1]) + Fraction(int(y), 2 ** fb[1]),
+             "sub": lambda x, y: Fraction(int(x), 2 ** fa[1]) - Fraction(int(y), 2 ** fb[1]),
+             "mul": lambda x, y: Fraction(int(x) * int(y), 2 ** (fa[1] + fb[1]))}[op]
+    infos = [ref_cast_info(exact(wa[i], wb[i]), *out, rounding, overflow, R=int(draws[i]), r=r,
+                           eps=kw["eps"], v=float(v[i]), sr_rule=rule) for i in range(n)]
     assert got.raw.tolist() == [i.raw for i in infos]
     assert (c.inexact, c.rounded_up, c.overflowed) == (
         sum(i.inexact for i in infos), sum(i.rounded_up for i in infos),

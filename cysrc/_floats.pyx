@@ -361,10 +361,11 @@ cdef inline int block_normal(const uint64_t* xb, code_t* out, Py_ssize_t n, cons
 
 
 cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const fspec* fs,
-                          counts_t* c) noexcept nogil:
-    """block_normal for nearest_even: the rounded magnitude is (mag + 2**(s-1) - 1 + q_lsb) >> s
-    (a carry out of the mantissa moves to the next binade by itself); fewer operations than the
-    truth table, so the loop stays in registers."""
+                          const uint64_t* R, counts_t* c) noexcept nogil:
+    """block_normal for nearest_even, or (R given) plain SR with the trunc rule and r <= s: the
+    rounded magnitude is q + carry, carry = (rem + 2**(s-1) - 1 + q_lsb) >> s, or for SR
+    ((rem >> (s - r)) + R) >> r (a carry out of the mantissa moves to the next binade by
+    itself); fewer operations than the truth table, so the loop stays in registers."""
     cdef Py_ssize_t j
     cdef uint64_t u, mag, ex, q, rq, ovf, nz
     cdef uint64_t absm = ((<uint64_t>1) << 63) - 1
@@ -377,6 +378,9 @@ cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const f
     cdef uint64_t sh = fs.nbits - 1
     cdef uint64_t n_inexact = 0, n_up = 0, n_ovf = 0, bad = 0
     cdef uint64_t err_ovf = fs.ovf == FO_ERROR
+    cdef uint64_t sr = R != NULL
+    cdef uint64_t r = fs.cpos.r if sr else 0
+    cdef uint64_t rs = s - r if sr else 0, low = ((<uint64_t>1) << s) - 1
     for j in range(n):
         u = xb[j]
         mag = u & absm
@@ -384,7 +388,10 @@ cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const f
         nz = <uint64_t>(mag != 0)
         bad |= nz & <uint64_t>((ex < lo_ex) | (ex > hi_ex))
         q = mag >> s
-        rq = (mag + half1 + (q & 1)) >> s
+        if sr:
+            rq = q + ((((mag & low) >> rs) + R[j]) >> r)
+        else:
+            rq = (mag + half1 + (q & 1)) >> s
         n_inexact += <uint64_t>((mag << ls) != 0)
         n_up += rq - q
         code = <int64_t>((rq - rebias) & (<uint64_t>0 - nz))
@@ -401,14 +408,14 @@ cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const f
 
 cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, const fspec* fs,
                          const uint64_t* R, counts_t* c) noexcept nogil:
-    if 1 <= fs.man <= 51 and fs.rne and R == NULL:
-        if w == 1 and block_rne(xb, <uint8_t*>out, n, fs, c) == 0:
+    if 1 <= fs.man <= 51 and ((fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
+        if w == 1 and block_rne(xb, <uint8_t*>out, n, fs, R, c) == 0:
             return 0
-        if w == 2 and block_rne(xb, <uint16_t*>out, n, fs, c) == 0:
+        if w == 2 and block_rne(xb, <uint16_t*>out, n, fs, R, c) == 0:
             return 0
-        if w == 4 and block_rne(xb, <uint32_t*>out, n, fs, c) == 0:
+        if w == 4 and block_rne(xb, <uint32_t*>out, n, fs, R, c) == 0:
             return 0
-        if w == 8 and block_rne(xb, <uint64_t*>out, n, fs, c) == 0:
+        if w == 8 and block_rne(xb, <uint64_t*>out, n, fs, R, c) == 0:
             return 0
     if 1 <= fs.man <= 51:
         if w == 1 and block_normal(xb, <uint8_t*>out, n, fs, R, c) == 0:

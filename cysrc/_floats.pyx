@@ -67,6 +67,10 @@ ctypedef struct fspec:
     int inf_ovf       # an infinite input counts as an overflow (it does not stay infinite)
     int has_nan
     uint64_t nan_code
+    int rne           # rounding 'nearest_even' (block_rne)
+    int floor_mode    # rounding 'floor': an exact zero sum of opposite signs is -0 (IEEE 754 §6.3)
+    int kind          # 0 ieee, 1 fn, 2 none (the format's nonfinite convention, for decoding)
+    uint64_t fmt_inf  # magnitude code of +inf (kind 0)
     cspec cpos        # the fixed-point mode acting on the magnitude of a positive / negative x
     cspec cneg
     uint32_t tpos
@@ -135,6 +139,10 @@ cdef class FloatSpec:
         else:
             self.fs.inf_pos = self.fs.inf_neg = max_code
         self.fs.has_nan = nan_code is not None
+        self.fs.floor_mode = rounding == FR_FLOOR
+        self.fs.rne = rounding == FR_NEAREST_EVEN
+        self.fs.kind = 0 if inf_code is not None else (1 if nan_code is not None else 2)
+        self.fs.fmt_inf = inf_code if inf_code is not None else 0
         self.fs.nan_code = nan_code if nan_code is not None else 0
         self.fs.cpos = make_cspec(mp, OV_SATURATE, sr_rule, r, 64, 1, E)
         self.fs.cneg = make_cspec(mn, OV_SATURATE, sr_rule, r, 64, 1, E)
@@ -146,37 +154,52 @@ def n_chunks(Py_ssize_t n):
     return (n + CHUNK - 1) // CHUNK
 
 
-cdef inline uint64_t round_mag(const fspec* fs, uint64_t M, int E, int neg, uint64_t R,
-                               int vsign, counts_t* c, int* err) noexcept nogil:
-    """The code (sign included) of the exact value (-1)**neg * M * 2**E, M >= 0: rounding on
-    the magnitude (spec §9.2), then overflow (§9.3) and the flush of subnormals."""
+cdef inline int bitlen128(u128 m) noexcept nogil:
+    cdef uint64_t hi = <uint64_t>(m >> 64)
+    return 64 + bitlen64(hi) if hi else bitlen64(<uint64_t>m)
+
+
+cdef inline u128 split_mag(u128 M, int s, u128* F, bint* sticky) noexcept nogil:
+    """q = floor(M * 2**-s) (the low 128 bits when s < 0); the discarded fraction phi goes to
+    F = floor(phi * 2**65), its lower bits OR-ed into ``sticky``."""
+    cdef u128 rem
+    F[0] = 0
+    if s <= 0:
+        return M << (-s) if -s < 128 else 0
+    if s < 128:
+        rem = M & (((<u128>1) << s) - 1)
+        if s <= 65:
+            F[0] = rem << (65 - s)
+        else:
+            F[0] = rem >> (s - 65)
+            sticky[0] = sticky[0] | ((rem & (((<u128>1) << (s - 65)) - 1)) != 0)
+        return M >> s
+    if s - 65 < 128:
+        F[0] = M >> (s - 65)
+        sticky[0] = sticky[0] | ((M & (((<u128>1) << (s - 65)) - 1)) != 0)
+    else:
+        sticky[0] = 1
+    return 0
+
+
+cdef inline uint64_t round_exact(const fspec* fs, u128 M, int E, bint sticky0, int neg,
+                                 uint64_t R, int vsign, counts_t* c, int* err) noexcept nogil:
+    """The code (sign included) of (-1)**neg * (M + d) * 2**E with d = 0 (sticky0 = 0) or some
+    0 < d < 1 (sticky0 = 1): rounding on the magnitude (spec §9.2), then
+    overflow (§9.3) and the flush of subnormals."""
     cdef int L, ux, te, s, up, inexact
-    cdef uint64_t q, rem, code
+    cdef uint64_t q, code
     cdef u128 F = 0
-    cdef bint sticky = 0
+    cdef bint sticky = sticky0
     cdef uint64_t sbit = (<uint64_t>neg) << (fs.nbits - 1)
     c.n += 1
     if M == 0:
         return sbit
-    L = bitlen64(M)
+    L = bitlen128(M)
     ux = E + L - 1
     te = ux if ux > fs.emin else fs.emin
     s = te - fs.man - E
-    if s <= 0:
-        q = M << (-s)
-    elif s < 64:
-        q = M >> s
-        rem = M & (((<uint64_t>1) << s) - 1)
-        F = (<u128>rem) << (65 - s)
-    else:
-        q = 0
-        if s <= 65:
-            F = (<u128>M) << (65 - s)
-        elif s < 65 + 64:
-            F = (<u128>M) >> (s - 65)
-            sticky = ((<u128>M) & (((<u128>1) << (s - 65)) - 1)) != 0
-        else:
-            sticky = 1
+    q = <uint64_t>split_mag(M, s, &F, &sticky)
     inexact = (F != 0) | sticky
     up = decide(&fs.cneg if neg else &fs.cpos, F, sticky, 0, <int>(q & 1), R,
                 -vsign if neg else vsign)
@@ -196,6 +219,12 @@ cdef inline uint64_t round_mag(const fspec* fs, uint64_t M, int E, int neg, uint
         c.inexact += (code != 0) & (inexact == 0)
         code = 0
     return code | sbit
+
+
+cdef inline uint64_t round_mag(const fspec* fs, uint64_t M, int E, int neg, uint64_t R,
+                               int vsign, counts_t* c, int* err) noexcept nogil:
+    """The code (sign included) of the exact value (-1)**neg * M * 2**E, M >= 0."""
+    return round_exact(fs, M, E, 0, neg, R, vsign, c, err)
 
 
 cdef inline uint64_t cast_one(const fspec* fs, double x, uint64_t R, int vsign, counts_t* c,
@@ -331,8 +360,63 @@ cdef inline int block_normal(const uint64_t* xb, code_t* out, Py_ssize_t n, cons
     return 0
 
 
+cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const fspec* fs,
+                          const uint64_t* R, counts_t* c) noexcept nogil:
+    """block_normal for nearest_even, or (R given) plain SR with the trunc rule and r <= s: the
+    rounded magnitude is q + carry, carry = (rem + 2**(s-1) - 1 + q_lsb) >> s, or for SR
+    ((rem >> (s - r)) + R) >> r (a carry out of the mantissa moves to the next binade by
+    itself); fewer operations than the truth table, so the loop stays in registers."""
+    cdef Py_ssize_t j
+    cdef uint64_t u, mag, ex, q, rq, ovf, nz
+    cdef uint64_t absm = ((<uint64_t>1) << 63) - 1
+    cdef int64_t code
+    cdef uint64_t s = 52 - fs.man, ls = 12 + fs.man
+    cdef uint64_t half1 = ((<uint64_t>1) << (s - 1)) - 1
+    cdef uint64_t rebias = (<uint64_t>(1023 - (1 - fs.emin))) << fs.man
+    cdef uint64_t lo_ex = <uint64_t>max(fs.emin + 1023, 1), hi_ex = <uint64_t>min(fs.emax + 1023, 2046)
+    cdef int64_t max_code = fs.max_code, ovc = fs.ovc_pos
+    cdef uint64_t sh = fs.nbits - 1
+    cdef uint64_t n_inexact = 0, n_up = 0, n_ovf = 0, bad = 0
+    cdef uint64_t err_ovf = fs.ovf == FO_ERROR
+    cdef uint64_t sr = R != NULL
+    cdef uint64_t r = fs.cpos.r if sr else 0
+    cdef uint64_t rs = s - r if sr else 0, low = ((<uint64_t>1) << s) - 1
+    for j in range(n):
+        u = xb[j]
+        mag = u & absm
+        ex = mag >> 52
+        nz = <uint64_t>(mag != 0)
+        bad |= nz & <uint64_t>((ex < lo_ex) | (ex > hi_ex))
+        q = mag >> s
+        if sr:
+            rq = q + ((((mag & low) >> rs) + R[j]) >> r)
+        else:
+            rq = (mag + half1 + (q & 1)) >> s
+        n_inexact += <uint64_t>((mag << ls) != 0)
+        n_up += rq - q
+        code = <int64_t>((rq - rebias) & (<uint64_t>0 - nz))
+        ovf = <uint64_t>(code > max_code)
+        n_ovf += ovf
+        code = ovc if ovf else code
+        out[j] = <code_t>(<uint64_t>code | ((u >> 63) << sh))
+    bad |= n_ovf & err_ovf
+    if bad:
+        return 1
+    add_block(c, n, n_inexact, n_up, n_ovf)
+    return 0
+
+
 cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, const fspec* fs,
                          const uint64_t* R, counts_t* c) noexcept nogil:
+    if 1 <= fs.man <= 51 and ((fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
+        if w == 1 and block_rne(xb, <uint8_t*>out, n, fs, R, c) == 0:
+            return 0
+        if w == 2 and block_rne(xb, <uint16_t*>out, n, fs, R, c) == 0:
+            return 0
+        if w == 4 and block_rne(xb, <uint32_t*>out, n, fs, R, c) == 0:
+            return 0
+        if w == 8 and block_rne(xb, <uint64_t*>out, n, fs, R, c) == 0:
+            return 0
     if 1 <= fs.man <= 51:
         if w == 1 and block_normal(xb, <uint8_t*>out, n, fs, R, c) == 0:
             return 0
@@ -462,3 +546,517 @@ def fill_draws(object capsule, uint64_t[::1] out, int r):
         return
     with nogil:
         src.fill(src.state, &out[0], n, r)
+
+
+# -- arithmetic (spec §9.8): the exact result of each operation, rounded once -----------------
+
+cdef extern from *:
+    """
+    #include <string.h>
+    #include <math.h>
+    /* One MAC row into an fp32 accumulator, nearest-even, every step rounded once: the product
+       of two float64s is exact (checked by the caller), s + e = acc + p exactly (TwoSum), s
+       rounded to odd at 53 bits, then to fp32 by the conversion (Boldo & Melquiond: rounding
+       to odd at p + 2 or more bits, then to nearest at p bits, is the correct rounding).
+       Returns 1 when a value is not finite or overflows fp32 (the caller redoes the row). */
+    #define FX_TJ 32
+    static inline unsigned long long fx_f32_bits(double x) {
+        float f = (float)x; unsigned int u; memcpy(&u, &f, 4); return u;
+    }
+    static inline void fx_mac_step(double aik, const double* brow, double* acc, long long* cin,
+                                   long long* cup, Py_ssize_t jn) {
+        for (Py_ssize_t j = 0; j < jn; j++) {
+            double p = aik * brow[j], x = acc[j];
+            double s = x + p, bb = s - x;
+            double e = (x - (s - bb)) + (p - bb);
+            long long u, v;
+            memcpy(&u, &s, 8); memcpy(&v, &e, 8);
+            /* inexact and s even: one step toward e (branch-free: it vectorizes) */
+            long long m = -(long long)(e != 0.0) & ~(-(u & 1));
+            u += m & (((u ^ v) >> 63) | 1);
+            double ro; memcpy(&ro, &u, 8);
+            double fd = (double)(float)ro;
+            cin[j] += fd != ro;
+            cup[j] += fabs(fd) > fabs(ro);
+            acc[j] = fd;
+        }
+    }
+    static int fx_mac_row_f32(const double* a, const double* B, double* o, Py_ssize_t K,
+                              Py_ssize_t N, long long* inexact, long long* up) {
+        double acc[FX_TJ];
+        long long cin[FX_TJ], cup[FX_TJ];
+        int bad = 0;
+        for (Py_ssize_t j0 = 0; j0 < N; j0 += FX_TJ) {
+            Py_ssize_t jn = N - j0 < FX_TJ ? N - j0 : FX_TJ;
+            for (Py_ssize_t j = 0; j < FX_TJ; j++) { acc[j] = 0.0; cin[j] = 0; cup[j] = 0; }
+            for (Py_ssize_t k = 0; k < K; k++) {
+                /* a constant trip count for whole tiles: gcc vectorizes it fully */
+                if (jn == FX_TJ)
+                    fx_mac_step(a[k], B + k * N + j0, acc, cin, cup, FX_TJ);
+                else
+                    fx_mac_step(a[k], B + k * N + j0, acc, cin, cup, jn);
+            }
+            for (Py_ssize_t j = 0; j < jn; j++) {
+                bad |= !(fabs(acc[j]) <= 3.4028234663852886e38);
+                o[j0 + j] = acc[j];
+                *inexact += cin[j];
+                *up += cup[j];
+            }
+        }
+        return bad;
+    }
+    """
+    int mac_row_f32 "fx_mac_row_f32"(const double* a, const double* B, double* o, Py_ssize_t K,
+                                     Py_ssize_t N, long long* inexact, long long* up) noexcept nogil
+    uint64_t f32_bits "fx_f32_bits"(double x) noexcept nogil
+    bint c_isfinite "isfinite"(double x) noexcept nogil
+    bint c_isnan "isnan"(double x) noexcept nogil
+    double c_ldexp "ldexp"(double x, int e) noexcept nogil
+
+
+cdef inline counts_t zero_counts() noexcept nogil:
+    cdef counts_t c
+    c.n = 0
+    c.inexact = 0
+    c.up = 0
+    c.ovf = 0
+    c.draws = 0
+    return c
+
+
+ctypedef struct term_t:      # (-1)**neg * M * 2**E, exactly (M < 2**107)
+    u128 M
+    int E
+    int neg
+
+ctypedef struct exact_t:     # (-1)**neg * (M + d) * 2**E, with 0 < d < 1 when sticky
+    u128 M
+    int E
+    int neg
+    int sticky
+
+
+cdef inline term_t term_double(double x) noexcept nogil:
+    """A finite float64 as an exact term."""
+    cdef uint64_t u = (<uint64_t*>&x)[0]
+    cdef int ex = <int>((u >> 52) & 0x7FF)
+    cdef term_t t
+    t.neg = <int>(u >> 63)
+    t.M = u & (((<uint64_t>1) << 52) - 1)
+    t.E = -1074
+    if ex != 0:
+        t.M = t.M | ((<u128>1) << 52)
+        t.E = ex - 1075
+    return t
+
+
+cdef inline term_t term_word(int64_t w, int fl) noexcept nogil:
+    """A fixed-point word w * 2**-fl as an exact term."""
+    cdef term_t t
+    t.neg = w < 0
+    t.M = (~(<uint64_t>w)) + 1 if w < 0 else <uint64_t>w
+    t.E = -fl
+    return t
+
+
+cdef inline term_t term_mul(term_t a, term_t b) noexcept nogil:
+    """The exact product of two terms of at most 53 bits."""
+    cdef term_t t
+    t.neg = a.neg ^ b.neg
+    t.M = a.M * b.M
+    t.E = a.E + b.E
+    return t
+
+
+cdef inline exact_t exact_of(term_t a) noexcept nogil:
+    cdef exact_t x
+    x.M = a.M
+    x.E = a.E
+    x.neg = a.neg
+    x.sticky = 0
+    return x
+
+
+cdef inline exact_t exact_sum(term_t a, term_t b, int floor_mode) noexcept nogil:
+    """a + b in a 128-bit window with a sticky bit: the larger term's top bit goes to bit 126,
+    the other is aligned to it.  Bits fall below the window (sticky) only when the smaller term
+    is below 2**-20 of the larger (both under 2**107), so the result's top bit is at 125 or
+    126 and the 72 bits below its 53rd bit are exact.  An exact zero sum of opposite signs is +0
+    (-0 when rounding 'floor'); two zeros of one sign keep it (IEEE 754 §6.3)."""
+    cdef exact_t x
+    cdef term_t t
+    cdef int La, Lb, Ew, d
+    cdef u128 MA, MB
+    cdef int sticky = 0
+    if a.M == 0 and b.M == 0:
+        x.M = 0
+        x.E = 0
+        x.sticky = 0
+        x.neg = (a.neg | b.neg) if floor_mode else (a.neg & b.neg)
+        return x
+    if a.M == 0:
+        return exact_of(b)
+    if b.M == 0:
+        return exact_of(a)
+    La = bitlen128(a.M)
+    Lb = bitlen128(b.M)
+    if b.E + Lb > a.E + La:
+        t = a
+        a = b
+        b = t
+        d = La
+        La = Lb
+        Lb = d
+    Ew = a.E + La - 127
+    MA = a.M << (a.E - Ew)
+    d = Ew - b.E
+    if d <= 0:
+        MB = b.M << (-d)
+    elif d < 128:
+        MB = b.M >> d
+        sticky = (b.M & (((<u128>1) << d) - 1)) != 0
+    else:
+        MB = 0
+        sticky = 1
+    x.E = Ew
+    x.sticky = sticky
+    if a.neg == b.neg:
+        x.M = MA + MB
+        x.neg = a.neg
+    elif MA >= MB:
+        x.M = MA - MB - sticky
+        x.neg = a.neg if (x.M != 0 or sticky) else floor_mode
+    else:                          # sticky is 0 here: b was aligned exactly
+        x.M = MB - MA
+        x.neg = b.neg
+    return x
+
+
+cdef inline int64_t round_fixed(const cspec* cs, int fl, exact_t x, uint64_t R, int vsign,
+                                counts_t* c, int* err) noexcept nogil:
+    """The word of cast(x, Q(wl, fl)) (spec §2-§3, rounding on the signed value) for an exact_t;
+    exact when the window holds r + 1 bits below the word's LSB, which it does for every
+    result inside a 64-bit word with r <= 62."""
+    cdef int s = -(x.E + fl), L, up, inexact, big
+    cdef u128 q, qs, F = 0
+    cdef bint sticky = x.sticky
+    c.n += 1
+    if x.M == 0 and not sticky:
+        return <int64_t>apply_overflow(cs, 0, 0, c, err)
+    L = bitlen128(x.M)
+    big = L - s > 125
+    q = split_mag(x.M, s, &F, &sticky)
+    inexact = (F != 0) | sticky
+    if x.neg and inexact:          # t = -(q + phi) = -(q + 1) + (1 - phi)
+        qs = (<u128>0) - q - 1
+        F = ((<u128>1) << 65) - F - (1 if sticky else 0)
+    elif x.neg:
+        qs = (<u128>0) - q
+    else:
+        qs = q
+    up = decide(cs, F, sticky, x.neg, <int>(qs & 1), R, vsign)
+    c.inexact += inexact
+    c.up += up
+    return <int64_t>apply_overflow(cs, <i128>(qs + up), ((-1 if x.neg else 1) if big else 0), c, err)
+
+
+cdef inline double code_value(const fspec* fs, uint64_t code) noexcept nogil:
+    """The float64 value of a code of the format (exact)."""
+    cdef uint64_t mag = code & (((<uint64_t>1) << (fs.nbits - 1)) - 1)
+    cdef uint64_t Ef = mag >> fs.man, F = mag & (((<uint64_t>1) << fs.man) - 1)
+    cdef double v
+    if fs.kind == 0 and mag >= fs.fmt_inf:
+        v = (1e308 * 10.0) if mag == fs.fmt_inf else (0.0 * (1e308 * 10.0))
+    elif fs.kind == 1 and mag == fs.max_code + 1:
+        v = 0.0 * (1e308 * 10.0)
+    elif Ef == 0:
+        v = c_ldexp(<double>F, fs.emin - fs.man) if fs.subnormals else 0.0
+    else:
+        v = c_ldexp(<double>(F | ((<uint64_t>1) << fs.man)), <int>Ef - 1 + fs.emin - fs.man)
+    return -v if (code >> (fs.nbits - 1)) & 1 else v
+
+
+cdef inline uint64_t nonfinite_code(const fspec* fs, double y, counts_t* c, int* err) noexcept nogil:
+    """The code of an infinite or NaN result: a NaN result is the format's NaN, sign clear."""
+    if c_isnan(y):
+        c.n += 1
+        if not fs.has_nan:
+            if err[0] == ERR_NONE:
+                err[0] = ERR_NAN
+            return 0
+        return fs.nan_code
+    return cast_one(fs, y, 0, 0, c, err)
+
+
+cdef inline uint64_t arith_one(const fspec* fs, int op, double a, double b, double cc,
+                               uint64_t R, int vsign, counts_t* c, int* err) noexcept nogil:
+    """The code of a + b (op 0), a - b (1), a * b (2) or a * b + cc (3), rounded once."""
+    cdef exact_t x
+    cdef double y
+    if op == 1:
+        b = -b
+    if not (c_isfinite(a) and c_isfinite(b) and (op != 3 or c_isfinite(cc))):
+        if op <= 1:
+            y = a + b
+        elif op == 2:
+            y = a * b
+        elif c_isfinite(a) and c_isfinite(b):
+            y = cc                 # a finite product plus an infinite or NaN addend
+        else:
+            y = a * b + cc
+        return nonfinite_code(fs, y, c, err)
+    if op <= 1:
+        x = exact_sum(term_double(a), term_double(b), fs.floor_mode)
+    elif op == 2:
+        x = exact_of(term_mul(term_double(a), term_double(b)))
+    else:
+        x = exact_sum(term_mul(term_double(a), term_double(b)), term_double(cc), fs.floor_mode)
+    return round_exact(fs, x.M, x.E, x.sticky, x.neg, R, vsign, c, err)
+
+
+def arith(int op, const double[::1] a, const double[::1] b, const double[::1] cc,
+          int8_t[::1] out, FloatSpec spec, bint stochastic, const uint64_t[::1] draws,
+          const int8_t[::1] vsign, bint use_v, int64_t[:, ::1] cnt, int32_t[::1] errs,
+          int64_t[::1] errpos, int nthreads):
+    """out[i] = code of a[i] op b[i] (op 0 add, 1 sub, 2 mul, 3 fma with cc[i]), one rounding;
+    draw i for element i.  One counter row and error slot per chunk."""
+    cdef fspec* fs = &spec.fs
+    cdef Py_ssize_t n = a.shape[0], ch, i
+    cdef int w = 1 if fs.nbits <= 8 else (2 if fs.nbits <= 16 else (4 if fs.nbits <= 32 else 8))
+    cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
+    cdef char* po = <char*>&out[0] if n > 0 else NULL
+    cdef counts_t c
+    cdef int e
+    if n == 0:
+        return
+    for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
+        c = zero_counts()
+        for i in range(ch * CHUNK, min(n, ch * CHUNK + CHUNK)):
+            e = ERR_NONE
+            put(po, w, i, <int64_t>arith_one(fs, op, a[i], b[i], cc[i] if op == 3 else 0.0,
+                                             draws[i] if stochastic else 0,
+                                             vsign[i] if use_v else 0, &c, &e))
+            if e != ERR_NONE and errs[ch] == ERR_NONE:
+                errs[ch] = e
+                errpos[ch] = i
+        if stochastic:
+            c.draws = min(n, ch * CHUNK + CHUNK) - ch * CHUNK
+        note(&c, cnt, ch)
+
+
+# -- dot products with float and fixed-point roles (spec §4 order) ----------------------------
+
+ctypedef struct role_t:
+    int kind          # 0 absent (exact), 1 a float format, 2 a fixed-point format
+    int sto           # stochastic: one draw per cast
+    int fl            # kind 2: fraction length
+    fspec fs          # kind 1
+    cspec cs          # kind 2
+
+ctypedef struct val_t:  # a value in flight: a float role's value and code, a fixed role's word
+    double d
+    uint64_t code
+    int64_t w
+    int fin           # finite (a fixed word always is)
+
+
+cdef role_t role_of(tuple spec):
+    """(kind, FloatSpec or CastSpec or None, fl, stochastic) -> role_t."""
+    cdef role_t ro
+    ro.kind = spec[0]
+    ro.fl = spec[2]
+    ro.sto = spec[3]
+    if ro.kind == 1:
+        ro.fs = (<FloatSpec?>spec[1]).fs
+    elif ro.kind == 2:
+        ro.cs = (<CastSpec?>spec[1]).cs
+    return ro
+
+
+cdef inline val_t zero_val() noexcept nogil:
+    cdef val_t v
+    v.d = 0.0
+    v.code = 0
+    v.w = 0
+    v.fin = 1
+    return v
+
+
+cdef inline val_t put_exact(const role_t* ro, exact_t x, uint64_t R, int vsign, counts_t* c,
+                            int* err) noexcept nogil:
+    """Round an exact value into a role's format."""
+    cdef val_t v = zero_val()
+    if ro.kind == 1:
+        v.code = round_exact(&ro.fs, x.M, x.E, x.sticky, x.neg, R, vsign, c, err)
+        v.d = code_value(&ro.fs, v.code)
+        v.fin = c_isfinite(v.d)
+    else:
+        v.w = round_fixed(&ro.cs, ro.fl, x, R, vsign, c, err)
+    return v
+
+
+cdef inline val_t put_nonfinite(const role_t* ro, double y, counts_t* c, int* err) noexcept nogil:
+    cdef val_t v = zero_val()
+    if ro.kind == 1:
+        v.code = nonfinite_code(&ro.fs, y, c, err)
+        v.d = code_value(&ro.fs, v.code)
+        v.fin = c_isfinite(v.d)
+    else:
+        c.n += 1
+        if err[0] == ERR_NONE:
+            err[0] = ERR_NAN if c_isnan(y) else ERR_INF
+    return v
+
+
+cdef inline term_t term_of(const role_t* ro, val_t v) noexcept nogil:
+    if ro.kind == 1:
+        return term_double(v.d)
+    return term_word(v.w, ro.fl)
+
+
+cdef inline val_t mac_one(const double* arow, const double* B, Py_ssize_t K, Py_ssize_t N,
+                          Py_ssize_t j, const role_t* rp, const role_t* ra,
+                          const uint64_t* dr, int vs, counts_t* cp, counts_t* ca,
+                          int* err) noexcept nogil:
+    """acc_K of one output element (spec §4): p_k = cast(a_k b_k, prod), acc = cast(acc + p_k,
+    acc), k ascending; the product's draw before the accumulator's."""
+    cdef val_t acc, pv
+    cdef term_t tp
+    cdef exact_t x
+    cdef double a, b, pd
+    cdef Py_ssize_t k
+    cdef int pfin
+    acc = zero_val()
+    for k in range(K):
+        a = arow[k]
+        b = B[k * N + j]
+        pfin = c_isfinite(a) and c_isfinite(b)
+        if pfin:
+            tp = term_mul(term_double(a), term_double(b))
+        else:
+            pd = a * b
+        if rp.kind != 0:
+            if pfin:
+                pv = put_exact(rp, exact_of(tp), dr[0] if rp.sto else 0, vs, cp, err)
+            else:
+                pv = put_nonfinite(rp, pd, cp, err)
+            dr = dr + rp.sto
+            pfin = pv.fin
+            if pfin:
+                tp = term_of(rp, pv)
+            else:
+                pd = pv.d
+        if acc.fin and pfin:
+            x = exact_sum(term_of(ra, acc), tp, ra.fs.floor_mode if ra.kind == 1 else 0)
+            acc = put_exact(ra, x, dr[0] if ra.sto else 0, vs, ca, err)
+        else:
+            acc = put_nonfinite(ra, (0.0 if acc.fin else acc.d) + (0.0 if pfin else pd), ca, err)
+        dr = dr + ra.sto
+    return acc
+
+
+cdef inline int64_t out_one(const role_t* ro, const role_t* ra, val_t acc, uint64_t R, int vs,
+                            counts_t* co, int* err) noexcept nogil:
+    """The output word or code: cast(acc_K, out), or the accumulator's own code/word."""
+    cdef val_t v
+    if ro.kind == 0:
+        return <int64_t>acc.code if ra.kind == 1 else acc.w
+    if acc.fin:
+        v = put_exact(ro, exact_of(term_of(ra, acc)), R, vs, co, err)
+    else:
+        v = put_nonfinite(ro, acc.d, co, err)
+    return <int64_t>v.code if ro.kind == 1 else v.w
+
+
+cdef void mac_row(const double* pa, const double* pb, Py_ssize_t K, Py_ssize_t N,
+                  const role_t* rp, const role_t* ra, const role_t* ro, bint fast,
+                  const uint64_t* drow, Py_ssize_t per_el, const int8_t* vrow, int64_t* orow,
+                  int64_t* crow, int32_t* err_row, int64_t* pos_row, Py_ssize_t pos0) noexcept nogil:
+    """One output row: orow[j] = the §4 dot of row pa with column j of pb; its draws drow[j *
+    per_el ...]; counters per role in crow (roles x 5), output elements with an error in crow[18];
+    the first error and its flat index (pos0 + j) in err_row/pos_row."""
+    cdef counts_t c[3]
+    cdef double* rowv = NULL
+    cdef long long fin = 0, fup = 0
+    cdef int redo = 1, err = ERR_NONE, vs, k
+    cdef int64_t nbad = 0
+    cdef Py_ssize_t j
+    cdef const uint64_t* dj = NULL
+    cdef val_t av
+    for k in range(3):
+        c[k] = zero_counts()
+    if fast and N > 0:
+        rowv = <double*>malloc(N * sizeof(double))
+        redo = mac_row_f32(pa, pb, rowv, K, N, &fin, &fup)
+        if not redo:
+            c[1].n = N * K
+            c[1].inexact = fin
+            c[1].up = fup
+    for j in range(N):
+        if drow != NULL:
+            dj = drow + j * per_el
+        vs = vrow[j] if vrow != NULL else 0
+        if redo:
+            av = mac_one(pa, pb, K, N, j, rp, ra, dj, vs, &c[0], &c[1], &err)
+        else:
+            av = zero_val()
+            av.d = rowv[j]
+            av.code = f32_bits(rowv[j])
+        orow[j] = out_one(ro, ra, av, dj[per_el - 1] if ro.sto else 0, vs, &c[2], &err)
+        if err != ERR_NONE:
+            if err_row[0] == ERR_NONE:
+                err_row[0] = err
+                pos_row[0] = pos0 + j
+            err = ERR_NONE
+            nbad += 1
+    free(rowv)
+    c[0].draws = N * K * rp.sto
+    c[1].draws = N * K * ra.sto
+    c[2].draws = N * ro.sto
+    for k in range(3):
+        crow[5 * k] += c[k].n
+        crow[5 * k + 1] += c[k].inexact
+        crow[5 * k + 2] += c[k].up
+        crow[5 * k + 3] += c[k].ovf
+        crow[5 * k + 4] += c[k].draws
+    crow[18] += nbad
+
+
+def float_mac(const double[:, ::1] A, const double[:, ::1] B, int64_t[:, ::1] out,
+              tuple prod, tuple acc, tuple outc, bint fast, int r, const uint64_t[::1] draws,
+              bint use_draws, object capsule, const int8_t[::1] vsign, bint use_v,
+              int64_t[:, :, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
+    """out[i, j] = dot(A[i, :], B[:, j]) in the spec §4 order (codes of a float output, words of
+    a fixed one), one row per task (``mac_row``).  prod/acc/outc = (kind, spec, fl,
+    stochastic): kind 0 absent, 1 FloatSpec, 2 CastSpec (fl its fraction length).  ``fast``:
+    the accumulator is fp32 nearest-even with exact float64 products (``mac_row_f32``; a row
+    holding a value that is not finite or overflows is redone by the general loop).  Draws: per
+    output element K (product) + K (accumulator) + 1 (output) as present, from ``draws`` or,
+    filled row by row, from the source's ``capsule`` (r bits each; the caller holds its lock;
+    one thread).  cnt: (M, 4, 5), counters per row and role; cnt[i, 3, 3] the row's output
+    elements with an error."""
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1], i
+    cdef role_t rp = role_of(prod), ra = role_of(acc), ro = role_of(outc)
+    cdef Py_ssize_t per_el = K * rp.sto + K * ra.sto + ro.sto
+    cdef bitsrc_t* src = NULL
+    cdef uint64_t* rowd = NULL
+    cdef const uint64_t* pd = &draws[0] if use_draws and draws.shape[0] > 0 else NULL
+    cdef const double* pb = &B[0, 0] if K * N > 0 else NULL
+    cdef const uint64_t* drow
+    if M == 0:
+        return
+    if capsule is not None and per_el > 0:
+        src = bitsrc_from_capsule(capsule)
+        nthreads = 1
+        rowd = <uint64_t*>malloc(max(1, N * per_el) * sizeof(uint64_t))
+    for i in prange(M, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        drow = NULL
+        if src != NULL:
+            src.fill(src.state, rowd, N * per_el, r)
+            drow = rowd
+        elif pd != NULL:
+            drow = pd + i * N * per_el
+        mac_row(&A[i, 0] if K > 0 else NULL, pb, K, N, &rp, &ra, &ro, fast, drow, per_el,
+                &vsign[i * N] if use_v else NULL, &out[i, 0] if N > 0 else NULL, &cnt[i, 0, 0],
+                &errs[i], &errpos[i], i * N)
+    free(rowd)

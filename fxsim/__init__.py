@@ -75,6 +75,7 @@ from .floatarray import FloatArray
 from .floatformat import FloatFormat
 from .modes import DETERMINISTIC, OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
 from .ops import Caster, add, cast, dot, get_num_threads, matmul, matvec, mul, set_num_threads, sub
+from .ops import fma
 from .qformat import QFormat, qformat
 from .sources import LFSR, Ideal
 from .source_spec import make_source
@@ -87,4 +88,5 @@ __all__ = [
     "set_num_threads", "get_num_threads", "LFSR", "Ideal", "CastMode", "make_source",
     "context", "get_context", "bitcat", "save", "load", "from_dlpack", "set_printoptions", "get_printoptions", "printoptions",
     "FloatFormat", "FloatArray",
+    "fma",
 ]

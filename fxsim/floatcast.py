@@ -110,30 +110,41 @@ def _input(x):
     return "f64", arr, arr.shape
 
 
-def _vsigns(c: FloatCast, v, shape):
-    if c.rounding != "signed_stochastic_eps":
+def v_signs(rounding: str, v, shape, op: str = "cast"):
+    """(int8 signs of v, flattened; True) for ``signed_stochastic_eps``, else a placeholder and
+    False: v (numbers, or anything with ``to_float()``) broadcast to the result's shape."""
+    if rounding != "signed_stochastic_eps":
         return np.zeros(1, np.int8), False
     if v is None:
-        raise ValueError(f"cast: rounding='signed_stochastic_eps' needs v, an array of shape {shape}")
+        raise ValueError(f"{op}: rounding='signed_stochastic_eps' needs v, an array of shape {shape}")
     va = np.asarray(v.to_float() if hasattr(v, "to_float") else v)
     if va.dtype.kind not in "biuf":
-        raise ValueError(f"cast: v must be real numbers (its sign is used), got dtype {va.dtype}")
+        raise ValueError(f"{op}: v must be real numbers (its sign is used), got dtype {va.dtype}")
     try:
         va = np.broadcast_to(va.astype(np.float64), shape)
     except ValueError:
-        raise ValueError(f"cast: v has shape {np.shape(va)}, expected {shape}") from None
+        raise ValueError(f"{op}: v has shape {np.shape(va)}, expected {shape}") from None
     if np.isnan(va).any():
-        raise ValueError("cast: v contains NaN")
+        raise ValueError(f"{op}: v contains NaN")
     return np.ascontiguousarray(np.sign(va).astype(np.int8).reshape(-1)), True
 
 
-def _raise(c: FloatCast, errs, errpos, cnt, shape):
+def first_error(errs, errpos, shape):
+    """(error code, index in ``shape``) of the lowest-index error the kernel chunks reported, or
+    None."""
     bad = np.nonzero(errs)[0]
     if bad.size == 0:
-        return
+        return None
     k = bad[np.argmin(errpos[bad])]
-    code, flat = int(errs[k]), int(errpos[k])
-    idx = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+    flat = int(errpos[k])
+    return int(errs[k]), (tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ())
+
+
+def _raise(c: FloatCast, errs, errpos, cnt, shape):
+    first = first_error(errs, errpos, shape)
+    if first is None:
+        return
+    code, idx = first
     if code == CastError.ERR_NAN:
         raise ValueError(f"cast: x contains NaN (first at index {idx}); {c.fmt} has no NaN")
     if code == CastError.ERR_INF:
@@ -200,7 +211,7 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
         n = data.size
     else:
         n = data[0].size
-    vs, uv = _vsigns(c, v, shape)
+    vs, uv = v_signs(c.rounding, v, shape)
     out = np.empty(n, dtype=c.fmt.dtype)
     d, capsule, restore = np.zeros(1, np.uint64), None, None
     if c.stochastic:

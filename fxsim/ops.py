@@ -24,6 +24,7 @@ from ._small import SmallBinop, SmallCast
 from .fixed import FixedArray
 from .floatcast import Words, cast_float
 from .floatformat import FloatFormat
+from . import floatops
 from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, check_eps, check_name,
                     check_r, overflow_code, rounding_code, sr_rule_code)
 from .sources import BitSource
@@ -150,6 +151,40 @@ def _role_args(op: str, role: str, role_mode, role_rounding, role_overflow, call
         raise ValueError(f"{op}: pass either {role}_mode= or {', '.join(given)}, not both")
     m = _as_mode(op, f"{role}_mode", role_mode)
     return m.rounding, m.overflow, m.r, m.eps, m.sr_rule
+
+
+def _float_args(op: str, mode, rounding, overflow, r, eps, sr_rule) -> tuple:
+    """The mode of a float operation (spec §9.8): as ``_mode_args``, but a default overflow is
+    None (each float format's own default 'ieee', a fixed-point one's 'saturate')."""
+    default_ovf = mode is None and overflow.__class__ is _Default
+    call = _mode_args(op, mode, rounding, overflow, r, eps, sr_rule)
+    return (call[0], None, *call[2:]) if default_ovf else call
+
+
+def _float_binary(op, a, b, fmt, mode, rounding, overflow, r, eps, v, sr_rule, source, draws, out):
+    if out is not None:
+        raise ValueError(f"{op}: out= is not supported for float operands")
+    call = _float_args(op, mode, rounding, overflow, r, eps, sr_rule)
+    return floatops.arith(op, a, b, None, fmt, call[0], call[1], r=call[2], eps=call[3], v=v,
+                          sr_rule=call[4], source=source, draws=draws, threads=_threads)
+
+
+def fma(a, b, c, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None,
+        sr_rule=_RULE, source=None, draws=None, mode=None):
+    """Fused multiply-add of FloatArrays: a * b + c exact, rounded once into the float format
+    ``fmt`` (spec §9.8; ``fxsim.floatops.fma``).  Fixed point needs none: ``add(mul(a, b), c,
+    fmt)`` is exact until its one cast.
+
+    >>> bf16 = FloatFormat("bf16")
+    >>> fma(cast([1.5], bf16), cast([2.0], bf16), cast([0.25], bf16)).to_float()
+    array([3.25])
+    """
+    if not floatops.is_float_call(a, b, c, fmt):
+        raise ValueError("fma: operands must be FloatArrays (or fmt a FloatFormat); for fixed "
+                         "point, add(mul(a, b), c, fmt) is exact until its one cast")
+    call = _float_args("fma", mode, rounding, overflow, r, eps, sr_rule)
+    return floatops.arith("fma", a, b, c, fmt, call[0], call[1], r=call[2], eps=call[3], v=v,
+                          sr_rule=call[4], source=source, draws=draws, threads=_threads)
 
 
 def _check_source(source, draws) -> None:
@@ -1099,6 +1134,9 @@ def add(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None,
     >>> add(a, b, fmt="Q4.2", rounding="floor").to_float()
     array([ 1.5 , -0.25])
     """
+    if floatops.is_float_call(a, b, fmt):
+        return _float_binary("add", a, b, fmt, mode, rounding, overflow, r, eps, v, sr_rule,
+                             source, draws, out)
     rounding, overflow, r, eps, sr_rule = _mode_args("add", mode, rounding, overflow, r, eps, sr_rule)
     return _binary("add", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out)
 
@@ -1110,6 +1148,9 @@ def sub(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None,
     >>> sub(cast(1.0, "Q4.4"), cast(0.0625, "Q4.4"), fmt="Q4.2", rounding="nearest_even").raw   # 0.9375 = 3.75 LSB
     array(4, dtype=int8)
     """
+    if floatops.is_float_call(a, b, fmt):
+        return _float_binary("sub", a, b, fmt, mode, rounding, overflow, r, eps, v, sr_rule,
+                             source, draws, out)
     rounding, overflow, r, eps, sr_rule = _mode_args("sub", mode, rounding, overflow, r, eps, sr_rule)
     return _binary("sub", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out)
 
@@ -1124,6 +1165,9 @@ def mul(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None,
     >>> float(mul(cast(7.5, "Q4.4"), cast(7.5, "Q4.4"), fmt="Q4.4", overflow="saturate"))
     7.9375
     """
+    if floatops.is_float_call(a, b, fmt):
+        return _float_binary("mul", a, b, fmt, mode, rounding, overflow, r, eps, v, sr_rule,
+                             source, draws, out)
     rounding, overflow, r, eps, sr_rule = _mode_args("mul", mode, rounding, overflow, r, eps, sr_rule)
     return _binary("mul", a, b, fmt, rounding, overflow, r, eps, v, sr_rule, source, draws, out)
 
@@ -1349,6 +1393,24 @@ def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, s
     return out.reshape(shape)
 
 
+def _float_mac(op, x, y, acc, prod, fmt, mode, rounding, overflow, r, eps, sr_rule, role_kw,
+               v, source, draws):
+    """dot/matvec/matmul with FloatArray operands (``floatops.mac``): shapes checked as for
+    fixed point, the roles' modes resolved as ``_role_args`` does."""
+    nd = {"dot": (1, 1), "matvec": (2, 1), "matmul": (2, 2)}[op]
+    if (getattr(x, "ndim", None), getattr(y, "ndim", None)) != nd:
+        raise ValueError(f"{op}: operands must be {nd[0]}-D and {nd[1]}-D, got shapes "
+                         f"{np.shape(x)} and {np.shape(y)}")
+    inner = x.shape[-1]
+    if y.shape[0] != inner:
+        raise ValueError(f"{op}: inner dimensions differ: {x.shape} and {y.shape}")
+    call = _float_args(op, mode, rounding, overflow, r, eps, sr_rule)
+    roles = tuple(_role_args(op, role, *role_kw[3 * k:3 * k + 3], call)
+                  for k, role in enumerate(("prod", "acc", "out")))
+    shape = {"dot": (), "matvec": (x.shape[0],), "matmul": (x.shape[0], y.shape[-1])}[op]
+    return floatops.mac(op, x, y, shape, acc, prod, fmt, roles, v, source, draws, _threads)
+
+
 def dot(a, b, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
         prod_rounding=None, prod_overflow=None, acc_rounding=None, acc_overflow=None,
         out_rounding=None, out_overflow=None, r=_R, eps=_EPS, v=None, sr_rule=_RULE,
@@ -1370,6 +1432,11 @@ def dot(a, b, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
     >>> float(dot(a, b, acc="Q(8,7)", mode=CastMode("nearest_even", "wrap")))   # 1.0 wraps to -1.0, -1.5 to 0.5
     0.5
     """
+    if floatops.is_float_call(a, b):
+        return _float_mac("dot", a, b, acc, prod, fmt, mode, rounding, overflow, r, eps,
+                          sr_rule, (prod_mode, prod_rounding, prod_overflow, acc_mode,
+                                    acc_rounding, acc_overflow, out_mode, out_rounding,
+                                    out_overflow), v, source, draws)
     _check_fixed("a", a)
     _check_fixed("b", b)
     if a.ndim != 1 or b.ndim != 1:
@@ -1396,6 +1463,11 @@ def matvec(A, x, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
     >>> matvec(A, x, acc="Q(16,8)").to_float()
     array([-1.5, -2.5])
     """
+    if floatops.is_float_call(A, x):
+        return _float_mac("matvec", A, x, acc, prod, fmt, mode, rounding, overflow, r, eps,
+                          sr_rule, (prod_mode, prod_rounding, prod_overflow, acc_mode,
+                                    acc_rounding, acc_overflow, out_mode, out_rounding,
+                                    out_overflow), v, source, draws)
     _check_fixed("A", A)
     _check_fixed("x", x)
     if A.ndim != 2 or x.ndim != 1:
@@ -1423,6 +1495,11 @@ def matmul(A, B, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,
     array([[0.5, 1. ],
            [1.5, 2. ]])
     """
+    if floatops.is_float_call(A, B):
+        return _float_mac("matmul", A, B, acc, prod, fmt, mode, rounding, overflow, r, eps,
+                          sr_rule, (prod_mode, prod_rounding, prod_overflow, acc_mode,
+                                    acc_rounding, acc_overflow, out_mode, out_rounding,
+                                    out_overflow), v, source, draws)
     _check_fixed("A", A)
     _check_fixed("B", B)
     if A.ndim != 2 or B.ndim != 2:

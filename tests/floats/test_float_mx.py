@@ -91,3 +91,52 @@ def test_refusals():
         mx_quantize(np.zeros(31))
     with pytest.raises(ValueError, match="finite"):
         mx_quantize(np.full(32, math.inf))
+
+
+# -- MXINT8 (OCP MX v1.0: 8-bit two's complement elements with an implicit scale 2**-6) --------
+
+def ref_mxint8_block(vals, rounding="nearest_even", R=None, r=None):
+    """(scale exponent, element words): emax_elem = 0, elements rounded (spec §2) to multiples of
+    2**-6 and clamped to ±127 (the spec's range ±(1 + 63/64))."""
+    from reference import ref_round
+    amax = max(abs(Fraction(v)) for v in vals)
+    k = -127 if amax == 0 else min(max(exponent(amax), -127), 127)
+    words = []
+    for i, v in enumerate(vals):
+        t = Fraction(v) / Fraction(2) ** k * 64
+        q = ref_round(t, rounding, R=None if R is None else int(R[i]), r=r)
+        words.append(min(max(q, -127), 127))
+    return k, words
+
+
+@pytest.mark.parametrize("rounding", ["nearest_even", "toward_zero", "floor", "nearest_away"])
+def test_mxint8_against_reference(rounding):
+    x = blocks(12, 3)
+    a = mx_quantize(x.reshape(3, 128), "mxint8", rounding)
+    assert str(a.elements.fmt) in ("Q2.6", "Q(8,6)") or a.elements.fmt.wl == 8
+    el = a.elements.raw.reshape(-1, 32)
+    for b in range(x.shape[0]):
+        k, words = ref_mxint8_block(x[b].tolist(), rounding)
+        assert int(a.scales.reshape(-1)[b]) - 127 == k
+        assert el[b].tolist() == words, b
+    assert (a.elements.raw != -128).all()
+    got = a.to_float().reshape(-1, 32)
+    for b in range(x.shape[0]):
+        k, words = ref_mxint8_block(x[b].tolist(), rounding)
+        assert got[b].tolist() == [float(Fraction(w, 64) * Fraction(2) ** k) for w in words]
+
+
+def test_mxint8_stochastic_draws():
+    """SR elements take one draw per element in C order: the same words as explicit draws."""
+    import fxsim
+    x = blocks(4, 5)
+    src = fxsim.make_source("pcg64", seed=9)
+    twin = src.copy()
+    a = mx_quantize(x, "mxint8", "stochastic", r=12, source=src)
+    R = twin.draws(x.size, 12)
+    for b in range(x.shape[0]):
+        k, words = ref_mxint8_block(x[b].tolist(), "stochastic", R=R[32 * b:32 * b + 32], r=12)
+        assert a.elements.raw[b].tolist() == words
+    assert src.state == twin.state
+    with pytest.raises(ValueError, match="mxint8"):
+        mx_quantize(x, "mxint4")

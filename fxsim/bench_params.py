@@ -1,6 +1,6 @@
 """The parameters a vector folder gives an RTL test bench, and the bench's echo of them.
 
-``export_vectors(..., bench=True)`` writes ``params.vh``: one ```define FXSIM_<NAME>`` per
+``export_vectors`` writes ``params.vh`` (unless ``bench=False``): one ```define FXSIM_<NAME>`` per
 parameter (formats of every port, count, modes, r, K, the LFSR's n, mask, form, rule, lanes and
 seed), so a bench compiled with ``iverilog -I rtl -I FOLDER`` (no ``-P``) takes its parameters
 from the folder.  The benches of ``rtl/`` write what they were compiled with to

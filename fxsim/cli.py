@@ -149,9 +149,11 @@ def _add_export_parser(sub):
                    help="seed of the source (LFSR: its starting state, 1..2^N-1); default --seed")
     p.add_argument("--no-edges", dest="edges", action="store_false",
                    help="random words only (no min/max/0/-1/tie cases first)")
-    p.add_argument("--bench", action="store_true",
-                   help="also write params.vh (every parameter as `define FXSIM_<NAME>) and, for a "
-                        "cast rtl/sr_unit.v can do, mode.mem: iverilog -I rtl -I OUT needs no -P")
+    p.add_argument("--bench", action=argparse.BooleanOptionalAction, default=True,
+                   help="write params.vh (every parameter as `define FXSIM_<NAME>) and, for a "
+                        "cast rtl/sr_unit.v can do, mode.mem, so iverilog -I rtl -I OUT needs no -P "
+                        "(the default; --bench is accepted and changes nothing); --no-bench: the "
+                        "manifest and the ports' files only")
     p.add_argument("--force", action="store_true",
                    help="replace an earlier fxsim export in OUT (only the files its manifest.json "
                         "lists; other files are left alone)")
@@ -166,7 +168,7 @@ def export_vectors_cmd(args, p) -> int:
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
     >>> main(["export-vectors", d, "--op", "cast", "--in-fmt", "Q(16,12)", "--fmt", "Q(8,4)",
     ...       "--count", "16"])
-    wrote 16 cases of cast (nearest_even) to ...: manifest.json x.mem y.mem
+    wrote 16 cases of cast (nearest_even) to ...: manifest.json x.mem mode.mem y.mem params.vh
     0
     """
     from fxsim.modes import STOCHASTIC

@@ -70,7 +70,7 @@ DEFAULT_COUNT = 1000
 # Size limit of one export (checked before anything is drawn or written).  A vector set is for
 # an RTL bench that loads every file with $readmemh into memory arrays, so it stays small: at
 # most 2**24 = 16,777,216 words in all its .mem files together (inputs, outputs, v, seed and
-# draws): up to ~272 MiB of text (17 characters a word at 64 bits), ~1.6 GiB of memory while it
+# draws; the bench's mode.mem, 2 bytes and 1 byte of memory a case, is left out): up to ~272 MiB of text (17 characters a word at 64 bits), ~1.6 GiB of memory while it
 # is built (~100 bytes a word, measured), about 15 s.  A matmul also does at most 2**30
 # multiply-accumulates (M*K*N; about 20 s).  A fixed budget rather than the machine's free
 # memory: the same call is accepted or refused on every machine.
@@ -309,7 +309,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                    rounding="nearest_even", overflow="saturate",
                    r=None, eps=0.0, v=None, sr_rule="trunc", mode=None,
                    source=None, source_seed=None, edges=True, overwrite=False,
-                   bench=False) -> dict:
+                   bench=True) -> dict:
     """Write a test-vector folder for one fxsim operation; returns the manifest (a dict).
 
     op: ``cast`` (x -> y), ``add``, ``sub``, ``mul`` (a, b -> y, element-wise), ``dot`` (``count``
@@ -337,7 +337,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     results with exactly those draws.  Deterministic modes ignore r, source and v.
 
     Size limit (``EXPORT_MAX_WORDS``, ``EXPORT_MAX_MACS``): the export's .mem files together
-    (inputs, outputs, ``v``, ``seed`` and draws) hold at most 2**24 = 16,777,216 words, and a
+    (inputs, outputs, ``v``, ``seed`` and draws; not the bench's ``mode.mem``, one 2-bit code a
+    case) hold at most 2**24 = 16,777,216 words, and a
     matmul does at most 2**30 multiply-accumulates (M*K*N).  A vector set is for an RTL bench
     that loads every file into a memory array; 2**24 words are at most ~272 MiB of text and
     ~1.6 GiB of memory while the export is built (~100 bytes a word), and a fixed budget, unlike
@@ -346,11 +347,12 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     the parameter, its allowed range (the others as given) and the words and bytes it would
     need, raised before anything is drawn or the folder is created.
 
-    ``bench``: also write what an RTL bench reads besides the ports: ``params.vh`` (every
-    parameter as a ```define FXSIM_<NAME>``, see ``fxsim.bench_params``; the manifest's
-    ``bench`` entry lists them) and, for a cast the unit ``rtl/sr_unit.v`` can do, ``mode.mem``
-    (its mode code for every case, port ``mode``), so ``iverilog -I rtl -I FOLDER`` needs no
-    ``-P``.
+    ``bench`` (default True): also write what an RTL bench reads besides the ports:
+    ``params.vh`` (every parameter as a ```define FXSIM_<NAME>``, see ``fxsim.bench_params``;
+    the manifest's ``bench`` entry lists them) and, for a cast the unit ``rtl/sr_unit.v`` can
+    do, ``mode.mem`` (its mode code for every case, port ``mode``), so ``iverilog -I rtl -I
+    FOLDER`` needs no ``-P``.  ``bench=False``: the manifest and the ports' files only (a bench
+    compiled with ``-DTB_DEFAULTS`` and ``-P`` overrides reads such a folder).
 
     ``overwrite``: replace the files of an earlier export in ``folder`` (else FileExistsError).
     Only files fxsim wrote are replaced or removed: those the folder's old ``manifest.json``
@@ -364,7 +366,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
     >>> m = export_vectors(d, "cast", count=8, in_fmt="Q(16,12)", fmt="Q(8,4)")
     >>> m["count"], sorted(os.listdir(d))
-    (8, ['manifest.json', 'x.mem', 'y.mem'])
+    (8, ['manifest.json', 'mode.mem', 'params.vh', 'x.mem', 'y.mem'])
     """
     try:
         folder = os.fspath(folder)
@@ -1387,8 +1389,8 @@ def check_outputs(folder, produced, port=None, show=5, echo=None) -> CheckReport
 
     ``echo``: the bench's parameter echo (``NAME VALUE`` lines, see ``fxsim.bench_params``;
     default: ``tb_params.txt`` next to ``produced`` when the bench wrote one; False: none).  A
-    parameter that differs from the folder's (``bench.params`` of an export with ``bench=True``;
-    else the formats, count and r its ports and draws fix) fails the check and is named first:
+    parameter that differs from the folder's (``bench.params``, written by default; without
+    it the formats, count and r its ports and draws fix) fails the check and is named first:
     the bench was compiled for another folder.
 
     >>> import os, tempfile

@@ -3,7 +3,7 @@
 // Inputs  (in +vectors=DIR): seed.mem (one word, N bits), x.mem (COUNT words, WI bits).
 // Outputs (in +out=DIR):     y.mem (WO bits), draw.mem (the R-bit draw used by case i),
 //                            tb_params.txt (the parameters it was compiled with).
-// Parameters: from the vector folder's params.vh (fxsim export-vectors --bench):
+// Parameters: from the vector folder's params.vh (fxsim export-vectors):
 //   iverilog -g2005 -I rtl -I vec -s tb_sr_lfsr -o tb.vvp rtl/tb_sr_lfsr.v rtl/lfsr.v rtl/sr_unit.v
 // or, compiled with -DTB_DEFAULTS, the defaults (here and in tb_cast_params.vh) and -P overrides.
 `timescale 1ns/1ps

@@ -4,7 +4,7 @@
 //                            2 floor).
 // Outputs (in +out=DIR):     y.mem (WO bits), up.mem and sat.mem (1 bit each), tb_params.txt
 //                            (the parameters it was compiled with, for fxsim check-vectors).
-// Parameters: from the vector folder's params.vh (fxsim export-vectors --bench):
+// Parameters: from the vector folder's params.vh (fxsim export-vectors):
 //   iverilog -g2005 -I rtl -I vec -s tb_sr_unit -o tb.vvp rtl/tb_sr_unit.v rtl/sr_unit.v
 // or, compiled with -DTB_DEFAULTS, the defaults of tb_cast_params.vh and -P overrides. Without draws
 // (DRAWS = 0: a deterministic folder) rnd is 0 (the unit ignores it).

@@ -80,7 +80,7 @@ def test_bench_export_writes_header_and_mode(tmp_path):
     assert {k: m["bench"]["params"][k] for k in ("A_WL", "B_FL", "Y_WL", "K")} == \
         {"A_WL": 8, "B_FL": 4, "Y_WL": 16, "K": 3}
     # --force replaces a bench export and removes its header when the new one has none
-    export_vectors(d, "cast", in_fmt="Q(8,4)", fmt="Q(4,1)", count=5, overwrite=True)
+    export_vectors(d, "cast", in_fmt="Q(8,4)", fmt="Q(4,1)", count=5, overwrite=True, bench=False)
     assert sorted(os.listdir(d)) == ["manifest.json", "x.mem", "y.mem"]
 
 
@@ -130,7 +130,7 @@ def test_bench_compiled_for_other_parameters_is_named(tmp_path, capsys):
     # a folder without --bench: the parameters its ports and draws fix are still compared
     plain = str(tmp_path / "plain")
     export_vectors(plain, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=16,
-                   source="lfsr:16", count=1000)
+                   source="lfsr:16", count=1000, bench=False)
     rep = check_outputs(plain, y)
     assert [p[0] for p in rep.params] == ["X_WL", "X_FL", "R"]   # built for `other`
     assert "the folder's manifest.json (its ports) says X_WL = 16" in str(rep)

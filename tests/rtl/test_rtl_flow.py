@@ -1,4 +1,4 @@
-"""The RTL engineer's flow (issue 21): export --bench -> iverilog (no -P) -> vvp ->
+"""The RTL engineer's flow (issue 21): export -> iverilog (no -P) -> vvp ->
 check-vectors; a bench compiled for other parameters is named; rtl-gen tops co-simulate word
 for word against fxsim over a grid of configurations; untrusted bench sections are refused.
 
@@ -83,6 +83,23 @@ def test_bench_export_writes_header_and_mode(tmp_path):
     export_vectors(d, "cast", in_fmt="Q(8,4)", fmt="Q(4,1)", count=5, overwrite=True, bench=False)
     assert sorted(os.listdir(d)) == ["manifest.json", "x.mem", "y.mem"]
 
+
+
+def test_bench_files_are_the_default(tmp_path, capsys):
+    """export-vectors writes params.vh and mode.mem without being asked; --bench is accepted
+    and changes nothing; --no-bench leaves the manifest and the ports' files only."""
+    args = ["--op", "cast", "--in-fmt", "Q(12,6)", "--fmt", "Q(6,2)", "--count", "40"]
+    folders = {}
+    for flag in ([], ["--bench"], ["--no-bench"]):
+        d = tmp_path / ("x" + "".join(flag)) / "vec"
+        assert main(["export-vectors", str(d), *args, *flag]) == 0
+        folders[tuple(flag)] = {n: (d / n).read_bytes() for n in sorted(os.listdir(d))}
+    capsys.readouterr()
+    assert sorted(folders[()]) == ["manifest.json", "mode.mem", "params.vh", "x.mem", "y.mem"]
+    assert folders[("--bench",)] == folders[()]
+    assert sorted(folders[("--no-bench",)]) == ["manifest.json", "x.mem", "y.mem"]
+    assert folders[("--no-bench",)]["y.mem"] == folders[()]["y.mem"]
+    assert folders[()]["mode.mem"] == b"1\n" * 40          # nearest_even: sr_unit.v's code 1
 
 @requires_iverilog
 @pytest.mark.rtl

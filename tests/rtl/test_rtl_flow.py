@@ -242,10 +242,63 @@ def test_rtl_gen_refusals(tmp_path):
     rtlgen.generate(str(tmp_path / "g"), count=8, overwrite=True)
 
 
+requires_verilator = pytest.mark.skipif(shutil.which("verilator") is None,
+                                        reason="verilator not installed (.ci/install_rtl_tools.sh)")
+
+
+def verilate(top, srcs, includes, obj):
+    """verilator --binary --timing of a bench; returns the executable."""
+    res = subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-WIDTH",
+                          *[f"-I{i}" for i in includes], "--top-module", top, "--Mdir", obj, *srcs],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return os.path.join(obj, "V" + top)
+
+
+@pytest.mark.rtl
+@requires_verilator
+def test_verilator_small_build_in_the_default_run(tmp_path):
+    """The one Verilator build of the default run (~10 s of CPU): tb_sr_unit on a 2000-case
+    SR folder, no -P; its words and its parameter echo match the folder."""
+    vec, out = str(tmp_path / "vec"), str(tmp_path / "out")
+    export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
+                   source="lfsr:16:galois:serial", count=2000)
+    exe = verilate("tb_sr_unit", [os.path.join(RTL, f) for f in UNITS["tb_sr_unit"]], (RTL, vec),
+                   str(tmp_path / "obj"))
+    os.makedirs(out)
+    res = subprocess.run([exe, f"+vectors={vec}", f"+out={out}"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0 and "DONE" in res.stdout, res.stdout + res.stderr
+    rep = check_outputs(vec, os.path.join(out, "y.mem"))
+    assert rep.ok and rep.echo and not rep.params, str(rep)
+
+
+@pytest.mark.rtl
+@requires_verilator
+def test_verilator_lints_every_bench(tmp_path):
+    """verilator --lint-only (well under a second each) of every bench of rtl/ with its units,
+    on folders from export-vectors: each parses and elaborates under the second simulator."""
+    vec, mac = str(tmp_path / "vec"), str(tmp_path / "mac")
+    export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
+                   source="lfsr:16", count=10)
+    export_vectors(mac, "dot", in_fmt="Q(8,4)", acc="Q(18,8)", K=4, count=10)
+    benches = {f[:-2]: f for f in os.listdir(RTL) if f.startswith("tb_") and f.endswith(".v")}
+    units = [f for f in os.listdir(RTL) if f.endswith(".v") and not f.startswith("tb_")]
+    assert {"tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "tb_lfsr"} <= set(benches)
+    for top in sorted(benches):
+        folder = mac if top == "tb_sat_mac" else vec
+        defaults = [] if top in ("tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac") else ["-DTB_DEFAULTS"]
+        res = subprocess.run(["verilator", "--lint-only", "--timing", "-Wno-fatal", "-Wno-WIDTH",
+                              *defaults, f"-I{RTL}", f"-I{folder}", "--top-module", top,
+                              os.path.join(RTL, benches[top]), *[os.path.join(RTL, u) for u in units]],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and "%Error" not in res.stderr, (top, res.stderr[-2000:])
+
+
 @requires_iverilog
 @pytest.mark.rtl
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+@requires_verilator
 @pytest.mark.parametrize("top", ["tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "rtl-gen"])
 def test_verilator_runs_the_same_benches(top, tmp_path):
     """Verilator (--binary --timing) builds every bench of rtl/ and an rtl-gen bench; the words
@@ -262,13 +315,10 @@ def test_verilator_runs_the_same_benches(top, tmp_path):
         export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
                        source="lfsr:16:galois:serial", count=20000, bench=True)
         srcs = [os.path.join(RTL, f) for f in UNITS[top]]
-    obj, out = str(tmp_path / "obj"), str(tmp_path / "out")
+    out = str(tmp_path / "out")
     os.makedirs(out)
-    res = subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-WIDTH", f"-I{RTL}",
-                          f"-I{vec}", "--top-module", top, "--Mdir", obj, *srcs],
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
-    res = subprocess.run([os.path.join(obj, "V" + top), f"+vectors={vec}", f"+out={out}"],
+    exe = verilate(top, srcs, (RTL, vec), str(tmp_path / "obj"))
+    res = subprocess.run([exe, f"+vectors={vec}", f"+out={out}"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "DONE" in res.stdout, res.stdout + res.stderr
     rep = check_outputs(vec, os.path.join(out, "y.mem"))

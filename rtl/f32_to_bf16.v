@@ -1,4 +1,4 @@
-// f32_to_bf16.v -- float32 -> bf16 conversion unit (fxsim docs/datapath.md section 8).
+// f32_to_bf16.v -- float32 -> bf16 conversion unit (fxsim docs/datapath.md section 9).
 //
 // bf16 keeps float32's sign and 8-bit exponent and the top 7 of its 23 mantissa bits, so the
 // conversion rounds away the low 16 bits of the magnitude: y = x[31:16] + up, where a carry out

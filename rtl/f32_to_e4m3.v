@@ -1,4 +1,4 @@
-// f32_to_e4m3.v -- float32 -> OCP FP8 e4m3 conversion unit (fxsim docs/datapath.md section 8).
+// f32_to_e4m3.v -- float32 -> OCP FP8 e4m3 conversion unit (fxsim docs/datapath.md section 9).
 //
 // e4m3: bias 7, emin = -6, 3 mantissa bits, no infinities, S.1111.111 is NaN, largest 448.
 // The magnitude |x| = M * 2^(ux - 23) (M = 1.F, 24 bits; a float32 subnormal lies far below

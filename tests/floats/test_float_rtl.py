@@ -1,5 +1,5 @@
-"""rtl/f32_to_bf16.v co-simulated with Icarus Verilog against fxsim.cast word for word
-(issue 16, point 6): 3 x 10^4 float32 codes per configuration (random bit patterns, so NaN,
+"""rtl/f32_to_bf16.v, f32_to_e4m3.v and f32_to_e5m2.v co-simulated with Icarus Verilog against
+fxsim.cast word for word (issue 16, point 6): 3 x 10^4 float32 codes per configuration (random bit patterns, so NaN,
 ±inf, subnormals and the overflow boundary all occur, plus those codes by name), half
 nearest_even, half stochastic with r-bit draws."""
 import os
@@ -16,18 +16,20 @@ RTL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
                                 reason="Icarus Verilog (iverilog, vvp) not on PATH")
 N = 30000
+UNITS = ("f32_to_bf16", "f32_to_e4m3", "f32_to_e5m2")
 
 
 def run(tmp, R, x, rnd, mode, unit="f32_to_bf16", params=()):
     with open(os.path.join(tmp, "case.mem"), "w") as fh:
-        fh.write("".join(f"{(int(m) << 48) | (int(d) << 32) | int(w):013x}\n"
+        fh.write("".join(f"{(int(m) << 64) | (int(d) << 32) | int(w):017x}\n"
                          for w, d, m in zip(x, rnd, mode)))
     exe = os.path.join(tmp, "tb.vvp")
     tb = "tb_f32_cvt"
-    params = (("BF16", int(unit == "f32_to_bf16")), ("R", R), ("COUNT", len(x)), *params)
+    params = (("BF16", int(unit == "f32_to_bf16")), ("E5M2", int(unit == "f32_to_e5m2")), ("R", R),
+              ("COUNT", len(x)), *params)
     subprocess.run(["iverilog", "-g2005", "-Wall", "-I", RTL, "-s", tb, "-o", exe,
                     *(f"-P{tb}.{k}={v}" for k, v in params), os.path.join(RTL, tb + ".v"),
-                    os.path.join(RTL, "f32_to_bf16.v"), os.path.join(RTL, "f32_to_e4m3.v")],
+                    *(os.path.join(RTL, u + ".v") for u in UNITS)],
                    check=True, capture_output=True, timeout=120)
     res = subprocess.run(["vvp", "-n", exe, f"+vectors={tmp}", f"+out={tmp}"],
                          capture_output=True, text=True, timeout=300)
@@ -79,3 +81,34 @@ def test_f32_to_e4m3_unit(tmp_path, R, sat):
     want[mode == 1] = fxsim.cast(xf[mode == 1], f, "stochastic", ovf, r=R, draws=rnd[mode == 1]).raw
     bad = np.nonzero(got != want)[0]
     assert bad.size == 0, [(hex(x[i]), int(mode[i]), hex(got[i]), hex(want[i])) for i in bad[:5]]
+
+
+@pytest.mark.parametrize("R,sat", [(8, 0), (2, 1), (16, 1), (23, 0), (32, 0)])
+def test_f32_to_e5m2_unit(tmp_path, R, sat):
+    """rtl/f32_to_e5m2.v: 3 x 10^4 float32 codes (random bit patterns, half of them near e5m2's
+    range: its subnormals down to 2^-16, ties, the overflow boundary at 57344 and 61440, inf,
+    NaN), half nearest_even, half stochastic with R-bit draws; overflow 'ieee' (inf) or
+    'saturate'."""
+    rng = np.random.default_rng(500 + R)
+    near = (rng.standard_normal(N // 2) * 2.0 ** rng.integers(-20, 17, N // 2)).astype(np.float32)
+    special = np.array([57344, 61440, 61439.996, 61440.004, 65504, 1e9, 2**-16, 2**-17,
+                        3 * 2**-18, 2**-17 * 1.0000001, 2**-14, 1.125, 1.375, 1e-45, 0.0, -0.0,
+                        np.inf, -np.inf, np.nan, -np.nan], dtype=np.float32)
+    x = np.concatenate([special.view(np.uint32), near.view(np.uint32),
+                        rng.integers(0, 2**32, N - N // 2 - special.size, dtype=np.uint64)
+                        .astype(np.uint32)])
+    rnd = rng.integers(0, 2**R, N, dtype=np.uint64)
+    mode = np.arange(N) % 2
+    got = run(str(tmp_path), R, x, rnd, mode, "f32_to_e5m2", (("SAT", sat),))
+    f = FloatFormat.parse("e5m2")
+    ovf = "saturate" if sat else "ieee"
+    xf = x.view(np.float32)
+    want = np.empty(N, np.uint64)
+    want[mode == 0] = fxsim.cast(xf[mode == 0], f, "nearest_even", ovf).raw
+    want[mode == 1] = fxsim.cast(xf[mode == 1], f, "stochastic", ovf, r=R, draws=rnd[mode == 1]).raw
+    bad = np.nonzero(got != want)[0]
+    assert bad.size == 0, [(hex(x[i]), int(mode[i]), hex(got[i]), hex(want[i])) for i in bad[:5]]
+    # the cases the docstring names occur: every rail, subnormals, ties rounded both ways
+    codes = got & 0x7F
+    assert {0x7B, 0x7E, 0, 1, 2, 3} <= set(codes.tolist())
+    assert (0x7C in set(codes.tolist())) == (not sat)          # inf only under 'ieee'

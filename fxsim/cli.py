@@ -71,6 +71,19 @@ def _fmt_arg(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _cast_fmt_arg(text):
+    """--in-fmt, --fmt: a QFormat, or a float format's name (bf16, e4m3, e5m2, fp32, E5M10...)."""
+    from fxsim import FloatFormat, QFormat
+    try:
+        return QFormat.parse(text)
+    except ValueError as e:
+        try:
+            return FloatFormat.parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{e}; or a float format such as bf16, e4m3, e5m2, "
+                                             "fp32, E5M10") from None
+
+
 def _shape_arg(text):
     from fxsim.vectors import EXPORT_MAX_WORDS
     parts = [p for p in text.replace("x", ",").replace("X", ",").split(",") if p.strip()]
@@ -102,7 +115,9 @@ def _size_arg(text):
 
 def _add_export_parser(sub):
     from fxsim import OVERFLOW, ROUNDING, SR_RULES
+    from fxsim.floatcast import FLOAT_OVERFLOW, FLOAT_ROUNDING
     from fxsim.vectors import OPS
+    FLOAT_ONLY_ROUNDING = tuple(m for m in FLOAT_ROUNDING if m not in ROUNDING)
     p = sub.add_parser(
         "export-vectors", help="write a test-vector folder (manifest.json + $readmemh .mem files)",
         description="Write OUT/manifest.json and one .mem file per port (x or a, b -> y) and per\n"
@@ -121,9 +136,11 @@ def _add_export_parser(sub):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", metavar="OUT", help="output folder (created; not a symlink)")
     p.add_argument("--op", required=True, choices=OPS, metavar="OP", help="the operation: " + " ".join(OPS))
-    p.add_argument("--fmt", type=_fmt_arg, help="output format (required for cast; others: "
-                   "default full precision, or the accumulator's for dot/matmul)")
-    p.add_argument("--in-fmt", type=_fmt_arg, help="input format of a cast (default of --a-fmt/--b-fmt)")
+    p.add_argument("--fmt", type=_cast_fmt_arg, help="output format (required for cast, where it may "
+                   "be a float format: bf16, e4m3, e5m2, fp16, E5M10...; others: default full "
+                   "precision, or the accumulator's for dot/matmul)")
+    p.add_argument("--in-fmt", type=_cast_fmt_arg, help="input format of a cast (a QFormat or a float "
+                   "format such as fp32; default of --a-fmt/--b-fmt)")
     p.add_argument("--a-fmt", type=_fmt_arg, help="format of operand a")
     p.add_argument("--b-fmt", type=_fmt_arg, help="format of operand b")
     p.add_argument("--acc", type=_fmt_arg, help="accumulator format (dot, matmul; default exact)")
@@ -135,10 +152,12 @@ def _add_export_parser(sub):
     p.add_argument("--count", type=_size_arg, help="number of cases (default 1000; not for matmul), "
                    ">= 1; all ports' words together at most 2**24 (see the size limit)")
     p.add_argument("--seed", type=nonneg_int, default=1, help="seed of the random input words (default 1)")
-    p.add_argument("--rounding", default="nearest_even", choices=ROUNDING, metavar="MODE",
-                   help="rounding mode (default nearest_even): " + " ".join(ROUNDING))
-    p.add_argument("--overflow", default="saturate", choices=OVERFLOW, metavar="MODE",
-                   help="overflow mode (default saturate): " + " ".join(OVERFLOW))
+    p.add_argument("--rounding", default="nearest_even", choices=ROUNDING + FLOAT_ONLY_ROUNDING,
+                   metavar="MODE", help="rounding mode (default nearest_even): " + " ".join(ROUNDING)
+                   + "; float casts: " + " ".join(FLOAT_ROUNDING))
+    p.add_argument("--overflow", default="saturate", choices=OVERFLOW + ("ieee",), metavar="MODE",
+                   help="overflow mode (default saturate): " + " ".join(OVERFLOW)
+                   + "; float casts: " + " ".join(FLOAT_OVERFLOW))
     p.add_argument("--r", type=pos_int, help="random bits per draw (stochastic rounding)")
     p.add_argument("--eps", type=float, default=0.0, help="epsilon of the *_eps modes, in [0, 1)")
     p.add_argument("--sr-rule", default="trunc", choices=SR_RULES, metavar="RULE",

@@ -12,11 +12,6 @@
 module tb_sr_unit;
 `include "tb_common.vh"
 `include "tb_cast_params.vh"
-`ifdef TB_DEFAULTS
-    parameter integer DRAWS = 1;
-`else
-    parameter integer DRAWS = `FXSIM_DRAWS;
-`endif
 
     reg  signed [WI-1:0] x_mem    [0:COUNT-1];
     reg         [R-1:0]  rnd_mem  [0:COUNT-1];
@@ -30,18 +25,12 @@ module tb_sr_unit;
 
     sr_unit #(.WI(WI), .FI(FI), .WO(WO), .FO(FO), .R(R)) dut (
         .x(x), .rnd(rnd), .mode(mode), .y(y), .up(up), .sat(sat));
+`include "tb_read_inputs.vh"
 
     initial begin
         tb_get_dirs;
-        tb_in_name("x.mem");    $readmemh(fname, x_mem);
         tb_echo_cast(fd_p);
-        $fwrite(fd_p, "DRAWS %0d\n", DRAWS);
-        $fclose(fd_p);
-        if (DRAWS != 0) begin
-            tb_in_name("rnd.mem"); $readmemh(fname, rnd_mem);
-        end else
-            for (i = 0; i < COUNT; i = i + 1) rnd_mem[i] = {R{1'b0}};
-        tb_in_name("mode.mem"); $readmemh(fname, mode_mem);
+        tb_read_inputs(fd_p);
         tb_open_out("y.mem", fd_y);
         tb_open_out("up.mem", fd_up);
         tb_open_out("sat.mem", fd_sat);

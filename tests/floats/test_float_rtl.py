@@ -16,18 +16,20 @@ RTL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
                                 reason="Icarus Verilog (iverilog, vvp) not on PATH")
 N = 30000
-UNITS = ("f32_to_bf16", "f32_to_fp8", "f32_to_e4m3", "f32_to_e5m2")
+UNITS = ("f32_cvt", "f32_to_bf16", "f32_to_fp8", "f32_to_e4m3", "f32_to_e5m2")
 
 
 def run(tmp, R, x, rnd, mode, unit="f32_to_bf16", params=()):
-    with open(os.path.join(tmp, "case.mem"), "w") as fh:
-        fh.write("".join(f"{(int(m) << 64) | (int(d) << 32) | int(w):017x}\n"
-                         for w, d, m in zip(x, rnd, mode)))
+    """rtl/tb_f32_unit.v compiled with -DTB_DEFAULTS for ``unit`` (bf16, e4m3, e5m2 through
+    f32_cvt.v), fed x.mem, rnd.mem and mode.mem; the codes it wrote."""
+    for name, words, digits in (("x", x, 8), ("rnd", rnd, 8), ("mode", mode, 1)):
+        with open(os.path.join(tmp, name + ".mem"), "w") as fh:
+            fh.write("".join(f"{int(w):0{digits}x}\n" for w in words))
     exe = os.path.join(tmp, "tb.vvp")
-    tb = "tb_f32_cvt"
-    params = (("BF16", int(unit == "f32_to_bf16")), ("E5M2", int(unit == "f32_to_e5m2")), ("R", R),
-              ("COUNT", len(x)), *params)
-    subprocess.run(["iverilog", "-g2005", "-Wall", "-I", RTL, "-s", tb, "-o", exe,
+    tb = "tb_f32_unit"
+    eb, m = {"f32_to_bf16": (8, 7), "f32_to_e4m3": (4, 3), "f32_to_e5m2": (5, 2)}[unit]
+    params = (("EB", eb), ("M", m), ("R", R), ("COUNT", len(x)), *params)
+    subprocess.run(["iverilog", "-g2005", "-Wall", "-DTB_DEFAULTS", "-I", RTL, "-s", tb, "-o", exe,
                     *(f"-P{tb}.{k}={v}" for k, v in params), os.path.join(RTL, tb + ".v"),
                     *(os.path.join(RTL, u + ".v") for u in UNITS)],
                    check=True, capture_output=True, timeout=120)

@@ -20,32 +20,13 @@ for _p in (_HERE, os.path.dirname(_HERE)):
 import pytest
 
 import rtl_ref
-from rtl_sim import RTL, requires_iverilog
+from rtl_sim import RTL, SOURCES, requires_iverilog, sim_folder as sim
 from rtl_vectors import read_vector_set
 
 from fxsim import CastMode
 from fxsim.cli import main
 from fxsim.vectors import check_outputs, export_vectors, read_vectors
 from fxsim import rtlgen
-
-UNITS = {"tb_sr_unit": ["tb_sr_unit.v", "sr_unit.v"], "tb_sr_lfsr": ["tb_sr_lfsr.v", "lfsr.v", "sr_unit.v"],
-         "tb_sat_mac": ["tb_sat_mac.v", "sat_mac.v"]}
-
-
-def sim(top, vec, out, params=(), sources=None, includes=(RTL,)):
-    """iverilog with -I <includes> -I <vec> (and -P params only if given), then vvp."""
-    exe = os.path.join(out, "tb.vvp")
-    os.makedirs(out, exist_ok=True)
-    srcs = sources or [os.path.join(RTL, f) for f in UNITS[top]]
-    cmd = ["iverilog", "-g2005", *[f"-I{i}" for i in includes], f"-I{vec}", "-s", top, "-o", exe,
-           *[f"-P{top}.{k}={v}" for k, v in params], *srcs]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    res = subprocess.run(["vvp", "-n", exe, f"+vectors={vec}", f"+out={out}"], capture_output=True,
-                         text=True, timeout=300)
-    assert res.returncode == 0 and "DONE" in res.stdout and "ERROR" not in res.stdout, res.stdout
-    return os.path.join(out, "y.mem")
-
 
 def header_defines(path):
     """The `define lines of params.vh, read as text (independent of fxsim's writer)."""
@@ -263,7 +244,7 @@ def test_verilator_small_build_in_the_default_run(tmp_path):
     vec, out = str(tmp_path / "vec"), str(tmp_path / "out")
     export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
                    source="lfsr:16:galois:serial", count=2000)
-    exe = verilate("tb_sr_unit", [os.path.join(RTL, f) for f in UNITS["tb_sr_unit"]], (RTL, vec),
+    exe = verilate("tb_sr_unit", [os.path.join(RTL, f) for f in SOURCES["tb_sr_unit"]], (RTL, vec),
                    str(tmp_path / "obj"))
     os.makedirs(out)
     res = subprocess.run([exe, f"+vectors={vec}", f"+out={out}"], capture_output=True, text=True,
@@ -278,16 +259,19 @@ def test_verilator_small_build_in_the_default_run(tmp_path):
 def test_verilator_lints_every_bench(tmp_path):
     """verilator --lint-only (well under a second each) of every bench of rtl/ with its units,
     on folders from export-vectors: each parses and elaborates under the second simulator."""
-    vec, mac = str(tmp_path / "vec"), str(tmp_path / "mac")
+    vec, mac, flt = str(tmp_path / "vec"), str(tmp_path / "mac"), str(tmp_path / "flt")
     export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
                    source="lfsr:16", count=10)
     export_vectors(mac, "dot", in_fmt="Q(8,4)", acc="Q(18,8)", K=4, count=10)
+    export_vectors(flt, "cast", in_fmt="fp32", fmt="e5m2", rounding="stochastic", r=8,
+                   source="lfsr:16", count=10)
     benches = {f[:-2]: f for f in os.listdir(RTL) if f.startswith("tb_") and f.endswith(".v")}
     units = [f for f in os.listdir(RTL) if f.endswith(".v") and not f.startswith("tb_")]
-    assert {"tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "tb_lfsr"} <= set(benches)
+    assert {"tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "tb_lfsr", "tb_f32_unit", "tb_f32_lfsr"} <= set(benches)
     for top in sorted(benches):
-        folder = mac if top == "tb_sat_mac" else vec
-        defaults = [] if top in ("tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac") else ["-DTB_DEFAULTS"]
+        folder = mac if top == "tb_sat_mac" else flt if top.startswith("tb_f32") else vec
+        defaults = [] if top in ("tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "tb_f32_unit", "tb_f32_lfsr") \
+            else ["-DTB_DEFAULTS"]
         res = subprocess.run(["verilator", "--lint-only", "--timing", "-Wno-fatal", "-Wno-WIDTH",
                               *defaults, f"-I{RTL}", f"-I{folder}", "--top-module", top,
                               os.path.join(RTL, benches[top]), *[os.path.join(RTL, u) for u in units]],
@@ -306,7 +290,7 @@ def test_verilator_runs_the_same_benches(top, tmp_path):
     vec = str(tmp_path / "vec")
     if top == "tb_sat_mac":
         export_vectors(vec, "dot", in_fmt="Q(8,4)", acc="Q(18,8)", K=16, count=2000, bench=True)
-        srcs = [os.path.join(RTL, f) for f in UNITS[top]]
+        srcs = [os.path.join(RTL, f) for f in SOURCES[top]]
     elif top == "rtl-gen":
         rtlgen.generate(str(tmp_path), "u", "Q(16,12)", "Q(8,4)", CastMode("stochastic", r=8, sr_rule="half"),
                         source="lfsr:16:fibonacci:state:lanes=2", seed=9, count=20000)
@@ -314,7 +298,7 @@ def test_verilator_runs_the_same_benches(top, tmp_path):
     else:
         export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
                        source="lfsr:16:galois:serial", count=20000, bench=True)
-        srcs = [os.path.join(RTL, f) for f in UNITS[top]]
+        srcs = [os.path.join(RTL, f) for f in SOURCES[top]]
     out = str(tmp_path / "out")
     os.makedirs(out)
     exe = verilate(top, srcs, (RTL, vec), str(tmp_path / "obj"))

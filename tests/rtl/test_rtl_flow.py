@@ -283,12 +283,17 @@ def test_verilator_lints_every_bench(tmp_path):
 @pytest.mark.rtl
 @pytest.mark.slow
 @requires_verilator
-@pytest.mark.parametrize("top", ["tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "rtl-gen"])
+@pytest.mark.parametrize("top", ["tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "rtl-gen", "tb_f32_unit",
+                                 "tb_f32_lfsr"])
 def test_verilator_runs_the_same_benches(top, tmp_path):
     """Verilator (--binary --timing) builds every bench of rtl/ and an rtl-gen bench; the words
     match the folder's (a build takes ~10 s of CPU, hence slow)."""
     vec = str(tmp_path / "vec")
-    if top == "tb_sat_mac":
+    if top.startswith("tb_f32"):
+        export_vectors(vec, "cast", in_fmt="fp32", fmt="e5m2", rounding="stochastic", r=12,
+                       overflow="saturate", source="lfsr:16:fibonacci:serial", count=20000)
+        srcs = [os.path.join(RTL, f) for f in SOURCES[top]]
+    elif top == "tb_sat_mac":
         export_vectors(vec, "dot", in_fmt="Q(8,4)", acc="Q(18,8)", K=16, count=2000, bench=True)
         srcs = [os.path.join(RTL, f) for f in SOURCES[top]]
     elif top == "rtl-gen":

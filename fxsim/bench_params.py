@@ -1,6 +1,6 @@
 """The parameters a vector folder gives an RTL test bench, and the bench's echo of them.
 
-``export_vectors(..., bench=True)`` writes ``params.vh``: one ```define FXSIM_<NAME>`` per
+``export_vectors`` writes ``params.vh`` (unless ``bench=False``): one ```define FXSIM_<NAME>`` per
 parameter (formats of every port, count, modes, r, K, the LFSR's n, mask, form, rule, lanes and
 seed), so a bench compiled with ``iverilog -I rtl -I FOLDER`` (no ``-P``) takes its parameters
 from the folder.  The benches of ``rtl/`` write what they were compiled with to
@@ -45,6 +45,39 @@ def sr_unit_mode(modes: dict) -> int | None:
     return code
 
 
+F32_UNITS = {(8, 7): 16, (4, 3): 32, (5, 2): 32}      # rtl/f32_cvt.v: (exp, man bits): largest R
+F32_UNIT_MODES = {"nearest_even": 0, "stochastic": 1}  # its `mode`
+
+
+def f32_unit_mode(modes: dict, x: dict, y: dict) -> int | None:
+    """rtl/f32_cvt.v's mode code of a float cast (``modes`` of a manifest; ``x``, ``y`` the
+    ports' format entries), None when the unit cannot do it: float32 in; bf16, e4m3 or e5m2
+    out (default bias, subnormals); nearest_even, or stochastic with the trunc rule and
+    R <= 16 (bf16) or 32; overflow ieee or saturate.
+
+    >>> fp32 = {"float": {"exp_bits": 8, "man_bits": 23, "bias": 127, "subnormals": True, "nonfinite": "ieee"}}
+    >>> e5m2 = {"float": {"exp_bits": 5, "man_bits": 2, "bias": 15, "subnormals": True, "nonfinite": "ieee"}}
+    >>> f32_unit_mode({"rounding": "stochastic", "sr_rule": "trunc", "r": 20, "E": 0, "overflow": "ieee"}, fp32, e5m2)
+    1
+    >>> f32_unit_mode({"rounding": "nearest_even", "overflow": "error"}, fp32, e5m2) is None
+    True
+    """
+    fx, fy = x.get("float"), y.get("float")
+    if not fx or not fy or (fx["exp_bits"], fx["man_bits"], fx["bias"], fx["nonfinite"]) != (8, 23, 127, "ieee"):
+        return None
+    eb, m = fy["exp_bits"], fy["man_bits"]
+    rmax = F32_UNITS.get((eb, m))
+    nonfinite = "fn" if (eb, m) == (4, 3) else "ieee"
+    if rmax is None or fy["bias"] != (1 << (eb - 1)) - 1 or not fy["subnormals"] or fy["nonfinite"] != nonfinite:
+        return None
+    code = F32_UNIT_MODES.get(modes.get("rounding"))
+    if code == 1 and (modes.get("sr_rule") != "trunc" or modes.get("E", 0) or modes.get("r", 0) > rmax):
+        return None
+    if modes.get("overflow") not in ("ieee", "saturate") or not fx["subnormals"]:
+        return None
+    return code
+
+
 def params_of(manifest: dict) -> dict:
     """{NAME: int or str} of a manifest fxsim just wrote (not of a folder from outside).
 
@@ -61,14 +94,20 @@ def params_of(manifest: dict) -> dict:
             continue
         u = port.upper()
         p.update({f"{u}_WL": info["wl"], f"{u}_FL": info["fl"], f"{u}_SIGNED": int(info["signed"])})
+        if "float" in info:
+            f = info["float"]
+            p.update({f"{u}_EXP_BITS": f["exp_bits"], f"{u}_MAN_BITS": f["man_bits"], f"{u}_BIAS": f["bias"],
+                      f"{u}_SUBNORMALS": int(f["subnormals"]), f"{u}_NONFINITE": f["nonfinite"]})
     md = manifest["modes"]
     rnd = manifest["draws"].get("rnd")
     p.update({"ROUNDING": md["rounding"], "OVERFLOW": md["overflow"], "SR_RULE": md["sr_rule"],
               "R": rnd["r"] if rnd else 1, "E": md["E"], "DRAWS": int(rnd is not None),
               "PER_CASE": rnd["per_case"] if rnd else 0})
-    code = sr_unit_mode(md)
-    if code is not None and manifest["operation"] == "cast":
-        p["MODE"] = code
+    if manifest["operation"] == "cast":
+        x, y = manifest["ports"]["x"], manifest["ports"]["y"]
+        code = f32_unit_mode(md, x, y) if "float" in x or "float" in y else sr_unit_mode(md)
+        if code is not None:
+            p["MODE"] = code
     if manifest.get("K") is not None:
         p["K"] = manifest["K"]
     src = manifest["source"]

@@ -71,6 +71,19 @@ def _fmt_arg(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _cast_fmt_arg(text):
+    """--in-fmt, --fmt: a QFormat, or a float format's name (bf16, e4m3, e5m2, fp32, E5M10...)."""
+    from fxsim import FloatFormat, QFormat
+    try:
+        return QFormat.parse(text)
+    except ValueError as e:
+        try:
+            return FloatFormat.parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{e}; or a float format such as bf16, e4m3, e5m2, "
+                                             "fp32, E5M10") from None
+
+
 def _shape_arg(text):
     from fxsim.vectors import EXPORT_MAX_WORDS
     parts = [p for p in text.replace("x", ",").replace("X", ",").split(",") if p.strip()]
@@ -102,7 +115,9 @@ def _size_arg(text):
 
 def _add_export_parser(sub):
     from fxsim import OVERFLOW, ROUNDING, SR_RULES
+    from fxsim.floatcast import FLOAT_OVERFLOW, FLOAT_ROUNDING
     from fxsim.vectors import OPS
+    FLOAT_ONLY_ROUNDING = tuple(m for m in FLOAT_ROUNDING if m not in ROUNDING)
     p = sub.add_parser(
         "export-vectors", help="write a test-vector folder (manifest.json + $readmemh .mem files)",
         description="Write OUT/manifest.json and one .mem file per port (x or a, b -> y) and per\n"
@@ -121,9 +136,11 @@ def _add_export_parser(sub):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", metavar="OUT", help="output folder (created; not a symlink)")
     p.add_argument("--op", required=True, choices=OPS, metavar="OP", help="the operation: " + " ".join(OPS))
-    p.add_argument("--fmt", type=_fmt_arg, help="output format (required for cast; others: "
-                   "default full precision, or the accumulator's for dot/matmul)")
-    p.add_argument("--in-fmt", type=_fmt_arg, help="input format of a cast (default of --a-fmt/--b-fmt)")
+    p.add_argument("--fmt", type=_cast_fmt_arg, help="output format (required for cast, where it may "
+                   "be a float format: bf16, e4m3, e5m2, fp16, E5M10...; others: default full "
+                   "precision, or the accumulator's for dot/matmul)")
+    p.add_argument("--in-fmt", type=_cast_fmt_arg, help="input format of a cast (a QFormat or a float "
+                   "format such as fp32; default of --a-fmt/--b-fmt)")
     p.add_argument("--a-fmt", type=_fmt_arg, help="format of operand a")
     p.add_argument("--b-fmt", type=_fmt_arg, help="format of operand b")
     p.add_argument("--acc", type=_fmt_arg, help="accumulator format (dot, matmul; default exact)")
@@ -135,10 +152,12 @@ def _add_export_parser(sub):
     p.add_argument("--count", type=_size_arg, help="number of cases (default 1000; not for matmul), "
                    ">= 1; all ports' words together at most 2**24 (see the size limit)")
     p.add_argument("--seed", type=nonneg_int, default=1, help="seed of the random input words (default 1)")
-    p.add_argument("--rounding", default="nearest_even", choices=ROUNDING, metavar="MODE",
-                   help="rounding mode (default nearest_even): " + " ".join(ROUNDING))
-    p.add_argument("--overflow", default="saturate", choices=OVERFLOW, metavar="MODE",
-                   help="overflow mode (default saturate): " + " ".join(OVERFLOW))
+    p.add_argument("--rounding", default="nearest_even", choices=ROUNDING + FLOAT_ONLY_ROUNDING,
+                   metavar="MODE", help="rounding mode (default nearest_even): " + " ".join(ROUNDING)
+                   + "; float casts: " + " ".join(FLOAT_ROUNDING))
+    p.add_argument("--overflow", default="saturate", choices=OVERFLOW + ("ieee",), metavar="MODE",
+                   help="overflow mode (default saturate): " + " ".join(OVERFLOW)
+                   + "; float casts: " + " ".join(FLOAT_OVERFLOW))
     p.add_argument("--r", type=pos_int, help="random bits per draw (stochastic rounding)")
     p.add_argument("--eps", type=float, default=0.0, help="epsilon of the *_eps modes, in [0, 1)")
     p.add_argument("--sr-rule", default="trunc", choices=SR_RULES, metavar="RULE",
@@ -149,9 +168,11 @@ def _add_export_parser(sub):
                    help="seed of the source (LFSR: its starting state, 1..2^N-1); default --seed")
     p.add_argument("--no-edges", dest="edges", action="store_false",
                    help="random words only (no min/max/0/-1/tie cases first)")
-    p.add_argument("--bench", action="store_true",
-                   help="also write params.vh (every parameter as `define FXSIM_<NAME>) and, for a "
-                        "cast rtl/sr_unit.v can do, mode.mem: iverilog -I rtl -I OUT needs no -P")
+    p.add_argument("--bench", action=argparse.BooleanOptionalAction, default=True,
+                   help="write params.vh (every parameter as `define FXSIM_<NAME>) and, for a "
+                        "cast rtl/sr_unit.v can do, mode.mem, so iverilog -I rtl -I OUT needs no -P "
+                        "(the default; --bench is accepted and changes nothing); --no-bench: the "
+                        "manifest and the ports' files only")
     p.add_argument("--force", action="store_true",
                    help="replace an earlier fxsim export in OUT (only the files its manifest.json "
                         "lists; other files are left alone)")
@@ -166,7 +187,7 @@ def export_vectors_cmd(args, p) -> int:
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
     >>> main(["export-vectors", d, "--op", "cast", "--in-fmt", "Q(16,12)", "--fmt", "Q(8,4)",
     ...       "--count", "16"])
-    wrote 16 cases of cast (nearest_even) to ...: manifest.json x.mem y.mem
+    wrote 16 cases of cast (nearest_even) to ...: manifest.json x.mem mode.mem y.mem params.vh
     0
     """
     from fxsim.modes import STOCHASTIC

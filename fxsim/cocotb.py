@@ -17,6 +17,11 @@ Importable without cocotb (an optional extra, ``pip install fxsim[cocotb]``): on
   the saturation points first, then uniform words.
 * ``drive_sr_unit``, ``drive_lfsr``, ``drive_sat_mac``, ``drive_sr_top`` (an ``rtl-gen`` top):
   coroutines for a cocotb test of every unit in ``rtl/``.
+* Float units (spec section 9): ``FloatCastModel(in_fmt, out_fmt, rounding, overflow, r,
+  source)`` (fxsim's cast of codes), ``FloatCoverage`` (ties, exact values, rounded up,
+  subnormal results, overflow, NaN and infinities), ``float_stimulus``, and the coroutines
+  ``drive_f32_cvt`` (``rtl/f32_cvt.v``: bf16, e4m3, e5m2) and ``drive_f32_sr_lfsr``
+  (``rtl/f32_sr_lfsr.v``, the float unit fed by its own LFSR).
 
 >>> from fxsim import CastMode, QFormat
 >>> m = CastModel(QFormat(8, 4), QFormat(4, 1), CastMode("nearest_even"))
@@ -33,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 
 from .fixed import FixedArray
+from .floatarray import FloatArray
+from .floatformat import FloatFormat
 from .modes import CastMode
 from .ops import cast as _fx_cast, dot as _fx_dot
 from .qformat import QFormat, qformat
@@ -40,9 +47,12 @@ from .sources import LFSR
 from . import vectors
 
 __all__ = ["CastModel", "Scoreboard", "CastCoverage", "cast_stimulus", "source_from_dut_seed",
-           "drive_sr_unit", "drive_lfsr", "drive_sat_mac", "drive_sr_top", "SR_UNIT_MODES"]
+           "drive_sr_unit", "drive_lfsr", "drive_sat_mac", "drive_sr_top", "SR_UNIT_MODES",
+           "FloatCastModel", "FloatCoverage", "float_stimulus", "drive_f32_cvt", "drive_f32_sr_lfsr",
+           "F32_UNIT_MODES"]
 
 SR_UNIT_MODES = {"stochastic": 0, "nearest_even": 1, "floor": 2}    # rtl/sr_unit.v `mode`
+F32_UNIT_MODES = {"nearest_even": 0, "stochastic": 1}                # rtl/f32_cvt.v `mode`
 
 
 def _bits(word: int, wl: int) -> str:
@@ -108,6 +118,9 @@ class Scoreboard:
     """
 
     def __init__(self, name, fmt, show=5):
+        """``fmt``: the port's QFormat, or a FloatFormat (its codes compared as unsigned words)."""
+        if isinstance(fmt, FloatFormat):
+            fmt = QFormat(fmt.nbits, 0, False)
         self.name, self.fmt, self.show = name, qformat(fmt), show
         self.count = 0
         self.mismatches = []          # (index, inputs, expected, got bits or int)
@@ -243,6 +256,106 @@ def cast_stimulus(in_fmt, out_fmt, count, seed=1) -> list:
         u = rng.integers(0, 2**64 - 1, size=n, endpoint=True, dtype=np.uint64)
         out += [int(v) - (1 << 63) * fi.signed for v in u]
     return out[:count]
+
+
+class FloatCastModel:
+    """fxsim's cast of ``in_fmt`` codes (a float format, e.g. ``"fp32"``) into the float format
+    ``out_fmt`` with ``rounding`` and ``overflow`` (spec section 9); a stochastic rounding takes
+    r-bit draws from ``source`` (one per code, in order) and keeps them in ``draws``.
+
+    >>> m = FloatCastModel("fp32", "e5m2", "nearest_even", "ieee")
+    >>> [hex(c) for c in m.expected([0x3F900000, 0x3FB00000, 0x477FFFFF])]   # 1.125, 1.375 (ties), 65535.99
+    ['0x3c', '0x3e', '0x7c']
+    """
+
+    def __init__(self, in_fmt, out_fmt, rounding="nearest_even", overflow="ieee", r=None,
+                 source=None, sr_rule="trunc"):
+        self.in_fmt, self.out_fmt = FloatFormat.parse(in_fmt), FloatFormat.parse(out_fmt)
+        self.rounding, self.overflow, self.r, self.sr_rule = rounding, overflow, r, sr_rule
+        self.stochastic = rounding.startswith(("stochastic", "signed_stochastic"))
+        if self.stochastic and (source is None or r is None):
+            raise ValueError(f"source, r: {rounding} needs r and a bit source (fxsim.LFSR, "
+                             "fxsim.Ideal or source_from_dut_seed(spec, seed))")
+        self.source = source
+        self.draws = None
+        _fx_cast(FloatArray(np.zeros(1, self.in_fmt.dtype), self.in_fmt), self.out_fmt, rounding,
+                 overflow, r=r, sr_rule=sr_rule, draws=np.zeros(1, np.uint64) if self.stochastic else None)
+
+    def expected(self, codes) -> list:
+        """The output codes (Python ints) of the input codes ``codes``."""
+        x = FloatArray(np.array([int(c) for c in codes], dtype=np.uint64).astype(self.in_fmt.dtype),
+                       self.in_fmt)
+        self.draws = self.source.draws(x.size, self.r) if self.stochastic else None
+        kw = dict(r=self.r, sr_rule=self.sr_rule, draws=self.draws) if self.stochastic else {}
+        y = _fx_cast(x, self.out_fmt, self.rounding, self.overflow, **kw)
+        return [int(c) for c in y.raw.reshape(-1)]
+
+
+class FloatCoverage:
+    """Rounding cases of a cast into the float format ``out_fmt`` reached by input codes of
+    ``in_fmt``, from each value and the two neighbours fxsim's directed casts give
+    (toward_zero and away_from_zero, saturating): ``phi0`` (exact), ``tie`` (half-way),
+    ``inexact``, ``rounded_up`` (the magnitude went to the upper neighbour), ``subnormal`` (a
+    non-zero subnormal result), ``overflow`` (|x| beyond the largest finite value), ``nan``,
+    ``inf`` (an infinite input).
+
+    >>> c = FloatCoverage("fp32", "e5m2")
+    >>> m = FloatCastModel("fp32", "e5m2")
+    >>> x = [0x3F900000, 0x3F800000, 0x3F880000, 0x477FFFFF, 0x7FC00000, 0x7F800000, 0x37C00000]
+    >>> for xi, yi in zip(x, m.expected(x)):
+    ...     c.sample(xi, yi)
+    >>> c.missing()
+    []
+    """
+
+    BINS = ("phi0", "tie", "inexact", "rounded_up", "subnormal", "overflow", "nan", "inf")
+
+    def __init__(self, in_fmt, out_fmt):
+        self.in_fmt, self.out_fmt = FloatFormat.parse(in_fmt), FloatFormat.parse(out_fmt)
+        self.bins = dict.fromkeys(self.BINS, 0)
+
+    def sample(self, x_code: int, y_code: int | None = None):
+        fi, fo, b = self.in_fmt, self.out_fmt, self.bins
+        x = FloatArray(np.array([int(x_code)], np.uint64).astype(fi.dtype), fi)
+        v = float(x.to_float()[0])
+        if np.isnan(v):
+            b["nan"] += 1
+            return
+        if np.isinf(v):
+            b["inf"] += 1
+            return
+        if abs(v) > fo.max:
+            b["overflow"] += 1
+            return
+        lo = abs(float(_fx_cast(x, fo, "toward_zero", "saturate").to_float()[0]))
+        hi = abs(float(_fx_cast(x, fo, "away_from_zero", "saturate").to_float()[0]))
+        a = abs(v)
+        b["phi0"] += a == lo
+        b["inexact"] += a != lo
+        b["tie"] += a != lo and a - lo == hi - a
+        if y_code is not None:
+            mag = int(y_code) & ((1 << (fo.nbits - 1)) - 1)
+            y = abs(float(FloatArray(np.array([mag], np.uint64).astype(fo.dtype), fo).to_float()[0]))
+            b["rounded_up"] += a != lo and y == hi
+            b["subnormal"] += 0 < y < fo.min_normal
+
+    def missing(self, wanted=None) -> list:
+        """The wanted cases (default: all) no sample reached."""
+        return [k for k in (self.BINS if wanted is None else wanted) if not self.bins[k]]
+
+    def report(self) -> str:
+        return "coverage: " + ", ".join(f"{k} {v}" for k, v in self.bins.items())
+
+
+def float_stimulus(in_fmt, out_fmt, count, seed=1) -> list:
+    """``count`` input codes (Python ints) of a cast into the float format ``out_fmt``:
+    ``fxsim.vectors.float_stimulus`` (its rounding cases first, then values near its range and
+    random codes).
+
+    >>> hex(float_stimulus("fp32", "bf16", 8)[5])                  # 1 + 2^-8: a tie above 1
+    '0x3f808000'
+    """
+    return [int(c) for c in vectors.float_stimulus(in_fmt, out_fmt, count, seed).raw.reshape(-1)]
 
 
 # -- coroutines for cocotb tests (cocotb imported when they run) -------------------------------
@@ -389,6 +502,68 @@ async def drive_sr_top(dut, model: CastModel, x_raw, lanes=1, coverage=None) -> 
             sb.compare(c + k, lane, want[c + k], {"x": x, "lane": k})
             if coverage is not None:
                 coverage.sample(x, want[c + k])
+        dut.en.value = 1
+        await _tick(dut)
+        dut.en.value = 0
+    return sb
+
+
+async def drive_f32_cvt(dut, model: FloatCastModel, codes, coverage: FloatCoverage | None = None,
+                        settle_ns=1) -> Scoreboard:
+    """Feed ``rtl/f32_cvt.v`` (or ``f32_to_bf16.v``, ``f32_to_e4m3.v``, ``f32_to_e5m2.v``:
+    ports x, rnd, mode -> y) the float32 ``codes`` with the draws fxsim takes
+    (``model.source``) and ``model``'s mode code; returns the scoreboard of y.
+
+    >>> import inspect
+    >>> inspect.iscoroutinefunction(drive_f32_cvt)
+    True
+    """
+    code = F32_UNIT_MODES.get(model.rounding)
+    if code is None or model.overflow not in ("ieee", "saturate") or (code and model.sr_rule != "trunc"):
+        raise ValueError(f"rounding, overflow: the float32 units do {', '.join(F32_UNIT_MODES)} "
+                         f"(sr_rule trunc) with overflow ieee or saturate, not {model.rounding}, "
+                         f"{model.overflow}")
+    want = model.expected(codes)
+    sb = Scoreboard("y", model.out_fmt)
+    r_mask = (1 << len(dut.rnd)) - 1
+    dut.mode.value = code
+    for i, (x, y) in enumerate(zip(codes, want)):
+        dut.x.value = int(x)
+        rnd = int(model.draws[i]) if model.draws is not None else 0
+        dut.rnd.value = rnd & r_mask
+        await _timer(settle_ns)
+        sb.compare(i, _read(dut.y), y, {"x": hex(int(x))} | ({"rnd": rnd} if code else {}))
+        if coverage is not None:
+            coverage.sample(x, y)
+    return sb
+
+
+async def drive_f32_sr_lfsr(dut, model: FloatCastModel, codes, seed: int,
+                            coverage: FloatCoverage | None = None) -> Scoreboard:
+    """Feed ``rtl/f32_sr_lfsr.v`` (clk, load, seed, en, x -> y, draw) the float32 ``codes``,
+    one a clock, after loading its LFSR with ``seed``; ``model.source`` must start from the
+    same state (``source_from_dut_seed(spec, seed)``): case i is rounded with draw i.
+
+    >>> import inspect
+    >>> inspect.iscoroutinefunction(drive_f32_sr_lfsr)
+    True
+    """
+    if not model.stochastic:
+        raise ValueError("rounding: f32_sr_lfsr.v rounds stochastically (its LFSR feeds the draws)")
+    want = model.expected(codes)
+    sb = Scoreboard("y", model.out_fmt)
+    dut.en.value = 0
+    dut.load.value = 1
+    dut.seed.value = int(seed)
+    dut.x.value = 0
+    await _tick(dut)
+    dut.load.value = 0
+    for i, (x, y) in enumerate(zip(codes, want)):
+        dut.x.value = int(x)
+        await _timer(1)
+        sb.compare(i, _read(dut.y), y, {"x": hex(int(x)), "rnd": int(model.draws[i])})
+        if coverage is not None:
+            coverage.sample(x, y)
         dut.en.value = 1
         await _tick(dut)
         dut.en.value = 0

@@ -360,7 +360,7 @@ def add_cli(sub):
     p = sub.add_parser("rtl-gen", help="write a Verilog SR unit + LFSR, its bench and vectors",
                        description="Write OUT/NAME.v (a synthesizable rounding unit with its LFSRs, "
                                    "configured as the cast and source given), OUT/tb_NAME.v and "
-                                   "OUT/vec (export-vectors --bench of the same cast), and print "
+                                   "OUT/vec (export-vectors of the same cast), and print "
                                    "the commands that simulate and check it.")
     p.add_argument("out", metavar="OUT", help="output folder (created)")
     p.add_argument("--name", default="sr_top", help="module name (default sr_top)")

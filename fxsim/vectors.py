@@ -52,6 +52,9 @@ import numpy as np
 from . import ops as _ops
 from .counters import Counters
 from .fixed import FixedArray
+from .floatarray import FloatArray
+from .floatcast import FLOAT_OVERFLOW, FLOAT_ROUNDING, FLOAT_STOCHASTIC
+from .floatformat import FloatFormat
 from .modes import OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode
 from .qformat import QFormat, qformat
 from . import bench_params as _bench
@@ -59,7 +62,7 @@ from . import source_spec
 from .source_spec import parse_spec
 from .sources import LFSR, BitSource, Ideal
 
-__all__ = ["export_vectors", "read_vectors", "check_outputs", "CheckReport", "make_source",
+__all__ = ["export_vectors", "read_vectors", "check_outputs", "CheckReport", "make_source", "float_stimulus",
            "OPS", "MANIFEST", "VERSION", "EXPORT_MAX_WORDS", "EXPORT_MAX_MACS"]
 
 OPS = ("cast", "add", "sub", "mul", "dot", "matmul")
@@ -70,7 +73,7 @@ DEFAULT_COUNT = 1000
 # Size limit of one export (checked before anything is drawn or written).  A vector set is for
 # an RTL bench that loads every file with $readmemh into memory arrays, so it stays small: at
 # most 2**24 = 16,777,216 words in all its .mem files together (inputs, outputs, v, seed and
-# draws): up to ~272 MiB of text (17 characters a word at 64 bits), ~1.6 GiB of memory while it
+# draws; the bench's mode.mem, 2 bytes and 1 byte of memory a case, is left out): up to ~272 MiB of text (17 characters a word at 64 bits), ~1.6 GiB of memory while it
 # is built (~100 bytes a word, measured), about 15 s.  A matmul also does at most 2**30
 # multiply-accumulates (M*K*N; about 20 s).  A fixed budget rather than the machine's free
 # memory: the same call is accepted or refused on every machine.
@@ -133,6 +136,26 @@ def _source_manifest(src, r: int, seed) -> dict:
         return {"kind": "ideal", "bitgen": src.name, "r": r, "seed": seed, "state": state}
     kind = state.get("kind", type(src).__name__) if isinstance(state, dict) else type(src).__name__
     return {"kind": kind, "r": r, "state": state}
+
+
+def _bit_source(rounding, r, eps, source, seed, source_seed):
+    """(r, source, its seed) of a stochastic export: r and eps checked, a spec string made into
+    a source seeded with ``source_seed`` (default ``seed``)."""
+    if r is None or not _is_int(r) or not 1 <= r <= 64:
+        raise ValueError(f"rounding={rounding!r} needs r, an integer in [1, 64] (random bits per draw), got {r!r}")
+    if not isinstance(eps, Real) or isinstance(eps, bool) or not 0 <= eps < 1:
+        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
+    if source is None:
+        raise ValueError(f"rounding={rounding!r} needs a random bit source: source=fxsim.LFSR(...) "
+                         "or fxsim.Ideal(...), or a spec string of fxsim.make_source such as 'lfsr:16' "
+                         "or 'ideal:pcg64'")
+    if isinstance(source, str):
+        src_seed = seed if source_seed is None else source_seed
+        return int(r), make_source(source, src_seed), src_seed     # its errors name the spec and the seed
+    if not callable(getattr(source, "draws", None)):
+        raise ValueError(f"source must be a bit source (with .draws(n, r)) or a spec string of "
+                         f"fxsim.make_source, got {type(source).__name__}")
+    return int(r), source, source_seed
 
 
 # -- stimulus ----------------------------------------------------------------------------------
@@ -309,7 +332,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
                    rounding="nearest_even", overflow="saturate",
                    r=None, eps=0.0, v=None, sr_rule="trunc", mode=None,
                    source=None, source_seed=None, edges=True, overwrite=False,
-                   bench=False) -> dict:
+                   bench=True) -> dict:
     """Write a test-vector folder for one fxsim operation; returns the manifest (a dict).
 
     op: ``cast`` (x -> y), ``add``, ``sub``, ``mul`` (a, b -> y, element-wise), ``dot`` (``count``
@@ -337,7 +360,8 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     results with exactly those draws.  Deterministic modes ignore r, source and v.
 
     Size limit (``EXPORT_MAX_WORDS``, ``EXPORT_MAX_MACS``): the export's .mem files together
-    (inputs, outputs, ``v``, ``seed`` and draws) hold at most 2**24 = 16,777,216 words, and a
+    (inputs, outputs, ``v``, ``seed`` and draws; not the bench's ``mode.mem``, one 2-bit code a
+    case) hold at most 2**24 = 16,777,216 words, and a
     matmul does at most 2**30 multiply-accumulates (M*K*N).  A vector set is for an RTL bench
     that loads every file into a memory array; 2**24 words are at most ~272 MiB of text and
     ~1.6 GiB of memory while the export is built (~100 bytes a word), and a fixed budget, unlike
@@ -346,11 +370,12 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     the parameter, its allowed range (the others as given) and the words and bytes it would
     need, raised before anything is drawn or the folder is created.
 
-    ``bench``: also write what an RTL bench reads besides the ports: ``params.vh`` (every
-    parameter as a ```define FXSIM_<NAME>``, see ``fxsim.bench_params``; the manifest's
-    ``bench`` entry lists them) and, for a cast the unit ``rtl/sr_unit.v`` can do, ``mode.mem``
-    (its mode code for every case, port ``mode``), so ``iverilog -I rtl -I FOLDER`` needs no
-    ``-P``.
+    ``bench`` (default True): also write what an RTL bench reads besides the ports:
+    ``params.vh`` (every parameter as a ```define FXSIM_<NAME>``, see ``fxsim.bench_params``;
+    the manifest's ``bench`` entry lists them) and, for a cast the unit ``rtl/sr_unit.v`` can
+    do, ``mode.mem`` (its mode code for every case, port ``mode``), so ``iverilog -I rtl -I
+    FOLDER`` needs no ``-P``.  ``bench=False``: the manifest and the ports' files only (a bench
+    compiled with ``-DTB_DEFAULTS`` and ``-P`` overrides reads such a folder).
 
     ``overwrite``: replace the files of an earlier export in ``folder`` (else FileExistsError).
     Only files fxsim wrote are replaced or removed: those the folder's old ``manifest.json``
@@ -364,7 +389,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     >>> d = os.path.join(tempfile.mkdtemp(), "vec")
     >>> m = export_vectors(d, "cast", count=8, in_fmt="Q(16,12)", fmt="Q(8,4)")
     >>> m["count"], sorted(os.listdir(d))
-    (8, ['manifest.json', 'x.mem', 'y.mem'])
+    (8, ['manifest.json', 'mode.mem', 'params.vh', 'x.mem', 'y.mem'])
     """
     try:
         folder = os.fspath(folder)
@@ -378,14 +403,14 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     if mode is not None:
         rounding, overflow, r, eps, sr_rule = _mode_fields(mode, rounding=rounding, overflow=overflow,
                                                            r=r, eps=eps, sr_rule=sr_rule)
-    if rounding not in ROUNDING:
-        raise ValueError(f"rounding must be one of {', '.join(ROUNDING)}; got {rounding!r}")
-    if overflow not in OVERFLOW:
-        raise ValueError(f"overflow must be one of {', '.join(OVERFLOW)}; got {overflow!r}")
-    if sr_rule not in SR_RULES:
-        raise ValueError(f"sr_rule must be one of {', '.join(SR_RULES)}; got {sr_rule!r}")
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if op == "cast" and _is_float_cast(inputs, in_fmt, fmt):
+        for name, val in (("a_fmt", a_fmt), ("b_fmt", b_fmt), ("acc", acc), ("prod", prod),
+                          ("K", K), ("shape", shape)):
+            if val is not None:
+                raise ValueError(f"a float cast takes in_fmt and fmt, not {name}")
+        return _export_float(folder, inputs, count, seed, in_fmt, fmt, rounding, overflow, r, eps,
+                             v, sr_rule, source, source_seed, edges, overwrite, bench)
+    _check_names(rounding, overflow, sr_rule, seed, ROUNDING, OVERFLOW)
     mac = op in ("dot", "matmul")
     if not mac:
         for name, val in (("acc", acc), ("prod", prod), ("K", K), ("shape", shape)):
@@ -399,23 +424,7 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
         raise ValueError("dot takes count and K, not shape (shape is for matmul: (M, K, N))")
     stochastic = rounding in STOCHASTIC
     if stochastic:
-        if r is None or not _is_int(r) or not 1 <= r <= 64:
-            raise ValueError(f"rounding={rounding!r} needs r, an integer in [1, 64] (random bits per draw), got {r!r}")
-        r = int(r)
-        if not isinstance(eps, Real) or isinstance(eps, bool) or not 0 <= eps < 1:
-            raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
-        if source is None:
-            raise ValueError(f"rounding={rounding!r} needs a random bit source: source=fxsim.LFSR(...) "
-                             "or fxsim.Ideal(...), or a spec string of fxsim.make_source such as 'lfsr:16' "
-                             "or 'ideal:pcg64'")
-        if isinstance(source, str):
-            src_seed = seed if source_seed is None else source_seed
-            source = make_source(source, src_seed)     # its errors name the spec and the seed
-        else:
-            src_seed = source_seed
-            if not callable(getattr(source, "draws", None)):
-                raise ValueError(f"source must be a bit source (with .draws(n, r)) or a spec string of "
-                                 f"fxsim.make_source, got {type(source).__name__}")
+        r, source, src_seed = _bit_source(rounding, r, eps, source, seed, source_seed)
     # the one description of the export's casts (deterministic modes ignore r and eps)
     cast_mode = CastMode(rounding, overflow, r if stochastic else None, eps if stochastic else 0,
                          sr_rule)
@@ -651,68 +660,87 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
             y = _ops.matmul(a, b, acc=acc, prod=prod, fmt=fmt, draws=draws, **kw)
         else:
             y = _dot_rows(a, b, acc, prod, fmt, draws, per_case, vsign, kw)
-    stats = {}
-    for rec in cnt.records:
-        s = stats.setdefault(rec.role, {"cast": 0, "inexact": 0, "rounded_up": 0, "overflowed": 0, "draws": 0})
-        for k in s:
-            s[k] += getattr(rec, k)
+    stats = _stats(cnt)
     total_draws = sum(s["draws"] for s in stats.values())
     if total_draws != (0 if draws is None else draws.size):
         raise RuntimeError(f"fxsim consumed {total_draws} draws, the exporter wrote "
                            f"{0 if draws is None else draws.size}; please report this")
 
     # -- files -------------------------------------------------------------------------------
+    code = _bench.sr_unit_mode(_modes_json(cast_mode)) if bench and op == "cast" else None
+    ports = _all_ports(in_ports, vsign, src_info, code, 2, y)
+    head = {"operation": op, "count": n_out,
+            "formats": {p: _fmt_json(arr.fmt) for p, arr in ports.items() if p not in ("seed", "mode")},
+            "modes": _modes_json(cast_mode), "source": src_info}
+    if mac:   # the casts of spec section 4; null = absent (exact product / accumulator, no output cast)
+        head["formats"]["prod"] = None if prod is None else _fmt_json(prod)
+        head["formats"]["acc"] = None if acc is None else _fmt_json(acc)
+        head["formats"]["out"] = _fmt_json(fmt) if fmt is not None and fmt != acc else None
+    tail = {"K": Kd if mac else None,
+            "shape": [int(s) for s in out_shape] if not mac
+            else ([n_out, Kd] if op == "dot" else [int(out_shape[0]), Kd, int(out_shape[1])]),
+            "generator": {"inputs": "given" if inputs is not None else "random", "seed": int(seed),
+                          "edge_cases": n_edge},
+            "stats": stats}
+    manifest = _write_export(folder, head, ports, draws, r, per_case, _DRAW_ORDER, tail, bench, overwrite)
+    return manifest
+
+
+def _check_names(rounding, overflow, sr_rule, seed, roundings, overflows, what=""):
+    for name, val, allowed in (("rounding", rounding, roundings), ("overflow", overflow, overflows),
+                               ("sr_rule", sr_rule, SR_RULES)):
+        if val not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}{what if name != 'sr_rule' else ''}; "
+                             f"got {val!r}")
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def _stats(cnt) -> dict:
+    """The manifest's ``stats``: the counters of the export's casts, per role."""
+    stats = {}
+    for rec in cnt.records:
+        st = stats.setdefault(rec.role, {"cast": 0, "inexact": 0, "rounded_up": 0, "overflowed": 0, "draws": 0})
+        for k in st:
+            st[k] += getattr(rec, k)
+    return stats
+
+
+def _all_ports(in_ports, vsign, src_info, code, mode_bits, y) -> dict:
+    """The export's ports: the inputs, v (signed_stochastic_eps), seed (an LFSR source's lane
+    states), mode (the RTL unit's mode code, ``code`` not None) and y."""
     ports = dict(in_ports)
+    n_out = int(y.size)
     if vsign is not None:
         ports["v"] = FixedArray(vsign, V_FMT)
     if src_info.get("kind") == "lfsr":
-        ports["seed"] = FixedArray(np.array([int(s, 16) for s in src_info["lane_states"]], dtype=np.uint64),
+        ports["seed"] = FixedArray(np.array([int(t, 16) for t in src_info["lane_states"]], dtype=np.uint64),
                                    QFormat(src_info["n"], 0, False))
-    code = _bench.sr_unit_mode(_modes_json(cast_mode)) if bench and op == "cast" else None
     if code is not None:
-        ports["mode"] = FixedArray(np.full(n_out, code, dtype=np.uint8), QFormat(2, 0, False))
+        ports["mode"] = FixedArray(np.full(n_out, code, dtype=np.uint8), QFormat(mode_bits, 0, False))
     ports["y"] = y
+    return ports
+
+
+def _write_export(folder, head, ports, draws, r, per_case, order, tail, bench, overwrite) -> dict:
+    """Write an export: every port's .mem file, rnd.mem (draws), params.vh (bench) and the
+    manifest (``head``, the ports and draws, ``tail``), the manifest last; returns it."""
     files = {p + ".mem" for p in ports} | ({DRAWS + ".mem"} if draws is not None else set())
     if bench:
         files.add(_bench.HEADER)
     stale = _plan_folder(folder, files | {MANIFEST}, overwrite)   # refusals: before any write
     contents = {}
-
-    manifest = {
-        "fxsim_vectors": VERSION,
-        "operation": op,
-        "count": n_out,
-        "formats": {p: _fmt_json(arr.fmt) for p, arr in ports.items() if p not in ("seed", "mode")},
-        "modes": _modes_json(cast_mode),
-        "source": src_info,
-        "ports": {},
-        "draws": {},
-    }
-    if mac:   # the casts of spec section 4; null = absent (exact product / accumulator, no output cast)
-        manifest["formats"]["prod"] = None if prod is None else _fmt_json(prod)
-        manifest["formats"]["acc"] = None if acc is None else _fmt_json(acc)
-        manifest["formats"]["out"] = _fmt_json(fmt) if fmt is not None and fmt != acc else None
+    manifest = dict({"fxsim_vectors": VERSION}, **head, ports={}, draws={})
     for p, arr in ports.items():
-        fname = p + ".mem"
-        contents[fname] = _mem_text(arr.to_hex())
-        manifest["ports"][p] = {"file": fname, "dir": "out" if p == "y" else "in",
-                                "wl": arr.fmt.wl, "fl": arr.fmt.fl, "signed": arr.fmt.signed,
-                                "words": int(arr.size), "shape": list(arr.shape)}
+        contents[p + ".mem"] = _mem_text(arr.to_hex())
+        manifest["ports"][p] = dict(_any_json(arr.fmt), file=p + ".mem", dir="out" if p == "y" else "in",
+                                    words=int(arr.size), shape=list(arr.shape))
     if draws is not None:
-        fname = DRAWS + ".mem"
-        contents[fname] = _mem_text(FixedArray(draws, QFormat(r, 0, False)).to_hex())
-        manifest["draws"][DRAWS] = {"file": fname, "r": r, "words": int(draws.size),
-                                    "per_case": per_case, "order": _DRAW_ORDER}
+        contents[DRAWS + ".mem"] = _mem_text(FixedArray(draws, QFormat(r, 0, False)).to_hex())
+        manifest["draws"][DRAWS] = {"file": DRAWS + ".mem", "r": r, "words": int(draws.size),
+                                    "per_case": per_case, "order": order}
     from . import __version__
-    manifest.update({
-        "K": Kd if mac else None,
-        "shape": [int(s) for s in out_shape] if not mac
-        else ([n_out, Kd] if op == "dot" else [int(out_shape[0]), Kd, int(out_shape[1])]),
-        "fxsim_version": __version__,
-        "generator": {"inputs": "given" if inputs is not None else "random", "seed": int(seed),
-                      "edge_cases": n_edge},
-        "stats": stats,
-    })
+    manifest.update(tail, fxsim_version=__version__)
     if bench:
         params = _bench.params_of(manifest)
         manifest["bench"] = {"header": _bench.HEADER, "params": params}
@@ -778,6 +806,176 @@ def _dot_rows(a, b, acc, prod, fmt, draws, per_case, vsign, kw):
         out_fmt = y.fmt
         outs.append(y.raw)
     return FixedArray(np.array(outs, dtype=out_fmt.dtype), out_fmt)
+
+
+# -- float casts (spec section 9) --------------------------------------------------------------
+
+def _float_fmt(f):
+    """``f`` as a FloatFormat when it names one (a FloatFormat, or a name such as 'bf16',
+    'e4m3', 'E5M10' that is not a QFormat string), else None."""
+    if isinstance(f, FloatFormat):
+        return f
+    if isinstance(f, str):
+        try:
+            qformat(f)
+            return None
+        except ValueError:
+            pass
+        try:
+            return FloatFormat.parse(f)
+        except ValueError:
+            return None
+    return None
+
+
+def _is_float_cast(inputs, in_fmt, fmt) -> bool:
+    x = inputs["x"] if isinstance(inputs, dict) and "x" in inputs else inputs
+    return isinstance(x, FloatArray) or _float_fmt(in_fmt) is not None or _float_fmt(fmt) is not None
+
+
+def _float_json(f: FloatFormat) -> dict:
+    return {"wl": f.nbits, "fl": 0, "signed": False,
+            "float": {"name": f.name, "exp_bits": f.exp_bits, "man_bits": f.man_bits, "bias": f.bias,
+                      "subnormals": f.subnormals, "nonfinite": f.nonfinite}}
+
+
+def _any_json(f) -> dict:
+    return _float_json(f) if isinstance(f, FloatFormat) else _fmt_json(f)
+
+
+def _float_edges(fo: FloatFormat) -> np.ndarray:
+    """Values of the rounding cases of ``fo``: ±0, the smallest subnormal, half of it and 1.5
+    times it (ties), ties above 1 with even and odd q, the largest value, the overflow
+    boundary (max + half an ulp) and a bit above it, ±inf and NaN; as float64."""
+    ulp_max = 2.0 ** (fo.emax - fo.man_bits)
+    e = fo.eps
+    v = [0.0, fo.min_subnormal, fo.min_subnormal / 2, 1.5 * fo.min_subnormal, fo.min_normal,
+         1 + e / 2, 1 + 1.5 * e, 1 + e / 4, 1 + 0.75 * e, fo.max, fo.max + ulp_max / 2,
+         fo.max + ulp_max / 4, fo.max + 0.75 * ulp_max, 2 * fo.max]
+    v = v + [-a for a in v] + [np.inf, -np.inf, np.nan]
+    return np.array(v, dtype=np.float64)
+
+
+def _float_inputs(rng, fi, fo: FloatFormat, n, edges):
+    """n input codes of the float format ``fi`` (or words of the QFormat ``fi``): edge cases
+    first, then half random bit patterns, half values near ``fo``'s range; with the number of
+    edge cases."""
+    if isinstance(fi, QFormat):
+        raw = _random_words(rng, fi, n)
+        ew = _edge_words(fi)[:n] if edges else []
+        raw[:len(ew)] = np.array(ew, dtype=object).astype(fi.dtype)
+        return FixedArray(raw, fi), len(ew)
+    from .floatcast import cast_float
+    half = n // 2
+    codes = rng.integers(0, 1 << fi.nbits, size=n - half, dtype=np.uint64)
+    near = rng.standard_normal(half) * 2.0 ** rng.integers(fo.emin - fo.man_bits - 2, fo.emax + 3, half)
+    near = cast_float(near, fi, "nearest_even", "saturate").raw
+    raw = np.concatenate([near.astype(np.uint64), codes])
+    n_edge = 0
+    if edges:
+        ev = _float_edges(fo)
+        if not fi.has_nan:
+            ev = ev[~np.isnan(ev)]
+        ec = cast_float(ev, fi, "nearest_even", "ieee" if fi.has_inf else "saturate").raw.astype(np.uint64)[:n]
+        raw[:ec.size] = ec
+        n_edge = int(ec.size)
+    if not fo.has_nan and fi.has_nan:      # a NaN has no code in fo: refused by the cast
+        nan = np.isnan(FloatArray(raw.astype(fi.dtype), fi).to_float())
+        raw[nan] = 0
+    return FloatArray(raw.astype(fi.dtype), fi), n_edge
+
+
+def float_stimulus(in_fmt, out_fmt, count, seed=1):
+    """``count`` inputs of a cast into the float format ``out_fmt``, as export_vectors draws
+    them (a FloatArray of ``in_fmt`` codes, or a FixedArray of a QFormat ``in_fmt``): the
+    rounding cases of ``out_fmt`` first (±0, subnormal ties, ties above 1 with q even and odd,
+    max, the overflow boundary, ±inf, NaN), then half values near its range, half random codes.
+
+    >>> x = float_stimulus("fp32", "e5m2", 100)
+    >>> x.fmt, x.to_float()[:4].tolist()
+    (FloatFormat('fp32'), [0.0, 1.52587890625e-05, 7.62939453125e-06, 2.288818359375e-05])
+    """
+    fo = _float_fmt(out_fmt)
+    if fo is None:
+        raise ValueError(f"out_fmt must be a float format (a FloatFormat or a name such as 'bf16'), got {out_fmt!r}")
+    fi = _float_fmt(in_fmt) or qformat(in_fmt)
+    n = _check_count(count)
+    return _float_inputs(np.random.default_rng([_INPUT_SALT, int(seed)]), fi, fo, n, True)[0]
+
+
+def _export_float(folder, inputs, count, seed, in_fmt, fmt, rounding, overflow, r, eps, v,
+                  sr_rule, source, source_seed, edges, overwrite, bench):
+    """export_vectors for a cast into or out of a float format (spec section 9)."""
+    rounding = {"jam": "round_to_odd"}.get(rounding, rounding)
+    _check_names(rounding, overflow, sr_rule, seed, FLOAT_ROUNDING, FLOAT_OVERFLOW, " for a float cast")
+    fo = _float_fmt(fmt)
+    if fo is None:
+        raise ValueError(f"fmt must be a float format (a FloatFormat or a name such as 'bf16', 'e4m3', "
+                         f"'e5m2', 'E5M10') for a cast from a float input; got {fmt!r} (casts from "
+                         "float formats into fixed point are not exported)")
+    stochastic = rounding in FLOAT_STOCHASTIC
+    src_seed = None
+    if stochastic:
+        r, source, src_seed = _bit_source(rounding, r, eps, source, seed, source_seed)
+    rng = np.random.default_rng([_INPUT_SALT, int(seed)])
+    lanes = int(source.lanes) if stochastic and isinstance(source, LFSR) else 0
+    eps_mode = rounding in ("stochastic_eps", "signed_stochastic_eps")
+
+    def files_of(n):
+        return {"x": n, "y": n, "v": n if rounding == "signed_stochastic_eps" else 0,
+                "seed": lanes, "rnd": n if stochastic else 0}
+    if inputs is not None:
+        x = inputs["x"] if isinstance(inputs, dict) else inputs
+        if not isinstance(x, (FloatArray, FixedArray)):
+            raise ValueError(f"inputs: x must be a FloatArray or a FixedArray, got {type(x).__name__}")
+        if in_fmt is not None and (_float_fmt(in_fmt) or qformat(in_fmt)) != x.fmt:
+            raise ValueError(f"in_fmt={in_fmt} differs from the format of the given input ({x.fmt})")
+        if x.size == 0:
+            raise ValueError("inputs: x is empty")
+        if count is not None and _check_count(count) != x.size:
+            raise ValueError(f"count={count} differs from the number of given inputs ({x.size})")
+        _check_size(lambda _: files_of(x.size), [])
+        n_edge = 0
+    else:
+        if in_fmt is None:
+            raise ValueError("cast: in_fmt is required (a float format such as 'fp32', or a QFormat)")
+        fi = _float_fmt(in_fmt) or qformat(in_fmt)
+        n = _check_count(count)
+        _check_size(lambda s_: files_of(s_["count"]), [("count", n, "count", "--count")])
+        x, n_edge = _float_inputs(rng, fi, fo, n, edges)
+    n_out = int(x.size)
+    vsign = None
+    if rounding == "signed_stochastic_eps":
+        if v is None:
+            vsign = rng.integers(-1, 1, size=x.shape, endpoint=True).astype(np.int8)
+        else:
+            vsign = np.sign(np.broadcast_to(np.asarray(v.to_float() if hasattr(v, "to_float") else v,
+                                                       dtype=np.float64), x.shape)).astype(np.int8)
+    src_info, draws = {"kind": "none"}, None
+    if stochastic:
+        src_info = _source_manifest(source, r, src_seed)
+        draws = np.ascontiguousarray(source.draws(n_out, r), dtype=np.uint64)
+    kw = dict(r=r, eps=eps, sr_rule=sr_rule, draws=draws) if stochastic else {}
+    if vsign is not None:
+        kw["v"] = vsign
+    with Counters() as cnt:
+        y = _ops.cast(x, fo, rounding, overflow, **kw)
+    stats = _stats(cnt)
+    modes = {"rounding": rounding, "overflow": overflow, "sr_rule": sr_rule,
+             "r": r if stochastic else None, "eps": float(eps) if eps_mode else 0.0,
+             "E": math.floor(Fraction(eps) * 2**r) if eps_mode else 0}
+    code = _bench.f32_unit_mode(modes, _any_json(x.fmt), _float_json(fo)) if bench else None
+    ports = _all_ports({"x": x}, vsign, src_info, code, 1, y)
+    head = {"operation": "cast", "count": n_out,
+            "formats": {p: _any_json(a.fmt) for p, a in ports.items() if p not in ("seed", "mode")},
+            "modes": modes, "source": src_info}
+    tail = {"K": None, "shape": [int(t) for t in x.shape],
+            "generator": {"inputs": "given" if inputs is not None else "random", "seed": int(seed),
+                          "edge_cases": n_edge},
+            "stats": stats}
+    manifest = _write_export(folder, head, ports, draws, r, 1, "output elements in C order", tail,
+                             bench, overwrite)
+    return manifest
 
 
 # -- folders from outside: names, files, errors ------------------------------------------------
@@ -971,6 +1169,30 @@ class _Schema:
                                "(letters, digits, '_'; at most 64)")
 
 
+def _float_of_entry(f: dict) -> FloatFormat:
+    return FloatFormat(f["exp_bits"], f["man_bits"], bias=f["bias"], subnormals=f["subnormals"],
+                       nonfinite=f["nonfinite"])
+
+
+def _check_float_entry(S, info, p):
+    """A port's ``float`` entry (a folder from outside): the format's fields, a format fxsim
+    can make, whose codes are the port's ``wl`` bits, unsigned."""
+    fl = S.obj(info, "float", p + ".float")
+    e = S.int_(fl, "exp_bits", p + ".float.exp_bits", 1, 11)
+    m = S.int_(fl, "man_bits", p + ".float.man_bits", 0, 52)
+    S.int_(fl, "bias", p + ".float.bias", -1100, 1100)
+    S.bool_(fl, "subnormals", p + ".float.subnormals")
+    if fl.get("nonfinite") not in ("ieee", "fn", "none"):
+        raise S.err(f"'{p}.float.nonfinite' must be 'ieee', 'fn' or 'none', got {_short(fl.get('nonfinite'))}")
+    try:
+        _float_of_entry(fl)
+    except ValueError as err:
+        raise S.err(f"'{p}.float': {err}") from None
+    if info["wl"] != 1 + e + m or info["signed"] or info.get("fl", 0) != 0:
+        raise S.err(f"'{p}' holds codes of a float format of {1 + e + m} bits: 'wl' must be {1 + e + m}, "
+                    f"'signed' false and 'fl' 0, got {info['wl']}, {info['signed']}, {info.get('fl', 0)}")
+
+
 def _load_manifest(folder, check_files=True, fxsim_only=False) -> dict:
     """The manifest of a vector folder, validated: a JSON object (no duplicate keys, at most
     16 levels deep) of version 1 with well-typed ``count``, ``ports`` and ``draws`` entries
@@ -1031,6 +1253,8 @@ def _load_manifest(folder, check_files=True, fxsim_only=False) -> dict:
         S.int_(info, "wl", p + ".wl", 1, 64)
         S.int_(info, "fl", p + ".fl", -256, 256, optional=True)
         S.bool_(info, "signed", p + ".signed")
+        if "float" in info:
+            _check_float_entry(S, info, p)
         words = S.int_(info, "words", p + ".words", 1, MAX_WORDS)
         if "shape" in info:
             shape = info["shape"]
@@ -1270,8 +1494,13 @@ def read_vectors(folder):
         f = QFormat(info["wl"], info.get("fl", 0), info["signed"])
         words = [u for _, u in _read_words(folder, info["file"], f"{where}: 'ports.{port}.file'",
                                            f.wl, f.signed, info["words"])]
+        shape = info.get("shape", [len(words)])
+        if "float" in info:                  # codes of a float format (validated with the manifest)
+            ff = _float_of_entry(info["float"])
+            data[port] = FloatArray(np.array(words, dtype=np.uint64).astype(ff.dtype).reshape(shape), ff)
+            continue
         raw = np.array(words, dtype=object).astype(f.dtype)
-        data[port] = FixedArray(raw.reshape(info.get("shape", [len(words)])), f)
+        data[port] = FixedArray(raw.reshape(shape), f)
     for name, info in m["draws"].items():
         words = [u for _, u in _read_words(folder, info["file"], f"{where}: 'draws.{name}.file'",
                                            info["r"], False, info["words"])]
@@ -1387,8 +1616,8 @@ def check_outputs(folder, produced, port=None, show=5, echo=None) -> CheckReport
 
     ``echo``: the bench's parameter echo (``NAME VALUE`` lines, see ``fxsim.bench_params``;
     default: ``tb_params.txt`` next to ``produced`` when the bench wrote one; False: none).  A
-    parameter that differs from the folder's (``bench.params`` of an export with ``bench=True``;
-    else the formats, count and r its ports and draws fix) fails the check and is named first:
+    parameter that differs from the folder's (``bench.params``, written by default; without
+    it the formats, count and r its ports and draws fix) fails the check and is named first:
     the bench was compiled for another folder.
 
     >>> import os, tempfile

@@ -1,5 +1,5 @@
 // tb_cast_params.vh -- the cast parameters of tb_sr_unit.v and tb_sr_lfsr.v (included inside
-// the module): from the vector folder's params.vh (fxsim export-vectors --bench; compile with
+// the module): from the vector folder's params.vh (fxsim export-vectors; compile with
 // iverilog -I rtl -I <folder>), or, with -DTB_DEFAULTS, the defaults below and -P overrides.
 `ifdef TB_DEFAULTS
     parameter integer WI    = 16;

@@ -4,7 +4,7 @@
 // Outputs (in +out=DIR):     y.mem (COUNT results, WA bits: the accumulator after K steps),
 //                            acc_steps.mem (COUNT*K words: the accumulator after every step),
 //                            tb_params.txt (the parameters it was compiled with).
-// Parameters: from the vector folder's params.vh (fxsim export-vectors --op dot --bench; the
+// Parameters: from the vector folder's params.vh (fxsim export-vectors --op dot; the
 // accumulator has the product's fraction FA + FB, exact products, overflow saturate):
 //   iverilog -g2005 -I rtl -I mac -s tb_sat_mac -o tb.vvp rtl/tb_sat_mac.v rtl/sat_mac.v
 // or, compiled with -DTB_DEFAULTS, the defaults below and -P overrides.

@@ -4,7 +4,7 @@
 //                            2 floor).
 // Outputs (in +out=DIR):     y.mem (WO bits), up.mem and sat.mem (1 bit each), tb_params.txt
 //                            (the parameters it was compiled with, for fxsim check-vectors).
-// Parameters: from the vector folder's params.vh (fxsim export-vectors --bench):
+// Parameters: from the vector folder's params.vh (fxsim export-vectors):
 //   iverilog -g2005 -I rtl -I vec -s tb_sr_unit -o tb.vvp rtl/tb_sr_unit.v rtl/sr_unit.v
 // or, compiled with -DTB_DEFAULTS, the defaults of tb_cast_params.vh and -P overrides. Without draws
 // (DRAWS = 0: a deterministic folder) rnd is 0 (the unit ignores it).
@@ -12,11 +12,6 @@
 module tb_sr_unit;
 `include "tb_common.vh"
 `include "tb_cast_params.vh"
-`ifdef TB_DEFAULTS
-    parameter integer DRAWS = 1;
-`else
-    parameter integer DRAWS = `FXSIM_DRAWS;
-`endif
 
     reg  signed [WI-1:0] x_mem    [0:COUNT-1];
     reg         [R-1:0]  rnd_mem  [0:COUNT-1];
@@ -30,18 +25,12 @@ module tb_sr_unit;
 
     sr_unit #(.WI(WI), .FI(FI), .WO(WO), .FO(FO), .R(R)) dut (
         .x(x), .rnd(rnd), .mode(mode), .y(y), .up(up), .sat(sat));
+`include "tb_read_inputs.vh"
 
     initial begin
         tb_get_dirs;
-        tb_in_name("x.mem");    $readmemh(fname, x_mem);
         tb_echo_cast(fd_p);
-        $fwrite(fd_p, "DRAWS %0d\n", DRAWS);
-        $fclose(fd_p);
-        if (DRAWS != 0) begin
-            tb_in_name("rnd.mem"); $readmemh(fname, rnd_mem);
-        end else
-            for (i = 0; i < COUNT; i = i + 1) rnd_mem[i] = {R{1'b0}};
-        tb_in_name("mode.mem"); $readmemh(fname, mode_mem);
+        tb_read_inputs(fd_p);
         tb_open_out("y.mem", fd_y);
         tb_open_out("up.mem", fd_up);
         tb_open_out("sat.mem", fd_sat);

@@ -1,4 +1,4 @@
-"""cocotb tests of the units in rtl/ (run inside Icarus by tests/rtl/test_cocotb.py through
+"""cocotb tests of the units in rtl/ (the float units included) (run inside Icarus by tests/rtl/test_cocotb.py through
 cocotb's runner; the configuration comes in the environment variable FXSIM_COCOTB as JSON).
 
 Every test drives the DUT with fxsim.cocotb's drivers and scores it against fxsim word for word
@@ -10,8 +10,10 @@ from types import SimpleNamespace
 import cocotb
 
 from fxsim import LFSR, CastMode, QFormat
-from fxsim.cocotb import (CastCoverage, CastModel, cast_stimulus, drive_lfsr, drive_sat_mac,
-                          drive_sr_top, drive_sr_unit, source_from_dut_seed)
+from fxsim import Ideal
+from fxsim.cocotb import (CastCoverage, CastModel, FloatCastModel, FloatCoverage, cast_stimulus,
+                          drive_f32_cvt, drive_f32_sr_lfsr, drive_lfsr, drive_sat_mac, drive_sr_top,
+                          drive_sr_unit, float_stimulus, source_from_dut_seed)
 
 CFG = json.loads(os.environ.get("FXSIM_COCOTB", "{}"))
 
@@ -85,6 +87,39 @@ async def check_sr_top(dut, c):
         assert sb.mismatches and "first at index" in sb.report()
 
 
+async def check_f32_cvt(dut, c):
+    """A float32 conversion unit (f32_cvt.v as bf16, e4m3 or e5m2) in both modes, SR draws from
+    an ideal source; every rounding case covered; a model with the other overflow rule is caught."""
+    fmt, ovf, R = c["fmt"], c["overflow"], c["R"]
+    x = float_stimulus("fp32", fmt, c["count"], seed=c["seed"])
+    cov = FloatCoverage("fp32", fmt)
+    for rounding in ("nearest_even", "stochastic"):
+        sto = rounding == "stochastic"
+        model = FloatCastModel("fp32", fmt, rounding, ovf, r=R if sto else None,
+                               source=Ideal("pcg64", seed=c["seed"]) if sto else None)
+        (await drive_f32_cvt(dut, model, x, coverage=cov)).check()
+    assert not cov.missing(), f"rounding cases not reached: {cov.missing()}; {cov.report()}"
+    other = {"ieee": "saturate", "saturate": "ieee"}[ovf]
+    sb = await drive_f32_cvt(dut, FloatCastModel("fp32", fmt, "nearest_even", other), x[:100])
+    assert sb.mismatches and "first at index" in sb.report(), "the other overflow rule went unnoticed"
+
+
+async def check_f32_sr_lfsr(dut, c):
+    """f32_sr_lfsr.v (the float unit fed by its own LFSR): fxsim's source starts from the
+    DUT's seed; one seed off is caught at a named index."""
+    fmt, seed = c["fmt"], c["seed"]
+    x = float_stimulus("fp32", fmt, c["count"], seed=seed)
+    cov = FloatCoverage("fp32", fmt)
+    model = FloatCastModel("fp32", fmt, "stochastic", c["overflow"], r=c["R"],
+                           source=source_from_dut_seed(c["source"], seed))
+    (await drive_f32_sr_lfsr(dut, model, x, seed, coverage=cov)).check()
+    assert not cov.missing(), cov.report()
+    wrong = FloatCastModel("fp32", fmt, "stochastic", c["overflow"], r=c["R"],
+                           source=source_from_dut_seed(c["source"], seed + 1))
+    sb = await drive_f32_sr_lfsr(dut, wrong, x[:100], seed)
+    assert sb.mismatches and "first at index" in sb.report() and "rnd=" in sb.report()
+
+
 def _single(check):
     """A cocotb test of one unit as the DUT, configured by FXSIM_COCOTB."""
     async def run(dut):
@@ -94,7 +129,8 @@ def _single(check):
     return cocotb.test()(run)
 
 
-sr_unit, lfsr, sat_mac, sr_top = map(_single, (check_sr_unit, check_lfsr, check_sat_mac, check_sr_top))
+sr_unit, lfsr, sat_mac, sr_top, f32_cvt, f32_sr_lfsr = map(
+    _single, (check_sr_unit, check_lfsr, check_sat_mac, check_sr_top, check_f32_cvt, check_f32_sr_lfsr))
 
 
 def _ports(dut, prefix, names):
@@ -109,3 +145,6 @@ async def all_units(dut):
     await check_lfsr(_ports(dut, "lf", ("clk", "load", "seed", "en", "draw")), CFG["lfsr"])
     await check_sat_mac(_ports(dut, "mac", ("clk", "clr", "en", "a", "b", "acc")), CFG["sat_mac"])
     await check_sr_top(_ports(dut, "top", ("clk", "load", "en", "x", "y")), CFG["sr_top"])
+    for prefix in ("fb", "f4", "f5"):            # bf16, e4m3, e5m2
+        await check_f32_cvt(_ports(dut, prefix, ("x", "rnd", "mode", "y")), CFG[prefix])
+    await check_f32_sr_lfsr(_ports(dut, "fl", ("clk", "load", "seed", "en", "x", "y")), CFG["fl"])

@@ -14,12 +14,15 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RTL = os.path.join(ROOT, "rtl")
+F32_UNITS = ["f32_cvt.v", "f32_to_bf16.v", "f32_to_e4m3.v", "f32_to_e5m2.v", "f32_to_fp8.v"]
 SOURCES = {
     "tb_lfsr": ["tb_lfsr.v", "lfsr.v"],
     "tb_sr_unit": ["tb_sr_unit.v", "sr_unit.v"],
     "tb_sat_mac": ["tb_sat_mac.v", "sat_mac.v"],
     "tb_sr_lfsr": ["tb_sr_lfsr.v", "lfsr.v", "sr_unit.v"],
     "tb_vendor_prng": ["tb_vendor_prng.v", "vendor_prng.v"],
+    "tb_f32_unit": ["tb_f32_unit.v", *F32_UNITS],
+    "tb_f32_lfsr": ["tb_f32_lfsr.v", "f32_sr_lfsr.v", "lfsr.v", *F32_UNITS],
 }
 
 HAVE_IVERILOG = shutil.which("iverilog") is not None and shutil.which("vvp") is not None
@@ -57,6 +60,23 @@ def run_tb(top, params, vectors, out, timeout=120):
         raise AssertionError("vvp failed (rc %d):\n%s\n%s" % (res.returncode, res.stdout,
                                                               res.stderr))
     return res.stdout
+
+
+def sim_folder(top, vec, out, params=(), sources=None, includes=(RTL,)):
+    """A bench of an exported folder: iverilog with -I <includes> -I <vec> (no -DTB_DEFAULTS:
+    the parameters come from the folder's params.vh; -P params only if given), then vvp.
+    Returns the path of the y.mem it wrote."""
+    exe = os.path.join(out, "tb.vvp")
+    os.makedirs(out, exist_ok=True)
+    srcs = sources or [os.path.join(RTL, f) for f in SOURCES[top]]
+    cmd = ["iverilog", "-g2005", *[f"-I{i}" for i in includes], f"-I{vec}", "-s", top, "-o", exe,
+           *[f"-P{top}.{k}={v}" for k, v in params], *srcs]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(["vvp", "-n", exe, f"+vectors={vec}", f"+out={out}"], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0 and "DONE" in res.stdout and "ERROR" not in res.stdout, res.stdout
+    return os.path.join(out, "y.mem")
 
 
 def assert_same_words(got, want, what, wl=None, signed=True, show=5):

@@ -79,6 +79,32 @@ def wrapper(units) -> str:
     return "`timescale 1ns/1ps\nmodule cocotb_all;\n" + "\n".join(body) + "\nendmodule\n"
 
 
+def f32_cfg(fmt, r, overflow, count, source=None):
+    """(cocotb config, f32_cvt.v's or f32_sr_lfsr.v's parameters) of a float32 unit."""
+    eb, m = {"bf16": (8, 7), "e4m3": (4, 3), "e5m2": (5, 2)}[fmt]
+    c = {"fmt": fmt, "R": r, "overflow": overflow, "count": count, "seed": 11}
+    p = {"EB": eb, "M": m, "R": r, "SAT": int(overflow == "saturate")}
+    if source:
+        from fxsim.vectors import make_source
+        src = make_source(source, 11)
+        c["source"] = source
+        p.update({"N": src.n, "MASK": vparam(src.mask, src.n), "FORM": vparam(src.form),
+                  "RULE": vparam(src.rule)})
+    return c, p
+
+
+def f32_ports(prefix, fmt, r, lfsr=False):
+    w = {"bf16": 16, "e4m3": 8, "e5m2": 8}[fmt]
+    if lfsr:
+        return [("clk", 1, "in"), ("load", 1, "in"), ("seed", 16, "in"), ("en", 1, "in"),
+                ("x", 32, "in"), ("y", w, "out")]
+    return [("x", 32, "in"), ("rnd", r, "in"), ("mode", 1, "in"), ("y", w, "out")]
+
+
+F32_SOURCES = [os.path.join(RTL, f) for f in ("f32_cvt.v", "f32_to_bf16.v", "f32_to_e4m3.v",
+                                              "f32_to_e5m2.v", "f32_to_fp8.v", "f32_sr_lfsr.v")]
+
+
 @requires_iverilog
 @pytest.mark.rtl
 def test_cocotb_every_unit_in_one_simulation(tmp_path):
@@ -98,10 +124,18 @@ def test_cocotb_every_unit_in_one_simulation(tmp_path):
                                         ("a", 8, "in"), ("b", 8, "in"), ("acc", 14, "out")]),
              ("top", "sr_top", {}, [("clk", 1, "in"), ("load", 1, "in"), ("en", 1, "in"),
                                     ("x", 3 * 16, "in"), ("y", 3 * 8, "out")])]
+    floats = {"fb": f32_cfg("bf16", 16, "ieee", 300), "f4": f32_cfg("e4m3", 8, "saturate", 300),
+              "f5": f32_cfg("e5m2", 23, "ieee", 300),
+              "fl": f32_cfg("e4m3", 9, "saturate", 300, "lfsr:16:fibonacci:state")}
+    for prefix, (c, p) in floats.items():
+        units.append((prefix, "f32_sr_lfsr" if prefix == "fl" else "f32_cvt", p,
+                      f32_ports(prefix, c["fmt"], c["R"], lfsr=prefix == "fl")))
     (tmp_path / "cocotb_all.v").write_text(wrapper(units))
     run_cocotb(tmp_path, "cocotb_all", [str(tmp_path / "cocotb_all.v"), os.path.join(RTL, "sr_unit.v"),
-                                        os.path.join(RTL, "lfsr.v"), os.path.join(RTL, "sat_mac.v"), top_v],
-               "all_units", {"sr_unit": sr, "lfsr": lf, "sat_mac": mac, "sr_top": top})
+                                        os.path.join(RTL, "lfsr.v"), os.path.join(RTL, "sat_mac.v"), top_v,
+                                        *F32_SOURCES],
+               "all_units", {"sr_unit": sr, "lfsr": lf, "sat_mac": mac, "sr_top": top,
+                             **{k: c for k, (c, _) in floats.items()}})
 
 
 # bigger vector counts, one Icarus run each (slow): (unit, its configuration)
@@ -115,11 +149,21 @@ BIG = [("sr_unit", (12, 6, 5, 2, 3, "ideal:pcg64", 10_000)),
                    "lfsr:24:fibonacci:state:lanes=2", 10_000))]
 
 
+BIG += [("f32_cvt", ("bf16", 11, "saturate", 3000)), ("f32_cvt", ("e4m3", 32, "ieee", 3000)),
+        ("f32_cvt", ("e5m2", 4, "saturate", 3000)),
+        ("f32_sr_lfsr", ("bf16", 16, "ieee", 3000, "lfsr:24:galois:serial")),
+        ("f32_sr_lfsr", ("e5m2", 20, "ieee", 3000, "lfsr:32:fibonacci:state"))]
+
+
 @requires_iverilog
 @pytest.mark.rtl
 @pytest.mark.slow
 @pytest.mark.parametrize("unit,cfg", BIG, ids=lambda v: str(v))
 def test_cocotb_unit_big(unit, cfg, tmp_path):
+    if unit.startswith("f32"):
+        c, p = f32_cfg(*cfg)
+        run_cocotb(tmp_path, unit, F32_SOURCES + [os.path.join(RTL, "lfsr.v")], unit, c, p)
+        return
     if unit == "sr_top":
         c, top = top_cfg(tmp_path, *cfg)
         run_cocotb(tmp_path, unit, [top], unit, c)

@@ -38,8 +38,8 @@ def run(block, cwd):
 
 def test_section_has_the_flow():
     sh = blocks("sh")
-    assert len(sh) == 6 and len(blocks("py")) == 1
-    assert not any("-P" in b for b in sh[:1]) and "--bench" in sh[0]
+    assert len(sh) == 7 and len(blocks("py")) == 1
+    assert not any("-P" in b for b in sh[:1]) and "--bench" not in sh[0]     # bench files by default
 
 
 @requires_iverilog
@@ -60,6 +60,8 @@ def test_readme_rtl_commands_run(tmp_path):
         assert list((tmp_path / "sim_build").glob("*.xml"))          # cocotb's results file
     out = run(sh[5], tmp_path)                                   # rtl-gen
     assert "y: all 10000 words match" in out
+    out = run(sh[6], tmp_path)                                   # float folder, both float benches
+    assert out.count("y: all 10000 words match") == 2
 
 
 @requires_iverilog

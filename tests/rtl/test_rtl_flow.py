@@ -1,4 +1,4 @@
-"""The RTL engineer's flow (issue 21): export --bench -> iverilog (no -P) -> vvp ->
+"""The RTL engineer's flow (issue 21): export -> iverilog (no -P) -> vvp ->
 check-vectors; a bench compiled for other parameters is named; rtl-gen tops co-simulate word
 for word against fxsim over a grid of configurations; untrusted bench sections are refused.
 
@@ -20,32 +20,13 @@ for _p in (_HERE, os.path.dirname(_HERE)):
 import pytest
 
 import rtl_ref
-from rtl_sim import RTL, requires_iverilog
+from rtl_sim import RTL, SOURCES, requires_iverilog, sim_folder as sim
 from rtl_vectors import read_vector_set
 
 from fxsim import CastMode
 from fxsim.cli import main
 from fxsim.vectors import check_outputs, export_vectors, read_vectors
 from fxsim import rtlgen
-
-UNITS = {"tb_sr_unit": ["tb_sr_unit.v", "sr_unit.v"], "tb_sr_lfsr": ["tb_sr_lfsr.v", "lfsr.v", "sr_unit.v"],
-         "tb_sat_mac": ["tb_sat_mac.v", "sat_mac.v"]}
-
-
-def sim(top, vec, out, params=(), sources=None, includes=(RTL,)):
-    """iverilog with -I <includes> -I <vec> (and -P params only if given), then vvp."""
-    exe = os.path.join(out, "tb.vvp")
-    os.makedirs(out, exist_ok=True)
-    srcs = sources or [os.path.join(RTL, f) for f in UNITS[top]]
-    cmd = ["iverilog", "-g2005", *[f"-I{i}" for i in includes], f"-I{vec}", "-s", top, "-o", exe,
-           *[f"-P{top}.{k}={v}" for k, v in params], *srcs]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    res = subprocess.run(["vvp", "-n", exe, f"+vectors={vec}", f"+out={out}"], capture_output=True,
-                         text=True, timeout=300)
-    assert res.returncode == 0 and "DONE" in res.stdout and "ERROR" not in res.stdout, res.stdout
-    return os.path.join(out, "y.mem")
-
 
 def header_defines(path):
     """The `define lines of params.vh, read as text (independent of fxsim's writer)."""
@@ -80,9 +61,26 @@ def test_bench_export_writes_header_and_mode(tmp_path):
     assert {k: m["bench"]["params"][k] for k in ("A_WL", "B_FL", "Y_WL", "K")} == \
         {"A_WL": 8, "B_FL": 4, "Y_WL": 16, "K": 3}
     # --force replaces a bench export and removes its header when the new one has none
-    export_vectors(d, "cast", in_fmt="Q(8,4)", fmt="Q(4,1)", count=5, overwrite=True)
+    export_vectors(d, "cast", in_fmt="Q(8,4)", fmt="Q(4,1)", count=5, overwrite=True, bench=False)
     assert sorted(os.listdir(d)) == ["manifest.json", "x.mem", "y.mem"]
 
+
+
+def test_bench_files_are_the_default(tmp_path, capsys):
+    """export-vectors writes params.vh and mode.mem without being asked; --bench is accepted
+    and changes nothing; --no-bench leaves the manifest and the ports' files only."""
+    args = ["--op", "cast", "--in-fmt", "Q(12,6)", "--fmt", "Q(6,2)", "--count", "40"]
+    folders = {}
+    for flag in ([], ["--bench"], ["--no-bench"]):
+        d = tmp_path / ("x" + "".join(flag)) / "vec"
+        assert main(["export-vectors", str(d), *args, *flag]) == 0
+        folders[tuple(flag)] = {n: (d / n).read_bytes() for n in sorted(os.listdir(d))}
+    capsys.readouterr()
+    assert sorted(folders[()]) == ["manifest.json", "mode.mem", "params.vh", "x.mem", "y.mem"]
+    assert folders[("--bench",)] == folders[()]
+    assert sorted(folders[("--no-bench",)]) == ["manifest.json", "x.mem", "y.mem"]
+    assert folders[("--no-bench",)]["y.mem"] == folders[()]["y.mem"]
+    assert folders[()]["mode.mem"] == b"1\n" * 40          # nearest_even: sr_unit.v's code 1
 
 @requires_iverilog
 @pytest.mark.rtl
@@ -130,7 +128,7 @@ def test_bench_compiled_for_other_parameters_is_named(tmp_path, capsys):
     # a folder without --bench: the parameters its ports and draws fix are still compared
     plain = str(tmp_path / "plain")
     export_vectors(plain, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=16,
-                   source="lfsr:16", count=1000)
+                   source="lfsr:16", count=1000, bench=False)
     rep = check_outputs(plain, y)
     assert [p[0] for p in rep.params] == ["X_WL", "X_FL", "R"]   # built for `other`
     assert "the folder's manifest.json (its ports) says X_WL = 16" in str(rep)
@@ -225,18 +223,79 @@ def test_rtl_gen_refusals(tmp_path):
     rtlgen.generate(str(tmp_path / "g"), count=8, overwrite=True)
 
 
+requires_verilator = pytest.mark.skipif(shutil.which("verilator") is None,
+                                        reason="verilator not installed (.ci/install_rtl_tools.sh)")
+
+
+def verilate(top, srcs, includes, obj):
+    """verilator --binary --timing of a bench; returns the executable."""
+    res = subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-WIDTH",
+                          *[f"-I{i}" for i in includes], "--top-module", top, "--Mdir", obj, *srcs],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return os.path.join(obj, "V" + top)
+
+
+@pytest.mark.rtl
+@requires_verilator
+def test_verilator_small_build_in_the_default_run(tmp_path):
+    """The one Verilator build of the default run (~10 s of CPU): tb_sr_unit on a 2000-case
+    SR folder, no -P; its words and its parameter echo match the folder."""
+    vec, out = str(tmp_path / "vec"), str(tmp_path / "out")
+    export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
+                   source="lfsr:16:galois:serial", count=2000)
+    exe = verilate("tb_sr_unit", [os.path.join(RTL, f) for f in SOURCES["tb_sr_unit"]], (RTL, vec),
+                   str(tmp_path / "obj"))
+    os.makedirs(out)
+    res = subprocess.run([exe, f"+vectors={vec}", f"+out={out}"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0 and "DONE" in res.stdout, res.stdout + res.stderr
+    rep = check_outputs(vec, os.path.join(out, "y.mem"))
+    assert rep.ok and rep.echo and not rep.params, str(rep)
+
+
+@pytest.mark.rtl
+@requires_verilator
+def test_verilator_lints_every_bench(tmp_path):
+    """verilator --lint-only (well under a second each) of every bench of rtl/ with its units,
+    on folders from export-vectors: each parses and elaborates under the second simulator."""
+    vec, mac, flt = str(tmp_path / "vec"), str(tmp_path / "mac"), str(tmp_path / "flt")
+    export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
+                   source="lfsr:16", count=10)
+    export_vectors(mac, "dot", in_fmt="Q(8,4)", acc="Q(18,8)", K=4, count=10)
+    export_vectors(flt, "cast", in_fmt="fp32", fmt="e5m2", rounding="stochastic", r=8,
+                   source="lfsr:16", count=10)
+    benches = {f[:-2]: f for f in os.listdir(RTL) if f.startswith("tb_") and f.endswith(".v")}
+    units = [f for f in os.listdir(RTL) if f.endswith(".v") and not f.startswith("tb_")]
+    assert {"tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "tb_lfsr", "tb_f32_unit", "tb_f32_lfsr"} <= set(benches)
+    for top in sorted(benches):
+        folder = mac if top == "tb_sat_mac" else flt if top.startswith("tb_f32") else vec
+        defaults = [] if top in ("tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "tb_f32_unit", "tb_f32_lfsr") \
+            else ["-DTB_DEFAULTS"]
+        res = subprocess.run(["verilator", "--lint-only", "--timing", "-Wno-fatal", "-Wno-WIDTH",
+                              *defaults, f"-I{RTL}", f"-I{folder}", "--top-module", top,
+                              os.path.join(RTL, benches[top]), *[os.path.join(RTL, u) for u in units]],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and "%Error" not in res.stderr, (top, res.stderr[-2000:])
+
+
 @requires_iverilog
 @pytest.mark.rtl
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
-@pytest.mark.parametrize("top", ["tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "rtl-gen"])
+@requires_verilator
+@pytest.mark.parametrize("top", ["tb_sr_unit", "tb_sr_lfsr", "tb_sat_mac", "rtl-gen", "tb_f32_unit",
+                                 "tb_f32_lfsr"])
 def test_verilator_runs_the_same_benches(top, tmp_path):
     """Verilator (--binary --timing) builds every bench of rtl/ and an rtl-gen bench; the words
     match the folder's (a build takes ~10 s of CPU, hence slow)."""
     vec = str(tmp_path / "vec")
-    if top == "tb_sat_mac":
+    if top.startswith("tb_f32"):
+        export_vectors(vec, "cast", in_fmt="fp32", fmt="e5m2", rounding="stochastic", r=12,
+                       overflow="saturate", source="lfsr:16:fibonacci:serial", count=20000)
+        srcs = [os.path.join(RTL, f) for f in SOURCES[top]]
+    elif top == "tb_sat_mac":
         export_vectors(vec, "dot", in_fmt="Q(8,4)", acc="Q(18,8)", K=16, count=2000, bench=True)
-        srcs = [os.path.join(RTL, f) for f in UNITS[top]]
+        srcs = [os.path.join(RTL, f) for f in SOURCES[top]]
     elif top == "rtl-gen":
         rtlgen.generate(str(tmp_path), "u", "Q(16,12)", "Q(8,4)", CastMode("stochastic", r=8, sr_rule="half"),
                         source="lfsr:16:fibonacci:state:lanes=2", seed=9, count=20000)
@@ -244,14 +303,11 @@ def test_verilator_runs_the_same_benches(top, tmp_path):
     else:
         export_vectors(vec, "cast", in_fmt="Q(16,12)", fmt="Q(8,4)", rounding="stochastic", r=8,
                        source="lfsr:16:galois:serial", count=20000, bench=True)
-        srcs = [os.path.join(RTL, f) for f in UNITS[top]]
-    obj, out = str(tmp_path / "obj"), str(tmp_path / "out")
+        srcs = [os.path.join(RTL, f) for f in SOURCES[top]]
+    out = str(tmp_path / "out")
     os.makedirs(out)
-    res = subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-WIDTH", f"-I{RTL}",
-                          f"-I{vec}", "--top-module", top, "--Mdir", obj, *srcs],
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
-    res = subprocess.run([os.path.join(obj, "V" + top), f"+vectors={vec}", f"+out={out}"],
+    exe = verilate(top, srcs, (RTL, vec), str(tmp_path / "obj"))
+    res = subprocess.run([exe, f"+vectors={vec}", f"+out={out}"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "DONE" in res.stdout, res.stdout + res.stderr
     rep = check_outputs(vec, os.path.join(out, "y.mem"))

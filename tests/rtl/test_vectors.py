@@ -29,7 +29,7 @@ from fxsim.cli import main  # noqa: E402
 from fxsim.vectors import check_outputs, export_vectors, read_vectors  # noqa: E402
 
 TOP_KEYS = {"fxsim_vectors", "operation", "count", "formats", "modes", "source", "ports", "draws",
-            "K", "shape", "fxsim_version", "generator", "stats"}
+            "K", "shape", "fxsim_version", "generator", "stats", "bench"}
 PORT_KEYS = {"file", "dir", "wl", "fl", "signed", "words", "shape"}
 DRAW_KEYS = {"file", "r", "words", "per_case", "order"}
 MODE_KEYS = {"rounding", "overflow", "sr_rule", "r", "eps", "E"}
@@ -132,13 +132,13 @@ def test_mem_files_format_and_manifest(tmp_path):
             assert json.load(fh) == m
         assert set(m) == TOP_KEYS, name
         assert m["fxsim_vectors"] == 1 and set(m["modes"]) == MODE_KEYS
-        assert set(os.listdir(folder)) == {"manifest.json"} | {i["file"] for i in
-                                                               list(m["ports"].values()) + list(m["draws"].values())}
+        assert set(os.listdir(folder)) == {"manifest.json", m["bench"]["header"]} | {
+            i["file"] for i in list(m["ports"].values()) + list(m["draws"].values())}
         for port, info in m["ports"].items():
             assert set(info) == PORT_KEYS, (name, port)
             assert info["dir"] == ("out" if port == "y" else "in")
             assert info["words"] == int(np.prod(info["shape"]))
-            if port not in ("seed", "v"):
+            if port not in ("seed", "v", "mode"):
                 assert m["formats"][port] == {k: info[k] for k in ("wl", "fl", "signed")}
         for info in m["draws"].values():
             assert set(info) == DRAW_KEYS
@@ -493,7 +493,7 @@ def test_bad_arguments(tmp_path):
                    source="lfsr", overwrite=True)
     assert os.path.exists(os.path.join(d, "rnd.mem"))
     export_vectors(d, "cast", in_fmt="Q8.8", fmt="Q4.4", count=10, overwrite=True)
-    assert sorted(os.listdir(d)) == ["manifest.json", "x.mem", "y.mem"]
+    assert sorted(os.listdir(d)) == ["manifest.json", "mode.mem", "params.vh", "x.mem", "y.mem"]
 
 
 # ------------------------------------------------------------------------ check_outputs
@@ -601,7 +601,7 @@ def test_rtl_sr_unit_runs_exported_casts(cfg, tmp_path):
         folder = str(tmp_path / mode / "vec")
         kw = dict(r=r, source=source, source_seed=11) if mode == "stochastic" else {}
         export_vectors(folder, "cast", in_fmt=QFormat(wi, fi), fmt=QFormat(wo, fo), rounding=mode,
-                       overflow="saturate", count=RTL_N, seed=wi * 100 + r, **kw)
+                       overflow="saturate", count=RTL_N, seed=wi * 100 + r, bench=False, **kw)
         bench, out = str(tmp_path / mode / "bench"), str(tmp_path / mode / "out")
         run_tb("tb_sr_unit", sr_unit_adapter(folder, bench), bench, out)
         m = assert_rtl_matches(folder, os.path.join(out, "y.mem"))

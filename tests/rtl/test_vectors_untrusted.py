@@ -487,9 +487,9 @@ def test_force_removes_only_files_fxsim_wrote(tmp_path):
     m["ports"]["x"]["file"] = "x.mem"
     _put_manifest(d, m)
     _export(d, overwrite=True, rounding="stochastic", r=4, source="lfsr:8")
-    assert sorted(os.listdir(d)) == ["manifest.json", "notes.txt", "precious.mem", "rnd.mem",
-                                     "seed.mem", "x.mem", "y.mem"]
-    _export(d, overwrite=True)
+    assert sorted(os.listdir(d)) == ["manifest.json", "mode.mem", "notes.txt", "params.vh",
+                                     "precious.mem", "rnd.mem", "seed.mem", "x.mem", "y.mem"]
+    _export(d, overwrite=True, bench=False)       # the bench files go too, as stale files
     assert sorted(os.listdir(d)) == ["manifest.json", "notes.txt", "precious.mem", "x.mem", "y.mem"]
     assert (d / "precious.mem").read_text() == "00\n"
 
@@ -569,7 +569,8 @@ def test_exported_files_are_plain_files_with_usual_permissions(tmp_path):
     d = tmp_path / "v"
     _export(d, rounding="stochastic", r=4, source="lfsr:8")
     names = sorted(os.listdir(d))
-    assert names == ["manifest.json", "rnd.mem", "seed.mem", "x.mem", "y.mem"]   # no temporary files left
+    assert names == ["manifest.json", "mode.mem", "params.vh", "rnd.mem", "seed.mem", "x.mem",
+                     "y.mem"]   # no temporary files left
     mask = os.umask(0)
     os.umask(mask)
     for n in names:

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from .algorithms import COUNTERS
 from .run import SUMMARY_FIELDS
 
 __all__ = ["Store", "read_tables", "ID_FIELDS", "SERIES_TYPES"]
@@ -21,8 +22,9 @@ __all__ = ["Store", "read_tables", "ID_FIELDS", "SERIES_TYPES"]
 ID_FIELDS = {"run_index": "int64", "replicate": "int64", "run_key": "string"}
 #: recorded series -> arrow type (the counters are null at iteration 0: no step yet)
 SERIES_TYPES = {"iteration": "int64", "loss": "float64", "excess": "float64", "gnorm": "float64",
-                "moved": "int64", "inexact": "int64", "overflowed": "int64"}
-_COUNTERS = ("moved", "inexact", "overflowed")
+                "moved": "int64", "inexact": "int64", "overflowed": "int64",
+                "err": "float64", "scale": "float64", "err_max": "float64", "consensus": "float64",
+                "bits": "int64", "mean": "float64", "w2": "float64"}
 
 
 def _pa():
@@ -93,7 +95,7 @@ class Store:
                 cols[f.name] = pa.array([], type=f.type)
             else:
                 v = np.asarray(s[f.name])
-                mask = (np.asarray(s["iteration"]) == 0) if f.name in _COUNTERS else None
+                mask = (np.asarray(s["iteration"]) == 0) if f.name in COUNTERS else None
                 cols[f.name] = pa.array(v, type=f.type, mask=mask)
         self._write(pa.table(cols, schema=self.series_schema), run["key"], "series")
         row = dict(ident, **result["summary"])

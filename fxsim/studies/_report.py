@@ -422,7 +422,11 @@ def jobs_on(scheduler):
 
 
 def study_scheduler():
-    """The scheduler address ``run_jobs`` uses now (``jobs_on``), or None."""
+    """The scheduler address ``run_jobs`` uses now (``jobs_on``), or None.
+
+    >>> study_scheduler() is None
+    True
+    """
     return _SCHEDULER.get()
 
 

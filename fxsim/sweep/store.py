@@ -59,6 +59,9 @@ class Store:
         ident = dict(ID_FIELDS, **config.labels)
         self.series_schema = _schema(dict(ident, **{k: SERIES_TYPES[k] for k in ["iteration", *config.record]}))
         self.summary_schema = _schema(dict(ident, **SUMMARY_FIELDS))
+        # the tables this process wrote, so that ``compact`` reads back only runs stored
+        # earlier (``--resume``): reading a part costs more than writing it
+        self._written = {}
 
     def _path(self, key, kind):
         return os.path.join(self.parts, f"{key}.{kind}.parquet")
@@ -79,6 +82,7 @@ class Store:
         tmp = f"{path}.tmp{os.getpid()}"
         pq.write_table(table, tmp)
         os.replace(tmp, path)
+        self._written[(key, kind)] = table
 
     def write(self, run, result):
         """Store one run's result (``run_one``'s dict): series first, then the summary."""
@@ -111,8 +115,10 @@ class Store:
         runs = [r for r in self.config.runs if r["key"] in have]
         out = []
         for kind, schema in (("series", self.series_schema), ("summary", self.summary_schema)):
-            parts = [pq.read_table(self._path(r["key"], kind), schema=schema) for r in runs]
-            t = pa.concat_tables(parts) if parts else schema.empty_table()
+            parts = [self._written.get((r["key"], kind)) for r in runs]
+            parts = [t if t is not None else pq.read_table(self._path(r["key"], kind), schema=schema)
+                     for t, r in zip(parts, runs)]
+            t = pa.concat_tables(parts).combine_chunks() if parts else schema.empty_table()
             t = t.replace_schema_metadata(None)
             tmp = os.path.join(self.out_dir, f".{kind}.parquet.tmp")
             pq.write_table(t, tmp)

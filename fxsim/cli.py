@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from .studies import STUDY_MODULES, nonneg_int, pos_int, prepare_out_dirs
+from .studies import STUDY_MODULES, jobs_on, nonneg_int, pos_int, prepare_out_dirs
 
 
 def demo(args) -> int:
@@ -312,7 +312,8 @@ def _run(args, p) -> int:
         try:
             prepare_out_dirs((opt, getattr(args, dest, None))
                                      for opt, dest in getattr(args, "_out_dirs", ()))
-            return args.run(args)
+            with jobs_on(getattr(args, "scheduler", None)):     # a study's --scheduler ADDRESS
+                return args.run(args)
         except ValueError as e:
             if os.environ.get("FXSIM_DEBUG"):
                 raise

@@ -1,6 +1,6 @@
 """The kit every study uses: the result type (``StudyResult``), numbers, markdown tables and CSV
 files, figures made without touching the process's matplotlib backend (``figure``) and their
-web-size copies, the progress bar, the job runner on worker processes (``run_jobs``), the
+web-size copies, the progress bar, the job runner (``run_jobs``, on the sweeps' Dask runner; ``jobs_on``), the
 finish step (``finish``: the markdown file, the figure copies, the result), and the
 command-line side of a study (its options, the argument types, the check of its output folders
 before it starts, the printout of its result).
@@ -8,10 +8,10 @@ before it starts, the printout of its result).
 The command line (``fxsim.cli``) imports the studies; no study imports the command line."""
 import argparse
 import contextlib
+import contextvars
 import csv
 import math
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -320,12 +320,13 @@ def add_study_parser(sub, name, run, *, help, description, out, quick_help, seed
 
 def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed of every run"):
     """Add the options every study sub-command has: ``--out`` (default ``out``), ``--quick``,
-    ``--seed`` (non-negative), ``--no-progress`` and ``--copy-figures DIR``; returns ``p``.
+    ``--seed`` (non-negative), ``--no-progress``, ``--copy-figures DIR`` and ``--scheduler
+    ADDRESS`` (the command line runs the study inside ``jobs_on(ADDRESS)``); returns ``p``.
 
     >>> import argparse
     >>> p = add_study_options(argparse.ArgumentParser(), "results/x", "small run")
-    >>> a = p.parse_args(["--quick", "--seed", "3"]); a.out, a.quick, a.seed, a.progress
-    ('results/x', True, 3, True)
+    >>> a = p.parse_args(["--quick", "--seed", "3"]); a.out, a.quick, a.seed, a.progress, a.scheduler
+    ('results/x', True, 3, True, None)
     """
     p.add_argument("--out", default=out, help=f"output folder (default {out})")
     p.add_argument("--quick", action="store_true", help=quick_help)
@@ -333,6 +334,10 @@ def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed 
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--copy-figures", metavar="DIR",
                    help="also write web-sized copies of the figures into DIR (e.g. docs/figures)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the study's jobs on an existing Dask cluster (e.g. tcp://10.0.0.1:8786, "
+                        "or dask-jobqueue's SLURMCluster's scheduler_address) instead of this "
+                        "machine; the results do not depend on it")
     p.set_defaults(_out_dirs=(("--out", "out"), ("--copy-figures", "copy_figures")))
     return p
 
@@ -393,68 +398,65 @@ def _prepare_dir(option, path, made):
         raise ValueError(f"{option} {path}: cannot {what} ({e.strerror or e})") from None
 
 
-def _quiet_worker():
-    """Worker initializer: Ctrl-C (SIGINT to the whole process group) is for the main process,
-    which stops the workers; a worker never prints a KeyboardInterrupt traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+#: the Dask scheduler the studies' jobs go to (``jobs_on``); None: this machine
+_SCHEDULER = contextvars.ContextVar("fxsim_study_scheduler", default=None)
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int):
-    """A ``ProcessPoolExecutor`` of ``workers`` processes that ignore SIGINT.  When the block
-    ends with an exception (KeyboardInterrupt included), queued jobs are cancelled and the
-    workers stopped at once instead of waited for.
+def jobs_on(scheduler):
+    """Within the block, ``run_jobs`` sends every study's jobs to the Dask scheduler at
+    ``scheduler`` (an address such as ``tcp://10.0.0.1:8786``; None: this machine, as before).
+    The command line wraps a study in it for ``--scheduler ADDRESS``.
 
-    >>> with worker_pool(2) as ex:
-    ...     ex.submit(abs, -3).result()
-    3
+    >>> with jobs_on("tcp://10.0.0.1:8786"):
+    ...     study_scheduler()
+    'tcp://10.0.0.1:8786'
+    >>> study_scheduler() is None
+    True
     """
-    from concurrent.futures import ProcessPoolExecutor
-    ex = ProcessPoolExecutor(max_workers=workers, initializer=_quiet_worker)
+    token = _SCHEDULER.set(scheduler)
     try:
-        yield ex
-    except BaseException:
-        procs = list((getattr(ex, "_processes", None) or {}).values())
-        ex.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(timeout=10)
-        raise
-    ex.shutdown(wait=True)
+        yield scheduler
+    finally:
+        _SCHEDULER.reset(token)
+
+
+def study_scheduler():
+    """The scheduler address ``run_jobs`` uses now (``jobs_on``), or None.
+
+    >>> study_scheduler() is None
+    True
+    """
+    return _SCHEDULER.get()
 
 
 def run_jobs(fn, jobs, workers=1, bar=None, label=None) -> list:
-    """``[fn(job) for job in jobs]``, in job order, on ``workers`` worker processes
-    (``worker_pool``: Ctrl-C stops them at once) when ``workers`` > 1 and there is more than one
-    job, else in this process.  ``bar`` (a ``Progress``, or None) advances once per finished
-    job, showing ``label(job)``.  ``fn`` must be picklable (a module-level function): results
-    must not depend on the worker count.
+    """``[fn(job) for job in jobs]``, in job order, through the sweeps' runner
+    (``fxsim.sweep.jobs.map_jobs``): on the Dask cluster of ``jobs_on`` when one is set, else on
+    a local Dask cluster of ``workers`` worker processes when ``workers`` > 1 and there is more
+    than one job (Ctrl-C stops it), else in this process.  ``bar`` (a ``Progress``, or None)
+    advances once per finished job, showing ``label(job)``.  ``fn`` must be picklable (a
+    module-level function) and each job a pure function of its argument (its seeds in the job,
+    never from the worker), so the results do not depend on where or in what order they ran.
+    The first job that raises stops the others and its exception is raised here.
 
     >>> run_jobs(abs, [-1, 2, -3], workers=1)
     [1, 2, 3]
-    >>> run_jobs(abs, [-1, 2, -3], workers=2)
+    >>> run_jobs(abs, [-1, 2, -3], workers=2)     # doctest: +SKIP
     [1, 2, 3]
     """
-    from concurrent.futures import as_completed
+    from ..sweep.jobs import map_jobs
     jobs = list(jobs)
     out = [None] * len(jobs)
-
-    def done(i):
+    scheduler = study_scheduler()
+    serial = scheduler is None and (not workers or workers <= 1 or len(jobs) <= 1)
+    for i, res, err in map_jobs(fn, jobs, serial=serial, workers=workers, scheduler=scheduler,
+                                retries=0, name=getattr(fn, "__module__", "study").rpartition(".")[2]):
+        if err is not None:
+            raise err
+        out[i] = res
         if bar is not None:
             bar.update(1, label(jobs[i]) if label else "")
-
-    if workers and workers > 1 and len(jobs) > 1:
-        with worker_pool(workers) as ex:
-            futs = {ex.submit(fn, j): i for i, j in enumerate(jobs)}
-            for fut in as_completed(futs):
-                out[futs[fut]] = fut.result()
-                done(futs[fut])
-    else:
-        for i, j in enumerate(jobs):
-            out[i] = fn(j)
-            done(i)
     return out
 
 

@@ -44,8 +44,8 @@ quadratic it lies below the derived round-to-nearest lower bound, so RN cannot r
 Every job (model, format, source) seeds itself from ``(seed, model, seed index)`` through
 ``numpy.random.SeedSequence`` (the same start point and the same accelerator seed for every
 strategy and source: common random numbers), so rows do not depend on the worker count or
-order.  ``run(out_dir, quick=False, seed=0, progress=True)`` runs the jobs on a
-``ProcessPoolExecutor`` (2 workers, ``_report.worker_pool``), writes ``gd_study.csv`` (summary,
+order.  ``run(out_dir, quick=False, seed=0, progress=True)`` runs the jobs on the sweeps'
+runner (``fxsim.sweep.jobs.map_jobs``: 2 local Dask workers, or ``--scheduler ADDRESS``), writes ``gd_study.csv`` (summary,
 medians over seeds), ``gd_study_runs.csv`` (one row per run), ``gd_study.md`` and one PNG per
 model, and returns {"rows", "summary", "markdown", "files", "seconds"}.
 """
@@ -60,14 +60,14 @@ import zlib
 import numpy as np
 
 from ._report import (add_study_options, arg_type, figure, finish, fmt_number, markdown_table, pos_int,
-                      make_progress, print_study, write_csv)
+                      make_progress, print_study, study_scheduler, write_csv)
 
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
 from ..qformat import QFormat
 from .. import cast, make_source
 from ..sweep.config import dump_toml
-from ..sweep.runner import map_jobs
+from ..sweep.jobs import map_jobs
 from fxsim.models import (MLP, AlignedQuadratic, Himmelblau, LogisticRegression, Rosenbrock,
                           make_least_squares)
 
@@ -675,6 +675,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     jobs = jobs_for(models, formats, seed, n_seeds, iters, sources)
     bar = make_progress(len(jobs), "gd-study", progress)
     results = [None] * len(jobs)
+    scheduler = scheduler or study_scheduler()
     serial = scheduler is None and (workers == 1 or len(jobs) <= 1)
     try:
         for i, res, err in map_jobs(_job, jobs, serial=serial, workers=workers,
@@ -762,9 +763,6 @@ def add_cli(sub):
     add_study_options(p, "results/gd_study", "fewer seeds and iterations (~20 s on 2 idle cores)", "root seed of every run")
     p.add_argument("--workers", type=pos_int, default=2, help="worker processes (default 2; "
                    "results do not depend on it)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run the jobs on an existing Dask cluster (e.g. tcp://10.0.0.1:8786) "
-                        "instead of --workers local processes")
     p.add_argument("--export-sweep", metavar="FILE",
                    help="write the study's grid (with --quick, --seed, --models, --source) as a "
                         "sweep file for fxsim sweep, and stop")

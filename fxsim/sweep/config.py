@@ -33,6 +33,8 @@ import numbers
 
 from ..accelerator import ROLES, Accelerator
 from ..qformat import QFormat
+from .algorithms import ALGORITHMS as _ALGORITHMS
+from .algorithms import FAMILIES, RECORDABLE, family_of, model_class, models_of, record_of
 
 __all__ = ["SweepConfig", "load_config", "STRATEGIES", "MODEL_NAMES", "ALGORITHMS", "RECORDABLE",
            "RUN_KEYS", "dump_toml"]
@@ -44,13 +46,12 @@ STRATEGIES = {
     "SR_eps": {"grad": "stochastic_eps", "update": "stochastic_eps"},
     "signed-SR_eps": {"grad": "stochastic", "update": "signed_stochastic_eps"},
 }
-#: model names (``fxsim.models.make_model``'s, plus the studies' axis-aligned quadratic)
-MODEL_NAMES = ("quadratic", "aligned_quadratic", "least_squares", "rosenbrock", "himmelblau",
-               "logistic", "mlp")
-#: algorithm -> its keyword parameters (``fxsim.optim.GD``; ``sgd`` needs batch_size)
-ALGORITHMS = {"gd": ("t", "mode", "t_fmt"), "sgd": ("t", "mode", "t_fmt", "batch_size")}
-#: per-iteration series a run can record (the first three at k = 0..N, the counters per step)
-RECORDABLE = ("loss", "excess", "gnorm", "moved", "inexact", "overflowed")
+#: model names of GD/SGD (``fxsim.models.make_model``'s, plus the studies' axis-aligned
+#: quadratic); the other algorithms' models: ``algorithms.models_of``
+MODEL_NAMES = FAMILIES["GDModel"][1]
+#: algorithm -> its keyword parameters (``algorithms.ALGORITHMS``: GD/SGD, SVRG, LP-SGD,
+#: LP-SVRG, HALP, gradient tracking, SGLD, SGHMC)
+ALGORITHMS = {name: spec[1] for name, spec in _ALGORITHMS.items()}
 RUN_KEYS = ("model", "model_params", "algorithm", "algorithm_params", "format", "accelerator",
             "strategy", "source", "iterations", "tol", "replicates")
 _TABLES = ("model_params", "algorithm_params", "accelerator")
@@ -79,7 +80,7 @@ def _scalar(v):
 
 def _model_params(name):
     from fxsim import models
-    cls = models.AlignedQuadratic if name == "aligned_quadratic" else models.MODELS[name]
+    cls = model_class(name)
     init = cls.__init__ if inspect.isclass(cls) else cls
     if name == "aligned_quadratic":
         init = models.Quadratic.__init__
@@ -114,11 +115,13 @@ class SweepConfig:
         self.name = sw.get("name", "sweep")
         self.seed = self._int("sweep.seed", sw.get("seed", 0), 0)
         self.every = self._int("sweep.every", sw.get("every", 1), 1)
-        rec = sw.get("record", ["loss", "excess"])
-        if not isinstance(rec, list) or not rec or any(r not in RECORDABLE for r in rec):
+        rec = sw.get("record")
+        if rec is not None and (not isinstance(rec, list) or not rec
+                                or any(r not in RECORDABLE for r in rec)):
             raise _err(where, "sweep.record", f"expected a non-empty list of {', '.join(RECORDABLE)}, "
                                               f"got {rec!r}")
-        self.record = list(dict.fromkeys(rec))
+        # default: what the first run's algorithm records by default (``algorithms.FAMILIES``)
+        self.record = None if rec is None else list(dict.fromkeys(rec))
         self.strategies = self._strategies(data.get("strategies"))
         base = self._table(data, "run")
         self._check_keys("run.", base, RUN_KEYS)
@@ -198,9 +201,15 @@ class SweepConfig:
 
     def _point(self, p, where):
         w = self.where
-        model = p.get("model")
-        if model not in MODEL_NAMES:
-            raise _err(w, f"{where}.model", f"unknown model {model!r}; allowed: {', '.join(MODEL_NAMES)}")
+        alg = p.setdefault("algorithm", "gd")
+        if alg not in ALGORITHMS:
+            raise _err(w, f"{where}.algorithm", f"unknown algorithm {alg!r}; allowed: {', '.join(ALGORITHMS)}")
+        model, models = p.get("model"), models_of(alg)
+        if model not in models:
+            known = any(model in f[1] for f in FAMILIES.values())
+            what = (f"{model!r} is not a model of {alg} (a {family_of(alg)})" if known
+                    else f"unknown model {model!r}")
+            raise _err(w, f"{where}.model", f"{what}; allowed: {', '.join(models)}")
         for t in _TABLES:
             p.setdefault(t, {})
             if not isinstance(p[t], dict):
@@ -210,18 +219,22 @@ class SweepConfig:
             if k not in allowed:
                 raise _err(w, f"{where}.model_params.{k}", f"not a parameter of {model}; allowed: "
                                                            f"{', '.join(allowed)}")
-        alg = p.setdefault("algorithm", "gd")
-        if alg not in ALGORITHMS:
-            raise _err(w, f"{where}.algorithm", f"unknown algorithm {alg!r}; allowed: {', '.join(ALGORITHMS)}")
         for k in p["algorithm_params"]:
             if k not in ALGORITHMS[alg]:
                 raise _err(w, f"{where}.algorithm_params.{k}", f"not a parameter of {alg}; allowed: "
                                                                f"{', '.join(ALGORITHMS[alg])}")
-        t = p["algorithm_params"].get("t")
+        step = next(k for k in ("t", "alpha", "eta") if k in ALGORITHMS[alg])
+        t = p["algorithm_params"].get(step)
         if isinstance(t, bool) or not isinstance(t, numbers.Real) or not (t > 0 and math.isfinite(t)):
-            raise _err(w, f"{where}.algorithm_params.t", f"the step size: a positive number, got {t!r}")
+            raise _err(w, f"{where}.algorithm_params.{step}", f"the step size: a positive number, got {t!r}")
         if alg == "sgd" and "batch_size" not in p["algorithm_params"]:
             raise _err(w, f"{where}.algorithm_params.batch_size", "sgd needs a batch size (>= 1)")
+        if self.record is None:
+            self.record = list(FAMILIES[family_of(alg)][3])
+        for r in self.record:
+            if r not in record_of(alg):
+                raise _err(w, "sweep.record", f"{alg} ({where}) does not record {r!r}; allowed: "
+                                              f"{', '.join(record_of(alg))}")
         for k in p["accelerator"]:
             if k not in _ACCEL_KEYS:
                 raise _err(w, f"{where}.accelerator.{k}", f"unknown field; allowed: {', '.join(_ACCEL_KEYS)}")

@@ -2,8 +2,8 @@
 sweep's root seed), the same on any worker.
 
 A run builds the model, the accelerator (``config.build_accelerator``: the format, the
-strategy's per-role casts, the source) and the algorithm (``fxsim.optim.GD``; ``sgd``: GD with
-a batch size), and runs it for ``iterations`` steps.  Its seeds: ``SeedSequence(seed,
+strategy's per-role casts, the source) and the algorithm (``algorithms``: GD/SGD, SVRG, LP-SGD,
+LP-SVRG, HALP, gradient tracking, SGLD, SGHMC), and runs it for ``iterations`` iterations.  Its seeds: ``SeedSequence(seed,
 spawn_key=(run index, replicate))`` gives two 32-bit words, the first seeds the algorithm (start
 point, minibatches), the second the accelerator's bit sources.  An exception inside the run is
 caught and recorded (``status = "failed"`` and the error): a failed run does not stop a sweep.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..optim import GD
 from ..qformat import QFormat
+from .algorithms import model_class, run_algorithm
 from .config import build_accelerator
 
 __all__ = ["run_seeds", "build_model", "run_one", "SUMMARY_FIELDS"]
@@ -22,7 +22,7 @@ __all__ = ["run_seeds", "build_model", "run_one", "SUMMARY_FIELDS"]
 SUMMARY_FIELDS = {"status": "string", "error": "string", "n_iters": "int64",
                   "final_loss": "float64", "final_excess": "float64", "min_excess": "float64",
                   "iters_to_tol": "int64", "stagnation_iter": "int64",
-                  "inexact_total": "int64", "overflowed_total": "int64"}
+                  "inexact_total": "int64", "overflowed_total": "int64", "final_err": "float64"}
 
 
 def run_seeds(seed: int, index: int, replicate: int):
@@ -45,13 +45,10 @@ def build_model(p):
     ...              "model_params": {"d": 3, "grid": "format"}}).grid
     QFormat(wl=16, fl=8, signed=True)
     """
-    from fxsim import models
     kw = dict(p.get("model_params", {}))
     if isinstance(kw.get("grid"), str):
         kw["grid"] = QFormat.parse(p["format"] if kw["grid"] == "format" else kw["grid"])
-    if p["model"] == "aligned_quadratic":
-        return models.AlignedQuadratic(**kw)
-    return models.make_model(p["model"], **kw)
+    return model_class(p["model"])(**kw)
 
 
 def _steps(n, every):
@@ -75,30 +72,18 @@ def run_one(run: dict) -> dict:
     try:
         gseed, aseed = run_seeds(run["seed"], run["index"], run["replicate"])
         model = build_model(p)
-        ap = dict(p["algorithm_params"])
         accel = build_accelerator(p, aseed)
-        g = GD(model, accel, seed=gseed, **ap)
-        h = g.run(p["iterations"])
+        series, values = run_algorithm(p, model, accel, gseed, aseed)
     except Exception as e:                  # recorded, the sweep goes on
         summary = {k: None for k in SUMMARY_FIELDS}
         summary.update(status="failed", error=f"{type(e).__name__}: {e}")
         return {"key": run["key"], "series": None, "summary": summary}
-    k = _steps(h.n_iters, run["every"])
-    series = {"iteration": k}
+    n = len(next(iter(series.values())))
+    it = np.asarray(series.pop("iteration", np.arange(n)), dtype=np.int64)
+    pick = np.isin(it, _steps(int(it[-1]) if it.size else 0, run["every"]))
+    out = {"iteration": it[pick]}
     for name in run["record"]:
-        if name in ("loss", "gnorm"):
-            series[name] = np.asarray(getattr(h, name), dtype=np.float64)[k]
-        elif name == "excess":
-            series[name] = np.asarray(h.excess, dtype=np.float64)[k]
-        else:                               # per-step counters: step k ends at record k
-            v = np.asarray(getattr(h, name), dtype=np.int64)
-            series[name] = np.where(k > 0, v[np.maximum(k - 1, 0)], -1) if v.size else np.full(k.size, -1)
-    ex = np.asarray(h.excess, dtype=np.float64)
-    tol = p.get("tol")
-    summary = {"status": "ok", "error": "", "n_iters": h.n_iters,
-               "final_loss": float(h.loss[-1]), "final_excess": float(ex[-1]),
-               "min_excess": float(ex.min()),
-               "iters_to_tol": h.iters_to_tol(tol) if tol is not None else None,
-               "stagnation_iter": h.stagnation_iter(),
-               "inexact_total": int(np.sum(h.inexact)), "overflowed_total": int(np.sum(h.overflowed))}
-    return {"key": run["key"], "series": series, "summary": summary}
+        out[name] = np.asarray(series[name])[pick]
+    summary = {k: None for k in SUMMARY_FIELDS}
+    summary.update(status="ok", error="", **values)
+    return {"key": run["key"], "series": out, "summary": summary}

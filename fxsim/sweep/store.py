@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from .algorithms import COUNTERS
 from .run import SUMMARY_FIELDS
 
 __all__ = ["Store", "read_tables", "ID_FIELDS", "SERIES_TYPES"]
@@ -21,8 +22,9 @@ __all__ = ["Store", "read_tables", "ID_FIELDS", "SERIES_TYPES"]
 ID_FIELDS = {"run_index": "int64", "replicate": "int64", "run_key": "string"}
 #: recorded series -> arrow type (the counters are null at iteration 0: no step yet)
 SERIES_TYPES = {"iteration": "int64", "loss": "float64", "excess": "float64", "gnorm": "float64",
-                "moved": "int64", "inexact": "int64", "overflowed": "int64"}
-_COUNTERS = ("moved", "inexact", "overflowed")
+                "moved": "int64", "inexact": "int64", "overflowed": "int64",
+                "err": "float64", "scale": "float64", "err_max": "float64", "consensus": "float64",
+                "bits": "int64", "mean": "float64", "w2": "float64"}
 
 
 def _pa():
@@ -57,6 +59,9 @@ class Store:
         ident = dict(ID_FIELDS, **config.labels)
         self.series_schema = _schema(dict(ident, **{k: SERIES_TYPES[k] for k in ["iteration", *config.record]}))
         self.summary_schema = _schema(dict(ident, **SUMMARY_FIELDS))
+        # the tables this process wrote, so that ``compact`` reads back only runs stored
+        # earlier (``--resume``): reading a part costs more than writing it
+        self._written = {}
 
     def _path(self, key, kind):
         return os.path.join(self.parts, f"{key}.{kind}.parquet")
@@ -77,6 +82,7 @@ class Store:
         tmp = f"{path}.tmp{os.getpid()}"
         pq.write_table(table, tmp)
         os.replace(tmp, path)
+        self._written[(key, kind)] = table
 
     def write(self, run, result):
         """Store one run's result (``run_one``'s dict): series first, then the summary."""
@@ -93,7 +99,7 @@ class Store:
                 cols[f.name] = pa.array([], type=f.type)
             else:
                 v = np.asarray(s[f.name])
-                mask = (np.asarray(s["iteration"]) == 0) if f.name in _COUNTERS else None
+                mask = (np.asarray(s["iteration"]) == 0) if f.name in COUNTERS else None
                 cols[f.name] = pa.array(v, type=f.type, mask=mask)
         self._write(pa.table(cols, schema=self.series_schema), run["key"], "series")
         row = dict(ident, **result["summary"])
@@ -109,8 +115,10 @@ class Store:
         runs = [r for r in self.config.runs if r["key"] in have]
         out = []
         for kind, schema in (("series", self.series_schema), ("summary", self.summary_schema)):
-            parts = [pq.read_table(self._path(r["key"], kind), schema=schema) for r in runs]
-            t = pa.concat_tables(parts) if parts else schema.empty_table()
+            parts = [self._written.get((r["key"], kind)) for r in runs]
+            parts = [t if t is not None else pq.read_table(self._path(r["key"], kind), schema=schema)
+                     for t, r in zip(parts, runs)]
+            t = pa.concat_tables(parts).combine_chunks() if parts else schema.empty_table()
             t = t.replace_schema_metadata(None)
             tmp = os.path.join(self.out_dir, f".{kind}.parquet.tmp")
             pq.write_table(t, tmp)

@@ -125,3 +125,20 @@ class VendorRef:
         if self.preset in ("amd:prng_b32", "tenstorrent:sfpu"):
             return [w & ((1 << r) - 1) for w in words]          # low r bits
         return [w >> (width - r) for w in words]                # top r bits
+
+
+def sfpstochrnd_int(c, shift, prng, to_uint8=False, stochastic=True):
+    """SFPSTOCHRND, integer flavour (tt-isa-documentation SFPSTOCHRND_IntInt.md functional
+    model), on one 32-bit sign-magnitude word c: the 32-bit sign-magnitude result."""
+    bits = prng & 0x7FFFFF if stochastic else 0x400000
+    sign = c & 0x80000000
+    mag = c & 0x7FFFFFFF
+    mag = (mag << 23) >> (shift & 31)
+    mag = (mag >> 23) + (1 if (mag & 0x7FFFFF) >= bits else 0)
+    if to_uint8:
+        mag, sign = min(mag, 255), 0
+    else:
+        mag = min(mag, 127)
+        if mag == 0:
+            sign = 0
+    return sign + mag

@@ -54,3 +54,14 @@ def test_gd_part_runs_with_presets():
     rows = v.vendor_gd(sources=("amd:prng_b32",), models=("quadratic_off",), n_seeds=1, iters=15)
     assert [r["source"] for r in rows] == ["pcg64", "amd:prng_b32"]
     assert all(np.isfinite(r["value"]) and r["value"] >= 0 for r in rows)
+
+
+def test_gd_part_uses_each_presets_rule_and_r_and_the_main_jobs_seeds():
+    from fxsim import QFormat
+    from fxsim.studies.gd_rounding import run_job
+    rows = v.vendor_gd(sources=("tenstorrent:sfpu",), models=("quadratic_off",), n_seeds=2, iters=12)
+    assert [(r["source"], r["r"], r["rule"]) for r in rows] == [("pcg64", 16, "trunc"),
+                                                                 ("tenstorrent:sfpu", 23, "ge")]
+    # pcg64 at r = 16, trunc is the main job's SR run (gd_rounding.run_job) with the same seeds
+    _, curves = run_job("quadratic_off", QFormat(16, 8), "pcg64", 0, 2, 12)
+    assert rows[0]["value"] == float(np.median(curves["SR"][:, -1]))

@@ -187,31 +187,56 @@ def vendor_accumulation(sources=VENDOR_SOURCES, steps=10**6, streams=("iid", "pe
     return rows
 
 
+def _gd_gaps(model_key, fmt, spec, seed, n_seeds, n_iters, r, rule):
+    """Final f(x) - f* of the main job's SR runs (``gd_rounding``: fused update, the SR
+    strategy's casts, its step size and seeds per seed index) with ``spec`` feeding SR at ``r``
+    bits and rule ``rule``."""
+    from ..gd_rounding import EPS, STRATEGIES, build_model
+    from ...accelerator import Accelerator
+    from ...optim import GD
+    model, t, _ = build_model(model_key, fmt)
+    casts = {role: (rnd, "saturate") for role, rnd in STRATEGIES["SR"].items()}
+    gaps = []
+    for k in range(n_seeds):
+        # the main job's seeds of seed index k (gd_rounding: SeedSequence([seed, crc32(model), k]))
+        gseed, aseed = np.random.SeedSequence([int(seed), zlib.crc32(model_key.encode()), k]
+                                              ).generate_state(2, np.uint32)
+        acc = Accelerator(fmt, fmt, prod=None, acc=QFormat(2 * fmt.wl, 2 * fmt.fl), casts=casts,
+                          source=spec, seed=int(aseed), r=r, eps=EPS, sr_rule=rule)
+        h = GD(model, acc, t, mode="exact", seed=int(gseed)).run(n_iters)
+        gaps.append(max(float(h.excess[-1]), 0.0))
+    return np.array(gaps)
+
+
 def vendor_gd(sources=VENDOR_SOURCES, models=("quadratic_off", "logistic"), n_seeds=3,
               iters=None, seed=0, fmt=QFormat(16, 8)) -> list:
-    """The main job's GD (``fxsim.studies.gd_rounding.run_job``: fused update, r = 16 for every
-    source) with SR fed by each preset: the median over seeds of the final f(x) - f*, against
-    pcg64's.
+    """The main job's GD (``fxsim.studies.gd_rounding``: fused update, SR on the grad and update
+    casts, its seeds) with SR fed by each preset at its own hardware r and rule (``HARDWARE``;
+    pcg64 at r = 16, trunc): the median over seeds of the final f(x) - f*, against pcg64 at the
+    same r and rule (the ``predicted`` column), so that z measures the generator, not the rule.
 
     >>> rows = vendor_gd(["amd:prng_b32"], models=("quadratic_off",), n_seeds=1, iters=5)
-    >>> [(r["source"], r["metric"]) for r in rows]
-    [('pcg64', 'gd_final_gap'), ('amd:prng_b32', 'gd_final_gap')]
+    >>> [(r["source"], r["r"], r["rule"], r["metric"]) for r in rows]
+    [('pcg64', 16, 'trunc', 'gd_final_gap'), ('amd:prng_b32', 16, 'trunc', 'gd_final_gap')]
     """
-    from ..gd_rounding import PRESETS as GD_PRESETS, run_job
+    from ..gd_rounding import PRESETS as GD_PRESETS
     rows = []
     for model in models:
         n_iters = iters or GD_PRESETS["quick"]["iters"]["quadratic" if model.startswith("quadratic")
                                                          else model]
-        base = None
+        ideal = {}                      # (r, rule) -> pcg64's gaps
         for spec in ("pcg64",) + tuple(s for s in sources if s != "pcg64"):
-            _, curves = run_job(model, fmt, spec, seed, n_seeds, n_iters)
-            gap = float(np.median(curves["SR"][:, -1]))
-            spread = float(np.std(curves["SR"][:, -1])) / math.sqrt(n_seeds) or 1e-30
-            if base is None:
-                base = (gap, spread)
-            rows.append(_rows(spec, 16, "trunc", stream=model, count=n_iters, metric="gd_final_gap",
-                              value=gap, predicted=base[0], stderr=max(base[1], spread),
-                              z=(gap - base[0]) / max(base[1], spread)))
+            r, rule = _hw(spec)
+            if (r, rule) not in ideal:
+                ideal[(r, rule)] = _gd_gaps(model, fmt, "pcg64", seed, n_seeds, n_iters, r, rule)
+            g = ideal[(r, rule)] if spec == "pcg64" else _gd_gaps(model, fmt, spec, seed, n_seeds,
+                                                                  n_iters, r, rule)
+            gap, spread = float(np.median(g)), float(np.std(g)) / math.sqrt(n_seeds)
+            base = float(np.median(ideal[(r, rule)]))
+            base_spread = float(np.std(ideal[(r, rule)])) / math.sqrt(n_seeds)
+            se = max(base_spread, spread) or 1e-30
+            rows.append(_rows(spec, r, rule, stream=model, count=n_iters, metric="gd_final_gap",
+                              value=gap, predicted=base, stderr=se, z=(gap - base) / se))
     return rows
 
 
@@ -289,10 +314,10 @@ def vendor_markdown(rows) -> str:
     return "\n".join([
         "## (e) Accelerators' SR generators vs ideal bits",
         "",
-        "Each preset at the r of its hardware conversion (GD: r = 16 for all). z = (value − what "
+        "Each preset at the r and rule of its hardware conversion (GD too). z = (value − what "
         f"ideal bits give) / σ of ideal bits; a preset is indistinguishable from ideal when every "
         f"|z| ≤ {Z_LIMIT:g}. The bias column's ideal value is spec §2's (rule ge: 2^-r LSB above "
-        "trunc); acf, lane correlation: 0; tile-mean spread: 1; GD: pcg64's gap.",
+        "trunc); acf, lane correlation: 0; tile-mean spread: 1; GD: pcg64's gap at the same r and rule.",
         "",
         markdown_table(head, body), ""])
 

@@ -1,0 +1,185 @@
+"""Running many independent jobs (``map_jobs``): in this process, on a Dask ``LocalCluster`` or
+on an existing Dask cluster (``scheduler=ADDRESS``).  The one runner of the sweeps
+(``fxsim.sweep.runner.run_sweep``) and of every study (``fxsim.studies._report.run_jobs``, and
+``gd-study``).  Jobs are pure functions of their arguments, so the results never depend on the
+number of workers or on the order they finish in; a job that raises, or whose worker dies, is
+retried (``retries``; a killed worker's task is re-run by the scheduler) and then reported,
+never lost.  Imports nothing of fxsim, so every layer above may use it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import uuid
+
+__all__ = ["map_jobs", "dask_client", "default_workers", "THREAD_VARS", "PRELOAD"]
+
+#: modules the local workers' fork server imports once (see ``dask_client``)
+PRELOAD = ("distributed", "fxsim", "fxsim.models", "fxsim.sweep.run", "fxsim.studies.gd_rounding")
+#: Dask's periodic bookkeeping made rarer on a local cluster: the event-loop tick (20 ms by
+#: default; only the "event loop blocked" warning uses it), the system monitor (500 ms) and the
+#: workers' statistical profiler (a sampling thread per worker, for the dashboard's profile
+#: page).  Idle, the client's process spends half the CPU with these (0.10-0.12 s instead of
+#: 0.22-0.26 s per 8 s, a 1-worker cluster kept busy 8 s at load 24, session 8); results are
+#: unchanged.
+QUIET = {"distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "2s",
+         "distributed.worker.profile.enabled": False}
+#: the thread-count variables Dask would set to 1 in its workers (see ``dask_client``)
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def default_workers() -> int:
+    """Worker processes of a local cluster by default: the cores this process may use.
+
+    >>> default_workers() >= 1
+    True
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _start_fork_server():
+    """Start multiprocessing's fork server (if not running) with ``PRELOAD`` and with SIGINT
+    ignored, which it and the workers it forks inherit: Ctrl-C (SIGINT to the whole process
+    group) is for this process, which stops the cluster; a worker never prints a traceback."""
+    from multiprocessing import forkserver
+    multiprocessing.set_forkserver_preload(list(PRELOAD))
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
+def dask_client(workers=None, scheduler=None, client=None):
+    """A ``distributed.Client``: ``client`` itself when given (left open), one connected to
+    ``scheduler`` (an address such as ``tcp://host:8786``), else one on a new ``LocalCluster`` of
+    ``workers`` processes (default ``default_workers()``) with one thread each, closed at the
+    end of the block.  The local workers keep this process's BLAS/OpenMP thread settings, so
+    linear algebra rounds in them as it does here; a remote cluster needs the same numpy, BLAS
+    and thread settings as the client for tables equal bit for bit to a serial run.
+
+    >>> with dask_client(workers=1) as c:          # doctest: +SKIP
+    ...     c.submit(abs, -2).result()
+    2
+    """
+    if client is not None:
+        yield client
+        return
+    from distributed import Client, LocalCluster
+    if scheduler is not None:
+        c = Client(scheduler)
+        try:
+            yield c
+        finally:
+            c.close()
+        return
+    import dask
+    # Dask sets OMP/MKL/OPENBLAS_NUM_THREADS=1 in its workers; keep this process's settings
+    # instead (as a process pool would), so that BLAS/LAPACK results (an eigvalsh, a matmul)
+    # round the same way in a worker as here and a table does not depend on where it ran
+    keep = {"MALLOC_TRIM_THRESHOLD_": 65536,
+            **{k: os.environ[k] for k in THREAD_VARS if k in os.environ}}
+    # workers come from a fork server that has imported fxsim and distributed once (2 s instead
+    # of 9 s for two workers on a busy 2-core machine); not a plain fork of this process, whose
+    # threads (Dask's event loop, pyarrow's pool) may hold a lock at the moment of the fork
+    method = "spawn"
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        method = "forkserver"
+        _start_fork_server()
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": keep,
+                          "distributed.worker.multiprocessing-method": method, **QUIET}):
+        # the scheduler first, then the workers in the background (tasks wait for them), so
+        # that Ctrl-C while they start finds a cluster to close; the dashboard on a free port
+        # (None still means 8787, and a second cluster on the machine then prints a warning)
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.CRITICAL)
+        c = None
+        try:
+            cluster.scale(workers or default_workers())
+            # a Client cut by Ctrl-C in its start is left half open (closed only at exit, with
+            # warnings): its start is waited for and the interruption raised right after
+            with _no_interrupt():
+                c = Client(cluster)
+            yield c
+        finally:
+            if c is not None:
+                with _no_interrupt():
+                    c.close()
+            with _no_interrupt():
+                _close(cluster)
+
+
+@contextlib.contextmanager
+def _no_interrupt():
+    """Hold a Ctrl-C back while the cluster closes (a close cut in the middle leaves Dask's
+    coroutines and worker processes behind); it is raised right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    old = signal.signal(signal.SIGINT, lambda *a: got.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
+
+
+def _close(cluster):
+    """Close a local cluster, also one interrupted while its workers start (Dask then fails
+    an internal check, which is no reason to hide the interruption)."""
+    try:
+        cluster.close(timeout=20)
+    except Exception:             # noqa: BLE001 - the workers are stopped all the same
+        pass
+
+
+def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None, retries=2,
+             name="job", on_workers=None):
+    """Yield ``(i, fn(jobs[i]), error)`` for every job as it finishes (``error``: None, or the
+    exception of a job that failed ``retries + 1`` times or whose worker kept dying).
+
+    ``serial`` (default: ``workers == 1`` and no ``scheduler``/``client``): in this process, in
+    job order; else on Dask (``dask_client``).  ``fn`` must be picklable (a module-level
+    function) and each job a pure function of its argument.  ``on_workers``: addresses of the
+    cluster's workers the jobs may run on (default any).
+
+    >>> sorted((i, r) for i, r, _ in map_jobs(abs, [-1, 2, -3], workers=1))
+    [(0, 1), (1, 2), (2, 3)]
+    """
+    jobs = list(jobs)
+    if serial is None:
+        serial = workers == 1 and scheduler is None and client is None
+    if serial:
+        for i, j in enumerate(jobs):
+            yield i, fn(j), None
+        return
+    from distributed import as_completed
+    token = uuid.uuid4().hex[:8]
+    with dask_client(workers, scheduler, client) as c:
+        futs = c.map(fn, jobs, key=[f"fxsim-{name}-{i}-{token}" for i in range(len(jobs))],
+                     pure=False, retries=retries, workers=on_workers, allow_other_workers=False)
+        index = {f.key: i for i, f in enumerate(futs)}
+        try:
+            # results gathered in the background, in batches, as the runs finish
+            for fut, res in as_completed(futs, with_results=True, raise_errors=False):
+                i = index[fut.key]
+                if fut.status == "error":
+                    yield i, None, fut.exception()
+                else:
+                    yield i, res, None
+                fut.release()
+        finally:
+            c.cancel([f for f in futs if not f.done()])

@@ -351,7 +351,7 @@ def _plot_c(rows, path):
     fig.legend(h, l, loc="lower center", ncol=4, fontsize=8, frameon=False)
     n = len({r["seed"] for r in rows}) if rows and "seed" in rows[0] else 1
     fig.suptitle(f"(c) Bayesian softmax regression on digits, {_src_label(src)}: mean ± standard error over "
-                 f"{n} seed(s); grey band: float64", fontsize=11)
+                 f"{n} seed(s); solid: SGLD, dashed: SGHMC; grey band: float64 ± s.e.", fontsize=11)
     fig.tight_layout(rect=(0, 0.13, 1, 0.94))
     fig.savefig(path, dpi=130)
     return path

@@ -91,3 +91,12 @@ def test_quick_tracking_study_verdicts(tmp_path):
         assert [h for c, h in v.items() if c.startswith(f"{pn}: every compressor class")] == [True]
         assert [h for c, h in v.items() if c.startswith(f"{pn}: a clipping")] == [True]
     assert (tmp_path / "tracking_logistic.csv").exists() and (tmp_path / "tracking_saturation.csv").exists()
+    # README: without the decaying scale the unsaturated word stalls at its LSB
+    stall = [r for r in res.rows if r["problem"] == "least_squares" and "no decay" in r["compressor"]]
+    assert stall and all(r["iters_to_tol"] is None and r["final_err"] > 1e-3 for r in stall)
+    # README: ρ = 0.93 clips most entries and stalls, ρ = 0.99 clips nothing and converges at ≈ ρ
+    for r in res.saturation:
+        if r["rho"] == 0.93:
+            assert r["clipped_fraction"] > 0.8 and r["iters_to_tol"] is None
+        if r["rho"] == 0.99 and r["scale"] == 1.0:
+            assert r["clipped"] == 0 and r["rate"] == pytest.approx(0.99, abs=2e-3)

@@ -189,8 +189,8 @@ def _n_jobs(p):
 def mean_se(values):
     """Mean and standard error (sd/√n, ddof 1; nan for one value) of ``values``.
 
-    >>> mean_se([1.0, 2.0, 3.0])
-    (2.0, 0.5773502691896257)
+    >>> m, s = mean_se([1.0, 2.0, 3.0]); m, round(s, 6)
+    (2.0, 0.57735)
     """
     v = np.asarray([x for x in values if x != "" and x is not None], dtype=np.float64)
     if v.size == 0:
@@ -234,7 +234,13 @@ def _sign(m, s, n, floor):
 
 def quantization_increase(rows, sampler, variant, fmt, source, eta):
     """Per-seed W2 increase caused by quantization in part (d): W2 of ``variant`` (in ``fmt``,
-    bits from ``source``) minus W2 of the same sampler in float64 at the same step and seed."""
+    bits from ``source``) minus W2 of the same sampler in float64 at the same step and seed.
+
+    >>> row = lambda v, w, f="Q(8,3)": dict(part="d", sampler="SGLD", variant=v, fmt=f, source="ideal",
+    ...                                     eta=0.1, seed=0, w2=w)
+    >>> quantization_increase([row("fp", 0.03), row("lpl", 0.05)], "SGLD", "lpl", "Q(8,3)", "ideal", 0.1)
+    {0: 0.020000000000000004}
+    """
     fp_src = _sources_ref(rows)
     base = _per_seed(rows, "w2", part="d", sampler=sampler, variant="fp", eta=eta, source=fp_src)
     q = _per_seed(rows, "w2", part="d", sampler=sampler, variant=variant, fmt=fmt, source=source, eta=eta)
@@ -604,7 +610,12 @@ def _verdicts_d(d, sources, formats):
 
 
 def verdicts_of(rows, sources=SOURCES, formats=FORMATS):
-    """The study's verdicts (one per claim, ``_report.verdict``) from its rows."""
+    """The study's verdicts (one per claim, ``_report.verdict``) from its rows (a part without
+    rows gives none).
+
+    >>> verdicts_of([])
+    []
+    """
     out = []
     for part, fn in (("a", _verdicts_a), ("b", _verdicts_b), ("c", _verdicts_c)):
         sel = _by(rows, part=part)

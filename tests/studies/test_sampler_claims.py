@@ -63,8 +63,8 @@ def test_part_d_rows_are_direct_runs_and_quantization_raises_w2(tmp_path):
         lpl = S.quantization_increase(d, alg, "lpl", "Q(8,3)", "ideal", 0.1)
         lpf = S.quantization_increase(d, alg, "lpf", "Q(8,3)", "ideal", 0.1)
         # SR re-quantization of the state adds ≈ Δ²/6 of variance per step (Δ = 1/8): W2 rises in
-        # every seed; LP-F keeps a float64 state: its W2 moves by far less
-        assert all(v > 0.005 for v in lpl.values()), (alg, lpl)
+        # every seed (by ≈ 0.022 in the full run); LP-F keeps a float64 state: its W2 moves by far less
+        assert all(v > 0 for v in lpl.values()) and np.mean(list(lpl.values())) > 0.008, (alg, lpl)
         assert max(abs(v) for v in lpf.values()) < 0.005, (alg, lpf)
     claims = [v["claim"] for v in res.verdicts]
     assert len(claims) == 3 and all("(d)" in c for c in claims)

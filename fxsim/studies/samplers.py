@@ -656,7 +656,7 @@ def run(out, quick=False, seed=0, progress=True, copy_figures_to=None, preset=No
 
     ``sources``: bit sources (``"ideal"`` = PCG64, ``"lfsr16"`` or any ``fxsim.make_source``
     spec); the first is the reference the others are compared with.  ``formats``: the formats
-    of part (d).  ``seeds``: seeds of parts (c) and (d) (default: the preset's 5 / 6, quick 2 /
+    of part (d).  ``seeds``: seeds of parts (c) and (d) (default: the preset's 5 / 6, quick 3 /
     3); seed i of a run is ``seed + i``.  ``workers``: processes (results do not depend on it).
 
     >>> import tempfile
@@ -736,7 +736,7 @@ def add_cli(sub):
                     "caused by quantization for both samplers at matched effective steps over formats "
                     "and seeds; each with ideal bits and a 16-bit LFSR. Writes OUT/samplers.csv, "
                     "OUT/samplers.md and one PNG per part, and prints one verdict line per claim.",
-        out="results/samplers", quick_help="fewer steps, chains and seeds (about 40 s; noisy)",
+        out="results/samplers", quick_help="fewer steps, chains and seeds (about 35 s of CPU; noisy)",
         seed_help="root seed of every run (multi-seed parts use seed, seed+1, ...)")
     p.add_argument("--sources", default=",".join(SOURCES),
                    help="comma-separated bit sources: ideal (PCG64), lfsr16 or any make_source spec; the "
@@ -745,7 +745,7 @@ def add_cli(sub):
                    help=f"comma-separated formats of part (d), e.g. 'Q(8,3),Q(6,3)' "
                         f"(default {','.join(FORMATS)})")
     p.add_argument("--seeds", type=pos_int, default=None,
-                   help="seeds of parts (c) and (d) (default 5 and 6; --quick 2 and 3)")
+                   help="seeds of parts (c) and (d) (default 5 and 6; --quick 3 and 3)")
     p.add_argument("--parts", default=",".join(PARTS), help="comma-separated parts to run (default a,b,c,d)")
     p.add_argument("--workers", type=pos_int, default=1, help="worker processes (default 1)")
     p.set_defaults(run=_cmd)

@@ -324,7 +324,8 @@ def _plot_fx(curves, path, word="Q3.5"):
             if res is None:
                 continue
             ls = "--" if "PCG64" in lab else ("-." if "no decay" in lab else "-")
-            ax.semilogy(np.arange(len(res.err_max)), res.err_max, ls=ls, lw=1.6,
+            # earlier curves drawn wider: the words whose curves coincide stay visible
+            ax.semilogy(np.arange(len(res.err_max)), res.err_max, ls=ls, lw=max(1.2, 4.5 - 1.0 * i),
                         color=COLORS[(i + 5) % len(COLORS)], label=lab)
         _error_axes(ax, title, "max_i ‖x_i − x*‖ / ‖x*‖ (log)", 9)
     fig.suptitle("Ring, least squares: round-to-nearest (RN) vs stochastic rounding (SR; 16-bit LFSR "

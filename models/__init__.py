@@ -42,7 +42,7 @@ from .mlp import MLP
 from .quadratic import LeastSquares, Quadratic, make_least_squares
 # -- models of the other algorithms and their protocols
 from .bayes_logistic import BayesLogistic
-from .distributed import DistributedLeastSquares
+from .distributed import DistributedLeastSquares, DistributedNonconvexLogistic
 from .protocols import FiniteSum, GDModel, SamplerTarget, TrackingAgents
 
 MODELS = {
@@ -75,7 +75,7 @@ def make_model(name: str, **kwargs):
 __all__ = ["Quadratic", "LeastSquares", "make_least_squares", "Rosenbrock", "Himmelblau",
            "LogisticRegression", "MLP", "load_dataset", "builtin_dataset", "BUILTIN", "MODELS",
            "make_model"]
-__all__ += ["DistributedLeastSquares", "BayesLogistic", "GDModel", "FiniteSum", "SamplerTarget",
+__all__ += ["DistributedLeastSquares", "DistributedNonconvexLogistic", "BayesLogistic", "GDModel", "FiniteSum", "SamplerTarget",
             "TrackingAgents"]
 
 # Models of the studies: the GD study's axis-aligned quadratic, the amplification study's decay

@@ -88,13 +88,13 @@ class BayesLogistic:
         else:
             idx = rng.integers(0, self.n_train, size=(C, self.batch))
             Xb, yb = self.X[idx], self.y[idx]
-        z = np.einsum("cnf,cfk->cnk", Xb, W) + c[:, None, :]
+        z = np.matmul(Xb, W) + c[:, None, :]          # matmul: BLAS, 5-10x einsum here
         z -= z.max(axis=2, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=2, keepdims=True)
         p[np.arange(C)[:, None], np.arange(yb.shape[1])[None, :], yb] -= 1.0
         B = Xb.shape[1]
-        gW = np.einsum("cnf,cnk->cfk", Xb, p) / B
+        gW = np.matmul(Xb.transpose(0, 2, 1), p) / B
         gc = p.sum(axis=1) / B
         g = np.concatenate([gW.reshape(C, -1), gc], axis=1)
         return g + th / (self.n_train * self.prior_var)

@@ -67,12 +67,20 @@ def parse_format(text):
 
 
 def format_name(fmt) -> str:
-    """How tables name a format: its float name or its fixed-point notation."""
+    """How tables name a format: its float name or its fixed-point notation.
+
+    >>> format_name(parse_format("bf16"))
+    'bf16'
+    """
     return fmt.name if isinstance(fmt, FloatFormat) else str(fmt)
 
 
 def split_digits(n_train=N_TRAIN):
-    """(X_train, y_train, X_test, y_test): the first ``n_train`` digits and the rest."""
+    """(X_train, y_train, X_test, y_test): the first ``n_train`` digits and the rest.
+
+    >>> [a.shape[0] for a in split_digits(512)]
+    [512, 512, 1285, 1285]
+    """
     from fxsim.models import builtin_dataset
     X, y = builtin_dataset("digits")
     if isinstance(n_train, bool) or not isinstance(n_train, int) or \
@@ -82,7 +90,11 @@ def split_digits(n_train=N_TRAIN):
 
 
 def train_model(n_train=N_TRAIN):
-    """The study's MLP 64→16→10 on the first ``n_train`` digits (He init of seed 0)."""
+    """The study's MLP 64→16→10 on the first ``n_train`` digits (He init of seed 0).
+
+    >>> train_model(64)
+    MLP(sizes=(64, 16, 10), m=64, dim=1210)
+    """
     from fxsim.models import MLP
     X, y, _, _ = split_digits(n_train)
     return MLP(sizes=(64, 16, 10), X=X, y=y, seed=0)
@@ -106,7 +118,11 @@ def test_accuracy(model, w, X, y) -> float:
 
 def live_words(model, k) -> list:
     """The ``k`` words with the largest |∂f/∂w| at the start (float64 gradient of the whole
-    training set at the He init), largest first."""
+    training set at the He init), largest first.
+
+    >>> live_words(train_model(64), 2)
+    [1204, 156]
+    """
     g = np.abs(np.asarray(model.grad(model.x0()), dtype=np.float64))
     return [int(i) for i in np.argsort(-g, kind="stable")[:k]]
 
@@ -246,7 +262,7 @@ def summarize(rows) -> list:
             s[f"n_{k}"] = int(a.size)
             s[f"mean_{k}"] = float(a.mean()) if a.size else math.nan
             s[f"std_{k}"] = float(a.std(ddof=1)) if a.size > 1 else math.nan
-        dists = [r["dist"] for r in mine if r["group"] == "perturbed"]
+        dists = [r["dist"] for r in mine if r["group"] == "perturbed" and r["dist"] is not None]
         s["max_dist"] = max(dists) if dists else math.nan
         vp, vs = s["std_perturbed"] ** 2, s["std_sgd_seed"] ** 2
         s["var_ratio"] = vp / vs if vs > 0 else math.inf

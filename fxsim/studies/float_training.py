@@ -75,6 +75,11 @@ class FloatGD:
     ``sr_seed`` (every cast of the run draws from this one stream, in order); ``seed``: the
     minibatch order (the same batches as ``fxsim.optim.GD`` with this seed); ``x0``: the start (float64 values,
     rounded to nearest-even into ``fmt``), default ``model.x0()``.
+
+    >>> from fxsim.models import MLP
+    >>> gd = FloatGD(MLP(sizes=(64, 4, 10)), "e4m3", "stochastic", lr=0.5, source="lfsr16")
+    >>> gd.step(); gd.codes.dtype, gd.fmt.name
+    (dtype('uint8'), 'e4m3')
     """
 
     def __init__(self, model, fmt, rounding="nearest_even", lr=0.1, wd=0.0, batch_size=None,

@@ -422,7 +422,7 @@ def _short(v):
 def _plot_heatmap(grid, lrs, wds, lam0, path):
     strategies_ = list(dict.fromkeys(r["strategy"] for r in grid))
     formats = list(dict.fromkeys(r.get("format", _FIXED) for r in grid))
-    fig = figure(5.0 * len(strategies_) + 1.5, 4.2 * len(formats) + 1.2, layout=None)
+    fig = figure(5.0 * len(strategies_) + 1.5, 4.2 * len(formats) + 1.2)
     axes = fig.subplots(len(formats), len(strategies_), sharey=True, squeeze=False)
     vmax = max(1.0, max(math.log10(max(r["max_l2"], 1.0)) for r in grid))
     for row, f in zip(axes, formats):
@@ -447,16 +447,15 @@ def _plot_heatmap(grid, lrs, wds, lam0, path):
             ax.set_title(f"{f}, {s}", fontsize=12)
         row[0].set_ylabel("weight decay wd", fontsize=12)
     axes[0][0].legend(fontsize=10, loc="upper right")
-    cb = fig.colorbar(im, ax=list(axes.ravel()), shrink=0.9)
+    cb = fig.colorbar(im, ax=list(axes.ravel()), shrink=0.8)
     cb.set_label("log10 max ‖w_A − w_B‖₂ (LSB or ulp)", fontsize=12)
     below = [r["max_l2"] for r in grid if r["lr"] < 2.0 / (lam0 + r["wd"])]
     beyond = [r["max_l2"] for r in grid if r["lr"] >= 2.0 / (lam0 + r["wd"])]
     span = "; ".join(f"{what} the edge: {_short(min(v))}–{_short(max(v))}"
                      for what, v in (("below", below), ("at or beyond", beyond)) if v)
     fig.suptitle("Largest distance between two trainings that start one LSB (ulp) apart\n("
-                 + span + "; × = run A or B collapsed to a constant output)", fontsize=13,
-                 y=1.02)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+                 + span + "; × = run A or B collapsed to a constant output)", fontsize=13)
+    fig.savefig(path, dpi=110)
     return path
 
 
@@ -466,7 +465,7 @@ def _plot_variance(var_rows, path):
     keys = list(dict.fromkeys((r["format"], r["strategy"]) for r in var_rows))
     groups = {"perturbed": ("tab:red", "o", -0.22), "sgd seed": ("0.35", "s", 0.0),
               "sr seed": ("tab:blue", "^", 0.22)}
-    fig = figure(max(7.0, 1.25 * len(keys) + 2), 4.8 * len(lrs), layout=None)
+    fig = figure(max(7.0, 1.25 * len(keys) + 2), 4.8 * len(lrs) + 0.6)
     axes = fig.subplots(len(lrs), 1, squeeze=False)[:, 0]
     for ax, lr in zip(axes, lrs):
         for g, (col, mk, dx) in groups.items():
@@ -488,8 +487,8 @@ def _plot_variance(var_rows, path):
                      f"(the unperturbed base run is in every group)", fontsize=12)
         ax.tick_params(axis="y", labelsize=11)
         ax.grid(alpha=0.3, axis="y")
-    axes[0].legend(fontsize=11, loc="best")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=11, frameon=False)
     fig.savefig(path, dpi=110)
     return path
 

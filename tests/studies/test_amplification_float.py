@@ -101,11 +101,32 @@ def test_float_pair_starts_one_ulp_apart_and_identical_starts_stay_identical(sma
     assert not same["l2"].any()
 
 
-def test_bf16_unstable_setting_amplifies_one_ulp():
-    m = amp.make_model(256)
-    r = amp.pair_run(m, "round-to-nearest", 1.25, perturb="lsb", n_iters=60,
+@pytest.fixture(scope="module")
+def study_model():
+    return amp.make_model(256)
+
+
+@pytest.mark.parametrize("strategy", list(amp.STRATEGIES))
+def test_bf16_unstable_setting_amplifies_one_ulp(study_model, strategy):
+    """README: beyond the edge (t = 1.25, wd = 0) one bf16 ulp grows ≥ 10³× for every
+    strategy."""
+    r = amp.pair_run(study_model, strategy, 1.25, perturb="lsb", n_iters=60,
                      fmt=FloatFormat.parse("bf16"), record_loss=False)
     assert r["l2"].max() >= 1e3, r["l2"].max()
+
+
+def test_fp32_one_ulp_can_vanish_under_shared_sr_bits(study_model):
+    """README: in fp32 the perturbed word moves to a larger binade in the first step, where the
+    two exact updates are ¼ ulp apart; SR from the shared 16-bit LFSR rounds both to the same
+    word, and the pair has merged for good by the second step (round-to-nearest keeps them
+    apart)."""
+    f = FloatFormat.parse("fp32")
+    r = amp.pair_run(study_model, "SR, LFSR n=16", 1.25, perturb="lsb", n_iters=5, fmt=f,
+                     record_loss=False)
+    assert r["l2"][0] == 1 and r["l2"][1] < 1 and not r["l2"][2:].any()
+    rn = amp.pair_run(study_model, "round-to-nearest", 1.25, perturb="lsb", n_iters=5, fmt=f,
+                      record_loss=False)
+    assert rn["l2"][1:].min() > 0
 
 
 def test_k3_and_bad_formats_are_refused(small):

@@ -23,6 +23,7 @@ LP-SVRG's plateau at the same b.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 
@@ -30,11 +31,11 @@ import numpy as np
 
 from ..optim.halp import HALP
 from ..optim.svrg import LPSGD, LPSVRG, SVRG
-from ._report import (add_study_parser, figure, finish, fmt_number, make_progress, markdown_table,
-                      write_csv)
+from ._report import (add_study_parser, arg_type, figure, finish, fmt_number, make_progress, markdown_table,
+                      print_study, verdict, verdict_lines, write_csv)
 
 __all__ = ["BITS", "R_BITS", "PROBLEMS", "build_problem", "fit_rate", "summarize", "run_one",
-           "run", "add_cli"]
+           "verdicts", "run", "add_cli"]
 
 BITS = (8, 16)
 R_BITS = 32
@@ -126,7 +127,7 @@ def _methods(key, b):
     return out
 
 
-def run_one(problem, key, method, b, epochs, seed):
+def run_one(problem, key, method, b, epochs, seed, source="ideal"):
     """One run of ``method`` (a ``STYLE`` key) on problem ``key`` at b bits; returns
     (Trace, grid description, μ used or None).
 
@@ -139,6 +140,7 @@ def run_one(problem, key, method, b, epochs, seed):
     a = cfg["alpha"]
     if method == "SVRG":
         return SVRG(problem, a, **kw).run(epochs), "float64", None
+    kw["source"] = source
     if method in ("LP-SGD", "LP-SVRG"):
         cls = LPSGD if method == "LP-SGD" else LPSVRG
         m = cls(problem, a, b, r=R_BITS, **kw)
@@ -190,6 +192,55 @@ def plot(traces, rows, keys, path):
     return path
 
 
+def _decades(rate):
+    return -math.log10(rate) if rate == rate and 0 < rate < 1 else 0.0
+
+
+def verdicts(rows, quick=False) -> list:
+    """One ``verdict`` per claim of the write-up, per problem and b (``rows``: the study's
+    rows).  The "far below the plateau" claim needs the full run's epochs: ``quick`` leaves it
+    not decided.
+
+    >>> r = lambda m, **k: dict(problem="p", b=8, key=m, lsb=2.0**-4, dim=4, **k)
+    >>> rows = [r("LP-SVRG", plateau=0.1, rate_per_epoch=0.9, final_err=0.1, saturated=0),
+    ...         r("SVRG", plateau=1e-15, rate_per_epoch=0.25, final_err=1e-15, saturated=0),
+    ...         r("HALP-pow2", plateau=1e-15, rate_per_epoch=0.27, final_err=1e-15, saturated=0)]
+    >>> [v["held"] for v in verdicts(rows)]
+    [True, True, True, True]
+    """
+    out = []
+    for key, b in dict.fromkeys((r["problem"], r["b"]) for r in rows):
+        blk = {r["key"]: r for r in rows if (r["problem"], r["b"]) == (key, b)}
+        if "SVRG" not in blk:
+            blk["SVRG"] = next(r for r in rows if r["problem"] == key and r["key"] == "SVRG")
+        lp, sv, h = blk["LP-SVRG"], blk["SVRG"], blk["HALP-pow2"]
+        where = f"{key}, b = {b}"
+        rms = lp["plateau"] / math.sqrt(lp["dim"]) / lp["lsb"]
+        out.append(verdict(f"{where}: LP-SVRG stalls on its grid (plateau ≥ ½ LSB RMS per "
+                           f"weight)", rms >= 0.5, f"plateau {lp['plateau']:.2g} = {rms:.2f} "
+                           f"LSB RMS"))
+        dh, ds = _decades(h["rate_per_epoch"]), _decades(sv["rate_per_epoch"])
+        out.append(verdict(f"{where}: HALP (power-of-two scale) keeps float64 SVRG's linear "
+                           f"rate (within 1.5× in decades per epoch)",
+                           ds > 0 and dh >= ds / 1.5,
+                           f"rate {h['rate_per_epoch']:.3f} vs {sv['rate_per_epoch']:.3f}"))
+        ratio = h["final_err"] / lp["plateau"]
+        out.append(verdict(f"{where}: HALP ends ≥ 10⁴ below LP-SVRG's plateau",
+                           None if quick else ratio <= 1e-4,
+                           f"ratio {ratio:.1e}" + (" (--quick: too few epochs to decide)"
+                                                   if quick else "")))
+        sat = sum(blk[k]["saturated"] for k in ("HALP-pow2", "HALP-exact") if k in blk)
+        out.append(verdict(f"{where}: no cast of HALP's offset z saturates (μ as chosen)",
+                           sat == 0, f"{sat} saturated casts"))
+        if "HALP-pow2-int" in blk:
+            di = _decades(blk["HALP-pow2-int"]["rate_per_epoch"])
+            out.append(verdict(f"{where}: the integer inner loop (b-bit data, exact MACs) "
+                               f"converges like float64 SVRG (within 1.5×)",
+                               ds > 0 and di >= ds / 1.5,
+                               f"rate {blk['HALP-pow2-int']['rate_per_epoch']:.3f}"))
+    return out
+
+
 def markdown(rows, meta) -> str:
     head = ["problem", "b", "method", "grid", "plateau ‖w−w*‖", "rate / epoch (fit epochs)",
             "final ‖w−w*‖", "final f−f*", "HALP final / LP-SVRG plateau", "saturated casts"]
@@ -208,15 +259,16 @@ def markdown(rows, meta) -> str:
 
 
 def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, problems=None,
-        epochs=None) -> dict:
+        epochs=None, source="ideal") -> dict:
     """Run the study; write ``halp_study.md``/``.csv`` (one row per run),
     ``halp_study_runs.csv`` (per-epoch errors) and ``halp_convergence.png`` into ``out_dir``;
     ``copy_figures_to`` gets web-size copies.  ``problems`` (subset of ``PROBLEMS``) and
-    ``epochs`` ({key: n}) shrink the run for tests.  Returns {"rows", "markdown", "files",
-    "seconds"}.
+    ``epochs`` ({key: n}) shrink the run for tests; ``source``: the SR bit source of every
+    low-precision run ("ideal" = PCG64, "lfsr" = a 32-bit LFSR, or any ``make_source`` spec).  Returns the ``StudyResult`` (``rows``,
+    ``markdown``, ``files``, ``seconds``, ``verdicts``: one per claim).  Python entry point:
 
     >>> res = run("results/halp_study", quick=True, progress=False)  # doctest: +SKIP
-    >>> print(res["markdown"])                                        # doctest: +SKIP
+    >>> print(verdict_lines(res.verdicts))                            # doctest: +SKIP
     """
     keys = list(PROBLEMS) if problems is None else list(problems)
     for k in keys:
@@ -233,7 +285,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
     traces, meta_run = {}, {}
     for key, method, b in jobs:
         t1 = time.perf_counter()
-        tr, grid, mu = run_one(probs[key], key, method, b, n_ep[key], seed)
+        tr, grid, mu = run_one(probs[key], key, method, b, n_ep[key], seed, source)
         traces[(key, method, b)] = tr
         meta_run[(key, method, b)] = (grid, mu, time.perf_counter() - t1)
         bar.update(1, f"{key} {method} b={b}")
@@ -246,7 +298,8 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
                 kb = (key, method, b if method != "SVRG" else 0)
                 grid, mu, sec = meta_run[kb]
                 r = {"problem": key, "b": b, "method": STYLE[method][0], "key": method,
-                     "grid": grid, "mu": mu, "seconds": round(sec, 3)}
+                     "grid": grid, "mu": mu, "seconds": round(sec, 3),
+                     "lsb": float(traces[kb].lsb), "dim": probs[key].dim}
                 r.update(summarize(traces[kb]))
                 block.append(r)
             lp = next(r for r in block if r["key"] == "LP-SVRG")["plateau"]
@@ -269,8 +322,11 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
                                     os.path.join(out_dir, "halp_convergence.png"))
     total = time.perf_counter() - t0
     md = markdown(rows, {"preset": "quick" if quick else "full", "seed": seed, "seconds": total})
-    md += "\nFigure: `halp_convergence.png`\n"
-    return finish(md, files, total, rows, copy_figures_to)
+    vs = verdicts(rows, quick)
+    md = md.replace("\n\n", "\n\n" + ("**--quick: fewer epochs; the figures are noisy.**\n\n"
+                                       if quick else "") + "## Verdict\n\n```\n"
+                    + verdict_lines(vs) + "\n```\n\n", 1)
+    return finish(md, files, total, rows, copy_figures_to, verdicts=vs)
 
 
 def add_cli(sub):
@@ -282,7 +338,7 @@ def add_cli(sub):
     >>> p.parse_args(["--quick"]).quick
     True
     """
-    return add_study_parser(
+    p = add_study_parser(
         sub, "halp-study", run,
         help="study: HALP (bit centering) vs LP-SGD, LP-SVRG and float64 SVRG",
         description="LP-SGD, LP-SVRG, float64 SVRG and HALP (power-of-two and exact scale) on "
@@ -291,3 +347,31 @@ def add_cli(sub):
                     "OUT/halp_study_runs.csv and OUT/halp_convergence.png.",
         out="results/halp_study", quick_help="fewer epochs (~10 s)",
         seed_help="seed of indices and SR bits")
+    p.add_argument("--source", type=arg_type(_source), default="ideal",
+                   help="SR bit source: ideal (PCG64), lfsr (32-bit LFSR) or any fxsim.make_source "
+                        "spec (philox, lfsr:16:fibonacci...) (default ideal)")
+    p.add_argument("--problems", type=arg_type(_problems), default=None,
+                   help=f"comma-separated problems (default all: {','.join(PROBLEMS)})")
+    p.set_defaults(run=_cmd)
+    return p
+
+
+def _source(text):
+    from ..optim.svrg import sr_source
+    sr_source(text, np.random.SeedSequence(0))
+    return text
+
+
+def _problems(text):
+    keys = [t.strip() for t in text.split(",") if t.strip()]
+    for k in keys:
+        build_problem(k)
+    if not keys:
+        raise ValueError("problems: give at least one")
+    return keys
+
+
+def _cmd(args) -> int:
+    return print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
+                           copy_figures_to=args.copy_figures, problems=args.problems,
+                           source=args.source))

@@ -145,10 +145,11 @@ def test_bad_constructor_input():
 def test_cli_registers_the_study(monkeypatch, tmp_path):
     from fxsim import cli
     assert "fxsim.studies.amplification" in cli.STUDY_MODULES
-    seen = {}
+    seen, extra = {}, {}
 
-    def fake_run(out, quick, seed, progress, copy_figures_to, workers):
+    def fake_run(out, quick, seed, progress, copy_figures_to, workers, **kw):
         seen.update(out=out, quick=quick, seed=seed, workers=workers)
+        extra.update(kw)
         return {"markdown": "table", "seconds": 0.0,
                 "files": {"md": "a.md", "csv": "a.csv", "sweep_png": "a.png"}}
 
@@ -156,6 +157,7 @@ def test_cli_registers_the_study(monkeypatch, tmp_path):
     assert cli.main(["amplification-study", "--quick", "--seed", "3", "--out",
                      str(tmp_path), "--workers", "1", "--no-progress"]) == 0
     assert seen == {"out": str(tmp_path), "quick": True, "seed": 3, "workers": 1}
+    assert extra["formats"] == list(amp.FORMATS) or tuple(extra["formats"]) == amp.FORMATS
 
 
 @pytest.mark.slow

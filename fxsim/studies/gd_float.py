@@ -293,6 +293,11 @@ def _descend(model, ug, uu, x0, n_iters):
 def run_job(job):
     """All strategies of one (model, format, offset, source, seed index): (rows, curves).
     ``job`` = (model, format, offset, source, seed, k, n_iters, n, strategies)."""
+    with threadpool_limits(1):            # small matrix products: BLAS threads only cost here
+        return _run_job(job)
+
+
+def _run_job(job):
     mk, fmt, offset, src, seed, k, n_iters, n, strategies = job
     model = build_model(mk, fmt, n=n, offset=offset)
     s_init, s_g, s_u = _seeds(seed, mk, k)

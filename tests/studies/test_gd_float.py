@@ -11,6 +11,14 @@ from fxsim.studies import gd_float as g
 from fxsim.studies.chop import FloatUnit, IdentityUnit
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """Small matrix products: BLAS threads only cost on a shared machine."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        yield
 DT = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2}
 
 
@@ -99,7 +107,7 @@ def small():
     """A small fixed-seed run: logistic regression on 300 digits, e4m3, 60 iterations, c = 0
     and c = 8, ideal bits and the 16-bit LFSR."""
     jobs = [("logistic10", "e4m3", c, src, 0, 0, 60, 300, tuple(g.STRATEGIES) if c == 0 else
-             ("round-to-nearest", "SR")) for c in (0.0, 8.0) for src in ("lfsr16", "pcg64")]
+             ("round-to-nearest", "SR")) for c, src in ((0.0, "lfsr16"), (0.0, "pcg64"), (8.0, "pcg64"))]
     rows = []
     for j in jobs:
         rows += g.run_job(j)[0]

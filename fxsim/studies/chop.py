@@ -94,7 +94,11 @@ def _values(fmt):
 
 
 class IdentityUnit:
-    """No rounding: every method computes in float64 (the float64 reference run)."""
+    """No rounding: every method computes in float64 (the float64 reference run).
+
+    >>> IdentityUnit().sub(np.array([16.0]), np.array([0.5])).tolist()
+    [15.5]
+    """
     fmt = None
 
     def round(self, x, v=None):

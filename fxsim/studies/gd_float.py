@@ -146,7 +146,7 @@ class MultinomialLogistic:
         self.dim = X.shape[1] * 10
         XtX = self.X.T @ self.X / len(y)
         self.L = 0.5 * float(np.linalg.eigvalsh(XtX).max()) + l2
-        self.t = 2.0 ** np.floor(np.log2(1.0 / self.L))
+        self.t = float(2.0 ** np.floor(np.log2(1.0 / self.L)))
 
     def x0(self, rng=None):
         return np.full(self.dim, self.offset)
@@ -236,7 +236,12 @@ class TwoLayerNet:
 
 
 def build_model(key, fmt, n=None, offset=0.0):
-    """The model ``key`` of ``MODELS`` on the digits rounded into ``fmt`` (first ``n`` rows)."""
+    """The model ``key`` of ``MODELS`` on the digits rounded into ``fmt`` (first ``n`` rows).
+
+    >>> m = build_model("logistic10", "e4m3", n=100, offset=2.0)
+    >>> m.dim, m.t, float(m.x0()[0])
+    (650, 0.125, 2.0)
+    """
     if key == "logistic10":
         return MultinomialLogistic(fmt, n=n, offset=offset)
     if key == "net":
@@ -292,7 +297,12 @@ def _descend(model, ug, uu, x0, n_iters):
 
 def run_job(job):
     """All strategies of one (model, format, offset, source, seed index): (rows, curves).
-    ``job`` = (model, format, offset, source, seed, k, n_iters, n, strategies)."""
+    ``job`` = (model, format, offset, source, seed, k, n_iters, n, strategies).
+
+    >>> rows, curves = run_job(("logistic10", "e4m3", 0.0, "pcg64", 0, 0, 3, 60, ("SR",)))
+    >>> rows[0]["strategy"], curves["SR"].shape
+    ('SR', (4,))
+    """
     with threadpool_limits(1):            # small matrix products: BLAS threads only cost here
         return _run_job(job)
 
@@ -323,7 +333,14 @@ def _key(r):
 
 
 def summarize(rows) -> list:
-    """Medians over seeds per (model, format, offset, source, strategy)."""
+    """Medians over seeds per (model, format, offset, source, strategy).
+
+    >>> r = dict(model="m", format="e4m3", offset=0.0, source="pcg64", strategy="SR", n_iters=5,
+    ...          initial_excess=2.0, final_excess=1.0, min_excess=1.0, accuracy=0.5,
+    ...          stall_iter=None, moved_last=0.1)
+    >>> summarize([r, dict(r, final_excess=3.0)])[0]["final_excess"]
+    2.0
+    """
     groups = {}
     for r in rows:
         groups.setdefault(_key(r), []).append(r)
@@ -356,7 +373,15 @@ def progress(summary, model, fmt, offset, source, strategy) -> float:
 
 def decide(summary) -> list:
     """The verdicts: RN stagnates above SR; RN's stagnation grows with the weights' magnitude
-    (SR's does not); SR_ε and signed-SR_ε beat SR; LFSR and ideal bits agree."""
+    (SR's does not); SR_ε and signed-SR_ε beat SR; LFSR and ideal bits agree.
+
+    >>> base = dict(model="m", format="e4m3", offset=0.0, source="pcg64", initial_excess=2.0,
+    ...             min_excess=0.0, accuracy=0.0, stall_iter=None, n_seeds=1, n_iters=5)
+    >>> s = [dict(base, strategy="round-to-nearest", final_excess=1.5, moved_last=0.0),
+    ...      dict(base, strategy="SR", final_excess=0.5, moved_last=0.1)]
+    >>> [(v["claim"], v["held"]) for v in decide(s)]
+    [('RN stagnates above SR (m, e4m3)', True)]
+    """
     out = []
     fmts = list(dict.fromkeys(s["format"] for s in summary))
     srcs = list(dict.fromkeys(s["source"] for s in summary))
@@ -407,6 +432,11 @@ def decide(summary) -> list:
 
 
 def markdown(summary, verdicts, meta) -> str:
+    """The study's markdown: settings, the verdict lines and the table of medians.
+
+    >>> print(markdown([], [], {"seed": 0}).splitlines()[2])
+    Settings: seed 0
+    """
     head = ["model", "format", "c", "source", "strategy", "final f−f*", "min f−f*", "accuracy",
             "first idle step", "moved last"]
     body = [[s["model"], s["format"], f"{s['offset']:g}", source_label(s["source"]), s["strategy"],
@@ -428,7 +458,13 @@ STYLE = {"round-to-nearest": "C0", "SR": "C1", "SR_ε": "C2", "signed-SR_ε": "C
 
 def plot(curves, summary, path) -> str:
     """One panel per (model, format) at c = 0 (median over seeds, solid: the ideal source,
-    dashed: the others) and one panel of RN and SR against the offset c."""
+    dashed: the others) and one panel of RN and SR against the offset c; returns ``path``.
+
+    >>> import os, tempfile
+    >>> c = {("logistic10", "e4m3", 0.0, "pcg64", "SR"): np.array([[2.0, 1.0]])}
+    >>> os.path.exists(plot(c, [], os.path.join(tempfile.mkdtemp(), "f.png")))
+    True
+    """
     panels = list(dict.fromkeys((k[0], k[1]) for k in curves if k[2] == 0.0))
     offs = sorted({k[2] for k in curves})
     n = len(panels) + (1 if len(offs) > 1 else 0)
@@ -493,7 +529,13 @@ def jobs_for(formats, seed, quick, sources, models=tuple(MODELS), offsets=OFFSET
 def run(out_dir, quick=False, seed=0, progress=True, *, formats=("e4m3", "e5m2"), sources=None,
         models=None, workers=2, copy_figures_to=None, jobs=None):
     """Run the float GD study (``formats``: float format names; ``sources``: make_source specs,
-    default lfsr16 and pcg64) and write its files into ``out_dir``."""
+    default lfsr16 and pcg64) and write its files into ``out_dir``.  ``jobs`` (tests) replaces
+    the preset's job list.  The quick preset takes ~35 s CPU, so the example is skipped:
+
+    >>> res = run("results/gd_float", quick=True)     # doctest: +SKIP
+    >>> sorted(res.files)                             # doctest: +SKIP
+    ['csv', 'gd_float_png', 'md', 'runs_csv']
+    """
     fmts = [str(FloatFormat.parse(f)) if not isinstance(f, str) else f for f in formats]
     for f in fmts:
         FloatFormat.parse(f)
@@ -531,7 +573,11 @@ def run(out_dir, quick=False, seed=0, progress=True, *, formats=("e4m3", "e5m2")
 
 def command(args, formats) -> int:
     """``fxsim gd-study --formats e4m3,...`` with float formats: run this study, print its
-    verdicts, table and files."""
+    verdicts, table and files (a fixed-point name among them is refused).
+
+    >>> from fxsim.cli import main
+    >>> main(["gd-study", "--formats", "e4m3", "--quick"])     # doctest: +SKIP
+    """
     bad = [f for f in str(args.formats).split(",") if f.strip() and not is_float_format(f)]
     if bad:
         raise ValueError(f"--formats: {', '.join(bad)} mixed with float formats; run fixed-point "

@@ -271,7 +271,13 @@ def acc_configs() -> list:
 def float_accumulation(steps=10**5, replicas=4, check_steps=300, streams=tuple(STREAMS),
                        configs=None, fmt="bf16", trace_points=100, seed=0, progress=False):
     """(f2) Rows: final sum / exact sum (mean and s.d. over the replicas) per stream and
-    configuration, ``recurrence_match`` over the first ``check_steps`` steps, and a trace."""
+    configuration, ``recurrence_match`` over the first ``check_steps`` steps, and a trace.
+
+    >>> rows = float_accumulation(steps=500, replicas=1, check_steps=10, streams=("iid",),
+    ...                           configs=[("nearest_even", None, None)], trace_points=2)
+    >>> sorted({r["metric"] for r in rows})
+    ['final_over_exact', 'final_over_exact_sd', 'final_sum', 'recurrence_match', 'sum']
+    """
     configs = acc_configs() if configs is None else configs
     F = fxsim.FloatFormat.parse(fmt)
     bar = make_progress(len(streams) * len(configs), "(f2) float accumulation", progress)
@@ -324,7 +330,13 @@ def dot_configs() -> list:
 def float_dot(ks=(64, 256, 1024), reps=32, accs=("bf16", "fp32"), dists=("positive", "zero-mean"),
               configs=None, seed=0, progress=False):
     """(f3) Rows: RMS relative error of ``reps`` dot products of length k of e4m3 vectors
-    (products exact in float64), accumulated s ← cast(s + a_i·b_i) in ``accs``."""
+    (products exact in float64), accumulated s ← cast(s + a_i·b_i) in ``accs``.
+
+    >>> rows = float_dot(ks=(8,), reps=2, accs=("fp32",), dists=("positive",),
+    ...                  configs=[("nearest_even", None, None)])
+    >>> rows[0]["metric"], rows[0]["k"]
+    ('rms_rel_error', 8)
+    """
     configs = dot_configs() if configs is None else configs
     e4m3 = fxsim.FloatFormat.parse("e4m3")
     K = max(ks)
@@ -368,6 +380,11 @@ def _sel(rows, **kw):
 
 
 def float_verdicts(rows) -> list:
+    """The verdicts of (f1)-(f3) from their rows (a part without rows gives none).
+
+    >>> float_verdicts([])
+    []
+    """
     out = []
     b = _sel(rows, study="float_bias")
     if b:
@@ -431,6 +448,11 @@ def float_verdicts(rows) -> list:
 
 
 def float_markdown(rows, verdicts, meta) -> str:
+    """Settings, verdict lines and one table per measurement.
+
+    >>> float_markdown([], [], {"seed": 0}).splitlines()[0]
+    '# LFSR vs ideal bits for float stochastic rounding'
+    """
     lines = ["# LFSR vs ideal bits for float stochastic rounding", "",
              "Settings: " + ", ".join(f"{k} {v}" for k, v in meta.items()), "",
              "## Verdicts", "", "```", verdict_lines(verdicts), "```", ""]
@@ -459,6 +481,12 @@ def float_markdown(rows, verdicts, meta) -> str:
 
 
 def plot_floats(rows, path) -> str:
+    """The three panels (bias against r, accumulation traces, dot-product errors); returns ``path``.
+
+    >>> import tempfile
+    >>> os.path.exists(plot_floats([], os.path.join(tempfile.mkdtemp(), "f.png")))
+    True
+    """
     fig = figure(16, 4.4)
     ax1, ax2, ax3 = fig.subplots(1, 3)
     for (fname, rule), ls in zip([(f, ru) for f in ("bf16", "e4m3") for ru in RULES],
@@ -479,7 +507,7 @@ def plot_floats(rows, path) -> str:
     tr = _sel(rows, study="float_acc_trace")
     for src in dict.fromkeys(r["source"] for r in tr):
         pts = [r for r in tr if r["source"] == src]
-        ax2.loglog([r["k"] for r in pts], [max(r["value"], 1e-6) for r in pts],
+        ax2.loglog([r["k"] for r in pts], [r["value"] if r["value"] > 0 else np.nan for r in pts],
                    "k-" if src == "exact" else "-", lw=2 if src == "exact" else 1, label=src)
     ax2.set_xlabel("step k")
     ax2.set_ylabel("sum")
@@ -489,7 +517,7 @@ def plot_floats(rows, path) -> str:
     d = _sel(rows, study="float_dot", stream="positive")
     for (acc, src) in dict.fromkeys((r["format"], r["source"]) for r in d):
         pts = _sel(d, format=acc, source=src)
-        ax3.loglog([r["k"] for r in pts], [max(r["value"], 1e-12) for r in pts],
+        ax3.loglog([r["k"] for r in pts], [r["value"] if r["value"] > 0 else np.nan for r in pts],
                    "o-" if acc == "bf16" else "s--", label=f"{acc}: {src}")
     ax3.set_xlabel("dot-product length k")
     ax3.set_ylabel("RMS relative error")
@@ -502,7 +530,13 @@ def plot_floats(rows, path) -> str:
 
 def run_floats(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None):
     """Run (f1)-(f3), write ``compare_rng_floats.csv``, ``compare_rng_floats.md`` and
-    ``compare_rng_floats.png`` into ``out_dir``; returns the ``StudyResult`` (with ``verdicts``)."""
+    ``compare_rng_floats.png`` into ``out_dir``; returns the ``StudyResult`` (with ``verdicts``).
+    ``quick=True`` takes ~12 s CPU, so the example is skipped:
+
+    >>> res = run_floats("results/compare_rng", quick=True)     # doctest: +SKIP
+    >>> sorted(res.files)                                        # doctest: +SKIP
+    ['csv', 'floats_png', 'md']
+    """
     p = FLOAT_PRESETS["quick" if quick else "full"]
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()

@@ -4,6 +4,9 @@
   (``fxsim compare-rng``; measurements, with ``compare_rng_report`` and ``compare_rng_figures``).
 - ``fxsim.studies.gd_rounding``: gradient descent with round-to-nearest, SR, SR_ε and
   signed-SR_ε on the emulated accelerator (``fxsim gd-study``).
+- ``gd_float``: GD in 8-bit floats (Xia et al., JOTA 2024), run by ``fxsim gd-study --formats
+  e4m3,e5m2``; ``compare_rng.floats``: LFSR vs ideal bits for float SR (``compare-rng --floats``);
+  ``chop``: their float arithmetic (float64, one rounding per operation).
 - ``halp``, ``amplification``, ``tracking``, ``samplers``: ``fxsim halp-study``,
   ``amplification-study``, ``tracking-study``, ``sampler-study``.
 - ``unfolded``: LISTA, ADMM-CSNet and an FFNN under GD, float64 and fixed point

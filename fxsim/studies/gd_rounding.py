@@ -62,6 +62,7 @@ import numpy as np
 from ._report import (add_study_options, arg_type, figure, finish, fmt_number, markdown_table, pos_int,
                       make_progress, print_study, study_scheduler, write_csv)
 
+from . import gd_float
 from ..accelerator import Accelerator
 from ..optim import GD, stagnation_level
 from ..qformat import QFormat
@@ -730,6 +731,9 @@ def command(args) -> int:
     >>> from fxsim.cli import main
     >>> main(["gd-study", "--quick"])     # doctest: +SKIP
     """
+    floats = gd_float.float_formats(getattr(args, "formats", None))
+    if floats:      # float formats: GD in low-precision floats (Xia et al., JOTA 2024)
+        return gd_float.command(args, floats)
     if getattr(args, "export_sweep", None):
         with open(args.export_sweep, "w") as fh:
             fh.write(dump_toml(sweep_config(quick=args.quick, seed=args.seed, models=args.models,
@@ -774,5 +778,9 @@ def add_cli(sub):
                    help="comma-separated bit sources, each a make_source spec: "
                         "lfsr[N][:N][:galois|fibonacci][:serial|state][:lanes=L] or "
                         "ideal[:pcg64|philox|...] (default: lfsr16,pcg64)")
+    p.add_argument("--formats", metavar="LIST",
+                   help="float formats (e4m3, e5m2, bf16, fp16, E<e>M<m>...): run GD in those "
+                        "floats instead (fxsim.studies.gd_float: multinomial logistic regression "
+                        "and a two-layer network on digits, Xia et al. JOTA 2024)")
     p.set_defaults(run=command)
     return p

@@ -37,11 +37,12 @@ from .measure import *  # noqa: F401,F403  (the measurements' public names, as b
 from .measure import (PRESETS, accumulation, error_acf, lanes, sr_bias, sr_bias_sawtooth)
 from .measure import __all__ as _measure_all
 from .report import markdown, write_csv
+from .floats import run_floats
 from .vendor import VENDOR_FIGURE, plot_vendor, vendor_markdown, vendor_rows
 
 __all__ = _measure_all + ["FIGURES", "plot_bias", "plot_acf", "plot_accumulation", "plot_lanes",
                           "write_csv", "markdown", "run", "add_cli", "vendor_rows", "vendor_markdown",
-                          "plot_vendor", "VENDOR_FIGURE"]
+                          "plot_vendor", "VENDOR_FIGURE", "run_floats"]
 
 
 def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, vendor=False) -> dict:
@@ -120,7 +121,15 @@ def add_cli(sub):
                    help="add (e): the accelerators' SR generators (AMD, Tenstorrent, cuRAND, "
                         "Graphcore, xoroshiro128+) vs ideal bits (about 1 min more with --quick)")
 
+    p.add_argument("--floats", action="store_true",
+                   help="run the float part instead (floats.py): r-bit SR bias into bf16/e4m3, "
+                        "10^6 increments summed in bf16, e4m3 dot products in bf16/fp32 "
+                        "accumulators; writes OUT/compare_rng_floats.*")
+
     def cmd(args) -> int:
+        if args.floats:
+            return print_study(run_floats(args.out, quick=args.quick, seed=args.seed,
+                                          progress=args.progress, copy_figures_to=args.copy_figures))
         return print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
                                copy_figures_to=args.copy_figures, vendor=args.vendor))
     p.set_defaults(run=cmd)

@@ -29,7 +29,8 @@ samples, for minibatches) in ``loss``, ``grad``, ``fx_grad``.
 
 Models: ``Quadratic``, ``LeastSquares`` (+ ``make_least_squares``), ``Rosenbrock``,
 ``Himmelblau``, ``LogisticRegression``, ``MLP``; for the other algorithms the finite sums
-``finite_sum.LinearRegression``/``SoftmaxRegression`` (SVRG, HALP), ``DistributedLeastSquares``
+``finite_sum.LinearRegression``/``SoftmaxRegression`` (SVRG, HALP), ``DistributedLeastSquares``,
+``DistributedNonconvexLogistic``
 (gradient tracking) and ``BayesLogistic`` (samplers).  ``protocols`` declares what each
 algorithm needs (``GDModel``, ``FiniteSum``, ``SamplerTarget``, ``TrackingAgents``).  Data: ``builtin_dataset(name)`` (scikit-learn's
 bundled breast cancer / digits, nothing downloaded) and ``load_dataset(path)`` for user

@@ -100,3 +100,12 @@ def test_quick_tracking_study_verdicts(tmp_path):
             assert r["clipped_fraction"] > 0.8 and r["iters_to_tol"] is None
         if r["rho"] == 0.99 and r["scale"] == 1.0:
             assert r["clipped"] == 0 and r["rate"] == pytest.approx(0.99, abs=2e-3)
+
+
+def test_satisfies_the_tracking_protocol(P):
+    import typing
+    from fxsim.models import protocols as PR
+    assert isinstance(P, PR.TrackingAgents)
+    for name in set(typing.get_type_hints(PR.TrackingAgents)):
+        assert hasattr(P, name), name
+    assert P.f_star == pytest.approx(P.loss(P.x_star), rel=1e-12)

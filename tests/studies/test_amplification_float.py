@@ -115,6 +115,22 @@ def test_bf16_unstable_setting_amplifies_one_ulp(study_model, strategy):
     assert r["l2"].max() >= 1e3, r["l2"].max()
 
 
+def test_bf16_round_to_nearest_does_not_merge_below_the_edge(study_model):
+    """README: at t = 0.25, wd = 0.1 round-to-nearest merges the fixed-point pair but the bf16
+    pair drifts apart (tens of ulps)."""
+    r = amp.pair_run(study_model, "round-to-nearest", 0.25, 0.1, perturb="lsb", n_iters=100,
+                     fmt=FloatFormat.parse("bf16"), record_loss=False)
+    assert r["l2"][-1] > 16 and r["rel"][-1] < 0.05
+
+
+def test_between_the_edge_and_t_one_the_fixed_pair_stays_within_a_thousand_lsb(study_model):
+    """README: the start's edge (t ≈ 0.56) does not mark where runs separate; at t = 0.75 the
+    1-LSB pair stays within ~10³ LSB."""
+    r = amp.pair_run(study_model, "round-to-nearest", 0.75, 0.0, perturb="lsb", n_iters=100,
+                     record_loss=False)
+    assert r["l2"].max() <= 2000, r["l2"].max()
+
+
 def test_fp32_one_ulp_can_vanish_under_shared_sr_bits(study_model):
     """README: in fp32 the perturbed word moves to a larger binade in the first step, where the
     two exact updates are ¼ ulp apart; SR from the shared 16-bit LFSR rounds both to the same

@@ -1174,18 +1174,50 @@ def mul(a, b, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=None,
 
 # -- dot products ----------------------------------------------------------------------------
 
+class _MacPlan:
+    """What a dot product derives from its formats, inner length and modes alone (``_mac``)."""
+    __slots__ = ("fa", "fb", "acc", "fmt", "cp", "ca", "co", "casts", "per_el", "sa", "sp",
+                 "fl_p", "fl_acc", "ua", "ub", "amax", "bmax", "lane")
+
+
+_MAC_PLANS = {}    # deterministic calls: (op, formats, K, dtypes, modes and their types) -> plan
+
+
 def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tuple, roles: tuple,
          v, source, draws) -> FixedArray:
     """Shared driver: A is (M, K) raw, B is (K, N) raw; every output is a spec §4 dot.  call:
-    the call's (rounding, overflow, r, eps, sr_rule); roles: the same for prod, acc, out."""
+    the call's (rounding, overflow, r, eps, sr_rule); roles: the same for prod, acc, out.
+    A call without v, source and draws whose casts are all deterministic keeps its checked
+    plan (``_MacPlan``) for the next call with equal arguments of the same types."""
+    key = None
+    if v is None and source is None and draws is None:
+        key = (op, A.fmt, B.fmt, A.shape[1], A.raw.dtype, B.raw.dtype, acc, prod, fmt,
+               acc.__class__, prod.__class__, fmt.__class__, call, roles,
+               tuple(x.__class__ for x in call), tuple(x.__class__ for t in roles for x in t))
+        try:
+            plan = _MAC_PLANS.get(key)
+        except TypeError:                  # an unhashable argument: refused below
+            plan = key = None
+        if plan is not None:
+            return _mac_run(plan, op, A, B, out_shape, v, source, draws)
+    plan = _mac_plan(op, A, B, acc, prod, fmt, call, roles, source, draws)
+    if key is not None and plan.per_el == 0:
+        if len(_MAC_PLANS) >= 512:
+            _MAC_PLANS.clear()
+        _MAC_PLANS[key] = plan
+    return _mac_run(plan, op, A, B, out_shape, v, source, draws)
+
+
+def _mac_plan(op, A: FixedArray, B: FixedArray, acc, prod, fmt, call: tuple, roles: tuple,
+              source, draws) -> _MacPlan:
+    """The checks and formats of ``_mac`` (ValueError on a refused call)."""
     _check_modes(*call)
     for role, (rounding, overflow, *_) in zip(("prod", "acc", "out"), roles):
         check_name(f"{role}_rounding", rounding, ROUNDING)
         check_name(f"{role}_overflow", overflow, OVERFLOW)
     _check_source(source, draws)
     fa, fb = A.fmt, B.fmt
-    M, Kd = A.shape
-    N = B.shape[1]
+    Kd = A.shape[1]
     prod = None if prod is None else qformat(prod)
     acc = None if acc is None else qformat(acc)
     pext = [x * y for x in (fa.min_raw, fa.max_raw) for y in (fb.min_raw, fb.max_raw)]
@@ -1226,13 +1258,28 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tupl
         + (1 if co is not None and co.stochastic else 0)
     # the MAC kernels read int64 words; uint64 words travel as int64 bits with a flag
     ua, ub = A.raw.dtype == np.uint64, B.raw.dtype == np.uint64
-    ra, rb = A.raw, B.raw     # converted below, once, to what the chosen kernel reads
     amax = max(abs(fa.min_raw), fa.max_raw)
     bmax = max(abs(fb.min_raw), fb.max_raw)
     lane = None
     if (cp is None and ca is not None and sa >= 1 and ca.ovf != Overflow.OV_ERROR and not ua
             and not ub and (co is None or not co.stochastic)):
         lane = _round_lane(ca, acc, sa, amax, bmax)
+    p = _MacPlan()
+    p.fa, p.fb, p.acc, p.fmt, p.cp, p.ca, p.co = fa, fb, acc, fmt, cp, ca, co
+    p.casts, p.per_el, p.sa, p.sp, p.fl_p, p.fl_acc = casts, per_el, sa, sp, fl_p, fl_acc
+    p.ua, p.ub, p.amax, p.bmax, p.lane = ua, ub, amax, bmax, lane
+    return p
+
+
+def _mac_run(p: _MacPlan, op, A: FixedArray, B: FixedArray, out_shape, v, source,
+             draws) -> FixedArray:
+    """The dot products of a checked plan: the kernel, the output cast, the counters."""
+    fa, fb, acc, fmt, cp, ca, co = p.fa, p.fb, p.acc, p.fmt, p.cp, p.ca, p.co
+    casts, per_el, sa, sp, fl_p, fl_acc = p.casts, p.per_el, p.sa, p.sp, p.fl_p, p.fl_acc
+    ua, ub, amax, bmax, lane = p.ua, p.ub, p.amax, p.bmax, p.lane
+    M, Kd = A.shape
+    N = B.shape[1]
+    ra, rb = A.raw, B.raw     # converted below, once, to what the chosen kernel reads
     # a rounding MAC array fed by a BitSource draws tile by tile: no draws array
     streamed = lane is not None and ca.stochastic and draws is None and isinstance(source, BitSource)
     work = M * N * (8 + 8 * (0 if streamed else per_el)) + 8 * (A.size + B.size)

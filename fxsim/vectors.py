@@ -350,6 +350,13 @@ def export_vectors(folder, op, *, inputs=None, count=None, seed=1,
     format of a cast, and the default of ``a_fmt``/``b_fmt``; ``acc``/``prod`` the accumulator and
     product formats of dot/matmul (None: exact).
 
+    Float casts (spec sections 7.2, 9): ``op="cast"`` with ``fmt`` a float format (a
+    ``FloatFormat`` or a name such as ``"bf16"``, ``"e4m3"``, ``"e5m2"``) and ``in_fmt`` a float
+    format (``"fp32"``) or a QFormat, or ``inputs`` a ``FloatArray``: x and y hold codes, their
+    port entries a ``float`` object; ``rounding`` and ``overflow`` take the float names
+    (``fxsim.floatcast.FLOAT_ROUNDING``, ``FLOAT_OVERFLOW``; default overflow still
+    ``"saturate"``); ``mode.mem`` and ``MODE`` when ``rtl/f32_cvt.v`` can do the cast.
+
     Modes as ``fxsim.cast``: ``mode`` (a ``CastMode``, or what ``CastMode.of`` takes) or the
     separate ``rounding``, ``overflow``, and for stochastic rounding ``r``, ``eps``, ``sr_rule``
     (not both); ``v`` (signed_stochastic_eps: an array of the output's shape; None:

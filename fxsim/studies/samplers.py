@@ -19,9 +19,10 @@ run with ideal PCG64 bits and with a 16-bit LFSR (serial rule, r = 16) as the SR
     the first source only (``sources=("lfsr16",)`` runs it with the LFSR).
 
 Each claim gets one verdict line (``verdicts_of``): held when every (format, step) cell
-favours it beyond the 95 % t-interval of its per-seed differences and beyond a floor (W2 0.002,
-NLL 0.005, error 0.5 points), did not hold when one cell goes against it so, not decided
-otherwise (and with fewer than 3 seeds).  ``run(..., sources=, formats=, seeds=, parts=, workers=)`` is the
+favours it beyond the 95 % t-interval of its per-seed differences (Bonferroni over the cells of
+the claim) and beyond a floor (W2 0.002, NLL 0.005, error 0.5 points), did not hold when one
+cell goes against it so, not decided otherwise (and with fewer than 3 seeds; a claim of no
+change needs 5).  ``run(..., sources=, formats=, seeds=, parts=, workers=)`` is the
 Python entry point (``fxsim sampler-study --sources --formats --seeds --parts --workers``).
 
 Metrics: exact W2 from quantiles and the density L2 distance (bins = the format's grid) for
@@ -51,6 +52,7 @@ LABEL = {"fp": "FP (float64)", "lpf": "LP-F", "lpl": "LP-L (naive)", "vc": "VC L
 COLORS = {"fp": "black", "lpf": "tab:blue", "lpl": "tab:red", "vc": "tab:green"}
 PARTS = ("a", "b", "c", "d")
 W2_FLOOR, NLL_FLOOR, ERR_FLOOR = 0.002, 0.005, 0.005    # differences smaller than these do not matter
+MIN_SEEDS_UNCHANGED = 5
 D_GAMMA = D_U = 2.0          # (d): SGHMC at u·η/γ = η, the SGLD step it is compared with
 
 PRESETS = {
@@ -223,11 +225,13 @@ def _cell(values, floor):
     return mean_se(v) + (len(v), floor)
 
 
-def _sign(m, s, n, floor):
+def _sign(m, s, n, floor, family=1):
     """+1 / −1 when the mean of n per-seed differences is beyond the 95 % t-interval (n − 1
-    degrees of freedom) and beyond ``floor`` (the smallest difference that matters), else 0."""
+    degrees of freedom; Bonferroni over ``family`` cells judged together) and beyond ``floor``
+    (the smallest difference that matters), else 0."""
     from scipy.stats import t
-    if n < 3 or math.isnan(m) or math.isnan(s) or abs(m) <= max(floor, t.ppf(0.975, n - 1) * s):
+    q = t.ppf(1 - 0.025 / family, n - 1) if n > 1 else math.inf
+    if n < 3 or math.isnan(m) or math.isnan(s) or abs(m) <= max(floor, q * s):
         return 0
     return 1 if m > 0 else -1
 
@@ -536,9 +540,9 @@ def _verdicts_b(b, sources):
 
 
 def _cells_verdict(cells):
-    """held: every cell favours the claim (``_sign`` > 0); False: some cell goes against it;
-    None otherwise (ties, or fewer than 3 seeds)."""
-    signs = [_sign(*c) for c in cells]
+    """held: every cell favours the claim (``_sign`` > 0, family-wise over the cells); False:
+    some cell goes against it; None otherwise (ties, or fewer than 3 seeds)."""
+    signs = [_sign(*c, family=len(cells)) for c in cells]
     if signs and all(x > 0 for x in signs):
         return True
     if any(x < 0 for x in signs):
@@ -580,12 +584,13 @@ def _verdicts_c(c, sources):
                     m, s = cells[-1][:2]
                     if worst is None or abs(m) > abs(worst[0]):
                         worst = (m, s, alg, var, fmt)
-        moved = [x for x in cells if _sign(*x) != 0]
+        moved = [x for x in cells if _sign(*x, family=len(cells)) != 0]
         fig = (f"largest change {100 * worst[0]:+.1f} ± {100 * worst[1]:.1f} points ({worst[2]} "
                f"{LABEL[worst[3]]}, {worst[4]}); {len(moved)} of {len(cells)} (sampler, variant, format) "
-               f"cells changed beyond the 95 % interval, {n} seeds")
+               f"cells changed beyond the family-wise 95 % interval, {n} seeds")
+        # "unchanged" is a claim of no effect: decided only with enough seeds to see one
         out.append(verdict(f"(c) digits: {src} bits leave the test error of LP-F, LP-L and VC unchanged "
-                           f"(vs {ref})", None if n < 3 else not moved, fig))
+                           f"(vs {ref})", None if n < MIN_SEEDS_UNCHANGED else not moved, fig))
     return out
 
 
@@ -736,7 +741,7 @@ def add_cli(sub):
                     "caused by quantization for both samplers at matched effective steps over formats "
                     "and seeds; each with ideal bits and a 16-bit LFSR. Writes OUT/samplers.csv, "
                     "OUT/samplers.md and one PNG per part, and prints one verdict line per claim.",
-        out="results/samplers", quick_help="fewer steps, chains and seeds (about 35 s of CPU; noisy)",
+        out="results/samplers", quick_help="fewer steps, chains and seeds (about 40 s of CPU; noisy)",
         seed_help="root seed of every run (multi-seed parts use seed, seed+1, ...)")
     p.add_argument("--sources", default=",".join(SOURCES),
                    help="comma-separated bit sources: ideal (PCG64), lfsr16 or any make_source spec; the "

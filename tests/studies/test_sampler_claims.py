@@ -25,6 +25,8 @@ def test_mean_se_and_sign_against_scipy():
     assert S._sign(t * s * 0.99, s, n, 0.0) == 0 and S._sign(-t * s * 1.01, s, n, 0.0) == -1
     assert S._sign(m, s, n, 0.3) == 0                           # below the floor
     assert S._sign(1.0, 0.01, 2, 0.0) == 0                      # fewer than 3 seeds: no decision
+    tb = stats.t.ppf(1 - 0.025 / 12, n - 1)                     # Bonferroni over 12 cells
+    assert S._sign(tb * s * 1.01, s, n, 0.0, family=12) == 1 and S._sign(tb * s * 0.99, s, n, 0.0, family=12) == 0
 
 
 def test_cells_verdict_rule():

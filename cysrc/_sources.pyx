@@ -664,6 +664,34 @@ cdef extern from *:
     void fxs_pcg64_fill(fxs_u128* s, fxs_u128 inc, uint64_t* out, int64_t n, int sh) noexcept nogil
 
 
+cdef extern from *:
+    """
+    static void fxs_sfc64_fill(uint64_t* s, uint64_t* out, int64_t n, int sh) {
+        /* numpy's SFC64 (sfc64.h) stepped inline; s: its state words a, b, c and counter w */
+        uint64_t a = s[0], b = s[1], c = s[2], w = s[3];
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t tmp = a + b + w++;
+            a = b ^ (b >> 11);
+            b = c + (c << 3);
+            c = ((c << 24) | (c >> 40)) + tmp;
+            out[i] = tmp >> sh;
+        }
+        s[0] = a; s[1] = b; s[2] = c; s[3] = w;
+    }
+    """
+    void fxs_sfc64_fill(uint64_t* s, uint64_t* out, int64_t n, int sh) noexcept nogil
+
+
+def sfc64_fill(uint64_t[::1] state, uint64_t[::1] out, int r):
+    """out[i] = the next words of numpy's SFC64 whose state words (a, b, c, counter) are
+    ``state`` (moved past them in place), >> (64 - r), 1 <= r <= 64."""
+    if state.shape[0] != 4 or not 1 <= r <= 64:
+        raise ValueError("sfc64_fill: state must hold 4 words and 1 <= r <= 64")
+    if out.shape[0]:
+        with nogil:
+            fxs_sfc64_fill(&state[0], &out[0], out.shape[0], 64 - r)
+
+
 ctypedef struct pcg64_st:
     fxs_u128 state
     fxs_u128 inc

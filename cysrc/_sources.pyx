@@ -628,9 +628,68 @@ cdef extern from *:
         *s = x;
         return (v >> rot) | (v << ((-rot) & 63));
     }
+    static inline uint64_t fxs_xsl_rr(fxs_u128 x) {
+        uint64_t v = (uint64_t)(x >> 64) ^ (uint64_t)x;
+        unsigned rot = (unsigned)(x >> 122);
+        return (v >> rot) | (v << ((-rot) & 63));
+    }
+    static void fxs_pcg64_fill(fxs_u128* s, fxs_u128 inc, uint64_t* out, int64_t n, int sh) {
+        /* n words >> sh in stream order from four lanes of the same stream: lane k holds the
+           state k + 1 steps ahead and steps 4 at a time (x -> M^4 x + inc (M^3 + M^2 + M + 1)),
+           so the four 128-bit multiply chains run side by side instead of one after another */
+        fxs_u128 st = *s, M = FXS_PCG_MULT;
+        int64_t i = 0;
+        if (n >= 8) {
+            fxs_u128 M2 = M * M, M4 = M2 * M2, C4 = inc * (M2 * M + M2 + M + 1);
+            fxs_u128 x0 = st * M + inc, x1 = x0 * M + inc, x2 = x1 * M + inc, x3 = x2 * M + inc;
+            for (;;) {
+                out[i] = fxs_xsl_rr(x0) >> sh;
+                out[i + 1] = fxs_xsl_rr(x1) >> sh;
+                out[i + 2] = fxs_xsl_rr(x2) >> sh;
+                out[i + 3] = fxs_xsl_rr(x3) >> sh;
+                st = x3;
+                i += 4;
+                if (i + 4 > n)
+                    break;
+                x0 = x0 * M4 + C4; x1 = x1 * M4 + C4; x2 = x2 * M4 + C4; x3 = x3 * M4 + C4;
+            }
+        }
+        for (; i < n; i++)
+            out[i] = fxs_pcg64_next(&st, inc) >> sh;
+        *s = st;
+    }
     """
     ctypedef unsigned long long fxs_u128
     uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) noexcept nogil
+    void fxs_pcg64_fill(fxs_u128* s, fxs_u128 inc, uint64_t* out, int64_t n, int sh) noexcept nogil
+
+
+cdef extern from *:
+    """
+    static void fxs_sfc64_fill(uint64_t* s, uint64_t* out, int64_t n, int sh) {
+        /* numpy's SFC64 (sfc64.h) stepped inline; s: its state words a, b, c and counter w */
+        uint64_t a = s[0], b = s[1], c = s[2], w = s[3];
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t tmp = a + b + w++;
+            a = b ^ (b >> 11);
+            b = c + (c << 3);
+            c = ((c << 24) | (c >> 40)) + tmp;
+            out[i] = tmp >> sh;
+        }
+        s[0] = a; s[1] = b; s[2] = c; s[3] = w;
+    }
+    """
+    void fxs_sfc64_fill(uint64_t* s, uint64_t* out, int64_t n, int sh) noexcept nogil
+
+
+def sfc64_fill(uint64_t[::1] state, uint64_t[::1] out, int r):
+    """out[i] = the next words of numpy's SFC64 whose state words (a, b, c, counter) are
+    ``state`` (moved past them in place), >> (64 - r), 1 <= r <= 64."""
+    if state.shape[0] != 4 or not 1 <= r <= 64:
+        raise ValueError("sfc64_fill: state must hold 4 words and 1 <= r <= 64")
+    if out.shape[0]:
+        with nogil:
+            fxs_sfc64_fill(&state[0], &out[0], out.shape[0], 64 - r)
 
 
 ctypedef struct pcg64_st:
@@ -645,13 +704,7 @@ cdef uint64_t pcg64_next(void* vst, int r) noexcept nogil:
 
 cdef void pcg64_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
     cdef pcg64_st* st = <pcg64_st*>vst
-    cdef fxs_u128 s = st.state
-    cdef fxs_u128 inc = st.inc
-    cdef int sh = 64 - r
-    cdef int64_t i
-    for i in range(n):
-        out[i] = fxs_pcg64_next(&s, inc) >> sh
-    st.state = s
+    fxs_pcg64_fill(&st.state, st.inc, out, n, 64 - r)
 
 
 cdef class PCG64Core:

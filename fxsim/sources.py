@@ -633,6 +633,19 @@ class Ideal(BitSource):
             except (TypeError, ValueError, OverflowError) as e:    # numpy's own checks
                 raise ValueError(f"state['state']: {e}") from None
 
+    def _fill(self, out, r) -> None:
+        """SFC64: stepped inline from its state words (the same words as numpy's
+        ``next_uint64``, no call per word), which go back into the generator after each
+        block; the others through the capsule."""
+        if self.name != "SFC64":
+            return super()._fill(out, r)
+        st = self.bit_generator.state
+        words = np.array(st["state"]["state"], dtype=np.uint64)
+        for lo in range(0, out.size, self._FILL_BLOCK):
+            _S.sfc64_fill(words, out[lo:lo + self._FILL_BLOCK], r)
+            st["state"]["state"] = words
+            self.bit_generator.state = st
+
     def _position(self):
         return _jsonable(self.bit_generator.state)
 

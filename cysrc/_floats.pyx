@@ -362,44 +362,53 @@ cdef inline int block_normal(const uint64_t* xb, code_t* out, Py_ssize_t n, cons
 
 cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const fspec* fs,
                           const uint64_t* R, counts_t* c) noexcept nogil:
-    """block_normal for nearest_even, or (R given) plain SR with the trunc rule and r <= s: the
-    rounded magnitude is q + carry, carry = (rem + 2**(s-1) - 1 + q_lsb) >> s, or for SR
-    ((rem >> (s - r)) + R) >> r (a carry out of the mantissa moves to the next binade by
-    itself); fewer operations than the truth table, so the loop stays in registers."""
+    """block_fast for nearest_even, or (R given) plain SR with the trunc rule: with the 53-bit
+    significand M and the shift s to the target's spacing, the rounded magnitude is
+    q + carry, carry = (rem + 2**(s-1) - 1 + q_lsb) >> s, or for SR ((rem >> (s - r)) + R) >> r,
+    and the code ((te - emin) << man) + q + carry (a carry out of the mantissa moves to the next
+    binade by itself); fewer operations than the truth table, so the loop stays in registers.
+    1 (nothing stored) for NaN, inf, float64 subnormals, SR with s > 63, an overflow under
+    'error'.  Needs man <= 51 (s >= 1)."""
     cdef Py_ssize_t j
-    cdef uint64_t u, mag, ex, q, rq, ovf, nz
-    cdef uint64_t absm = ((<uint64_t>1) << 63) - 1
-    cdef int64_t code
-    cdef uint64_t s = 52 - fs.man, ls = 12 + fs.man
-    cdef uint64_t half1 = ((<uint64_t>1) << (s - 1)) - 1
-    cdef uint64_t rebias = (<uint64_t>(1023 - (1 - fs.emin))) << fs.man
-    cdef uint64_t lo_ex = <uint64_t>max(fs.emin + 1023, 1), hi_ex = <uint64_t>min(fs.emax + 1023, 2046)
+    cdef uint64_t u, M, q, rq, ovf, nz, low, fl
+    cdef uint64_t mant = ((<uint64_t>1) << 52) - 1
+    cdef int64_t ex, te, sc, code, s
+    cdef int64_t man = fs.man, emin = fs.emin, emax2 = fs.emax + 2
     cdef int64_t max_code = fs.max_code, ovc = fs.ovc_pos
+    cdef int64_t sub_lim = ((<int64_t>1) << fs.man) if not fs.subnormals else 0
     cdef uint64_t sh = fs.nbits - 1
     cdef uint64_t n_inexact = 0, n_up = 0, n_ovf = 0, bad = 0
     cdef uint64_t err_ovf = fs.ovf == FO_ERROR
     cdef uint64_t sr = R != NULL
-    cdef uint64_t r = fs.cpos.r if sr else 0
-    cdef uint64_t rs = s - r if sr else 0, low = ((<uint64_t>1) << s) - 1
+    cdef int64_t r = fs.cpos.r if sr else 0
     for j in range(n):
         u = xb[j]
-        mag = u & absm
-        ex = mag >> 52
-        nz = <uint64_t>(mag != 0)
-        bad |= nz & <uint64_t>((ex < lo_ex) | (ex > hi_ex))
-        q = mag >> s
+        ex = <int64_t>((u >> 52) & 0x7FF)
+        nz = <uint64_t>((u << 1) != 0)
+        bad |= nz & <uint64_t>((ex == 0) | (ex == 0x7FF))
+        M = (u & mant) | (nz << 52)
+        te = ex - 1023 if ex - 1023 > emin else emin
+        s = te - man - (ex - 1023) + 52
+        bad |= <uint64_t>(s > 63) & sr     # nearest: M < 2**53 rounds to 0 as it does at s = 63
+        sc = s if s < 63 else 63
+        q = M >> sc
+        low = M & ((((<uint64_t>1) << sc) - 1))
         if sr:
-            rq = q + ((((mag & low) >> rs) + R[j]) >> r)
+            rq = q + (((low >> (sc - r)) + R[j]) >> r)
         else:
-            rq = (mag + half1 + (q & 1)) >> s
-        n_inexact += <uint64_t>((mag << ls) != 0)
+            rq = q + ((low + (((<uint64_t>1) << sc) >> 1) - 1 + (q & 1)) >> sc)
+        n_inexact += <uint64_t>(low != 0)
         n_up += rq - q
-        code = <int64_t>((rq - rebias) & (<uint64_t>0 - nz))
+        te = te if te < emax2 else emax2
+        code = (((te - emin) << man) + <int64_t>rq) & (<int64_t>0 - <int64_t>nz)
         ovf = <uint64_t>(code > max_code)
         n_ovf += ovf
         code = ovc if ovf else code
+        fl = <uint64_t>((code < sub_lim) & (code != 0))
+        n_inexact += fl & <uint64_t>(low == 0)
+        code = 0 if fl else code
         out[j] = <code_t>(<uint64_t>code | ((u >> 63) << sh))
-    bad |= n_ovf & err_ovf
+    bad |= <uint64_t>(n_ovf != 0) & err_ovf
     if bad:
         return 1
     add_block(c, n, n_inexact, n_up, n_ovf)
@@ -408,7 +417,7 @@ cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const f
 
 cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, const fspec* fs,
                          const uint64_t* R, counts_t* c) noexcept nogil:
-    if 1 <= fs.man <= 51 and ((fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
+    if fs.man <= 51 and ((fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
         if w == 1 and block_rne(xb, <uint8_t*>out, n, fs, R, c) == 0:
             return 0
         if w == 2 and block_rne(xb, <uint16_t*>out, n, fs, R, c) == 0:

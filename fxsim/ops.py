@@ -1088,7 +1088,15 @@ def compiled_binop(op: str, a: FixedArray, b: FixedArray, fmt=None, mode=None):
     operands of ``a``'s and ``b``'s formats, or None (a stochastic mode, arguments the call
     refuses): a ``SmallBinop``, whose call returns the FixedArray (words and counters of the
     explicit call) or None when it does not apply (the caller then makes the explicit call).
-    The operators keep one per formats and context."""
+    The operators keep one per formats and context.
+
+    >>> a, b = cast([1.5, -0.25], "Q4.4"), cast([0.5, 2.0], "Q4.4")
+    >>> f = compiled_binop("mul", a, b, "Q4.4", CastMode("nearest_even", "saturate"))
+    >>> f(a, b).to_float(), mul(a, b, "Q4.4", "nearest_even", "saturate").to_float()
+    (array([ 0.75, -0.5 ]), array([ 0.75, -0.5 ]))
+    >>> compiled_binop("mul", a, b, "Q4.4", CastMode("stochastic", "saturate", r=8)) is None
+    True
+    """
     try:
         rounding, overflow, r, eps, sr_rule = _mode_args(op, mode, _RND, _OVF, _R, _EPS, _RULE)
         p = _binary_plan(op, a.fmt, b.fmt, fmt, rounding, overflow, r, eps, sr_rule, a.raw.dtype,

@@ -112,7 +112,11 @@ def _input(x):
 
 def v_signs(rounding: str, v, shape, op: str = "cast"):
     """(int8 signs of v, flattened; True) for ``signed_stochastic_eps``, else a placeholder and
-    False: v (numbers, or anything with ``to_float()``) broadcast to the result's shape."""
+    False: v (numbers, or anything with ``to_float()``) broadcast to the result's shape.
+
+    >>> v_signs("signed_stochastic_eps", [2.0, -0.5, 0.0], (3,))[0].tolist()
+    [1, -1, 0]
+    """
     if rounding != "signed_stochastic_eps":
         return np.zeros(1, np.int8), False
     if v is None:
@@ -131,7 +135,11 @@ def v_signs(rounding: str, v, shape, op: str = "cast"):
 
 def first_error(errs, errpos, shape):
     """(error code, index in ``shape``) of the lowest-index error the kernel chunks reported, or
-    None."""
+    None.
+
+    >>> first_error(np.array([0, 2, 1]), np.array([0, 7, 5]), (2, 4))
+    (1, (1, 1))
+    """
     bad = np.nonzero(errs)[0]
     if bad.size == 0:
         return None

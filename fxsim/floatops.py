@@ -16,7 +16,6 @@ import numpy as np
 from . import _floats as K
 from . import counters as _counters
 from ._kernels import CastError, CastSpec
-from .fixed import FixedArray
 from .floatarray import FloatArray
 from .floatcast import FloatCast, first_error, v_signs
 from .floatformat import FloatFormat
@@ -33,7 +32,11 @@ _FIXED_R_MAX = 62          # a fixed role's SR reads r + 1 bits below its LSB fr
 
 
 def is_float_call(*args) -> bool:
-    """Whether an operation's operands or result format make it a float operation."""
+    """Whether an operation's operands or result format make it a float operation.
+
+    >>> is_float_call(1.0, FloatFormat("bf16")), is_float_call(1.0, "Q8.8")
+    (True, False)
+    """
     return any(isinstance(a, (FloatArray, FloatFormat)) for a in args)
 
 
@@ -42,9 +45,6 @@ def _operand(x, name: str, op: str):
     exactly float64s."""
     if isinstance(x, FloatArray):
         return x.to_float(), x.fmt
-    if isinstance(x, FixedArray):
-        raise ValueError(f"{op}: {name} is a FixedArray; FixedArrays and FloatArrays meet only "
-                         f"through an explicit fxsim.cast")
     if isinstance(x, (bool, np.bool_)) or not (isinstance(x, Number) or hasattr(x, "__len__")
                                                or isinstance(x, np.ndarray)):
         raise ValueError(f"{op}: {name} must be a FloatArray or real numbers exact in float64, "
@@ -142,7 +142,12 @@ def arith(op: str, a, b, c, fmt, rounding="nearest_even", overflow="ieee", *, r=
           v=None, sr_rule="trunc", source=None, draws=None, threads=1) -> FloatArray:
     """a op b (op 'add', 'sub', 'mul') or a * b + c ('fma'), exact, rounded once into the float
     format ``fmt`` (default: the operands' one format) by spec §9.2-§9.4; one draw per element
-    in C order in the stochastic modes."""
+    in C order in the stochastic modes.
+
+    >>> e5m2 = FloatFormat("e5m2")
+    >>> arith("add", FloatArray([0x3c, 0x3d], e5m2), 2**-4, None, None).to_float().tolist()
+    [1.0, 1.25]
+    """
     names = ("a", "b", "c")[:3 if op == "fma" else 2]
     vals, fmts = [], []
     for name, x in zip(names, (a, b, c)):
@@ -276,7 +281,15 @@ def mac(op: str, A, B, out_shape, acc, prod, fmt, roles, v, source, draws,
     accumulator into ``acc`` after every addition and the result into ``fmt`` (each a FloatFormat
     or a fixed-point format; ``prod``/``fmt`` None: exact product / the accumulator's format).
     roles: the (rounding, overflow, r, eps, sr_rule) of prod, acc, out (overflow None: 'ieee'
-    for a float format, 'saturate' for a fixed one)."""
+    for a float format, 'saturate' for a fixed one).  Returns a FloatArray, or (raw words,
+    QFormat) of a fixed-point result (``fxsim.ops`` makes it a FixedArray).
+
+    >>> A = FloatArray([[0x38, 0x40]], "e4m3")                   # [[1, 2]]
+    >>> B = FloatArray([[0x30], [0x44]], "e4m3")                 # [[0.5], [3]]
+    >>> mode = ("nearest_even", None, None, 0, "trunc")
+    >>> mac("matmul", A, B, (1, 1), "fp32", None, None, (mode,) * 3, None, None, None).to_float()
+    array([[6.5]])
+    """
     for name, x in (("A" if op != "dot" else "a", A), ("B" if op == "matmul" else
                                                          ("x" if op == "matvec" else "b"), B)):
         if not isinstance(x, FloatArray):
@@ -349,7 +362,7 @@ def mac(op: str, A, B, out_shape, acc, prod, fmt, roles, v, source, draws,
     if final.kind == 1:
         return FloatArray._wrap(out.astype(final.fmt.dtype).reshape(out_shape), final.fmt)
     raw = out.view(np.uint64) if final.fmt.dtype == np.uint64 else out
-    return FixedArray._wrap(raw.astype(final.fmt.dtype).reshape(out_shape), final.fmt)
+    return raw.astype(final.fmt.dtype).reshape(out_shape), final.fmt     # the caller wraps it
 
 
 __all__ = ["arith", "fma", "mac", "is_float_call"]

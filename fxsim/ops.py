@@ -161,7 +161,15 @@ def _float_args(op: str, mode, rounding, overflow, r, eps, sr_rule) -> tuple:
     return (call[0], None, *call[2:]) if default_ovf else call
 
 
+def _no_fixed(op: str, **operands) -> None:
+    for name, x in operands.items():
+        if isinstance(x, FixedArray):
+            raise ValueError(f"{op}: {name} is a FixedArray; FixedArrays and FloatArrays meet only "
+                             f"through an explicit fxsim.cast")
+
+
 def _float_binary(op, a, b, fmt, mode, rounding, overflow, r, eps, v, sr_rule, source, draws, out):
+    _no_fixed(op, a=a, b=b)
     if out is not None:
         raise ValueError(f"{op}: out= is not supported for float operands")
     call = _float_args(op, mode, rounding, overflow, r, eps, sr_rule)
@@ -182,6 +190,7 @@ def fma(a, b, c, fmt=None, rounding=_RND, overflow=_OVF, *, r=_R, eps=_EPS, v=No
     if not floatops.is_float_call(a, b, c, fmt):
         raise ValueError("fma: operands must be FloatArrays (or fmt a FloatFormat); for fixed "
                          "point, add(mul(a, b), c, fmt) is exact until its one cast")
+    _no_fixed("fma", a=a, b=b, c=c)
     call = _float_args("fma", mode, rounding, overflow, r, eps, sr_rule)
     return floatops.arith("fma", a, b, c, fmt, call[0], call[1], r=call[2], eps=call[3], v=v,
                           sr_rule=call[4], source=source, draws=draws, threads=_threads)
@@ -1463,7 +1472,8 @@ def _float_mac(op, x, y, acc, prod, fmt, mode, rounding, overflow, r, eps, sr_ru
     roles = tuple(_role_args(op, role, *role_kw[3 * k:3 * k + 3], call)
                   for k, role in enumerate(("prod", "acc", "out")))
     shape = {"dot": (), "matvec": (x.shape[0],), "matmul": (x.shape[0], y.shape[-1])}[op]
-    return floatops.mac(op, x, y, shape, acc, prod, fmt, roles, v, source, draws, _threads)
+    res = floatops.mac(op, x, y, shape, acc, prod, fmt, roles, v, source, draws, _threads)
+    return FixedArray._wrap(*res) if isinstance(res, tuple) else res
 
 
 def dot(a, b, acc=None, prod=None, fmt=None, rounding=_RND, overflow=_OVF, *,

@@ -572,8 +572,9 @@ cdef extern from *:
     static inline unsigned long long fx_f32_bits(double x) {
         float f = (float)x; unsigned int u; memcpy(&u, &f, 4); return u;
     }
-    static inline void fx_mac_step(double aik, const double* brow, double* acc, long long* cin,
-                                   long long* cup, Py_ssize_t jn) {
+    static inline __attribute__((always_inline)) void fx_mac_step(
+            double aik, const double* brow, double* acc, long long* cin, long long* cup,
+            Py_ssize_t jn, int count) {
         for (Py_ssize_t j = 0; j < jn; j++) {
             double p = aik * brow[j], x = acc[j];
             double s = x + p, bb = s - x;
@@ -585,13 +586,15 @@ cdef extern from *:
             u += m & (((u ^ v) >> 63) | 1);
             double ro; memcpy(&ro, &u, 8);
             double fd = (double)(float)ro;
-            cin[j] += fd != ro;
-            cup[j] += fabs(fd) > fabs(ro);
+            if (count) {
+                cin[j] += fd != ro;
+                cup[j] += fabs(fd) > fabs(ro);
+            }
             acc[j] = fd;
         }
     }
     static int fx_mac_row_f32(const double* a, const double* B, double* o, Py_ssize_t K,
-                              Py_ssize_t N, long long* inexact, long long* up) {
+                              Py_ssize_t N, long long* inexact, long long* up, int count) {
         double acc[FX_TJ];
         long long cin[FX_TJ], cup[FX_TJ];
         int bad = 0;
@@ -600,10 +603,12 @@ cdef extern from *:
             for (Py_ssize_t j = 0; j < FX_TJ; j++) { acc[j] = 0.0; cin[j] = 0; cup[j] = 0; }
             for (Py_ssize_t k = 0; k < K; k++) {
                 /* a constant trip count for whole tiles: gcc vectorizes it fully */
-                if (jn == FX_TJ)
-                    fx_mac_step(a[k], B + k * N + j0, acc, cin, cup, FX_TJ);
+                if (jn == FX_TJ && count)
+                    fx_mac_step(a[k], B + k * N + j0, acc, cin, cup, FX_TJ, 1);
+                else if (jn == FX_TJ)
+                    fx_mac_step(a[k], B + k * N + j0, acc, cin, cup, FX_TJ, 0);
                 else
-                    fx_mac_step(a[k], B + k * N + j0, acc, cin, cup, jn);
+                    fx_mac_step(a[k], B + k * N + j0, acc, cin, cup, jn, 1);
             }
             for (Py_ssize_t j = 0; j < jn; j++) {
                 bad |= !(fabs(acc[j]) <= 3.4028234663852886e38);
@@ -616,7 +621,8 @@ cdef extern from *:
     }
     """
     int mac_row_f32 "fx_mac_row_f32"(const double* a, const double* B, double* o, Py_ssize_t K,
-                                     Py_ssize_t N, long long* inexact, long long* up) noexcept nogil
+                                     Py_ssize_t N, long long* inexact, long long* up,
+                                     int count) noexcept nogil
     uint64_t f32_bits "fx_f32_bits"(double x) noexcept nogil
     bint c_isfinite "isfinite"(double x) noexcept nogil
     bint c_isnan "isnan"(double x) noexcept nogil
@@ -980,7 +986,8 @@ cdef inline int64_t out_one(const role_t* ro, const role_t* ra, val_t acc, uint6
 cdef void mac_row(const double* pa, const double* pb, Py_ssize_t K, Py_ssize_t N,
                   const role_t* rp, const role_t* ra, const role_t* ro, bint fast,
                   const uint64_t* drow, Py_ssize_t per_el, const int8_t* vrow, int64_t* orow,
-                  int64_t* crow, int32_t* err_row, int64_t* pos_row, Py_ssize_t pos0) noexcept nogil:
+                  int64_t* crow, int32_t* err_row, int64_t* pos_row, Py_ssize_t pos0,
+                  int count) noexcept nogil:
     """One output row: orow[j] = the §4 dot of row pa with column j of pb; its draws drow[j *
     per_el ...]; counters per role in crow (roles x 5), output elements with an error in crow[18];
     the first error and its flat index (pos0 + j) in err_row/pos_row."""
@@ -996,7 +1003,7 @@ cdef void mac_row(const double* pa, const double* pb, Py_ssize_t K, Py_ssize_t N
         c[k] = zero_counts()
     if fast and N > 0:
         rowv = <double*>malloc(N * sizeof(double))
-        redo = mac_row_f32(pa, pb, rowv, K, N, &fin, &fup)
+        redo = mac_row_f32(pa, pb, rowv, K, N, &fin, &fup, count)
         if not redo:
             c[1].n = N * K
             c[1].inexact = fin
@@ -1034,9 +1041,11 @@ cdef void mac_row(const double* pa, const double* pb, Py_ssize_t K, Py_ssize_t N
 def float_mac(const double[:, ::1] A, const double[:, ::1] B, int64_t[:, ::1] out,
               tuple prod, tuple acc, tuple outc, bint fast, int r, const uint64_t[::1] draws,
               bint use_draws, object capsule, const int8_t[::1] vsign, bint use_v,
-              int64_t[:, :, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
+              int64_t[:, :, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
+              bint count=True):
     """out[i, j] = dot(A[i, :], B[:, j]) in the spec §4 order (codes of a float output, words of
-    a fixed one), one row per task (``mac_row``).  prod/acc/outc = (kind, spec, fl,
+    a fixed one), one row per task (``mac_row``).  ``count`` False: the fast rows skip the
+    accumulator's inexact/rounded-up counts (no Counters context is listening).  prod/acc/outc = (kind, spec, fl,
     stochastic): kind 0 absent, 1 FloatSpec, 2 CastSpec (fl its fraction length).  ``fast``:
     the accumulator is fp32 nearest-even with exact float64 products (``mac_row_f32``; a row
     holding a value that is not finite or overflows is redone by the general loop).  Draws: per
@@ -1067,5 +1076,5 @@ def float_mac(const double[:, ::1] A, const double[:, ::1] B, int64_t[:, ::1] ou
             drow = pd + i * N * per_el
         mac_row(&A[i, 0] if K > 0 else NULL, pb, K, N, &rp, &ra, &ro, fast, drow, per_el,
                 &vsign[i * N] if use_v else NULL, &out[i, 0] if N > 0 else NULL, &cnt[i, 0, 0],
-                &errs[i], &errpos[i], i * N)
+                &errs[i], &errpos[i], i * N, count)
     free(rowd)

@@ -345,7 +345,8 @@ def mac(op: str, A, B, out_shape, acc, prod, fmt, roles, v, source, draws,
             K.float_mac(Am[i0:i1], Bm, out[i0:i1], rp.spec, ra.spec, ro.spec, fast, r,
                         d[i0 * N * per_el:i1 * N * per_el] if ud else d, ud, capsule,
                         vs[i0 * N:i1 * N] if uv else vs, uv, cnt[i0:i1], errs[i0:i1],
-                        errpos[i0:i1], nthreads if (i1 - i0) * N * Kd >= 1 << 14 else 1)
+                        errpos[i0:i1], nthreads if (i1 - i0) * N * Kd >= 1 << 14 else 1,
+                        _counters.active())
             errpos[i0:i1] += i0 * N
 
     if capsule is not None:

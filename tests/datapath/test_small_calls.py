@@ -45,7 +45,7 @@ def test_counters_of_small_calls_match_reference():
         fxsim.cast(X, "Q4.4")
     assert len(c.records) == 2
     for rec in c.records:
-        assert (rec.op, rec.role, rec.fmt, rec.cast) == ("cast", "out", "Q4.4", len(X))
+        assert (rec.op, rec.role, rec.fmt, rec.cast) == ("cast", "out", "Q(8,4)", len(X))
         assert rec.inexact == sum(r.inexact for r in ref)
         assert rec.rounded_up == sum(r.rounded_up for r in ref)
         assert rec.overflowed == sum(r.overflowed for r in ref)

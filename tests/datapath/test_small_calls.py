@@ -155,7 +155,7 @@ def test_out_receives_the_words(n):
     (np.empty(9, np.int8), r"shape \(9,\)"),
     (np.empty(16, np.int8)[::2], "not C-contiguous"),
     ("ro", "read-only"),
-    (fxsim.cast(np.zeros(8), "Q2.6"), "format Q2.6"),
+    (fxsim.cast(np.zeros(8), "Q2.6"), r"format Q\(8,6\)"),
     ([0] * 8, "got list"),
 ])
 def test_out_refusals_take_no_draw_and_write_nothing(bad, what):

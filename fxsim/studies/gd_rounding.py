@@ -760,6 +760,16 @@ def _color(strategy, label, palette):
     return palette[label]
 
 
+def _x_end(curves, n):
+    """The x range of a panel: up to 1.5x the last iteration at which any seed's curve still
+    changes (every run of Himmelblau ends within the first 50 of 300 iterations), at most n."""
+    last = 0
+    for ex in curves:
+        moved = np.flatnonzero(np.any(ex != ex[:, -1:], axis=0))
+        last = max(last, int(moved[-1]) + 1 if moved.size else 0)
+    return min(n, max(int(1.5 * last) + 10, n // 10))
+
+
 def plot_model(model_keys, curves, summary, path, title):
     """Loss − f* vs iteration (log y), median over seeds with a min–max band; one panel per
     (model key, format); colour = strategy, line style = source; one legend under the panels
@@ -810,7 +820,7 @@ def plot_model(model_keys, curves, summary, path, title):
             handles.setdefault("round-to-nearest stops moving (median k)", h)
         ax.set_yscale("log")
         ax.set_ylim(floor * 0.8, None)
-        ax.set_xlim(0, n)
+        ax.set_xlim(0, _x_end(mine.values(), n))
         ax.set_xlabel("iteration k", fontsize=11)
         ax.set_ylabel("f(x_k) − f*  (log scale)", fontsize=11)
         ax.tick_params(labelsize=10)

@@ -800,9 +800,9 @@ def plot_model(model_keys, curves, summary, path, title):
             handles.setdefault("derived RN stagnation range", h)
         h = ax.axhline(tol, color="0.3", ls=":", lw=1.4)
         handles.setdefault("tolerance", h)
-        # the stochastic strategies first, round-to-nearest last and thickest: a curve that ends
-        # on a plateau is never hidden under the others
-        order = sorted(mine, key=lambda kl: strategy_of.get(kl[1]) == "round-to-nearest")
+        # round-to-nearest thick and underneath, the others thin on top: where curves coincide
+        # (Rosenbrock before RN stops) both stay visible
+        order = sorted(mine, key=lambda kl: strategy_of.get(kl[1]) != "round-to-nearest")
         for src, label in order:
             ex = np.maximum(mine[(src, label)], floor)
             med = np.median(ex, axis=0)
@@ -811,8 +811,8 @@ def plot_model(model_keys, curves, summary, path, title):
             if ex.shape[0] > 1:
                 ax.fill_between(k, ex.min(axis=0), ex.max(axis=0), color=c, alpha=0.08, lw=0)
             rn_line = strat == "round-to-nearest"
-            h, = ax.plot(k, med, color=c, ls=styles[src], lw=2.2 if rn_line else 1.6,
-                         zorder=3 if rn_line else 2)
+            h, = ax.plot(k, med, color=c, ls=styles[src], lw=3.2 if rn_line else 1.5,
+                         alpha=0.75 if rn_line else 1.0, zorder=1.8 if rn_line else 2)
             handles.setdefault(f"{label}, {source_label(src)}", h)
         if rn is not None and rn["stagnation_iter"] is not None:
             si = int(rn["stagnation_iter"])

@@ -6,7 +6,7 @@ native container).  Every rounding and overflow happens in an explicit cast, exa
 
 A short tour (the README's "Tour" runs this same code; the test suite runs it as a doctest).
 
-A first cast: three numbers into Q8.8 (16 bits, 8 of them fraction), round to nearest even,
+A first cast: three numbers into Q(16,8) (16 bits, 8 of them fraction), round to nearest even,
 saturate on overflow:
 
 >>> import numpy as np, fxsim
@@ -23,14 +23,14 @@ join exactly, and ``fxsim.context`` says how operators cast their results:
 
 >>> w = cast([0.5, 0.25, -1.0], "Q4.4")
 >>> x * w
-FixedArray(Q12.12, [   0.05078125,   -0.625     , -127.99609375])
+FixedArray(Q(24,12), [   0.05078125,   -0.625     , -127.99609375])
 >>> (x + 1).fmt, x < w, (x * w).sum()
-(QFormat(wl=17, fl=8, signed=True), array([ True,  True, False]), FixedArray(Q14.12, -128.5703125))
+(QFormat(wl=17, fl=8, signed=True), array([ True,  True, False]), FixedArray(Q(26,12), -128.5703125))
 >>> with fxsim.context(result=q, rounding="nearest_even", overflow="saturate"):
 ...     x * w + 0.5
-FixedArray(Q8.8, [   0.55078125,   -0.125     , -127.49609375])
+FixedArray(Q(16,8), [   0.55078125,   -0.125     , -127.49609375])
 >>> x.bits[15:8]
-FixedArray(UQ8.0, [  0, 253, 127])
+FixedArray(UQ(8,0), [  0, 253, 127])
 
 A first LFSR: a 16-bit register (maximal-length taps) as the random bits of stochastic
 rounding.  0.1 is 25.6 LSB, so SR rounds up to 26 with probability 0.6:

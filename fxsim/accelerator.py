@@ -130,7 +130,7 @@ class Accelerator:
     ...                   casts={"grad": "stochastic", "update": ("nearest_even", "wrap")},
     ...                   source="lfsr16", seed=3)
     >>> acc
-    Accelerator(weights=Q8.8, grads=Q8.8, acc=Q16.16, casts(grad=stochastic/saturate, update=nearest_even/wrap), source='lfsr16', seed=3, r=16, eps=0)
+    Accelerator(weights=Q(16,8), grads=Q(16,8), acc=Q(32,16), casts(grad=stochastic/saturate, update=nearest_even/wrap), source='lfsr16', seed=3, r=16, eps=0)
     >>> sorted(acc.cast_kwargs("grad"))
     ['overflow', 'r', 'rounding', 'source', 'sr_rule']
     >>> with acc.as_role("update"):

@@ -22,7 +22,7 @@ def demo(args) -> int:
     >>> demo(argparse.Namespace(seed=1))
     fxsim 0.1.0: a bit-accurate fixed-point datapath
     <BLANKLINE>
-    Format Q4.4 = QFormat(wl=8, fl=4, signed=True): raw range [-128, 127], values [-8.0, 7.9375], lsb 0.0625, container int8
+    Format Q(8,4) = QFormat(wl=8, fl=4, signed=True): raw range [-128, 127], values [-8.0, 7.9375], lsb 0.0625, container int8
     ...
     0
     """
@@ -30,7 +30,7 @@ def demo(args) -> int:
     from fxsim import QFormat, cast
 
     print(f"fxsim {fxsim.__version__}: a bit-accurate fixed-point datapath\n")
-    f = QFormat.parse("Q4.4")
+    f = QFormat(8, 4)
     print(f"Format {f} = {f!r}: raw range [{f.min_raw}, {f.max_raw}], values [{f.min}, {f.max}], "
           f"lsb {f.lsb}, container {f.dtype}\n")
 
@@ -40,7 +40,7 @@ def demo(args) -> int:
     for mode in fxsim.DETERMINISTIC:
         y = cast(x, f, mode, "saturate")
         print(f"{mode:<16}" + "".join(f"{v:>10}" for v in y.to_float()))
-    print("\nOverflow of 7.97 and -9.0 into Q4.4:")
+    print(f"\nOverflow of 7.97 and -9.0 into {f}:")
     for ovf in ("saturate", "saturate_symmetric", "wrap"):
         y = cast(x[-2:], f, "nearest_even", ovf)
         print(f"  {ovf:<20} {y.to_float().tolist()}  bits {y.to_bin().tolist()}")
@@ -50,13 +50,15 @@ def demo(args) -> int:
     y = cast(np.full(16, 0.40625), f, "stochastic", r=4, draws=draws)
     print(f"  raw results {y.raw.tolist()} -> mean {y.raw.mean():.4f} LSB (exact 6.5)")
 
-    print("\nA saturating MAC: 64 products of Q(8,8) words into a Q(8,10) accumulator (range [-0.125, 0.125))")
+    acc = QFormat(8, 10)
+    print(f"\nA saturating MAC: 64 products of {QFormat(8, 8)} words into a {acc} accumulator "
+          f"(range [{acc.min}, {acc.max + acc.lsb:g}))")
     rng = np.random.default_rng(args.seed)
     a = cast(rng.uniform(-0.5, 0.5, 64), QFormat(8, 8))
     b = cast(rng.uniform(-0.5, 0.5, 64), QFormat(8, 8))
     with fxsim.Counters() as c:
         exact = fxsim.dot(a, b)
-        sat = fxsim.dot(a, b, acc=QFormat(8, 10), rounding="nearest_even", overflow="saturate")
+        sat = fxsim.dot(a, b, acc=acc, rounding="nearest_even", overflow="saturate")
     print(f"  exact {float(exact):+.8f} ({exact.fmt}),  saturating accumulator {float(sat):+.8f} ({sat.fmt})")
     print("\nCounters for those operations:\n" + c.summary())
     print(f"\nBit view: {sat.format(bits=True)};  bitstring: {sat.bits().bin}")
@@ -251,6 +253,19 @@ def check_vectors_cmd(args, p) -> int:
     return 0 if rep.ok else 1
 
 
+#: ``fxsim --help``: plain text (no markup)
+HELP_TEXT = """fxsim: a bit-accurate fixed-point hardware datapath.
+
+fxsim with no command runs the main job: the gradient-descent study (gd-study) on its
+defaults. fxsim demo walks through the datapath; the other commands write RTL test
+vectors, run the other studies, sweeps and plots."""
+
+#: the first line ``fxsim`` with no command prints
+MAIN_JOB_LINE = ("fxsim: running the main job, gradient descent with round-to-nearest and "
+                 "stochastic rounding on the emulated datapath (fxsim gd-study; about 1 min "
+                 "on 2 idle cores) -> results/gd_study")
+
+
 def gd_study_cmd(args) -> int:
     """The main job (``fxsim`` with no sub-command): the gradient-descent study on its defaults
     (``fxsim.studies.gd_rounding``), its table printed.
@@ -272,8 +287,14 @@ def main(argv=None) -> int:
     """
     import importlib
 
-    parser = argparse.ArgumentParser(prog="fxsim", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd")
+    import fxsim
+    parser = argparse.ArgumentParser(prog="fxsim", description=HELP_TEXT,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fxsim {fxsim.__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND",
+                                help="one of the sub-commands below (fxsim COMMAND --help "
+                                     "for its options)")
     p = sub.add_parser("demo", help="show formats, every rounding and overflow mode, SR and a MAC")
     p.add_argument("--seed", type=nonneg_int, default=1, help="seed of the MAC's random inputs "
                    "(a non-negative integer, default 1)")
@@ -285,8 +306,9 @@ def main(argv=None) -> int:
                                     "output port of FOLDER, word for word: PRODUCED must hold "
                                     "the manifest's count of words of the port's width; exit 1 "
                                     "on a mismatch, 2 on a malformed folder.")
-    pc.add_argument("folder", metavar="FOLDER")
-    pc.add_argument("produced", metavar="PRODUCED")
+    pc.add_argument("folder", metavar="FOLDER", help="the folder fxsim export-vectors wrote")
+    pc.add_argument("produced", metavar="PRODUCED", help="the RTL's output file (one hex word "
+                    "per line)")
     pc.add_argument("--port", help="output port (default: the one PRODUCED is named after, "
                     "e.g. y.mem or y_rtl.mem)")
     pc.set_defaults(run=lambda a: check_vectors_cmd(a, pc))
@@ -299,6 +321,7 @@ def main(argv=None) -> int:
     if args.cmd is None:          # the main job: the gradient-descent study on its defaults
         args = parser.parse_args(["gd-study"])
         args.run = gd_study_cmd
+        print(MAIN_JOB_LINE, flush=True)
     return _run(args, sub.choices[args.cmd])
 
 

@@ -47,7 +47,7 @@ class Context:
     """One operator context (see the module docstring); build it with ``fxsim.context``.
 
     >>> Context(rounding="floor", result=QFormat(8, 4)).describe()
-    'rounding=floor, overflow=error, result=Q4.4'
+    'rounding=floor, overflow=error, result=Q(8,4)'
     """
     rounding: str | None = None
     overflow: str | None = None
@@ -122,7 +122,7 @@ def context(*, rounding=_UNSET, overflow=_UNSET, r=_UNSET, eps=_UNSET, sr_rule=_
     ...     a * a
     Traceback (most recent call last):
     ...
-    ValueError: a * b: the result is not exact in Q4.1 (first at index (0,)); ...
+    ValueError: a * b: the result is not exact in Q(5,1) (first at index (0,)); ...
     """
     ctx = get_context()
     changes = {}

@@ -26,7 +26,7 @@ class CastRecord:
     >>> with fxsim.Counters() as c:
     ...     _ = fxsim.cast([0.3, 9.0], "Q4.4", "nearest_even", "saturate")
     >>> c.records[0]
-    CastRecord(op='cast', role='out', fmt='Q4.4', cast=2, inexact=1, rounded_up=1, overflowed=1, draws=0)
+    CastRecord(op='cast', role='out', fmt='Q(8,4)', cast=2, inexact=1, rounded_up=1, overflowed=1, draws=0)
     """
     op: str            # "cast", "add", "sub", "mul", "dot", "matvec", "matmul"
     role: str          # "out", "prod" or "acc"
@@ -50,7 +50,7 @@ class Counters:
     >>> print(c.summary())
     op      role  fmt                 cast     inexact          up  overflow       draws
     -------...
-    cast    out   Q4.4                   3           1           1         1           0
+    cast    out   Q(8,4)                   3           1           1         1           0
     total                                3           1           1         1           0
     """
 

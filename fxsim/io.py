@@ -10,7 +10,7 @@ JAX CPU tensors when they are installed) without copying it and casts it into ``
 >>> buf = _io.BytesIO()
 >>> fxsim.save(buf, w=fxsim.cast([0.5, -1.25], "Q4.4"))
 >>> _ = buf.seek(0); fxsim.load(buf)["w"]
-FixedArray(Q4.4, [ 0.5 , -1.25])
+FixedArray(Q(8,4), [ 0.5 , -1.25])
 """
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def grid_contour(f, fmt, xlim, ylim, *, iterates=None, levels=15, log_levels=Fal
     >>> ax = grid_contour(lambda X, Y: X**2 + 2 * Y**2, "Q(8,4)", (-1, 1), (-0.5, 0.5),
     ...                   iterates=[[0.75, 0.5], [0.375, 0.0], [0.1875, 0.0]])
     >>> type(ax).__name__, ax.get_title()
-    ('Axes', 'Q4.4 grid (LSB 2^-4 = 0.0625) over the contours of f')
+    ('Axes', 'Q(8,4) grid (LSB 2^-4 = 0.0625) over the contours of f')
     >>> [len(c.get_offsets()) for c in ax.collections if c.get_gid() == "fxsim-grid"]
     [561]
     >>> plt.close("all")
@@ -297,7 +297,7 @@ def bitfield(word, fmt=None, *, show_weights=True, ax=None, title=None):
     ...                                     key=lambda t: t.get_position()[0]))
     '11101011'
     >>> ax.get_title()
-    '-1.3125 = -21 · 2^-4 in Q4.4: 0b11101011'
+    '-1.3125 = -21 · 2^-4 in Q(8,4): 0b11101011'
     >>> plt.close("all")
     """
     import matplotlib.patches as mpatches

@@ -4,10 +4,10 @@ format in the header, as values, raw words, binary or hex; ``fxsim.set_printopti
 >>> import numpy as np, fxsim
 >>> a = fxsim.FixedArray(np.array([3, -2, 127]), "Q4.4")
 >>> a
-FixedArray(Q4.4, [ 0.1875, -0.125 ,  7.9375])
+FixedArray(Q(8,4), [ 0.1875, -0.125 ,  7.9375])
 >>> with fxsim.printoptions(view="hex"):
 ...     print(repr(a))
-FixedArray(Q4.4, hex=[03, fe, 7f])
+FixedArray(Q(8,4), hex=[03, fe, 7f])
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def printoptions(**opts):
     >>> import fxsim
     >>> with printoptions(view="raw"):
     ...     fxsim.FixedArray([3, -2], "Q4.4")
-    FixedArray(Q4.4, raw=[3, -2])
+    FixedArray(Q(8,4), raw=[3, -2])
     """
     old = get_printoptions()
     _local.opts = _checked(**opts)
@@ -96,7 +96,7 @@ def array_repr(a) -> str:
 
     >>> import fxsim
     >>> print(array_repr(fxsim.FixedArray([[1, 2], [-3, 40]], "Q(8,3)")))
-    FixedArray(Q5.3, [[ 0.125,  0.25 ],
+    FixedArray(Q(8,3), [[ 0.125,  0.25 ],
                       [-0.375,  5.   ]])
     """
     o = get_printoptions()

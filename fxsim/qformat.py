@@ -35,13 +35,13 @@ def _check_int(name: str, value, lo: int, hi: int) -> int:
 @dataclass(frozen=True, init=False)
 class QFormat:
     """A fixed-point format: word length ``wl`` (1..64 bits, sign included), fraction length
-    ``fl`` (-256..256) and signedness.  Immutable and hashable; ``str`` gives ``Q8.8``-style
-    notation (integer bits including the sign bit, then fraction bits), ``repr`` the explicit
-    constructor.  ``QFormat.parse`` reads ``"Q8.8"``, ``"UQ0.16"``, ``"s16.8"``, ``"Q(16,8)"``.
+    ``fl`` (-256..256) and signedness.  Immutable and hashable; ``str`` gives the one notation
+    fxsim prints, ``Q(wl,fl)`` (``UQ(wl,fl)`` unsigned: word length, then fraction bits), ``repr``
+    the explicit constructor.  ``QFormat.parse`` reads ``"Q8.8"``, ``"UQ0.16"``, ``"s16.8"``, ``"Q(16,8)"``.
 
     >>> q = QFormat(16, 8)
     >>> str(q), q.lsb, q.min, q.max, q.dtype
-    ('Q8.8', 0.00390625, -128.0, 127.99609375, dtype('int16'))
+    ('Q(16,8)', 0.00390625, -128.0, 127.99609375, dtype('int16'))
     >>> QFormat.parse("UQ0.16"), QFormat.parse("s16.8") == q
     (QFormat(wl=16, fl=16, signed=False), True)
     """
@@ -114,7 +114,8 @@ class QFormat:
 
     # -- text ---------------------------------------------------------------------------
     def __str__(self) -> str:
-        return f"{'' if self.signed else 'U'}Q{self.int_bits}.{self.fl}"
+        # the one notation fxsim prints: Q(word length, fraction bits), UQ(...) when unsigned
+        return f"{'' if self.signed else 'U'}Q({self.wl},{self.fl})"
 
     def __repr__(self) -> str:
         return f"QFormat(wl={self.wl}, fl={self.fl}, signed={self.signed})"

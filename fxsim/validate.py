@@ -163,7 +163,7 @@ def signed_format(name: str, fmt, max_wl: int | None = None, why: str = ""):
     >>> signed_format("grad_fmt", "UQ0.8")
     Traceback (most recent call last):
         ...
-    ValueError: grad_fmt: must be a signed format, got UQ0.8
+    ValueError: grad_fmt: must be a signed format, got UQ(8,8)
     """
     from .qformat import qformat
     try:

@@ -31,7 +31,7 @@
 # everything (*Run → Run All Cells*).
 
 # %% tags=["parameters"]
-FMT = "Q4.4"           # the format: 8-bit words, 4 integer bits (sign included), 4 fraction bits
+FMT = "Q(8,4)"         # the format: 8-bit words (sign included), 4 of them fraction bits
 X = -1.34375           # the number we round: exactly on a tie (-21.5 LSB); try -1.3 too
 BIG = 9.3              # a number outside FMT's range, for the overflow modes (and -BIG)
 R = 4                  # random bits per stochastic cast

@@ -62,7 +62,7 @@ class ScaledGrid:
 
     >>> g = ScaledGrid(8, 0.3, "pow2")
     >>> g.s, str(g.fmt)
-    (0.5, 'Q7.1')
+    (0.5, 'Q(8,1)')
     >>> g = ScaledGrid(8, 0.3)
     >>> q = g.quantize([0.9, 100.0, -100.0], "nearest_even")
     >>> q.raw.tolist(), g.value(q).round(6).tolist()

@@ -50,7 +50,7 @@ def check_format(fmt, name="fmt") -> QFormat:
     QFormat(wl=8, fl=3, signed=True)
     >>> check_format("UQ0.8", "grad_fmt")
     Traceback (most recent call last):
-    ValueError: grad_fmt: must be a signed format (weights and gradients take both signs), got UQ0.8
+    ValueError: grad_fmt: must be a signed format (weights and gradients take both signs), got UQ(8,8)
     """
     f = V.signed_format(name, fmt, why=" (weights and gradients take both signs)")
     if f.wl > 53:

@@ -480,7 +480,7 @@ def finish(markdown, files, seconds, rows, copy_figures_to=None, **extra) -> Stu
 
 def study_command(run):
     """The ``fxsim <study>`` handler for a study's ``run(out, quick, seed, progress,
-    copy_figures_to)``: run it with the parsed options and print its table and files.
+    copy_figures_to)``: run it with the parsed options and print its verdict and files.
 
     >>> cmd = study_command(lambda *a, **k: None)
     >>> callable(cmd)
@@ -488,7 +488,8 @@ def study_command(run):
     """
     def cmd(args) -> int:
         return print_study(run(args.out, quick=args.quick, seed=args.seed,
-                               progress=args.progress, copy_figures_to=args.copy_figures))
+                               progress=args.progress, copy_figures_to=args.copy_figures),
+                           quick=args.quick)
     return cmd
 
 
@@ -516,20 +517,34 @@ def verdict_lines(verdicts) -> str:
     return "\n".join(f"{word[v['held']]:<13} {v['claim']}: {v['figure']}" for v in verdicts)
 
 
-def print_study(res) -> int:
-    """Print a study's table, then where its files are; returns 0 (the exit code).
+#: the line ``print_study`` adds after a ``--quick`` run
+QUICK_CAUTION = ("Caution: --quick uses few seeds and iterations, so these numbers are noisy; "
+                 "run without --quick for the results.")
 
-    >>> print_study({"markdown": "| t |", "seconds": 1.0, "files": {"md": "o/t.md", "csv": "o/t.csv",
-    ...                                                             "a_png": "o/a.png"}})
-    | t |
-    Study done in 1.0 s. Table: o/t.md and o/t.csv
-    Figures:
-      o/a.png
+
+def print_study(res, quick=None) -> int:
+    """Print a study's verdict (one line per claim, ``verdict_lines``; a study that returns no
+    ``verdicts`` prints its tables instead), the ``--quick`` caution (``quick``, default
+    ``res["quick"]``) and, once, where its files are; returns 0 (the exit code).
+
+    >>> print_study({"verdicts": [verdict("SR beats RN", True, "45 vs never")], "seconds": 1.0,
+    ...              "files": {"md": "o/t.md", "csv": "o/t.csv", "a_png": "o/a.png"}}, quick=True)
+    held          SR beats RN: 45 vs never
+    Caution: --quick uses few seeds and iterations, so these numbers are noisy; run without --quick for the results.
+    Done in 1.0 s. Tables: o/t.md, o/t.csv
+    Figures: o/a.png
     0
     """
     files = res["files"]
-    print(res["markdown"])
-    per_run = f" (per run: {files['runs_csv']})" if "runs_csv" in files else ""
-    print(f"Study done in {res['seconds']:.1f} s. Table: {files['md']} and {files['csv']}{per_run}")
-    print("Figures:\n" + "\n".join(f"  {v}" for k, v in files.items() if k.endswith("_png")))
+    if res.get("verdicts"):
+        print(verdict_lines(res["verdicts"]))
+    else:
+        print(res["markdown"])
+    if res.get("quick") if quick is None else quick:
+        print(QUICK_CAUTION)
+    tables = [v for k, v in files.items() if not k.endswith("_png")]
+    figures = [v for k, v in files.items() if k.endswith("_png") and not k.endswith("_small_png")]
+    print(f"Done in {res['seconds']:.1f} s. Tables: {', '.join(tables)}")
+    if figures:
+        print("Figures: " + ", ".join(figures))
     return 0

@@ -578,7 +578,9 @@ def command(args, formats) -> int:
     >>> from fxsim.cli import main
     >>> main(["gd-study", "--formats", "e4m3", "--quick"])     # doctest: +SKIP
     """
-    bad = [f for f in str(args.formats).split(",") if f.strip() and not is_float_format(f)]
+    names = (args.formats if isinstance(args.formats, (list, tuple))
+             else str(args.formats).split(","))
+    bad = [str(f) for f in names if str(f).strip() and not is_float_format(str(f))]
     if bad:
         raise ValueError(f"--formats: {', '.join(bad)} mixed with float formats; run fixed-point "
                          f"and float formats in two calls")

@@ -288,7 +288,7 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, probl
         tr, grid, mu = run_one(probs[key], key, method, b, n_ep[key], seed, source)
         traces[(key, method, b)] = tr
         meta_run[(key, method, b)] = (grid, mu, time.perf_counter() - t1)
-        bar.update(1, f"{key} {method} b={b}")
+        bar.update(1, f"{key}: float64 SVRG" if method == "SVRG" else f"{key}: {method}, {b}-bit words")
     bar.close()
     rows = []
     for key in keys:

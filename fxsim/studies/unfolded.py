@@ -40,9 +40,12 @@ import numpy as np
 from ._report import (add_study_parser, figure, finish, fmt_number, make_progress,
                       markdown_table, run_jobs, write_csv)
 from ..accelerator import Accelerator
-from .gd_rounding import SOURCES, STRATEGIES      # the strategies and bit sources of gd-study
+from .gd_rounding import SOURCES, STRATEGIES as GD_STRATEGIES   # the strategies and bit sources of gd-study
 from ..optim import GD
 from ..qformat import QFormat
+
+#: the four strategies of gd-study this study runs (gd-study has added downhill-SR_ε since)
+STRATEGIES = {k: GD_STRATEGIES[k] for k in ("round-to-nearest", "SR", "SR_ε", "signed-SR_ε")}
 
 __all__ = ["PRESETS", "STRATEGIES", "SOURCES", "NETWORKS", "FMT", "TOL", "T_STEP",
            "float_run", "fx_run", "jobs_for", "summarize", "markdown", "run", "add_cli"]

@@ -333,7 +333,7 @@ def _flatten(p, prefix=""):
 
 
 def _fixed_label(p, column):
-    """The value of a fixed label column for the point ``p`` (formats printed as ``Q8.8``)."""
+    """The value of a fixed label column for the point ``p`` (formats printed as ``Q(16,8)``)."""
     if column == "format":
         return str(QFormat.parse(p["format"]))
     v = p.get(column)
@@ -356,7 +356,7 @@ def build_accelerator(p, seed):
 
     >>> build_accelerator({"format": "Q8.8", "accelerator": {"acc": "Q16.16"},
     ...                    "casts": {"grad": "stochastic"}, "source": "lfsr16"}, seed=3)
-    Accelerator(weights=Q8.8, grads=Q8.8, acc=Q16.16, casts(grad=stochastic/saturate), source='lfsr16', seed=3, r=16, eps=0)
+    Accelerator(weights=Q(16,8), grads=Q(16,8), acc=Q(32,16), casts(grad=stochastic/saturate), source='lfsr16', seed=3, r=16, eps=0)
     """
     a = dict(p["accelerator"])
     a.pop("casts", None)

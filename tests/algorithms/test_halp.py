@@ -93,7 +93,7 @@ def test_grid_scale_rule():
     g = ScaledGrid.for_gradient(3.0, 0.5, 8, "exact")
     assert g.s == 3.0 / (0.5 * 127)
     g2 = ScaledGrid.for_gradient(3.0, 0.5, 8, "pow2")
-    assert g2.s == 0.0625 and str(g2.fmt) == "Q4.4"      # 3/63.5 = 0.047 -> 2^-4
+    assert g2.s == 0.0625 and str(g2.fmt) == "Q(8,4)"    # 3/63.5 = 0.047 -> 2^-4
     assert ScaledGrid(8, 0.25, "pow2").s == 0.25           # a power of two stays
 
 

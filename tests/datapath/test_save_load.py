@@ -174,19 +174,19 @@ def test_bit_operations(fmt):
 
 def test_printing():
     a = fxsim.FixedArray(np.array([3, -2, 127]), "Q4.4")
-    assert repr(a) == "FixedArray(Q4.4, [ 0.1875, -0.125 ,  7.9375])"
-    assert repr(a[0]) == "FixedArray(Q4.4, 0.1875)"
+    assert repr(a) == "FixedArray(Q(8,4), [ 0.1875, -0.125 ,  7.9375])"
+    assert repr(a[0]) == "FixedArray(Q(8,4), 0.1875)"
     with fxsim.printoptions(view="hex"):
-        assert repr(a) == f"FixedArray(Q4.4, hex=[{', '.join(ref_hex(m, 8) for m in [3, -2, 127])}])"
+        assert repr(a) == f"FixedArray(Q(8,4), hex=[{', '.join(ref_hex(m, 8) for m in [3, -2, 127])}])"
     with fxsim.printoptions(view="bin"):
         assert ref_bin(-2, 8) in repr(a)
     with fxsim.printoptions(view="raw"):
-        assert repr(a) == "FixedArray(Q4.4, raw=[3, -2, 127])"
+        assert repr(a) == "FixedArray(Q(8,4), raw=[3, -2, 127])"
     long = fxsim.FixedArray(np.arange(5000) % 100, "Q(8,1)")
     assert "..." in repr(long) and len(repr(long)) < 400
-    assert repr(fxsim.FixedArray([8, 12], "UQ(4,-1)")) == "FixedArray(UQ5.-1, [16, 24])"
+    assert repr(fxsim.FixedArray([8, 12], "UQ(4,-1)")) == "FixedArray(UQ(4,-1), [16, 24])"
     assert repr(fxsim.FixedArray([2**64 - 1], "UQ(64,-2)")) == \
-        f"FixedArray(UQ66.-2, [{(2**64 - 1) * 4}])"                 # exact integers
+        f"FixedArray(UQ(64,-2), [{(2**64 - 1) * 4}])"                 # exact integers
     with pytest.raises(ValueError, match="view"):
         fxsim.set_printoptions(view="octal")
     assert fxsim.get_printoptions()["view"] == "value"

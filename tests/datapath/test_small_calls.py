@@ -45,7 +45,7 @@ def test_counters_of_small_calls_match_reference():
         fxsim.cast(X, "Q4.4")
     assert len(c.records) == 2
     for rec in c.records:
-        assert (rec.op, rec.role, rec.fmt, rec.cast) == ("cast", "out", "Q4.4", len(X))
+        assert (rec.op, rec.role, rec.fmt, rec.cast) == ("cast", "out", "Q(8,4)", len(X))
         assert rec.inexact == sum(r.inexact for r in ref)
         assert rec.rounded_up == sum(r.rounded_up for r in ref)
         assert rec.overflowed == sum(r.overflowed for r in ref)
@@ -155,7 +155,7 @@ def test_out_receives_the_words(n):
     (np.empty(9, np.int8), r"shape \(9,\)"),
     (np.empty(16, np.int8)[::2], "not C-contiguous"),
     ("ro", "read-only"),
-    (fxsim.cast(np.zeros(8), "Q2.6"), "format Q2.6"),
+    (fxsim.cast(np.zeros(8), "Q2.6"), r"format Q\(8,6\)"),
     ([0] * 8, "got list"),
 ])
 def test_out_refusals_take_no_draw_and_write_nothing(bad, what):

@@ -95,7 +95,7 @@ def test_deterministic_and_independent_of_workers(tmp_path):
     c = G.run(tmp_path / "c", seed=5, workers=2, **kw)
     assert a["rows"] == b["rows"] and a["summary"] == b["summary"]
     assert a["rows"] != c["rows"]
-    assert len(a["rows"]) == 2 * 2 * len(G.STRATEGIES) * 2
+    assert len(a["rows"]) == 2 * 2 * len(G.DEFAULT_STRATEGIES) * 2
 
 
 def test_cli_writes_files(tmp_path, monkeypatch, capsys):
@@ -107,11 +107,14 @@ def test_cli_writes_files(tmp_path, monkeypatch, capsys):
                  "gd_logistic.png"):
         assert os.path.getsize(out / name) > 0, name
         assert os.path.join(str(out), name) in text, name        # says where the files are
-    assert "| Q8.8 | LFSR n=16 | round-to-nearest |" in text
+    assert "| Q(16,8) | LFSR n=16 | round-to-nearest |" in (out / "gd_study.md").read_text()
+    assert "| Q(16,8) |" not in text                           # the tables stay in the files,
+    assert "round-to-nearest stops moving above SR's final loss" in text   # the verdict is printed
+    assert text.count("Done in") == 1 and "Caution: --quick" in text
     assert (out / "gd_quadratic.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = (out / "gd_study.csv").read_text().splitlines()
     assert lines[0].split(",") == G.SUMMARY_COLUMNS
-    assert len(lines) == 1 + 3 * 2 * 2 * len(G.STRATEGIES)
+    assert len(lines) == 1 + 3 * 2 * 2 * len(G.DEFAULT_STRATEGIES)
 
 
 def test_added_models_write_figures_and_rn_stalls_on_least_squares(tmp_path, monkeypatch, capsys):
@@ -171,7 +174,7 @@ def test_any_make_source_spec_runs(tmp_path):
     res = G.run(str(tmp_path), quick=True, progress=False, models=["quadratic_grid"],
                 formats=[FMT], n_seeds=1, iters={"quadratic": 10}, workers=1, sources=[spec])
     assert {r["source"] for r in res["rows"]} == {spec}
-    assert f"| Q8.8 | {spec} | SR |" in res["markdown"]
+    assert f"| Q(16,8) | {spec} | SR |" in res["markdown"]
 
 
 def test_a_refused_source_leaves_no_folder(tmp_path):

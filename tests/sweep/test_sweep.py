@@ -128,7 +128,7 @@ def test_runs_match_an_independent_numpy_gd(reference):
     for row in summary.to_pylist():
         if row["model"] != "quadratic":
             continue
-        fl = {"Q8.8": 8, "Q8.10": 10}[row["format"]]
+        fl = {"Q(16,8)": 8, "Q(18,10)": 10}[row["format"]]     # labels print the format as Q(wl,fl)
         m = s["run_key"] == row["run_key"]
         loss = s["loss"][m].astype(float)
         x0 = _start(model, 11, row["run_index"], row["replicate"])
@@ -283,9 +283,9 @@ def test_plot_median_and_band_against_numpy(reference, tmp_path, capsys):
     from fxsim.sweep.plot import plot_sweep
     fig = plot_sweep(str(out), y="excess", hue="strategy", col="format",
                      where={"source": "pcg64", "model": "quadratic"}, logy=False)
-    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "format = Q8.8"
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "format = Q(16,8)"
     series = pq.read_table(out / "series.parquet").to_pylist()
-    for ax, fmt in zip(fig.axes, ("Q8.8", "Q8.10")):
+    for ax, fmt in zip(fig.axes, ("Q(16,8)", "Q(18,10)")):
         for strat in ("round-to-nearest", "SR"):
             rows = [r for r in series if r["format"] == fmt and r["strategy"] == strat
                     and r["source"] == "pcg64" and r["model"] == "quadratic"]
@@ -318,7 +318,7 @@ def test_gd_study_exports_its_grid(tmp_path, capsys):
     assert str(path) in capsys.readouterr().out
     cfg = load_config(path)
     quick = G.PRESETS["quick"]
-    assert len(cfg.runs) == 2 * 2 * len(G.STRATEGIES) * quick["seeds"]
+    assert len(cfg.runs) == 2 * 2 * len(G.DEFAULT_STRATEGIES) * quick["seeds"]
     first = cfg.runs[0]["params"]
     model, t, L = G.build_model("quadratic_grid", G.FORMATS[0])
     assert first["algorithm_params"]["t"] == t and first["iterations"] == quick["iters"]["quadratic"]

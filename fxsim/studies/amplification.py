@@ -65,7 +65,7 @@ __all__ = ["STRATEGIES", "FMT", "ACC_FMT", "CONST_FMT", "PRESETS", "FORMATS", "S
            "DecayedModel", "make_model", "strategies", "strategy_of", "make_accelerator",
            "perturbed_word", "pair_run", "lambda_max", "sweep", "run", "add_cli"]
 
-FMT = QFormat(24, 16)                #: weights, gradients, activations
+FMT = variance.FIXED_FMT             #: weights, gradients, activations: Q(24,16)
 ACC_FMT = QFormat(48, 32)            #: accumulator
 R_BITS = 16
 #: strategy -> (rounding of the acts/grad/update casts, bit source)

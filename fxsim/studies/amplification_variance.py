@@ -35,14 +35,15 @@ from ..floatformat import FloatFormat
 from ..ops import cast, get_num_threads, set_num_threads
 from ..optim import GD
 from ..qformat import QFormat
-from .float_training import FloatGD, ulp_away
+from .float_training import R_BITS, FloatGD, ulp_away
 from ._report import make_progress, run_jobs
 
-__all__ = ["N_TRAIN", "BATCH", "parse_format", "format_name", "split_digits", "train_model",
+__all__ = ["N_TRAIN", "BATCH", "FIXED_FMT", "parse_format", "format_name", "split_digits", "train_model",
            "test_accuracy", "live_words", "train", "experiment", "summarize"]
 
 N_TRAIN = 512
 BATCH = 32
+FIXED_FMT = QFormat(24, 16)          #: what ``fixed`` names: the amplification study's format
 
 
 def parse_format(text):
@@ -52,10 +53,9 @@ def parse_format(text):
     >>> parse_format("fixed"), parse_format("bf16")
     (QFormat(wl=24, fl=16, signed=True), FloatFormat('bf16'))
     """
-    from .amplification import FMT
     t = str(text).strip()
     if t.lower() == "fixed":
-        return FMT
+        return FIXED_FMT
     errors = []
     for parse in (QFormat.parse, FloatFormat.parse):
         try:
@@ -129,7 +129,6 @@ def live_words(model, k) -> list:
 
 def _accelerator(fmt, rounding, source, sr_seed):
     from ..accelerator import Accelerator
-    from .amplification import R_BITS
     acc = QFormat(min(2 * fmt.wl, 64), 2 * fmt.fl)
     return Accelerator(fmt, fmt, acts=fmt, prod=None, acc=acc,
                        casts={"acts": rounding, "grad": rounding, "update": rounding},

@@ -357,7 +357,7 @@ def test_accelerator_attributes_and_roles():
     a.reset_sources()
     assert tuple(a.source_for("grad").draws(4, 16)) == firsts[0]
     text = repr(a)
-    for piece in ("weights=Q8.8", "grads=Q6.10", "acc=Q16.16", "grad=stochastic_eps/wrap",
+    for piece in ("weights=Q(16,8)", "grads=Q(16,10)", "acc=Q(32,16)", "grad=stochastic_eps/wrap",
                   "'lfsr16'", "seed=4", "eps=0.25"):
         assert piece in text, (piece, text)
     assert Accelerator.from_dict(a.to_dict()) == a

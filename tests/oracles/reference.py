@@ -425,8 +425,8 @@ def ref_parse_format(text):
 
 
 def ref_format_str(wl, fl, signed):
-    """``Qm.n`` notation of a format (docs/api.md: m = wl - fl integer bits incl. sign)."""
-    return f"{'' if signed else 'U'}Q{wl - fl}.{fl}"
+    """``Q(wl,fl)`` / ``UQ(wl,fl)``: the notation fxsim prints (docs/api.md)."""
+    return f"{'' if signed else 'U'}Q({wl},{fl})"
 
 
 # --------------------------------------------------------------------------- default formats (docs/api.md)

@@ -79,7 +79,7 @@ def test_every_study_takes_scheduler_and_runs_inside_it(monkeypatch, tmp_path):
         assert p.parse_args(["--scheduler", "tcp://h:1"]).scheduler == "tcp://h:1", name
     seen = {}
 
-    def fake_run(out, quick, seed, progress, copy_figures_to, workers):
+    def fake_run(out, quick, seed, progress, copy_figures_to, workers, **options):
         seen["scheduler"] = _report.study_scheduler()
         return {"markdown": "t", "seconds": 0.0, "files": {"md": "a.md", "csv": "a.csv"}}
 

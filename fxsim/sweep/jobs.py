@@ -115,7 +115,12 @@ def dask_client(workers=None, scheduler=None, client=None):
         finally:
             if c is not None:
                 with _no_interrupt():
-                    c.close()
+                    try:
+                        # bounded (Dask's default is twice the connect timeout, 60 s): a
+                        # Ctrl-C must end the command in seconds even on a loaded machine
+                        c.close(timeout=10)
+                    except Exception:   # noqa: BLE001 - the cluster is closed below all the same
+                        pass
             with _no_interrupt():
                 _close(cluster)
 

@@ -102,14 +102,15 @@ def dask_client(workers=None, scheduler=None, client=None):
         # the scheduler first, then the workers in the background (tasks wait for them), so
         # that Ctrl-C while they start finds a cluster to close; the dashboard on a free port
         # (None still means 8787, and a second cluster on the machine then prints a warning)
-        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.CRITICAL)
-        c = None
+        cluster = c = None
         try:
-            cluster.scale(workers or default_workers())
-            # a Client cut by Ctrl-C in its start is left half open (closed only at exit, with
-            # warnings): its start is waited for and the interruption raised right after
+            # a cluster or Client cut by Ctrl-C while they start is left half built (closed
+            # only at exit, or never): their start is waited for and the interruption raised
+            # right after, when there is a cluster to close
             with _no_interrupt():
+                cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
+                cluster.scale(workers or default_workers())
                 c = Client(cluster)
             yield c
         finally:
@@ -121,8 +122,9 @@ def dask_client(workers=None, scheduler=None, client=None):
                         c.close(timeout=10)
                     except Exception:   # noqa: BLE001 - the cluster is closed below all the same
                         pass
-            with _no_interrupt():
-                _close(cluster)
+            if cluster is not None:
+                with _no_interrupt():
+                    _close(cluster)
 
 
 @contextlib.contextmanager

@@ -31,7 +31,6 @@ The context is a frozen record, so it can describe any kind of operand: a float-
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 from dataclasses import dataclass
@@ -106,12 +105,13 @@ def _check_result(result):
 _UNSET = object()
 
 
-@contextlib.contextmanager
 def context(*, rounding=_UNSET, overflow=_UNSET, r=_UNSET, eps=_UNSET, sr_rule=_UNSET,
-            mode=_UNSET, result=_UNSET, acc=_UNSET, source=_UNSET):
+            mode=_UNSET, result=_UNSET, acc=_UNSET, source=_UNSET) -> "ContextBlock":
     """A ``with`` block in which FixedArray operators cast their results as told (see the
     module docstring); thread-local and nestable.  Every argument is checked at once (a
-    ValueError naming it).
+    ValueError naming it).  The block is an object that can be kept and entered again, in any
+    thread and nested in itself (MATLAB's ``fimath`` kept in a variable); what it does not name
+    is inherited from the context current where it is entered.
 
     >>> import fxsim
     >>> a = fxsim.cast([1.5, -0.75], "Q4.4")
@@ -123,8 +123,14 @@ def context(*, rounding=_UNSET, overflow=_UNSET, r=_UNSET, eps=_UNSET, sr_rule=_
     Traceback (most recent call last):
     ...
     ValueError: a * b: the result is not exact in Q(5,1) (first at index (0,)); ...
+    >>> floor44 = context(rounding="floor", overflow="saturate", result="Q4.4")
+    >>> with floor44:
+    ...     (a * a).to_float()
+    array([2.25  , 0.5625])
+    >>> with floor44:                   # the same block again
+    ...     (a * a * a).to_float()
+    array([ 3.375 , -0.4375])
     """
-    ctx = get_context()
     changes = {}
     if mode is not _UNSET:
         given = [k for k, v in (("rounding", rounding), ("overflow", overflow), ("r", r),
@@ -161,9 +167,33 @@ def context(*, rounding=_UNSET, overflow=_UNSET, r=_UNSET, eps=_UNSET, sr_rule=_
             raise ValueError(f"source must be a bit source (fxsim.LFSR, fxsim.Ideal, "
                              f"fxsim.make_source(spec)), got {type(source).__name__}")
         changes["source"] = source
-    new = dataclasses.replace(ctx, **changes)        # builds (and so checks) its CastMode
-    _local.ctx = new
-    try:
-        yield new
-    finally:
-        _local.ctx = ctx
+    return ContextBlock(changes)
+
+
+class ContextBlock:
+    """A ``with`` block made by ``fxsim.context``: the changes it makes to the current context.
+    Entering it again (later, nested, or in another thread) applies them to the context current
+    there; leaving restores that context."""
+
+    __slots__ = ("changes", "_saved")
+
+    def __init__(self, changes):
+        self.changes = dict(changes)
+        self._saved = threading.local()
+
+    def __enter__(self) -> Context:
+        ctx = get_context()
+        new = dataclasses.replace(ctx, **self.changes)   # builds (and so checks) its CastMode
+        stack = getattr(self._saved, "stack", None)
+        if stack is None:
+            stack = self._saved.stack = []
+        stack.append(ctx)
+        _local.ctx = new
+        return new
+
+    def __exit__(self, *exc) -> None:
+        _local.ctx = self._saved.stack.pop()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.changes.items())
+        return f"fxsim.context({inner})"

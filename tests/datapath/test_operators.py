@@ -391,6 +391,42 @@ def test_context_nests_and_restores():
     assert fxsim.get_context() is default
 
 
+def test_a_kept_context_block_enters_again_nested_and_in_threads():
+    """A block kept in a variable (MATLAB's fimath in a variable) works in every ``with``:
+    again after it ended, nested in itself, and entered by two threads at once, each restoring
+    the context that was current where it was entered."""
+    floor = fxsim.context(rounding="floor", overflow="wrap")
+    q44 = fxsim.context(result="Q4.4")
+    for _ in range(2):
+        with floor:
+            assert fxsim.get_context().rounding == "floor"
+        assert fxsim.get_context() is DEFAULT
+    with q44:
+        with fxsim.context(rounding="ceil"):
+            with q44:          # inherits ceil from where it is entered, restores it on leaving
+                c = fxsim.get_context()
+                assert (c.rounding, str(c.result)) == ("ceil", "Q(8,4)")
+            assert fxsim.get_context().rounding == "ceil"
+        assert fxsim.get_context().rounding is None
+    assert fxsim.get_context() is DEFAULT
+    barrier, seen = threading.Barrier(2), []
+
+    def worker(rounding):
+        with fxsim.context(rounding=rounding):
+            with q44:
+                barrier.wait()
+                seen.append((rounding, fxsim.get_context().rounding))
+                barrier.wait()
+            seen.append((rounding, fxsim.get_context().rounding))
+    ts = [threading.Thread(target=worker, args=(m,)) for m in ("floor", "ceil")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert sorted(seen) == [("ceil", "ceil"), ("ceil", "ceil"), ("floor", "floor"), ("floor", "floor")]
+    assert fxsim.get_context() is DEFAULT
+
+
 def test_context_is_per_thread():
     seen = []
     with fxsim.context(rounding="floor", result="Q4.4"):

@@ -17,7 +17,9 @@ right call), so the returned error code is 0.
 """
 from libc.stdint cimport int64_t
 
-from fxsim._kernels cimport cspec, counts_t, ERR_NONE
+import numpy as np
+
+from fxsim._kernels cimport cspec, counts_t, ERR_NONE, OV_SATURATE, OV_SATURATE_SYMMETRIC
 from fxprims cimport cast_small, make_cspec
 
 
@@ -70,6 +72,19 @@ cdef inline int64_t mac(const int64_t* a, Py_ssize_t sa, const int64_t* b, Py_ss
     """One dot product in the spec §4 order (exact products, the accumulator cast each step)."""
     cdef int64_t acc = 0
     cdef Py_ssize_t k
+    if m.s == 0 and m.da == 0 and m.dp == 0 and (cs.ovf == OV_SATURATE or
+                                                 cs.ovf == OV_SATURATE_SYMMETRIC):
+        # the accumulator never rounds: cast_small reduces to the saturation at every step
+        for k in range(K):
+            acc += a[k * sa] * b[k * sb]
+            if acc > cs.hi64:
+                acc = cs.hi64
+                c.ovf += 1
+            elif acc < cs.lo64:
+                acc = cs.lo64
+                c.ovf += 1
+        c.n += K
+        return acc
     for k in range(K):
         acc = cast_small(cs, (acc << m.da) + ((a[k * sa] * b[k * sb]) << m.dp), m.s, 0, 0, c, err)
     return acc
@@ -148,9 +163,15 @@ cdef class Plan:
         cdef int64_t[:, ::1] D = P[0].copy()
         cdef int64_t[:, ::1] Dn = P[0].copy()
         cdef int64_t[:, ::1] inp = P[0].copy()
+        # transposed copies: every dot product of the backward pass reads two contiguous rows
+        cdef const int64_t[:, ::1] YT = np.ascontiguousarray(np.asarray(Y).T)
+        cdef int64_t[:, ::1] DT = np.empty((n, T), np.int64)
+        cdef int64_t[:, ::1] inpT = np.empty((n, T), np.int64)
+        cdef int64_t[:, ::1] W2T = np.empty((n, n), np.int64)
         with nogil:
             self._forward(Y, w, layout, P, G, out, rows, &k, &err)
-            self._backward(Y, Xt, w, layout, P, G, out, D, Dn, inp, gacc, rows, &k, &err)
+            self._backward(YT, Xt, w, layout, P, G, out, D, Dn, inp, DT, inpT, W2T, gacc, rows,
+                           &k, &err)
         return err
 
     cdef void _forward(self, const int64_t[:, ::1] Y, const int64_t[::1] w,
@@ -199,14 +220,15 @@ cdef class Plan:
                 cast_small(&p.acts, P[K - 1, t, i] - G[K - 1, t, i], 0, 0, 0, &cx, err)
         put_row(rows, k, &cx)
 
-    cdef void _backward(self, const int64_t[:, ::1] Y, const int64_t[:, ::1] Xt,
+    cdef void _backward(self, const int64_t[:, ::1] YT, const int64_t[:, ::1] Xt,
                         const int64_t[::1] w, const int64_t[:, ::1] layout,
                         int64_t[:, :, ::1] P, int64_t[:, :, ::1] G, int64_t[:, ::1] out,
                         int64_t[:, ::1] D, int64_t[:, ::1] Dn, int64_t[:, ::1] inp,
+                        int64_t[:, ::1] DT, int64_t[:, ::1] inpT, int64_t[:, ::1] W2T,
                         int64_t[::1] gacc, int64_t[:, ::1] rows, Py_ssize_t* k,
                         int* err) noexcept nogil:
         cdef const plan_t* p = &self.p
-        cdef Py_ssize_t K = P.shape[0], T = P.shape[1], n = P.shape[2], m = Y.shape[1]
+        cdef Py_ssize_t K = P.shape[0], T = P.shape[1], n = P.shape[2], m = YT.shape[0]
         cdef Py_ssize_t l, t, i, j
         cdef int64_t o1, o2, r, gp, s
         cdef const int64_t* gpt = &self.gp_view[0]
@@ -228,10 +250,13 @@ cdef class Plan:
             o1, o2 = layout[l, 0], layout[l, 1]
             zero(&cm1); zero(&cin); zero(&cm2); zero(&cdw); zero(&cdwa)
             zero(&cgp); zero(&cs); zero(&cd)
+            for t in range(T):
+                for i in range(n):
+                    DT[i, t] = D[t, i]
             if o1 >= 0:                   # dW1 = Dᵀ Y (n × m), t ascending
                 for i in range(n):
                     for j in range(m):
-                        gacc[o1 + i * m + j] = mac(&D[0, i], n, &Y[0, j], m, T, &p.aa, &p.acc,
+                        gacc[o1 + i * m + j] = mac(&DT[i, 0], 1, &YT[j, 0], 1, T, &p.aa, &p.acc,
                                                    &cm1, err)
                 put_row(rows, k, &cm1)
             if o2 < 0:
@@ -240,15 +265,19 @@ cdef class Plan:
                 for i in range(n):
                     inp[t, i] = cast_small(&p.acts, P[l - 1, t, i] - G[l - 1, t, i], 0, 0, 0,
                                            &cin, err)
+                    inpT[i, t] = inp[t, i]
             put_row(rows, k, &cin)
             for i in range(n):            # dW2 = Dᵀ X^{l−1}
                 for j in range(n):
-                    gacc[o2 + i * n + j] = mac(&D[0, i], n, &inp[0, j], n, T, &p.aa, &p.acc,
+                    gacc[o2 + i * n + j] = mac(&DT[i, 0], 1, &inpT[j, 0], 1, T, &p.aa, &p.acc,
                                                &cm2, err)
             put_row(rows, k, &cm2)
+            for i in range(n):
+                for j in range(n):
+                    W2T[j, i] = w[o2 + i * n + j]
             for t in range(T):            # D ← cast(cast(D W2) · (1 − ĝ'(P^{l−1})))
                 for j in range(n):
-                    Dn[t, j] = cast_small(&p.acts, mac(&D[t, 0], 1, &w[o2 + j], n, n, &p.aw,
+                    Dn[t, j] = cast_small(&p.acts, mac(&D[t, 0], 1, &W2T[j, 0], 1, n, &p.aw,
                                                        &p.acc, &cdw, err),
                                           p.s_acc, 0, 0, &cdwa, err)
             for t in range(T):

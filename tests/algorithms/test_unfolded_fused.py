@@ -92,6 +92,9 @@ CASES = [
     ("Q(14,12)", "Q(10,8)", "Q(16,14)", "nearest_away", "saturate_symmetric"),
     ("Q(16,12)", "Q(16,12)", "Q(24,18)", "toward_zero", "wrap"),
     ("Q(20,14)", "Q(16,8)", "Q(32,22)", "jam", "saturate"),
+    # exact products at the accumulator's fraction, a narrow word: the saturating MAC loop
+    ("Q(12,8)", "Q(12,8)", "Q(18,16)", "nearest_even", "saturate"),
+    ("Q(12,8)", "Q(12,8)", "Q(18,16)", "nearest_even", "saturate_symmetric"),
 ]
 
 
@@ -115,7 +118,7 @@ def _compare(model, make_accel, idx=None, steps=2):
     return rf
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[2] + "-" + c[3] for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c[2] + "-" + c[3] + "-" + c[4] for c in CASES])
 @pytest.mark.parametrize("cls", [LISTA, FFNN])
 def test_fused_grad_equals_composed(cls, case):
     W, A, C, rnd, ovf = case
@@ -127,6 +130,8 @@ def test_fused_grad_equals_composed(cls, case):
         assert any(r.op == "matmul" and r.inexact for r in recs)       # the acc really rounds
     if case[2] == "Q(16,14)" and cls is LISTA:
         assert any(r.overflowed for r in recs)                         # and saturates
+    if case[2] == "Q(18,16)" and cls is LISTA:
+        assert any(r.op == "matmul" and r.overflowed for r in recs)    # the MAC saturates
 
 
 @pytest.mark.parametrize("strategy", ["round-to-nearest", "SR", "signed-SR_ε"])

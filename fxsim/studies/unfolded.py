@@ -572,8 +572,9 @@ def run(out_dir, quick=False, seed=0, progress=True, *, workers=2, copy_figures_
     ``unfolded_study.md`` and ``unfolded_study.png`` into ``out_dir``.  ``preset``: a dict
     overriding entries of the preset (tests shrink it).
 
-    ``quick=True`` takes about 15 s on 2 cores (14.9 s wall at load average 1.5;
-    ``/usr/bin/time fxsim unfolded-study --quick``), so skipped by doctest:
+    ``quick=True`` takes about 20 s on 2 cores (18.6 s wall under ``chrt -f 50`` at load
+    average 24, 2026-12-06; ``chrt -f 50 /usr/bin/time fxsim unfolded-study --quick``), so
+    skipped by doctest:
 
     >>> res = run("results/unfolded_study", quick=True)     # doctest: +SKIP
     >>> sorted(res["files"])                                # doctest: +SKIP

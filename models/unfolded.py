@@ -236,7 +236,7 @@ class _Unfolded(KnownOptimum):
         if net is not None:
             Y64, X64 = self._consts64[env.acts]
             if idx is not None:
-                Y64, X64 = Y64[idx], X64[idx]
+                Y64, X64 = np.ascontiguousarray(Y64[idx]), np.ascontiguousarray(X64[idx])
             g_acc = net.grad(xq.raw.astype(np.int64), Y64, X64)
             return env.cast(FixedArray(g_acc, env.acc), "grad")
         if idx is not None:

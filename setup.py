@@ -40,6 +40,7 @@ extensions = [
     ext("_vendor"),
     ext("_floats", [*float_ok, *wide], omp=True),
     ext("_small", float_ok),   # the compiled small-call cast (fxsim.ops.cast, Caster)
+    ext("_unfolded"),          # the unfolded networks' fused layers (fxsim.models.unfolded)
 ]
 
 setup(

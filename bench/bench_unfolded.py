@@ -1,7 +1,9 @@
 """Benchmark of one GD step of the default LISTA of ``fxsim unfolded-study`` (K = 3, m = 8,
 n = 32, T = 2 training pairs, 2816 weights), fully emulated on the datapath (Q(16,12) weights,
 gradients and activations, Q(32,24) accumulator, σ by table + interpolation, round-to-nearest),
-against the same step in float64 numpy (forward, backward, update).
+against the same step in float64 numpy (forward, backward, update).  The emulated forward and
+backward pass runs in one fused call (``fxsim.models.unfolded_fused``; words, counters and draws
+equal to the composed fxsim calls, which ``fused=False`` runs).
 
     python bench/bench_unfolded.py
 

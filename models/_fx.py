@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from fxsim import CastMode, FixedArray, QFormat, cast, qformat
+from fxsim.accelerator import Accelerator
 from fxsim.modes import STOCHASTIC
 
 DEFAULT_WEIGHTS = QFormat(16, 8)
@@ -121,6 +122,22 @@ class Env:
             self._modes[role] = m
             self._kw[role] = dict(m.cast_kwargs(), **({"source": source} if m.stochastic else {}))
 
+    @classmethod
+    def of(cls, accel):
+        """``Env(accel)``, kept for the next call with an ``Accelerator`` of the same formats,
+        modes and bit sources (building one validates every role's mode: about 0.1 ms)."""
+        if type(accel) is not Accelerator:
+            return cls(accel)
+        key = (accel.weights, accel.grads, accel.acts, accel.acc,
+               *(accel.mode(role) for role in ROLES),
+               *(id(accel.source_for(role)) for role in ROLES))
+        env = _ENVS.get(key)
+        if env is None:
+            if len(_ENVS) >= 16:
+                _ENVS.clear()
+            env = _ENVS[key] = cls(accel)     # holds the sources: their ids stay theirs
+        return env
+
     def mode(self, role: str) -> CastMode:
         """The CastMode of a cast role (acc, acts, grad)."""
         return self._modes[role]
@@ -141,6 +158,9 @@ class Env:
     def const(self, x, fmt=None):
         """Quantize a model constant (data) once, round-to-nearest-even, saturating."""
         return cast(np.asarray(x, dtype=np.float64), fmt or self.acts)
+
+
+_ENVS: dict = {}      # Env.of: (formats, modes, source ids) -> Env
 
 
 def int_const(v: int) -> FixedArray:

@@ -120,6 +120,10 @@ class SigmoidLUT:
         num = (t[i] << shift) + (t[i + 1] - t[i]) * (off & ((1 << shift) - 1))
         return cast(FixedArray(num, QFormat(18 + shift, self.table_fmt.fl + shift)), acts, **kw)
 
+    def words(self, which: str) -> np.ndarray:
+        """The table of ``which`` ("g" or "g_prime"): int64 words of ``table_fmt`` (a copy)."""
+        return self._tables[which].copy()
+
     def g(self, z: FixedArray, acts, **kw) -> FixedArray:
         """ĝ(z) in ``acts`` (``kw``: the cast's mode and source)."""
         return self._eval("g", z, acts, **kw)

@@ -47,6 +47,7 @@ from fxsim import FixedArray, add, matmul, mul, sub
 from ._fx import Env, accel_of, as_fixed, int_const, recip_const, vec
 from .protocols import KnownOptimum
 from .soft_threshold import SigmoidLUT, g, g_prime
+from .unfolded_fused import FusedNet
 from .sparse_data import make_sparse_recovery
 
 __all__ = ["LISTA", "ADMMCSNet", "FFNN", "UNFOLDED"]
@@ -77,10 +78,16 @@ class _Unfolded(KnownOptimum):
         self.n_samples = self.data.Y.shape[0]
         self.x_star = None
         self.f_star = 0.0            # a lower bound, reached in the over-parameterized regime
-        self._cache = {}
+        self._cache, self._consts64 = {}, {}
+        self._plans = {}              # (formats, acc/acts modes) -> FusedNet or None
 
     def _has_w1(self, l: int) -> bool:
         return True
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_plans"] = {}          # compiled plans are rebuilt where the model runs
+        return state
 
     def __repr__(self):
         return (f"{type(self).__name__}(K={self.K}, m={self.m}, n={self.n}, "
@@ -158,6 +165,8 @@ class _Unfolded(KnownOptimum):
         k = env.acts
         if k not in self._cache:
             self._cache[k] = (env.const(self.data.Y), env.const(self.data.X))
+            self._consts64[k] = tuple(np.ascontiguousarray(c.raw, dtype=np.int64)
+                                      for c in self._cache[k])
         return self._cache[k]
 
     def _fx_layers(self, xq: FixedArray):
@@ -192,22 +201,44 @@ class _Unfolded(KnownOptimum):
         P, G = cache[-1]
         return cache, sub(P, G, fmt=env.acts, **kt)
 
-    def fx_forward(self, xq, accel=None, Y=None) -> list:
+    def _fused(self, env):
+        """The fused pass of these formats and acc/acts modes (``FusedNet``), or None."""
+        key = (env.weights, env.acts, env.acc, env.mode("acc"), env.mode("acts"))
+        if key not in self._plans:
+            self._plans[key] = FusedNet.for_env(self, env)
+        return self._plans[key]
+
+    def fx_forward(self, xq, accel=None, Y=None, *, fused=True) -> list:
         """The forward pass on the datapath: [(P^l, G^l)] per layer and the output x̂ in
-        ``acts`` (``Y``: float measurements, quantized to ``acts``; default the training set)."""
-        env = Env(accel)
+        ``acts`` (``Y``: float measurements, quantized to ``acts``; default the training set).
+        ``fused=False`` runs the composed fxsim calls (the same words and counters)."""
+        env = Env.of(accel)
         xq = as_fixed(xq, env.weights, self.dim)
         Yq = self._consts(env)[0] if Y is None else env.const(Y)
-        return self._fx_forward(self._fx_layers(xq), Yq, env)
+        net = self._fused(env) if fused else None
+        if net is None:
+            return self._fx_forward(self._fx_layers(xq), Yq, env)
+        P, G, out = net.forward(xq.raw.astype(np.int64), Yq.raw.astype(np.int64))
+        A = env.acts
+        return [(FixedArray(p, A), FixedArray(g_, A)) for p, g_ in zip(P, G)], FixedArray(out, A)
 
     def fx_predict(self, xq, accel=None, Y=None) -> np.ndarray:
         """x̂ of the datapath's forward pass, as floats."""
         return self.fx_forward(xq, accel, Y)[1].to_float()
 
-    def fx_grad(self, xq, accel=None, idx=None, *, acc=None) -> FixedArray:
-        env = Env(accel_of(accel, acc))
+    def fx_grad(self, xq, accel=None, idx=None, *, acc=None, fused=True) -> FixedArray:
+        """The gradient on the datapath (module docstring), in ``grads``; ``fused=False`` runs
+        the composed fxsim calls (the same words, counters and draws)."""
+        env = Env.of(accel_of(accel, acc))
         xq = as_fixed(xq, env.weights, self.dim)
         Yq, Xq = self._consts(env)
+        net = self._fused(env) if fused else None
+        if net is not None:
+            Y64, X64 = self._consts64[env.acts]
+            if idx is not None:
+                Y64, X64 = np.ascontiguousarray(Y64[idx]), np.ascontiguousarray(X64[idx])
+            g_acc = net.grad(xq.raw.astype(np.int64), Y64, X64)
+            return env.cast(FixedArray(g_acc, env.acc), "grad")
         if idx is not None:
             Yq, Xq = FixedArray(Yq.raw[idx], Yq.fmt), FixedArray(Xq.raw[idx], Xq.fmt)
         ka, kt = env.kw("acc"), env.kw("acts")

@@ -322,7 +322,43 @@ def main(argv=None) -> int:
         args = parser.parse_args(["gd-study"])
         args.run = gd_study_cmd
         print(MAIN_JOB_LINE, flush=True)
+    if argv is None:                # the command line itself (not a call from Python)
+        _watch_interrupts()
     return _run(args, sub.choices[args.cmd])
+
+
+#: seconds a command interrupted by Ctrl-C may take to stop its workers and exit
+STOP_GRACE = 45
+
+
+def _watch_interrupts():
+    """Ctrl-C raises KeyboardInterrupt as usual and also starts a clock: a command that has not
+    ended ``STOP_GRACE`` s later (a cluster's close or the interpreter's exit stuck on a thread)
+    is ended with exit code 130, after printing why and every thread's stack for a bug report.
+    Only for the command line (``main()`` without ``argv``), in the main thread."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_sigint(signum, frame):
+        if not getattr(on_sigint, "clock", None):
+            on_sigint.clock = threading.Timer(STOP_GRACE, _end_stuck_command)
+            on_sigint.clock.daemon = True
+            on_sigint.clock.start()
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def _end_stuck_command():
+    import faulthandler
+    import os
+    print(f"fxsim: interrupted, but the command did not end within {STOP_GRACE} s; ending it "
+          "(the threads' stacks follow, for a bug report)", file=sys.stderr, flush=True)
+    try:
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    finally:
+        os._exit(130)
 
 
 def _run(args, p) -> int:

@@ -141,6 +141,8 @@ def _no_interrupt():
     finally:
         signal.signal(signal.SIGINT, old)
     if got:
+        if callable(old):               # the handler in place (the command's, see fxsim.cli)
+            old(*got[0])
         raise KeyboardInterrupt
 
 

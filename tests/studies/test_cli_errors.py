@@ -164,6 +164,13 @@ def _interrupt(argv, out, tmp_path, after=2.5):
     os.killpg(p.pid, signal.SIGINT)
     try:
         stdout, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        # the command ends itself 45 s after Ctrl-C (fxsim.cli.STOP_GRACE): still running, or
+        # its output pipes held by another process, is a bug; say which processes are left
+        ps = subprocess.run(["ps", "-o", "pid,ppid,pgid,stat,etime,cmd", "-g", str(p.pid)],
+                            capture_output=True, text=True).stdout
+        pytest.fail(f"no exit 60 s after SIGINT (main process exit code {p.poll()}); "
+                    f"processes of its group:\n{ps[-3000:]}")
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
@@ -179,6 +186,25 @@ def test_ctrl_c_exits_130_with_one_line(cmd, tmp_path):
     assert "Traceback" not in err, err[-3000:]
     assert err.strip().splitlines() == ["fxsim: interrupted"], err[-3000:]
     assert time.perf_counter() - t0 < 30            # the workers are stopped, not waited for
+
+
+def test_a_command_stuck_after_ctrl_c_is_ended_with_130(tmp_path):
+    """The command line's last resort (fxsim.cli._watch_interrupts): a command whose exit is
+    stuck after Ctrl-C (here on a thread that never ends) is ended STOP_GRACE s later, exit 130,
+    saying why and showing the threads' stacks."""
+    code = ("import os, signal, threading, time\n"
+            "import fxsim.cli as cli\n"
+            "cli.STOP_GRACE = 1\n"
+            "cli._watch_interrupts()\n"
+            "threading.Thread(target=time.sleep, args=(600,)).start()\n"
+            "os.kill(os.getpid(), signal.SIGINT)\n"
+            "time.sleep(600)\n")
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path)
+    assert p.returncode == 130, (p.returncode, p.stderr[-2000:])
+    assert "did not end within 1 s" in p.stderr and "Thread 0x" in p.stderr, p.stderr[-2000:]
+    assert time.monotonic() - t0 < 60
 
 
 # -- export-vectors: sizes (issue 11, point 7) --------------------------------------------------

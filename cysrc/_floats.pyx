@@ -22,6 +22,137 @@ cdef extern from *:
     """
     int bitlen64 "fx_bitlen64"(unsigned long long m) noexcept nogil
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Block loops of the common case, one straight-line body per output width, mode and
+       counting, without branches, so that gcc vectorizes them in AVX2 registers.  They return
+       1 (nothing counted) when the block holds NaN, inf, or an overflow under
+       overflow='error'; the caller then redoes it element by element.  Formats with subnormals
+       only (no flush), man <= 48.  cnt: n, inexact, rounded up, overflowed.
+
+       Nearest-even (FX_FLT_RNE): for a result in the normal binades the code is the float64
+       magnitude pattern rounded at bit s = 52 - man (guard AND (sticky OR lsb), a carry out of
+       the fraction moves to the next binade by itself), re-biased.  Below 2**emin the result is
+       a multiple of the subnormal spacing 2**(emin - man): the float64 sum |x| + C with
+       C = 2**(emin - man + 52) rounds |x| to that spacing, nearest-even, exactly once (|x| < C,
+       so the sum lies in [C, 2C) whose ulp is the spacing), and its pattern minus C's is the
+       code (float64 subnormal inputs included).
+
+       Stochastic, trunc rule (FX_FLT_SR): q = M >> s from the 53-bit significand M, where s
+       grows past 52 - man below 2**emin (capped at 63: q = 0), plus the carry of the top r
+       discarded bits and the draw. */
+    /* the end of both loop bodies (overflow, sign, store) and of both functions */
+    #define FX_FLT_STORE(CT)                                                                    \\
+            n_ovf += ovf;                                                                       \\
+            code = ovf ? ovc : code;                                                            \\
+            out[j] = (CT)((uint64_t)code | ((u >> 63) << sh));                                  \\
+        }
+    #define FX_FLT_END                                                                          \\
+        bad |= (uint64_t)(n_ovf != 0) & err_ovf;                                                \\
+        if (bad) return 1;                                                                      \\
+        cnt[0] += n; cnt[1] += n_in; cnt[2] += n_up; cnt[3] += n_ovf;                           \\
+        return 0;
+    #define FX_FLT_RNE(NAME, CT, COUNT)                                                         \\
+    static int NAME(const uint64_t* restrict xb, CT* restrict out, Py_ssize_t n,                \\
+                    int64_t man, int64_t emin, int64_t max_code, int64_t ovc, uint64_t sh,      \\
+                    int64_t r, uint64_t err_ovf, const uint64_t* restrict R,                    \\
+                    int64_t* restrict cnt) {                                                    \\
+        const uint64_t ABS = 0x7FFFFFFFFFFFFFFFULL, nonfin = 0x7FFULL << 52;                    \\
+        const uint64_t s = 52 - man, half1 = (1ULL << (s - 1)) - 1, lowm = (1ULL << s) - 1;     \\
+        const int64_t rebias = (1022 + emin) << man;                                            \\
+        const uint64_t lo_pat = (uint64_t)(1023 + emin) << 52;                                  \\
+        const uint64_t cbits = (uint64_t)(1023 + emin - man + 52) << 52;                        \\
+        double C;                                                                               \\
+        uint64_t n_in = 0, n_up = 0, n_ovf = 0, bad = 0;                                        \\
+        (void)r; (void)R;                                                                       \\
+        memcpy(&C, &cbits, 8);                                                                  \\
+        for (Py_ssize_t j = 0; j < n; j++) {                                                    \\
+            uint64_t u = xb[j], mag = u & ABS, yb;                                              \\
+            double a, y;                                                                        \\
+            memcpy(&a, &mag, 8);                                                                \\
+            bad |= (uint64_t)(mag >= nonfin);                                                   \\
+            uint64_t tq = mag >> s, rn = (mag + half1 + (tq & 1)) >> s;                         \\
+            y = a + C;                                                                          \\
+            memcpy(&yb, &y, 8);                                                                 \\
+            int64_t sub = -(int64_t)(mag < lo_pat);                                             \\
+            int64_t code = ((int64_t)(yb - cbits) & sub) | (((int64_t)rn - rebias) & ~sub);     \\
+            uint64_t ovf = (uint64_t)(code > max_code);                                         \\
+            if (COUNT) {  /* ys, a >= 0: their patterns compare as their values */          \\
+                double ys = y - C;                                                              \\
+                int64_t ysb;                                                                    \\
+                memcpy(&ysb, &ys, 8);                                                           \\
+                int64_t in_s = (int64_t)(ysb != (int64_t)mag), up_s = (int64_t)(ysb > (int64_t)mag); \\
+                int64_t in_n = (int64_t)((mag & lowm) != 0), up_n = (int64_t)(rn != tq);        \\
+                n_in += (uint64_t)((in_s & sub) | (in_n & ~sub));                               \\
+                n_up += (uint64_t)((up_s & sub) | (up_n & ~sub));                               \\
+            }                                                                                   \\
+            FX_FLT_STORE(CT)                                                                    \\
+        FX_FLT_END                                                                              \\
+    }
+    #define FX_FLT_SR(NAME, CT, COUNT)                                                          \\
+    static int NAME(const uint64_t* restrict xb, CT* restrict out, Py_ssize_t n,                \\
+                    int64_t man, int64_t emin, int64_t max_code, int64_t ovc, uint64_t sh,      \\
+                    int64_t r, uint64_t err_ovf, const uint64_t* restrict R,                    \\
+                    int64_t* restrict cnt) {                                                    \\
+        const uint64_t ABS = 0x7FFFFFFFFFFFFFFFULL, MANT = (1ULL << 52) - 1, IMPL = 1ULL << 52; \\
+        const uint64_t nonfin = 0x7FFULL << 52;                                                 \\
+        const int64_t s0 = 52 - man, lo = 1023 + emin;                                          \\
+        uint64_t n_in = 0, n_up = 0, n_ovf = 0, bad = 0;                                        \\
+        for (Py_ssize_t j = 0; j < n; j++) {                                                    \\
+            uint64_t u = xb[j], mag = u & ABS;                                                  \\
+            int64_t ex = (int64_t)(mag >> 52);                                                  \\
+            int64_t nzm = -(int64_t)(mag != 0);                                                 \\
+            bad |= (uint64_t)((ex == 0) & (mag != 0)) | (uint64_t)(mag >= nonfin);              \\
+            uint64_t M = (mag & MANT) | IMPL;                                                   \\
+            int64_t d = lo - ex;                                                                \\
+            d = d > 0 ? d : 0;                                                                  \\
+            int64_t sc = s0 + d < 63 ? s0 + d : 63, t = s0 + d - r < 63 ? s0 + d - r : 63;      \\
+            uint64_t q = M >> sc, low = M - (q << sc);                                          \\
+            uint64_t rq = q + (((low >> t) + R[j]) >> r);                                       \\
+            int64_t e2 = ex - lo;                                                               \\
+            e2 = e2 > 0 ? e2 : 0;                                                               \\
+            int64_t code = ((e2 << man) + (int64_t)rq) & nzm;                                   \\
+            uint64_t ovf = (uint64_t)(code > max_code);                                         \\
+            if (COUNT) {                                                                        \\
+                n_in += (uint64_t)(low != 0) & (uint64_t)nzm;                                   \\
+                n_up += (rq - q) & (uint64_t)nzm;                                               \\
+            }                                                                                   \\
+            FX_FLT_STORE(CT)                                                                    \\
+        FX_FLT_END                                                                              \\
+    }
+    #define FX_FLT_ALL(W, CT)                                                                   \\
+        FX_FLT_RNE(fx_flt_rne_c##W, CT, 1) FX_FLT_RNE(fx_flt_rne_n##W, CT, 0)                   \\
+        FX_FLT_SR(fx_flt_sr_c##W, CT, 1) FX_FLT_SR(fx_flt_sr_n##W, CT, 0)
+    FX_FLT_ALL(8, uint8_t)
+    FX_FLT_ALL(16, uint16_t)
+    FX_FLT_ALL(32, uint32_t)
+    FX_FLT_ALL(64, uint64_t)
+    typedef int (*fx_flt_block_t)(const uint64_t*, void*, Py_ssize_t, int64_t, int64_t, int64_t,
+                                  int64_t, uint64_t, int64_t, uint64_t, const uint64_t*,
+                                  int64_t*);
+    /* the loop for an output of w bytes, SR (sr) or nearest-even, counting or not */
+    static fx_flt_block_t fx_flt_block_of(int w, int sr, int count) {
+        static const fx_flt_block_t table[16] = {
+            (fx_flt_block_t)fx_flt_rne_n8, (fx_flt_block_t)fx_flt_rne_c8,
+            (fx_flt_block_t)fx_flt_sr_n8, (fx_flt_block_t)fx_flt_sr_c8,
+            (fx_flt_block_t)fx_flt_rne_n16, (fx_flt_block_t)fx_flt_rne_c16,
+            (fx_flt_block_t)fx_flt_sr_n16, (fx_flt_block_t)fx_flt_sr_c16,
+            (fx_flt_block_t)fx_flt_rne_n32, (fx_flt_block_t)fx_flt_rne_c32,
+            (fx_flt_block_t)fx_flt_sr_n32, (fx_flt_block_t)fx_flt_sr_c32,
+            (fx_flt_block_t)fx_flt_rne_n64, (fx_flt_block_t)fx_flt_rne_c64,
+            (fx_flt_block_t)fx_flt_sr_n64, (fx_flt_block_t)fx_flt_sr_c64};
+        int k = w == 1 ? 0 : (w == 2 ? 1 : (w == 4 ? 2 : 3));
+        return table[4 * k + 2 * (sr != 0) + (count != 0)];
+    }
+    """
+    ctypedef int (*flt_block_t)(const uint64_t*, void*, Py_ssize_t, int64_t, int64_t, int64_t,
+                                int64_t, uint64_t, int64_t, uint64_t, const uint64_t*,
+                                int64_t*) noexcept nogil
+    flt_block_t flt_block_of "fx_flt_block_of"(int w, int sr, int count) noexcept nogil
+
+
 ctypedef fused code_t:
     uint8_t
     uint16_t
@@ -71,6 +202,7 @@ ctypedef struct fspec:
     int floor_mode    # rounding 'floor': an exact zero sum of opposite signs is -0 (IEEE 754 §6.3)
     int kind          # 0 ieee, 1 fn, 2 none (the format's nonfinite convention, for decoding)
     uint64_t fmt_inf  # magnitude code of +inf (kind 0)
+    int count         # the block loops count inexact and rounded-up elements (cast_f64's count)
     cspec cpos        # the fixed-point mode acting on the magnitude of a positive / negative x
     cspec cneg
     uint32_t tpos
@@ -141,6 +273,7 @@ cdef class FloatSpec:
         self.fs.has_nan = nan_code is not None
         self.fs.floor_mode = rounding == FR_FLOOR
         self.fs.rne = rounding == FR_NEAREST_EVEN
+        self.fs.count = 1
         self.fs.kind = 0 if inf_code is not None else (1 if nan_code is not None else 2)
         self.fs.fmt_inf = inf_code if inf_code is not None else 0
         self.fs.nan_code = nan_code if nan_code is not None else 0
@@ -417,6 +550,16 @@ cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const f
 
 cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, const fspec* fs,
                          const uint64_t* R, counts_t* c) noexcept nogil:
+    cdef int64_t cnt[4]
+    if fs.subnormals and 1 <= fs.man <= 48 and fs.emin >= -1022 and (
+            (fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
+        cnt[0] = 0; cnt[1] = 0; cnt[2] = 0; cnt[3] = 0
+        if flt_block_of(w, R != NULL, fs.count)(xb, out, n, fs.man, fs.emin, fs.max_code,
+                                                fs.ovc_pos, fs.nbits - 1,
+                                                fs.cpos.r if R != NULL else 0,
+                                                fs.ovf == FO_ERROR, R, cnt) == 0:
+            add_block(c, cnt[0], cnt[1], cnt[2], cnt[3])
+            return 0
     if fs.man <= 51 and ((fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
         if w == 1 and block_rne(xb, <uint8_t*>out, n, fs, R, c) == 0:
             return 0
@@ -490,11 +633,15 @@ cdef inline void run_chunk(const double* x, char* po, int w, Py_ssize_t i0, Py_s
 
 def cast_f64(const double[::1] x, int8_t[::1] out, FloatSpec spec, bint stochastic,
              const uint64_t[::1] draws, object capsule, const int8_t[::1] vsign, bint use_v,
-             int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
+             int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
+             bint count=True):
     """out[i] = code of cast(x[i]) (bytes of the format's container).  Draws: from the
     source's ``capsule`` (the caller holds its lock; one thread, chunks in order, draw i for
-    element i) or the array ``draws``.  One counter row and error slot per chunk."""
-    cdef fspec* fs = &spec.fs
+    element i) or the array ``draws``.  One counter row and error slot per chunk.  ``count``
+    False: the vectorized loops skip the inexact and rounded-up counts (no Counters context
+    is listening); n, overflows and errors are always kept."""
+    cdef fspec fsl = spec.fs
+    cdef fspec* fs = &fsl
     cdef Py_ssize_t n = x.shape[0]
     cdef int w = 1 if fs.nbits <= 8 else (2 if fs.nbits <= 16 else (4 if fs.nbits <= 32 else 8))
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
@@ -508,6 +655,7 @@ def cast_f64(const double[::1] x, int8_t[::1] out, FloatSpec spec, bint stochast
     cdef uint64_t* dbuf
     if n == 0:
         return
+    fsl.count = count
     if stochastic and capsule is not None:
         src = bitsrc_from_capsule(capsule)
         nthreads = 1

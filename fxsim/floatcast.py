@@ -162,8 +162,9 @@ def _raise(c: FloatCast, errs, errpos, cnt, shape):
                         f"finite {c.fmt.max}) with overflow='error'; first at index {idx}")
 
 
-def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads):
-    """The kernel over blocks of _BLOCK elements; (counts per chunk, errs, errpos)."""
+def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads, count=True):
+    """The kernel over blocks of _BLOCK elements; (counts per chunk, errs, errpos).  ``count``
+    False: the inexact/rounded-up counts may be skipped (nobody records them)."""
     if kind == "words":
         mag = np.ascontiguousarray(data.mag.reshape(-1))
         neg = np.ascontiguousarray(data.neg.reshape(-1))
@@ -186,7 +187,7 @@ def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads):
         K.cast_f64(data[lo:hi], out[lo:hi].view(np.int8), c.spec, c.stochastic,
                    d[lo:hi] if capsule is None and c.stochastic else d, capsule,
                    vs[lo:hi] if uv else vs, uv, cnt, errs, errpos,
-                   threads if hi - lo >= 1 << 16 else 1)
+                   threads if hi - lo >= 1 << 16 else 1, count)
         cnts.append(cnt)
         errs_all.append(errs)
         pos_all.append(errpos + lo)
@@ -240,6 +241,7 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
             if c.overflow == "error" and hasattr(source, "capsule"):
                 restore = source.state             # a refused call puts the source back
             d = _check_draws(source.draws(n, c.r), n, c.r)
+    count = _counters.active()
     if capsule is not None and threads > 1 and n >= 1 << 18:
         # several threads: the draws of each super-block are filled first (one thread, the
         # source's lock held for the whole call: one contiguous piece of its stream), then
@@ -251,14 +253,14 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
                 hi = min(n, lo + _FEED_BLOCK)
                 K.fill_draws(capsule, buf[:hi - lo], c.r)
                 cnt, errs, errpos = _run(c, kind, data[lo:hi], hi - lo, out[lo:hi], buf[:hi - lo],
-                                         None, vs[lo:hi] if uv else vs, uv, threads)
+                                         None, vs[lo:hi] if uv else vs, uv, threads, count)
                 parts.append((cnt, errs, errpos + lo))
         cnt, errs, errpos = (np.concatenate([p[k] for p in parts]) for k in range(3))
     elif capsule is not None:
         with source.lock:
-            cnt, errs, errpos = _run(c, kind, data, n, out, d, capsule, vs, uv, 1)
+            cnt, errs, errpos = _run(c, kind, data, n, out, d, capsule, vs, uv, 1, count)
     else:
-        cnt, errs, errpos = _run(c, kind, data, n, out, d, None, vs, uv, threads)
+        cnt, errs, errpos = _run(c, kind, data, n, out, d, None, vs, uv, threads, count)
     if errs.any():
         if restore is not None:
             source.state = restore

@@ -661,11 +661,44 @@ def cast_f64(const double[::1] x, int8_t[::1] out, FloatSpec spec, bint stochast
         nthreads = 1
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
         dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))
-        c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
+        c = zero_counts()          # assigned whole: private to each thread of the prange
         run_chunk(px, po, w, ch * CHUNK, min(n, ch * CHUNK + CHUNK), fs, stochastic, pd, src,
                   dbuf, pv, &c, &errs[ch], &errpos[ch])
         note(&c, cnt, ch)
         free(dbuf)
+
+
+def cast_f64_streams(const double[::1] x, int8_t[::1] out, FloatSpec spec, list caps,
+                     const int64_t[::1] cuts, const int8_t[::1] vsign, bint use_v,
+                     int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
+                     bint count=True):
+    """Stochastic cast where part k rounds elements [cuts[k], cuts[k+1]) with the draws of
+    caps[k], a private copy of the source already moved cuts[k] draws ahead: 1024 draws are
+    filled at a time right before they are used, and the words are those of one sequential
+    stream.  Parts are handed out dynamically; one counter row and error slot per part."""
+    cdef fspec fsl = spec.fs
+    cdef Py_ssize_t T = len(caps), k
+    cdef int w = 1 if fsl.nbits <= 8 else (2 if fsl.nbits <= 16 else (4 if fsl.nbits <= 32 else 8))
+    cdef char* po = <char*>&out[0] if out.shape[0] > 0 else NULL
+    cdef const double* px = &x[0] if x.shape[0] > 0 else NULL
+    cdef const int8_t* pv = &vsign[0] if use_v else NULL
+    cdef counts_t c
+    cdef uint64_t* dbuf
+    cdef bitsrc_t** srcs
+    if T == 0 or x.shape[0] == 0:
+        return
+    fsl.count = count
+    srcs = <bitsrc_t**>malloc(T * sizeof(bitsrc_t*))
+    for k in range(T):
+        srcs[k] = bitsrc_from_capsule(caps[k])
+    for k in prange(T, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))
+        c = zero_counts()          # assigned whole: private to each thread of the prange
+        run_chunk(px, po, w, cuts[k], cuts[k + 1], &fsl, 1, NULL, srcs[k], dbuf, pv, &c,
+                  &errs[k], &errpos[k])
+        note(&c, cnt, k)
+        free(dbuf)
+    free(srcs)
 
 
 def cast_words(const uint64_t[::1] mag, const uint8_t[::1] neg, int E, int8_t[::1] out,
@@ -1226,3 +1259,34 @@ def float_mac(const double[:, ::1] A, const double[:, ::1] B, int64_t[:, ::1] ou
                 &vsign[i * N] if use_v else NULL, &out[i, 0] if N > 0 else NULL, &cnt[i, 0, 0],
                 &errs[i], &errpos[i], i * N, count)
     free(rowd)
+
+
+def float_mac_streams(const double[:, ::1] A, const double[:, ::1] B, int64_t[:, ::1] out,
+                      tuple prod, tuple acc, tuple outc, bint fast, int r, list caps,
+                      const int64_t[::1] rcuts, const int8_t[::1] vsign, bint use_v,
+                      int64_t[:, :, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos,
+                      int nthreads, bint count=True):
+    """float_mac with its draws from private sources: part k computes rows [rcuts[k],
+    rcuts[k+1]) drawing from caps[k], a copy of the source already moved to the first draw of
+    row rcuts[k] (N * per-element draws a row, rows in order), so that the words are those of
+    one sequential stream whatever the thread count.  Parts are handed out dynamically."""
+    cdef Py_ssize_t K = A.shape[1], N = B.shape[1], T = len(caps), k, i
+    cdef role_t rp = role_of(prod), ra = role_of(acc), ro = role_of(outc)
+    cdef Py_ssize_t per_el = K * rp.sto + K * ra.sto + ro.sto
+    cdef const double* pb = &B[0, 0] if K * N > 0 else NULL
+    cdef bitsrc_t** srcs
+    cdef uint64_t* rowd
+    if T == 0 or per_el == 0 or A.shape[0] == 0:
+        return
+    srcs = <bitsrc_t**>malloc(T * sizeof(bitsrc_t*))
+    for k in range(T):
+        srcs[k] = bitsrc_from_capsule(caps[k])
+    for k in prange(T, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        rowd = <uint64_t*>malloc(max(1, N * per_el) * sizeof(uint64_t))
+        for i in range(rcuts[k], rcuts[k + 1]):
+            srcs[k].fill(srcs[k].state, rowd, N * per_el, r)
+            mac_row(&A[i, 0] if K > 0 else NULL, pb, K, N, &rp, &ra, &ro, fast, rowd, per_el,
+                    &vsign[i * N] if use_v else NULL, &out[i, 0] if N > 0 else NULL,
+                    &cnt[i, 0, 0], &errs[i], &errpos[i], i * N, count)
+        free(rowd)
+    free(srcs)

@@ -4,6 +4,7 @@ element on its magnitude, drawing one r-bit number per element (C order) in the 
 modes, as the fixed-point casts do."""
 from __future__ import annotations
 
+import functools
 import math
 from collections import namedtuple
 from numbers import Integral
@@ -56,6 +57,26 @@ class FloatCast:
         f = self.fmt
         self.spec = K.FloatSpec(code, ovf, sr_rule_code(sr_rule), self.r, E, f.man_bits, f.nbits,
                                 f.emin, f.emax, f.subnormals, f.max_code, f.inf_code, f.nan_code)
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _cached_cast(fmt, rounding, overflow, r, eps, sr_rule) -> FloatCast:
+    return FloatCast(fmt, rounding, overflow, r, eps, sr_rule)
+
+
+def float_cast(fmt, rounding, overflow, r, eps, sr_rule) -> FloatCast:
+    """``FloatCast(...)``, built once per distinct set of arguments (the checks and the
+    kernel's spec, ~15 us, are most of a small call); a call that is refused is not cached, so
+    it raises the same error every time.
+
+    >>> float_cast("bf16", "nearest_even", "ieee", None, 0, "trunc") is \\
+    ...     float_cast("bf16", "nearest_even", "ieee", None, 0, "trunc")
+    True
+    """
+    try:
+        return _cached_cast(fmt, rounding, overflow, r, eps, sr_rule)
+    except TypeError:                  # an unhashable argument: checked (and refused) uncached
+        return FloatCast(fmt, rounding, overflow, r, eps, sr_rule)
 
 
 def _check_draws(draws, n: int, r: int) -> np.ndarray:
@@ -196,6 +217,24 @@ def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads, count=Tr
     return np.concatenate(cnts), np.concatenate(errs_all), np.concatenate(pos_all)
 
 
+def _run_streams(c: FloatCast, data, out, subs, cuts, vs, uv, threads, count):
+    """The stochastic cast from private sub-streams, part k drawing from subs[k] (jumped to
+    draw cuts[k]); ``threads`` parts per kernel call, so that Ctrl-C is seen between calls."""
+    T = len(subs)
+    cnt = np.zeros((T, 5), np.int64)
+    errs, errpos = np.zeros(T, np.int32), np.zeros(T, np.int64)
+    cuts = np.asarray(cuts, dtype=np.int64)
+    for k0 in range(0, T, threads):
+        k1 = min(T, k0 + threads)
+        lo, hi = int(cuts[k0]), int(cuts[k1])
+        K.cast_f64_streams(data[lo:hi], out[lo:hi].view(np.int8), c.spec,
+                           [s.capsule for s in subs[k0:k1]], cuts[k0:k1 + 1] - lo,
+                           vs[lo:hi] if uv else vs, uv, cnt[k0:k1], errs[k0:k1], errpos[k0:k1],
+                           threads, count)
+        errpos[k0:k1] += lo
+    return cnt, errs, errpos
+
+
 def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=0, v=None,
                sr_rule="trunc", source=None, draws=None, threads=1) -> FloatArray:
     """Round the exact value of ``x`` into the float format ``fmt`` (spec §9); what
@@ -207,7 +246,7 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
     >>> cast_float([1.0625, 300.0], "e4m3", "round_to_odd", overflow="saturate").to_float()
     array([  1.125, 288.   ])
     """
-    c = FloatCast(fmt, rounding, overflow, r, eps, sr_rule)
+    c = float_cast(fmt, rounding, overflow, r, eps, sr_rule)
     if source is not None and draws is not None:
         raise ValueError("pass either source= or draws=, not both")
     if source is not None and not callable(getattr(source, "draws", None)):
@@ -242,7 +281,14 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
                 restore = source.state             # a refused call puts the source back
             d = _check_draws(source.draws(n, c.r), n, c.r)
     count = _counters.active()
-    if capsule is not None and threads > 1 and n >= 1 << 18:
+    subs = None
+    if capsule is not None and threads > 1 and n >= 1 << 18 and hasattr(source, "_substreams"):
+        parts = max(4 * threads, -(-n // (_BLOCK >> 2)))      # calls of ~2^20 per thread
+        cuts = [n * k // parts for k in range(parts + 1)]
+        subs = source._substreams(cuts, c.r)
+    if subs is not None:
+        cnt, errs, errpos = _run_streams(c, data, out, subs, cuts, vs, uv, threads, count)
+    elif capsule is not None and threads > 1 and n >= 1 << 18:
         # several threads: the draws of each super-block are filled first (one thread, the
         # source's lock held for the whole call: one contiguous piece of its stream), then
         # the threads round them

@@ -349,7 +349,19 @@ def mac(op: str, A, B, out_shape, acc, prod, fmt, roles, v, source, draws,
                         _counters.active())
             errpos[i0:i1] += i0 * N
 
-    if capsule is not None:
+    subs = None
+    if capsule is not None and threads > 1 and M >= 2 and M * N * Kd >= 1 << 14:
+        parts = min(M, max(4 * threads, -(-M // rows)))
+        rcuts = [M * k // parts for k in range(parts + 1)]
+        subs = source._substreams([int(c) * N * per_el for c in rcuts], r)
+    if subs is not None:
+        rcuts = np.asarray(rcuts, np.int64)
+        for k0 in range(0, len(subs), threads):    # Ctrl-C is seen between calls
+            k1 = min(len(subs), k0 + threads)
+            K.float_mac_streams(Am, Bm, out, rp.spec, ra.spec, ro.spec, fast, r,
+                                [s.capsule for s in subs[k0:k1]], rcuts[k0:k1 + 1], vs, uv, cnt,
+                                errs, errpos, threads, _counters.active())
+    elif capsule is not None:
         with source.lock:
             run(1)
     else:

@@ -96,3 +96,78 @@ def test_blocks_with_nan_inf_and_overflow_error():
     big[1300] = 1e39
     with pytest.raises(OverflowError, match=r"index \(1300,\)"):
         fxsim.cast(big, f, "nearest_even", "error")
+
+
+@pytest.mark.parametrize("spec", ["pcg64", "philox", "lfsr:32", "lfsr:16:fibonacci"])
+def test_stochastic_two_threads_from_substreams(spec):
+    """On two threads a large SR cast draws from private copies jumped to each part's first
+    draw: the words, the draw count and the source's final position are those of one
+    sequential stream (its draws taken as an array from a copy)."""
+    f = FloatFormat.parse("bf16")
+    n = (1 << 18) + 4097
+    x = np.random.default_rng(3).standard_normal(n)
+    x[::1000] *= 1e-40                     # some subnormal results
+    src = fxsim.make_source(spec, seed=9)
+    twin = src.copy()
+    R = twin.draws(n, 16)
+    want = fxsim.cast(x, f, "stochastic", r=16, draws=R).raw
+    threads = fxsim.get_num_threads()
+    try:
+        fxsim.set_num_threads(2)
+        with fxsim.Counters() as c:
+            got = fxsim.cast(x, f, "stochastic", r=16, source=src).raw
+    finally:
+        fxsim.set_num_threads(threads)
+    assert np.array_equal(got, want)
+    assert c.draws == n and c.cast == n
+    assert src.draws(5, 16).tolist() == twin.draws(5, 16).tolist()
+
+
+@pytest.mark.parametrize("spec", ["pcg64", "lfsr:32"])
+def test_stochastic_matmul_two_threads(spec):
+    """An SR float matmul from a source that jumps runs its row parts on two threads, each
+    from a copy moved to its first row's draws: the words, counters and the source's final
+    position equal the one-thread run (which draws in order under the lock) and the run fed
+    the same draws as an array."""
+    f = FloatFormat.parse("bf16")
+    rng = np.random.default_rng(2)
+    A = fxsim.cast(rng.standard_normal((37, 64)), f)
+    B = fxsim.cast(rng.standard_normal((64, 29)), f)
+    kw = dict(acc="bf16", prod="bf16", rounding="stochastic", r=12)
+    per = 2 * 64
+    runs = []
+    threads = fxsim.get_num_threads()
+    try:
+        for t in (1, 2):
+            fxsim.set_num_threads(t)
+            src = fxsim.make_source(spec, seed=4)
+            with fxsim.Counters() as c:
+                got = fxsim.matmul(A, B, source=src, **kw).raw
+            runs.append((got, (c.inexact, c.rounded_up, c.draws), src.draws(3, 12).tolist()))
+    finally:
+        fxsim.set_num_threads(threads)
+    twin = fxsim.make_source(spec, seed=4)
+    R = twin.draws(37 * 29 * per, 12)
+    want = fxsim.matmul(A, B, draws=R, **kw).raw
+    assert np.array_equal(runs[0][0], want) and np.array_equal(runs[1][0], want)
+    assert runs[0][1] == runs[1][1] and runs[1][1][2] == R.size
+    assert runs[0][2] == runs[1][2] == twin.draws(3, 12).tolist()
+
+
+def test_counters_on_two_threads():
+    """Each thread keeps its own counts (a shared one raced): the totals of a two-thread cast
+    equal those ml_dtypes' decoded results give."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    f = FloatFormat.parse("bf16")
+    x = np.random.default_rng(8).standard_normal(5 << 16)
+    dec = x.astype(ml_dtypes.bfloat16).astype(np.float64)
+    threads = fxsim.get_num_threads()
+    try:
+        fxsim.set_num_threads(2)
+        for _ in range(3):
+            with fxsim.Counters() as c:
+                fxsim.cast(x, f, "nearest_even")
+            assert (c.cast, c.inexact, c.rounded_up) == \
+                (x.size, int((dec != x).sum()), int((np.abs(dec) > np.abs(x)).sum()))
+    finally:
+        fxsim.set_num_threads(threads)

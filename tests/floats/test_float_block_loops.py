@@ -171,3 +171,24 @@ def test_counters_on_two_threads():
                 (x.size, int((dec != x).sum()), int((np.abs(dec) > np.abs(x)).sum()))
     finally:
         fxsim.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("op", ["add", "mul", "fma"])
+def test_elementwise_sr_draws_in_blocks(op):
+    """Element-wise SR float arithmetic from a source fills its draws block by block (no
+    array of n draws): over several blocks the words, the draw count and the source's final
+    position equal the call fed the same draws as an array."""
+    f = FloatFormat.parse("bf16")
+    n = (1 << 18) * 2 + 777
+    rng = np.random.default_rng(6)
+    a, b, c = (fxsim.cast(rng.standard_normal(n), f) for _ in range(3))
+    args = (a, b, c) if op == "fma" else (a, b)
+    fn = getattr(fxsim, op)
+    src = fxsim.make_source("lfsr:32", seed=5)
+    twin = src.copy()
+    with fxsim.Counters() as cnt:
+        got = fn(*args, rounding="stochastic", r=9, source=src).raw
+    want = fn(*args, rounding="stochastic", r=9, draws=twin.draws(n, 9)).raw
+    assert np.array_equal(got, want)
+    assert cnt.draws == n
+    assert src.draws(4, 9).tolist() == twin.draws(4, 9).tolist()

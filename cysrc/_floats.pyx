@@ -40,9 +40,11 @@ cdef extern from *:
        so the sum lies in [C, 2C) whose ulp is the spacing), and its pattern minus C's is the
        code (float64 subnormal inputs included).
 
-       Stochastic, trunc rule (FX_FLT_SR): q = M >> s from the 53-bit significand M, where s
-       grows past 52 - man below 2**emin (capped at 63: q = 0), plus the carry of the top r
-       discarded bits and the draw. */
+       Stochastic, trunc rule (FX_FLT_SR): the kept bits and the top r discarded ones, t, plus
+       the draw, shifted right by r: in the normal binades t is the magnitude pattern shifted
+       right by 52 - man - r (re-biased after the carry); below 2**emin it is
+       floor(|x| * 2**(man - emin + r)), exact in float64 (a power-of-two scaling, < 2**52),
+       read as an integer through the 2**52 sum. */
     /* the end of both loop bodies (overflow, sign, store) and of both functions */
     #define FX_FLT_STORE(CT)                                                                    \\
             n_ovf += ovf;                                                                       \\
@@ -96,28 +98,35 @@ cdef extern from *:
                     int64_t man, int64_t emin, int64_t max_code, int64_t ovc, uint64_t sh,      \\
                     int64_t r, uint64_t err_ovf, const uint64_t* restrict R,                    \\
                     int64_t* restrict cnt) {                                                    \\
-        const uint64_t ABS = 0x7FFFFFFFFFFFFFFFULL, MANT = (1ULL << 52) - 1, IMPL = 1ULL << 52; \\
-        const uint64_t nonfin = 0x7FFULL << 52;                                                 \\
-        const int64_t s0 = 52 - man, lo = 1023 + emin;                                          \\
+        const uint64_t ABS = 0x7FFFFFFFFFFFFFFFULL, nonfin = 0x7FFULL << 52;                    \\
+        const uint64_t sr_sh = 52 - man - r, lowm = (1ULL << (52 - man)) - 1;                   \\
+        const int64_t rebias = (1022 + emin) << man;                                            \\
+        const uint64_t lo_pat = (uint64_t)(1023 + emin) << 52, two52 = 0x4330000000000000ULL;   \\
+        const uint64_t sbits = (uint64_t)(1023 + man - emin + r) << 52;                         \\
+        const uint64_t s1bits = (uint64_t)(1023 + man - emin) << 52;                            \\
+        double S, S1, T52;                                                                      \\
         uint64_t n_in = 0, n_up = 0, n_ovf = 0, bad = 0;                                        \\
+        memcpy(&S, &sbits, 8);                                                                  \\
+        memcpy(&S1, &s1bits, 8);                                                                \\
+        memcpy(&T52, &two52, 8);                                                                \\
         for (Py_ssize_t j = 0; j < n; j++) {                                                    \\
-            uint64_t u = xb[j], mag = u & ABS;                                                  \\
-            int64_t ex = (int64_t)(mag >> 52);                                                  \\
-            int64_t nzm = -(int64_t)(mag != 0);                                                 \\
-            bad |= (uint64_t)((ex == 0) & (mag != 0)) | (uint64_t)(mag >= nonfin);              \\
-            uint64_t M = (mag & MANT) | IMPL;                                                   \\
-            int64_t d = lo - ex;                                                                \\
-            d = d > 0 ? d : 0;                                                                  \\
-            int64_t sc = s0 + d < 63 ? s0 + d : 63, t = s0 + d - r < 63 ? s0 + d - r : 63;      \\
-            uint64_t q = M >> sc, low = M - (q << sc);                                          \\
-            uint64_t rq = q + (((low >> t) + R[j]) >> r);                                       \\
-            int64_t e2 = ex - lo;                                                               \\
-            e2 = e2 > 0 ? e2 : 0;                                                               \\
-            int64_t code = ((e2 << man) + (int64_t)rq) & nzm;                                   \\
+            uint64_t u = xb[j], mag = u & ABS, vb;                                              \\
+            double a, v;                                                                        \\
+            memcpy(&a, &mag, 8);                                                                \\
+            bad |= (uint64_t)(mag >= nonfin);                                                   \\
+            int64_t sub = -(int64_t)(mag < lo_pat);                                             \\
+            v = __builtin_floor(a * S) + T52;                                                   \\
+            memcpy(&vb, &v, 8);                                                                 \\
+            uint64_t tt = ((vb - two52) & (uint64_t)sub) | ((mag >> sr_sh) & ~(uint64_t)sub);   \\
+            uint64_t rq = (tt + R[j]) >> r;                                                     \\
+            int64_t code = (int64_t)rq - (rebias & ~sub);                                       \\
             uint64_t ovf = (uint64_t)(code > max_code);                                         \\
             if (COUNT) {                                                                        \\
-                n_in += (uint64_t)(low != 0) & (uint64_t)nzm;                                   \\
-                n_up += (rq - q) & (uint64_t)nzm;                                               \\
+                double t = a * S1;                                                              \\
+                int64_t in_s = (int64_t)(__builtin_floor(t) != t);                              \\
+                int64_t in_n = (int64_t)((mag & lowm) != 0);                                    \\
+                n_in += (uint64_t)((in_s & sub) | (in_n & ~sub));                               \\
+                n_up += rq - (tt >> r);                                                         \\
             }                                                                                   \\
             FX_FLT_STORE(CT)                                                                    \\
         FX_FLT_END                                                                              \\
@@ -552,7 +561,8 @@ cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, con
                          const uint64_t* R, counts_t* c) noexcept nogil:
     cdef int64_t cnt[4]
     if fs.subnormals and 1 <= fs.man <= 48 and fs.emin >= -1022 and (
-            (fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
+            (fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man
+                                       and fs.man - fs.emin + fs.cpos.r <= 1000)):
         cnt[0] = 0; cnt[1] = 0; cnt[2] = 0; cnt[3] = 0
         if flt_block_of(w, R != NULL, fs.count)(xb, out, n, fs.man, fs.emin, fs.max_code,
                                                 fs.ovc_pos, fs.nbits - 1,

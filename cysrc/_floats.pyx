@@ -22,6 +22,146 @@ cdef extern from *:
     """
     int bitlen64 "fx_bitlen64"(unsigned long long m) noexcept nogil
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Block loops of the common case, one straight-line body per output width, mode and
+       counting, without branches, so that gcc vectorizes them in AVX2 registers.  They return
+       1 (nothing counted) when the block holds NaN, inf, or an overflow under
+       overflow='error'; the caller then redoes it element by element.  Formats with subnormals
+       only (no flush), man <= 48.  cnt: n, inexact, rounded up, overflowed.
+
+       Nearest-even (FX_FLT_RNE): for a result in the normal binades the code is the float64
+       magnitude pattern rounded at bit s = 52 - man (guard AND (sticky OR lsb), a carry out of
+       the fraction moves to the next binade by itself), re-biased.  Below 2**emin the result is
+       a multiple of the subnormal spacing 2**(emin - man): the float64 sum |x| + C with
+       C = 2**(emin - man + 52) rounds |x| to that spacing, nearest-even, exactly once (|x| < C,
+       so the sum lies in [C, 2C) whose ulp is the spacing), and its pattern minus C's is the
+       code (float64 subnormal inputs included).
+
+       Stochastic, trunc rule (FX_FLT_SR): the kept bits and the top r discarded ones, t, plus
+       the draw, shifted right by r: in the normal binades t is the magnitude pattern shifted
+       right by 52 - man - r (re-biased after the carry); below 2**emin it is
+       floor(|x| * 2**(man - emin + r)), exact in float64 (a power-of-two scaling, < 2**52),
+       read as an integer through the 2**52 sum. */
+    /* the end of both loop bodies (overflow, sign, store) and of both functions */
+    #define FX_FLT_STORE(CT)                                                                    \\
+            n_ovf += ovf;                                                                       \\
+            code = ovf ? ovc : code;                                                            \\
+            out[j] = (CT)((uint64_t)code | ((u >> 63) << sh));                                  \\
+        }
+    #define FX_FLT_END                                                                          \\
+        bad |= (uint64_t)(n_ovf != 0) & err_ovf;                                                \\
+        if (bad) return 1;                                                                      \\
+        cnt[0] += n; cnt[1] += n_in; cnt[2] += n_up; cnt[3] += n_ovf;                           \\
+        return 0;
+    #define FX_FLT_RNE(NAME, CT, COUNT)                                                         \\
+    static int NAME(const uint64_t* restrict xb, CT* restrict out, Py_ssize_t n,                \\
+                    int64_t man, int64_t emin, int64_t max_code, int64_t ovc, uint64_t sh,      \\
+                    int64_t r, uint64_t err_ovf, const uint64_t* restrict R,                    \\
+                    int64_t* restrict cnt) {                                                    \\
+        const uint64_t ABS = 0x7FFFFFFFFFFFFFFFULL, nonfin = 0x7FFULL << 52;                    \\
+        const uint64_t s = 52 - man, half1 = (1ULL << (s - 1)) - 1, lowm = (1ULL << s) - 1;     \\
+        const int64_t rebias = (1022 + emin) << man;                                            \\
+        const uint64_t lo_pat = (uint64_t)(1023 + emin) << 52;                                  \\
+        const uint64_t cbits = (uint64_t)(1023 + emin - man + 52) << 52;                        \\
+        double C;                                                                               \\
+        uint64_t n_in = 0, n_up = 0, n_ovf = 0, bad = 0;                                        \\
+        (void)r; (void)R;                                                                       \\
+        memcpy(&C, &cbits, 8);                                                                  \\
+        for (Py_ssize_t j = 0; j < n; j++) {                                                    \\
+            uint64_t u = xb[j], mag = u & ABS, yb;                                              \\
+            double a, y;                                                                        \\
+            memcpy(&a, &mag, 8);                                                                \\
+            bad |= (uint64_t)(mag >= nonfin);                                                   \\
+            uint64_t tq = mag >> s, rn = (mag + half1 + (tq & 1)) >> s;                         \\
+            y = a + C;                                                                          \\
+            memcpy(&yb, &y, 8);                                                                 \\
+            int64_t sub = -(int64_t)(mag < lo_pat);                                             \\
+            int64_t code = ((int64_t)(yb - cbits) & sub) | (((int64_t)rn - rebias) & ~sub);     \\
+            uint64_t ovf = (uint64_t)(code > max_code);                                         \\
+            if (COUNT) {  /* ys, a >= 0: their patterns compare as their values */          \\
+                double ys = y - C;                                                              \\
+                int64_t ysb;                                                                    \\
+                memcpy(&ysb, &ys, 8);                                                           \\
+                int64_t in_s = (int64_t)(ysb != (int64_t)mag), up_s = (int64_t)(ysb > (int64_t)mag); \\
+                int64_t in_n = (int64_t)((mag & lowm) != 0), up_n = (int64_t)(rn != tq);        \\
+                n_in += (uint64_t)((in_s & sub) | (in_n & ~sub));                               \\
+                n_up += (uint64_t)((up_s & sub) | (up_n & ~sub));                               \\
+            }                                                                                   \\
+            FX_FLT_STORE(CT)                                                                    \\
+        FX_FLT_END                                                                              \\
+    }
+    #define FX_FLT_SR(NAME, CT, COUNT)                                                          \\
+    static int NAME(const uint64_t* restrict xb, CT* restrict out, Py_ssize_t n,                \\
+                    int64_t man, int64_t emin, int64_t max_code, int64_t ovc, uint64_t sh,      \\
+                    int64_t r, uint64_t err_ovf, const uint64_t* restrict R,                    \\
+                    int64_t* restrict cnt) {                                                    \\
+        const uint64_t ABS = 0x7FFFFFFFFFFFFFFFULL, nonfin = 0x7FFULL << 52;                    \\
+        const uint64_t sr_sh = 52 - man - r, lowm = (1ULL << (52 - man)) - 1;                   \\
+        const int64_t rebias = (1022 + emin) << man;                                            \\
+        const uint64_t lo_pat = (uint64_t)(1023 + emin) << 52, two52 = 0x4330000000000000ULL;   \\
+        const uint64_t sbits = (uint64_t)(1023 + man - emin + r) << 52;                         \\
+        const uint64_t s1bits = (uint64_t)(1023 + man - emin) << 52;                            \\
+        double S, S1, T52;                                                                      \\
+        uint64_t n_in = 0, n_up = 0, n_ovf = 0, bad = 0;                                        \\
+        memcpy(&S, &sbits, 8);                                                                  \\
+        memcpy(&S1, &s1bits, 8);                                                                \\
+        memcpy(&T52, &two52, 8);                                                                \\
+        for (Py_ssize_t j = 0; j < n; j++) {                                                    \\
+            uint64_t u = xb[j], mag = u & ABS, vb;                                              \\
+            double a, v;                                                                        \\
+            memcpy(&a, &mag, 8);                                                                \\
+            bad |= (uint64_t)(mag >= nonfin);                                                   \\
+            int64_t sub = -(int64_t)(mag < lo_pat);                                             \\
+            v = __builtin_floor(a * S) + T52;                                                   \\
+            memcpy(&vb, &v, 8);                                                                 \\
+            uint64_t tt = ((vb - two52) & (uint64_t)sub) | ((mag >> sr_sh) & ~(uint64_t)sub);   \\
+            uint64_t rq = (tt + R[j]) >> r;                                                     \\
+            int64_t code = (int64_t)rq - (rebias & ~sub);                                       \\
+            uint64_t ovf = (uint64_t)(code > max_code);                                         \\
+            if (COUNT) {                                                                        \\
+                double t = a * S1;                                                              \\
+                int64_t in_s = (int64_t)(__builtin_floor(t) != t);                              \\
+                int64_t in_n = (int64_t)((mag & lowm) != 0);                                    \\
+                n_in += (uint64_t)((in_s & sub) | (in_n & ~sub));                               \\
+                n_up += rq - (tt >> r);                                                         \\
+            }                                                                                   \\
+            FX_FLT_STORE(CT)                                                                    \\
+        FX_FLT_END                                                                              \\
+    }
+    #define FX_FLT_ALL(W, CT)                                                                   \\
+        FX_FLT_RNE(fx_flt_rne_c##W, CT, 1) FX_FLT_RNE(fx_flt_rne_n##W, CT, 0)                   \\
+        FX_FLT_SR(fx_flt_sr_c##W, CT, 1) FX_FLT_SR(fx_flt_sr_n##W, CT, 0)
+    FX_FLT_ALL(8, uint8_t)
+    FX_FLT_ALL(16, uint16_t)
+    FX_FLT_ALL(32, uint32_t)
+    FX_FLT_ALL(64, uint64_t)
+    typedef int (*fx_flt_block_t)(const uint64_t*, void*, Py_ssize_t, int64_t, int64_t, int64_t,
+                                  int64_t, uint64_t, int64_t, uint64_t, const uint64_t*,
+                                  int64_t*);
+    /* the loop for an output of w bytes, SR (sr) or nearest-even, counting or not */
+    static fx_flt_block_t fx_flt_block_of(int w, int sr, int count) {
+        static const fx_flt_block_t table[16] = {
+            (fx_flt_block_t)fx_flt_rne_n8, (fx_flt_block_t)fx_flt_rne_c8,
+            (fx_flt_block_t)fx_flt_sr_n8, (fx_flt_block_t)fx_flt_sr_c8,
+            (fx_flt_block_t)fx_flt_rne_n16, (fx_flt_block_t)fx_flt_rne_c16,
+            (fx_flt_block_t)fx_flt_sr_n16, (fx_flt_block_t)fx_flt_sr_c16,
+            (fx_flt_block_t)fx_flt_rne_n32, (fx_flt_block_t)fx_flt_rne_c32,
+            (fx_flt_block_t)fx_flt_sr_n32, (fx_flt_block_t)fx_flt_sr_c32,
+            (fx_flt_block_t)fx_flt_rne_n64, (fx_flt_block_t)fx_flt_rne_c64,
+            (fx_flt_block_t)fx_flt_sr_n64, (fx_flt_block_t)fx_flt_sr_c64};
+        int k = w == 1 ? 0 : (w == 2 ? 1 : (w == 4 ? 2 : 3));
+        return table[4 * k + 2 * (sr != 0) + (count != 0)];
+    }
+    """
+    ctypedef int (*flt_block_t)(const uint64_t*, void*, Py_ssize_t, int64_t, int64_t, int64_t,
+                                int64_t, uint64_t, int64_t, uint64_t, const uint64_t*,
+                                int64_t*) noexcept nogil
+    flt_block_t flt_block_of "fx_flt_block_of"(int w, int sr, int count) noexcept nogil
+
+
 ctypedef fused code_t:
     uint8_t
     uint16_t
@@ -71,6 +211,7 @@ ctypedef struct fspec:
     int floor_mode    # rounding 'floor': an exact zero sum of opposite signs is -0 (IEEE 754 §6.3)
     int kind          # 0 ieee, 1 fn, 2 none (the format's nonfinite convention, for decoding)
     uint64_t fmt_inf  # magnitude code of +inf (kind 0)
+    int count         # the block loops count inexact and rounded-up elements (cast_f64's count)
     cspec cpos        # the fixed-point mode acting on the magnitude of a positive / negative x
     cspec cneg
     uint32_t tpos
@@ -141,6 +282,7 @@ cdef class FloatSpec:
         self.fs.has_nan = nan_code is not None
         self.fs.floor_mode = rounding == FR_FLOOR
         self.fs.rne = rounding == FR_NEAREST_EVEN
+        self.fs.count = 1
         self.fs.kind = 0 if inf_code is not None else (1 if nan_code is not None else 2)
         self.fs.fmt_inf = inf_code if inf_code is not None else 0
         self.fs.nan_code = nan_code if nan_code is not None else 0
@@ -417,6 +559,17 @@ cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const f
 
 cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, const fspec* fs,
                          const uint64_t* R, counts_t* c) noexcept nogil:
+    cdef int64_t cnt[4]
+    if fs.subnormals and 1 <= fs.man <= 48 and fs.emin >= -1022 and (
+            (fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man
+                                       and fs.man - fs.emin + fs.cpos.r <= 1000)):
+        cnt[0] = 0; cnt[1] = 0; cnt[2] = 0; cnt[3] = 0
+        if flt_block_of(w, R != NULL, fs.count)(xb, out, n, fs.man, fs.emin, fs.max_code,
+                                                fs.ovc_pos, fs.nbits - 1,
+                                                fs.cpos.r if R != NULL else 0,
+                                                fs.ovf == FO_ERROR, R, cnt) == 0:
+            add_block(c, cnt[0], cnt[1], cnt[2], cnt[3])
+            return 0
     if fs.man <= 51 and ((fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
         if w == 1 and block_rne(xb, <uint8_t*>out, n, fs, R, c) == 0:
             return 0
@@ -490,11 +643,15 @@ cdef inline void run_chunk(const double* x, char* po, int w, Py_ssize_t i0, Py_s
 
 def cast_f64(const double[::1] x, int8_t[::1] out, FloatSpec spec, bint stochastic,
              const uint64_t[::1] draws, object capsule, const int8_t[::1] vsign, bint use_v,
-             int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads):
+             int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
+             bint count=True):
     """out[i] = code of cast(x[i]) (bytes of the format's container).  Draws: from the
     source's ``capsule`` (the caller holds its lock; one thread, chunks in order, draw i for
-    element i) or the array ``draws``.  One counter row and error slot per chunk."""
-    cdef fspec* fs = &spec.fs
+    element i) or the array ``draws``.  One counter row and error slot per chunk.  ``count``
+    False: the vectorized loops skip the inexact and rounded-up counts (no Counters context
+    is listening); n, overflows and errors are always kept."""
+    cdef fspec fsl = spec.fs
+    cdef fspec* fs = &fsl
     cdef Py_ssize_t n = x.shape[0]
     cdef int w = 1 if fs.nbits <= 8 else (2 if fs.nbits <= 16 else (4 if fs.nbits <= 32 else 8))
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
@@ -508,16 +665,50 @@ def cast_f64(const double[::1] x, int8_t[::1] out, FloatSpec spec, bint stochast
     cdef uint64_t* dbuf
     if n == 0:
         return
+    fsl.count = count
     if stochastic and capsule is not None:
         src = bitsrc_from_capsule(capsule)
         nthreads = 1
     for ch in prange(nch, nogil=True, num_threads=nthreads, schedule="static"):
         dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))
-        c.n = 0; c.inexact = 0; c.up = 0; c.ovf = 0; c.draws = 0
+        c = zero_counts()          # assigned whole: private to each thread of the prange
         run_chunk(px, po, w, ch * CHUNK, min(n, ch * CHUNK + CHUNK), fs, stochastic, pd, src,
                   dbuf, pv, &c, &errs[ch], &errpos[ch])
         note(&c, cnt, ch)
         free(dbuf)
+
+
+def cast_f64_streams(const double[::1] x, int8_t[::1] out, FloatSpec spec, list caps,
+                     const int64_t[::1] cuts, const int8_t[::1] vsign, bint use_v,
+                     int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
+                     bint count=True):
+    """Stochastic cast where part k rounds elements [cuts[k], cuts[k+1]) with the draws of
+    caps[k], a private copy of the source already moved cuts[k] draws ahead: 1024 draws are
+    filled at a time right before they are used, and the words are those of one sequential
+    stream.  Parts are handed out dynamically; one counter row and error slot per part."""
+    cdef fspec fsl = spec.fs
+    cdef Py_ssize_t T = len(caps), k
+    cdef int w = 1 if fsl.nbits <= 8 else (2 if fsl.nbits <= 16 else (4 if fsl.nbits <= 32 else 8))
+    cdef char* po = <char*>&out[0] if out.shape[0] > 0 else NULL
+    cdef const double* px = &x[0] if x.shape[0] > 0 else NULL
+    cdef const int8_t* pv = &vsign[0] if use_v else NULL
+    cdef counts_t c
+    cdef uint64_t* dbuf
+    cdef bitsrc_t** srcs
+    if T == 0 or x.shape[0] == 0:
+        return
+    fsl.count = count
+    srcs = <bitsrc_t**>malloc(T * sizeof(bitsrc_t*))
+    for k in range(T):
+        srcs[k] = bitsrc_from_capsule(caps[k])
+    for k in prange(T, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        dbuf = <uint64_t*>malloc(BLOCK * sizeof(uint64_t))
+        c = zero_counts()          # assigned whole: private to each thread of the prange
+        run_chunk(px, po, w, cuts[k], cuts[k + 1], &fsl, 1, NULL, srcs[k], dbuf, pv, &c,
+                  &errs[k], &errpos[k])
+        note(&c, cnt, k)
+        free(dbuf)
+    free(srcs)
 
 
 def cast_words(const uint64_t[::1] mag, const uint8_t[::1] neg, int E, int8_t[::1] out,
@@ -1078,3 +1269,34 @@ def float_mac(const double[:, ::1] A, const double[:, ::1] B, int64_t[:, ::1] ou
                 &vsign[i * N] if use_v else NULL, &out[i, 0] if N > 0 else NULL, &cnt[i, 0, 0],
                 &errs[i], &errpos[i], i * N, count)
     free(rowd)
+
+
+def float_mac_streams(const double[:, ::1] A, const double[:, ::1] B, int64_t[:, ::1] out,
+                      tuple prod, tuple acc, tuple outc, bint fast, int r, list caps,
+                      const int64_t[::1] rcuts, const int8_t[::1] vsign, bint use_v,
+                      int64_t[:, :, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos,
+                      int nthreads, bint count=True):
+    """float_mac with its draws from private sources: part k computes rows [rcuts[k],
+    rcuts[k+1]) drawing from caps[k], a copy of the source already moved to the first draw of
+    row rcuts[k] (N * per-element draws a row, rows in order), so that the words are those of
+    one sequential stream whatever the thread count.  Parts are handed out dynamically."""
+    cdef Py_ssize_t K = A.shape[1], N = B.shape[1], T = len(caps), k, i
+    cdef role_t rp = role_of(prod), ra = role_of(acc), ro = role_of(outc)
+    cdef Py_ssize_t per_el = K * rp.sto + K * ra.sto + ro.sto
+    cdef const double* pb = &B[0, 0] if K * N > 0 else NULL
+    cdef bitsrc_t** srcs
+    cdef uint64_t* rowd
+    if T == 0 or per_el == 0 or A.shape[0] == 0:
+        return
+    srcs = <bitsrc_t**>malloc(T * sizeof(bitsrc_t*))
+    for k in range(T):
+        srcs[k] = bitsrc_from_capsule(caps[k])
+    for k in prange(T, nogil=True, num_threads=nthreads, schedule="dynamic"):
+        rowd = <uint64_t*>malloc(max(1, N * per_el) * sizeof(uint64_t))
+        for i in range(rcuts[k], rcuts[k + 1]):
+            srcs[k].fill(srcs[k].state, rowd, N * per_el, r)
+            mac_row(&A[i, 0] if K > 0 else NULL, pb, K, N, &rp, &ra, &ro, fast, rowd, per_el,
+                    &vsign[i * N] if use_v else NULL, &out[i, 0] if N > 0 else NULL,
+                    &cnt[i, 0, 0], &errs[i], &errpos[i], i * N, count)
+        free(rowd)
+    free(srcs)

@@ -4,6 +4,7 @@ element on its magnitude, drawing one r-bit number per element (C order) in the 
 modes, as the fixed-point casts do."""
 from __future__ import annotations
 
+import functools
 import math
 from collections import namedtuple
 from numbers import Integral
@@ -56,6 +57,26 @@ class FloatCast:
         f = self.fmt
         self.spec = K.FloatSpec(code, ovf, sr_rule_code(sr_rule), self.r, E, f.man_bits, f.nbits,
                                 f.emin, f.emax, f.subnormals, f.max_code, f.inf_code, f.nan_code)
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _cached_cast(fmt, rounding, overflow, r, eps, sr_rule) -> FloatCast:
+    return FloatCast(fmt, rounding, overflow, r, eps, sr_rule)
+
+
+def float_cast(fmt, rounding, overflow, r, eps, sr_rule) -> FloatCast:
+    """``FloatCast(...)``, built once per distinct set of arguments (the checks and the
+    kernel's spec, ~15 us, are most of a small call); a call that is refused is not cached, so
+    it raises the same error every time.
+
+    >>> float_cast("bf16", "nearest_even", "ieee", None, 0, "trunc") is \\
+    ...     float_cast("bf16", "nearest_even", "ieee", None, 0, "trunc")
+    True
+    """
+    try:
+        return _cached_cast(fmt, rounding, overflow, r, eps, sr_rule)
+    except TypeError:                  # an unhashable argument: checked (and refused) uncached
+        return FloatCast(fmt, rounding, overflow, r, eps, sr_rule)
 
 
 def _check_draws(draws, n: int, r: int) -> np.ndarray:
@@ -162,8 +183,9 @@ def _raise(c: FloatCast, errs, errpos, cnt, shape):
                         f"finite {c.fmt.max}) with overflow='error'; first at index {idx}")
 
 
-def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads):
-    """The kernel over blocks of _BLOCK elements; (counts per chunk, errs, errpos)."""
+def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads, count=True):
+    """The kernel over blocks of _BLOCK elements; (counts per chunk, errs, errpos).  ``count``
+    False: the inexact/rounded-up counts may be skipped (nobody records them)."""
     if kind == "words":
         mag = np.ascontiguousarray(data.mag.reshape(-1))
         neg = np.ascontiguousarray(data.neg.reshape(-1))
@@ -186,13 +208,31 @@ def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads):
         K.cast_f64(data[lo:hi], out[lo:hi].view(np.int8), c.spec, c.stochastic,
                    d[lo:hi] if capsule is None and c.stochastic else d, capsule,
                    vs[lo:hi] if uv else vs, uv, cnt, errs, errpos,
-                   threads if hi - lo >= 1 << 16 else 1)
+                   threads if hi - lo >= 1 << 16 else 1, count)
         cnts.append(cnt)
         errs_all.append(errs)
         pos_all.append(errpos + lo)
     if not cnts:
         return np.zeros((1, 5), np.int64), np.zeros(1, np.int32), np.zeros(1, np.int64)
     return np.concatenate(cnts), np.concatenate(errs_all), np.concatenate(pos_all)
+
+
+def _run_streams(c: FloatCast, data, out, subs, cuts, vs, uv, threads, count):
+    """The stochastic cast from private sub-streams, part k drawing from subs[k] (jumped to
+    draw cuts[k]); ``threads`` parts per kernel call, so that Ctrl-C is seen between calls."""
+    T = len(subs)
+    cnt = np.zeros((T, 5), np.int64)
+    errs, errpos = np.zeros(T, np.int32), np.zeros(T, np.int64)
+    cuts = np.asarray(cuts, dtype=np.int64)
+    for k0 in range(0, T, threads):
+        k1 = min(T, k0 + threads)
+        lo, hi = int(cuts[k0]), int(cuts[k1])
+        K.cast_f64_streams(data[lo:hi], out[lo:hi].view(np.int8), c.spec,
+                           [s.capsule for s in subs[k0:k1]], cuts[k0:k1 + 1] - lo,
+                           vs[lo:hi] if uv else vs, uv, cnt[k0:k1], errs[k0:k1], errpos[k0:k1],
+                           threads, count)
+        errpos[k0:k1] += lo
+    return cnt, errs, errpos
 
 
 def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=0, v=None,
@@ -206,7 +246,7 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
     >>> cast_float([1.0625, 300.0], "e4m3", "round_to_odd", overflow="saturate").to_float()
     array([  1.125, 288.   ])
     """
-    c = FloatCast(fmt, rounding, overflow, r, eps, sr_rule)
+    c = float_cast(fmt, rounding, overflow, r, eps, sr_rule)
     if source is not None and draws is not None:
         raise ValueError("pass either source= or draws=, not both")
     if source is not None and not callable(getattr(source, "draws", None)):
@@ -240,7 +280,15 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
             if c.overflow == "error" and hasattr(source, "capsule"):
                 restore = source.state             # a refused call puts the source back
             d = _check_draws(source.draws(n, c.r), n, c.r)
-    if capsule is not None and threads > 1 and n >= 1 << 18:
+    count = _counters.active()
+    subs = None
+    if capsule is not None and threads > 1 and n >= 1 << 18 and hasattr(source, "_substreams"):
+        parts = max(4 * threads, -(-n // (_BLOCK >> 2)))      # calls of ~2^20 per thread
+        cuts = [n * k // parts for k in range(parts + 1)]
+        subs = source._substreams(cuts, c.r)
+    if subs is not None:
+        cnt, errs, errpos = _run_streams(c, data, out, subs, cuts, vs, uv, threads, count)
+    elif capsule is not None and threads > 1 and n >= 1 << 18:
         # several threads: the draws of each super-block are filled first (one thread, the
         # source's lock held for the whole call: one contiguous piece of its stream), then
         # the threads round them
@@ -251,14 +299,14 @@ def cast_float(x, fmt, rounding="nearest_even", overflow="ieee", *, r=None, eps=
                 hi = min(n, lo + _FEED_BLOCK)
                 K.fill_draws(capsule, buf[:hi - lo], c.r)
                 cnt, errs, errpos = _run(c, kind, data[lo:hi], hi - lo, out[lo:hi], buf[:hi - lo],
-                                         None, vs[lo:hi] if uv else vs, uv, threads)
+                                         None, vs[lo:hi] if uv else vs, uv, threads, count)
                 parts.append((cnt, errs, errpos + lo))
         cnt, errs, errpos = (np.concatenate([p[k] for p in parts]) for k in range(3))
     elif capsule is not None:
         with source.lock:
-            cnt, errs, errpos = _run(c, kind, data, n, out, d, capsule, vs, uv, 1)
+            cnt, errs, errpos = _run(c, kind, data, n, out, d, capsule, vs, uv, 1, count)
     else:
-        cnt, errs, errpos = _run(c, kind, data, n, out, d, None, vs, uv, threads)
+        cnt, errs, errpos = _run(c, kind, data, n, out, d, None, vs, uv, threads, count)
     if errs.any():
         if restore is not None:
             source.state = restore

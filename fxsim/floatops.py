@@ -8,6 +8,7 @@ float64); draws, counters and errors follow the fixed-point operations (spec §4
 FloatArray or the result format a FloatFormat; ``fxsim.fma`` is float only."""
 from __future__ import annotations
 
+import contextlib
 import math
 from numbers import Number
 
@@ -27,6 +28,7 @@ _OPS = {"add": 0, "sub": 1, "mul": 2, "fma": 3}
 _BLOCK = 1 << 22           # elements per kernel call (Ctrl-C is seen between calls)
 _BLOCK_MACS = 1 << 22      # multiply-accumulates per kernel call
 _NO_DRAWS = np.zeros(1, np.uint64)
+_FEED_BLOCK = 1 << 18      # draws filled at a time from a source's capsule (2 MiB)
 _NO_V = np.zeros(1, np.int8)
 _FIXED_R_MAX = 62          # a fixed role's SR reads r + 1 bits below its LSB from the window
 
@@ -172,24 +174,36 @@ def arith(op: str, a, b, c, fmt, rounding="nearest_even", overflow="ieee", *, r=
             idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), shape)) if shape else ()
             raise ValueError(f"{op}: the result at index {idx} is NaN (a NaN operand, inf - inf or "
                              f"0 * inf); {fmt} has no NaN")
-    d, undo = _NO_DRAWS, None
-    if cast.stochastic:
+    d, undo, capsule = _NO_DRAWS, None, None
+    if cast.stochastic and draws is None and hasattr(source, "capsule") and cast.overflow != "error":
+        source.draws(0, cast.r)            # checks r for this source, draws nothing
+        capsule = source.capsule           # draws filled block by block below (O(block) memory)
+    elif cast.stochastic:
         d, undo = _take_draws(n, cast.r, source, draws, cast.overflow == "error", op)
     out = np.empty(n, dtype=fmt.dtype)
     third = flat[2] if op == "fma" else flat[0]
     cnts, errs_all, pos_all = [], [], []
-    for lo in range(0, n, _BLOCK):
-        hi = min(n, lo + _BLOCK)
-        nch = K.n_chunks(hi - lo)
-        cnt = np.zeros((nch, 5), np.int64)
-        errs, errpos = np.zeros(nch, np.int32), np.zeros(nch, np.int64)
-        K.arith(_OPS[op], flat[0][lo:hi], flat[1][lo:hi], third[lo:hi], out[lo:hi].view(np.int8),
-                cast.spec, cast.stochastic, d[lo:hi] if cast.stochastic else d,
-                vs[lo:hi] if uv else vs, uv, cnt, errs, errpos,
-                threads if hi - lo >= 1 << 16 else 1)
-        cnts.append(cnt)
-        errs_all.append(errs)
-        pos_all.append(errpos + lo)
+    step = _BLOCK if capsule is None else _FEED_BLOCK
+    buf = np.empty(min(n, step), np.uint64) if capsule is not None else None
+    # the source's lock for the whole call: its draws are one contiguous piece of the stream
+    with (source.lock if capsule is not None else contextlib.nullcontext()):
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            if capsule is not None:
+                K.fill_draws(capsule, buf[:hi - lo], cast.r)
+                dd = buf[:hi - lo]
+            else:
+                dd = d[lo:hi] if cast.stochastic else d
+            nch = K.n_chunks(hi - lo)
+            cnt = np.zeros((nch, 5), np.int64)
+            errs, errpos = np.zeros(nch, np.int32), np.zeros(nch, np.int64)
+            K.arith(_OPS[op], flat[0][lo:hi], flat[1][lo:hi], third[lo:hi],
+                    out[lo:hi].view(np.int8), cast.spec, cast.stochastic, dd,
+                    vs[lo:hi] if uv else vs, uv, cnt, errs, errpos,
+                    threads if hi - lo >= 1 << 16 else 1)
+            cnts.append(cnt)
+            errs_all.append(errs)
+            pos_all.append(errpos + lo)
     if cnts:
         cnt = np.concatenate(cnts)
         _raise_first(op, fmt, np.concatenate(errs_all), np.concatenate(pos_all),
@@ -349,7 +363,19 @@ def mac(op: str, A, B, out_shape, acc, prod, fmt, roles, v, source, draws,
                         _counters.active())
             errpos[i0:i1] += i0 * N
 
-    if capsule is not None:
+    subs = None
+    if capsule is not None and threads > 1 and M >= 2 and M * N * Kd >= 1 << 14:
+        parts = min(M, max(4 * threads, -(-M // rows)))
+        rcuts = [M * k // parts for k in range(parts + 1)]
+        subs = source._substreams([int(c) * N * per_el for c in rcuts], r)
+    if subs is not None:
+        rcuts = np.asarray(rcuts, np.int64)
+        for k0 in range(0, len(subs), threads):    # Ctrl-C is seen between calls
+            k1 = min(len(subs), k0 + threads)
+            K.float_mac_streams(Am, Bm, out, rp.spec, ra.spec, ro.spec, fast, r,
+                                [s.capsule for s in subs[k0:k1]], rcuts[k0:k1 + 1], vs, uv, cnt,
+                                errs, errpos, threads, _counters.active())
+    elif capsule is not None:
         with source.lock:
             run(1)
     else:

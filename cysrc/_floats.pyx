@@ -948,7 +948,9 @@ cdef inline int64_t round_fixed(const cspec* cs, int fl, exact_t x, uint64_t R, 
     cdef bint sticky = x.sticky
     c.n += 1
     if x.M == 0 and not sticky:
-        return <int64_t>apply_overflow(cs, 0, 0, c, err)
+        up = decide(cs, 0, 0, 0, 0, R, vsign) if moves_exact(cs) else 0    # 'tt_sfpu': 0 -> 1 when R = 0
+        c.up += up
+        return <int64_t>apply_overflow(cs, up, 0, c, err)
     L = bitlen128(x.M)
     big = L - s > 125
     q = split_mag(x.M, s, &F, &sticky)
@@ -962,7 +964,7 @@ cdef inline int64_t round_fixed(const cspec* cs, int fl, exact_t x, uint64_t R, 
         qs = q
     up = decide(cs, F, sticky, x.neg, <int>(qs & 1), R, vsign)
     c.inexact += inexact
-    c.up += up
+    c.up += up > 0
     return <int64_t>apply_overflow(cs, <i128>(qs + up), ((-1 if x.neg else 1) if big else 0), c, err)
 
 

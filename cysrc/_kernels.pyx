@@ -66,10 +66,10 @@ cdef class CastSpec:
     def __init__(self, int rounding, int overflow, int sr_rule, int r, int wl, bint signed,
                  E=0):
         if not (RM_FLOOR <= rounding <= RM_SIGNED_STOCHASTIC_EPS and OV_SATURATE <= overflow <= OV_ERROR
-                and SR_TRUNC <= sr_rule <= SR_GE and 0 <= r <= 64 and 1 <= wl <= 64
+                and SR_TRUNC <= sr_rule <= SR_TT_SFPU and 0 <= r <= 64 and 1 <= wl <= 64
                 and 0 <= E < 2**64):
             raise ValueError(f"CastSpec: a code or parameter is out of range: rounding={rounding} "
-                             f"(0..13), overflow={overflow} (0..3), sr_rule={sr_rule} (0..3), "
+                             f"(0..13), overflow={overflow} (0..3), sr_rule={sr_rule} (0..4), "
                              f"r={r} (0..64), wl={wl} (1..64), E={E} (0..2**64-1)")
         self.cs = make_cspec(rounding, overflow, sr_rule, r, wl, signed, E)
 
@@ -230,6 +230,8 @@ cdef inline int block_f64_sr(const real_t* x, int64_t* q, Py_ssize_t n, double s
     cdef uint64_t rmask = (~(<uint64_t>0) >> (64 - cs.r)) if rule == SR_GE else 0
     cdef int64_t ge2 = 2 if rule == SR_GE else 0
     cdef int up, inexact
+    if rule == SR_TT_SFPU:       # sign-magnitude, exact values move: the scalar path
+        return 1
     if cs.r <= 51 and block_f64_small(x, n, scale):
         block_f64_sr_d(x, q, n, scale, cs, R, vs, c)
         return 0
@@ -339,7 +341,7 @@ cdef inline int block_int_sr(int64_t* q, Py_ssize_t n, int s, const cspec* cs, c
     cdef int64_t v, up, inexact, n_inexact = 0, n_up = 0
     cdef int64_t mask = ((<int64_t>1) << s) - 1
     cdef srk_t k
-    if s < 1 or cs.r + s > 60:
+    if s < 1 or cs.r + s > 60 or cs.rule == SR_TT_SFPU:
         return 1
     k = sr_consts(cs, s)
     for j in range(n):
@@ -1162,7 +1164,7 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                         c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                         b0 = b1
                         continue
-                if (cs.mode >= RM_STOCHASTIC and small == 2 and op != OP_COPY
+                if (cs.mode >= RM_STOCHASTIC and small == 2 and op != OP_COPY and cs.rule != SR_TT_SFPU
                         and cs.ovf <= OV_SATURATE_SYMMETRIC and s >= 1 and cs.r + s <= 29):
                     # SR in int32 lanes: the exact words, then carry, saturation and store
                     words32(op, pa, pb, ta, b0, <int32_t*>qbuf, b1 - b0, da, db)

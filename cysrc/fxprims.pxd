@@ -108,19 +108,50 @@ cdef inline int sr_up(const cspec* cs, u128 F, bint sticky, int esign, uint64_t 
     return A + ((<u128>R) << 1) >= top
 
 
+cdef inline int tt_sfpu_step(const cspec* cs, u128 F, bint sticky, int neg, int esign,
+                             uint64_t R) noexcept nogil:
+    """sr_rule 'tt_sfpu' (Tenstorrent SFPSTOCHRND, spec §2): the magnitude |t| goes up when
+    Dm, the top r bits of its discarded part (biased by eps towards esign, a direction of t),
+    is >= R -- exact values too, Dm = 0 going up when R = 0.  Returns what is added to
+    q = floor(t): 0 or 1, or -1 for an exact negative t."""
+    cdef int sh = 65 - cs.r
+    cdef u128 D = F >> sh
+    cdef bint exact = F == 0 and not sticky
+    cdef i128 Dm
+    cdef int mag_up
+    if not neg or exact:
+        Dm = <i128>D
+    else:                       # floor((1 - phi) 2**r) = 2**r - ceil(phi 2**r)
+        Dm = ((<i128>1) << cs.r) - <i128>D - ((F & (((<u128>1) << sh) - 1)) != 0 or sticky)
+    if esign != 0:              # the magnitude's direction is t's for t >= 0, the opposite below
+        Dm += (esign if not neg else -esign) * <i128>cs.E
+    mag_up = Dm >= <i128>R
+    if not neg:
+        return mag_up
+    return -mag_up if exact else 1 - mag_up
+
+
+cdef inline bint moves_exact(const cspec* cs) noexcept nogil:
+    """A stochastic cast whose rule can change an exact value ('tt_sfpu')."""
+    return cs.mode >= RM_STOCHASTIC and cs.rule == SR_TT_SFPU
+
+
 cdef inline int decide(const cspec* cs, u128 F, bint sticky, int neg, int qodd,
                        uint64_t R, int vsign) noexcept nogil:
-    """Round-up decision for any mode from the discarded fraction (F, sticky)."""
+    """Round-up decision for any mode from the discarded fraction (F, sticky): 1 for q + 1,
+    0 for q (-1, q - 1, only under 'tt_sfpu')."""
     cdef int inexact = (F != 0) | sticky
     cdef int esign = 0
     if cs.mode < RM_STOCHASTIC:
         return det_up(cs.mode, inexact, cmp_half(F, sticky), neg, qodd)
-    if not inexact:
-        return 0
     if cs.mode == RM_STOCHASTIC_EPS:
         esign = -1 if neg else 1
     elif cs.mode == RM_SIGNED_STOCHASTIC_EPS:
         esign = -vsign
+    if cs.rule == SR_TT_SFPU:
+        return tt_sfpu_step(cs, F, sticky, neg, esign, R)
+    if not inexact:
+        return 0
     return sr_up(cs, F, sticky, esign, R)
 
 
@@ -199,20 +230,26 @@ cdef inline i128 cast_value(const cspec* cs, i128 v, int s, uint64_t R, int vsig
             else:
                 up = decide(cs, (<u128>rem) << (65 - s), 0, q64 < 0, q64 & 1, R, vsign)
             c.inexact += inexact
-            c.up += up
+            c.up += up > 0
             return apply_overflow(cs, q64 + up, 0, c, err)
         q = split(v, s, &F, &sticky)
         inexact = (F != 0) | sticky
         up = decide(cs, F, sticky, q < 0, q & 1, R, vsign)
         c.inexact += inexact
-        c.up += up
+        c.up += up > 0
         return apply_overflow(cs, q + up, 0, c, err)
+    up = 0
+    if moves_exact(cs):         # no discarded bits, yet 'tt_sfpu' can move the value
+        up = decide(cs, 0, 0, v < 0, 0, R, vsign)
+        c.up += up > 0
     if s == 0 or v == 0:
-        return apply_overflow(cs, v, 0, c, err)
+        return apply_overflow(cs, v + up, 0, c, err)
     k = -s
     if k < 125 and ((v >> (125 - k)) == 0 or (v >> (125 - k)) == -1):
-        return apply_overflow(cs, <i128>((<u128>v) << k), 0, c, err)
-    return apply_overflow(cs, <i128>((<u128>v) << k) if k < 128 else 0, -1 if v < 0 else 1, c, err)
+        return apply_overflow(cs, <i128>((<u128>v) << k) + up, 0, c, err)
+    # beyond 125 bits: the low 128 bits (all wrap keeps) of v * 2**k + up
+    return apply_overflow(cs, <i128>(((<u128>v) << k if k < 128 else 0) + <u128>(<i128>up)),
+                          -1 if v < 0 else 1, c, err)
 
 
 cdef inline int64_t overflow64_slow(const cspec* cs, int64_t y, counts_t* c, int* err) noexcept nogil:
@@ -251,13 +288,17 @@ cdef inline int64_t cast_small(const cspec* cs, int64_t v, int s, uint64_t R, in
         if cs.mode < RM_STOCHASTIC:
             half = <int64_t>1 << (s - 1)
             up = det_up(cs.mode, inexact, (rem > half) - (rem < half), q < 0, q & 1)
-        elif inexact:
+        elif inexact or cs.rule == SR_TT_SFPU:
             up = decide(cs, (<u128>rem) << (65 - s), 0, q < 0, q & 1, R, vsign)
         c.inexact += inexact
-        c.up += up
+        c.up += up > 0
         q += up
     else:
         q = v << (-s)
+        if moves_exact(cs):     # no discarded bits, yet 'tt_sfpu' can move the value
+            up = decide(cs, 0, 0, q < 0, 0, R, vsign)
+            c.up += up > 0
+            q += up
     return overflow64(cs, q, c, err)
 
 
@@ -317,7 +358,7 @@ cdef inline i128 cast_double(const cspec* cs, double x, double scale, int fl, ui
         inexact = phi != 0.0
         if cs.mode < RM_STOCHASTIC:
             up = det_up(cs.mode, inexact, (phi > 0.5) - (phi < 0.5), q < 0, q & 1)
-        elif inexact:
+        elif inexact or cs.rule == SR_TT_SFPU:
             y = phi * 18446744073709551616.0   # phi * 2**64, exact
             a = floor(y)
             b = y - a
@@ -326,7 +367,7 @@ cdef inline i128 cast_double(const cspec* cs, double x, double scale, int fl, ui
             up = decide(cs, F, sticky, q < 0, q & 1, R, vsign)
         c.n += 1
         c.inexact += inexact
-        c.up += up
+        c.up += up > 0
         return overflow64(cs, q + up, c, err)
     # exact decomposition x = m * 2**e with an integer m, |m| < 2**53
     y = frexp(x, &e)

@@ -33,7 +33,9 @@ cpdef enum SRRule:
     SR_TRUNC = 0
     SR_HALF = 1
     SR_RNE = 2
-    SR_GE = 3       # Tenstorrent SFPSTOCHRND: up when D >= R (A = 2D + 2 against the complement of R)
+    SR_GE = 3       # up when D >= R (A = 2D + 2 against the complement of R); phi = 0 never rounds
+    SR_TT_SFPU = 4  # Tenstorrent SFPSTOCHRND bit for bit: the magnitude up when its D >= R, exact
+                    # values included (fxprims.tt_sfpu_step; q may move by -1, see spec §2)
 
 # error codes reported per chunk (lowest index wins)
 cpdef enum CastError:

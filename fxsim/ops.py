@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _kernels as K
 from . import _mac as _mac_kernels
-from ._kernels import CastError, Overflow, Word
+from ._kernels import CastError, Overflow, SRRule, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
 from ._small import SmallBinop, SmallCast
@@ -1402,6 +1402,8 @@ def _round_lane(ca: _Cast, acc: QFormat, sa: int, amax: int, bmax: int):
     A + 2R < 2**(r+2), fit 31 bits; else int64 when they fit 62 bits; else None."""
     if amax >= 2**31 or bmax >= 2**31 or acc.wl > 62:
         return None
+    if ca.stochastic and ca.rule == SRRule.SR_TT_SFPU:
+        return None          # sign-magnitude and moving exact sums: the scalar dot (dot_generic)
     vmax = (max(abs(acc.min_raw), acc.max_raw) << sa) + amax * bmax + (1 << sa)
     r = ca.r if ca.stochastic else 0
     if vmax < 2**31 and acc.wl <= 31 and r <= 28:

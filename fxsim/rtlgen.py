@@ -15,7 +15,7 @@ exactly as a ``CastMode`` and a source spec, with its bench and vector folder.
 
 Supported (else a ValueError naming the parameter): signed input and output formats with
 FO < FI; rounding ``floor``, ``ceil``, ``toward_zero``, ``nearest_up``, ``nearest_even`` or
-``stochastic`` (sr_rule ``trunc``, ``half`` or ``rne``; r = 1..64); overflow ``saturate`` or
+``stochastic`` (sr_rule ``trunc``, ``half``, ``rne``, ``ge`` or ``tt_sfpu``; r = 1..64); overflow ``saturate`` or
 ``wrap``; an ``lfsr`` source (any length, taps, form, rule and lanes of ``fxsim.make_source``).
 """
 from __future__ import annotations
@@ -104,6 +104,8 @@ def _up_logic(mode: CastMode, S: int) -> str:
     if mode.rounding == "nearest_even":
         return f"        assign up = d[{S - 1}] & ({rest} | q[0]);\n"
     r = mode.r
+    if mode.sr_rule in ("ge", "tt_sfpu"):
+        return _ge_logic(mode.sr_rule, r, S)
     if S >= r + 1:
         dx = f"d[{S - 1}:{S - r - 1}]"
         sticky = f"(|d[{S - r - 2}:0])" if S >= r + 2 else "1'b0"
@@ -118,6 +120,26 @@ def _up_logic(mode: CastMode, S: int) -> str:
             f"        wire [{r + 1}:0] A = {a};   // sr_rule {mode.sr_rule}\n"
             f"        wire [{r + 2}:0] sum = {{1'b0, A}} + {{2'b0, R, 1'b0}};\n"
             f"        assign up = |sum[{r + 2}:{r + 1}];      // A + 2R >= 2^(r+1)\n")
+
+
+def _ge_logic(rule: str, r: int, S: int) -> str:
+    """Verilog of ``up`` for sr_rule 'ge' (D >= R, never for an exact value) or 'tt_sfpu'
+    (Tenstorrent SFPSTOCHRND: the magnitude's top r discarded bits Dm >= R, exact values too;
+    ``dn`` takes an exact negative value to q - 1), spec §2."""
+    dtop = f"d[{S - 1}:{S - r}]" if S >= r else f"{{d, {r - S}'b0}}"
+    low = f"(|d[{S - r - 1}:0])" if S > r else "1'b0"
+    text = (f"        wire [{r - 1}:0] D = {dtop};          // top r discarded bits\n"
+            f"        wire exact = ~(|d);\n")
+    if rule == "ge":
+        return text + "        assign up = ~exact & (D >= R);\n"
+    return text + (
+        f"        wire neg = xe[WE-1];\n"
+        f"        wire low = {low};               // discarded bits below the top r\n"
+        f"        // Dm = floor(frac(|x|) * 2^r): D, or 2^r - ceil(phi * 2^r) for a negative inexact x\n"
+        f"        wire [{r}:0] Dm = (neg & ~exact) ? ({{1'b1, {r}'d0}} - {{1'b0, D}} - {{{r}'d0, low}}) : {{1'b0, D}};\n"
+        f"        wire mag_up = Dm >= {{1'b0, R}};   // SFPSTOCHRND: (Mag & 0x7fffff) >= PRNGBits\n"
+        f"        assign up = neg ? (~exact & ~mag_up) : mag_up;\n"
+        f"        wire dn = neg & exact & mag_up;\n")
 
 
 def top_text(name, in_fmt, out_fmt, mode, source=None) -> str:
@@ -150,6 +172,7 @@ def top_text(name, in_fmt, out_fmt, mode, source=None) -> str:
     sat = ("        assign y[k*WO +: WO] = (qr > maxv) ? maxv[WO-1:0] : (qr < minv) ? minv[WO-1:0] : qr[WO-1:0];\n"
            if mode.overflow == "saturate" else "        assign y[k*WO +: WO] = qr[WO-1:0];\n")
     draw = ""
+    dn = " - {{(W2-1){1'b0}}, dn}" if sto and mode.sr_rule == "tt_sfpu" else ""
     if sto:
         sel = " :\n                        ".join(f"(k == {k}) ? SEED{k}" for k in range(lanes - 1))
         seed_expr = (sel + " :\n                        " if sel else "") + f"SEED{lanes - 1}"
@@ -176,7 +199,7 @@ def top_text(name, in_fmt, out_fmt, mode, source=None) -> str:
         wire        [S-1:0]  d  = xe[S-1:0];     // discarded bits
         wire up;
 {_up_logic(mode, S)}        wire signed [W2-1:0] qw   = q;
-        wire signed [W2-1:0] qr   = qw + {{{{(W2-1){{1'b0}}}}, up}};
+        wire signed [W2-1:0] qr   = qw + {{{{(W2-1){{1'b0}}}}, up}}{dn};
         wire signed [W2-1:0] one  = {{{{(W2-1){{1'b0}}}}, 1'b1}};
         wire signed [W2-1:0] maxv = (one <<< (WO - 1)) - one;
         wire signed [W2-1:0] minv = -(one <<< (WO - 1));

@@ -8,27 +8,37 @@
     Mag = (Mag >> 23) + ((Mag & 0x7fffff) >= PRNGBits)
     clamp Mag to 127 (INT8, sign kept unless Mag == 0) or 255 (UINT8, sign dropped)
 
-on a 32-bit sign-magnitude integer.  Three things set it apart from ``sr_rule="ge"``, which
-follows spec §2 on two's-complement values: the **magnitude** is rounded and the sign put back
-(a negative value rounds towards −∞ when the magnitude goes up); an **exact** value (no
-discarded bits) still goes up when the 23 random bits are all zero (probability 2^−23, the
-"hardware bug" the page describes: the comparison is ``>=``); only the top 23 discarded bits
-take part (a shift beyond 23 truncates the rest).  ``sfpu_round`` applies that model to
-x·2^fl for any fixed-point format: a signed format clamps the magnitude to 2^(wl−1) − 1
-(sign-magnitude is symmetric: INT8 gives ±127), an unsigned one takes |x| and clamps to
-2^wl − 1 (the UINT8 flavour).  The float flavour (FP32 → BF16/FP16, ``SFPSTOCHRND_FloatFloat.md``)
-compares ``DiscardedBits << (23 − k) >= PRNGBits`` the same way on the mantissa.
+on a 32-bit sign-magnitude integer.  The kernels round that way under ``sr_rule="tt_sfpu"``
+(spec §2): the **magnitude** is rounded and the sign put back (a negative value goes towards
+−∞ when its magnitude goes up); an **exact** value still goes up in magnitude when the random
+bits are all zero (probability 2^−r: the page's "hardware bug", the comparison being ``>=``);
+only the top r discarded bits take part (a shift beyond 23 truncates the rest).
+``sr_rule="ge"`` is the same comparison on spec §2's two's-complement values, with φ = 0 never
+rounding: it equals the hardware only on inexact non-negative values.
+
+``sfpu_round`` is the integer flavour as one call: ``cast(x, fmt, mode=SFPU_MODE)`` (r = 23,
+``saturate_symmetric``: a signed format clamps the magnitude to 2^(wl−1) − 1, INT8 giving ±127),
+of |x| for an unsigned format (the UINT8 flavour drops the sign first).  The float flavour
+(``SFPSTOCHRND_FloatFloat.md``: FP32 → 7 or 10 mantissa bits, ``DiscardedBits >= (PRNGBits >>
+(23 − k))`` with k = 16 or 13 discarded bits) is ``fxsim.cast(x, "bf16" / "tf32", "stochastic",
+"ieee", r=k, sr_rule="tt_sfpu")`` with R = the top k of the 23 bits; the instruction also
+flushes FP32 subnormals and −0 to +0 before rounding, which a cast from float64 does not do.
+The FP32 → INT8/INT16 flavour (``SFPSTOCHRND_FloatInt.md``) adds two more documented bugs that
+no rule models: |x| < 0.5 always gives 0, and |x| ≥ 2^16 gives the largest magnitude.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .modes import CastMode
 from .qformat import QFormat
 
-__all__ = ["sfpu_round", "SFPU_R"]
+__all__ = ["sfpu_round", "SFPU_R", "SFPU_MODE"]
 
 #: random bits SFPSTOCHRND compares against (``AdvancePRNG() & 0x7fffff``)
 SFPU_R = 23
+#: the integer flavour as a cast mode: ``sr_rule="tt_sfpu"`` at 23 bits, the magnitude clamped
+SFPU_MODE = CastMode("stochastic", "saturate_symmetric", r=SFPU_R, sr_rule="tt_sfpu")
 
 
 def sfpu_round(x, fmt, *, source=None, draws=None, stochastic: bool = True):
@@ -65,15 +75,8 @@ def sfpu_round(x, fmt, *, source=None, draws=None, stochastic: bool = True):
         if R.shape != x.shape or R.dtype.kind not in "ui" or (R.size and (R.min() < 0 or R.max() >= 1 << SFPU_R)):
             raise ValueError(f"draws: expected {x.shape} integers in [0, 2^23), got shape {R.shape}, "
                              f"dtype {R.dtype}")
-        R = R.astype(np.uint64)
-    elif source is not None:
-        R = np.asarray(source.draws(x.size, SFPU_R), dtype=np.uint64).reshape(x.shape)
-    else:
-        R = np.full(x.shape, 0x400000, dtype=np.uint64)
-    mag = np.abs(x) * 2.0 ** fmt.fl
-    top = float(2 ** (fmt.wl - 1) - 1 if fmt.signed else 2 ** fmt.wl - 1)
-    q = np.floor(mag)
-    discarded = np.floor((mag - q) * 2.0 ** SFPU_R).astype(np.uint64)     # the top 23 bits only
-    q = np.minimum(q + (discarded >= R), top)
-    value = np.where((x < 0) & fmt.signed, -q, q)
-    return cast(value * 2.0 ** -fmt.fl, fmt, "nearest_even", "error")
+    elif not stochastic:
+        R = np.full(x.shape, 0x400000, dtype=np.uint64)     # PRNGBits = 0x400000: half away
+    # UINT8 drops the sign before rounding; INT8 clamps the magnitude (saturate_symmetric)
+    return cast(x if fmt.signed else np.abs(x), fmt, mode=SFPU_MODE, source=source,
+                draws=None if source is not None else R)

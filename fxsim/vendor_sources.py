@@ -27,7 +27,8 @@ How each public description becomes a stream of r-bit draws:
     public; the tt-metal issues (#13904, #52014) describe "32 lane states derived from shifted
     positions in the same 32-bit XNOR-LFSR sequence", so lane l starts at the seed state
     advanced l steps, the seed state being ``s mod (2^32 - 1)`` (never the lock state).
-    Use it with ``sr_rule="ge"`` and r = 23 for SFPSTOCHRND's ``>=`` comparison.
+    SFPSTOCHRND's own comparison is ``sr_rule="tt_sfpu"`` (the preset's ``sr_rule``, r = 23:
+    ``fxsim.vendor_rounding.SFPU_MODE``): ``>=`` on the magnitude, exact values included.
 ``curand:xorwow`` -- cuRAND's default generator (``curand_kernel.h``: ``curand_init`` salts the
     seed with 0xaad26b49 / 0xf7dcefdd and the multipliers 1099087573 / 2591861531; ``curand()``
     is Marsaglia's xorwow plus the Weyl sequence d += 362437, returning v[4] + d): one stream,
@@ -88,6 +89,8 @@ class Preset:
     lanes: int               # default lanes
     jumps: bool              # cheap jump-ahead (parallel casts)
     vendor: str              # one line for tables
+    sr_rule: str = "trunc"   # the SR unit's comparison as an fxsim rule (spec §5.3's table)
+    sr_r: int | None = None  # the random bits it compares, where the vendor documents them
 
 
 #: presets that take ``lanes=L`` (``:lanes=L`` in a spec)
@@ -97,7 +100,7 @@ PRESETS = {
     "amd:prng_b32": Preset(G.GEN_AMD_PRNG_B32, "low", 32, 1, True,
                            "AMD CDNA V_PRNG_B32 (32-bit Galois LFSR, poly 197)"),
     "tenstorrent:sfpu": Preset(G.GEN_TT_SFPU, "low", 32, 32, True,
-                               "Tenstorrent SFPU PRNG (32 lanes of one XNOR LFSR)"),
+                               "Tenstorrent SFPU PRNG (32 lanes of one XNOR LFSR)", "tt_sfpu", 23),
     "curand:xorwow": Preset(G.GEN_XORWOW, "high", 32, 1, False, "cuRAND XORWOW"),
     "curand:philox4x32_10": Preset(None, "high", 32, 1, True, "cuRAND Philox4x32-10"),
     "graphcore:xoroshiro128aox": Preset(G.GEN_XOROSHIRO_AOX, "high", 64, 1, False,

@@ -174,7 +174,11 @@ def ref_float_cast_info(x, fmt, rounding, overflow, R=None, r=None, eps=0, v=0, 
     t = a / quantum
     q = math.floor(t)
     phi = t - q
-    if phi == 0:
+    if rounding in STOCHASTIC and sr_rule == "tt_sfpu":
+        # SFPSTOCHRND_FloatFloat.md: DiscardedBits >= PRNGBits on the magnitude, exact values too
+        bias_sign = {"stochastic": 0, "stochastic_eps": 1}.get(rounding, -_sgn(v) * (-1 if neg else 1))
+        up = math.floor(phi * (1 << r)) + bias_sign * math.floor(Fraction(eps) * (1 << r)) >= R
+    elif phi == 0:
         up = False
     elif rounding == "nearest_even":
         up = phi > HALF or (phi == HALF and q % 2 == 1)

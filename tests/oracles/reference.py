@@ -27,7 +27,7 @@ DETERMINISTIC = (
 STOCHASTIC = ("stochastic", "stochastic_eps", "signed_stochastic_eps")
 ROUNDINGS = DETERMINISTIC + STOCHASTIC
 OVERFLOWS = ("saturate", "saturate_symmetric", "wrap", "error")
-SR_RULES = ("trunc", "half", "rne", "ge")
+SR_RULES = ("trunc", "half", "rne", "ge", "tt_sfpu")
 
 CastInfo = namedtuple("CastInfo", "raw inexact rounded_up overflowed drew")
 
@@ -113,11 +113,34 @@ def stochastic_addend(t, rounding, r, eps=0, v=0, sr_rule="trunc"):
     return A
 
 
+def tt_sfpu_round(t, rounding, R, r, eps=0, v=0):
+    """sr_rule 'tt_sfpu': Tenstorrent SFPSTOCHRND's functional model (tt-isa-documentation,
+    SFPSTOCHRND_IntInt.md: ``Mag = (Mag >> 23) + ((Mag & 0x7fffff) >= PRNGBits)`` on the
+    magnitude of a sign-magnitude word, the sign put back) with r bits in place of 23: the
+    magnitude goes up when the top r bits of its discarded part are >= R, exact values
+    included.  The eps modes bias those bits by E (stochastic_eps: away from zero;
+    signed_stochastic_eps: against v, i.e. towards -sign(v) in value)."""
+    neg = t < 0
+    m = -t if neg else t
+    Q = math.floor(m)
+    Dm = math.floor((m - Q) * (1 << r))
+    E = math.floor(Fraction(eps) * (1 << r))
+    if rounding == "stochastic_eps":
+        Dm += E
+    elif rounding == "signed_stochastic_eps":
+        Dm += -sign(v) * E * (-1 if neg else 1)
+    mag = Q + (1 if Dm >= R else 0)
+    return -mag if neg else mag
+
+
 def ref_round(t, rounding, R=None, r=None, eps=0, v=0, sr_rule="trunc"):
-    """Round the exact value t (= x * 2^fl) to an integer: q or q + 1 (jam: q | 1)."""
+    """Round the exact value t (= x * 2^fl) to an integer: q or q + 1 (jam: q | 1;
+    sr_rule 'tt_sfpu': q - 1, q, q + 1, see tt_sfpu_round)."""
     t = Fraction(t)
     q = math.floor(t)
     phi = t - q
+    if rounding in STOCHASTIC and sr_rule == "tt_sfpu":
+        return tt_sfpu_round(t, rounding, R, r, eps, v)
     if phi == 0:
         return q                      # every mode, stochastic ones included
     if rounding == "floor":

@@ -142,3 +142,22 @@ def sfpstochrnd_int(c, shift, prng, to_uint8=False, stochastic=True):
         if mag == 0:
             sign = 0
     return sign + mag
+
+
+def sfpstochrnd_fp32(x, prng, to_fp16a, stochastic=True):
+    """SFPSTOCHRND, float flavour (tt-isa-documentation SFPSTOCHRND_FloatFloat.md functional
+    model), on the bits x of one FP32 value: FP16A keeps 10 mantissa bits (DiscardedBits = the low
+    13, compared with PRNGBits >> 10), FP16B keeps 7 (the low 16, against PRNGBits >> 7).
+    Returns the FP32 bits."""
+    bits = prng & 0x7FFFFF if stochastic else 0x400000
+    exp = (x >> 23) & 0xFF
+    if exp == 0:
+        return 0
+    if exp == 255:
+        return x & 0xFF800000
+    low, shift = (0x1FFF, 10) if to_fp16a else (0xFFFF, 7)
+    discarded = x & low
+    x -= discarded
+    if discarded >= (bits >> shift):
+        x += low + 1
+    return x

@@ -189,6 +189,12 @@ GRID = [
     ("Q(8,6)", "Q(4,0)", dict(rounding="ceil"), None, 1),
     ("Q(8,6)", "Q(4,-1)", dict(rounding="nearest_even"), None, 1),
     ("Q(24,4)", "Q(20,3)", dict(rounding="floor"), None, 1),
+    # the vendor rules (issue 18): Tenstorrent SFPSTOCHRND on the magnitude, exact values moving
+    # when R = 0 (fewer discarded bits than r, as many, more), and 'ge'
+    ("Q(12,6)", "Q(6,2)", dict(rounding="stochastic", r=3, sr_rule="tt_sfpu"), "lfsr:16:lanes=2", 7),
+    ("Q(10,4)", "Q(5,0)", dict(rounding="stochastic", r=4, sr_rule="tt_sfpu"), "lfsr:12:fibonacci:serial", 7),
+    ("Q(9,3)", "Q(5,1)", dict(rounding="stochastic", r=5, sr_rule="tt_sfpu"), "lfsr:20:galois:state", 7),
+    ("Q(12,6)", "Q(6,2)", dict(rounding="stochastic", r=3, sr_rule="ge"), "lfsr:16", 7),
 ]
 
 

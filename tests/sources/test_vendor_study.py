@@ -27,7 +27,7 @@ def test_ideal_bits_match_spec_section_2(rows):
 def test_bias_prediction_is_the_rule(rows):
     """The §2 prediction of the trunc rule is the mean of D/2^r − φ (negative), and ge adds 2^-r."""
     b = {r["source"]: r for r in rows if r["metric"] == "bias_lsb"}
-    assert b["tenstorrent:sfpu"]["rule"] == "ge" and b["tenstorrent:sfpu"]["r"] == 23
+    assert b["tenstorrent:sfpu"]["rule"] == "tt_sfpu" and b["tenstorrent:sfpu"]["r"] == 23
     assert -2.0**-13 < b["curand:xorwow"]["predicted"] < 0
     assert b["tenstorrent:sfpu"]["predicted"] > 0
 
@@ -61,7 +61,7 @@ def test_gd_part_uses_each_presets_rule_and_r_and_the_main_jobs_seeds():
     from fxsim.studies.gd_rounding import run_job
     rows = v.vendor_gd(sources=("tenstorrent:sfpu",), models=("quadratic_off",), n_seeds=2, iters=12)
     assert [(r["source"], r["r"], r["rule"]) for r in rows] == [("pcg64", 16, "trunc"),
-                                                                 ("tenstorrent:sfpu", 23, "ge")]
+                                                                 ("tenstorrent:sfpu", 23, "tt_sfpu")]
     # pcg64 at r = 16, trunc is the main job's SR run (gd_rounding.run_job) with the same seeds
     _, curves = run_job("quadratic_off", QFormat(16, 8), "pcg64", 0, 2, 12)
     assert rows[0]["value"] == float(np.median(curves["SR"][:, -1]))

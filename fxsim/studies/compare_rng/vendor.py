@@ -33,7 +33,7 @@ VENDOR_FIGURE = "compare_rng_vendor.png"
 #: FP32 -> FP16 conversion drop 13 bits
 HARDWARE = {
     "amd:prng_b32": (16, "trunc"),
-    "tenstorrent:sfpu": (23, "ge"),
+    "tenstorrent:sfpu": (23, "tt_sfpu"),
     "curand:xorwow": (13, "trunc"),
     "curand:philox4x32_10": (13, "trunc"),
     "graphcore:xoroshiro128aox": (13, "trunc"),
@@ -83,7 +83,7 @@ def vendor_bias(sources=VENDOR_SOURCES, n_casts=2**20, n_phi=256, seed=0) -> lis
             y = fxsim.cast(np.tile(x, c), FMT, "stochastic", "saturate", r=r, sr_rule=rule, source=src)
             total += int(y.raw.astype(np.int64).sum())
         value = ((total << FRAC) - exact) / float(reps * n_phi << FRAC)
-        pred = float(predicted_bias(k, r)) + (2.0**-r if rule == "ge" else 0.0)
+        pred = float(predicted_bias(k, r)) + (2.0**-r if rule in ("ge", "tt_sfpu") else 0.0)
         p = (np.asarray(k) >> (FRAC - r)).astype(np.float64) / 2.0**r
         se = math.sqrt(reps * float(np.sum(p * (1 - p)))) / (reps * n_phi)
         rows.append(_rows(spec, r, rule, count=reps * n_phi, metric="bias_lsb", value=value,
@@ -109,7 +109,7 @@ def vendor_errors(sources=VENDOR_SOURCES, n_casts=2**18, phi=0.3, seed=0) -> lis
         x = np.full(n_casts, t / 2.0**FMT.fl)
         up = fxsim.cast(x, FMT, "stochastic", "saturate", r=r, sr_rule=rule, source=src).raw.astype(np.float64) - Q0
         D = math.floor(phi * 2**r)
-        p = (D + (1 if rule == "ge" else 0)) / 2**r
+        p = (D + (1 if rule in ("ge", "tt_sfpu") else 0)) / 2**r
         e = up - p
         var = p * (1 - p)
         acf1 = float(np.mean(e[1:] * e[:-1]) / var)
@@ -178,7 +178,7 @@ def vendor_accumulation(sources=VENDOR_SOURCES, steps=10**6, streams=("iid", "pe
             total = float(got.raw.astype(np.int64).sum())
             frac = raw & ((1 << s) - 1)
             D = frac >> (s - r) if s >= r else frac << (r - s)
-            p = (D + (1 if rule == "ge" else 0)) / 2.0**r
+            p = (D + (1 if rule in ("ge", "tt_sfpu") else 0)) / 2.0**r
             pred = float(np.sum((raw >> s) + p) - exact)
             se = math.sqrt(float(np.sum(p * (1 - p))))
             rows.append(_rows(spec, r, rule, stream=stream, count=steps, metric="acc_error_lsb",

@@ -326,6 +326,164 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
                 acc[j] = (((y - lo) & wmask) + lo) if wrap else (lo if y < lo else (hi if y > hi else y))
 
 
+cdef enum:
+    CHAIN = 256   # steps the one-element MAC prepares at a time
+
+
+cdef inline void chain_steps(const lane_t* c0, const lane_t* c1, const lane_t* x,
+                             Py_ssize_t n, int kind, int wrap, int64_t lo, int64_t hi,
+                             int64_t wmask, int64_t* st) noexcept nogil:
+    """The serial part of n steps of one MAC element: acc' = acc + c, then saturate or wrap,
+    where c is c0[k], plus c1[k] when acc is odd (kind 1) or acc < x[k] (kind 2).
+    st = (acc, sum of the c taken, overflowed).  The chain is one addition: the rare cases
+    (a step whose rounding depends on acc, an overflow) are branches the CPU predicts."""
+    cdef int64_t a = st[0], cs = st[1], ov = st[2], y, cp, d
+    cdef uint64_t span = <uint64_t>(hi - lo)
+    cdef Py_ssize_t k
+    for k in range(n):
+        cp = c0[k]
+        if kind != 0:
+            d = c1[k]
+            if d != 0:
+                cp = cp + (d & (-(a & 1) if kind == 1 else (a - x[k]) >> 63))
+        y = a + cp
+        cs += cp
+        if <uint64_t>(y - lo) > span:
+            ov += 1
+            if wrap:
+                y = ((y - lo) & wmask) + lo
+            else:
+                y = lo if y < lo else hi
+        a = y
+    st[0] = a
+    st[1] = cs
+    st[2] = ov
+
+
+cdef inline void chain_prep(const int32_t* arow, const int32_t* bcol, Py_ssize_t N,
+                            Py_ssize_t k0, Py_ssize_t n, const macspec* m, const lane_t* R,
+                            lane_t bv, int form, lane_t* c0, lane_t* c1, lane_t* x,
+                            int64_t* tot) noexcept nogil:
+    """What n steps of one MAC element from step k0 need apart from the accumulator: with
+    v = (acc << sa) + p, q = v >> sa = acc + (p >> sa), and the discarded bits are those of p.
+    u0/u1: rounded up when q >= 0 / q < 0 (form 1: SR with an eps bias by the sign of q;
+    form 4: a sign-dependent deterministic mode), or when q is even / odd (forms 2, 3: jam and
+    the parity modes), taken for the parity of acc; c0 = (p >> sa) + u0, c1 = u1 - u0.
+    Form 0 (plain SR) and 5 (the other deterministic modes) do not depend on q.
+    tot = (inexact steps, sum of p >> sa)."""
+    cdef lane_t p, ph, rem, u0, u1, I, frac, Ab, A0, A1, Rx
+    cdef int64_t nin = 0, sph = 0
+    cdef lane_t sa = m.sa, mask = ((<lane_t>1) << m.sa) - 1, top = <lane_t>m.top
+    cdef lane_t ktE2 = <lane_t>(m.kt * m.E2), base = <lane_t>m.base
+    cdef lane_t off1 = <lane_t>(m.base + m.kneg + m.kodd)
+    cdef lane_t rs = m.rs, ls = m.ls, r = m.r, fmask = <lane_t>m.fmask, hb = <lane_t>m.hb
+    cdef lane_t rx = <lane_t>m.rx, cb = m.c1 + bv, c2 = m.c2
+    cdef Py_ssize_t j
+    for j in range(n):
+        p = <lane_t>arow[k0 + j] * <lane_t>bcol[(k0 + j) * N]
+        ph = p >> sa
+        rem = p & mask
+        nin += rem != 0
+        sph += ph
+        if form == 0:
+            c0[j] = ph + ((((rem >> rs) << ls) + R[j]) >> r)
+        elif form == 1:
+            I = (rem >> rs) << ls
+            frac = rem & fmask
+            I = I + (frac + (I & 1) > hb)
+            Ab = (I << c2) + cb
+            A0 = Ab + ktE2
+            A1 = Ab - ktE2
+            A0 = 0 if A0 < 0 else (top if A0 > top else A0)
+            A1 = 0 if A1 < 0 else (top if A1 > top else A1)
+            Rx = 2 * (R[j] ^ rx)
+            u0 = (rem != 0) & (A0 + Rx >= top)
+            u1 = (rem != 0) & (A1 + Rx >= top)
+            c0[j] = ph + u0
+            c1[j] = u1 - u0
+            x[j] = -ph
+        elif form == 4:
+            u0 = (rem + base) >> sa
+            c0[j] = ph + u0
+            c1[j] = ((rem + off1) >> sa) - u0
+            x[j] = -ph
+        elif form == 5:
+            c0[j] = ph + ((rem + base) >> sa)
+        else:
+            if form == 2:
+                u0 = rem != 0
+                u1 = 0
+            else:
+                u0 = (rem + base) >> sa
+                u1 = (rem + off1) >> sa
+            # q even when acc has the parity of ph
+            if ph & 1:
+                u0, u1 = u1, u0
+            c0[j] = ph + u0
+            c1[j] = u1 - u0
+    tot[0] += nin
+    tot[1] += sph
+
+
+cdef inline void one_round(const int32_t* arow, const int32_t* bcol, Py_ssize_t N,
+                           Py_ssize_t k0, Py_ssize_t k1, const macspec* m, lane_t* acc,
+                           lane_t* cin, lane_t* cup, lane_t* cov, const lane_t* R,
+                           lane_t bv) noexcept nogil:
+    """tile_round for a tile of one column (a dot product): a serial chain, so all that does
+    not depend on the accumulator is computed first (chain_prep), a chunk of steps at a time,
+    and the chain (chain_steps) keeps only an addition, a select and the overflow."""
+    cdef lane_t c0[CHAIN]
+    cdef lane_t c1[CHAIN]
+    cdef lane_t x[CHAIN]
+    cdef int64_t st[3]
+    cdef int64_t tot[2]
+    cdef int form, kind
+    cdef Py_ssize_t n
+    if m.sto:
+        form = 0 if m.plain else 1
+        kind = 2 if (m.kt * m.E2 != 0 and not m.plain) else 0
+    elif m.kneg != 0:
+        form, kind = 4, 2
+    elif m.jam:
+        form, kind = 2, 1
+    elif m.kodd != 0:
+        form, kind = 3, 1
+    else:
+        form, kind = 5, 0
+    st[0] = acc[0]
+    st[1] = 0
+    st[2] = 0
+    tot[0] = 0
+    tot[1] = 0
+    while k0 < k1:
+        n = min(<Py_ssize_t>CHAIN, k1 - k0)
+        # literal forms and kinds, so that each loop is compiled for its case alone
+        if form == 0:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 0, c0, c1, x, tot)
+        elif form == 1:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 1, c0, c1, x, tot)
+        elif form == 2:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 2, c0, c1, x, tot)
+        elif form == 3:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 3, c0, c1, x, tot)
+        elif form == 4:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 4, c0, c1, x, tot)
+        else:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 5, c0, c1, x, tot)
+        if kind == 0:
+            chain_steps(c0, c1, x, n, 0, m.wrap, m.lo, m.hi, m.wmask, st)
+        elif kind == 1:
+            chain_steps(c0, c1, x, n, 1, m.wrap, m.lo, m.hi, m.wmask, st)
+        else:
+            chain_steps(c0, c1, x, n, 2, m.wrap, m.lo, m.hi, m.wmask, st)
+        R += n
+        k0 += n
+    acc[0] = <lane_t>st[0]
+    cin[0] += <lane_t>tot[0]
+    cup[0] += <lane_t>(st[1] - tot[1])
+    cov[0] += <lane_t>st[2]
+
+
 def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] out,
               CastSpec spec, int sa, const int64_t[::1] cuts, list caps,
               const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
@@ -391,8 +549,12 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
                     for j in range(jn):     # to step-major order
                         for t in range(nt):
                             rt[t * jn + j] = <lane_t>dsrc[j * nt + t]
-                tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
-                           acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)
+                if jn == 1:
+                    one_round(&A[i, 0], &B[0, j0], N, k0, k1, &m, acc, acc + TJ,
+                              acc + 2 * TJ, acc + 3 * TJ, rt, acc[4 * TJ])
+                else:
+                    tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
+                               acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)
                 k0 = k1
             for j in range(jn):
                 out[i, j0 + j] = acc[j]

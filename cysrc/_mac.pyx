@@ -23,6 +23,11 @@ ctypedef fused lane_t:
     int32_t
     int64_t
 
+ctypedef fused word_t:     # the words a dot product reads as they are stored
+    int8_t
+    int16_t
+    int32_t
+
 cdef enum:
     TJ = 64       # output columns per register tile of the MAC array
     TILE_DRAWS = 16384   # draws held per tile (a tile of one element walks k in such chunks)
@@ -258,7 +263,7 @@ cdef macspec make_macspec(CastSpec spec, int sa, int wl):
     return m
 
 
-cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+cdef inline void tile_round(const word_t* arow, const word_t* B, Py_ssize_t N,
                             Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t jn, const macspec* m,
                             lane_t* acc, lane_t* cin, lane_t* cup, lane_t* cov,
                             const lane_t* R, const lane_t* bv) noexcept nogil:
@@ -277,7 +282,7 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
     cdef lane_t wmask = <lane_t>m.wmask
     cdef int sto = m.sto, plain = m.plain
     cdef lane_t r = m.r
-    cdef const int32_t* brow
+    cdef const word_t* brow
     cdef const lane_t* Rk
     # three forms of one step (plain SR, any SR, deterministic), so that each j loop is
     # branch-free and vectorizes; wrap keeps the low wl bits as ((y - lo) & (2**wl - 1)) + lo
@@ -326,6 +331,10 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
                 acc[j] = (((y - lo) & wmask) + lo) if wrap else (lo if y < lo else (hi if y > hi else y))
 
 
+cdef extern from *:
+    long expect "__builtin_expect" (long, long) noexcept nogil   # lays the rare branch apart
+
+
 cdef enum:
     CHAIN = 256   # steps the one-element MAC prepares at a time
 
@@ -335,7 +344,7 @@ cdef inline void chain_steps(const lane_t* c0, const lane_t* c1, const lane_t* x
                              int64_t wmask, int64_t* st) noexcept nogil:
     """The serial part of n steps of one MAC element: acc' = acc + c, then saturate or wrap,
     where c is c0[k], plus c1[k] when acc is odd (kind 1) or acc < x[k] (kind 2).
-    st = (acc, sum of the c taken, overflowed).  The chain is one addition: the rare cases
+    st = (acc, sum of the c1 taken, overflowed).  The chain is one addition: the rare cases
     (a step whose rounding depends on acc, an overflow) are branches the CPU predicts."""
     cdef int64_t a = st[0], cs = st[1], ov = st[2], y, cp, d
     cdef uint64_t span = <uint64_t>(hi - lo)
@@ -344,11 +353,12 @@ cdef inline void chain_steps(const lane_t* c0, const lane_t* c1, const lane_t* x
         cp = c0[k]
         if kind != 0:
             d = c1[k]
-            if d != 0:
-                cp = cp + (d & (-(a & 1) if kind == 1 else (a - x[k]) >> 63))
+            if expect(d != 0, 0):
+                d = d & (-(a & 1) if kind == 1 else (a - x[k]) >> 63)
+                cp = cp + d
+                cs += d
         y = a + cp
-        cs += cp
-        if <uint64_t>(y - lo) > span:
+        if expect(<uint64_t>(y - lo) > span, 0):
             ov += 1
             if wrap:
                 y = ((y - lo) & wmask) + lo
@@ -360,8 +370,8 @@ cdef inline void chain_steps(const lane_t* c0, const lane_t* c1, const lane_t* x
     st[2] = ov
 
 
-cdef inline void chain_prep(const int32_t* arow, const int32_t* bcol, Py_ssize_t N,
-                            Py_ssize_t k0, Py_ssize_t n, const macspec* m, const lane_t* R,
+cdef inline void chain_prep(const word_t* arow, const word_t* bcol, Py_ssize_t N,
+                            Py_ssize_t k0, Py_ssize_t n, const macspec* m, const uint64_t* R,
                             lane_t bv, int form, lane_t* c0, lane_t* c1, lane_t* x,
                             int64_t* tot) noexcept nogil:
     """What n steps of one MAC element from step k0 need apart from the accumulator: with
@@ -370,9 +380,8 @@ cdef inline void chain_prep(const int32_t* arow, const int32_t* bcol, Py_ssize_t
     form 4: a sign-dependent deterministic mode), or when q is even / odd (forms 2, 3: jam and
     the parity modes), taken for the parity of acc; c0 = (p >> sa) + u0, c1 = u1 - u0.
     Form 0 (plain SR) and 5 (the other deterministic modes) do not depend on q.
-    tot = (inexact steps, sum of p >> sa)."""
-    cdef lane_t p, ph, rem, u0, u1, I, frac, Ab, A0, A1, Rx
-    cdef int64_t nin = 0, sph = 0
+    tot = (inexact steps, sum of u0)."""
+    cdef lane_t p, ph, rem, u0, u1, I, frac, Ab, A0, A1, Rx, nin = 0, su0 = 0
     cdef lane_t sa = m.sa, mask = ((<lane_t>1) << m.sa) - 1, top = <lane_t>m.top
     cdef lane_t ktE2 = <lane_t>(m.kt * m.E2), base = <lane_t>m.base
     cdef lane_t off1 = <lane_t>(m.base + m.kneg + m.kodd)
@@ -384,9 +393,10 @@ cdef inline void chain_prep(const int32_t* arow, const int32_t* bcol, Py_ssize_t
         ph = p >> sa
         rem = p & mask
         nin += rem != 0
-        sph += ph
         if form == 0:
-            c0[j] = ph + ((((rem >> rs) << ls) + R[j]) >> r)
+            u0 = (((rem >> rs) << ls) + <lane_t>R[j]) >> r
+            su0 += u0
+            c0[j] = ph + u0
         elif form == 1:
             I = (rem >> rs) << ls
             frac = rem & fmask
@@ -396,19 +406,23 @@ cdef inline void chain_prep(const int32_t* arow, const int32_t* bcol, Py_ssize_t
             A1 = Ab - ktE2
             A0 = 0 if A0 < 0 else (top if A0 > top else A0)
             A1 = 0 if A1 < 0 else (top if A1 > top else A1)
-            Rx = 2 * (R[j] ^ rx)
+            Rx = 2 * (<lane_t>R[j] ^ rx)
             u0 = (rem != 0) & (A0 + Rx >= top)
             u1 = (rem != 0) & (A1 + Rx >= top)
+            su0 += u0
             c0[j] = ph + u0
             c1[j] = u1 - u0
             x[j] = -ph
         elif form == 4:
             u0 = (rem + base) >> sa
+            su0 += u0
             c0[j] = ph + u0
             c1[j] = ((rem + off1) >> sa) - u0
             x[j] = -ph
         elif form == 5:
-            c0[j] = ph + ((rem + base) >> sa)
+            u0 = (rem + base) >> sa
+            su0 += u0
+            c0[j] = ph + u0
         else:
             if form == 2:
                 u0 = rem != 0
@@ -419,15 +433,16 @@ cdef inline void chain_prep(const int32_t* arow, const int32_t* bcol, Py_ssize_t
             # q even when acc has the parity of ph
             if ph & 1:
                 u0, u1 = u1, u0
+            su0 += u0
             c0[j] = ph + u0
             c1[j] = u1 - u0
     tot[0] += nin
-    tot[1] += sph
+    tot[1] += su0
 
 
-cdef inline void one_round(const int32_t* arow, const int32_t* bcol, Py_ssize_t N,
+cdef inline void one_round(const word_t* arow, const word_t* bcol, Py_ssize_t N,
                            Py_ssize_t k0, Py_ssize_t k1, const macspec* m, lane_t* acc,
-                           lane_t* cin, lane_t* cup, lane_t* cov, const lane_t* R,
+                           lane_t* cin, lane_t* cup, lane_t* cov, const uint64_t* R,
                            lane_t bv) noexcept nogil:
     """tile_round for a tile of one column (a dot product): a serial chain, so all that does
     not depend on the accumulator is computed first (chain_prep), a chunk of steps at a time,
@@ -480,11 +495,11 @@ cdef inline void one_round(const int32_t* arow, const int32_t* bcol, Py_ssize_t 
         k0 += n
     acc[0] = <lane_t>st[0]
     cin[0] += <lane_t>tot[0]
-    cup[0] += <lane_t>(st[1] - tot[1])
+    cup[0] += <lane_t>(st[1] + tot[1])
     cov[0] += <lane_t>st[2]
 
 
-def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] out,
+def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out,
               CastSpec spec, int sa, const int64_t[::1] cuts, list caps,
               const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
               int64_t[:, ::1] cnt, int nthreads):
@@ -537,6 +552,7 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
             for j in range(jn):
                 acc[4 * TJ + j] = -m.kv * m.E2 * vsign[e + j] if use_v else 0
             k0 = 0
+            dsrc = NULL
             while k0 < K:
                 k1 = min(K, k0 + kc)
                 if m.sto:
@@ -546,12 +562,13 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
                         dsrc = dbuf
                     else:
                         dsrc = &draws[e * K + k0]
-                    for j in range(jn):     # to step-major order
-                        for t in range(nt):
-                            rt[t * jn + j] = <lane_t>dsrc[j * nt + t]
+                    if jn > 1:
+                        for j in range(jn):     # to step-major order
+                            for t in range(nt):
+                                rt[t * jn + j] = <lane_t>dsrc[j * nt + t]
                 if jn == 1:
                     one_round(&A[i, 0], &B[0, j0], N, k0, k1, &m, acc, acc + TJ,
-                              acc + 2 * TJ, acc + 3 * TJ, rt, acc[4 * TJ])
+                              acc + 2 * TJ, acc + 3 * TJ, dsrc, acc[4 * TJ])
                 else:
                     tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
                                acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)
@@ -571,3 +588,4 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
         free(rt)
         free(dbuf)
     free(srcs)
+

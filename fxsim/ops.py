@@ -1197,17 +1197,17 @@ class _MacPlan:
                  "fl_p", "fl_acc", "ua", "ub", "amax", "bmax", "lane")
 
 
-_MAC_PLANS = {}    # deterministic calls: (op, formats, K, dtypes, modes and their types) -> plan
+_MAC_PLANS = {}    # calls without v/draws: (op, formats, K, dtypes, modes and their types) -> plan
 
 
 def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tuple, roles: tuple,
          v, source, draws) -> FixedArray:
     """Shared driver: A is (M, K) raw, B is (K, N) raw; every output is a spec §4 dot.  call:
     the call's (rounding, overflow, r, eps, sr_rule); roles: the same for prod, acc, out.
-    A call without v, source and draws whose casts are all deterministic keeps its checked
-    plan (``_MacPlan``) for the next call with equal arguments of the same types."""
+    A call without v and draws keeps its checked plan (``_MacPlan``) for the next call with
+    equal arguments of the same types (a source is checked on every call)."""
     key = None
-    if v is None and source is None and draws is None:
+    if v is None and draws is None:
         key = (op, A.fmt, B.fmt, A.shape[1], A.raw.dtype, B.raw.dtype, acc, prod, fmt,
                acc.__class__, prod.__class__, fmt.__class__, call, roles,
                tuple(x.__class__ for x in call), tuple(x.__class__ for t in roles for x in t))
@@ -1216,9 +1216,10 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tupl
         except TypeError:                  # an unhashable argument: refused below
             plan = key = None
         if plan is not None:
+            _check_source(source, draws)
             return _mac_run(plan, op, A, B, out_shape, v, source, draws)
     plan = _mac_plan(op, A, B, acc, prod, fmt, call, roles, source, draws)
-    if key is not None and plan.per_el == 0:
+    if key is not None:
         if len(_MAC_PLANS) >= 512:
             _MAC_PLANS.clear()
         _MAC_PLANS[key] = plan
@@ -1411,6 +1412,9 @@ def _round_lane(ca: _Cast, acc: QFormat, sa: int, amax: int, bmax: int):
     return None
 
 
+_MAC_WORDS = (np.int8, np.int16, np.int32)    # the word types mac_round reads as they are
+
+
 def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, source):
     """The MAC array whose accumulator cast rounds (``_mac.mac_round``): exact products at
     fl_acc + sa.  The output elements (C order) are cut into parts, a kernel call running one
@@ -1427,6 +1431,9 @@ def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, s
         B = np.empty((Kd, M), dtype=np.int32)          # A^T, copied in panels of 64 rows of A
         for i0 in range(0, M, _MAC_TILE):               # (1.6x faster than one strided copy)
             B[:, i0:i0 + _MAC_TILE] = ra[i0:i0 + _MAC_TILE].T
+    elif shape == (1, 1) and ra.dtype == rb.dtype and ra.dtype in _MAC_WORDS:
+        # a dot product reads the words as stored: a copy would cost more than its chain
+        A, B = np.ascontiguousarray(ra), np.ascontiguousarray(rb)     # only read
     else:
         A = np.ascontiguousarray(ra, dtype=np.int32)     # only read
         B = np.ascontiguousarray(rb, dtype=np.int32)

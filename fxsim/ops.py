@@ -1412,7 +1412,40 @@ def _round_lane(ca: _Cast, acc: QFormat, sa: int, amax: int, bmax: int):
     return None
 
 
-_MAC_WORDS = (np.int8, np.int16, np.int32)    # the word types mac_round reads as they are
+_MAC_WORDS = {np.dtype(t): t.__name__ + "_t" for t in (np.int8, np.int16, np.int32)}
+_ONE_PART = np.array([0, 1], dtype=np.int64)
+
+
+def _mac_kernel(words, lane):
+    """mac_round's compiled version for these word and lane types: the fused-type dispatch
+    costs more than the chain of a short dot product."""
+    k = _mac_kernels.mac_round
+    sigs = getattr(k, "__signatures__", None)
+    return k if sigs is None else sigs.get(f"{_MAC_WORDS[words]}|{lane.__name__}_t", k)
+
+
+def _round_dot(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, source):
+    """``_round_lanes`` for one output element (a dot product): the words read as stored
+    when both have one type of at most 32 bits (a copy would cost more than the chain), one
+    kernel call on one thread."""
+    if ra.dtype == rb.dtype and ra.dtype in _MAC_WORDS:
+        A, B = np.ascontiguousarray(ra), np.ascontiguousarray(rb)     # only read
+    else:
+        A, B = np.ascontiguousarray(ra, dtype=np.int32), np.ascontiguousarray(rb, dtype=np.int32)
+    out = np.empty((1, 1), dtype=lane)
+    cnt = np.zeros((1, 5), dtype=np.int64)
+    caps, lock = [], contextlib.nullcontext()
+    if source is not None:
+        subs = source._substreams([0, A.shape[1]], ca.r)
+        if subs is not None:
+            caps = [subs[0].capsule]
+        else:
+            caps, lock = [source.capsule], source.lock
+    with lock:
+        _mac_kernel(A.dtype, lane)(A, B, out, ca.spec(), sa, _ONE_PART, caps, d, ud, vs, uv,
+                                   cnt, 1)
+    _counters.record(op, "acc", acc, tuple(cnt[0].tolist()))
+    return out
 
 
 def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, source):
@@ -1431,9 +1464,8 @@ def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, s
         B = np.empty((Kd, M), dtype=np.int32)          # A^T, copied in panels of 64 rows of A
         for i0 in range(0, M, _MAC_TILE):               # (1.6x faster than one strided copy)
             B[:, i0:i0 + _MAC_TILE] = ra[i0:i0 + _MAC_TILE].T
-    elif shape == (1, 1) and ra.dtype == rb.dtype and ra.dtype in _MAC_WORDS:
-        # a dot product reads the words as stored: a copy would cost more than its chain
-        A, B = np.ascontiguousarray(ra), np.ascontiguousarray(rb)     # only read
+    elif shape == (1, 1):
+        return _round_dot(op, ra, rb, ca, acc, sa, lane, d, ud, vs, uv, source)
     else:
         A = np.ascontiguousarray(ra, dtype=np.int32)     # only read
         B = np.ascontiguousarray(rb, dtype=np.int32)

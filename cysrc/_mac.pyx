@@ -126,9 +126,17 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
         cnt[i, 2, 3] += co.ovf; cnt[i, 2, 4] += co.draws
 
 
+cdef inline lane_t lane_mul(lane_t a, lane_t b, bint narrow) noexcept nogil:
+    """a * b; narrow: both fit 32 bits, so int64 lanes take AVX2's 32x32 -> 64-bit multiply
+    instead of a 64-bit product built from three."""
+    if narrow:
+        return <lane_t>(<int64_t>(<int32_t>a) * <int64_t>(<int32_t>b))
+    return a * b
+
+
 cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, Py_ssize_t K,
                              Py_ssize_t N, Py_ssize_t jn, lane_t lo, lane_t hi, int wrap,
-                             bint is_signed, int sh, lane_t mask) noexcept nogil:
+                             bint is_signed, int sh, lane_t mask, bint narrow) noexcept nogil:
     """orow[0:jn] = the K-step MAC of arow with columns B[:, 0:jn] (row stride N), overflow
     handled after every step; the accumulators stay in a small local tile (registers)."""
     cdef lane_t acc[TJ]
@@ -143,17 +151,17 @@ cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, 
         brow = B + k * N
         if wrap and is_signed:
             for j in range(jn):
-                x = acc[j] + aik * brow[j]
+                x = acc[j] + lane_mul(aik, brow[j], narrow)
                 nov += (x > hi) | (x < lo)
                 acc[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
         elif wrap:
             for j in range(jn):
-                x = acc[j] + aik * brow[j]
+                x = acc[j] + lane_mul(aik, brow[j], narrow)
                 nov += (x > hi) | (x < lo)
                 acc[j] = x & mask
         else:
             for j in range(jn):
-                x = acc[j] + aik * brow[j]
+                x = acc[j] + lane_mul(aik, brow[j], narrow)
                 nov += (x > hi) | (x < lo)
                 acc[j] = lo if x < lo else (hi if x > hi else x)
     for j in range(jn):
@@ -163,12 +171,12 @@ cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, 
 
 def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, ::1] out,
                      lane_t lo, lane_t hi, int wrap, int wl, bint is_signed, int64_t[::1] novf,
-                     int nthreads):
+                     int nthreads, bint narrow=False):
     """Accumulate out[i, :] += A[i, k] * B[k, :] for k ascending with overflow handled after
     every step (saturate to [lo, hi], or wrap to wl bits): a MAC array whose accumulator cast
     never rounds (A is pre-scaled so that products are already aligned to the accumulator).
     Vectorized across output columns in register tiles; the caller proves |acc + a*b| fits a
-    lane."""
+    lane, and, with narrow, that every word of A and B fits 32 bits."""
     cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
     cdef Py_ssize_t i, j0
     cdef int64_t nov
@@ -181,7 +189,8 @@ def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, :
         j0 = 0
         while j0 < N:
             nov = nov + mac_tile(&A[i, 0] if K > 0 else NULL, &B[0, j0], &out[i, j0], K, N,
-                                 min(<Py_ssize_t>TJ, N - j0), lo, hi, wrap, is_signed, sh, mask)
+                                 min(<Py_ssize_t>TJ, N - j0), lo, hi, wrap, is_signed, sh, mask,
+                                 narrow)
             j0 = j0 + TJ
         novf[i] = nov
 

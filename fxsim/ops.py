@@ -1384,7 +1384,8 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             for i0 in range(0, M, rows):
                 i1 = min(M, i0 + rows)
                 _mac_kernels.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == Overflow.OV_WRAP,
-                                   acc.wl, acc.signed, novf[i0:i1], _mac_threads(i1 - i0, (i1 - i0) * N * Kd))
+                                   acc.wl, acc.signed, novf[i0:i1], _mac_threads(i1 - i0, (i1 - i0) * N * Kd),
+                                   (amax << sp) < 2**31 and bmax < 2**31)
             _counters.record(op, "acc", acc, (M * N * Kd, 0, 0, int(novf.sum()), 0))
             return out
     return None

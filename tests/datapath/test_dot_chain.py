@@ -116,3 +116,31 @@ def test_stochastic_dot_from_lfsr_and_draws_matches_reference(overflow):
             y = fxsim.dot(A, B, acc=fxsim.QFormat(*acc), rounding="stochastic", r=r,
                           overflow=overflow, **kw)
         check(y, c, raw, ref)
+
+
+def test_saturating_matmul_in_int64_lanes_with_32_bit_products(monkeypatch):
+    """matmul_acc_lanes in int64 lanes multiplies words of at most 32 bits with AVX2's
+    32 x 32 -> 64-bit product: the MLP's Q(16,8) x Q(16,8) into a Q(32,16) accumulator, words
+    at both ends of their range, against the per-step saturating sum in Python integers."""
+    seen = []
+    real = fxsim._mac.matmul_acc_lanes
+    monkeypatch.setattr(fxsim._mac, "matmul_acc_lanes",
+                        lambda *a: seen.append((a[0].dtype, a[-1])) or real(*a))
+    rng = np.random.default_rng(40)
+    a = rng.integers(-2**15, 2**15, (5, 300))
+    b = rng.integers(-2**15, 2**15, (300, 7))
+    a[0], b[:, 0] = -2**15, -2**15                       # (-2^15)^2 every step: saturates
+    a[1], b[:, 1] = 2**15 - 1, -2**15                    # the bottom rail
+    y = fxsim.matmul(fxsim.FixedArray(a, "Q(16,8)"), fxsim.FixedArray(b, "Q(16,8)"),
+                     acc="Q(32,16)", overflow="saturate")
+    lo, hi = -2**31, 2**31 - 1
+    want = np.zeros((5, 7), dtype=np.int64)
+    for i in range(5):
+        for j in range(7):
+            s = 0
+            for k in range(300):
+                s = min(hi, max(lo, s + int(a[i, k]) * int(b[k, j])))
+            want[i, j] = s
+    assert np.array_equal(y.raw.astype(np.int64), want)
+    assert want[0, 0] == hi and want[1, 1] == lo
+    assert seen and all(dt == np.int64 and narrow for dt, narrow in seen)

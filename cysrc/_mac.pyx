@@ -136,34 +136,62 @@ cdef inline lane_t lane_mul(lane_t a, lane_t b, bint narrow) noexcept nogil:
 
 cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, Py_ssize_t K,
                              Py_ssize_t N, Py_ssize_t jn, lane_t lo, lane_t hi, int wrap,
-                             bint is_signed, int sh, lane_t mask, bint narrow) noexcept nogil:
+                             bint is_signed, int sh, lane_t mask, bint narrow,
+                             int64_t bmax) noexcept nogil:
     """orow[0:jn] = the K-step MAC of arow with columns B[:, 0:jn] (row stride N), overflow
-    handled after every step; the accumulators stay in a small local tile (registers)."""
+    handled after every step; the accumulators stay in a small local tile (registers).
+    bmax > 0 bounds |B|: a chunk of steps that provably cannot leave [lo, hi] (from the
+    accumulators' range and sum |a| * bmax) runs without the per-step overflow check."""
     cdef lane_t acc[TJ]
-    cdef lane_t aik, x
+    cdef lane_t aik, x, amin, amax
     cdef const lane_t* brow
-    cdef Py_ssize_t j, k
-    cdef int64_t nov = 0
+    cdef Py_ssize_t j, k, t, ke
+    cdef int64_t nov = 0, room
+    cdef uint64_t sa
+    cdef bint fast
     for j in range(jn):
         acc[j] = 0
-    for k in range(K):
-        aik = arow[k]
-        brow = B + k * N
-        if wrap and is_signed:
+    k = 0
+    while k < K:
+        ke = min(K, k + 64)
+        fast = 0
+        if bmax > 0:
+            amin = acc[0]
+            amax = acc[0]
             for j in range(jn):
-                x = acc[j] + lane_mul(aik, brow[j], narrow)
-                nov += (x > hi) | (x < lo)
-                acc[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
-        elif wrap:
-            for j in range(jn):
-                x = acc[j] + lane_mul(aik, brow[j], narrow)
-                nov += (x > hi) | (x < lo)
-                acc[j] = x & mask
+                amin = min(amin, acc[j])
+                amax = max(amax, acc[j])
+            room = min(<int64_t>hi - <int64_t>amax, <int64_t>amin - <int64_t>lo) // bmax
+            sa = 0
+            for t in range(k, ke):
+                sa += <uint64_t>(arow[t] if arow[t] >= 0 else -arow[t])
+            fast = room >= 0 and sa <= <uint64_t>room
+        if fast:
+            for t in range(k, ke):
+                aik = arow[t]
+                brow = B + t * N
+                for j in range(jn):
+                    acc[j] = acc[j] + lane_mul(aik, brow[j], narrow)
         else:
-            for j in range(jn):
-                x = acc[j] + lane_mul(aik, brow[j], narrow)
-                nov += (x > hi) | (x < lo)
-                acc[j] = lo if x < lo else (hi if x > hi else x)
+            for t in range(k, ke):
+                aik = arow[t]
+                brow = B + t * N
+                if wrap and is_signed:
+                    for j in range(jn):
+                        x = acc[j] + lane_mul(aik, brow[j], narrow)
+                        nov += (x > hi) | (x < lo)
+                        acc[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
+                elif wrap:
+                    for j in range(jn):
+                        x = acc[j] + lane_mul(aik, brow[j], narrow)
+                        nov += (x > hi) | (x < lo)
+                        acc[j] = x & mask
+                else:
+                    for j in range(jn):
+                        x = acc[j] + lane_mul(aik, brow[j], narrow)
+                        nov += (x > hi) | (x < lo)
+                        acc[j] = lo if x < lo else (hi if x > hi else x)
+        k = ke
     for j in range(jn):
         orow[j] = acc[j]
     return nov
@@ -171,7 +199,7 @@ cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, 
 
 def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, ::1] out,
                      lane_t lo, lane_t hi, int wrap, int wl, bint is_signed, int64_t[::1] novf,
-                     int nthreads, bint narrow=False):
+                     int nthreads, bint narrow=False, int64_t bmax=0):
     """Accumulate out[i, :] += A[i, k] * B[k, :] for k ascending with overflow handled after
     every step (saturate to [lo, hi], or wrap to wl bits): a MAC array whose accumulator cast
     never rounds (A is pre-scaled so that products are already aligned to the accumulator).
@@ -190,7 +218,7 @@ def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, :
         while j0 < N:
             nov = nov + mac_tile(&A[i, 0] if K > 0 else NULL, &B[0, j0], &out[i, j0], K, N,
                                  min(<Py_ssize_t>TJ, N - j0), lo, hi, wrap, is_signed, sh, mask,
-                                 narrow)
+                                 narrow, bmax)
             j0 = j0 + TJ
         novf[i] = nov
 

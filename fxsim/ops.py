@@ -1379,13 +1379,14 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             M, N, Kd = A.shape[0], B.shape[1], A.shape[1]
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)
+            bmax_data = int(np.abs(B).max()) if B.size else 0     # chunks that cannot overflow
             lo = -acc.max_raw if (ca.ovf == Overflow.OV_SATURATE_SYMMETRIC and acc.signed) else acc.min_raw
             rows = max(1, _BLOCK_LANE_MACS // max(1, N * Kd))
             for i0 in range(0, M, rows):
                 i1 = min(M, i0 + rows)
                 _mac_kernels.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == Overflow.OV_WRAP,
                                    acc.wl, acc.signed, novf[i0:i1], _mac_threads(i1 - i0, (i1 - i0) * N * Kd),
-                                   (amax << sp) < 2**31 and bmax < 2**31)
+                                   (amax << sp) < 2**31 and bmax < 2**31, bmax_data)
             _counters.record(op, "acc", acc, (M * N * Kd, 0, 0, int(novf.sum()), 0))
             return out
     return None

@@ -144,3 +144,34 @@ def test_saturating_matmul_in_int64_lanes_with_32_bit_products(monkeypatch):
     assert np.array_equal(y.raw.astype(np.int64), want)
     assert want[0, 0] == hi and want[1, 1] == lo
     assert seen and all(dt == np.int64 and narrow for dt, narrow in seen)
+
+
+@pytest.mark.parametrize("acc", [(24, 16, True), (40, 16, True)])       # int32, int64 lanes
+@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
+def test_saturating_matmul_chunks_without_overflow_check(acc, overflow):
+    """Chunks of steps that cannot leave the range skip the per-step check; the others (runs
+    toward a rail) keep it: words and the overflow count against Python integers."""
+    rng = np.random.default_rng(41)
+    a = rng.integers(-3, 4, (4, 400))
+    b = rng.integers(-128, 128, (400, 70))
+    a[:2, 100:300] = 127                                  # rows 0-1 run into the rails
+    b[:, :5] = 127
+    qa = fxsim.QFormat(*acc)
+    a[:, :] = a << (acc[0] - 16)                          # large enough to reach the rails
+    lo, hi = qa.min_raw, qa.max_raw
+    want = np.zeros((4, 70), dtype=np.int64)
+    novf = 0
+    for i in range(4):
+        for j in range(70):
+            s = 0
+            for k in range(400):
+                v = s + int(a[i, k]) * int(b[k, j])
+                novf += not lo <= v <= hi
+                s = min(hi, max(lo, v)) if overflow == "saturate" else ((v - lo) % 2**acc[0]) + lo
+            want[i, j] = s
+    fa = fxsim.QFormat(acc[0] - 8, 16, True)
+    with fxsim.Counters() as c:
+        y = fxsim.matmul(fxsim.FixedArray(a, fa), fxsim.FixedArray(b, "Q(8,0)"), acc=qa,
+                         overflow=overflow)
+    assert np.array_equal(y.raw.astype(np.int64), want)
+    assert int(c.overflowed) == novf > 0

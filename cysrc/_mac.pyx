@@ -23,6 +23,11 @@ ctypedef fused lane_t:
     int32_t
     int64_t
 
+ctypedef fused word_t:     # the words a dot product reads as they are stored
+    int8_t
+    int16_t
+    int32_t
+
 cdef enum:
     TJ = 64       # output columns per register tile of the MAC array
     TILE_DRAWS = 16384   # draws held per tile (a tile of one element walks k in such chunks)
@@ -121,36 +126,72 @@ def dot_generic(const int64_t[:, ::1] A, const int64_t[:, ::1] B, int64_t[:, ::1
         cnt[i, 2, 3] += co.ovf; cnt[i, 2, 4] += co.draws
 
 
+cdef inline lane_t lane_mul(lane_t a, lane_t b, bint narrow) noexcept nogil:
+    """a * b; narrow: both fit 32 bits, so int64 lanes take AVX2's 32x32 -> 64-bit multiply
+    instead of a 64-bit product built from three."""
+    if narrow:
+        return <lane_t>(<int64_t>(<int32_t>a) * <int64_t>(<int32_t>b))
+    return a * b
+
+
 cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, Py_ssize_t K,
                              Py_ssize_t N, Py_ssize_t jn, lane_t lo, lane_t hi, int wrap,
-                             bint is_signed, int sh, lane_t mask) noexcept nogil:
+                             bint is_signed, int sh, lane_t mask, bint narrow,
+                             int64_t bmax) noexcept nogil:
     """orow[0:jn] = the K-step MAC of arow with columns B[:, 0:jn] (row stride N), overflow
-    handled after every step; the accumulators stay in a small local tile (registers)."""
+    handled after every step; the accumulators stay in a small local tile (registers).
+    bmax > 0 bounds |B|: a chunk of steps that provably cannot leave [lo, hi] (from the
+    accumulators' range and sum |a| * bmax) runs without the per-step overflow check."""
     cdef lane_t acc[TJ]
-    cdef lane_t aik, x
+    cdef lane_t aik, x, amin, amax
     cdef const lane_t* brow
-    cdef Py_ssize_t j, k
-    cdef int64_t nov = 0
+    cdef Py_ssize_t j, k, t, ke
+    cdef int64_t nov = 0, room
+    cdef uint64_t sa
+    cdef bint fast
     for j in range(jn):
         acc[j] = 0
-    for k in range(K):
-        aik = arow[k]
-        brow = B + k * N
-        if wrap and is_signed:
+    k = 0
+    while k < K:
+        ke = min(K, k + 64)
+        fast = 0
+        if bmax > 0:
+            amin = acc[0]
+            amax = acc[0]
             for j in range(jn):
-                x = acc[j] + aik * brow[j]
-                nov += (x > hi) | (x < lo)
-                acc[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
-        elif wrap:
-            for j in range(jn):
-                x = acc[j] + aik * brow[j]
-                nov += (x > hi) | (x < lo)
-                acc[j] = x & mask
+                amin = min(amin, acc[j])
+                amax = max(amax, acc[j])
+            room = min(<int64_t>hi - <int64_t>amax, <int64_t>amin - <int64_t>lo) // bmax
+            sa = 0
+            for t in range(k, ke):
+                sa += <uint64_t>(arow[t] if arow[t] >= 0 else -arow[t])
+            fast = room >= 0 and sa <= <uint64_t>room
+        if fast:
+            for t in range(k, ke):
+                aik = arow[t]
+                brow = B + t * N
+                for j in range(jn):
+                    acc[j] = acc[j] + lane_mul(aik, brow[j], narrow)
         else:
-            for j in range(jn):
-                x = acc[j] + aik * brow[j]
-                nov += (x > hi) | (x < lo)
-                acc[j] = lo if x < lo else (hi if x > hi else x)
+            for t in range(k, ke):
+                aik = arow[t]
+                brow = B + t * N
+                if wrap and is_signed:
+                    for j in range(jn):
+                        x = acc[j] + lane_mul(aik, brow[j], narrow)
+                        nov += (x > hi) | (x < lo)
+                        acc[j] = (<lane_t>(<uint64_t>x << sh)) >> sh   # low wl bits, sign-extended
+                elif wrap:
+                    for j in range(jn):
+                        x = acc[j] + lane_mul(aik, brow[j], narrow)
+                        nov += (x > hi) | (x < lo)
+                        acc[j] = x & mask
+                else:
+                    for j in range(jn):
+                        x = acc[j] + lane_mul(aik, brow[j], narrow)
+                        nov += (x > hi) | (x < lo)
+                        acc[j] = lo if x < lo else (hi if x > hi else x)
+        k = ke
     for j in range(jn):
         orow[j] = acc[j]
     return nov
@@ -158,12 +199,12 @@ cdef inline int64_t mac_tile(const lane_t* arow, const lane_t* B, lane_t* orow, 
 
 def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, ::1] out,
                      lane_t lo, lane_t hi, int wrap, int wl, bint is_signed, int64_t[::1] novf,
-                     int nthreads):
+                     int nthreads, bint narrow=False, int64_t bmax=0):
     """Accumulate out[i, :] += A[i, k] * B[k, :] for k ascending with overflow handled after
     every step (saturate to [lo, hi], or wrap to wl bits): a MAC array whose accumulator cast
     never rounds (A is pre-scaled so that products are already aligned to the accumulator).
     Vectorized across output columns in register tiles; the caller proves |acc + a*b| fits a
-    lane."""
+    lane, and, with narrow, that every word of A and B fits 32 bits."""
     cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
     cdef Py_ssize_t i, j0
     cdef int64_t nov
@@ -176,7 +217,8 @@ def matmul_acc_lanes(const lane_t[:, ::1] A, const lane_t[:, ::1] B, lane_t[:, :
         j0 = 0
         while j0 < N:
             nov = nov + mac_tile(&A[i, 0] if K > 0 else NULL, &B[0, j0], &out[i, j0], K, N,
-                                 min(<Py_ssize_t>TJ, N - j0), lo, hi, wrap, is_signed, sh, mask)
+                                 min(<Py_ssize_t>TJ, N - j0), lo, hi, wrap, is_signed, sh, mask,
+                                 narrow, bmax)
             j0 = j0 + TJ
         novf[i] = nov
 
@@ -258,7 +300,7 @@ cdef macspec make_macspec(CastSpec spec, int sa, int wl):
     return m
 
 
-cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+cdef inline void tile_round(const word_t* arow, const word_t* B, Py_ssize_t N,
                             Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t jn, const macspec* m,
                             lane_t* acc, lane_t* cin, lane_t* cup, lane_t* cov,
                             const lane_t* R, const lane_t* bv) noexcept nogil:
@@ -277,7 +319,7 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
     cdef lane_t wmask = <lane_t>m.wmask
     cdef int sto = m.sto, plain = m.plain
     cdef lane_t r = m.r
-    cdef const int32_t* brow
+    cdef const word_t* brow
     cdef const lane_t* Rk
     # three forms of one step (plain SR, any SR, deterministic), so that each j loop is
     # branch-free and vectorizes; wrap keeps the low wl bits as ((y - lo) & (2**wl - 1)) + lo
@@ -326,7 +368,175 @@ cdef inline void tile_round(const int32_t* arow, const int32_t* B, Py_ssize_t N,
                 acc[j] = (((y - lo) & wmask) + lo) if wrap else (lo if y < lo else (hi if y > hi else y))
 
 
-def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] out,
+cdef extern from *:
+    long expect "__builtin_expect" (long, long) noexcept nogil   # lays the rare branch apart
+
+
+cdef enum:
+    CHAIN = 256   # steps the one-element MAC prepares at a time
+
+
+cdef inline void chain_steps(const lane_t* c0, const lane_t* c1, const lane_t* x,
+                             Py_ssize_t n, int kind, int wrap, int64_t lo, int64_t hi,
+                             int64_t wmask, int64_t* st) noexcept nogil:
+    """The serial part of n steps of one MAC element: acc' = acc + c, then saturate or wrap,
+    where c is c0[k], plus c1[k] when acc is odd (kind 1) or acc < x[k] (kind 2).
+    st = (acc, sum of the c1 taken, overflowed).  The chain is one addition: the rare cases
+    (a step whose rounding depends on acc, an overflow) are branches the CPU predicts."""
+    cdef int64_t a = st[0], cs = st[1], ov = st[2], y, cp, d
+    cdef uint64_t span = <uint64_t>(hi - lo)
+    cdef Py_ssize_t k
+    for k in range(n):
+        cp = c0[k]
+        if kind != 0:
+            d = c1[k]
+            if expect(d != 0, 0):
+                d = d & (-(a & 1) if kind == 1 else (a - x[k]) >> 63)
+                cp = cp + d
+                cs += d
+        y = a + cp
+        if expect(<uint64_t>(y - lo) > span, 0):
+            ov += 1
+            if wrap:
+                y = ((y - lo) & wmask) + lo
+            else:
+                y = lo if y < lo else hi
+        a = y
+    st[0] = a
+    st[1] = cs
+    st[2] = ov
+
+
+cdef inline void chain_prep(const word_t* arow, const word_t* bcol, Py_ssize_t N,
+                            Py_ssize_t k0, Py_ssize_t n, const macspec* m, const uint64_t* R,
+                            lane_t bv, int form, lane_t* c0, lane_t* c1, lane_t* x,
+                            int64_t* tot) noexcept nogil:
+    """What n steps of one MAC element from step k0 need apart from the accumulator: with
+    v = (acc << sa) + p, q = v >> sa = acc + (p >> sa), and the discarded bits are those of p.
+    u0/u1: rounded up when q >= 0 / q < 0 (form 1: SR with an eps bias by the sign of q;
+    form 4: a sign-dependent deterministic mode), or when q is even / odd (forms 2, 3: jam and
+    the parity modes), taken for the parity of acc; c0 = (p >> sa) + u0, c1 = u1 - u0.
+    Form 0 (plain SR) and 5 (the other deterministic modes) do not depend on q.
+    tot = (inexact steps, sum of u0)."""
+    cdef lane_t p, ph, rem, u0, u1, I, frac, Ab, A0, A1, Rx, nin = 0, su0 = 0
+    cdef lane_t sa = m.sa, mask = ((<lane_t>1) << m.sa) - 1, top = <lane_t>m.top
+    cdef lane_t ktE2 = <lane_t>(m.kt * m.E2), base = <lane_t>m.base
+    cdef lane_t off1 = <lane_t>(m.base + m.kneg + m.kodd)
+    cdef lane_t rs = m.rs, ls = m.ls, r = m.r, fmask = <lane_t>m.fmask, hb = <lane_t>m.hb
+    cdef lane_t rx = <lane_t>m.rx, cb = m.c1 + bv, c2 = m.c2
+    cdef Py_ssize_t j
+    for j in range(n):
+        p = <lane_t>arow[k0 + j] * <lane_t>bcol[(k0 + j) * N]
+        ph = p >> sa
+        rem = p & mask
+        nin += rem != 0
+        if form == 0:
+            u0 = (((rem >> rs) << ls) + <lane_t>R[j]) >> r
+            su0 += u0
+            c0[j] = ph + u0
+        elif form == 1:
+            I = (rem >> rs) << ls
+            frac = rem & fmask
+            I = I + (frac + (I & 1) > hb)
+            Ab = (I << c2) + cb
+            A0 = Ab + ktE2
+            A1 = Ab - ktE2
+            A0 = 0 if A0 < 0 else (top if A0 > top else A0)
+            A1 = 0 if A1 < 0 else (top if A1 > top else A1)
+            Rx = 2 * (<lane_t>R[j] ^ rx)
+            u0 = (rem != 0) & (A0 + Rx >= top)
+            u1 = (rem != 0) & (A1 + Rx >= top)
+            su0 += u0
+            c0[j] = ph + u0
+            c1[j] = u1 - u0
+            x[j] = -ph
+        elif form == 4:
+            u0 = (rem + base) >> sa
+            su0 += u0
+            c0[j] = ph + u0
+            c1[j] = ((rem + off1) >> sa) - u0
+            x[j] = -ph
+        elif form == 5:
+            u0 = (rem + base) >> sa
+            su0 += u0
+            c0[j] = ph + u0
+        else:
+            if form == 2:
+                u0 = rem != 0
+                u1 = 0
+            else:
+                u0 = (rem + base) >> sa
+                u1 = (rem + off1) >> sa
+            # q even when acc has the parity of ph
+            if ph & 1:
+                u0, u1 = u1, u0
+            su0 += u0
+            c0[j] = ph + u0
+            c1[j] = u1 - u0
+    tot[0] += nin
+    tot[1] += su0
+
+
+cdef inline void one_round(const word_t* arow, const word_t* bcol, Py_ssize_t N,
+                           Py_ssize_t k0, Py_ssize_t k1, const macspec* m, lane_t* acc,
+                           lane_t* cin, lane_t* cup, lane_t* cov, const uint64_t* R,
+                           lane_t bv) noexcept nogil:
+    """tile_round for a tile of one column (a dot product): a serial chain, so all that does
+    not depend on the accumulator is computed first (chain_prep), a chunk of steps at a time,
+    and the chain (chain_steps) keeps only an addition, a select and the overflow."""
+    cdef lane_t c0[CHAIN]
+    cdef lane_t c1[CHAIN]
+    cdef lane_t x[CHAIN]
+    cdef int64_t st[3]
+    cdef int64_t tot[2]
+    cdef int form, kind
+    cdef Py_ssize_t n
+    if m.sto:
+        form = 0 if m.plain else 1
+        kind = 2 if (m.kt * m.E2 != 0 and not m.plain) else 0
+    elif m.kneg != 0:
+        form, kind = 4, 2
+    elif m.jam:
+        form, kind = 2, 1
+    elif m.kodd != 0:
+        form, kind = 3, 1
+    else:
+        form, kind = 5, 0
+    st[0] = acc[0]
+    st[1] = 0
+    st[2] = 0
+    tot[0] = 0
+    tot[1] = 0
+    while k0 < k1:
+        n = min(<Py_ssize_t>CHAIN, k1 - k0)
+        # literal forms and kinds, so that each loop is compiled for its case alone
+        if form == 0:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 0, c0, c1, x, tot)
+        elif form == 1:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 1, c0, c1, x, tot)
+        elif form == 2:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 2, c0, c1, x, tot)
+        elif form == 3:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 3, c0, c1, x, tot)
+        elif form == 4:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 4, c0, c1, x, tot)
+        else:
+            chain_prep(arow, bcol, N, k0, n, m, R, bv, 5, c0, c1, x, tot)
+        if kind == 0:
+            chain_steps(c0, c1, x, n, 0, m.wrap, m.lo, m.hi, m.wmask, st)
+        elif kind == 1:
+            chain_steps(c0, c1, x, n, 1, m.wrap, m.lo, m.hi, m.wmask, st)
+        else:
+            chain_steps(c0, c1, x, n, 2, m.wrap, m.lo, m.hi, m.wmask, st)
+        R += n
+        k0 += n
+    acc[0] = <lane_t>st[0]
+    cin[0] += <lane_t>tot[0]
+    cup[0] += <lane_t>(st[1] + tot[1])
+    cov[0] += <lane_t>st[2]
+
+
+def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out,
               CastSpec spec, int sa, const int64_t[::1] cuts, list caps,
               const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
               int64_t[:, ::1] cnt, int nthreads):
@@ -345,7 +555,7 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
     cdef macspec m = make_macspec(spec, sa, spec.cs.wl)
     cdef int r = spec.cs.r
     cdef bint streams = len(caps) > 0
-    cdef Py_ssize_t p, e, e1, i, j, j0, jn, k0, k1, kc, t, nt
+    cdef Py_ssize_t p, e, e1, i, j, j0, jn, k0, k1, kc, t, nt, tb, te
     cdef lane_t* acc
     cdef lane_t* rt
     cdef uint64_t* dbuf
@@ -379,6 +589,7 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
             for j in range(jn):
                 acc[4 * TJ + j] = -m.kv * m.E2 * vsign[e + j] if use_v else 0
             k0 = 0
+            dsrc = NULL
             while k0 < K:
                 k1 = min(K, k0 + kc)
                 if m.sto:
@@ -388,11 +599,21 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
                         dsrc = dbuf
                     else:
                         dsrc = &draws[e * K + k0]
-                    for j in range(jn):     # to step-major order
-                        for t in range(nt):
-                            rt[t * jn + j] = <lane_t>dsrc[j * nt + t]
-                tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
-                           acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)
+                    if jn > 1:
+                        # to step-major order, 16 steps at a time (the rows written stay in L1)
+                        tb = 0
+                        while tb < nt:
+                            te = min(nt, tb + 16)
+                            for j in range(jn):
+                                for t in range(tb, te):
+                                    rt[t * jn + j] = <lane_t>dsrc[j * nt + t]
+                            tb = te
+                if jn == 1:
+                    one_round(&A[i, 0], &B[0, j0], N, k0, k1, &m, acc, acc + TJ,
+                              acc + 2 * TJ, acc + 3 * TJ, dsrc, acc[4 * TJ])
+                else:
+                    tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
+                               acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)
                 k0 = k1
             for j in range(jn):
                 out[i, j0 + j] = acc[j]
@@ -409,3 +630,4 @@ def mac_round(const int32_t[:, ::1] A, const int32_t[:, ::1] B, lane_t[:, ::1] o
         free(rt)
         free(dbuf)
     free(srcs)
+

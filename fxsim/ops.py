@@ -1197,17 +1197,17 @@ class _MacPlan:
                  "fl_p", "fl_acc", "ua", "ub", "amax", "bmax", "lane")
 
 
-_MAC_PLANS = {}    # deterministic calls: (op, formats, K, dtypes, modes and their types) -> plan
+_MAC_PLANS = {}    # calls without v/draws: (op, formats, K, dtypes, modes and their types) -> plan
 
 
 def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tuple, roles: tuple,
          v, source, draws) -> FixedArray:
     """Shared driver: A is (M, K) raw, B is (K, N) raw; every output is a spec §4 dot.  call:
     the call's (rounding, overflow, r, eps, sr_rule); roles: the same for prod, acc, out.
-    A call without v, source and draws whose casts are all deterministic keeps its checked
-    plan (``_MacPlan``) for the next call with equal arguments of the same types."""
+    A call without v and draws keeps its checked plan (``_MacPlan``) for the next call with
+    equal arguments of the same types (a source is checked on every call)."""
     key = None
-    if v is None and source is None and draws is None:
+    if v is None and draws is None:
         key = (op, A.fmt, B.fmt, A.shape[1], A.raw.dtype, B.raw.dtype, acc, prod, fmt,
                acc.__class__, prod.__class__, fmt.__class__, call, roles,
                tuple(x.__class__ for x in call), tuple(x.__class__ for t in roles for x in t))
@@ -1216,9 +1216,10 @@ def _mac(op, A: FixedArray, B: FixedArray, out_shape, acc, prod, fmt, call: tupl
         except TypeError:                  # an unhashable argument: refused below
             plan = key = None
         if plan is not None:
+            _check_source(source, draws)
             return _mac_run(plan, op, A, B, out_shape, v, source, draws)
     plan = _mac_plan(op, A, B, acc, prod, fmt, call, roles, source, draws)
-    if key is not None and plan.per_el == 0:
+    if key is not None:
         if len(_MAC_PLANS) >= 512:
             _MAC_PLANS.clear()
         _MAC_PLANS[key] = plan
@@ -1378,12 +1379,14 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             M, N, Kd = A.shape[0], B.shape[1], A.shape[1]
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)
+            bmax_data = int(np.abs(B).max()) if B.size else 0     # chunks that cannot overflow
             lo = -acc.max_raw if (ca.ovf == Overflow.OV_SATURATE_SYMMETRIC and acc.signed) else acc.min_raw
             rows = max(1, _BLOCK_LANE_MACS // max(1, N * Kd))
             for i0 in range(0, M, rows):
                 i1 = min(M, i0 + rows)
                 _mac_kernels.matmul_acc_lanes(A[i0:i1], B, out[i0:i1], lane(lo), lane(acc.max_raw), ca.ovf == Overflow.OV_WRAP,
-                                   acc.wl, acc.signed, novf[i0:i1], _mac_threads(i1 - i0, (i1 - i0) * N * Kd))
+                                   acc.wl, acc.signed, novf[i0:i1], _mac_threads(i1 - i0, (i1 - i0) * N * Kd),
+                                   (amax << sp) < 2**31 and bmax < 2**31, bmax_data)
             _counters.record(op, "acc", acc, (M * N * Kd, 0, 0, int(novf.sum()), 0))
             return out
     return None
@@ -1413,6 +1416,42 @@ def _round_lane(ca: _Cast, acc: QFormat, sa: int, amax: int, bmax: int):
     return None
 
 
+_MAC_WORDS = {np.dtype(t): t.__name__ + "_t" for t in (np.int8, np.int16, np.int32)}
+_ONE_PART = np.array([0, 1], dtype=np.int64)
+
+
+def _mac_kernel(words, lane):
+    """mac_round's compiled version for these word and lane types: the fused-type dispatch
+    costs more than the chain of a short dot product."""
+    k = _mac_kernels.mac_round
+    sigs = getattr(k, "__signatures__", None)
+    return k if sigs is None else sigs.get(f"{_MAC_WORDS[words]}|{lane.__name__}_t", k)
+
+
+def _round_dot(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, source):
+    """``_round_lanes`` for one output element (a dot product): the words read as stored
+    when both have one type of at most 32 bits (a copy would cost more than the chain), one
+    kernel call on one thread."""
+    if ra.dtype == rb.dtype and ra.dtype in _MAC_WORDS:
+        A, B = np.ascontiguousarray(ra), np.ascontiguousarray(rb)     # only read
+    else:
+        A, B = np.ascontiguousarray(ra, dtype=np.int32), np.ascontiguousarray(rb, dtype=np.int32)
+    out = np.empty((1, 1), dtype=lane)
+    cnt = np.zeros((1, 5), dtype=np.int64)
+    caps, lock = [], contextlib.nullcontext()
+    if source is not None:
+        subs = source._substreams([0, A.shape[1]], ca.r)
+        if subs is not None:
+            caps = [subs[0].capsule]
+        else:
+            caps, lock = [source.capsule], source.lock
+    with lock:
+        _mac_kernel(A.dtype, lane)(A, B, out, ca.spec(), sa, _ONE_PART, caps, d, ud, vs, uv,
+                                   cnt, 1)
+    _counters.record(op, "acc", acc, tuple(cnt[0].tolist()))
+    return out
+
+
 def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, source):
     """The MAC array whose accumulator cast rounds (``_mac.mac_round``): exact products at
     fl_acc + sa.  The output elements (C order) are cut into parts, a kernel call running one
@@ -1429,6 +1468,8 @@ def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, s
         B = np.empty((Kd, M), dtype=np.int32)          # A^T, copied in panels of 64 rows of A
         for i0 in range(0, M, _MAC_TILE):               # (1.6x faster than one strided copy)
             B[:, i0:i0 + _MAC_TILE] = ra[i0:i0 + _MAC_TILE].T
+    elif shape == (1, 1):
+        return _round_dot(op, ra, rb, ca, acc, sa, lane, d, ud, vs, uv, source)
     else:
         A = np.ascontiguousarray(ra, dtype=np.int32)     # only read
         B = np.ascontiguousarray(rb, dtype=np.int32)

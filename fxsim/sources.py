@@ -656,6 +656,19 @@ class Ideal(BitSource):
         if self.name not in ("PCG64", "PCG64DXSM", "Philox"):
             return None
         self._check_r(r)
+        cuts = [int(c) for c in cuts]
+        if self.name == "PCG64" and all(a <= b for a, b in zip(cuts, cuts[1:])):
+            # the source itself advanced in place from cut to cut: no new generator (each
+            # would be seeded from OS entropy first), the same states as _jumped
+            bg, at, copies = self.bit_generator, 0, []
+            with self.lock:
+                for off in cuts:
+                    bg.advance(off - at)
+                    at = off
+                    if len(copies) < len(cuts) - 1:
+                        st = bg.state["state"]
+                        copies.append(_S.PCG64Core(int(st["state"]), int(st["inc"])))
+            return copies
         with self.lock:
             st = self.bit_generator.state
             copies = [self._private(self._jumped(st, int(off))) for off in cuts[:-1]]

@@ -29,7 +29,7 @@ def z_limit(m: int) -> float:
     """The two-sided z bound of m checks at family-wise false-alarm probability ``ALPHA``.
 
     >>> round(z_limit(1), 2), round(z_limit(15), 2)
-    (3.29, 4.15)
+    (3.29, 3.99)
     """
     from scipy.stats import norm
     return float(norm.isf(ALPHA / (2 * max(1, m))))

@@ -50,7 +50,12 @@ def _saw_z(row) -> float:
 
 def bias_verdicts(rows) -> list:
     """(a): ideal bits follow §2 at every r; an 8-bit LFSR misses it (never R = 0); the 8-bit
-    serial rule misses the §2 sawtooth at r = 3 (gcd(3, 255) > 1) where ideal bits follow it."""
+    serial rule misses the §2 sawtooth at r = 3 (gcd(3, 255) > 1) where ideal bits follow it.
+
+    >>> from fxsim.studies.compare_rng.measure import IDEAL, sr_bias
+    >>> [v["held"] for v in bias_verdicts(sr_bias([IDEAL], rs=[2, 3], n_casts=2**12, n_phi=16))]
+    [True]
+    """
     out = []
     bias = select(rows, study="bias")
     ideal = select(bias, source="ideal PCG64")
@@ -82,7 +87,12 @@ def bias_verdicts(rows) -> list:
 
 def acf_verdicts(rows) -> list:
     """(b): the state rule's lag-1 correlation (1/4), moved to lag 8 by 8 lanes; the serial rule
-    of n >= 16 bits like ideal bits; the 8-bit serial register's small negative ρ at every lag."""
+    of n >= 16 bits like ideal bits; the 8-bit serial register's small negative ρ at every lag.
+
+    >>> from fxsim.studies.compare_rng.measure import IDEAL, error_acf
+    >>> [(v["claim"][:40], v["held"]) for v in acf_verdicts(error_acf([IDEAL], n_casts=2**12, max_lag=4))]
+    [('the serial rule of 16- and 32-bit regist', True)]
+    """
     out = []
     acf = select(rows, study="acf")
     if not acf:
@@ -152,7 +162,14 @@ def _few_bit_bias(stream, steps, seed, r) -> float:
 def accumulation_verdicts(rows, seed=0) -> list:
     """(c): nearest_even never moves; SR with 16 ideal bits tracks the sum; with 8 bits it carries
     §2's few-bit bias; an 8-bit LFSR's r = 8 sum differs from ideal bits'; a period-15 workload
-    makes an 8-bit LFSR's result depend on its seed far more than ideal bits'."""
+    makes an 8-bit LFSR's result depend on its seed far more than ideal bits'.
+
+    >>> from fxsim.studies.compare_rng.measure import AccConfig, accumulation
+    >>> rows = accumulation([AccConfig("nearest_even")], streams=("iid",), steps=1000, trials=1,
+    ...                     check_steps=0, trace_points=2)
+    >>> [v["held"] for v in accumulation_verdicts(rows)]
+    [True]
+    """
     from scipy.stats import f as fdist
     out = []
     acc = select(rows, study="accumulation")
@@ -216,7 +233,11 @@ def lane_verdicts(rows) -> list:
     unit gives lag 1 ≈ 1/4 and about doubles the 64-cycle noise, slicing one state multiplies it
     further; serial bits behave like ideal bits.  Standard errors under independence: a variance
     ratio sqrt(2 (1 + 2 ρ²/(1 − ρ²)) / N) (ρ the lag-1 correlation), a correlation 1/sqrt(N), a
-    64-cycle variance ratio sqrt(2 / (N / 64))."""
+    64-cycle variance ratio sqrt(2 / (N / 64)).
+
+    >>> lane_verdicts([])
+    []
+    """
     out = []
     ln = select(rows, study="lanes")
     if not ln:
@@ -299,7 +320,12 @@ VENDOR_EXPECTED = {"curand:philox4x32_10": True, "curand:xorwow": True,
 def vendor_claims(rows) -> list:
     """(e): per preset, the README's word (indistinguishable from ideal bits, or not: every |z| <=
     ``vendor.Z_LIMIT`` over its measurements); Tenstorrent's field-report bias in the spread of
-    uniform means; the GD runs within noise of PCG64's at the same r and rule."""
+    uniform means; the GD runs within noise of PCG64's at the same r and rule.
+
+    >>> from fxsim.studies.compare_rng.vendor import vendor_errors
+    >>> [v["held"] for v in vendor_claims(vendor_errors(["pcg64"], n_casts=2**12))]
+    [True]
+    """
     out = []
     v = select(rows, study="vendor")
     if not v:
@@ -330,6 +356,10 @@ def vendor_claims(rows) -> list:
 
 
 def study_verdicts(rows, seed=0) -> list:
-    """Every verdict of (a)-(e) that the rows support, in order."""
+    """Every verdict of (a)-(e) that the rows support, in order.
+
+    >>> study_verdicts([])
+    []
+    """
     return (bias_verdicts(rows) + acf_verdicts(rows) + accumulation_verdicts(rows, seed)
             + lane_verdicts(rows) + vendor_claims(rows))

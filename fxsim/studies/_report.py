@@ -525,7 +525,8 @@ QUICK_CAUTION = ("Caution: --quick uses few seeds and iterations, so these numbe
 def print_study(res, quick=None) -> int:
     """Print a study's verdict (one line per claim, ``verdict_lines``; a study that returns no
     ``verdicts`` prints its tables instead), the ``--quick`` caution (``quick``, default
-    ``res["quick"]``) and, once, where its files are; returns 0 (the exit code).
+    ``res["quick"]``; a study's own ``res["caution"]`` if it has one) and, once, where its files
+    are; returns 0 (the exit code).
 
     >>> print_study({"verdicts": [verdict("SR beats RN", True, "45 vs never")], "seconds": 1.0,
     ...              "files": {"md": "o/t.md", "csv": "o/t.csv", "a_png": "o/a.png"}}, quick=True)
@@ -541,7 +542,7 @@ def print_study(res, quick=None) -> int:
     else:
         print(res["markdown"])
     if res.get("quick") if quick is None else quick:
-        print(QUICK_CAUTION)
+        print(res.get("caution") or QUICK_CAUTION)
     tables = [v for k, v in files.items() if not k.endswith("_png")]
     figures = [v for k, v in files.items() if k.endswith("_png") and not k.endswith("_small_png")]
     print(f"Done in {res['seconds']:.1f} s. Tables: {', '.join(tables)}")

@@ -185,7 +185,9 @@ def test_cli_writes_files(tmp_path, monkeypatch, capsys):
     for name in C.FIGURES.values():
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "compare_rng.md").read_text()
-    assert md in printed
+    # the verdict (one line per claim, issue 15 point 7) is printed and ends the markdown
+    block = md.split("## Verdicts")[1].split("```")[1].strip()
+    assert block and block in printed and "Caution: --quick" in printed
     for head in ("## (a)", "## (b)", "## (c)", "## (d)"):
         assert head in md
     with open(out / "compare_rng.csv") as fh:

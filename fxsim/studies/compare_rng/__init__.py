@@ -31,7 +31,7 @@ import time
 
 import fxsim
 
-from .._report import add_study_parser, finish, print_study
+from .._report import add_study_parser, finish, print_study, verdict_lines
 from .figures import FIGURES, plot_acf, plot_accumulation, plot_bias, plot_lanes
 from .measure import *  # noqa: F401,F403  (the measurements' public names, as before the split)
 from .measure import (PRESETS, accumulation, error_acf, lanes, sr_bias, sr_bias_sawtooth)
@@ -39,16 +39,18 @@ from .measure import __all__ as _measure_all
 from .report import markdown, write_csv
 from .floats import run_floats
 from .vendor import VENDOR_FIGURE, plot_vendor, vendor_markdown, vendor_rows
+from .verdicts import study_verdicts
 
 __all__ = _measure_all + ["FIGURES", "plot_bias", "plot_acf", "plot_accumulation", "plot_lanes",
                           "write_csv", "markdown", "run", "add_cli", "vendor_rows", "vendor_markdown",
-                          "plot_vendor", "VENDOR_FIGURE", "run_floats"]
+                          "plot_vendor", "VENDOR_FIGURE", "run_floats", "study_verdicts"]
 
 
 def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, vendor=False) -> dict:
     """Run (a)-(d), write ``compare_rng.csv``, ``compare_rng.md`` and the four PNGs into
     ``out_dir`` (and web-sized copies of the PNGs into ``copy_figures_to``, if given); return
-    {"rows", "markdown", "files", "seconds", "timings"}.  ``vendor=True`` adds (e), the
+    {"rows", "markdown", "files", "seconds", "timings", "verdicts", "quick"} (``verdicts``: one
+    line per claim of the README, ``verdicts.study_verdicts``).  ``vendor=True`` adds (e), the
     accelerators' generators (``vendor.py``): its rows, a markdown section and
     ``compare_rng_vendor.png``.
 
@@ -90,14 +92,17 @@ def run(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None, vendo
     meta = {"preset": "quick" if quick else "full", "seed": seed,
             "bias_casts": f"{p['bias_casts']:,}", "acf_casts": f"{p['acf_casts']:,}",
             "fxsim": fxsim.__version__}
+    verdicts = study_verdicts(rows, seed=seed)
     md = markdown(rows, meta)
+    md += "\n## Verdicts\n\n```\n" + verdict_lines(verdicts) + "\n```\n"
     figs = ["bias_png", "acf_png", "accumulation_png", "lanes_png"]
     if vendor:
         files["vendor_png"] = plot_vendor(rows, os.path.join(out_dir, VENDOR_FIGURE))
         md += "\n" + vendor_markdown(rows)
         figs.append("vendor_png")
     md += ("\nFigures: " + ", ".join(f"`{os.path.basename(files[k])}`" for k in figs) + "\n")
-    return finish(md, files, total, rows, copy_figures_to, timings=secs)
+    return finish(md, files, total, rows, copy_figures_to, timings=secs, verdicts=verdicts,
+                  quick=quick)
 
 
 def add_cli(sub):
@@ -129,8 +134,9 @@ def add_cli(sub):
     def cmd(args) -> int:
         if args.floats:
             return print_study(run_floats(args.out, quick=args.quick, seed=args.seed,
-                                          progress=args.progress, copy_figures_to=args.copy_figures))
+                                          progress=args.progress, copy_figures_to=args.copy_figures),
+                               quick=args.quick)
         return print_study(run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
-                               copy_figures_to=args.copy_figures, vendor=args.vendor))
+                               copy_figures_to=args.copy_figures, vendor=args.vendor), quick=args.quick)
     p.set_defaults(run=cmd)
     return p

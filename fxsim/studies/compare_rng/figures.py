@@ -123,7 +123,7 @@ def plot_bias(rows, path):
         ax2.set_title(f"(a2) Mean bias vs r against §2 (r = {rs[0]}: {pred[0]:+.2g} LSB, r = {rs[-1]}: "
                       f"{pred[-1]:+.2g} LSB);\nlargest |z| per source: "
                       f"{_worst_z([b for b in bias if b['source'] in picks], per=2)}", fontsize=10)
-        ax2.legend(fontsize=7.5, loc="lower right")
+        ax2.legend(fontsize=7.5, loc="upper left")
         ax2.grid(alpha=0.3)
         srcs = list(dict.fromkeys(b["source"] for b in bias))
         mat = np.full((len(srcs), len(rs)), np.nan)
@@ -210,13 +210,13 @@ def plot_accumulation(rows, path):
         return np.array([p["x"] for p in pts]), np.array([p["value"] for p in pts])
 
     xs, ex = trace("exact", "iid")
-    ax1.plot(xs, ex, color="k", lw=3, ls="--", label="exact sum", zorder=3)
+    ax1.plot(xs, ex, color="gold", lw=1.5, ls="--", label="exact sum (dashed, on top)", zorder=3)
     x0, v0 = trace("nearest_even", "iid")
-    ax1.plot(x0, v0, color="tab:red", lw=3, label="nearest_even")
+    ax1.plot(x0, v0, color="tab:gray", lw=3, label="nearest_even")
     for src in cfgs:
         if src.startswith("SR r=8, ideal") or src.startswith("SR r=8, LFSR8 gal serial"):
             x1, v1 = trace(src, "iid")
-            ax1.plot(x1, v1, color=color[src], lw=1.2, label=src)
+            ax1.plot(x1, v1, color=color[src], lw=4 if "ideal" in src else 2, label=src)
     ax1.set_xlabel("step (increments added)")
     ax1.set_ylabel("accumulator value")
     ax1.set_title(f"(c1) {STREAMS['iid']} of mean {INC_MEAN} (= {INC_MEAN * 2**ACC.fl:.2f} LSB) into "
@@ -237,7 +237,7 @@ def plot_accumulation(rows, path):
     ax3.axhline(0, color="k", lw=0.8)
     ax3.set_xlabel("step (increments added)")
     ax3.set_ylabel("accumulator − exact sum (LSB)")
-    ax3.set_title("(c3) Accumulator − exact sum as it builds up, period-15 increments, trial 0",
+    ax3.set_title("(c2) Accumulator − exact sum as it builds up, period-15 increments, trial 0",
                   fontsize=10)
     ax3.legend(fontsize=7, loc="upper left", ncol=2)
     ax3.grid(alpha=0.3)
@@ -274,7 +274,7 @@ def plot_accumulation(rows, path):
         if cfg.startswith(("SR r=8, ideal", "SR r=8, LFSR8 gal serial")):
             m = [(s, select(acc, source=cfg, stream=s, metric="rel_error_mean")) for s in streams]
             means.append(f"{cfg}: " + ", ".join(f"{s} {100 * v[0]['value']:+.2f}%" for s, v in m if v))
-    ax2.set_title(f"(c2) Final error after {steps:,} steps, one marker per trial{ne_txt}.\n"
+    ax2.set_title(f"(c3) Final error after {steps:,} steps, one marker per trial{ne_txt}.\n"
                   "Mean over trials: " + "\n".join(means), fontsize=10)
     ax2.legend(fontsize=8.5, loc="lower right")
     ax2.grid(alpha=0.3, axis="x")
@@ -291,7 +291,7 @@ def plot_lanes(rows, path):
     True
     """
     ln = select(rows, study="lanes")
-    fig = figure(15, 5.6)
+    fig = figure(15, 6.2)
     axs = [fig.add_subplot(1, 3, i + 1) for i in range(3)]
     colors = {"round-robin": "tab:red", "sliced": "tab:purple", "lanes": "tab:blue",
               "independent": "tab:green", "ideal": "k"}
@@ -321,5 +321,13 @@ def plot_lanes(rows, path):
         ax.set_title(titles[metric][1], fontsize=10)
         ax.grid(alpha=0.3)
     n = next((r["n"] for r in ln if r["source"] == "lanes"), 16)
-    axs[0].legend(fontsize=7.5, title=f"LFSR{n} galois (sliced: 64-bit)", title_fontsize=7.5)
+    axs[0].legend(fontsize=7.5, title=f"LFSR{n} galois (sliced: 64-bit); solid: state rule, "
+                  "dashed: serial", title_fontsize=7.5)
+    fig.text(0.5, 0.005, _wrap(
+        "L units each round one i.i.d. input per cycle (r = 8 random bits, Q(16,8)); e_l = unit l's "
+        "rounding error (LSB), S = Σ_l e_l, the cycle's summed error; 1 (d1, d3) and 0 (d2) are "
+        "what independent bits give. Where the units' bits come from: "
+        + "; ".join(f"{k}: {v}" for k, v in ARRANGEMENTS.items()) + ".", 200),
+        ha="center", va="bottom", fontsize=8.5)
+    fig.get_layout_engine().set(rect=(0, 0.1, 1, 0.9))
     return _save(fig, path)

@@ -501,18 +501,21 @@ def plot_floats(rows, path) -> str:
             ax1.plot([r["r"] for r in pr], [r["predicted"] for r in pr], ls, color="k", lw=0.6)
     ax1.set_xlabel("random bits r")
     ax1.set_ylabel("mean error E[cast(x)] − x  (units of u)")
-    ax1.set_title("(f1) bias of r-bit SR into bf16 (black: §9.2's closed form)", fontsize=9)
-    ax1.legend(fontsize=6)
+    ax1.set_title("(f1) bias of r-bit SR into bf16; u = the bf16 spacing at x\n(black: §9.2's closed form)",
+                  fontsize=9)
+    ax1.legend(fontsize=7, title="rule, source", title_fontsize=7)
     ax1.grid(alpha=0.3)
     tr = _sel(rows, study="float_acc_trace")
     for src in dict.fromkeys(r["source"] for r in tr):
         pts = [r for r in tr if r["source"] == src]
+        # the exact sum dashed on top: the SR curves that follow it stay visible under it
         ax2.loglog([r["k"] for r in pts], [r["value"] if r["value"] > 0 else np.nan for r in pts],
-                   "k-" if src == "exact" else "-", lw=2 if src == "exact" else 1, label=src)
+                   "k--" if src == "exact" else "-", lw=1.2 if src == "exact" else 2,
+                   zorder=3 if src == "exact" else 2, label=src)
     ax2.set_xlabel("step k")
-    ax2.set_ylabel("sum")
+    ax2.set_ylabel("accumulator value (sum so far)")
     ax2.set_title("(f2) 10^-3 increments summed in bf16 (i.i.d. stream, replica 0)", fontsize=9)
-    ax2.legend(fontsize=6)
+    ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3, which="both")
     d = _sel(rows, study="float_dot", stream="positive")
     for (acc, src) in dict.fromkeys((r["format"], r["source"]) for r in d):
@@ -522,7 +525,7 @@ def plot_floats(rows, path) -> str:
     ax3.set_xlabel("dot-product length k")
     ax3.set_ylabel("RMS relative error")
     ax3.set_title("(f3) e4m3 products accumulated in bf16 / fp32 (positive inputs)", fontsize=9)
-    ax3.legend(fontsize=6)
+    ax3.legend(fontsize=7)
     ax3.grid(alpha=0.3, which="both")
     fig.savefig(path, dpi=100)
     return path

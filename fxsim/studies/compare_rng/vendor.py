@@ -257,6 +257,14 @@ def vendor_rows(quick=True, seed=0) -> list:
     return rows
 
 
+#: the figure's names of the measurements and streams
+METRIC_NAMES = {"bias_lsb": "SR bias vs §2", "acf1": "lag-1 error autocorrelation",
+                "lane_corr": "neighbouring-lane correlation", "tile_mean_spread": "1024-cast tile-mean spread",
+                "uniform_mean_spread": "65,536-uniform mean spread", "acc_error_lsb": "sum of increments",
+                "gd_final_gap": "GD final gap"}
+STREAM_NAMES = {"iid": "i.i.d.", "period16": "period 16", "quadratic_off": "quadratic",
+                "logistic": "logistic regression"}
+
 #: |z| above this is "distinguishable from ideal bits"
 Z_LIMIT = 4.0
 
@@ -334,7 +342,7 @@ def plot_vendor(rows, path):
     v = select(rows, study="vendor")
     specs = list(dict.fromkeys(r["source"] for r in v))
     metrics = list(dict.fromkeys((r["metric"], r["stream"]) for r in v if r["z"] is not None))
-    fig = figure(13, 4.8)
+    fig = figure(13, 5.8)
     ax1, ax2, ax3 = fig.subplots(1, 3, width_ratios=[2.2, 1, 1])
     y = np.arange(len(specs))
     h = 0.8 / max(1, len(metrics))
@@ -342,21 +350,23 @@ def plot_vendor(rows, path):
         zs = [next((abs(r["z"]) for r in v if r["source"] == s and r["metric"] == m
                     and r["stream"] == st and r["z"] is not None), 0)
               for s in specs]
-        ax1.barh(y + i * h - 0.4 + h / 2, np.maximum(zs, 1e-2), h, label=m + (f" {st}" if st else ""))
-    ax1.axvline(Z_LIMIT, color="k", ls="--", lw=1)
+        ax1.barh(y + i * h - 0.4 + h / 2, np.maximum(zs, 1e-2), h,
+                 label=METRIC_NAMES.get(m, m) + (f", {STREAM_NAMES.get(st, st)}" if st else ""))
+    ax1.axvline(Z_LIMIT, color="k", ls="--", lw=1, label=f"|z| = {Z_LIMIT:g}: beyond it, not ideal")
     ax1.set_xscale("log")
     ax1.set_yticks(y, specs, fontsize=8)
     ax1.invert_yaxis()
     ax1.set_xlabel("|z| against ideal bits (log)")
     ax1.set_title("Distance from ideal bits, every measurement", fontsize=10)
-    ax1.legend(fontsize=6.5, loc="lower right")
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8,
+               frameon=False)
     sp = [next((r["value"] for r in v if r["source"] == s and r["metric"] == "tile_mean_spread"), np.nan)
           for s in specs]
     ax2.barh(y, sp, color="tab:orange")
     ax2.axvline(1.0, color="k", ls="--", lw=1)
     ax2.set_yticks(y, [])
     ax2.invert_yaxis()
-    ax2.set_xlabel("std of 1024-cast tile means / i.i.d.")
+    ax2.set_xlabel("std of 1024-cast tile means\n(× what i.i.d. bits give)")
     ax2.set_title("Tile-mean spread\n(tt-metal #50487)", fontsize=10)
     for j, model in enumerate(("quadratic_off", "logistic")):
         g = [next((r["value"] for r in v if r["source"] == s and r["stream"] == model
@@ -365,10 +375,15 @@ def plot_vendor(rows, path):
     ax3.set_xscale("log")
     ax3.set_yticks(y, [])
     ax3.invert_yaxis()
-    ax3.set_xlabel("median final f(x) − f* (SR, r = 16)")
+    ax3.set_xlabel("median final f(x) − f*\n(SR at each preset's r and rule)")
     ax3.set_title("Main-job GD, SR fed\nby each preset", fontsize=10)
     from matplotlib.ticker import NullFormatter
-    ax3.xaxis.set_minor_formatter(NullFormatter())
-    ax3.legend(fontsize=7)
+    gaps = [r["value"] for r in v if r["metric"] == "gd_final_gap" and r["value"] > 0]
+    if gaps:
+        ticks = [t for t in (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+                 if min(gaps) / 3 <= t <= max(gaps) * 3]
+        ax3.set_xticks(ticks, [f"{t:.0e}" for t in ticks], fontsize=8)
+        ax3.xaxis.set_minor_formatter(NullFormatter())
+    ax3.legend(fontsize=7, labels=[STREAM_NAMES[m] for m in ("quadratic_off", "logistic")])
     fig.savefig(path, dpi=100)
     return path

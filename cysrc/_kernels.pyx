@@ -689,6 +689,29 @@ cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, word_t* out, 
     c.ovf += nov
 
 
+cdef inline void sr_trunc_sat32(const int32_t* q, const uint64_t* R, word_t* out, Py_ssize_t n,
+                                int s, int r, int lsh, int rsh, int32_t lo, int32_t hi,
+                                counts_t* c) noexcept nogil:
+    """sr_round_sat32 for plain 'stochastic' with the 'trunc' rule, where sr_int_up's carry is
+    [rem != 0 and floor(phi * 2**r) + R >= 2**r]: the other rules' terms left out of the loop
+    (one loop with a branch on the rule does not vectorize: 4x slower)."""
+    cdef Py_ssize_t j
+    cdef int32_t v, rem, y, inexact, up, n_inexact = 0, n_up = 0, nov = 0
+    cdef int32_t mask = ((<int32_t>1) << s) - 1
+    cdef int32_t one = (<int32_t>1) << r
+    for j in range(n):
+        v = q[j]
+        rem = v & mask
+        inexact = rem != 0
+        up = inexact & (((rem << lsh) >> rsh) + <int32_t>R[j] >= one)
+        n_inexact += inexact
+        n_up += up
+        y = (v >> s) + up
+        nov += (y < lo) | (y > hi)
+        out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
+    add_block(c, n, n_inexact, n_up, nov)
+
+
 cdef inline void sr_round_sat32(const int32_t* q, const uint64_t* R, const int8_t* vs,
                                 word_t* out, Py_ssize_t n, int s, const cspec* cs,
                                 counts_t* c) noexcept nogil:
@@ -700,6 +723,9 @@ cdef inline void sr_round_sat32(const int32_t* q, const uint64_t* R, const int8_
     cdef int32_t mask = ((<int32_t>1) << s) - 1
     cdef int32_t lo = <int32_t>cs.lo64, hi = <int32_t>cs.hi64
     cdef srk_t k = sr_consts(cs, s)
+    if k.k_tr and not k.k_t and not k.k_v:
+        sr_trunc_sat32(q, R, out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
+        return
     for j in range(n):
         v = q[j]
         up = sr_int_up(v, <int32_t>R[j], <int32_t>vs[j], k)

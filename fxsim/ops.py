@@ -349,7 +349,8 @@ def _fed(run, op, call, n, out, shape, c: _Cast, vs, uv, blocks, what, source) -
     order (draw i for element i), the call taking one contiguous piece of the stream.
     Several threads on a long call from a source that can jump: each part of 8 chunks draws
     from a private copy jumped to its first draw (``source._substreams``, which moves the
-    source past the call at once).  Otherwise the source's lock is held for the whole call:
+    source past the call at once); one thread: one private copy at the source's position.
+    Otherwise the source's lock is held for the whole call:
     one thread fills the draws next to their use, several threads round super-blocks of
     _FEED_BLOCK draws filled first.  With overflow='error' a raising call first puts the
     source back where it was."""
@@ -371,6 +372,13 @@ def _fed(run, op, call, n, out, shape, c: _Cast, vs, uv, blocks, what, source) -
                      for (lo, hi, _), pc in zip(bl, cuts)}
             run(op, call, n, out, shape, c, None, False, vs, uv, bl, what, None,
                 feeder=lambda lo, hi, th: (feeds[lo], None))
+            return
+    if _threads == 1 and n >= 1 << 16 and c.ovf != Overflow.OV_ERROR:
+        # one private copy for the whole call (PCG64's is stepped inline, four lanes)
+        subs = source._substreams([0, n], r)
+        if subs is not None:
+            run(op, call, n, out, shape, c, None, False, vs, uv, blocks, what, None,
+                feeder=lambda lo, hi, th: (_one_feed(subs[0], hi - lo), None))
             return
 
     def feeder(lo, hi, th):

@@ -116,3 +116,25 @@ def test_inline_sr_cast_equals_numpy_model(name, threads):
     frac = np.floor((t - q) * 65536.0).astype(np.int64)
     want = np.clip(q.astype(np.int64) + ((t != q) & (frac + R >= 65536)), -32768, 32767)
     assert np.array_equal(got, want)
+
+
+def test_draw_prefetch_takes_in_stream_order_and_stops():
+    """DrawPrefetch (the helper thread that fills super-blocks of a source without jump-ahead
+    one block ahead of the kernels): takes of any size across its blocks give numpy's own
+    words in order, the source ends after all n; closed early, its thread is gone."""
+    import threading
+    from fxsim.draw_prefetch import DrawPrefetch
+    src, ref = fxsim.Ideal("mt19937", 4), np.random.MT19937(4)
+    n, got = 10_007, []
+    with src.lock:
+        pre = DrawPrefetch(src, 16, n, 1000)
+        for k in (1, 999, 1, 1500, 3, 4000, 3503):
+            got.append(pre.take(k))
+        pre.close()
+    assert np.array_equal(np.concatenate(got), numpy_words(ref, n) >> np.uint64(48))
+    assert str(src.bit_generator.state) == str(ref.state)
+    with src.lock:
+        pre = DrawPrefetch(src, 16, 10**6, 1000)
+        pre.take(10)
+        pre.close()
+    assert not any(t.name == "fxsim-draw-prefetch" for t in threading.enumerate())

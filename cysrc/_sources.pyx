@@ -20,7 +20,7 @@ the k-th power by square-and-multiply on 64x64 GF(2) matrices, O(n**2 log k) wor
 Lanes: L registers; draw e (counted from the seeding) comes from lane e mod L.  ``fill`` runs
 each lane over its own strided slice of the output.
 """
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from cpython.pycapsule cimport PyCapsule_GetPointer
@@ -28,7 +28,7 @@ from numpy.random cimport bitgen_t
 
 import numpy as np
 
-from bitsrc cimport bitsrc_t, bitsrc_from_capsule, bitsrc_capsule
+from bitsrc cimport bitsrc_t, bitsrc_fill_t, bitsrc_from_capsule, bitsrc_capsule
 
 cdef extern from *:
     """
@@ -286,10 +286,15 @@ cdef void lfsr_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
     st.count += <uint64_t>n
 
 
-cdef uint64_t lfsr_next(void* vst, int r) noexcept nogil:
+cdef inline uint64_t one_draw(bitsrc_fill_t fill, void* vst, int r) noexcept nogil:
+    """A source's next draw as a fill of one."""
     cdef uint64_t v = 0
-    lfsr_fill(vst, &v, 1, r)
+    fill(vst, &v, 1, r)
     return v
+
+
+cdef uint64_t lfsr_next(void* vst, int r) noexcept nogil:
+    return one_draw(lfsr_fill, vst, r)
 
 
 # -- jump-ahead: powers of the step matrix -----------------------------------------------------
@@ -590,10 +595,229 @@ cdef void word32_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil
         out[i] = bg.next_uint32(bg.state) >> sh
 
 
+# -- MT19937 and Philox stepped in numpy's own state: no call per word --------------------------
+
+cdef extern from *:
+    """
+    /* numpy's mt19937_state and philox_state (numpy/random/src/{mt19937,philox}); the layout
+       is checked against BitGenerator.state before use (numpy_layouts_ok) */
+    typedef struct { uint32_t key[624]; int pos; } fxs_mt_state;
+    typedef struct { uint64_t v[4]; } fxs_ctr4;
+    typedef struct { uint64_t v[2]; } fxs_key2;
+    typedef struct {
+        fxs_ctr4* ctr; fxs_key2* key; int buffer_pos; uint64_t buffer[4];
+        int has_uint32; uint32_t uinteger;
+    } fxs_philox_state;
+
+    static void fxs_mt_gen(fxs_mt_state* st) {
+        /* the twist of all 624 words (mt19937_gen) */
+        uint32_t* k = st->key, y;
+        int i;
+        for (i = 0; i < 624 - 397; i++) {
+            y = (k[i] & 0x80000000U) | (k[i + 1] & 0x7fffffffU);
+            k[i] = k[i + 397] ^ (y >> 1) ^ ((0U - (y & 1U)) & 0x9908b0dfU);
+        }
+        for (; i < 623; i++) {
+            y = (k[i] & 0x80000000U) | (k[i + 1] & 0x7fffffffU);
+            k[i] = k[i - 227] ^ (y >> 1) ^ ((0U - (y & 1U)) & 0x9908b0dfU);
+        }
+        y = (k[623] & 0x80000000U) | (k[0] & 0x7fffffffU);
+        k[623] = k[396] ^ (y >> 1) ^ ((0U - (y & 1U)) & 0x9908b0dfU);
+        st->pos = 0;
+    }
+
+    static inline void fxs_mt_temper(const uint32_t* __restrict s, uint32_t* __restrict d, int n) {
+        for (int j = 0; j < n; j++) {
+            uint32_t y = s[j];
+            y ^= y >> 11;
+            y ^= (y << 7) & 0x9d2c5680U;
+            y ^= (y << 15) & 0xefc60000U;
+            d[j] = y ^ (y >> 18);
+        }
+    }
+
+    static void fxs_mt_fill(fxs_mt_state* st, uint64_t* out, int64_t n, int sh) {
+        /* n of numpy's 64-bit words (two tempered outputs, the first high) >> sh: the outputs
+           are tempered a run at a time into buf (a loop that vectorizes), then paired */
+        uint32_t buf[512];
+        int64_t i = 0;
+        while (i < n) {
+            int64_t m = n - i < 256 ? n - i : 256;
+            int k = 0;
+            while (k < 2 * m) {
+                int take;
+                if (st->pos >= 624)
+                    fxs_mt_gen(st);
+                take = 624 - st->pos;
+                if (take > 2 * m - k)
+                    take = (int)(2 * m - k);
+                fxs_mt_temper(st->key + st->pos, buf + k, take);
+                st->pos += take;
+                k += take;
+            }
+            for (int64_t j = 0; j < m; j++)
+                out[i + j] = (((uint64_t)buf[2 * j] << 32) | buf[2 * j + 1]) >> sh;
+            i += m;
+        }
+    }
+
+    static inline void fxs_ctr_inc(uint64_t* c) {
+        if (++c[0] == 0 && ++c[1] == 0 && ++c[2] == 0)
+            ++c[3];
+    }
+
+    static inline void fxs_philox_block(const uint64_t* c, uint64_t k0, uint64_t k1, uint64_t* o) {
+        /* Random123's philox4x64 with 10 rounds (numpy's philox4x64_R) */
+        uint64_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+        for (int r = 0; r < 10; r++) {
+            unsigned __int128 p0, p1;
+            if (r) { k0 += 0x9E3779B97F4A7C15ULL; k1 += 0xBB67AE8584CAA73BULL; }
+            p0 = (unsigned __int128)0xD2E7470EE14C6C93ULL * c0;
+            p1 = (unsigned __int128)0xCA5A826395121157ULL * c2;
+            c0 = (uint64_t)(p1 >> 64) ^ c1 ^ k0;
+            c1 = (uint64_t)p1;
+            c2 = (uint64_t)(p0 >> 64) ^ c3 ^ k1;
+            c3 = (uint64_t)p0;
+        }
+        o[0] = c0; o[1] = c1; o[2] = c2; o[3] = c3;
+    }
+
+    static void fxs_philox_fill(fxs_philox_state* st, uint64_t* out, int64_t n, int sh) {
+        /* numpy's philox_next n times: the buffered words first, then whole counter blocks
+           (two side by side), the last block generated left in the buffer as numpy leaves it */
+        uint64_t c[4], o[8];
+        uint64_t k0 = st->key->v[0], k1 = st->key->v[1];
+        int64_t i = 0;
+        int j, bp = st->buffer_pos, fresh = 0;
+        while (i < n && bp < 4)
+            out[i++] = st->buffer[bp++] >> sh;
+        if (i == n) { st->buffer_pos = bp; return; }
+        for (j = 0; j < 4; j++) c[j] = st->ctr->v[j];
+        while (n - i >= 8) {
+            uint64_t c2[4];
+            fxs_ctr_inc(c);
+            c2[0] = c[0]; c2[1] = c[1]; c2[2] = c[2]; c2[3] = c[3];
+            fxs_ctr_inc(c2);
+            fxs_philox_block(c, k0, k1, o);
+            fxs_philox_block(c2, k0, k1, o + 4);
+            for (j = 0; j < 8; j++) out[i + j] = o[j] >> sh;
+            c[0] = c2[0]; c[1] = c2[1]; c[2] = c2[2]; c[3] = c2[3];
+            i += 8;
+            fresh = 2;
+        }
+        while (i < n) {
+            fxs_ctr_inc(c);
+            fxs_philox_block(c, k0, k1, o);
+            fresh = 1;
+            for (bp = 0; bp < 4 && i < n; bp++)
+                out[i++] = o[bp] >> sh;
+        }
+        if (fresh == 2) bp = 4;
+        for (j = 0; j < 4; j++) {
+            st->ctr->v[j] = c[j];
+            st->buffer[j] = o[(fresh == 2 ? 4 : 0) + j];
+        }
+        st->buffer_pos = bp;
+    }
+    """
+    ctypedef struct fxs_mt_state:
+        uint32_t key[624]
+        int pos
+    ctypedef struct fxs_ctr4:
+        uint64_t v[4]
+    ctypedef struct fxs_key2:
+        uint64_t v[2]
+    ctypedef struct fxs_philox_state:
+        fxs_ctr4* ctr
+        fxs_key2* key
+        int buffer_pos
+        uint64_t buffer[4]
+        int has_uint32
+        uint32_t uinteger
+    void fxs_mt_fill(fxs_mt_state* st, uint64_t* out, int64_t n, int sh) noexcept nogil
+    void fxs_philox_fill(fxs_philox_state* st, uint64_t* out, int64_t n, int sh) noexcept nogil
+
+
+cdef void mt_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
+    fxs_mt_fill(<fxs_mt_state*>(<bitgen_t*>vst).state, out, n, 64 - r)
+
+
+cdef uint64_t mt_next(void* vst, int r) noexcept nogil:
+    return one_draw(mt_fill, vst, r)
+
+
+cdef void philox_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
+    fxs_philox_fill(<fxs_philox_state*>(<bitgen_t*>vst).state, out, n, 64 - r)
+
+
+cdef uint64_t philox_next(void* vst, int r) noexcept nogil:
+    return one_draw(philox_fill, vst, r)
+
+
+cdef inline void* numpy_state(bg) except NULL:
+    return (<bitgen_t*>PyCapsule_GetPointer(bg.capsule, "BitGenerator")).state
+
+
+cdef bint mt_layout_ok():
+    cdef fxs_mt_state* m
+    cdef int i
+    bg = np.random.MT19937(20261206)
+    bg.random_raw(5)
+    st = bg.state["state"]
+    m = <fxs_mt_state*>numpy_state(bg)
+    if m.pos != st["pos"]:
+        return False
+    for i in range(624):
+        if m.key[i] != st["key"][i]:
+            return False
+    return True
+
+
+cdef bint philox_layout_ok():
+    # the plain fields first (distinct probe values), the pointed-to counter and key only then
+    cdef fxs_philox_state* p
+    cdef int i
+    bg = np.random.Philox(20261206)
+    st = bg.state
+    st["state"]["counter"] = np.array([11, 12, 13, 14], dtype=np.uint64)
+    st["state"]["key"] = np.array([21, 22], dtype=np.uint64)
+    st["buffer"] = np.array([31, 32, 33, 34], dtype=np.uint64)
+    st["buffer_pos"] = 2
+    st["has_uint32"] = 1
+    st["uinteger"] = 41
+    bg.state = st
+    p = <fxs_philox_state*>numpy_state(bg)
+    if p.buffer_pos != 2 or p.has_uint32 != 1 or p.uinteger != 41:
+        return False
+    for i in range(4):
+        if p.buffer[i] != 31 + i:
+            return False
+    if p.ctr == NULL or p.key == NULL:
+        return False
+    return (p.ctr.v[0] == 11 and p.ctr.v[1] == 12 and p.ctr.v[2] == 13 and p.ctr.v[3] == 14
+            and p.key.v[0] == 21 and p.key.v[1] == 22)
+
+
+_LAYOUTS = {}
+
+
+def inline_kind(bit_generator):
+    """"MT19937" or "Philox" when ``bit_generator`` is that numpy class and its C state has
+    the layout the inline fills step (checked once per class against ``.state``); else None."""
+    name = type(bit_generator).__name__
+    if type(bit_generator) is not getattr(np.random, name, None) or name not in ("MT19937", "Philox"):
+        return None
+    if name not in _LAYOUTS:
+        _LAYOUTS[name] = bool(mt_layout_ok() if name == "MT19937" else philox_layout_ok())
+    return name if _LAYOUTS[name] else None
+
+
 cdef class IdealCore:
     """A numpy BitGenerator behind the bitsrc_t interface: one 64-bit word w per draw,
     R = w >> (64 - r) (spec §5.2); with ``width=32`` one 32-bit word (``next_uint32``) per draw,
-    R = w >> (32 - r) (cuRAND's Philox4x32-10 words, fxsim.vendor_sources)."""
+    R = w >> (32 - r) (cuRAND's Philox4x32-10 words, fxsim.vendor_sources).  numpy's MT19937
+    and Philox are stepped inline in their own state (``inline_kind``): the same words, no
+    call per word."""
     cdef bitsrc_t src
     cdef readonly object bit_generator
     cdef object _np_capsule
@@ -609,6 +833,13 @@ cdef class IdealCore:
         self.src.next = &ideal_next if width == 64 else &word32_next
         self.src.fill = &ideal_fill if width == 64 else &word32_fill
         self.src.max_r = width
+        kind = inline_kind(bit_generator) if width == 64 else None
+        if kind == "MT19937":
+            self.src.next = &mt_next
+            self.src.fill = &mt_fill
+        elif kind == "Philox":
+            self.src.next = &philox_next
+            self.src.fill = &philox_fill
 
     def capsule(self):
         return bitsrc_capsule(&self.src, self)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _kernels as K
 from . import _mac as _mac_kernels
+from .draw_prefetch import DrawPrefetch
 from ._kernels import CastError, Overflow, SRRule, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
@@ -349,9 +350,10 @@ def _fed(run, op, call, n, out, shape, c: _Cast, vs, uv, blocks, what, source) -
     order (draw i for element i), the call taking one contiguous piece of the stream.
     Several threads on a long call from a source that can jump: each part of 8 chunks draws
     from a private copy jumped to its first draw (``source._substreams``, which moves the
-    source past the call at once).  Otherwise the source's lock is held for the whole call:
+    source past the call at once); one thread: one private copy at the source's position.
+    Otherwise the source's lock is held for the whole call:
     one thread fills the draws next to their use, several threads round super-blocks of
-    _FEED_BLOCK draws filled first.  With overflow='error' a raising call first puts the
+    _FEED_BLOCK draws that a helper thread fills one super-block ahead (``DrawPrefetch``).  With overflow='error' a raising call first puts the
     source back where it was."""
     source._check_r(c.r)
     r = c.r
@@ -372,8 +374,19 @@ def _fed(run, op, call, n, out, shape, c: _Cast, vs, uv, blocks, what, source) -
             run(op, call, n, out, shape, c, None, False, vs, uv, bl, what, None,
                 feeder=lambda lo, hi, th: (feeds[lo], None))
             return
+    if _threads == 1 and n >= 1 << 16 and c.ovf != Overflow.OV_ERROR:
+        # one private copy for the whole call (PCG64's is stepped inline, four lanes)
+        subs = source._substreams([0, n], r)
+        if subs is not None:
+            run(op, call, n, out, shape, c, None, False, vs, uv, blocks, what, None,
+                feeder=lambda lo, hi, th: (_one_feed(subs[0], hi - lo), None))
+            return
+
+    pre = None
 
     def feeder(lo, hi, th):
+        if pre is not None:
+            return None, pre.take(hi - lo)
         if th == 1:
             return _one_feed(source, hi - lo), None
         dd = np.empty(hi - lo, dtype=np.uint64)
@@ -385,8 +398,15 @@ def _fed(run, op, call, n, out, shape, c: _Cast, vs, uv, blocks, what, source) -
         return True
     with source.lock:
         before = source._position() if c.ovf == Overflow.OV_ERROR else None
-        run(op, call, n, out, shape, c, None, False, vs, uv, blocks, what,
-            None if before is None else undo, source, feeder)
+        if before is None and _threads > 1 and n > _FEED_BLOCK:
+            # a helper thread fills the next super-block while the kernels round this one
+            pre = DrawPrefetch(source, r, n, _FEED_BLOCK)
+        try:
+            run(op, call, n, out, shape, c, None, False, vs, uv, blocks, what,
+                None if before is None else undo, source, feeder)
+        finally:
+            if pre is not None:
+                pre.close()
 
 
 _NO_DRAWS = np.zeros(1, dtype=np.uint64)

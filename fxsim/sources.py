@@ -478,16 +478,24 @@ class LFSR(BitSource):
         self._core.set_position(np.array(pos[0], dtype=np.uint64), pos[1])
 
     def _substreams(self, cuts, r):
-        if self.lanes != 1:
-            return None
         r = self._check_r(r)
         spd = r if self.rule == "serial" else 1
         offs = [int(c) for c in cuts]
+        L = self.lanes
         with self.lock:           # read, copy and advance in one step: no other thread in between
             count = int(self._core.count)
-            # the copies keep this source's draw count: the substreams are private to one cast
-            cores = self._core.jumped_copies([off * spd % self._order for off in offs],
-                                             [count] * (len(offs) - 1) + [(count + offs[-1]) % (1 << 64)])
+            # off draws from count on: lane l takes off // L of them, one more when its first
+            # draw, (l - count) mod L draws ahead, comes before off mod L; the copy's counter is
+            # count + off, which picks the lane of its first draw
+            cores = self._core.jumped_copies([(off // L) * spd % self._order for off in offs],
+                                             [(count + off) % (1 << 64) for off in offs])
+            if L > 1:
+                for core, off in zip(cores, offs):
+                    more = (np.arange(L) - count) % L < off % L
+                    if more.any():
+                        lanes = core.lanes
+                        lanes[more] = _S.jump_states(self.n, self.mask, self._fc, lanes[more], spd)
+                        core.set_position(lanes, core.count)
             self._core.set_position(cores[-1].lanes, cores[-1].count)
         return [self._around(core) for core in cores[:-1]]
 

@@ -117,6 +117,33 @@ def test_multilane_lfsr_cast_and_raw_cast(threads):
     assert src.count == 2 * n and src.lane_states == tuple(lanes)
 
 
+@pytest.mark.parametrize("rule,r", [("serial", 8), ("state", 12)])
+@pytest.mark.parametrize("lanes", [3, 4])
+def test_multilane_lfsr_substreams_on_two_threads(lanes, rule, r):
+    """A long cast on 2 threads from a multi-lane LFSR draws from jumped private copies, each
+    lane jumped by its own share of the draws before the copy's first: the words equal the
+    SR unit fed with the LFSR oracle's draws (a prefix in pure Python) and with the source's
+    own sequential draws (all of it), and the source ends where those draws leave it."""
+    old = fxsim.ops.get_num_threads()
+    n = (1 << 18) + 4099
+    x = np.random.default_rng(13).normal(0, 5, n)
+    src = fxsim.LFSR(16, lanes=lanes, seed=0xACE1, rule=rule)
+    seq = fxsim.LFSR(16, lanes=lanes, seed=0xACE1, rule=rule)
+    src.draws(5, r), seq.draws(5, r)                # a counter that is not a multiple of L
+    lanes0 = seq.lane_states
+    try:
+        fxsim.ops.set_num_threads(2)
+        got = fxsim.cast(x, "Q8.8", "stochastic", "saturate", r=r, source=src).raw
+    finally:
+        fxsim.ops.set_num_threads(old)
+    R = seq.draws(n, r)
+    assert np.array_equal(got, sr_float(x, 8, R, r, -32768, 32767))
+    k = 4096
+    Rk, _ = ref_lfsr_lane_draws(16, TAPS16, "galois", rule, r, lanes0, 5, k)
+    assert np.array_equal(R[:k], np.array(Rk, np.uint64))
+    assert src.state == seq.state
+
+
 @pytest.mark.parametrize("kind", ["cast", "mul"])
 def test_overflow_error_puts_the_source_back(kind, threads):
     n, r = 100_000, 12

@@ -184,3 +184,31 @@ def test_elementwise_stochastic_int32_lanes_vs_reference(op, fa, fb, out, r, ove
     assert (c.inexact, c.rounded_up, c.overflowed) == (
         sum(i.inexact for i in infos), sum(i.rounded_up for i in infos),
         sum(i.overflowed for i in infos))
+
+
+@pytest.mark.parametrize("overflow", ["saturate", "saturate_symmetric"])
+@pytest.mark.parametrize("wl,fl,signed", [(8, 3, True), (31, 10, True), (12, 4, False), (32, 2, False)])
+def test_float_sr_trunc_fused_store_vs_reference(wl, fl, signed, overflow):
+    """Plain SR with the 'trunc' rule rounds and stores in one pass for words of at most 31
+    bits (int8/int32 here, unsigned too; uint32 words beyond 2**31 take the two-pass path):
+    words and counters against the Fraction reference, with the (-1/2, 0) band, exact values,
+    values beyond the range and the extreme draws."""
+    if not signed and overflow == "saturate_symmetric":
+        pytest.skip("saturate_symmetric is for signed formats")
+    r = 16
+    rng = np.random.default_rng(wl * 3 + fl)
+    top = 2.0 ** (wl - 1 if signed else wl)
+    t = rng.uniform(-1.2 * top, 1.2 * top, 1024 + 300)
+    t[::5] = rng.uniform(-0.5, 0, t[::5].size)
+    t[1::7] = np.round(t[1::7])
+    x = np.ldexp(t, -fl)
+    draws = rng.integers(0, 2 ** r, x.size, dtype=np.uint64)
+    draws[:4] = [0, 2 ** r - 1, 0, 2 ** r - 1]
+    with fx.Counters() as c:
+        got = fx.cast(x, QFormat(wl, fl, signed), "stochastic", overflow, r=r, draws=draws)
+    infos = [ref_cast_info(float(x[i]), wl, fl, signed, "stochastic", overflow, R=int(draws[i]), r=r)
+             for i in range(x.size)]
+    assert got.raw.tolist() == [i.raw for i in infos]
+    assert (c.inexact, c.rounded_up, c.overflowed) == (
+        sum(i.inexact for i in infos), sum(i.rounded_up for i in infos),
+        sum(i.overflowed for i in infos))

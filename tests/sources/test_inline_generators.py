@@ -47,3 +47,94 @@ def test_sfc64_two_thread_cast_equals_the_draws_path():
     draws = np.random.SFC64(5).random_raw(x.size) >> np.uint64(48)
     want = fxsim.cast(x, "Q(16,8)", "stochastic", r=16, draws=draws)
     assert np.array_equal(got.raw, want.raw)
+
+
+# -- MT19937 and Philox stepped inline in numpy's own state ----------------------------------
+
+MT_SPLITS = SPLITS + [311, 312, 313, 624, 625, 2000]     # across the 624-word twist, odd starts
+
+
+def numpy_words(bg, n):
+    """numpy's own 64-bit words: MT19937's random_raw gives its 32-bit outputs (two a word,
+    the first high), Philox's its 64-bit words."""
+    if isinstance(bg, np.random.MT19937):
+        raw = bg.random_raw(2 * n).astype(np.uint64)
+        return (raw[0::2] << np.uint64(32)) | raw[1::2]
+    return bg.random_raw(n)
+
+
+@pytest.mark.parametrize("name", ["MT19937", "Philox"])
+def test_numpy_layout_recognised(name):
+    # otherwise the capsule silently falls back to numpy's next_uint64 per word
+    assert _sources.inline_kind(getattr(np.random, name)(1)) == name
+    assert _sources.inline_kind(np.random.PCG64(1)) is None
+
+
+@pytest.mark.parametrize("name", ["MT19937", "Philox"])
+@pytest.mark.parametrize("seed", [0, 12345])
+@pytest.mark.parametrize("r", [64, 33, 16, 1])
+def test_inline_words_equal_numpy(name, seed, r):
+    """Every split of the stream into calls, interleaved with numpy's own calls on the shared
+    generator, gives numpy's words; the state afterwards (Philox's buffer too) is numpy's."""
+    bg = getattr(np.random, name)(seed)
+    src, ref = fxsim.Ideal(bg), getattr(np.random, name)(seed)
+    for k, n in enumerate(MT_SPLITS if name == "MT19937" else SPLITS):
+        assert np.array_equal(src.draws(n, r), numpy_words(ref, n) >> np.uint64(64 - r)), n
+        if k % 3 == 0:              # numpy's own path moves the same state
+            assert np.array_equal(bg.random_raw(3), ref.random_raw(3))
+    assert str(bg.state) == str(ref.state)
+
+
+def test_philox_counter_carry():
+    """The 256-bit counter carries across words, as numpy's philox_next does."""
+    st = np.random.Philox(3).state
+    st["state"]["counter"] = np.array([2**64 - 3, 2**64 - 1, 2**64 - 1, 5], dtype=np.uint64)
+    bg, ref = np.random.Philox(), np.random.Philox()
+    bg.state, ref.state = st, st
+    assert np.array_equal(fxsim.Ideal(bg).draws(41, 64), ref.random_raw(41))
+    assert str(bg.state) == str(ref.state)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", ["mt19937", "philox"])
+def test_inline_sr_cast_equals_numpy_model(name, threads):
+    """A long SR cast (trunc rule, saturate) on one and two threads: numpy's words through the
+    SR unit written in numpy, floor(t) + [floor(frac(t) * 2**16) + R >= 2**16], t = x * 2**8."""
+    n = (1 << 18) + 77
+    x = np.random.default_rng(4).normal(size=n) * 20.0
+    old = fxsim.get_num_threads()
+    fxsim.set_num_threads(threads)
+    try:
+        got = fxsim.cast(x, "Q(16,8)", "stochastic", "saturate", r=16,
+                         source=fxsim.Ideal(name, 9)).raw
+    finally:
+        fxsim.set_num_threads(old)
+    bg = getattr(np.random, {"mt19937": "MT19937", "philox": "Philox"}[name])(9)
+    R = (numpy_words(bg, n) >> np.uint64(48)).astype(np.int64)
+    t = x * 256.0
+    q = np.floor(t)
+    frac = np.floor((t - q) * 65536.0).astype(np.int64)
+    want = np.clip(q.astype(np.int64) + ((t != q) & (frac + R >= 65536)), -32768, 32767)
+    assert np.array_equal(got, want)
+
+
+def test_draw_prefetch_takes_in_stream_order_and_stops():
+    """DrawPrefetch (the helper thread that fills super-blocks of a source without jump-ahead
+    one block ahead of the kernels): takes of any size across its blocks give numpy's own
+    words in order, the source ends after all n; closed early, its thread is gone."""
+    import threading
+    from fxsim.draw_prefetch import DrawPrefetch
+    src, ref = fxsim.Ideal("mt19937", 4), np.random.MT19937(4)
+    n, got = 10_007, []
+    with src.lock:
+        pre = DrawPrefetch(src, 16, n, 1000)
+        for k in (1, 999, 1, 1500, 3, 4000, 3503):
+            got.append(pre.take(k))
+        pre.close()
+    assert np.array_equal(np.concatenate(got), numpy_words(ref, n) >> np.uint64(48))
+    assert str(src.bit_generator.state) == str(ref.state)
+    with src.lock:
+        pre = DrawPrefetch(src, 16, 10**6, 1000)
+        pre.take(10)
+        pre.close()
+    assert not any(t.name == "fxsim-draw-prefetch" for t in threading.enumerate())

@@ -173,7 +173,16 @@ def context(*, rounding=_UNSET, overflow=_UNSET, r=_UNSET, eps=_UNSET, sr_rule=_
 class ContextBlock:
     """A ``with`` block made by ``fxsim.context``: the changes it makes to the current context.
     Entering it again (later, nested, or in another thread) applies them to the context current
-    there; leaving restores that context."""
+    there; leaving restores that context.
+
+    >>> sat = context(overflow="saturate")
+    >>> sat
+    fxsim.context(overflow='saturate')
+    >>> with context(rounding="floor"):
+    ...     with sat as c:
+    ...         (c.rounding, c.overflow)
+    ('floor', 'saturate')
+    """
 
     __slots__ = ("changes", "_saved")
 

@@ -345,7 +345,8 @@ def vendor_claims(rows) -> list:
                            "more than i.i.d. bits'", True if tt[0]["z"] > Z_LIMIT else None,
                            f"{tt[0]['value']:.1f}× the i.i.d. σ (z {tt[0]['z']:.0f})"
                            + (f", worst mean {worst[0]['value']:.1f}% off 1/2" if worst else "")))
-    gd = [r for r in v if r["metric"] == "gd_final_gap" and r["source"] != "pcg64"]
+    gd = [r for r in v if r["metric"] == "gd_final_gap" and r["source"] != "pcg64"
+          and r["z"] is not None]
     if gd:
         w = max(gd, key=lambda r: abs(r["z"]))
         out.append(verdict(f"GD with SR fed by every preset ends within noise of PCG64 at the same r and rule "

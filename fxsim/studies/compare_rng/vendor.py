@@ -348,7 +348,8 @@ def vendor_markdown(rows) -> str:
         "Each preset at the r and rule of its hardware conversion (GD too). z = (value − what "
         f"ideal bits give) / σ of ideal bits; a preset is indistinguishable from ideal when every "
         f"|z| ≤ {Z_LIMIT:g}. The bias column's ideal value is spec §2's (rule ge: 2^-r LSB above "
-        "trunc); acf, lane correlation: 0; tile-mean spread: 1; GD: pcg64's gap at the same r and rule.",
+        "trunc); acf, lane correlation: 0; tile-mean spread: 1; GD: pcg64's gap at the same r and rule "
+        "(medians over seeds shown; z from Welch's t over the seeds, as the normal z of the same p).",
         "",
         markdown_table(head, body), ""])
 

@@ -300,7 +300,8 @@ def make_progress(total: int, desc: str, enabled: bool = True, **kw):
     return Progress(total, desc, **kw) if enabled else _NoProgress()
 
 
-def add_study_parser(sub, name, run, *, help, description, out, quick_help, seed_help):
+def add_study_parser(sub, name, run, *, help, description, out, quick_help, seed_help,
+                     jobs=True):
     """Add the sub-command ``name`` of a study to the argparse sub-parsers ``sub``: its help,
     the options every study has (``add_study_options``) and, as its handler,
     ``study_command(run)``; returns the sub-parser (a study adds its own options to it).
@@ -313,15 +314,17 @@ def add_study_parser(sub, name, run, *, help, description, out, quick_help, seed
     'results/x'
     """
     p = sub.add_parser(name, help=help, description=description)
-    add_study_options(p, out, quick_help, seed_help)
+    add_study_options(p, out, quick_help, seed_help, jobs=jobs)
     p.set_defaults(run=study_command(run))
     return p
 
 
-def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed of every run"):
+def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed of every run",
+                      jobs: bool = True):
     """Add the options every study sub-command has: ``--out`` (default ``out``), ``--quick``,
     ``--seed`` (non-negative), ``--no-progress``, ``--copy-figures DIR`` and ``--scheduler
-    ADDRESS`` (the command line runs the study inside ``jobs_on(ADDRESS)``); returns ``p``.
+    ADDRESS`` (the command line runs the study inside ``jobs_on(ADDRESS)``; ``jobs=False``: a
+    study that runs in one process, whose help says the option has no effect); returns ``p``.
 
     >>> import argparse
     >>> p = add_study_options(argparse.ArgumentParser(), "results/x", "small run")
@@ -337,7 +340,9 @@ def add_study_options(p, out: str, quick_help: str, seed_help: str = "root seed 
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the study's jobs on an existing Dask cluster (e.g. tcp://10.0.0.1:8786, "
                         "or dask-jobqueue's SLURMCluster's scheduler_address) instead of this "
-                        "machine; the results do not depend on it")
+                        "machine; the results do not depend on it" if jobs else
+                        "accepted as on every study, but this study runs in this process (its "
+                        "parts are not a grid of independent jobs): no effect")
     p.set_defaults(_out_dirs=(("--out", "out"), ("--copy-figures", "copy_figures")))
     return p
 

@@ -346,7 +346,7 @@ def add_cli(sub):
                     "bits, on the emulated datapath. Writes OUT/halp_study.md, OUT/halp_study.csv, "
                     "OUT/halp_study_runs.csv and OUT/halp_convergence.png.",
         out="results/halp_study", quick_help="fewer epochs (~10 s)",
-        seed_help="seed of indices and SR bits")
+        seed_help="seed of indices and SR bits", jobs=False)
     p.add_argument("--source", type=arg_type(_source), default="ideal",
                    help="SR bit source: ideal (PCG64), lfsr (32-bit LFSR) or any fxsim.make_source "
                         "spec (philox, lfsr:16:fibonacci...) (default ideal)")

@@ -614,7 +614,7 @@ def add_cli(sub):
                     "(round-to-nearest or SR), plus a fixed saturating word that clips. Writes "
                     "OUT/tracking*.csv, OUT/tracking.md and PNGs, and prints one verdict per claim.",
         out="results/tracking", quick_help="one seed, fewer consensus steps and iterations (noisy)",
-        seed_help="root seed (problem, graph, compressors)")
+        seed_help="root seed (problem, graph, compressors)", jobs=False)
     p.add_argument("--problems", default=",".join(PROBLEMS),
                    help=f"comma-separated problems (default {','.join(PROBLEMS)})")
     p.add_argument("--sources", default=",".join(SR_SOURCES),

@@ -217,3 +217,27 @@ def test_bundled_data_read_without_sklearn_equal_sklearns_loaders(name):
             Xr, yr = Xr[yr <= 1], yr[yr <= 1]
     assert X.dtype == np.float64 and y.dtype == np.int64
     assert np.array_equal(X, Xr) and np.array_equal(y, yr)
+
+
+def test_scheduler_help_says_which_studies_send_jobs():
+    """``--scheduler`` says "no effect" exactly on the studies whose code never reaches the
+    job runner (``run_jobs``/``map_jobs``): an option that would do nothing says so."""
+    import argparse
+    import importlib
+    import inspect
+    import pkgutil
+
+    from fxsim.studies import STUDY_MODULES
+    sub = argparse.ArgumentParser(prog="fxsim").add_subparsers(dest="cmd")
+    for name in STUDY_MODULES:
+        mod = importlib.import_module(name)
+        before = set(sub.choices)
+        mod.add_cli(sub)
+        src = inspect.getsource(mod)
+        if hasattr(mod, "__path__"):            # a package: all of its modules
+            src += "".join(inspect.getsource(importlib.import_module(m.name))
+                           for m in pkgutil.iter_modules(mod.__path__, name + "."))
+        sends = "run_jobs(" in src or "map_jobs(" in src
+        for cmd in set(sub.choices) - before:
+            act = next(a for a in sub.choices[cmd]._actions if a.dest == "scheduler")
+            assert ("no effect" in act.help) == (not sends), (cmd, name, act.help)

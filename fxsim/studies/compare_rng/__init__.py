@@ -121,7 +121,7 @@ def add_cli(sub):
                     "(n = 8, 16, 32; galois/fibonacci; serial/state; 1 and 8 lanes) and ideal "
                     "PCG64 bits. Writes OUT/compare_rng.csv, OUT/compare_rng.md and four PNGs.",
         out="results/compare_rng", quick_help="smaller samples (under a minute)",
-        seed_help="seed of every source and input")
+        seed_help="seed of every source and input", jobs=False)
     p.add_argument("--vendor", action="store_true",
                    help="add (e): the accelerators' SR generators (AMD, Tenstorrent, cuRAND, "
                         "Graphcore, xoroshiro128+) vs ideal bits (about 1 min more with --quick)")

@@ -503,7 +503,8 @@ def plot_floats(rows, path) -> str:
     ax1.set_ylabel("mean error E[cast(x)] − x  (units of u)")
     ax1.set_title("(f1) bias of r-bit SR into bf16; u = the bf16 spacing at x\n(black: §9.2's closed form)",
                   fontsize=9)
-    ax1.legend(fontsize=7, title="rule, source", title_fontsize=7)
+    if ax1.get_legend_handles_labels()[0]:     # none for a part that did not run
+        ax1.legend(fontsize=7, title="rule, source", title_fontsize=7)
     ax1.grid(alpha=0.3)
     tr = _sel(rows, study="float_acc_trace")
     for src in dict.fromkeys(r["source"] for r in tr):
@@ -515,7 +516,8 @@ def plot_floats(rows, path) -> str:
     ax2.set_xlabel("step k")
     ax2.set_ylabel("accumulator value (sum so far)")
     ax2.set_title("(f2) 10^-3 increments summed in bf16 (i.i.d. stream, replica 0)", fontsize=9)
-    ax2.legend(fontsize=7)
+    if ax2.get_legend_handles_labels()[0]:     # none for a part that did not run
+        ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3, which="both")
     d = _sel(rows, study="float_dot", stream="positive")
     for (acc, src) in dict.fromkeys((r["format"], r["source"]) for r in d):
@@ -525,7 +527,8 @@ def plot_floats(rows, path) -> str:
     ax3.set_xlabel("dot-product length k")
     ax3.set_ylabel("RMS relative error")
     ax3.set_title("(f3) e4m3 products accumulated in bf16 / fp32 (positive inputs)", fontsize=9)
-    ax3.legend(fontsize=7)
+    if ax3.get_legend_handles_labels()[0]:     # none for a part that did not run
+        ax3.legend(fontsize=7)
     ax3.grid(alpha=0.3, which="both")
     fig.savefig(path, dpi=100)
     return path

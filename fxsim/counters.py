@@ -123,3 +123,22 @@ def record(op: str, role: str, fmt, counts) -> None:
         else CastRecord(op, role, str(fmt), *(int(c) for c in counts))
     for c in st:
         c.records.append(rec)
+
+
+def record_rows(labels, rows) -> None:
+    """``record`` of every (op, role, fmt) label with its row of ``rows`` (an int array, one
+    row of counts per label), in order: one list of CastRecords shared by every active context.
+
+    >>> import numpy as np
+    >>> with Counters() as c:
+    ...     record_rows([("cast", "out", "Q8.8"), ("add", "out", "Q8.8")],
+    ...                 np.array([[4, 2, 1, 0, 0], [3, 0, 0, 0, 0]]))
+    >>> c.cast, c.inexact
+    (7, 2)
+    """
+    st = _stack()
+    if st:
+        recs = [CastRecord(op, role, str(fmt), *row)
+                for (op, role, fmt), row in zip(labels, rows.tolist())]
+        for c in st:
+            c.records.extend(recs)

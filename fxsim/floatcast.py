@@ -169,18 +169,31 @@ def first_error(errs, errpos, shape):
     return int(errs[k]), (tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ())
 
 
-def _raise(c: FloatCast, errs, errpos, cnt, shape):
+def raise_first_error(errs, errpos, shape, nan: str, inf: str, ovf: str, undo=None) -> None:
+    """Raise for the first (lowest flat index) kernel error, if any: ValueError with ``nan`` or
+    ``inf``, OverflowError with ``ovf``; each message's ``{idx}`` becomes the element's index.
+    ``undo`` (e.g. restoring the source's state) runs first."""
     first = first_error(errs, errpos, shape)
     if first is None:
         return
+    if undo is not None:
+        undo()
     code, idx = first
     if code == CastError.ERR_NAN:
-        raise ValueError(f"cast: x contains NaN (first at index {idx}); {c.fmt} has no NaN")
+        raise ValueError(nan.replace("{idx}", str(idx)))
     if code == CastError.ERR_INF:
-        raise ValueError(f"cast: x contains ±inf (first at index {idx}); {c.fmt} has no "
-                         f"infinity and overflow='error' refuses it (use 'saturate' or 'ieee')")
-    raise OverflowError(f"cast: {int(cnt[:, 3].sum())} element(s) overflowed {c.fmt} (largest "
-                        f"finite {c.fmt.max}) with overflow='error'; first at index {idx}")
+        raise ValueError(inf.replace("{idx}", str(idx)))
+    raise OverflowError(ovf.replace("{idx}", str(idx)))
+
+
+def _raise(c: FloatCast, errs, errpos, cnt, shape):
+    raise_first_error(
+        errs, errpos, shape,
+        f"cast: x contains NaN (first at index {{idx}}); {c.fmt} has no NaN",
+        f"cast: x contains ±inf (first at index {{idx}}); {c.fmt} has no "
+        f"infinity and overflow='error' refuses it (use 'saturate' or 'ieee')",
+        f"cast: {int(cnt[:, 3].sum())} element(s) overflowed {c.fmt} (largest "
+        f"finite {c.fmt.max}) with overflow='error'; first at index {{idx}}")
 
 
 def _run(c: FloatCast, kind, data, n, out, d, capsule, vs, uv, threads, count=True):

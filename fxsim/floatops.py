@@ -16,9 +16,9 @@ import numpy as np
 
 from . import _floats as K
 from . import counters as _counters
-from ._kernels import CastError, CastSpec
+from ._kernels import CastSpec
 from .floatarray import FloatArray
-from .floatcast import FloatCast, first_error, v_signs
+from .floatcast import FloatCast, raise_first_error, v_signs
 from .floatformat import FloatFormat
 from .modes import ROUNDING, STOCHASTIC, check_eps, check_name, check_r, overflow_code, \
     rounding_code, sr_rule_code
@@ -110,19 +110,13 @@ def _take_draws(n: int, r: int, source, draws, undoable: bool, op: str):
 
 
 def _raise_first(op: str, fmt, errs, errpos, ovf_count: int, shape, undo) -> None:
-    first = first_error(errs, errpos, shape)
-    if first is None:
-        return
-    if undo is not None:
-        undo()
-    code, idx = first
-    if code == CastError.ERR_NAN:
-        raise ValueError(f"{op}: the result at index {idx} is NaN; {fmt} has no NaN")
-    if code == CastError.ERR_INF:
-        raise ValueError(f"{op}: the result at index {idx} is infinite; {fmt} has no infinity "
-                         f"and overflow='error' refuses it")
-    raise OverflowError(f"{op}: {ovf_count} element(s) overflowed {fmt} with overflow='error'; "
-                        f"first at index {idx}")
+    raise_first_error(
+        errs, errpos, shape,
+        f"{op}: the result at index {{idx}} is NaN; {fmt} has no NaN",
+        f"{op}: the result at index {{idx}} is infinite; {fmt} has no infinity "
+        f"and overflow='error' refuses it",
+        f"{op}: {ovf_count} element(s) overflowed {fmt} with overflow='error'; "
+        f"first at index {{idx}}", undo)
 
 
 def _invalid(op: str, a, b, c):

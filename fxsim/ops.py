@@ -1448,6 +1448,21 @@ def _mac_kernel(words, lane):
     return k if sigs is None else sigs.get(f"{_MAC_WORDS[words]}|{lane.__name__}_t", k)
 
 
+_UNLOCKED = contextlib.nullcontext()       # reusable: it holds nothing
+
+
+def _mac_caps(source, starts, r):
+    """(capsules, lock) of the MAC parts that start at draws ``starts[:-1]`` (``starts[-1]``:
+    the end): private copies of ``source`` jumped to each start, or, for a source that cannot
+    jump, the source itself once per part, read in turn with its lock held; none without one."""
+    if source is None:
+        return [], _UNLOCKED
+    subs = source._substreams(starts, r)
+    if subs is not None:
+        return [s.capsule for s in subs], _UNLOCKED
+    return [source.capsule] * (len(starts) - 1), source.lock
+
+
 def _round_dot(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, source):
     """``_round_lanes`` for one output element (a dot product): the words read as stored
     when both have one type of at most 32 bits (a copy would cost more than the chain), one
@@ -1458,13 +1473,7 @@ def _round_dot(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, sou
         A, B = np.ascontiguousarray(ra, dtype=np.int32), np.ascontiguousarray(rb, dtype=np.int32)
     out = np.empty((1, 1), dtype=lane)
     cnt = np.zeros((1, 5), dtype=np.int64)
-    caps, lock = [], contextlib.nullcontext()
-    if source is not None:
-        subs = source._substreams([0, A.shape[1]], ca.r)
-        if subs is not None:
-            caps = [subs[0].capsule]
-        else:
-            caps, lock = [source.capsule], source.lock
+    caps, lock = _mac_caps(source, [0, A.shape[1]], ca.r)
     with lock:
         _mac_kernel(A.dtype, lane)(A, B, out, ca.spec(), sa, _ONE_PART, caps, d, ud, vs, uv,
                                    cnt, 1)
@@ -1502,13 +1511,8 @@ def _round_lanes(op, ra, rb, ca: _Cast, acc: QFormat, sa, lane, d, ud, vs, uv, s
         part = -(-part // _MAC_TILE) * _MAC_TILE       # whole tiles
     cuts = np.array(list(range(0, n, part)) + [n], dtype=np.int64)
     P = len(cuts) - 1
-    caps, threads, lock = [], _threads, contextlib.nullcontext()
-    if source is not None:
-        subs = source._substreams([int(c) * Kd for c in cuts], ca.r)
-        if subs is not None:
-            caps = [s.capsule for s in subs]
-        else:
-            caps, threads, lock = [source.capsule] * P, 1, source.lock
+    caps, lock = _mac_caps(source, [int(c) * Kd for c in cuts], ca.r)
+    threads = _threads if lock is _UNLOCKED else 1      # the source's own state: one reader
     cnt = np.zeros((max(P, 1), 5), dtype=np.int64)
     step = max(1, _BLOCK_LANE_MACS // (part * per)) * threads
     with lock:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from fxsim import QFormat, counters
-from fxsim.counters import CastRecord
 from fxsim._unfolded import Plan, scale_grads
 from fxsim.modes import overflow_code, rounding_code
 
@@ -110,17 +109,6 @@ class FusedNet:
         return cls(net, env)
 
     # ------------------------------------------------------------------ the passes
-    @staticmethod
-    def _record(labels, rows):
-        """counters.record of every row, in order (one list of CastRecords shared by every
-        active block, as record() would append them one by one)."""
-        blocks = counters.thread_state.stack
-        if blocks:
-            recs = [CastRecord(op, role, fmt, *row)
-                    for (op, role, fmt), row in zip(labels, rows.tolist())]
-            for c in blocks:
-                c.records.extend(recs)
-
     def _buffers(self, T):
         K, n = self.net.K, self.net.n
         return (np.empty((K, T, n), np.int64), np.empty((K, T, n), np.int64))
@@ -131,7 +119,7 @@ class FusedNet:
         out = np.empty((Y.shape[0], self.net.n), np.int64)
         rows = np.empty((len(self.fwd_labels), 5), np.int64)
         self.plan.forward(Y, w, self.layout, P, G, out, rows)
-        self._record(self.fwd_labels, rows)
+        counters.record_rows(self.fwd_labels, rows)
         return P, G, out
 
     def grad(self, w, Y, X):
@@ -140,10 +128,10 @@ class FusedNet:
         gacc = np.empty(w.size, np.int64)
         rows = np.empty((len(self.grad_labels), 5), np.int64)
         self.plan.grad(Y, X, w, self.layout, P, G, gacc, rows)
-        self._record(self.grad_labels, rows)
+        counters.record_rows(self.grad_labels, rows)
         cT = recip_const(Y.shape[0])             # an fxsim cast, recorded here as in the composed path
         g = np.empty(w.size, np.int64)
         tail = np.empty((len(self.tail_labels), 5), np.int64)
         scale_grads(self.plan, gacc, int(cT.raw), cT.fmt.fl, self.cuts, g, tail)
-        self._record(self.tail_labels, tail)
+        counters.record_rows(self.tail_labels, tail)
         return g

@@ -499,39 +499,42 @@ def plot_floats(rows, path) -> str:
         pr = _sel(rows, study="float_bias", format=fname, rule=rule, source=IDEAL.label)
         if pr and fname == "bf16":
             ax1.plot([r["r"] for r in pr], [r["predicted"] for r in pr], ls, color="k", lw=0.6)
-    ax1.set_xlabel("random bits r")
-    ax1.set_ylabel("mean error E[cast(x)] − x  (units of u)")
-    ax1.set_title("(f1) bias of r-bit SR into bf16; u = the bf16 spacing at x\n(black: §9.2's closed form)",
-                  fontsize=9)
-    if ax1.get_legend_handles_labels()[0]:     # none for a part that did not run
-        ax1.legend(fontsize=7, title="rule, source", title_fontsize=7)
-    ax1.grid(alpha=0.3)
+    _dress(ax1, "random bits r", "mean error E[cast(x)] − x  (units of u)",
+           "(f1) bias of r-bit SR into bf16; u = the bf16 spacing at x\n(black: §9.2's closed form)",
+           "major", title="rule, source", title_fontsize=7)
     tr = _sel(rows, study="float_acc_trace")
     for src in dict.fromkeys(r["source"] for r in tr):
         pts = [r for r in tr if r["source"] == src]
         # the exact sum dashed on top: the SR curves that follow it stay visible under it
-        ax2.loglog([r["k"] for r in pts], [r["value"] if r["value"] > 0 else np.nan for r in pts],
+        ax2.loglog([r["k"] for r in pts], _positive(pts),
                    "k--" if src == "exact" else "-", lw=1.2 if src == "exact" else 2,
                    zorder=3 if src == "exact" else 2, label=src)
-    ax2.set_xlabel("step k")
-    ax2.set_ylabel("accumulator value (sum so far)")
-    ax2.set_title("(f2) 10^-3 increments summed in bf16 (i.i.d. stream, replica 0)", fontsize=9)
-    if ax2.get_legend_handles_labels()[0]:     # none for a part that did not run
-        ax2.legend(fontsize=7)
-    ax2.grid(alpha=0.3, which="both")
+    _dress(ax2, "step k", "accumulator value (sum so far)",
+           "(f2) 10^-3 increments summed in bf16 (i.i.d. stream, replica 0)")
     d = _sel(rows, study="float_dot", stream="positive")
     for (acc, src) in dict.fromkeys((r["format"], r["source"]) for r in d):
         pts = _sel(d, format=acc, source=src)
-        ax3.loglog([r["k"] for r in pts], [r["value"] if r["value"] > 0 else np.nan for r in pts],
+        ax3.loglog([r["k"] for r in pts], _positive(pts),
                    "o-" if acc == "bf16" else "s--", label=f"{acc}: {src}")
-    ax3.set_xlabel("dot-product length k")
-    ax3.set_ylabel("RMS relative error")
-    ax3.set_title("(f3) e4m3 products accumulated in bf16 / fp32 (positive inputs)", fontsize=9)
-    if ax3.get_legend_handles_labels()[0]:     # none for a part that did not run
-        ax3.legend(fontsize=7)
-    ax3.grid(alpha=0.3, which="both")
+    _dress(ax3, "dot-product length k", "RMS relative error",
+           "(f3) e4m3 products accumulated in bf16 / fp32 (positive inputs)")
     fig.savefig(path, dpi=100)
     return path
+
+
+def _positive(pts):
+    """The rows' values for a log axis: non-positive ones as NaN (a gap)."""
+    return [r["value"] if r["value"] > 0 else np.nan for r in pts]
+
+
+def _dress(ax, xlabel, ylabel, heading, grid="both", **legend):
+    """Labels, title, legend (none for a part that did not run) and grid of one panel."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(heading, fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, **legend)
+    ax.grid(alpha=0.3, which=grid)
 
 
 def run_floats(out_dir, quick=False, seed=0, progress=True, copy_figures_to=None):

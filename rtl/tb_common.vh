@@ -47,3 +47,15 @@ task tb_open_out;
         end
     end
 endtask
+
+// stops the run when xr, the XOR of case i's inputs (^{x, ...}), is x: an input bit is x or z
+task tb_check_defined;
+    input         xr;
+    input integer i;
+    begin
+        if (xr === 1'bx) begin
+            $display("ERROR: undefined input at case %0d", i);
+            $finish;
+        end
+    end
+endtask

@@ -36,10 +36,7 @@ module tb_f32_unit;
             rnd  = rnd_mem[i];
             mode = mode_mem[i][0];
             #1;
-            if (^{x, rnd, mode} === 1'bx) begin
-                $display("ERROR: undefined input at case %0d", i);
-                $finish;
-            end
+            tb_check_defined(^{x, rnd, mode}, i);
             $fwrite(fd_y, "%h\n", y);
         end
         $fclose(fd_y);

@@ -24,10 +24,7 @@ task tb_lfsr_run;
         for (i = 0; i < COUNT; i = i + 1) begin
             x = x_mem[i];
             #1;
-            if (^x === 1'bx) begin
-                $display("ERROR: undefined input at case %0d", i);
-                $finish;
-            end
+            tb_check_defined(^x, i);
             $fwrite(fd_y, "%h\n", y);
             $fwrite(fd_draw, "%h\n", draw);
             clk = 1'b1;

@@ -39,10 +39,7 @@ module tb_sr_unit;
             rnd  = rnd_mem[i];
             mode = mode_mem[i];
             #1;
-            if (^{x, rnd, mode} === 1'bx) begin
-                $display("ERROR: undefined input at case %0d", i);
-                $finish;
-            end
+            tb_check_defined(^{x, rnd, mode}, i);
             $fwrite(fd_y, "%h\n", y);
             $fwrite(fd_up, "%h\n", up);
             $fwrite(fd_sat, "%h\n", sat);

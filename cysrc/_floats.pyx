@@ -557,6 +557,18 @@ cdef inline int block_rne(const uint64_t* xb, code_t* out, Py_ssize_t n, const f
     return 0
 
 
+cdef inline int block_chain(const uint64_t* xb, code_t* out, Py_ssize_t n, const fspec* fs,
+                            const uint64_t* R, counts_t* c) noexcept nogil:
+    """The generic block loops for one code width, the most specialised that applies first: nearest-even
+    (or SR with the draw below bit 52), then normal-range, then ``block_fast``."""
+    if fs.man <= 51 and ((fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
+        if block_rne(xb, out, n, fs, R, c) == 0:
+            return 0
+    if 1 <= fs.man <= 51 and block_normal(xb, out, n, fs, R, c) == 0:
+        return 0
+    return block_fast(xb, out, n, fs, R, c)
+
+
 cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, const fspec* fs,
                          const uint64_t* R, counts_t* c) noexcept nogil:
     cdef int64_t cnt[4]
@@ -570,31 +582,13 @@ cdef inline int fast_any(const uint64_t* xb, char* out, int w, Py_ssize_t n, con
                                                 fs.ovf == FO_ERROR, R, cnt) == 0:
             add_block(c, cnt[0], cnt[1], cnt[2], cnt[3])
             return 0
-    if fs.man <= 51 and ((fs.rne and R == NULL) or (R != NULL and fs.cpos.r <= 52 - fs.man)):
-        if w == 1 and block_rne(xb, <uint8_t*>out, n, fs, R, c) == 0:
-            return 0
-        if w == 2 and block_rne(xb, <uint16_t*>out, n, fs, R, c) == 0:
-            return 0
-        if w == 4 and block_rne(xb, <uint32_t*>out, n, fs, R, c) == 0:
-            return 0
-        if w == 8 and block_rne(xb, <uint64_t*>out, n, fs, R, c) == 0:
-            return 0
-    if 1 <= fs.man <= 51:
-        if w == 1 and block_normal(xb, <uint8_t*>out, n, fs, R, c) == 0:
-            return 0
-        if w == 2 and block_normal(xb, <uint16_t*>out, n, fs, R, c) == 0:
-            return 0
-        if w == 4 and block_normal(xb, <uint32_t*>out, n, fs, R, c) == 0:
-            return 0
-        if w == 8 and block_normal(xb, <uint64_t*>out, n, fs, R, c) == 0:
-            return 0
     if w == 1:
-        return block_fast(xb, <uint8_t*>out, n, fs, R, c)
+        return block_chain(xb, <uint8_t*>out, n, fs, R, c)
     if w == 2:
-        return block_fast(xb, <uint16_t*>out, n, fs, R, c)
+        return block_chain(xb, <uint16_t*>out, n, fs, R, c)
     if w == 4:
-        return block_fast(xb, <uint32_t*>out, n, fs, R, c)
-    return block_fast(xb, <uint64_t*>out, n, fs, R, c)
+        return block_chain(xb, <uint32_t*>out, n, fs, R, c)
+    return block_chain(xb, <uint64_t*>out, n, fs, R, c)
 
 
 cdef inline void note(counts_t* c, int64_t[:, ::1] cnt, Py_ssize_t row) noexcept nogil:
@@ -653,7 +647,7 @@ def cast_f64(const double[::1] x, int8_t[::1] out, FloatSpec spec, bint stochast
     cdef fspec fsl = spec.fs
     cdef fspec* fs = &fsl
     cdef Py_ssize_t n = x.shape[0]
-    cdef int w = 1 if fs.nbits <= 8 else (2 if fs.nbits <= 16 else (4 if fs.nbits <= 32 else 8))
+    cdef int w = word_bytes(fs.nbits)
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
     cdef char* po = <char*>&out[0] if n > 0 else NULL
     cdef const double* px = &x[0] if n > 0 else NULL
@@ -688,7 +682,7 @@ def cast_f64_streams(const double[::1] x, int8_t[::1] out, FloatSpec spec, list 
     stream.  Parts are handed out dynamically; one counter row and error slot per part."""
     cdef fspec fsl = spec.fs
     cdef Py_ssize_t T = len(caps), k
-    cdef int w = 1 if fsl.nbits <= 8 else (2 if fsl.nbits <= 16 else (4 if fsl.nbits <= 32 else 8))
+    cdef int w = word_bytes(fsl.nbits)
     cdef char* po = <char*>&out[0] if out.shape[0] > 0 else NULL
     cdef const double* px = &x[0] if x.shape[0] > 0 else NULL
     cdef const int8_t* pv = &vsign[0] if use_v else NULL
@@ -719,7 +713,7 @@ def cast_words(const uint64_t[::1] mag, const uint8_t[::1] neg, int E, int8_t[::
     format (exact inputs of up to 64 bits), one thread, draws from the array."""
     cdef fspec* fs = &spec.fs
     cdef Py_ssize_t n = mag.shape[0], i
-    cdef int w = 1 if fs.nbits <= 8 else (2 if fs.nbits <= 16 else (4 if fs.nbits <= 32 else 8))
+    cdef int w = word_bytes(fs.nbits)
     cdef char* po = <char*>&out[0] if n > 0 else NULL
     cdef counts_t c
     cdef int e
@@ -1030,7 +1024,7 @@ def arith(int op, const double[::1] a, const double[::1] b, const double[::1] cc
     draw i for element i.  One counter row and error slot per chunk."""
     cdef fspec* fs = &spec.fs
     cdef Py_ssize_t n = a.shape[0], ch, i
-    cdef int w = 1 if fs.nbits <= 8 else (2 if fs.nbits <= 16 else (4 if fs.nbits <= 32 else 8))
+    cdef int w = word_bytes(fs.nbits)
     cdef Py_ssize_t nch = (n + CHUNK - 1) // CHUNK
     cdef char* po = <char*>&out[0] if n > 0 else NULL
     cdef counts_t c

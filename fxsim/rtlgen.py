@@ -346,6 +346,14 @@ def generate(folder, name="sr_top", in_fmt="Q(16,12)", out_fmt="Q(8,4)", mode=No
 
 # -- fxsim rtl-gen -----------------------------------------------------------------------------
 
+def _fmt(text):
+    from .qformat import QFormat
+    try:
+        return QFormat.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _int(lo):
     def parse(text):
         try:
@@ -371,7 +379,6 @@ def add_cli(sub):
     ...
     0
     """
-    from .cli import _fmt_arg
     from .modes import SR_RULES
     p = sub.add_parser("rtl-gen", help="write a Verilog SR unit + LFSR, its bench and vectors",
                        description="Write OUT/NAME.v (a synthesizable rounding unit with its LFSRs, "
@@ -380,8 +387,8 @@ def add_cli(sub):
                                    "the commands that simulate and check it.")
     p.add_argument("out", metavar="OUT", help="output folder (created)")
     p.add_argument("--name", default="sr_top", help="module name (default sr_top)")
-    p.add_argument("--in-fmt", type=_fmt_arg, required=True, help="input format (signed)")
-    p.add_argument("--fmt", type=_fmt_arg, required=True, help="output format (signed, fl below the input's)")
+    p.add_argument("--in-fmt", type=_fmt, required=True, help="input format (signed)")
+    p.add_argument("--fmt", type=_fmt, required=True, help="output format (signed, fl below the input's)")
     p.add_argument("--rounding", default="nearest_even", choices=ROUNDINGS, metavar="MODE",
                    help="rounding (default nearest_even): " + " ".join(ROUNDINGS))
     p.add_argument("--overflow", default="saturate", choices=OVERFLOWS, metavar="MODE",

@@ -172,7 +172,15 @@ def first_error(errs, errpos, shape):
 def raise_first_error(errs, errpos, shape, nan: str, inf: str, ovf: str, undo=None) -> None:
     """Raise for the first (lowest flat index) kernel error, if any: ValueError with ``nan`` or
     ``inf``, OverflowError with ``ovf``; each message's ``{idx}`` becomes the element's index.
-    ``undo`` (e.g. restoring the source's state) runs first."""
+    ``undo`` (e.g. restoring the source's state) runs first.
+
+    >>> raise_first_error(np.array([0, 0]), np.array([0, 0]), (4,), "nan {idx}", "inf {idx}", "ovf {idx}")
+    >>> raise_first_error(np.array([0, 2, 1]), np.array([0, 7, 5]), (2, 4), "nan {idx}",
+    ...                   "inf {idx}", "overflow at {idx}")
+    Traceback (most recent call last):
+    ...
+    OverflowError: overflow at (1, 1)
+    """
     first = first_error(errs, errpos, shape)
     if first is None:
         return

@@ -15,7 +15,7 @@ from float_reference import fmt_of, ref_decode, ref_float_cast
 from lfsr_ref import LFSRSource
 from test_float_casts import probe_values
 
-RULES = ("trunc", "half", "rne")
+RULES = ("trunc", "half", "rne", "ge")
 
 
 def ref_fmt(f):
@@ -33,12 +33,14 @@ def phi_of(x, f):
 
 def closed_form(phi, r, rule, bias):
     """How many of the 2**r draws round away: trunc floor(phi 2^r), half floor(phi 2^r + 1/2),
-    rne RNE(phi 2^r), then shifted by the eps bias and clipped to [0, 2^r] (phi > 0)."""
+    rne RNE(phi 2^r), ge floor(phi 2^r) + 1 (up when D >= R), then shifted by the eps bias and clipped to [0, 2^r] (phi > 0)."""
     y = phi * 2**r
     if rule == "trunc":
         k = math.floor(y)
     elif rule == "half":
         k = math.floor(y + Fraction(1, 2))
+    elif rule == "ge":
+        k = math.floor(y) + 1
     else:
         k = math.floor(y)
         if y - k > Fraction(1, 2) or (y - k == Fraction(1, 2) and k % 2):
@@ -129,7 +131,7 @@ GF_TALLY = {}
 
 
 @pytest.mark.parametrize("name", sorted(GF))
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", sorted(GF_RULE))     # gfloat has no 'ge' rule
 def test_gfloat_same_bits(name, rule):
     """gfloat.round_float with the same random bits (srbits=R, srnumbits=r) under the rule it
     names StochasticFastest/StochasticFast/Stochastic, compared as values."""

@@ -130,8 +130,13 @@ def _sr_up(phi, r, R, rule, bias_sign, eps):
         A = 2 * math.floor(phi * two_r)
     elif rule == "half":
         A = math.floor(phi * 2 * two_r) + 1
-    else:
+    elif rule == "rne":
         A = 2 * _rne(phi * two_r)
+    elif rule == "ge":
+        A = 2 * math.floor(phi * two_r) + 2       # up when D >= R: against R's complement
+        R = two_r - 1 - R
+    else:
+        raise ValueError(f"unknown sr_rule {rule!r}")
     E = math.floor(Fraction(eps) * two_r)
     A = min(max(A + 2 * bias_sign * E, 0), 2 * two_r)
     return A + 2 * R >= 2 * two_r

@@ -50,7 +50,7 @@ class Counters:
     >>> print(c.summary())
     op      role  fmt                 cast     inexact          up  overflow       draws
     -------...
-    cast    out   Q(8,4)                   3           1           1         1           0
+    cast    out   Q(8,4)                 3           1           1         1           0
     total                                3           1           1         1           0
     """
 

@@ -11,7 +11,8 @@ import sys
 
 import numpy as np
 
-from .studies import STUDY_MODULES, jobs_on, nonneg_int, pos_int, prepare_out_dirs
+from .qformat import QFormat
+from .studies import STUDY_MODULES, arg_type, jobs_on, nonneg_int, pos_int, prepare_out_dirs
 
 
 def demo(args) -> int:
@@ -65,12 +66,7 @@ def demo(args) -> int:
     return 0
 
 
-def _fmt_arg(text):
-    from fxsim import QFormat
-    try:
-        return QFormat.parse(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+_fmt_arg = arg_type(QFormat.parse)
 
 
 def _cast_fmt_arg(text):

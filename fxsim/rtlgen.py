@@ -20,14 +20,14 @@ FO < FI; rounding ``floor``, ``ceil``, ``toward_zero``, ``nearest_up``, ``neares
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import secrets
 
 from .modes import CastMode
-from .qformat import qformat
+from .qformat import QFormat, qformat
 from .sources import LFSR
+from .studies import arg_type, nonneg_int, pos_int
 from . import vectors
 
 __all__ = ["generate", "ROUNDINGS", "OVERFLOWS", "top_text", "bench_text", "commands", "add_cli"]
@@ -346,30 +346,12 @@ def generate(folder, name="sr_top", in_fmt="Q(16,12)", out_fmt="Q(8,4)", mode=No
 
 # -- fxsim rtl-gen -----------------------------------------------------------------------------
 
-def _fmt(text):
-    from .qformat import QFormat
-    try:
-        return QFormat.parse(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _int(lo):
-    def parse(text):
-        try:
-            v = int(text, 0)
-        except ValueError:
-            v = lo - 1
-        if v < lo:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, got {text!r}")
-        return v
-    return parse
 
 
 def add_cli(sub):
     """Register ``fxsim rtl-gen`` on the argparse sub-parsers ``sub``.
 
-    >>> import os, tempfile
+    >>> import argparse, os, tempfile
     >>> sub = argparse.ArgumentParser(prog="fxsim").add_subparsers(dest="cmd")
     >>> d = os.path.join(tempfile.mkdtemp(), "gen")
     >>> a = add_cli(sub).parse_args([d, "--in-fmt", "Q(16,12)", "--fmt", "Q(8,4)", "--count", "16"])
@@ -387,20 +369,20 @@ def add_cli(sub):
                                    "the commands that simulate and check it.")
     p.add_argument("out", metavar="OUT", help="output folder (created)")
     p.add_argument("--name", default="sr_top", help="module name (default sr_top)")
-    p.add_argument("--in-fmt", type=_fmt, required=True, help="input format (signed)")
-    p.add_argument("--fmt", type=_fmt, required=True, help="output format (signed, fl below the input's)")
+    p.add_argument("--in-fmt", type=arg_type(QFormat.parse), required=True, help="input format (signed)")
+    p.add_argument("--fmt", type=arg_type(QFormat.parse), required=True, help="output format (signed, fl below the input's)")
     p.add_argument("--rounding", default="nearest_even", choices=ROUNDINGS, metavar="MODE",
                    help="rounding (default nearest_even): " + " ".join(ROUNDINGS))
     p.add_argument("--overflow", default="saturate", choices=OVERFLOWS, metavar="MODE",
                    help="overflow (default saturate): " + " ".join(OVERFLOWS))
-    p.add_argument("--r", type=_int(1), help="random bits per draw (stochastic)")
+    p.add_argument("--r", type=pos_int, help="random bits per draw (stochastic)")
     p.add_argument("--sr-rule", default="trunc", choices=SR_RULES, metavar="RULE",
                    help="few-bit SR rule (default trunc): " + " ".join(SR_RULES))
     p.add_argument("--source", default="lfsr:16", help="LFSR spec lfsr[:N][:galois|fibonacci]"
                    "[:serial|state][:lanes=L] (stochastic; default lfsr:16)")
-    p.add_argument("--seed", type=_int(0), default=1, help="the LFSR's starting state and the "
+    p.add_argument("--seed", type=nonneg_int, default=1, help="the LFSR's starting state and the "
                    "inputs' seed (default 1)")
-    p.add_argument("--count", type=_int(1), default=1000, help="vectors (default 1000)")
+    p.add_argument("--count", type=pos_int, default=1000, help="vectors (default 1000)")
     p.add_argument("--force", action="store_true", help="replace an earlier rtl-gen output in OUT")
     p.set_defaults(run=lambda a: _command(a, p))
     return p

@@ -16,9 +16,9 @@ Every study is built on the kit ``fxsim.studies._report`` (result type, tables, 
 progress bar, job runner, finish step, command-line options) and registers its own sub-command
 with ``add_cli(sub)``; ``fxsim.cli`` loops over ``STUDY_MODULES``.  No study imports the CLI.
 """
-from ._report import StudyResult, jobs_on, nonneg_int, pos_int, prepare_out_dirs, print_study
+from ._report import StudyResult, arg_type, jobs_on, nonneg_int, pos_int, prepare_out_dirs, print_study
 
-__all__ = ["compare_rng", "gd_rounding", "STUDY_MODULES", "StudyResult", "nonneg_int", "pos_int",
+__all__ = ["compare_rng", "gd_rounding", "STUDY_MODULES", "StudyResult", "arg_type", "nonneg_int", "pos_int",
            "prepare_out_dirs", "print_study", "jobs_on"]
 
 #: the study modules, each with ``add_cli(sub)`` (one sub-parser whose default ``run`` is a

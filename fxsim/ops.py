@@ -23,7 +23,7 @@ from . import counters as _counters
 from ._memory import check_memory as _check_memory
 from ._small import SmallBinop, SmallCast
 from .fixed import FixedArray
-from .floatcast import Words, cast_float
+from .floatcast import Words, cast_float, first_error
 from .floatformat import FloatFormat
 from . import floatops
 from .modes import (OVERFLOW, ROUNDING, SR_RULES, STOCHASTIC, CastMode, check_eps, check_name,
@@ -434,28 +434,17 @@ def _vsign(casts, v, shape, op: str):
     return np.ascontiguousarray(np.sign(va).astype(np.int8).reshape(-1)), True
 
 
-def _first_error(errs, errpos):
-    """(code, flat position) of the first error over the chunks, or None."""
-    bad = np.nonzero(errs)[0]
-    if bad.size == 0:
-        return None
-    pos = errpos[bad]
-    first = int(np.argmin(pos))
-    return int(errs[bad[first]]), int(pos[first])
-
-
 def _raise_errors(op, errs, errpos, n_bad, shape, cast: _Cast, what="x", undo=None):
     """Raise the first error the kernels reported; ``undo`` (from ``_draws``) first puts the
     source back where it was before the call's draws."""
-    found = _first_error(errs, errpos)
+    found = first_error(errs, errpos, shape)
     if found is None:
         return
     note = ""
     if undo is not None and not undo():
         note = ("; its draws stay consumed: another thread drew from the source after them, "
                 "so it could not be put back")
-    code, flat = found
-    idx = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+    code, idx = found
     if code == CastError.ERR_NAN:
         raise ValueError(f"{op}: {what} contains NaN (first at index {idx}); NaN has no fixed-point value")
     if code == CastError.ERR_INF:

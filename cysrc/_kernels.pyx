@@ -653,6 +653,39 @@ cdef inline ibias round_bias(int mode, int s) noexcept nogil:
     return k
 
 
+ctypedef fused prod_t:
+    int64_t      # x = v[j], the exact value already formed
+    int32_t      # x = a[j] * b[j], the product of two int32 words formed here
+
+
+cdef inline void biased_floor_sat(const prod_t* pa, const prod_t* pb, word_t* out, Py_ssize_t n,
+                                  int s, const ibias* kb, int64_t lo, int64_t hi,
+                                  counts_t* c) noexcept nogil:
+    """The deterministic cast (kb.ok) of x[j] * 2**-s with saturation, in one vectorized pass:
+    floors by logical shifts of x + 2**63 (AVX2 has no 64-bit arithmetic shift) and the bias's
+    b_bit * (q & 1) as a mask (nor a 64-bit multiply).  x[j] = pa[j], or for int32 words the
+    product pa[j] * pb[j] (products up to 2**62, no int64 buffer; gcc uses vpmuldq)."""
+    cdef Py_ssize_t j
+    cdef int64_t x, q, y, inexact, n_inexact = 0, n_up = 0, nov = 0
+    cdef uint64_t sign = (<uint64_t>1) << 63
+    cdef int64_t qoff = <int64_t>((<uint64_t>1) << (63 - s)), mask = ((<int64_t>1) << s) - 1
+    cdef int64_t b0 = kb.b0, b_neg = kb.b_neg, b_bit = kb.b_bit, jam = kb.jam
+    for j in range(n):
+        if prod_t is int64_t:
+            x = pa[j]
+        else:
+            x = <int64_t>pa[j] * <int64_t>pb[j]
+        q = <int64_t>(((<uint64_t>x) ^ sign) >> s) - qoff
+        inexact = (x & mask) != 0
+        y = <int64_t>(((<uint64_t>(x + b0 + (b_neg & -(<int64_t>(x < 0))) + (b_bit & -(q & 1)))) ^ sign) >> s) - qoff
+        y = y | (jam & inexact)
+        n_inexact += inexact
+        n_up += y - q
+        nov += (y < lo) | (y > hi)
+        out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
+    add_block(c, n, n_inexact, n_up, nov)
+
+
 cdef inline void round_store_sat(int64_t* v, word_t* out, Py_ssize_t n, int s, uint32_t tbl,
                                  const ibias* kb, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
     """Deterministic cast of v[j] * 2**-s (small words, s <= 62) with saturation, stored to out
@@ -661,22 +694,8 @@ cdef inline void round_store_sat(int64_t* v, word_t* out, Py_ssize_t n, int s, u
     cdef int64_t x, qi, rem, y, half, mask, n_inexact = 0, n_up = 0, nov = 0
     cdef int64_t inexact, up, qoff
     cdef uint64_t sign = (<uint64_t>1) << 63, tbl64 = tbl
-    cdef int64_t q, b0 = kb.b0, b_neg = kb.b_neg, b_bit = kb.b_bit, jam = kb.jam
     if kb.ok:
-        # floors by logical shifts of v + 2**63 (AVX2 has no 64-bit arithmetic shift)
-        qoff = <int64_t>((<uint64_t>1) << (63 - s))
-        mask = ((<int64_t>1) << s) - 1
-        for j in range(n):
-            x = v[j]
-            q = <int64_t>(((<uint64_t>x) ^ sign) >> s) - qoff
-            inexact = (x & mask) != 0
-            y = <int64_t>(((<uint64_t>(x + b0 + (b_neg & -(<int64_t>(x < 0))) + b_bit * (q & 1))) ^ sign) >> s) - qoff
-            y = y | (jam & inexact)
-            n_inexact += inexact
-            n_up += y - q
-            nov += (y < lo) | (y > hi)
-            out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
-        add_block(c, n, n_inexact, n_up, nov)
+        biased_floor_sat(<const int64_t*>v, <const int64_t*>v, out, n, s, kb, lo, hi, c)
         return
     if s <= 0:
         for j in range(n):
@@ -754,6 +773,158 @@ cdef inline void sr_trunc_sat32(const int32_t* q, const uint64_t* R, word_t* out
         nov += (y < lo) | (y > hi)
         out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
     add_block(c, n, n_inexact, n_up, nov)
+
+
+ctypedef fused narrow_t:
+    int8_t
+    int16_t
+
+
+cdef inline void mul_sr_trunc_sat32(const narrow_t* pa, const narrow_t* pb, const uint64_t* R,
+                                    word_t* out, Py_ssize_t n, int s, int r, int lsh, int rsh,
+                                    int32_t lo, int32_t hi, counts_t* c) noexcept nogil:
+    """sr_trunc_sat32 with the product of 8/16-bit words formed in the loop: product, carry,
+    saturation and store in one pass over the block (no int32 buffer written and read back)."""
+    cdef Py_ssize_t j
+    cdef int32_t v, rem, y, yc, up, n_inexact = 0, n_up = 0, nov = 0
+    cdef int32_t mask = ((<int32_t>1) << s) - 1
+    for j in range(n):
+        v = <int32_t>pa[j] * <int32_t>pb[j]
+        rem = v & mask
+        # the carry bit of floor(phi * 2**r) + R < 2**(r+1); an exact value has phi = 0 and
+        # R < 2**r, so no carry: no test of rem != 0 needed
+        up = (((rem << lsh) >> rsh) + <int32_t>R[j]) >> r
+        n_inexact += rem != 0
+        n_up += up
+        y = (v >> s) + up
+        yc = y if y < hi else hi
+        yc = yc if yc > lo else lo
+        nov += yc != y
+        out[j] = <word_t>yc
+    add_block(c, n, n_inexact, n_up, nov)
+
+
+cdef extern from *:
+    """
+    #if defined(__AVX2__)
+    #include <immintrin.h>
+    #endif
+    /* mul_sr_trunc_sat32 in 16-bit lanes for int8 words (products fit 15 bits), r <= 16
+       (floor(phi * 2**r) and R fit 16 bits: the carry of their sum is its wrap-around),
+       1 <= s <= 14 and int8 output words: 16 elements per AVX2 vector instead of 8 (gcc
+       widens 16-bit shifts by a variable count to 32 bits, so the loop is written out).
+       c4: inexact, up, ovf counts added. */
+    static void fxk_mul_sr_trunc_sat16(const int8_t* pa, const int8_t* pb, const uint64_t* R,
+                                       int8_t* out, Py_ssize_t n, int s, int r, int lsh,
+                                       int rsh, int16_t lo, int16_t hi, int64_t* c4) {
+        Py_ssize_t j = 0;
+        int64_t n_inexact = 0, n_up = 0, nov = 0;
+        uint16_t mask = (uint16_t)((1 << s) - 1);
+    #if defined(__AVX2__)
+        const __m256i vmask = _mm256_set1_epi16((short)mask), one = _mm256_set1_epi16(1);
+        const __m256i zero = _mm256_setzero_si256();
+        const __m256i vlo = _mm256_set1_epi16(lo), vhi = _mm256_set1_epi16(hi);
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        const __m128i cl = _mm_cvtsi32_si128(lsh), cr = _mm_cvtsi32_si128(rsh);
+        const __m128i cs = _mm_cvtsi32_si128(s), ct = _mm_cvtsi32_si128(16 - r);
+        __m256i acc_in = zero, acc_up = zero, acc_ov = zero;
+        Py_ssize_t k = 0;
+        for (; j + 16 <= n; j += 16) {
+            __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(pa + j)));
+            __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(pb + j)));
+            __m256i v = _mm256_mullo_epi16(a, b);
+            __m256i rem = _mm256_and_si256(v, vmask);
+            /* floor(phi * 2**r) and R moved to the top of 16 bits: bit r of their sum is
+               the carry out of the 16-bit add */
+            __m256i I = _mm256_sll_epi16(_mm256_srl_epi16(_mm256_sll_epi16(rem, cl), cr), ct);
+            /* the 16 draws (< 2**16 in uint64 words) to 16-bit lanes */
+            __m256i r0 = _mm256_loadu_si256((const __m256i*)(R + j));
+            __m256i r1 = _mm256_loadu_si256((const __m256i*)(R + j + 4));
+            __m256i r2 = _mm256_loadu_si256((const __m256i*)(R + j + 8));
+            __m256i r3 = _mm256_loadu_si256((const __m256i*)(R + j + 12));
+            __m256i rr = _mm256_packus_epi32(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
+            rr = _mm256_sll_epi16(_mm256_permutevar8x32_epi32(rr, order), ct);
+            __m256i sm = _mm256_add_epi16(I, rr);
+            __m256i nocarry = _mm256_cmpeq_epi16(_mm256_max_epu16(sm, I), sm);
+            __m256i up = _mm256_andnot_si256(nocarry, one);
+            __m256i y = _mm256_add_epi16(_mm256_sra_epi16(v, cs), up);
+            __m256i yc = _mm256_min_epi16(_mm256_max_epi16(y, vlo), vhi);
+            acc_in = _mm256_add_epi16(acc_in, _mm256_andnot_si256(_mm256_cmpeq_epi16(rem, zero), one));
+            acc_up = _mm256_add_epi16(acc_up, up);
+            acc_ov = _mm256_add_epi16(acc_ov, _mm256_andnot_si256(_mm256_cmpeq_epi16(yc, y), one));
+            __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi16(yc, yc), 0x08);
+            _mm_storeu_si128((__m128i*)(out + j), _mm256_castsi256_si128(p));
+            if (++k == 2048) {   /* 16-bit lane counters: flush before they could wrap */
+                int16_t t[48];
+                _mm256_storeu_si256((__m256i*)t, acc_in);
+                _mm256_storeu_si256((__m256i*)(t + 16), acc_up);
+                _mm256_storeu_si256((__m256i*)(t + 32), acc_ov);
+                for (int i = 0; i < 16; i++) { n_inexact += t[i]; n_up += t[16 + i]; nov += t[32 + i]; }
+                acc_in = acc_up = acc_ov = zero;
+                k = 0;
+            }
+        }
+        {
+            int16_t t[48];
+            _mm256_storeu_si256((__m256i*)t, acc_in);
+            _mm256_storeu_si256((__m256i*)(t + 16), acc_up);
+            _mm256_storeu_si256((__m256i*)(t + 32), acc_ov);
+            for (int i = 0; i < 16; i++) { n_inexact += t[i]; n_up += t[16 + i]; nov += t[32 + i]; }
+        }
+    #endif
+        for (; j < n; j++) {
+            int32_t v = (int32_t)pa[j] * (int32_t)pb[j];
+            int32_t rem = v & mask;
+            int32_t up = ((int32_t)(((uint32_t)rem << lsh) >> rsh) + (int32_t)R[j]) >> r;
+            int32_t y = (v >> s) + up, yc = y < hi ? y : hi;
+            yc = yc > lo ? yc : lo;
+            n_inexact += rem != 0;
+            n_up += up;
+            nov += yc != y;
+            out[j] = (int8_t)yc;
+        }
+        c4[0] += n_inexact; c4[1] += n_up; c4[2] += nov;
+    }
+    """
+    void mul_sr_trunc_sat16 "fxk_mul_sr_trunc_sat16"(const int8_t* pa, const int8_t* pb,
+        const uint64_t* R, int8_t* out, Py_ssize_t n, int s, int r, int lsh, int rsh, int16_t lo,
+        int16_t hi, int64_t* c4) noexcept nogil
+
+
+cdef inline void mul_sr_store32(const narrow_t* pa, const narrow_t* pb, const uint64_t* R,
+                                char* out, int w, Py_ssize_t n, int s, const srk_t* k,
+                                int32_t lo, int32_t hi, counts_t* c) noexcept nogil:
+    if w == 1:
+        mul_sr_trunc_sat32(pa, pb, R, <int8_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
+    elif w == 2:
+        mul_sr_trunc_sat32(pa, pb, R, <int16_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
+    else:
+        mul_sr_trunc_sat32(pa, pb, R, <int32_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
+
+
+cdef int mul_sr_fused(const char* a, const char* b, int t, Py_ssize_t i0, const uint64_t* R,
+                      char* out, int w, Py_ssize_t n, int s, const cspec* cs,
+                      counts_t* c) noexcept nogil:
+    """The SR product of binop's int32-lane case in one pass for 8/16-bit words under plain
+    'stochastic' with the 'trunc' rule (sr_round_sat32's fused case); 1: not this case, nothing
+    done.  out is already offset."""
+    cdef srk_t k = sr_consts(cs, s)
+    cdef int32_t lo = <int32_t>cs.lo64, hi = <int32_t>cs.hi64
+    if not k.k_tr or k.k_t or k.k_v:
+        return 1
+    cdef int64_t c4[3]
+    if t == WORD_I8 and w == 1 and k.r <= 16 and s <= 14:
+        c4[0] = c4[1] = c4[2] = 0
+        mul_sr_trunc_sat16(<const int8_t*>a + i0, <const int8_t*>b + i0, R, <int8_t*>out, n, s,
+                           k.r, k.lsh, k.rsh, <int16_t>lo, <int16_t>hi, c4)
+        add_block(c, n, c4[0], c4[1], c4[2])
+    elif t == WORD_I16:
+        mul_sr_store32(<const int16_t*>a + i0, <const int16_t*>b + i0, R, out, w, n, s, &k, lo, hi, c)
+    elif t == WORD_I8:
+        mul_sr_store32(<const int8_t*>a + i0, <const int8_t*>b + i0, R, out, w, n, s, &k, lo, hi, c)
+    else:
+        return 1
+    return 0
 
 
 cdef inline void sr_round_sat32(const int32_t* q, const uint64_t* R, const int8_t* vs,
@@ -882,6 +1053,19 @@ cdef class DrawFeed:
 
 cdef inline Py_ssize_t feed_parts(DrawFeed feed, Py_ssize_t nch) noexcept:
     return nch if feed is None else feed.P
+
+
+cdef extern from *:
+    """
+    static inline void fxk_prefetch(const char* p, Py_ssize_t bytes) {
+        for (Py_ssize_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
+    }
+    static inline void fxk_prefetchw(char* p, Py_ssize_t bytes) {
+        for (Py_ssize_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 1, 3);
+    }
+    """
+    void prefetch "fxk_prefetch"(const char* p, Py_ssize_t bytes) noexcept nogil
+    void prefetchw "fxk_prefetchw"(char* p, Py_ssize_t bytes) noexcept nogil
 
 
 cdef inline const uint64_t* block_draws(bitsrc_t* src, uint64_t* dbuf, const uint64_t* draws,
@@ -1202,6 +1386,13 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
+                if srcs != NULL:
+                    # the block's words start coming from memory while the source fills its
+                    # draws (compute-bound): the pass that follows finds them in cache
+                    prefetch(pa + (b0 << (ta & 3)), (b1 - b0) << (ta & 3))
+                    if op != OP_COPY:
+                        prefetch(pb + (b0 << (tb & 3)), (b1 - b0) << (tb & 3))
+                    prefetchw(po + b0 * w, (b1 - b0) * w)
                 dp = block_draws(srcs[p] if srcs != NULL else NULL, dbuf, pd, use_draws, b0,
                                  b1 - b0, cs.r)
                 if not small:
@@ -1230,6 +1421,12 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                                     po + b0 * w, w, s, tbl, <int32_t>cs.lo64, <int32_t>cs.hi64, &c)
                         b0 = b1
                         continue
+                    if (op == OP_MUL and ta == WORD_I32 and w == 4 and kbias.ok
+                            and cs.ovf <= OV_SATURATE_SYMMETRIC):
+                        biased_floor_sat(<const int32_t*>pa + b0, <const int32_t*>pb + b0,
+                                         <int32_t*>po + b0, b1 - b0, s, &kbias, cs.lo64, cs.hi64, &c)
+                        b0 = b1
+                        continue
                     exact_words(op, pa, pb, ta, b0, qbuf, b1 - b0, da, db)
                     if cs.ovf <= OV_SATURATE_SYMMETRIC and op != OP_COPY:
                         store_round_sat(qbuf, po + b0 * w, w, b1 - b0, s, tbl, &kbias, cs.lo64, cs.hi64, &c)
@@ -1243,6 +1440,10 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                         continue
                 if (cs.mode >= RM_STOCHASTIC and small == 2 and op != OP_COPY and cs.rule != SR_TT_SFPU
                         and cs.ovf <= OV_SATURATE_SYMMETRIC and s >= 1 and cs.r + s <= 29):
+                    if op == OP_MUL and mul_sr_fused(pa, pb, ta, b0, dp, po + b0 * w, w, b1 - b0,
+                                                     s, &cs, &c) == 0:
+                        b0 = b1
+                        continue
                     # SR in int32 lanes: the exact words, then carry, saturation and store
                     words32(op, pa, pb, ta, b0, <int32_t*>qbuf, b1 - b0, da, db)
                     sr_store_sat32(<int32_t*>qbuf, dp, &vsign[b0] if use_v else zeros,

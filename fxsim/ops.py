@@ -1386,7 +1386,8 @@ def _mac_run(p: _MacPlan, op, A: FixedArray, B: FixedArray, out_shape, v, source
 
 def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
     """Vectorized MAC array for an accumulator cast that never rounds (products aligned by a
-    left shift): int32 lanes where the bound allows, else int64.  Returns None if neither fits.
+    left shift): int32 lanes where the bound allows, else int64 (or float64 BLAS when the sums
+    provably stay in range: ``_unsaturated_sums``).  Returns None if neither fits.
     The lane copies of A and B are fxsim's own (A is shifted in place)."""
     prod_max = (amax << sp) * bmax
     acc_max = max(abs(acc.min_raw), acc.max_raw)
@@ -1394,9 +1395,9 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
     for lane, bits in ((np.int32, 31), (np.int64, 63)):
         if prod_max + acc_max < 2**bits and (amax << sp) < 2**bits:
             sums = _unsaturated_sums(ra, rb, sp, min(acc.max_raw, -lo))
-            if sums is not None:
+            if sums is not None:           # integers in the accumulator's range, as float64
                 _counters.record(op, "acc", acc, (sums.size * ra.shape[1], 0, 0, 0, 0))
-                return sums.astype(lane)
+                return sums
             A = np.array(ra, dtype=lane, order="C", copy=True)
             if sp:
                 A <<= sp
@@ -1424,26 +1425,30 @@ def _unsaturated_sums(ra, rb, sp, limit):
     exceed ``limit`` in magnitude: the accumulator then never saturates or wraps, so the
     per-step cast is the identity and the exact sums are its words (every partial sum is an
     integer below 2**53, which float64 holds exactly, in any summation order).  The proof:
-    max_i sum_k |a_ik| * max |b| <= limit, else the exact max of |A| @ |B| (itself by BLAS).
-    None when the proof fails or the call is small; rows go in blocks (Ctrl-C between).
-    limit < 2**52 keeps the float64 row sums honest: one that rounds is far above it."""
+    K * max|a| * max|b| <= limit (from the words), else max_i sum_k |a_ik| * max|b| <= limit,
+    else the exact max of |A| @ |B| (itself by BLAS).  None when the proof fails or the call
+    is small; rows go in blocks (Ctrl-C between).  limit < 2**52 keeps the float64 row sums
+    honest: one that rounds is far above it."""
     M, Kd = ra.shape
     N = rb.shape[1]
     if M * N * Kd < _BLAS_MIN_MACS or limit >= 2**52:
         return None
+    amax = max(int(ra.max()), -int(ra.min())) << sp
+    bmax = max(int(rb.max()), -int(rb.min()))
     a = ra.astype(np.float64)
     if sp:
         a *= 2.0**sp                                   # exact: a power of two
     b = rb.astype(np.float64)
-    aa, ab = np.abs(a), np.abs(b)
-    bmax = int(ab.max())
-    if int(aa.sum(axis=1).max()) * bmax > limit:
-        if int(aa.max()) * bmax * Kd >= 2**52:
-            return None                                # |A| @ |B| itself might not be exact
-        rows = max(1, _BLOCK_LANE_MACS // (N * Kd))
-        for i0 in range(0, M, rows):
-            if (aa[i0:i0 + rows] @ ab).max() > limit:
-                return None
+    if Kd * amax * bmax > limit:
+        aa = np.abs(a)
+        if int(aa.sum(axis=1).max()) * bmax > limit:
+            if Kd * amax * bmax >= 2**52:
+                return None                            # |A| @ |B| itself might not be exact
+            ab = np.abs(b)
+            rows = max(1, _BLOCK_LANE_MACS // (N * Kd))
+            for i0 in range(0, M, rows):
+                if (aa[i0:i0 + rows] @ ab).max() > limit:
+                    return None
     out = np.empty((M, N))
     rows = max(1, _BLOCK_LANE_MACS // (N * Kd))
     for i0 in range(0, M, rows):

@@ -69,6 +69,24 @@ def test_small_words_take_blas_with_the_stepwise_words(overflow, lanes_calls):
     assert not lanes_calls
 
 
+def test_row_sums_prove_what_the_largest_words_cannot(lanes_calls):
+    """One large word per row of A: K * max|a| * max|b| is above the rail, the row sums of |A|
+    times max|b| are not."""
+    rng = np.random.default_rng(55)
+    M, K, N = 20, 64, 16
+    a = rng.integers(-3, 4, (M, K))
+    a[np.arange(M), rng.integers(0, K, M)] = -2**15
+    b = rng.integers(-2**14, 2**14, (K, N))
+    assert K * 2**15 * int(np.abs(b).max()) > 2**31 - 1
+    qa = fxsim.QFormat(16, 8)
+    y, c = run(a, b, qa, qa, "Q(32,16)", "saturate_symmetric")
+    want, events = stepwise(a, b, -2**31 + 1, 2**31 - 1, "saturate")
+    assert events == 0
+    assert y.raw.tolist() == want.tolist()
+    assert int(c.overflowed) == 0 and int(c.cast) == M * N * K
+    assert not lanes_calls
+
+
 def test_exact_bound_proves_what_the_row_sums_cannot(lanes_calls):
     """Large words whose large products never meet: max_i sum_k |a_ik| * max|b| is above the
     rail, the exact max of |A| @ |B| is not (the second proof, by BLAS)."""

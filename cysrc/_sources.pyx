@@ -736,6 +736,7 @@ cdef extern from *:
         uint32_t uinteger
     void fxs_mt_fill(fxs_mt_state* st, uint64_t* out, int64_t n, int sh) noexcept nogil
     void fxs_philox_fill(fxs_philox_state* st, uint64_t* out, int64_t n, int sh) noexcept nogil
+    void fxs_philox_block(const uint64_t* c, uint64_t k0, uint64_t k1, uint64_t* o) noexcept nogil
 
 
 cdef void mt_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
@@ -843,6 +844,101 @@ cdef class IdealCore:
 
     def capsule(self):
         return bitsrc_capsule(&self.src, self)
+
+
+cdef void core_philox_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
+    fxs_philox_fill(<fxs_philox_state*>vst, out, n, 64 - r)
+
+
+cdef uint64_t core_philox_next(void* vst, int r) noexcept nogil:
+    return one_draw(core_philox_fill, vst, r)
+
+
+cdef class PhiloxCore:
+    """numpy's Philox (4x64-10) in a private state, ``skip`` words past the state given by
+    the fields of ``Philox.state`` (counter and key words, the buffered block, buffer_pos),
+    stepped inline: the same words as numpy's ``next_uint64`` from there.  For the private
+    copies of a long cast: no generator is built (numpy would seed a new one from the OS).
+    ``counter``, ``buffer``, ``buffer_pos`` and ``state`` read the state back, as numpy would
+    hold it (``has_uint32`` and ``uinteger``, numpy's 32-bit cache, are carried unchanged)."""
+    cdef bitsrc_t src
+    cdef fxs_philox_state st
+    cdef fxs_ctr4 ctr
+    cdef fxs_key2 key
+
+    def __cinit__(self, counter, key, buffer, int buffer_pos, skip=0, int has_uint32=0,
+                  uint32_t uinteger=0):
+        cdef int i
+        if len(counter) != 4 or len(key) != 2 or len(buffer) != 4 or not 0 <= buffer_pos <= 4 \
+                or skip < 0:
+            raise ValueError("PhiloxCore: need 4 counter words, 2 key words, 4 buffer words, "
+                             "0 <= buffer_pos <= 4 and skip >= 0")
+        ctr = sum(int(w) << (64 * i) for i, w in enumerate(counter))
+        bp, fresh = buffer_pos, False
+        if skip > 4 - bp:
+            # numpy hands out a block's 4 words (buffer_pos taken), then steps the counter and
+            # fills the buffer: word skip - 1 lies in the block counter + blocks + 1
+            blocks, within = divmod(skip - (4 - bp) - 1, 4)
+            ctr = (ctr + blocks + 1) % (1 << 256)
+            bp, fresh = within + 1, True
+        else:
+            bp += skip
+        for i in range(4):
+            self.ctr.v[i] = (ctr >> (64 * i)) & 0xFFFFFFFFFFFFFFFF
+        self.key.v[0], self.key.v[1] = int(key[0]), int(key[1])
+        self.st.ctr, self.st.key = &self.ctr, &self.key
+        if fresh:
+            fxs_philox_block(self.ctr.v, self.key.v[0], self.key.v[1], self.st.buffer)
+        else:
+            for i in range(4):
+                self.st.buffer[i] = int(buffer[i])
+        self.st.buffer_pos = bp
+        self.st.has_uint32, self.st.uinteger = has_uint32, uinteger     # numpy's, carried along
+        self.src.state = <void*>&self.st
+        self.src.next = &core_philox_next
+        self.src.fill = &core_philox_fill
+        self.src.max_r = 64
+
+    @property
+    def capsule(self):
+        return bitsrc_capsule(&self.src, self)
+
+    @property
+    def counter(self):
+        return [int(self.ctr.v[i]) for i in range(4)]
+
+    @property
+    def buffer(self):
+        return [int(self.st.buffer[i]) for i in range(4)]
+
+    @property
+    def buffer_pos(self):
+        return self.st.buffer_pos
+
+    @property
+    def state(self):
+        """As ``Ideal.state`` of a numpy Philox at this position."""
+        return {"kind": "ideal", "bitgen": "Philox", "state": {
+            "bit_generator": "Philox",
+            "state": {"counter": self.counter, "key": [int(self.key.v[0]), int(self.key.v[1])]},
+            "buffer": self.buffer, "buffer_pos": self.st.buffer_pos,
+            "has_uint32": self.st.has_uint32, "uinteger": int(self.st.uinteger)}}
+
+    def draws(self, Py_ssize_t n, int r):
+        """n draws of 1 <= r <= 64 bits (w >> (64 - r), as Ideal)."""
+        return core_draws(&self.src, n, r, "PhiloxCore")
+
+
+cdef core_draws(bitsrc_t* src, Py_ssize_t n, int r, str name):
+    """n draws of 1 <= r <= 64 bits from a private core's fill."""
+    if not 1 <= r <= 64 or n < 0:
+        raise ValueError(f"{name}.draws: need n >= 0 and 1 <= r <= 64")
+    out = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] o = out
+    if n:
+        with nogil:
+            src.fill(src.state, &o[0], n, r)
+    return out
 
 
 # -- PCG64 stepped in place: numpy's generator without a call per word ----------------------------
@@ -961,11 +1057,4 @@ cdef class PCG64Core:
 
     def draws(self, Py_ssize_t n, int r):
         """n draws of 1 <= r <= 64 bits (w >> (64 - r), as Ideal)."""
-        if not 1 <= r <= 64 or n < 0:
-            raise ValueError("PCG64Core.draws: need n >= 0 and 1 <= r <= 64")
-        out = np.empty(n, dtype=np.uint64)
-        cdef uint64_t[::1] o = out
-        if n:
-            with nogil:
-                pcg64_fill(&self.st, &o[0], n, r)
-        return out
+        return core_draws(&self.src, n, r, "PCG64Core")

@@ -1375,12 +1375,18 @@ def _mac_run(p: _MacPlan, op, A: FixedArray, B: FixedArray, out_shape, v, source
 
 def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
     """Vectorized MAC array for an accumulator cast that never rounds (products aligned by a
-    left shift): int32 lanes where the bound allows, else int64.  Returns None if neither fits.
+    left shift): int32 lanes where the bound allows, else int64 (or float64 BLAS when the sums
+    provably stay in range: ``_unsaturated_sums``).  Returns None if neither fits.
     The lane copies of A and B are fxsim's own (A is shifted in place)."""
     prod_max = (amax << sp) * bmax
     acc_max = max(abs(acc.min_raw), acc.max_raw)
+    lo = -acc.max_raw if (ca.ovf == Overflow.OV_SATURATE_SYMMETRIC and acc.signed) else acc.min_raw
     for lane, bits in ((np.int32, 31), (np.int64, 63)):
         if prod_max + acc_max < 2**bits and (amax << sp) < 2**bits:
+            sums = _unsaturated_sums(ra, rb, sp, min(acc.max_raw, -lo))
+            if sums is not None:           # integers in the accumulator's range, as float64
+                _counters.record(op, "acc", acc, (sums.size * ra.shape[1], 0, 0, 0, 0))
+                return sums
             A = np.array(ra, dtype=lane, order="C", copy=True)
             if sp:
                 A <<= sp
@@ -1389,7 +1395,6 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             out = np.empty((M, N), dtype=lane)
             novf = np.zeros(max(M, 1), dtype=np.int64)
             bmax_data = int(np.abs(B).max()) if B.size else 0     # chunks that cannot overflow
-            lo = -acc.max_raw if (ca.ovf == Overflow.OV_SATURATE_SYMMETRIC and acc.signed) else acc.min_raw
             rows = max(1, _BLOCK_LANE_MACS // max(1, N * Kd))
             for i0 in range(0, M, rows):
                 i1 = min(M, i0 + rows)
@@ -1399,6 +1404,45 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
             _counters.record(op, "acc", acc, (M * N * Kd, 0, 0, int(novf.sum()), 0))
             return out
     return None
+
+
+_BLAS_MIN_MACS = 1 << 14   # below this the MAC lanes are cheaper than the float64 copies
+
+
+def _unsaturated_sums(ra, rb, sp, limit):
+    """(ra << sp) @ rb by float64 BLAS when no partial sum of any of its dot products can
+    exceed ``limit`` in magnitude: the accumulator then never saturates or wraps, so the
+    per-step cast is the identity and the exact sums are its words (every partial sum is an
+    integer below 2**53, which float64 holds exactly, in any summation order).  The proof:
+    K * max|a| * max|b| <= limit (from the words), else max_i sum_k |a_ik| * max|b| <= limit,
+    else the exact max of |A| @ |B| (itself by BLAS).  None when the proof fails or the call
+    is small; rows go in blocks (Ctrl-C between).  limit < 2**52 keeps the float64 row sums
+    honest: one that rounds is far above it."""
+    M, Kd = ra.shape
+    N = rb.shape[1]
+    if M * N * Kd < _BLAS_MIN_MACS or limit >= 2**52:
+        return None
+    amax = max(int(ra.max()), -int(ra.min())) << sp
+    bmax = max(int(rb.max()), -int(rb.min()))
+    a = ra.astype(np.float64)
+    if sp:
+        a *= 2.0**sp                                   # exact: a power of two
+    b = rb.astype(np.float64)
+    if Kd * amax * bmax > limit:
+        aa = np.abs(a)
+        if int(aa.sum(axis=1).max()) * bmax > limit:
+            if Kd * amax * bmax >= 2**52:
+                return None                            # |A| @ |B| itself might not be exact
+            ab = np.abs(b)
+            rows = max(1, _BLOCK_LANE_MACS // (N * Kd))
+            for i0 in range(0, M, rows):
+                if (aa[i0:i0 + rows] @ ab).max() > limit:
+                    return None
+    out = np.empty((M, N))
+    rows = max(1, _BLOCK_LANE_MACS // (N * Kd))
+    for i0 in range(0, M, rows):
+        np.matmul(a[i0:i0 + rows], b, out=out[i0:i0 + rows])
+    return out
 
 
 def _mac_threads(tasks: int, work: int, threads=None) -> int:

@@ -677,6 +677,20 @@ class Ideal(BitSource):
                         st = bg.state["state"]
                         copies.append(_S.PCG64Core(int(st["state"]), int(st["inc"])))
             return copies
+        if self.name == "Philox":
+            # private cores at each cut, from the state's fields: no generator per copy
+            with self.lock:
+                st = self.bit_generator.state
+                fields = (st["state"]["counter"].tolist(), st["state"]["key"].tolist(),
+                          st["buffer"].tolist(), int(st["buffer_pos"]))
+                cache = (int(st["has_uint32"]), int(st["uinteger"]))
+                copies = [_S.PhiloxCore(*fields, off, *cache) for off in cuts[:-1]]
+                end = _S.PhiloxCore(*fields, cuts[-1])
+                st["state"]["counter"] = np.array(end.counter, dtype=np.uint64)
+                st["buffer"] = np.array(end.buffer, dtype=np.uint64)
+                st["buffer_pos"] = end.buffer_pos
+                self.bit_generator.state = st
+            return copies
         with self.lock:
             st = self.bit_generator.state
             copies = [self._private(self._jumped(st, int(off))) for off in cuts[:-1]]

@@ -138,3 +138,77 @@ def test_draw_prefetch_takes_in_stream_order_and_stops():
         pre.take(10)
         pre.close()
     assert not any(t.name == "fxsim-draw-prefetch" for t in threading.enumerate())
+
+
+# -- Philox's private cores (PhiloxCore): the copies a long cast draws from --------------------
+
+def philox_fields(bg):
+    st = bg.state
+    return (st["state"]["counter"].tolist(), st["state"]["key"].tolist(), st["buffer"].tolist(),
+            int(st["buffer_pos"]))
+
+
+@pytest.mark.parametrize("before", range(9))          # buffer_pos 4, 1, 2, 3, 4, 1, ...
+@pytest.mark.parametrize("skip", [0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 1001])
+def test_philox_core_skips_as_numpy_steps(before, skip):
+    """A core ``skip`` words past a numpy state (any buffer_pos) draws numpy's next words, and
+    its counter, buffer and buffer_pos are numpy's after the same words."""
+    bg = np.random.Philox(21)
+    bg.random_raw(before)
+    core = _sources.PhiloxCore(*philox_fields(bg), skip)
+    bg.random_raw(skip)
+    for n in (0, 1, 3, 8, 5, 13):
+        assert np.array_equal(core.draws(n, 64), bg.random_raw(n)), n
+        ctr, key, buf, pos = philox_fields(bg)
+        assert (core.counter, core.buffer, core.buffer_pos) == (ctr, buf, pos), n
+
+
+def test_philox_core_counter_carry_and_wrap():
+    """The 256-bit counter carries across its words, and wraps at 2**256, as numpy's."""
+    for ctr in ([2**64 - 3, 2**64 - 1, 2**64 - 1, 5], [2**64 - 2] + [2**64 - 1] * 3):
+        st = np.random.Philox(3).state
+        st["state"]["counter"] = np.array(ctr, dtype=np.uint64)
+        bg = np.random.Philox()
+        bg.state = st
+        core = _sources.PhiloxCore(*philox_fields(bg), 6)
+        bg.random_raw(6)
+        assert np.array_equal(core.draws(23, 64), bg.random_raw(23))
+        assert core.counter == philox_fields(bg)[0]
+
+
+def test_philox_core_refuses_bad_fields():
+    good = philox_fields(np.random.Philox(1))
+    for bad in [(good[0][:3], *good[1:]), (good[0], good[1], good[2], 5),
+                (*good[:3], -1), (*good, -1)]:
+        with pytest.raises(ValueError, match="PhiloxCore"):
+            _sources.PhiloxCore(*bad)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("before", [0, 3, 4, 6])
+def test_philox_substreams_leave_numpy_state(threads, before):
+    """A long SR cast of odd length from a Philox source with a partly used buffer, on one and
+    two threads (private cores at the cuts): numpy's words through the numpy SR model, and the
+    source afterwards exactly where numpy is after those words (counter, buffer, buffer_pos,
+    the uint32 cache untouched); a second cast continues the stream."""
+    n = (1 << 18) + 77
+    x = np.random.default_rng(5).normal(size=n) * 20.0
+    bg, ref = np.random.Philox(12), np.random.Philox(12)
+    bg.random_raw(before)
+    ref.random_raw(before)
+    src = fxsim.Ideal(bg)
+    old = fxsim.get_num_threads()
+    fxsim.set_num_threads(threads)
+    try:
+        got = [fxsim.cast(x, "Q(16,8)", "stochastic", "saturate", r=16, source=src).raw
+               for _ in range(2)]
+    finally:
+        fxsim.set_num_threads(old)
+    for g in got:
+        R = (ref.random_raw(n) >> np.uint64(48)).astype(np.int64)
+        t = x * 256.0
+        q = np.floor(t)
+        frac = np.floor((t - q) * 65536.0).astype(np.int64)
+        want = np.clip(q.astype(np.int64) + ((t != q) & (frac + R >= 65536)), -32768, 32767)
+        assert np.array_equal(g, want)
+    assert str(bg.state) == str(ref.state)

@@ -1424,22 +1424,27 @@ def _unsaturated_sums(ra, rb, sp, limit):
         return None
     amax = max(int(ra.max()), -int(ra.min())) << sp
     bmax = max(int(rb.max()), -int(rb.min()))
-    a = ra.astype(np.float64)
-    if sp:
-        a *= 2.0**sp                                   # exact: a power of two
-    b = rb.astype(np.float64)
+    rows = max(1, _BLOCK_LANE_MACS // (N * Kd))
+    scale = 2.0**sp                                    # exact: a power of two
+    # the proof reads |A| a block of rows at a time: at most one float64 copy of B (|B|) is
+    # held besides them, freed before the copies of A and B that the sums read, so the
+    # peak stays within _mac_run's estimate (output plus one 8-byte copy of A and of B)
     if Kd * amax * bmax > limit:
-        aa = np.abs(a)
-        if int(aa.sum(axis=1).max()) * bmax > limit:
+        row_max = max(float(np.abs(ra[i0:i0 + rows], dtype=np.float64).sum(axis=1).max())
+                      for i0 in range(0, M, rows))
+        if row_max * scale * bmax > limit:
             if Kd * amax * bmax >= 2**52:
                 return None                            # |A| @ |B| itself might not be exact
-            ab = np.abs(b)
-            rows = max(1, _BLOCK_LANE_MACS // (N * Kd))
+            ab = np.abs(rb, dtype=np.float64)
             for i0 in range(0, M, rows):
-                if (aa[i0:i0 + rows] @ ab).max() > limit:
+                if (np.abs(ra[i0:i0 + rows], dtype=np.float64) @ ab).max() * scale > limit:
                     return None
+            del ab
+    a = ra.astype(np.float64)
+    if sp:
+        a *= scale
+    b = rb.astype(np.float64)
     out = np.empty((M, N))
-    rows = max(1, _BLOCK_LANE_MACS // (N * Kd))
     for i0 in range(0, M, rows):
         np.matmul(a[i0:i0 + rows], b, out=out[i0:i0 + rows])
     return out

@@ -420,6 +420,9 @@ PRESETS = {
                   model_seeds={"rosenbrock": 2, "mlp": 1}, formats=(QFormat(16, 8),),
                   decompose_iters={"quadratic": 250, "logistic": 600}),
 }
+#: worker processes of ``--quick`` unless ``--workers`` is given: its 6 jobs (about 2 s of CPU)
+#: take about as long as starting a local cluster's workers, so they run in this process
+QUICK_WORKERS = 1
 #: what ``--quick`` prints after its verdicts
 QUICK_CAUTION = ("Caution: --quick runs the main job's models in Q(16,8) only (not Q(20,12)), 3 "
                  "seeds, 120 iterations on the quadratics and 200 on logistic regression; its "
@@ -789,6 +792,7 @@ def plot_model(model_keys, curves, summary, path, title):
     (it never covers a curve), the RN stagnation iteration in the legend, not on the data."""
     panels = [(mk, f) for mk in model_keys for f in
               dict.fromkeys(s["format"] for s in summary if s["model"] == mk)]
+    from matplotlib.ticker import NullLocator
     ncol = len({f for _, f in panels})
     nrow = math.ceil(len(panels) / ncol)
     w = 6.4 * ncol
@@ -834,6 +838,7 @@ def plot_model(model_keys, curves, summary, path, title):
             h = ax.axvline(si, color="tab:red", lw=1.0, ls="-.", alpha=0.7)
             handles.setdefault("round-to-nearest stops moving (median k)", h)
         ax.set_yscale("log")
+        ax.yaxis.set_minor_locator(NullLocator())     # 8 unlabelled ticks a decade: half the drawing
         ax.set_ylim(floor * 0.8, None)
         ax.set_xlim(0, _x_end(mine.values(), n))
         ax.set_xlabel("iteration k", fontsize=11)
@@ -1181,7 +1186,7 @@ def _run_jobs(jobs, progress, workers, scheduler, what):
 
 
 def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=None,
-        n_seeds=None, iters=None, workers=2, copy_figures_to=None, sources=None,
+        n_seeds=None, iters=None, workers=None, copy_figures_to=None, sources=None,
         scheduler=None, strategies=None, eps=None, r=None, decompose=False) -> dict:
     """Run the study, write ``gd_study.csv``/``gd_study_runs.csv``/``gd_study.md`` and the
     PNGs into ``out_dir``; return a ``StudyResult`` {"rows", "summary", "markdown", "files",
@@ -1204,14 +1209,17 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 
     The jobs run through ``fxsim.sweep.map_jobs``: in this process with ``workers=1``, else on
     a Dask ``LocalCluster`` of ``workers`` processes, or on the Dask cluster at ``scheduler``
-    (an address); the results do not depend on which.  Takes about 20 s with ``quick=True`` on
-    a 2-core machine, so the example is skipped by doctest:
+    (an address); the results do not depend on which.  ``workers=None``: 2, or 1 with
+    ``quick=True`` (``QUICK_WORKERS``).  Takes a few seconds with ``quick=True`` on a 2-core
+    machine, so the example is skipped by doctest:
 
     >>> res = run("results/gd_study", quick=True, strategies="SR,downhill-SR_ε",
     ...           formats="Q(16,8)", eps="0.1,0.2")     # doctest: +SKIP
     >>> print(res.verdicts[0]["claim"])                # doctest: +SKIP
     """
     p = PRESETS["quick" if quick else "full"]
+    if workers is None:
+        workers = QUICK_WORKERS if quick else 2
     models = default_models() if models is None else resolve_models(models)
     sources = list(SOURCES) if sources is None else resolve_sources(sources)
     strategies = list(DEFAULT_STRATEGIES) if strategies is None else resolve_strategies(strategies)
@@ -1295,7 +1303,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 def command(args) -> int:
     """``fxsim gd-study``: run the study with the parsed options and print its verdicts.
 
-    About 20 s with ``--quick`` on a 2-core machine, so skipped by doctest:
+    A few seconds with ``--quick`` on a 2-core machine, so skipped by doctest:
 
     >>> from fxsim.cli import main
     >>> main(["gd-study", "--quick"])     # doctest: +SKIP
@@ -1339,8 +1347,9 @@ def add_cli(sub):
                     "without editing fxsim; from Python: fxsim.studies.gd_rounding.run(...).")
     add_study_options(p, "results/gd_study", "Q(16,8) only, 3 seeds, fewer iterations (a few "
                       "seconds; noisy: a check, not a result)", "root seed of every run")
-    p.add_argument("--workers", type=pos_int, default=2, help="worker processes (default 2; "
-                   "results do not depend on it)")
+    p.add_argument("--workers", type=pos_int, default=None, help="worker processes (default 2, "
+                   "with --quick 1: its jobs then run in this process, faster than starting "
+                   "workers; results do not depend on it)")
     p.add_argument("--export-sweep", metavar="FILE",
                    help="write the study's grid (with --quick, --seed, --models, --sources, "
                         "--strategies) as a sweep file for fxsim sweep, and stop")

@@ -792,7 +792,7 @@ def plot_model(model_keys, curves, summary, path, title):
     (it never covers a curve), the RN stagnation iteration in the legend, not on the data."""
     panels = [(mk, f) for mk in model_keys for f in
               dict.fromkeys(s["format"] for s in summary if s["model"] == mk)]
-    from matplotlib.ticker import NullLocator
+    from matplotlib.ticker import FuncFormatter, NullLocator
     ncol = len({f for _, f in panels})
     nrow = math.ceil(len(panels) / ncol)
     w = 6.4 * ncol
@@ -839,6 +839,7 @@ def plot_model(model_keys, curves, summary, path, title):
             handles.setdefault("round-to-nearest stops moving (median k)", h)
         ax.set_yscale("log")
         ax.yaxis.set_minor_locator(NullLocator())     # 8 unlabelled ticks a decade: half the drawing
+        ax.yaxis.set_major_formatter(FuncFormatter(_decade))
         ax.set_ylim(floor * 0.8, None)
         ax.set_xlim(0, _x_end(mine.values(), n))
         ax.set_xlabel("iteration k", fontsize=11)
@@ -861,6 +862,24 @@ def plot_model(model_keys, curves, summary, path, title):
     fig.suptitle(suptitle, fontsize=11.5, y=1 - 0.06 / fig.get_figheight(), va="top")
     fig.savefig(path, dpi=100)
     return path
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _decade(y, _pos=None) -> str:
+    """A log axis' tick label 10^k in Unicode superscripts (matplotlib's own label is
+    mathtext, parsed at a few tenths of a second per figure).
+
+    >>> _decade(1e-3), _decade(100.0)
+    ('10⁻³', '10²')
+    """
+    if y <= 0:
+        return ""
+    k = math.log10(y)
+    if abs(k - round(k)) > 1e-9:
+        return f"{y:g}"
+    return "10" + str(round(k)).translate(_SUPERSCRIPT)
 
 
 def _fixed_margins(fig, w, nrow, ncol, suptitle_lines, title_lines, legend_rows):

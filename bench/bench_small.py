@@ -18,6 +18,9 @@ Rows and targets
                  fused update, loss/gradient record) vs the same bit-exact iteration in numpy
                                                                                 <= 1.5x
   out= cast      float64 -> Q8.8 into a reused out= buffer vs a fresh result    (information)
+  SR Caster 26   a prepared stochastic Caster (Q8.8, r = 16, ideal PCG64 source) on 26
+                 elements, the GD study's size, vs numpy's floor(x * 2^8 + u), u from
+                 numpy's own PCG64 (same draws, checked bit for bit)            <= 2x
 """
 import argparse
 import os
@@ -184,6 +187,29 @@ def out_case(n, reps, notes):
     return r["fresh"][0], r["out"][0]
 
 
+def sr_case(reps, notes, n=26):
+    """SR cast of n elements from a source: the Caster vs numpy's floor(x * 2^8 + R / 2^16)
+    with R the top 16 bits of numpy's own PCG64 (spec §2's trunc rule: up iff D + R >= 2^r)."""
+    rng = np.random.default_rng(7)
+    x = np.round(rng.normal(0.0, 40.0, n) * 2**24) / 2**24      # x * 2^8 + R / 2^16 is exact
+    q = fx.Caster(FMT, fx.CastMode("stochastic", "saturate", r=16), source=fx.Ideal("pcg64", seed=1))
+    bg = np.random.PCG64(1)
+
+    def v_np():
+        u = (bg.random_raw(n) >> np.uint64(48)) * (1.0 / 65536)
+        return np.clip(np.floor(x * 256.0 + u), -32768, 32767).astype(np.int16)
+    k = batch(n)
+    r = race([("fx", batched(lambda: q(x), k)), ("np", batched(v_np, k))], reps)
+    # the check: one call each from fresh generators at the same seed
+    got = fx.Caster(FMT, fx.CastMode("stochastic", "saturate", r=16),
+                    source=fx.Ideal("pcg64", seed=3))(x).raw
+    bits = np.random.PCG64(3).random_raw(n) >> np.uint64(48)
+    want = np.clip(np.floor(x * 256.0 + bits / 65536.0), -32768, 32767).astype(np.int64)
+    if not np.array_equal(got.astype(np.int64), want):
+        notes.append("WRONG: the SR Caster differs from numpy's floor(x * 2^8 + u)")
+    return r["fx"][0] / k, r["np"][0] / k
+
+
 def crossover(rows, op):
     """The smallest size from which fxsim is no slower than numpy at every larger size."""
     n_from = None
@@ -221,6 +247,7 @@ def main(argv=None):
     t10 = dict(rows)[10]
     cross, cross_m = crossover(rows, "cast"), crossover(rows, "mul")
     t_fx, t_np = gd_case(max(3, args.reps // 40), notes)
+    t_sr, t_sr_np = sr_case(args.reps, notes)
     n_out = 10**8 if args.big else 10**7
     t_fresh, t_out = out_case(n_out, 5, notes)
     print(f"\n{'case':<44}{'fxsim':>12}{'numpy':>12}{'ratio':>8}  {'target':<14}")
@@ -234,6 +261,8 @@ def main(argv=None):
           f"{'< 10^4':<10}{verdict(cross is not None and cross < 10**4)}")
     print(f"{'GD iteration, logistic Q8.8 RN (us)':<44}{t_fx * 1e6:>12.1f}{t_np * 1e6:>12.1f}"
           f"{t_fx / t_np:>8.2f}  {'<= 1.5x':<10}{verdict(t_fx / t_np <= 1.5)}")
+    print(f"{'SR Caster 26 el., PCG64 r = 16 (us)':<44}{t_sr * 1e6:>12.2f}{t_sr_np * 1e6:>12.2f}"
+          f"{t_sr / t_sr_np:>8.2f}  {'<= 2x':<10}{verdict(t_sr / t_sr_np <= 2)}")
     print(f"{f'cast 10^{len(str(n_out)) - 1} fresh / out= (ms)':<44}{t_fresh * 1e3:>12.1f}"
           f"{t_out * 1e3:>12.1f}{t_out / t_fresh:>8.2f}  (out= / fresh; information)")
     for line in notes:

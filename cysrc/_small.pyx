@@ -8,15 +8,22 @@ records counters only inside a ``Counters`` block and returns the FixedArray.  I
 None when it does not apply (another input type, too large) or when the cast would raise (NaN,
 ±inf, overflow='error'): the caller then takes the general path, which raises the usual error
 -- a deterministic cast has no side effect, so running it twice changes nothing.
+
+``SmallSRCast(spec, fmt, source)`` is the same for a stochastic mode drawing from an fxsim
+source: it checks everything first (finite input, a usable ``v`` for signed-SR_ε), then takes
+the source's lock, fills the call's draws in one ``bitsrc.fill`` (draw i for element i, the
+stream and the draw count of the general path) and rounds them with the same primitives.
 """
 cimport numpy as cnp
-from libc.math cimport ldexp
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.math cimport isfinite, isnan, ldexp
+from libc.stdlib cimport free, malloc
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from fxsim._kernels cimport (CastSpec, cspec, counts_t, i128, cast_f64_sat, RM_STOCHASTIC,
-                             OV_SATURATE_SYMMETRIC, ERR_NONE, WORD_I8, WORD_I16, WORD_I32,
+                             RM_SIGNED_STOCHASTIC_EPS, OV_SATURATE_SYMMETRIC, OV_ERROR, ERR_NONE, WORD_I8, WORD_I16, WORD_I32,
                              WORD_U8, WORD_U16, WORD_U32, WORD_U64)
 from fxprims cimport cast_double, cast_small, cast_value, load_word, put
+from bitsrc cimport bitsrc_t, bitsrc_from_capsule
 
 from fxsim import counters as _counters
 from fxsim.fixed import FixedArray
@@ -59,6 +66,27 @@ cdef inline int64_t word64(const char* p, int t, Py_ssize_t i) noexcept nogil:
     return (<const int64_t*>p)[i]
 
 
+cdef inline object small_input(x, int fl, int* tx, int* s):
+    """The array behind a small cast's input ``x``: a C-contiguous native float64 ndarray
+    itself (tx = -1), a FixedArray's words (tx their WORD_* code, s = x's fraction bits - fl);
+    None for any other input."""
+    cdef cnp.ndarray a
+    if type(x) is cnp.ndarray:
+        a = <cnp.ndarray>x
+        if cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not plain_array(a):
+            return None
+        tx[0] = -1
+        return a
+    if type(x) is FixedArray:
+        a = <cnp.ndarray>x.raw
+        if not plain_array(a):
+            return None
+        tx[0] = word_code(a)
+        s[0] = x.fmt.fl - fl
+        return a
+    return None
+
+
 cdef inline object new_fixed(cnp.ndarray words, fmt):
     """FixedArray._wrap(words, fmt), without its Python call."""
     res = PyType_GenericAlloc(FixedArray, 0)     # FixedArray.__new__ without its lookup and call
@@ -98,19 +126,10 @@ cdef class SmallCast:
         cdef const char* pr
         cdef char* po
         cdef i128 y
-        if type(x) is cnp.ndarray:
-            a = <cnp.ndarray>x
-            if cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not plain_array(a):
-                return None
-            tx = -1
-        elif type(x) is FixedArray:
-            a = <cnp.ndarray>x.raw
-            if not plain_array(a):
-                return None
-            tx = word_code(a)
-            s = x.fmt.fl - self.fl
-        else:
+        got = small_input(x, self.fl, &tx, &s)
+        if got is None:
             return None
+        a = <cnp.ndarray>got
         n = cnp.PyArray_SIZE(a)
         if n > self.limit:
             return None
@@ -229,4 +248,100 @@ cdef class SmallBinop:
             put(po, self.w, i, <int64_t>v)
         if _thread_state.stack:
             _record(self.op, "out", self.fmt, (c.n, c.inexact, c.up, c.ovf, 0))
+        return new_fixed(out, self.fmt)
+
+
+cdef class SmallSRCast:
+    """A stochastic cast into ``fmt`` drawing from the fxsim source ``source`` (``r`` already
+    checked against it), for small inputs (see the module docstring).  Calling it,
+    ``q(x, v=None)``, returns the FixedArray, or None before anything is drawn when it does not
+    apply (another input type, too large, empty, a non-finite input, a signed-SR_ε ``v`` that is
+    not a finite float64 array of x's shape): the general path then runs the call."""
+    cdef cspec cs
+    cdef double scale
+    cdef int fl, typenum, w
+    cdef bint signed_v
+    cdef readonly Py_ssize_t limit
+    cdef readonly object fmt, source
+
+    def __init__(self, CastSpec spec, fmt, source, Py_ssize_t limit=4096):
+        if spec.cs.mode < RM_STOCHASTIC or spec.cs.ovf == OV_ERROR:
+            raise ValueError("SmallSRCast: spec must have a stochastic mode and no overflow='error'")
+        bitsrc_from_capsule(source.capsule)      # an fxsim source, or a ValueError here
+        self.cs = spec.cs
+        self.fmt = fmt
+        self.source = source
+        self.fl = fmt.fl
+        self.scale = ldexp(1.0, fmt.fl)
+        self.typenum = fmt.dtype.num
+        self.w = fmt.dtype.itemsize
+        self.signed_v = spec.cs.mode == RM_SIGNED_STOCHASTIC_EPS
+        self.limit = limit
+
+    def __call__(self, x, v=None):
+        """The FixedArray of the cast of ``x`` (``v``: signed-SR_ε's sign reference), or None."""
+        cdef uint64_t* dd                 # the call's draws
+        cdef bitsrc_t* src
+        cdef cnp.ndarray a, out, va
+        cdef counts_t c
+        cdef int err = ERR_NONE
+        cdef int s = 0, vs = 0
+        cdef int tx
+        cdef i128 y
+        cdef char* po
+        cdef Py_ssize_t i, n
+        cdef const double* px = NULL
+        cdef const double* pv = NULL
+        cdef const char* pr = NULL
+        got = small_input(x, self.fl, &tx, &s)
+        if got is None:
+            return None
+        a = <cnp.ndarray>got
+        n = cnp.PyArray_SIZE(a)
+        if n > self.limit or n == 0:
+            return None
+        if tx < 0:
+            px = <const double*>cnp.PyArray_DATA(a)
+            for i in range(n):
+                if not isfinite(px[i]):
+                    return None           # refused by the general path, before any draw
+        else:
+            pr = <const char*>cnp.PyArray_DATA(a)
+        if self.signed_v:
+            if type(v) is not cnp.ndarray:
+                return None
+            va = <cnp.ndarray>v
+            if cnp.PyArray_TYPE(va) != cnp.NPY_DOUBLE or not plain_array(va) or \
+                    cnp.PyArray_NDIM(va) != cnp.PyArray_NDIM(a):
+                return None
+            for i in range(cnp.PyArray_NDIM(a)):
+                if cnp.PyArray_DIMS(va)[i] != cnp.PyArray_DIMS(a)[i]:
+                    return None
+            pv = <const double*>cnp.PyArray_DATA(va)
+            for i in range(n):
+                if isnan(pv[i]):
+                    return None
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), self.typenum, 0)
+        po = <char*>cnp.PyArray_DATA(out)
+        dd = <uint64_t*>malloc(n * sizeof(uint64_t))
+        if dd == NULL:
+            raise MemoryError()
+        try:
+            with self.source.lock:        # this call's piece of the stream, in one step
+                src = bitsrc_from_capsule(self.source.capsule)
+                with nogil:
+                    src.fill(src.state, dd, n, self.cs.r)
+            c.n = c.inexact = c.up = c.ovf = 0
+            for i in range(n):
+                if pv != NULL:
+                    vs = (pv[i] > 0) - (pv[i] < 0)
+                if tx < 0:
+                    y = cast_double(&self.cs, px[i], self.scale, self.fl, dd[i], vs, &c, &err)
+                else:
+                    y = cast_value(&self.cs, load_word(pr, tx, i), s, dd[i], vs, &c, &err)
+                put(po, self.w, i, <int64_t>y)    # the low bytes: wrapped or unsigned words too
+        finally:
+            free(dd)
+        if _thread_state.stack:
+            _record("cast", "out", self.fmt, (c.n, c.inexact, c.up, c.ovf, n))
         return new_fixed(out, self.fmt)

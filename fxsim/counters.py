@@ -116,13 +116,27 @@ def record(op: str, role: str, fmt, counts) -> None:
     >>> c.cast, c.inexact, c.rounded_up
     (4, 2, 1)
     """
-    st = _stack()
+    st = _local.stack
     if not st:
         return
-    rec = CastRecord(op, role, str(fmt), *counts.tolist()) if hasattr(counts, "tolist") \
-        else CastRecord(op, role, str(fmt), *(int(c) for c in counts))
+    rec = _new_record(op, role, str(fmt),
+                      counts.tolist() if hasattr(counts, "tolist") else list(map(int, counts)))
     for c in st:
         c.records.append(rec)
+
+
+_object_new = object.__new__
+
+
+def _new_record(op: str, role: str, fmt: str, counts) -> CastRecord:
+    """``CastRecord(op, role, fmt, *counts)`` written straight into its ``__dict__``, as the
+    frozen dataclass's ``__init__`` does field by field at 3x the cost (a record per operation
+    of a GD step inside ``Counters``)."""
+    rec = _object_new(CastRecord)
+    d = rec.__dict__
+    d["op"], d["role"], d["fmt"] = op, role, fmt
+    d["cast"], d["inexact"], d["rounded_up"], d["overflowed"], d["draws"] = counts
+    return rec
 
 
 def record_rows(labels, rows) -> None:

@@ -21,7 +21,7 @@ from .draw_prefetch import DrawPrefetch
 from ._kernels import CastError, Overflow, SRRule, Word
 from . import counters as _counters
 from ._memory import check_memory as _check_memory
-from ._small import SmallBinop, SmallCast
+from ._small import SmallBinop, SmallCast, SmallSRCast
 from .fixed import FixedArray
 from .floatcast import Words, cast_float, first_error
 from .floatformat import FloatFormat
@@ -649,21 +649,27 @@ class Caster:
     >>> q([0.3, 9.0]).raw, q.fmt
     (array([  5, 127], dtype=int8), QFormat(wl=8, fl=4, signed=True))
     """
-    __slots__ = ("fmt", "mode", "source", "_cast", "_small")
+    __slots__ = ("fmt", "mode", "source", "_cast", "_small", "_small_sr")
 
     def __init__(self, fmt, mode=None, *, source=None):
         m = CastMode() if mode is None else _as_mode("Caster", "mode", mode)
-        self._cast = _prepare_cast("Caster", fmt, m.rounding, m.overflow, m.r, m.eps, m.sr_rule,
-                                   source, None)
-        self.fmt, self.mode, self.source = self._cast.fmt, m, source
-        self._small = SmallCast(self._cast.kspec, self.fmt, _SMALL_CAST_LIMIT) \
-            if self._cast.plain and source is None else None
+        c = self._cast = _prepare_cast("Caster", fmt, m.rounding, m.overflow, m.r, m.eps,
+                                       m.sr_rule, source, None)
+        self.fmt, self.mode, self.source = c.fmt, m, source
+        self._small = SmallCast(c.kspec, self.fmt, _SMALL_CAST_LIMIT) \
+            if c.plain and source is None else None
+        self._small_sr = _small_sr_cast(c, source)
 
     def __call__(self, x, *, v=None, draws=None, out=None) -> FixedArray:
-        if self._small is not None and v is None and draws is None and out is None:
-            res = self._small(x)
-            if res is not None:
-                return res
+        if draws is None and out is None:
+            if self._small is not None and v is None:
+                res = self._small(x)
+                if res is not None:
+                    return res
+            elif self._small_sr is not None:
+                res = self._small_sr(x, v)
+                if res is not None:
+                    return res
         if draws is not None:
             return _cast_with(self._cast, x, v, None, draws, out)
         return _cast_with(self._cast, x, v, self.source, None, out)
@@ -671,6 +677,19 @@ class Caster:
     def __repr__(self):
         return f"Caster({str(self.fmt)!r}, {self.mode!r}" + \
             ("" if self.source is None else f", source={self.source!r}") + ")"
+
+
+def _small_sr_cast(c: _Cast, source):
+    """The compiled small-call path of a stochastic cast ``c`` drawing from ``source``
+    (``SmallSRCast``), or None where the general path must run every call: a user-defined
+    source, overflow='error' (a raising call puts the source back), an r the source refuses."""
+    if not (_feeds(c, source, None) and c.ovf != Overflow.OV_ERROR):
+        return None
+    try:
+        source._check_r(c.r)
+    except ValueError:
+        return None                 # the general path raises it on every call
+    return SmallSRCast(c.spec(), c.fmt, source, _SMALL_CAST_LIMIT)
 
 
 _F64 = np.dtype(np.float64)

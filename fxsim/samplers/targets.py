@@ -20,11 +20,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from fxsim.models.bayes_logistic import BayesLogistic
 
 from .. import validate as V
+
+
+def _ndtr(x):
+    """The standard normal CDF (scipy.special.ndtr, imported at the first call: scipy takes
+    a few tenths of a second to import and every ``fxsim`` command loads this module)."""
+    from scipy.special import ndtr as f
+    return f(x)
+
+
+def _ndtri(p):
+    """The standard normal quantile (scipy.special.ndtri, imported at the first call)."""
+    from scipy.special import ndtri as f
+    return f(p)
+
 
 __all__ = ["Gaussian", "GaussianMixture", "BayesLogistic"]
 
@@ -66,7 +79,7 @@ class _Mixture1D:
         """
         x = np.asarray(x, dtype=np.float64)[..., None]
         w, m, s = self._components()
-        return (w * ndtr((x - m) / s)).sum(-1)
+        return (w * _ndtr((x - m) / s)).sum(-1)
 
     def quantile(self, u, tol=1e-12):
         """G⁻¹(u) for u in [0, 1] (±inf at 0 and 1): an interpolated start, then Newton steps
@@ -106,7 +119,7 @@ class _Mixture1D:
         b = np.asarray(b, dtype=np.float64)[..., None]
         w, m, s = self._components()
         za, zb = (a - m) / s, (b - m) / s
-        pa, pb = ndtr(za), ndtr(zb)
+        pa, pb = _ndtr(za), _ndtr(zb)
         with np.errstate(invalid="ignore"):
             fa = np.where(np.isfinite(za), np.exp(-0.5 * za * za) / _SQRT2PI, 0.0)
             fb = np.where(np.isfinite(zb), np.exp(-0.5 * zb * zb) / _SQRT2PI, 0.0)
@@ -136,7 +149,7 @@ class _Mixture1D:
                 c = math.exp(-0.5 * (m[i] - m[j]) ** 2 / v) / math.sqrt(2 * math.pi * v)
                 mc = (m[i] * s[j] ** 2 + m[j] * s[i] ** 2) / v
                 sc = s[i] * s[j] / math.sqrt(v)
-                tot = tot + w[i] * w[j] * c * (ndtr((b - mc) / sc) - ndtr((a - mc) / sc))
+                tot = tot + w[i] * w[j] * c * (_ndtr((b - mc) / sc) - _ndtr((a - mc) / sc))
         return tot
 
     def sample(self, rng, n):
@@ -229,7 +242,7 @@ class Gaussian(_Mixture1D):
     def quantile(self, u, tol=None):
         """G⁻¹(u) = m + s·Φ⁻¹(u) (1-D)."""
         _, m, s = self._components()
-        return m[0] + s[0] * ndtri(np.asarray(u, dtype=np.float64))
+        return m[0] + s[0] * _ndtri(np.asarray(u, dtype=np.float64))
 
 
 class GaussianMixture(_Mixture1D):

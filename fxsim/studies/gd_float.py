@@ -585,6 +585,7 @@ def command(args, formats) -> int:
         raise ValueError(f"--formats: {', '.join(bad)} mixed with float formats; run fixed-point "
                          f"and float formats in two calls")
     res = run(args.out, quick=args.quick, seed=args.seed, progress=args.progress,
-              formats=formats, sources=getattr(args, "source", None), workers=args.workers,
+              formats=formats, sources=getattr(args, "source", None),
+              workers=2 if args.workers is None else args.workers,     # gd-study's default
               copy_figures_to=args.copy_figures)
     return print_study(res)

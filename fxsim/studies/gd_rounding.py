@@ -420,6 +420,9 @@ PRESETS = {
                   model_seeds={"rosenbrock": 2, "mlp": 1}, formats=(QFormat(16, 8),),
                   decompose_iters={"quadratic": 250, "logistic": 600}),
 }
+#: worker processes of ``--quick`` unless ``--workers`` is given: its 6 jobs (about 2 s of CPU)
+#: take about as long as starting a local cluster's workers, so they run in this process
+QUICK_WORKERS = 1
 #: what ``--quick`` prints after its verdicts
 QUICK_CAUTION = ("Caution: --quick runs the main job's models in Q(16,8) only (not Q(20,12)), 3 "
                  "seeds, 120 iterations on the quadratics and 200 on logistic regression; its "
@@ -789,15 +792,18 @@ def plot_model(model_keys, curves, summary, path, title):
     (it never covers a curve), the RN stagnation iteration in the legend, not on the data."""
     panels = [(mk, f) for mk in model_keys for f in
               dict.fromkeys(s["format"] for s in summary if s["model"] == mk)]
+    from matplotlib.ticker import FuncFormatter, NullLocator
     ncol = len({f for _, f in panels})
     nrow = math.ceil(len(panels) / ncol)
-    fig = figure(6.4 * ncol, 4.4 * nrow + 1.9)
+    w = 6.4 * ncol
+    fig = figure(w, 4.4 * nrow + 1.9, layout=None)     # its height set with the margins below
     others = [src for src in dict.fromkeys(key[2] for key in curves) if src not in LINES]
     styles = dict(LINES, **{src: OTHER_LINES[i % len(OTHER_LINES)] for i, src in enumerate(others)})
     strategy_of = {s["label"]: s["strategy"] for s in summary}
     palette = {}
     axs = fig.subplots(nrow, ncol, squeeze=False).ravel()
     handles = {}
+    title_lines = 1
     for ax, (mk, f) in zip(axs, panels):
         ss = [s for s in summary if s["model"] == mk and s["format"] == f]
         tol = ss[0]["tol"]
@@ -832,6 +838,8 @@ def plot_model(model_keys, curves, summary, path, title):
             h = ax.axvline(si, color="tab:red", lw=1.0, ls="-.", alpha=0.7)
             handles.setdefault("round-to-nearest stops moving (median k)", h)
         ax.set_yscale("log")
+        ax.yaxis.set_minor_locator(NullLocator())     # 8 unlabelled ticks a decade: half the drawing
+        ax.yaxis.set_major_formatter(FuncFormatter(_decade))
         ax.set_ylim(floor * 0.8, None)
         ax.set_xlim(0, _x_end(mine.values(), n))
         ax.set_xlabel("iteration k", fontsize=11)
@@ -839,16 +847,57 @@ def plot_model(model_keys, curves, summary, path, title):
         ax.tick_params(labelsize=10)
         ctr = {"quadratic_grid": ", minimizer on the grid", "quadratic_off": ", minimizer off the grid"}
         q = QFormat.parse(f)
-        ax.set_title(f"{q} (LSB 2^−{q.fl}){ctr.get(mk, '')}, tolerance {tol:.1e}\n"
-                     + _wrap(_reached(ss), 70), fontsize=10)
+        head = f"{q} (LSB 2^−{q.fl}){ctr.get(mk, '')}, tolerance {tol:.1e}\n" + _wrap(_reached(ss), 70)
+        ax.set_title(head, fontsize=10, y=1.0)     # y given: not placed by measuring the ticks
+        title_lines = max(title_lines, head.count("\n") + 1)
         ax.grid(alpha=0.3, which="major")
     for ax in axs[len(panels):]:
         ax.set_visible(False)
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-               ncol=min(4, len(handles)), fontsize=9.5, frameon=False)
-    fig.suptitle(title, fontsize=11.5)
+    suptitle = "\n".join(_wrap(line, int(w * 72 / (11.5 * 0.6))) for line in title.split("\n"))
+    legend_cols = max(1, min(len(handles), int(w // 3.2)))
+    _fixed_margins(fig, w, nrow, ncol, suptitle.count("\n") + 1, title_lines,
+                   math.ceil(len(handles) / legend_cols))
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=legend_cols,
+               fontsize=9.5, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(suptitle, fontsize=11.5, y=1 - 0.06 / fig.get_figheight(), va="top")
     fig.savefig(path, dpi=100)
     return path
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _decade(y, _pos=None) -> str:
+    """A log axis' tick label 10^k in Unicode superscripts (matplotlib's own label is
+    mathtext, parsed at a few tenths of a second per figure).
+
+    >>> _decade(1e-3), _decade(100.0)
+    ('10⁻³', '10²')
+    """
+    if y <= 0:
+        return ""
+    k = math.log10(y)
+    if abs(k - round(k)) > 1e-9:
+        return f"{y:g}"
+    return "10" + str(round(k)).translate(_SUPERSCRIPT)
+
+
+def _fixed_margins(fig, w, nrow, ncol, suptitle_lines, title_lines, legend_rows):
+    """Size ``fig`` (``w`` inches wide) and place its ``nrow`` x ``ncol`` panels with margins
+    worked out from the line counts of the texts around them (figure title, panel titles,
+    legend rows under the panels): the constrained layout measured every tick label to find the
+    same margins and took about two thirds of the figure's time."""
+    axes_h, left, right, gap = 3.3, 0.95, 0.3, 1.1          # inches
+    top = 0.18 + 0.21 * suptitle_lines
+    head = 0.12 + 0.175 * title_lines                        # a panel's title above it
+    foot = 0.62                                              # tick labels and x label under it
+    bottom = 0.1 + 0.21 * legend_rows
+    h = top + nrow * (head + axes_h + foot) + bottom
+    panel_w = (w - left - right - (ncol - 1) * gap) / ncol
+    fig.set_size_inches(w, h)
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - (top + head) / h,
+                        bottom=(bottom + foot) / h, hspace=(head + foot) / axes_h,
+                        wspace=gap / panel_w)
 
 
 #: figure titles: the setting only; what the runs show is printed per panel from the summary
@@ -1156,7 +1205,7 @@ def _run_jobs(jobs, progress, workers, scheduler, what):
 
 
 def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=None,
-        n_seeds=None, iters=None, workers=2, copy_figures_to=None, sources=None,
+        n_seeds=None, iters=None, workers=None, copy_figures_to=None, sources=None,
         scheduler=None, strategies=None, eps=None, r=None, decompose=False) -> dict:
     """Run the study, write ``gd_study.csv``/``gd_study_runs.csv``/``gd_study.md`` and the
     PNGs into ``out_dir``; return a ``StudyResult`` {"rows", "summary", "markdown", "files",
@@ -1179,14 +1228,17 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 
     The jobs run through ``fxsim.sweep.map_jobs``: in this process with ``workers=1``, else on
     a Dask ``LocalCluster`` of ``workers`` processes, or on the Dask cluster at ``scheduler``
-    (an address); the results do not depend on which.  Takes about 20 s with ``quick=True`` on
-    a 2-core machine, so the example is skipped by doctest:
+    (an address); the results do not depend on which.  ``workers=None``: 2, or 1 with
+    ``quick=True`` (``QUICK_WORKERS``).  Takes a few seconds with ``quick=True`` on a 2-core
+    machine, so the example is skipped by doctest:
 
     >>> res = run("results/gd_study", quick=True, strategies="SR,downhill-SR_ε",
     ...           formats="Q(16,8)", eps="0.1,0.2")     # doctest: +SKIP
     >>> print(res.verdicts[0]["claim"])                # doctest: +SKIP
     """
     p = PRESETS["quick" if quick else "full"]
+    if workers is None:
+        workers = QUICK_WORKERS if quick else 2
     models = default_models() if models is None else resolve_models(models)
     sources = list(SOURCES) if sources is None else resolve_sources(sources)
     strategies = list(DEFAULT_STRATEGIES) if strategies is None else resolve_strategies(strategies)
@@ -1270,7 +1322,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 def command(args) -> int:
     """``fxsim gd-study``: run the study with the parsed options and print its verdicts.
 
-    About 20 s with ``--quick`` on a 2-core machine, so skipped by doctest:
+    A few seconds with ``--quick`` on a 2-core machine, so skipped by doctest:
 
     >>> from fxsim.cli import main
     >>> main(["gd-study", "--quick"])     # doctest: +SKIP
@@ -1314,8 +1366,9 @@ def add_cli(sub):
                     "without editing fxsim; from Python: fxsim.studies.gd_rounding.run(...).")
     add_study_options(p, "results/gd_study", "Q(16,8) only, 3 seeds, fewer iterations (a few "
                       "seconds; noisy: a check, not a result)", "root seed of every run")
-    p.add_argument("--workers", type=pos_int, default=2, help="worker processes (default 2; "
-                   "results do not depend on it)")
+    p.add_argument("--workers", type=pos_int, default=None, help="worker processes (default 2, "
+                   "with --quick 1: its jobs then run in this process, faster than starting "
+                   "workers; results do not depend on it)")
     p.add_argument("--export-sweep", metavar="FILE",
                    help="write the study's grid (with --quick, --seed, --models, --sources, "
                         "--strategies) as a sweep file for fxsim sweep, and stop")

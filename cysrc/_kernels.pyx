@@ -490,7 +490,7 @@ cdef int sr_trunc_sat(const real_t* x, char* out, int w, Py_ssize_t n, double sc
 
 cdef extern from *:
     """
-    /* Round-to-nearest-even and saturation of a block of floats into 8-, 16- or 32-bit words
+    /* Round-to-nearest-even and saturation of a block of floats into 8-, 16-, 32- or 64-bit words
        with explicit AVX2 (block_round_sat's nearest_even loop, the same words and counts):
        t = x * scale, y = rint(t), d = t - y; inexact when d != 0, up when d < 0 (d is never
        -0.0: its sign bit is the up flag), saturated when min(max(y, lo), hi) != y.  NaN and
@@ -577,9 +577,10 @@ cdef extern from *:
         } else {
             /* 8- and 16-bit words are clamped as int32 lanes: y (capped at 2**31 - 1; below
                -2**31 the conversion gives INT32_MIN) converts exactly, then min/max with lo,
-               hi; saturated when the clamp changed the int32.  32-bit words: in doubles. */
+               hi; saturated when the clamp changed the int32.  32- and 64-bit words (|lo|, |hi|
+               < 2**51): in doubles. */
             const __m256d vs = _mm256_set1_pd(scale), zero = _mm256_setzero_pd();
-            const __m256d vtop = _mm256_set1_pd(2147483647.0);
+            const __m256d vtop = _mm256_set1_pd(2147483647.0), vmagic = _mm256_set1_pd(6755399441055744.0);
             const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
             const __m128i ilo = _mm_set1_epi32((int32_t)lo), ihi = _mm_set1_epi32((int32_t)hi);
             __m256i a_inx = _mm256_setzero_si256(), a_up = _mm256_setzero_si256();
@@ -598,7 +599,15 @@ cdef extern from *:
                     a_bad = _mm256_or_pd(a_bad, d);
                     a_inx = _mm256_sub_epi64(a_inx, _mm256_castpd_si256(_mm256_cmp_pd(d, zero, _CMP_NEQ_OQ)));
                     a_up = _mm256_add_epi64(a_up, _mm256_srli_epi64(_mm256_castpd_si256(d), 63));
-                    if (w <= 2) {
+                    if (w == 8) {
+                        /* |yc| < 2**51: the bits of yc + 1.5 * 2**52 minus those of 1.5 * 2**52 */
+                        __m256d yc = _mm256_max_pd(_mm256_min_pd(y, vhi), vlo);
+                        a_ov = _mm256_sub_epi64(a_ov, _mm256_castpd_si256(_mm256_cmp_pd(yc, y, _CMP_NEQ_OQ)));
+                        _mm256_storeu_si256((__m256i*)((int64_t*)out + j + 4 * v),
+                                            _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(yc, vmagic)),
+                                                             _mm256_castpd_si256(vmagic)));
+                        q[v] = _mm_setzero_si128();
+                    } else if (w <= 2) {
                         __m128i qi = _mm256_cvttpd_epi32(_mm256_min_pd(y, vtop));
                         q[v] = _mm_max_epi32(_mm_min_epi32(qi, ihi), ilo);
                         a_kept = _mm_sub_epi32(a_kept, _mm_cmpeq_epi32(qi, q[v]));
@@ -608,7 +617,8 @@ cdef extern from *:
                         q[v] = _mm256_cvttpd_epi32(yc);
                     }
                 }
-                fx_store8(out, j, w, uns, q[0], q[1]);
+                if (w != 8)
+                    fx_store8(out, j, w, uns, q[0], q[1]);
             }
             n_inexact = fx_hsum64(a_inx);
             n_up = fx_hsum64(a_up);
@@ -639,7 +649,8 @@ cdef extern from *:
             yc = y < hi ? y : hi;
             yc = yc > lo ? yc : lo;
             nov += yc != y;
-            if (w == 4) ((int32_t*)out)[j] = (int32_t)yc;
+            if (w == 8) ((int64_t*)out)[j] = (int64_t)yc;
+            else if (w == 4) ((int32_t*)out)[j] = (int32_t)yc;
             else if (w == 2) ((int16_t*)out)[j] = (int16_t)(int32_t)yc;
             else ((int8_t*)out)[j] = (int8_t)(int32_t)yc;
         }
@@ -654,22 +665,25 @@ cdef extern from *:
         /* the pack of each width: signed saturating, or unsigned when lo >= 0 (the values are
            in range, so the pack only narrows them) */
         int uns = lo >= 0.0;
-        double top = w == 1 ? (uns ? 255.0 : 127.0) : w == 2 ? (uns ? 65535.0 : 32767.0) : 2147483647.0;
-        double bottom = w == 1 ? -128.0 : w == 2 ? -32768.0 : -2147483648.0;
-        if (!(lo >= bottom && hi <= top && (w == 1 || w == 2 || w == 4) && scale <= 0x1p100))
+        double top = w == 1 ? (uns ? 255.0 : 127.0) : w == 2 ? (uns ? 65535.0 : 32767.0)
+                     : w == 4 ? 2147483647.0 : 0x1p51 - 1.0;
+        double bottom = w == 1 ? -128.0 : w == 2 ? -32768.0 : w == 4 ? -2147483648.0 : -0x1p51;
+        if (!(lo >= bottom && hi <= top && (w == 1 || w == 2 || w == 4 || w == 8) && scale <= 0x1p100))
             return -1;
         if (f32) {
             if (w == 1) return uns ? fx_rne_sat_body(x, 1, out, 1, 1, n, scale, lo, hi, cnt)
                                    : fx_rne_sat_body(x, 1, out, 1, 0, n, scale, lo, hi, cnt);
             if (w == 2) return uns ? fx_rne_sat_body(x, 1, out, 2, 1, n, scale, lo, hi, cnt)
                                    : fx_rne_sat_body(x, 1, out, 2, 0, n, scale, lo, hi, cnt);
-            return fx_rne_sat_body(x, 1, out, 4, 0, n, scale, lo, hi, cnt);
+            if (w == 4) return fx_rne_sat_body(x, 1, out, 4, 0, n, scale, lo, hi, cnt);
+            return fx_rne_sat_body(x, 1, out, 8, 0, n, scale, lo, hi, cnt);
         }
         if (w == 1) return uns ? fx_rne_sat_body(x, 0, out, 1, 1, n, scale, lo, hi, cnt)
                                : fx_rne_sat_body(x, 0, out, 1, 0, n, scale, lo, hi, cnt);
         if (w == 2) return uns ? fx_rne_sat_body(x, 0, out, 2, 1, n, scale, lo, hi, cnt)
                                : fx_rne_sat_body(x, 0, out, 2, 0, n, scale, lo, hi, cnt);
-        return fx_rne_sat_body(x, 0, out, 4, 0, n, scale, lo, hi, cnt);
+        if (w == 4) return fx_rne_sat_body(x, 0, out, 4, 0, n, scale, lo, hi, cnt);
+        return fx_rne_sat_body(x, 0, out, 8, 0, n, scale, lo, hi, cnt);
     }
     """
     int rne_sat_avx2 "fx_rne_sat"(const void* x, int f32, void* out, int w, Py_ssize_t n,
@@ -699,14 +713,13 @@ cdef inline int block_round_sat(const real_t* x, word_t* out, Py_ssize_t n, doub
     # three loops (nearest_even, the other nearest modes, the directed modes), each
     # branch-free; they differ only in how y is found
     if k.nearest and kc == -1.0:
-        if word_t is not int64_t:
-            fast = rne_sat_avx2(<const void*>x, real_t is float, <void*>out, sizeof(word_t), n,
-                                scale, lo, hi, cnt)
-            if fast == 1:
-                return 1
-            if fast == 0:
-                add_block(c, n, cnt[0], cnt[1], cnt[2])
-                return 0
+        fast = rne_sat_avx2(<const void*>x, real_t is float, <void*>out, sizeof(word_t), n,
+                            scale, lo, hi, cnt)
+        if fast == 1:
+            return 1
+        if fast == 0:
+            add_block(c, n, cnt[0], cnt[1], cnt[2])
+            return 0
         for j in range(n):
             t = x[j] * scale
             y = rint(t)

@@ -1,4 +1,4 @@
-"""The explicit-AVX2 block of nearest_even + saturate float casts into 8-, 16- and 32-bit words
+"""The explicit-AVX2 block of nearest_even + saturate float casts into 8-, 16-, 32- and 64-bit words
 (`fx_rne_sat` in cysrc/_kernels.pyx: float64 lanes, float32 inputs in float32 lanes, int32
 clamps) against an independent numpy computation of the spec: t = x * 2**fl exactly in float64,
 rint (ties to even), clip to the word's range, and the counts (inexact: t not an integer; up:
@@ -13,10 +13,11 @@ import fxsim as fx
 from fxsim import QFormat
 
 # (wl, fl, signed): signed and unsigned words of each width (the signed and unsigned packs),
-# a narrow range, scale < 1, scale > 2**100 (not the vector block) and 32-bit words
+# a narrow range, scale < 1, scale > 2**100 (not the vector block), 32-bit words and 64-bit
+# words of at most 51 bits (52 bits: not the vector block)
 FORMATS = [(8, 4, True), (8, 3, False), (6, 2, True), (16, 8, True), (16, 8, False),
            (12, -3, True), (16, 0, True), (16, 110, True), (32, 8, True), (31, 4, False),
-           (32, 16, True)]
+           (32, 16, True), (40, 20, True), (51, 10, False), (52, 10, True)]
 SIZES = [1, 7, 8, 9, 15, 16, 17, 1023, 1024, 1025, 3000, 70001]
 
 
@@ -78,7 +79,8 @@ def test_rne_saturate_symmetric_vs_numpy(wl, fl, signed, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("special", [np.inf, -np.inf])
-@pytest.mark.parametrize("wl,fl,signed", [(8, 4, True), (16, 8, True), (16, 8, False), (32, 16, True)])
+@pytest.mark.parametrize("wl,fl,signed", [(8, 4, True), (16, 8, True), (16, 8, False), (32, 16, True),
+                                          (40, 20, True)])
 def test_infinite_block_takes_the_scalar_path(wl, fl, signed, special, dtype):
     """An infinity anywhere in a block (vector body or tail) sends the block to the scalar path:
     it saturates, exact and not rounded up; the other words of that block are unchanged."""

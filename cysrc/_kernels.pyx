@@ -488,6 +488,208 @@ cdef int sr_trunc_sat(const real_t* x, char* out, int w, Py_ssize_t n, double sc
     return block_sr_trunc_sat(x, <int32_t*>out, n, scale, r, R, <double>lo, <double>hi, c)
 
 
+cdef extern from *:
+    """
+    /* Round-to-nearest-even and saturation of a block of floats into 8-, 16-, 32- or 64-bit words
+       with explicit AVX2 (block_round_sat's nearest_even loop, the same words and counts):
+       t = x * scale, y = rint(t), d = t - y; inexact when d != 0, up when d < 0 (d is never
+       -0.0: its sign bit is the up flag), saturated when min(max(y, lo), hi) != y.  NaN and
+       inf make d a NaN, whose top exponent bit no |d| <= 1/2 has: the OR of all d's bits
+       tells whether the block needs the scalar path (returns 1; what was stored is then
+       overwritten).  float32 inputs into 8- or 16-bit words with scale >= 1 are computed in
+       float32, eight lanes a register: x * scale is then exact (or inf), and so are rint, d
+       and the compares with lo, hi (|lo|, |hi| < 2**24), so every word and count is the
+       float64 computation's.  Returns -1 (nothing done) without AVX2 or when [lo, hi] does
+       not fit the word's pack. */
+    #if defined(__AVX2__)
+    #include <immintrin.h>
+    #endif
+    #include <math.h>
+    #include <string.h>
+
+    #if defined(__AVX2__)
+    #define FX_PREFETCH 512   /* elements ahead: a streaming block keeps the loads in flight */
+    static inline __attribute__((always_inline)) void fx_store8(void* out, Py_ssize_t j, int w,
+                                                                int uns, __m128i q0, __m128i q1) {
+        /* eight int32 words in range, stored as w-byte words */
+        if (w == 4) {
+            _mm_storeu_si128((__m128i*)((int32_t*)out + j), q0);
+            _mm_storeu_si128((__m128i*)((int32_t*)out + j + 4), q1);
+        } else if (w == 2) {
+            _mm_storeu_si128((__m128i*)((int16_t*)out + j),
+                             uns ? _mm_packus_epi32(q0, q1) : _mm_packs_epi32(q0, q1));
+        } else {
+            __m128i h = _mm_packs_epi32(q0, q1);
+            _mm_storel_epi64((__m128i*)((int8_t*)out + j),
+                             uns ? _mm_packus_epi16(h, h) : _mm_packs_epi16(h, h));
+        }
+    }
+
+    static inline __attribute__((always_inline)) int64_t fx_hsum64(__m256i a) {
+        int64_t l[4];
+        _mm256_storeu_si256((__m256i*)l, a);
+        return l[0] + l[1] + l[2] + l[3];
+    }
+
+    static inline __attribute__((always_inline)) int64_t fx_hsum32(__m256i a) {
+        int32_t l[8];
+        _mm256_storeu_si256((__m256i*)l, a);
+        return (int64_t)l[0] + l[1] + l[2] + l[3] + l[4] + l[5] + l[6] + l[7];
+    }
+    #endif
+
+    static inline __attribute__((always_inline)) int fx_rne_sat_body(
+            const void* xv, int f32, void* out, int w, int uns, Py_ssize_t n, double scale,
+            double lo, double hi, int64_t* cnt) {
+        Py_ssize_t j = 0;
+        int64_t n_inexact = 0, n_up = 0, nov = 0;
+        uint64_t badbits = 0;
+    #if defined(__AVX2__)
+        if (f32 && w <= 2 && scale >= 1.0) {
+            const float* x = (const float*)xv;
+            const __m256 vs = _mm256_set1_ps((float)scale), zero = _mm256_setzero_ps();
+            const __m256 vlo = _mm256_set1_ps((float)lo), vhi = _mm256_set1_ps((float)hi);
+            __m256i a_inx = _mm256_setzero_si256(), a_up = _mm256_setzero_si256();
+            __m256i a_ov = _mm256_setzero_si256();
+            __m256 a_bad = _mm256_setzero_ps();
+            for (; j + 8 <= n; j += 8) {
+                _mm_prefetch((const char*)(x + j + FX_PREFETCH), _MM_HINT_T0);
+                __m256 t = _mm256_mul_ps(_mm256_loadu_ps(x + j), vs);
+                __m256 y = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                __m256 d = _mm256_sub_ps(t, y);
+                a_bad = _mm256_or_ps(a_bad, d);
+                a_inx = _mm256_sub_epi32(a_inx, _mm256_castps_si256(_mm256_cmp_ps(d, zero, _CMP_NEQ_OQ)));
+                a_up = _mm256_add_epi32(a_up, _mm256_srli_epi32(_mm256_castps_si256(d), 31));
+                __m256 yc = _mm256_max_ps(_mm256_min_ps(y, vhi), vlo);
+                a_ov = _mm256_sub_epi32(a_ov, _mm256_castps_si256(_mm256_cmp_ps(yc, y, _CMP_NEQ_OQ)));
+                __m256i q = _mm256_cvttps_epi32(yc);
+                fx_store8(out, j, w, uns, _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            }
+            n_inexact = fx_hsum32(a_inx);
+            n_up = fx_hsum32(a_up);
+            nov = fx_hsum32(a_ov);
+            {
+                uint32_t b[8];
+                _mm256_storeu_ps((float*)b, a_bad);
+                for (int k = 0; k < 8; k++)
+                    badbits |= (uint64_t)((b[k] >> 30) & 1) << 62;
+            }
+        } else {
+            /* 8- and 16-bit words are clamped as int32 lanes: y (capped at 2**31 - 1; below
+               -2**31 the conversion gives INT32_MIN) converts exactly, then min/max with lo,
+               hi; saturated when the clamp changed the int32.  32- and 64-bit words (|lo|, |hi|
+               < 2**51): in doubles. */
+            const __m256d vs = _mm256_set1_pd(scale), zero = _mm256_setzero_pd();
+            const __m256d vtop = _mm256_set1_pd(2147483647.0), vmagic = _mm256_set1_pd(6755399441055744.0);
+            const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
+            const __m128i ilo = _mm_set1_epi32((int32_t)lo), ihi = _mm_set1_epi32((int32_t)hi);
+            __m256i a_inx = _mm256_setzero_si256(), a_up = _mm256_setzero_si256();
+            __m256i a_ov = _mm256_setzero_si256();
+            __m128i a_kept = _mm_setzero_si128();
+            __m256d a_bad = _mm256_setzero_pd();
+            for (; j + 8 <= n; j += 8) {
+                __m128i q[2];
+                _mm_prefetch((const char*)xv + (j + FX_PREFETCH) * (f32 ? 4 : 8), _MM_HINT_T0);
+                for (int v = 0; v < 2; v++) {
+                    __m256d t = f32 ? _mm256_cvtps_pd(_mm_loadu_ps((const float*)xv + j + 4 * v))
+                                    : _mm256_loadu_pd((const double*)xv + j + 4 * v);
+                    t = _mm256_mul_pd(t, vs);
+                    __m256d y = _mm256_round_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                    __m256d d = _mm256_sub_pd(t, y);
+                    a_bad = _mm256_or_pd(a_bad, d);
+                    a_inx = _mm256_sub_epi64(a_inx, _mm256_castpd_si256(_mm256_cmp_pd(d, zero, _CMP_NEQ_OQ)));
+                    a_up = _mm256_add_epi64(a_up, _mm256_srli_epi64(_mm256_castpd_si256(d), 63));
+                    if (w == 8) {
+                        /* |yc| < 2**51: the bits of yc + 1.5 * 2**52 minus those of 1.5 * 2**52 */
+                        __m256d yc = _mm256_max_pd(_mm256_min_pd(y, vhi), vlo);
+                        a_ov = _mm256_sub_epi64(a_ov, _mm256_castpd_si256(_mm256_cmp_pd(yc, y, _CMP_NEQ_OQ)));
+                        _mm256_storeu_si256((__m256i*)((int64_t*)out + j + 4 * v),
+                                            _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(yc, vmagic)),
+                                                             _mm256_castpd_si256(vmagic)));
+                        q[v] = _mm_setzero_si128();
+                    } else if (w <= 2) {
+                        __m128i qi = _mm256_cvttpd_epi32(_mm256_min_pd(y, vtop));
+                        q[v] = _mm_max_epi32(_mm_min_epi32(qi, ihi), ilo);
+                        a_kept = _mm_sub_epi32(a_kept, _mm_cmpeq_epi32(qi, q[v]));
+                    } else {
+                        __m256d yc = _mm256_max_pd(_mm256_min_pd(y, vhi), vlo);
+                        a_ov = _mm256_sub_epi64(a_ov, _mm256_castpd_si256(_mm256_cmp_pd(yc, y, _CMP_NEQ_OQ)));
+                        q[v] = _mm256_cvttpd_epi32(yc);
+                    }
+                }
+                if (w != 8)
+                    fx_store8(out, j, w, uns, q[0], q[1]);
+            }
+            n_inexact = fx_hsum64(a_inx);
+            n_up = fx_hsum64(a_up);
+            if (w <= 2) {
+                int32_t k[4];
+                _mm_storeu_si128((__m128i*)k, a_kept);
+                nov = j - ((int64_t)k[0] + k[1] + k[2] + k[3]);
+            } else {
+                nov = fx_hsum64(a_ov);
+            }
+            {
+                uint64_t b[4];
+                _mm256_storeu_pd((double*)b, a_bad);
+                badbits = b[0] | b[1] | b[2] | b[3];
+            }
+        }
+    #else
+        return -1;
+    #endif
+        for (; j < n; j++) {
+            double t = (f32 ? (double)((const float*)xv)[j] : ((const double*)xv)[j]) * scale;
+            double y = rint(t), d = t - y, yc;
+            uint64_t db;
+            memcpy(&db, &d, 8);
+            badbits |= db;
+            n_inexact += d != 0.0;
+            n_up += d < 0.0;
+            yc = y < hi ? y : hi;
+            yc = yc > lo ? yc : lo;
+            nov += yc != y;
+            if (w == 8) ((int64_t*)out)[j] = (int64_t)yc;
+            else if (w == 4) ((int32_t*)out)[j] = (int32_t)yc;
+            else if (w == 2) ((int16_t*)out)[j] = (int16_t)(int32_t)yc;
+            else ((int8_t*)out)[j] = (int8_t)(int32_t)yc;
+        }
+        cnt[0] = n_inexact;
+        cnt[1] = n_up;
+        cnt[2] = nov;
+        return (badbits >> 62) & 1;
+    }
+
+    static int fx_rne_sat(const void* x, int f32, void* out, int w, Py_ssize_t n, double scale,
+                          double lo, double hi, int64_t* cnt) {
+        /* the pack of each width: signed saturating, or unsigned when lo >= 0 (the values are
+           in range, so the pack only narrows them) */
+        int uns = lo >= 0.0;
+        double top = w == 1 ? (uns ? 255.0 : 127.0) : w == 2 ? (uns ? 65535.0 : 32767.0)
+                     : w == 4 ? 2147483647.0 : 0x1p51 - 1.0;
+        double bottom = w == 1 ? -128.0 : w == 2 ? -32768.0 : w == 4 ? -2147483648.0 : -0x1p51;
+        if (!(lo >= bottom && hi <= top && (w == 1 || w == 2 || w == 4 || w == 8) && scale <= 0x1p100))
+            return -1;
+        if (f32) {
+            if (w == 1) return uns ? fx_rne_sat_body(x, 1, out, 1, 1, n, scale, lo, hi, cnt)
+                                   : fx_rne_sat_body(x, 1, out, 1, 0, n, scale, lo, hi, cnt);
+            if (w == 2) return uns ? fx_rne_sat_body(x, 1, out, 2, 1, n, scale, lo, hi, cnt)
+                                   : fx_rne_sat_body(x, 1, out, 2, 0, n, scale, lo, hi, cnt);
+            if (w == 4) return fx_rne_sat_body(x, 1, out, 4, 0, n, scale, lo, hi, cnt);
+            return fx_rne_sat_body(x, 1, out, 8, 0, n, scale, lo, hi, cnt);
+        }
+        if (w == 1) return uns ? fx_rne_sat_body(x, 0, out, 1, 1, n, scale, lo, hi, cnt)
+                               : fx_rne_sat_body(x, 0, out, 1, 0, n, scale, lo, hi, cnt);
+        if (w == 2) return uns ? fx_rne_sat_body(x, 0, out, 2, 1, n, scale, lo, hi, cnt)
+                               : fx_rne_sat_body(x, 0, out, 2, 0, n, scale, lo, hi, cnt);
+        if (w == 4) return fx_rne_sat_body(x, 0, out, 4, 0, n, scale, lo, hi, cnt);
+        return fx_rne_sat_body(x, 0, out, 8, 0, n, scale, lo, hi, cnt);
+    }
+    """
+    int rne_sat_avx2 "fx_rne_sat"(const void* x, int f32, void* out, int w, Py_ssize_t n,
+                                  double scale, double lo, double hi, int64_t* cnt) noexcept nogil
+
+
 cdef inline int block_round_sat(const real_t* x, word_t* out, Py_ssize_t n, double scale,
                                 const dround* k, double lo, double hi, counts_t* c) noexcept nogil:
     """Deterministic rounding and saturation of a block of floats into words of at most 51 bits,
@@ -504,11 +706,20 @@ cdef inline int block_round_sat(const real_t* x, word_t* out, Py_ssize_t n, doub
     cdef double ka = 0.5 * k.ka, kb = 0.5 * k.kb, kc = k.kc
     cdef double k_up = k.k_up, k_neg = k.k_neg, k_pos = k.k_pos, k_even = k.k_even
     cdef int64_t bad = 0, n_inexact = 0, n_up = 0, nov = 0
+    cdef int64_t cnt[3]
+    cdef int fast
     if scale < 1.0 and block_tiny(x, n, scale):
         return 1
     # three loops (nearest_even, the other nearest modes, the directed modes), each
     # branch-free; they differ only in how y is found
     if k.nearest and kc == -1.0:
+        fast = rne_sat_avx2(<const void*>x, real_t is float, <void*>out, sizeof(word_t), n,
+                            scale, lo, hi, cnt)
+        if fast == 1:
+            return 1
+        if fast == 0:
+            add_block(c, n, cnt[0], cnt[1], cnt[2])
+            return 0
         for j in range(n):
             t = x[j] * scale
             y = rint(t)

@@ -539,8 +539,10 @@ cdef extern from *:
     #endif
 
     static inline __attribute__((always_inline)) int fx_rne_sat_body(
-            const void* xv, int f32, void* out, int w, int uns, Py_ssize_t n, double scale,
-            double lo, double hi, int64_t* cnt) {
+            const void* xv, int f32, void* out, int w, int uns, int count, Py_ssize_t n,
+            double scale, double lo, double hi, int64_t* cnt) {
+        /* count = 0: the vector body keeps no counts (nobody records them: no Counters block
+           is active), about a third of its operations; cnt is then not meaningful */
         Py_ssize_t j = 0;
         int64_t n_inexact = 0, n_up = 0, nov = 0;
         uint64_t badbits = 0;
@@ -558,10 +560,12 @@ cdef extern from *:
                 __m256 y = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
                 __m256 d = _mm256_sub_ps(t, y);
                 a_bad = _mm256_or_ps(a_bad, d);
-                a_inx = _mm256_sub_epi32(a_inx, _mm256_castps_si256(_mm256_cmp_ps(d, zero, _CMP_NEQ_OQ)));
-                a_up = _mm256_add_epi32(a_up, _mm256_srli_epi32(_mm256_castps_si256(d), 31));
                 __m256 yc = _mm256_max_ps(_mm256_min_ps(y, vhi), vlo);
-                a_ov = _mm256_sub_epi32(a_ov, _mm256_castps_si256(_mm256_cmp_ps(yc, y, _CMP_NEQ_OQ)));
+                if (count) {
+                    a_inx = _mm256_sub_epi32(a_inx, _mm256_castps_si256(_mm256_cmp_ps(d, zero, _CMP_NEQ_OQ)));
+                    a_up = _mm256_add_epi32(a_up, _mm256_srli_epi32(_mm256_castps_si256(d), 31));
+                    a_ov = _mm256_sub_epi32(a_ov, _mm256_castps_si256(_mm256_cmp_ps(yc, y, _CMP_NEQ_OQ)));
+                }
                 __m256i q = _mm256_cvttps_epi32(yc);
                 fx_store8(out, j, w, uns, _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
             }
@@ -597,12 +601,15 @@ cdef extern from *:
                     __m256d y = _mm256_round_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
                     __m256d d = _mm256_sub_pd(t, y);
                     a_bad = _mm256_or_pd(a_bad, d);
-                    a_inx = _mm256_sub_epi64(a_inx, _mm256_castpd_si256(_mm256_cmp_pd(d, zero, _CMP_NEQ_OQ)));
-                    a_up = _mm256_add_epi64(a_up, _mm256_srli_epi64(_mm256_castpd_si256(d), 63));
+                    if (count) {
+                        a_inx = _mm256_sub_epi64(a_inx, _mm256_castpd_si256(_mm256_cmp_pd(d, zero, _CMP_NEQ_OQ)));
+                        a_up = _mm256_add_epi64(a_up, _mm256_srli_epi64(_mm256_castpd_si256(d), 63));
+                    }
                     if (w == 8) {
                         /* |yc| < 2**51: the bits of yc + 1.5 * 2**52 minus those of 1.5 * 2**52 */
                         __m256d yc = _mm256_max_pd(_mm256_min_pd(y, vhi), vlo);
-                        a_ov = _mm256_sub_epi64(a_ov, _mm256_castpd_si256(_mm256_cmp_pd(yc, y, _CMP_NEQ_OQ)));
+                        if (count)
+                            a_ov = _mm256_sub_epi64(a_ov, _mm256_castpd_si256(_mm256_cmp_pd(yc, y, _CMP_NEQ_OQ)));
                         _mm256_storeu_si256((__m256i*)((int64_t*)out + j + 4 * v),
                                             _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(yc, vmagic)),
                                                              _mm256_castpd_si256(vmagic)));
@@ -610,10 +617,12 @@ cdef extern from *:
                     } else if (w <= 2) {
                         __m128i qi = _mm256_cvttpd_epi32(_mm256_min_pd(y, vtop));
                         q[v] = _mm_max_epi32(_mm_min_epi32(qi, ihi), ilo);
-                        a_kept = _mm_sub_epi32(a_kept, _mm_cmpeq_epi32(qi, q[v]));
+                        if (count)
+                            a_kept = _mm_sub_epi32(a_kept, _mm_cmpeq_epi32(qi, q[v]));
                     } else {
                         __m256d yc = _mm256_max_pd(_mm256_min_pd(y, vhi), vlo);
-                        a_ov = _mm256_sub_epi64(a_ov, _mm256_castpd_si256(_mm256_cmp_pd(yc, y, _CMP_NEQ_OQ)));
+                        if (count)
+                            a_ov = _mm256_sub_epi64(a_ov, _mm256_castpd_si256(_mm256_cmp_pd(yc, y, _CMP_NEQ_OQ)));
                         q[v] = _mm256_cvttpd_epi32(yc);
                     }
                 }
@@ -660,8 +669,9 @@ cdef extern from *:
         return (badbits >> 62) & 1;
     }
 
-    static int fx_rne_sat(const void* x, int f32, void* out, int w, Py_ssize_t n, double scale,
-                          double lo, double hi, int64_t* cnt) {
+    static inline __attribute__((always_inline)) int fx_rne_sat_disp(
+            const void* x, int f32, void* out, int w, Py_ssize_t n, double scale, double lo,
+            double hi, int64_t* cnt, int count) {
         /* the pack of each width: signed saturating, or unsigned when lo >= 0 (the values are
            in range, so the pack only narrows them) */
         int uns = lo >= 0.0;
@@ -671,27 +681,40 @@ cdef extern from *:
         if (!(lo >= bottom && hi <= top && (w == 1 || w == 2 || w == 4 || w == 8) && scale <= 0x1p100))
             return -1;
         if (f32) {
-            if (w == 1) return uns ? fx_rne_sat_body(x, 1, out, 1, 1, n, scale, lo, hi, cnt)
-                                   : fx_rne_sat_body(x, 1, out, 1, 0, n, scale, lo, hi, cnt);
-            if (w == 2) return uns ? fx_rne_sat_body(x, 1, out, 2, 1, n, scale, lo, hi, cnt)
-                                   : fx_rne_sat_body(x, 1, out, 2, 0, n, scale, lo, hi, cnt);
-            if (w == 4) return fx_rne_sat_body(x, 1, out, 4, 0, n, scale, lo, hi, cnt);
-            return fx_rne_sat_body(x, 1, out, 8, 0, n, scale, lo, hi, cnt);
+            if (w == 1) return uns ? fx_rne_sat_body(x, 1, out, 1, 1, count, n, scale, lo, hi, cnt)
+                                   : fx_rne_sat_body(x, 1, out, 1, 0, count, n, scale, lo, hi, cnt);
+            if (w == 2) return uns ? fx_rne_sat_body(x, 1, out, 2, 1, count, n, scale, lo, hi, cnt)
+                                   : fx_rne_sat_body(x, 1, out, 2, 0, count, n, scale, lo, hi, cnt);
+            if (w == 4) return fx_rne_sat_body(x, 1, out, 4, 0, count, n, scale, lo, hi, cnt);
+            return fx_rne_sat_body(x, 1, out, 8, 0, count, n, scale, lo, hi, cnt);
         }
-        if (w == 1) return uns ? fx_rne_sat_body(x, 0, out, 1, 1, n, scale, lo, hi, cnt)
-                               : fx_rne_sat_body(x, 0, out, 1, 0, n, scale, lo, hi, cnt);
-        if (w == 2) return uns ? fx_rne_sat_body(x, 0, out, 2, 1, n, scale, lo, hi, cnt)
-                               : fx_rne_sat_body(x, 0, out, 2, 0, n, scale, lo, hi, cnt);
-        if (w == 4) return fx_rne_sat_body(x, 0, out, 4, 0, n, scale, lo, hi, cnt);
-        return fx_rne_sat_body(x, 0, out, 8, 0, n, scale, lo, hi, cnt);
+        if (w == 1) return uns ? fx_rne_sat_body(x, 0, out, 1, 1, count, n, scale, lo, hi, cnt)
+                               : fx_rne_sat_body(x, 0, out, 1, 0, count, n, scale, lo, hi, cnt);
+        if (w == 2) return uns ? fx_rne_sat_body(x, 0, out, 2, 1, count, n, scale, lo, hi, cnt)
+                               : fx_rne_sat_body(x, 0, out, 2, 0, count, n, scale, lo, hi, cnt);
+        if (w == 4) return fx_rne_sat_body(x, 0, out, 4, 0, count, n, scale, lo, hi, cnt);
+        return fx_rne_sat_body(x, 0, out, 8, 0, count, n, scale, lo, hi, cnt);
+    }
+
+    static int fx_rne_sat(const void* x, int f32, void* out, int w, Py_ssize_t n, double scale,
+                          double lo, double hi, int64_t* cnt) {
+        return fx_rne_sat_disp(x, f32, out, w, n, scale, lo, hi, cnt, 1);
+    }
+
+    static int fx_rne_sat_nocount(const void* x, int f32, void* out, int w, Py_ssize_t n,
+                                  double scale, double lo, double hi, int64_t* cnt) {
+        return fx_rne_sat_disp(x, f32, out, w, n, scale, lo, hi, cnt, 0);
     }
     """
     int rne_sat_avx2 "fx_rne_sat"(const void* x, int f32, void* out, int w, Py_ssize_t n,
                                   double scale, double lo, double hi, int64_t* cnt) noexcept nogil
+    int rne_sat_avx2_nocount "fx_rne_sat_nocount"(const void* x, int f32, void* out, int w,
+        Py_ssize_t n, double scale, double lo, double hi, int64_t* cnt) noexcept nogil
 
 
 cdef inline int block_round_sat(const real_t* x, word_t* out, Py_ssize_t n, double scale,
-                                const dround* k, double lo, double hi, counts_t* c) noexcept nogil:
+                                const dround* k, double lo, double hi, counts_t* c,
+                                bint count) noexcept nogil:
     """Deterministic rounding and saturation of a block of floats into words of at most 51 bits,
     every step in doubles so that the loop vectorizes (AVX2 converts doubles to int32 lanes,
     not to int64).  Exact for every finite t = x * 2**fl that is exact (a normal double or
@@ -700,7 +723,9 @@ cdef inline int block_round_sat(const real_t* x, word_t* out, Py_ssize_t n, doub
     integral lo, hi; t beyond any range is an integer and saturates.  An element is inexact
     when t is not an integer and rounded up when the result exceeds t; NaN and inf (d is NaN)
     send the block to the scalar path.
-    Returns 1 when the block needs the scalar path; what it stored is then overwritten."""
+    Returns 1 when the block needs the scalar path; what it stored is then overwritten.
+    count = False: the nearest_even vector block may leave c's counts out (no Counters block
+    records them)."""
     cdef Py_ssize_t j
     cdef double t, y, d, fl, u
     cdef double ka = 0.5 * k.ka, kb = 0.5 * k.kb, kc = k.kc
@@ -713,8 +738,12 @@ cdef inline int block_round_sat(const real_t* x, word_t* out, Py_ssize_t n, doub
     # three loops (nearest_even, the other nearest modes, the directed modes), each
     # branch-free; they differ only in how y is found
     if k.nearest and kc == -1.0:
-        fast = rne_sat_avx2(<const void*>x, real_t is float, <void*>out, sizeof(word_t), n,
-                            scale, lo, hi, cnt)
+        if count:
+            fast = rne_sat_avx2(<const void*>x, real_t is float, <void*>out, sizeof(word_t), n,
+                                scale, lo, hi, cnt)
+        else:
+            fast = rne_sat_avx2_nocount(<const void*>x, real_t is float, <void*>out,
+                                        sizeof(word_t), n, scale, lo, hi, cnt)
         if fast == 1:
             return 1
         if fast == 0:
@@ -1187,17 +1216,18 @@ cdef int store_block(const cspec* cs, const int64_t* q, char* out, int w, Py_ssi
 
 
 cdef int f64_det_sat(const real_t* x, char* out, int w, Py_ssize_t n, double scale,
-                     uint32_t tbl, const dround* k, int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
+                     uint32_t tbl, const dround* k, int64_t lo, int64_t hi, counts_t* c,
+                     bint count) noexcept nogil:
     if w == 1:
-        return block_round_sat(x, <int8_t*>out, n, scale, k, <double>lo, <double>hi, c)
+        return block_round_sat(x, <int8_t*>out, n, scale, k, <double>lo, <double>hi, c, count)
     if w == 2:
-        return block_round_sat(x, <int16_t*>out, n, scale, k, <double>lo, <double>hi, c)
+        return block_round_sat(x, <int16_t*>out, n, scale, k, <double>lo, <double>hi, c, count)
     if w == 4 and hi < (<int64_t>1 << 31):
-        return block_round_sat(x, <int32_t*>out, n, scale, k, <double>lo, <double>hi, c)
+        return block_round_sat(x, <int32_t*>out, n, scale, k, <double>lo, <double>hi, c, count)
     if w == 4:    # uint32 words: beyond the int32 conversion
         return block_f64_det_sat(x, <int32_t*>out, n, scale, tbl, lo, hi, c)
     if lo >= -(<int64_t>1 << 51) and hi < (<int64_t>1 << 51):
-        return block_round_sat(x, <int64_t*>out, n, scale, k, <double>lo, <double>hi, c)
+        return block_round_sat(x, <int64_t*>out, n, scale, k, <double>lo, <double>hi, c, count)
     return block_f64_det_sat(x, <int64_t*>out, n, scale, tbl, lo, hi, c)
 
 
@@ -1209,7 +1239,7 @@ cdef int cast_f64_sat(const cspec* cs, const double* x, char* out, Py_ssize_t n,
     (NaN, ±inf, huge or tiny values), and what it stored is then overwritten."""
     cdef dround kd = round_consts(cs.mode)
     return f64_det_sat(x, out, word_bytes(cs.wl), n, ldexp(1.0, fl), det_table(cs.mode), &kd,
-                       cs.lo64, cs.hi64, c)
+                       cs.lo64, cs.hi64, c, True)
 
 cdef void store_round_sat(int64_t* v, char* out, int w, Py_ssize_t n, int s, uint32_t tbl, const ibias* kb,
                           int64_t lo, int64_t hi, counts_t* c) noexcept nogil:
@@ -1293,8 +1323,10 @@ cdef inline const uint64_t* block_draws(bitsrc_t* src, uint64_t* dbuf, const uin
 def cast_f64(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl,
              const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
              int64_t[:, ::1] cnt, int32_t[::1] errs, int64_t[::1] errpos, int nthreads,
-             DrawFeed feed=None):
-    """out[i] = cast(x[i]) for float64 x; the draws come from ``draws`` or, given, ``feed``."""
+             DrawFeed feed=None, bint count=True):
+    """out[i] = cast(x[i]) for float64 x; the draws come from ``draws`` or, given, ``feed``.
+    count=False: the counts of deterministic saturating blocks may be left out of ``cnt`` (for
+    a call no Counters block records; errors are reported all the same)."""
     cdef cspec cs = spec.cs
     cdef int w = word_bytes(cs.wl)
     cdef char* po = <char*>&out[0] if out.shape[0] > 0 else NULL
@@ -1337,7 +1369,7 @@ def cast_f64(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl,
                 cb = zero_counts()
                 if cs.mode < RM_STOCHASTIC and cs.ovf <= OV_SATURATE_SYMMETRIC:
                     if f64_det_sat(&x[b0], po + b0 * w, w, b1 - b0, scale, tbl, &kd, cs.lo64,
-                                   cs.hi64, &cb) == 0:
+                                   cs.hi64, &cb, count) == 0:
                         c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                         b0 = b1
                         continue

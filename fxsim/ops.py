@@ -783,9 +783,11 @@ def _cast_with(c: _Cast, x, v, source, draws, out) -> FixedArray:
             K.cast_raw(src[lo:hi].view(np.int8), tx, o, s, small, c.spec(), dd, ud or fed,
                        vv, uv, cnt, errs, errpos, th, feed)
     else:
+        counted = _counters.active()      # else the kernels may skip the counts nobody records
+
         def call(lo, hi, idx, o, dd, vv, cnt, errs, errpos, th, feed=None):
             K.cast_f64(src[lo:hi], o, c.spec(), fmt.fl, dd, ud or fed, vv, uv, cnt, errs,
-                       errpos, th, feed)
+                       errpos, th, feed, counted)
     if fed:
         _fed(_run_cast, "cast", call, n, res, shape, c, vs, uv, None, "x", source)
     else:

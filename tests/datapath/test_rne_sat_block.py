@@ -49,8 +49,12 @@ def inputs(n, fmt, dtype, seed):
 
 
 def cast_counts(x, fmt, overflow="saturate"):
+    """The words and counts inside a Counters block; outside one the kernels skip the counts
+    (fx_rne_sat_nocount): the words must be the same."""
     with fx.Counters() as c:
         got = fx.cast(x, fmt, "nearest_even", overflow)
+    uncounted = fx.cast(x, fmt, "nearest_even", overflow).raw
+    assert np.array_equal(uncounted, got.raw), (fmt, x.dtype, x.size)
     return got.raw, (c.cast, c.inexact, c.rounded_up, c.overflowed)
 
 

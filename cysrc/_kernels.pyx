@@ -680,20 +680,19 @@ cdef extern from *:
         double bottom = w == 1 ? -128.0 : w == 2 ? -32768.0 : w == 4 ? -2147483648.0 : -0x1p51;
         if (!(lo >= bottom && hi <= top && (w == 1 || w == 2 || w == 4 || w == 8) && scale <= 0x1p100))
             return -1;
+        /* every (input type, width, pack) a constant of its own copy of the body */
+        #define FX_RNE_WIDTHS(F32) \
+            if (w == 1) return uns ? fx_rne_sat_body(x, F32, out, 1, 1, count, n, scale, lo, hi, cnt) \
+                                   : fx_rne_sat_body(x, F32, out, 1, 0, count, n, scale, lo, hi, cnt); \
+            if (w == 2) return uns ? fx_rne_sat_body(x, F32, out, 2, 1, count, n, scale, lo, hi, cnt) \
+                                   : fx_rne_sat_body(x, F32, out, 2, 0, count, n, scale, lo, hi, cnt); \
+            if (w == 4) return fx_rne_sat_body(x, F32, out, 4, 0, count, n, scale, lo, hi, cnt); \
+            return fx_rne_sat_body(x, F32, out, 8, 0, count, n, scale, lo, hi, cnt);
         if (f32) {
-            if (w == 1) return uns ? fx_rne_sat_body(x, 1, out, 1, 1, count, n, scale, lo, hi, cnt)
-                                   : fx_rne_sat_body(x, 1, out, 1, 0, count, n, scale, lo, hi, cnt);
-            if (w == 2) return uns ? fx_rne_sat_body(x, 1, out, 2, 1, count, n, scale, lo, hi, cnt)
-                                   : fx_rne_sat_body(x, 1, out, 2, 0, count, n, scale, lo, hi, cnt);
-            if (w == 4) return fx_rne_sat_body(x, 1, out, 4, 0, count, n, scale, lo, hi, cnt);
-            return fx_rne_sat_body(x, 1, out, 8, 0, count, n, scale, lo, hi, cnt);
+            FX_RNE_WIDTHS(1)
         }
-        if (w == 1) return uns ? fx_rne_sat_body(x, 0, out, 1, 1, count, n, scale, lo, hi, cnt)
-                               : fx_rne_sat_body(x, 0, out, 1, 0, count, n, scale, lo, hi, cnt);
-        if (w == 2) return uns ? fx_rne_sat_body(x, 0, out, 2, 1, count, n, scale, lo, hi, cnt)
-                               : fx_rne_sat_body(x, 0, out, 2, 0, count, n, scale, lo, hi, cnt);
-        if (w == 4) return fx_rne_sat_body(x, 0, out, 4, 0, count, n, scale, lo, hi, cnt);
-        return fx_rne_sat_body(x, 0, out, 8, 0, count, n, scale, lo, hi, cnt);
+        FX_RNE_WIDTHS(0)
+        #undef FX_RNE_WIDTHS
     }
 
     static int fx_rne_sat(const void* x, int f32, void* out, int w, Py_ssize_t n, double scale,

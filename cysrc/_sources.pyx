@@ -28,7 +28,8 @@ from numpy.random cimport bitgen_t
 
 import numpy as np
 
-from bitsrc cimport bitsrc_t, bitsrc_fill_t, bitsrc_from_capsule, bitsrc_capsule
+from bitsrc cimport (bitsrc_t, bitsrc_fill_t, bitsrc_from_capsule, bitsrc_capsule, BITSRC_PCG64,
+                     fxs_u128, pcg64_st, fxs_pcg64_next)
 
 cdef extern from *:
     """
@@ -849,21 +850,6 @@ cdef class IdealCore:
 
 cdef extern from *:
     """
-    typedef unsigned __int128 fxs_u128;
-    #define FXS_PCG_MULT (((fxs_u128)2549297995355413924ULL << 64) | 4865540595714422341ULL)
-    static inline uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) {
-        /* numpy's PCG64 (pcg64.h, XSL-RR 128/64): step, then output from the new state */
-        fxs_u128 x = *s * FXS_PCG_MULT + inc;
-        uint64_t v = (uint64_t)(x >> 64) ^ (uint64_t)x;
-        unsigned rot = (unsigned)(x >> 122);
-        *s = x;
-        return (v >> rot) | (v << ((-rot) & 63));
-    }
-    static inline uint64_t fxs_xsl_rr(fxs_u128 x) {
-        uint64_t v = (uint64_t)(x >> 64) ^ (uint64_t)x;
-        unsigned rot = (unsigned)(x >> 122);
-        return (v >> rot) | (v << ((-rot) & 63));
-    }
     static void fxs_pcg64_fill(fxs_u128* s, fxs_u128 inc, uint64_t* out, int64_t n, int sh) {
         /* n words >> sh in stream order from four lanes of the same stream: lane k holds the
            state k + 1 steps ahead and steps 4 at a time (x -> M^4 x + inc (M^3 + M^2 + M + 1)),
@@ -890,8 +876,6 @@ cdef extern from *:
         *s = st;
     }
     """
-    ctypedef unsigned long long fxs_u128
-    uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) noexcept nogil
     void fxs_pcg64_fill(fxs_u128* s, fxs_u128 inc, uint64_t* out, int64_t n, int sh) noexcept nogil
 
 
@@ -923,11 +907,6 @@ def sfc64_fill(uint64_t[::1] state, uint64_t[::1] out, int r):
             fxs_sfc64_fill(&state[0], &out[0], out.shape[0], 64 - r)
 
 
-ctypedef struct pcg64_st:
-    fxs_u128 state
-    fxs_u128 inc
-
-
 cdef uint64_t pcg64_next(void* vst, int r) noexcept nogil:
     cdef pcg64_st* st = <pcg64_st*>vst
     return fxs_pcg64_next(&st.state, st.inc) >> (64 - r)
@@ -954,6 +933,7 @@ cdef class PCG64Core:
         self.src.next = &pcg64_next
         self.src.fill = &pcg64_fill
         self.src.max_r = 64
+        self.src.kind = BITSRC_PCG64
 
     @property
     def capsule(self):

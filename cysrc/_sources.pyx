@@ -201,6 +201,53 @@ cdef inline uint64_t leap2(const lentry2_t* T, int nb, uint64_t s, uint64_t* o1,
 
 # -- drawing -----------------------------------------------------------------------------------
 
+cdef extern from *:
+    """
+    typedef struct { uint64_t s, o; } fxs_lentry;     /* lentry_t */
+
+    static inline __attribute__((always_inline)) void fxs_leaps(
+            const fxs_lentry* T, const int nb, const int m, int r, uint64_t* ps, uint64_t* out,
+            int64_t cnt) {
+        /* run_serial's long leaps (stride 1) with nb and m known to the compiler: the nb
+           lookups unrolled, the m draws taken out of the leap's bits without a loop */
+        uint64_t s = *ps, rmask = ~0ULL >> (64 - r);
+        int k = m * r;
+        for (int64_t i = 0; i + m <= cnt; i += m) {
+            const fxs_lentry* e = T + (s & 0xFF);
+            uint64_t ns = e->s, o = e->o;
+            for (int j = 1; j < nb; j++) {
+                e = T + (j << 8) + ((s >> (8 * j)) & 0xFF);
+                ns ^= e->s;
+                o ^= e->o;
+            }
+            s = ns;
+            for (int d = 0; d < m; d++)
+                out[i + d] = (o >> (k - r * (d + 1))) & rmask;
+        }
+        *ps = s;
+    }
+
+    #define FXS_LEAPS_NB(nb) case nb: \
+        if (m == 4) fxs_leaps(T, nb, 4, r, ps, out, cnt); \
+        else fxs_leaps(T, nb, m, r, ps, out, cnt); \
+        break;
+
+    static int64_t fxs_serial_leaps(const void* Tm, int nb, int m, int r, uint64_t* ps,
+                                    uint64_t* out, int64_t cnt) {
+        /* cnt // m leaps of m draws from *ps into out[0..]; the draws written.  m = 4 (13 <= r
+           <= 16, the usual widths) and each state size of up to 64 bits get their own loop */
+        const fxs_lentry* T = (const fxs_lentry*)Tm;
+        switch (nb) {
+            FXS_LEAPS_NB(1) FXS_LEAPS_NB(2) FXS_LEAPS_NB(3) FXS_LEAPS_NB(4)
+            FXS_LEAPS_NB(5) FXS_LEAPS_NB(6) FXS_LEAPS_NB(7) FXS_LEAPS_NB(8)
+        }
+        return cnt - cnt % m;
+    }
+    """
+    int64_t serial_leaps "fxs_serial_leaps"(const void* Tm, int nb, int m, int r, uint64_t* ps,
+                                            uint64_t* out, int64_t cnt) noexcept nogil
+
+
 cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int64_t stride,
                          int r) noexcept nogil:
     """cnt draws of the serial rule from state s into out[0], out[stride], ...; new state."""
@@ -222,11 +269,7 @@ cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int
             i += 2
     else:
         if stride == 1:
-            while i + m <= cnt:
-                s = leap(Tm, nb, s, &o)
-                for d in range(m):
-                    out[i + d] = (o >> (k - r * (d + 1))) & rmask
-                i += m
+            i = serial_leaps(<const void*>Tm, nb, m, r, &s, out, cnt)
         else:
             while i + m <= cnt:
                 s = leap(Tm, nb, s, &o)

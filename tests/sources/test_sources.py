@@ -1033,3 +1033,18 @@ def test_accelerator_cast_modes_per_role():
         Accelerator("Q8.8", "Q8.8", casts={"grad": {"rounding": "stochastic", "r": 99}}, source="lfsr16")
     with pytest.raises(ValueError, match=r"casts.grad: unknown keys \['bits'\]"):
         Accelerator("Q8.8", "Q8.8", casts={"grad": {"rounding": "stochastic", "bits": 9}}, source="lfsr16")
+
+
+@pytest.mark.parametrize("n", [5, 12, 20, 32, 41, 64])
+@pytest.mark.parametrize("form", ["galois", "fibonacci"])
+def test_serial_leaps_per_state_size_vs_oracle(n, form):
+    """The serial rule's long leaps run in a loop of their own per state size (1..8 bytes)
+    and for m = 4 draws per leap: every size, r with m = 64, 12, 4, 3 and 2, and a fill split
+    at a point inside a leap, against the pure-Python oracle (reference.ref_lfsr_lane_draws)."""
+    from reference import ref_lfsr_lane_draws
+    for r in (1, 5, 16, 21, min(n, 32)):
+        src = S.LFSR(n, form=form, seed=0x5A5A5 % (1 << n) or 1)
+        taps = tuple(int(t) for t in src.taps)
+        want, _ = ref_lfsr_lane_draws(n, taps, form, "serial", r, list(src.lane_states), 0, 333)
+        got = np.concatenate([src.draws(101, r), src.draws(232, r)])
+        assert got.tolist() == want, (n, form, r)

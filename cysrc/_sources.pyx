@@ -581,29 +581,48 @@ cdef class LFSRCore:
             raise ValueError(f"expected {self.st.L} lane states, got {c.st.L}")
         if self.st.tab_r:
             memcpy(c.st.T1, self.st.T1, self.st.nb * 256 * sizeof(lentry_t))
-            memcpy(c.st.Tm, self.st.Tm, self.st.nb * 256 * sizeof(lentry_t))
-            memcpy(c.st.T2, self.st.T2, self.st.nb * 256 * sizeof(lentry2_t))
+            if self.st.m > 1:
+                memcpy(c.st.Tm, self.st.Tm, self.st.nb * 256 * sizeof(lentry_t))
+            else:
+                memcpy(c.st.T2, self.st.T2, self.st.nb * 256 * sizeof(lentry2_t))
             c.st.tab_r = self.st.tab_r
             c.st.m = self.st.m
         return c
 
-    def jumped_copies(self, steps, counts):
+    def jumped_copies(self, steps, counts, int r=0):
         """Copies of this core (``copy_at``), copy i with every lane advanced ``steps[i]``
-        register steps (jump-ahead) and its draw counter at ``counts[i]``."""
+        register steps (jump-ahead) and its draw counter at ``counts[i]``.  Given the draw
+        width r (serial rule), the leap tables are built once here and copied to each.  Steps
+        that grow by the same amount (evenly spaced cuts) reuse one jump matrix, each copy
+        jumped on from the one before (A**k[i] = A**(k[i] - k[i-1]) A**k[i-1])."""
         cdef uint64_t[::1] k = np.array(steps, dtype=np.uint64).reshape(-1)
         cdef uint64_t[::1] cnt = np.array(counts, dtype=np.uint64).reshape(-1)
         cdef uint64_t[::1] v = np.empty(self.st.L, dtype=np.uint64)
         cdef uint64_t R[64]
+        cdef uint64_t D[64]
+        cdef uint64_t delta, d_have = 0
+        cdef bint have_d = False
         cdef Py_ssize_t i
         cdef int64_t j
         if k.shape[0] != cnt.shape[0]:
             raise ValueError("steps and counts must have the same length")
+        if 1 <= r <= 64 and self.st.rule == RULE_SERIAL:
+            ensure_tables(&self.st, r)
         out = []
         for i in range(k.shape[0]):
             with nogil:
-                mat_pow(&self.st, k[i], R)
-                for j in range(self.st.L):
-                    v[j] = mat_apply(R, self.st.lane[j])
+                if i > 0 and k[i] >= k[i - 1]:
+                    delta = k[i] - k[i - 1]
+                    if not have_d or delta != d_have:
+                        mat_pow(&self.st, delta, D)
+                        d_have = delta
+                        have_d = True
+                    for j in range(self.st.L):
+                        v[j] = mat_apply(D, v[j])
+                else:
+                    mat_pow(&self.st, k[i], R)
+                    for j in range(self.st.L):
+                        v[j] = mat_apply(R, self.st.lane[j])
             out.append(self.copy_at(v, cnt[i]))
         return out
 

@@ -72,6 +72,8 @@ ctypedef struct lfsr_t:
     lentry_t* T1        # leap of r steps: nb * 256 entries
     lentry_t* Tm        # leap of m * r steps (m > 1)
     lentry2_t* T2       # leap of 2r steps giving two draws (m == 1, r > 32)
+    int tj_r            # r the jump table is built for (0: none yet)
+    uint64_t* TJ        # state after JUMP_LEAPS long leaps: nb * 256 entries
 
 
 # -- one step ----------------------------------------------------------------------------------
@@ -204,23 +206,50 @@ cdef inline uint64_t leap2(const lentry2_t* T, int nb, uint64_t s, uint64_t* o1,
 cdef extern from *:
     """
     typedef struct { uint64_t s, o; } fxs_lentry;     /* lentry_t */
+    #define FXS_JUMP_LEAPS 128
+
+    static inline __attribute__((always_inline)) uint64_t fxs_leap1(
+            const fxs_lentry* T, const int nb, uint64_t s, uint64_t* o) {
+        const fxs_lentry* e = T + (s & 0xFF);
+        uint64_t ns = e->s, oo = e->o;
+        for (int j = 1; j < nb; j++) {
+            e = T + (j << 8) + ((s >> (8 * j)) & 0xFF);
+            ns ^= e->s;
+            oo ^= e->o;
+        }
+        *o = oo;
+        return ns;
+    }
 
     static inline __attribute__((always_inline)) void fxs_leaps(
-            const fxs_lentry* T, const int nb, const int m, int r, uint64_t* ps, uint64_t* out,
-            int64_t cnt) {
+            const fxs_lentry* T, const uint64_t* TJ, const int nb, const int m, int r,
+            uint64_t* ps, uint64_t* out, int64_t cnt) {
         /* run_serial's long leaps (stride 1) with nb and m known to the compiler: the nb
-           lookups unrolled, the m draws taken out of the leap's bits without a loop */
-        uint64_t s = *ps, rmask = ~0ULL >> (64 - r);
+           lookups unrolled, the m draws taken out of the leap's bits without a loop.  Given
+           TJ (the state JUMP_LEAPS leaps on), runs of 2 * JUMP_LEAPS leaps go as two chains
+           of look-ups in flight, the second started from the jumped state (the same draws:
+           each leap only waits for the one before it in its own half) */
+        uint64_t s = *ps, rmask = ~0ULL >> (64 - r), o, ob;
         int k = m * r;
-        for (int64_t i = 0; i + m <= cnt; i += m) {
-            const fxs_lentry* e = T + (s & 0xFF);
-            uint64_t ns = e->s, o = e->o;
-            for (int j = 1; j < nb; j++) {
-                e = T + (j << 8) + ((s >> (8 * j)) & 0xFF);
-                ns ^= e->s;
-                o ^= e->o;
+        int64_t i = 0, h = (int64_t)FXS_JUMP_LEAPS * m;
+        if (TJ != NULL) {
+            for (; i + 2 * h <= cnt; i += 2 * h) {
+                uint64_t sa = s, sb = TJ[s & 0xFF];
+                for (int j = 1; j < nb; j++)
+                    sb ^= TJ[(j << 8) + ((s >> (8 * j)) & 0xFF)];
+                for (int64_t l = 0; l < h; l += m) {
+                    sa = fxs_leap1(T, nb, sa, &o);
+                    sb = fxs_leap1(T, nb, sb, &ob);
+                    for (int d = 0; d < m; d++) {
+                        out[i + l + d] = (o >> (k - r * (d + 1))) & rmask;
+                        out[i + h + l + d] = (ob >> (k - r * (d + 1))) & rmask;
+                    }
+                }
+                s = sb;
             }
-            s = ns;
+        }
+        for (; i + m <= cnt; i += m) {
+            s = fxs_leap1(T, nb, s, &o);
             for (int d = 0; d < m; d++)
                 out[i + d] = (o >> (k - r * (d + 1))) & rmask;
         }
@@ -228,12 +257,12 @@ cdef extern from *:
     }
 
     #define FXS_LEAPS_NB(nb) case nb: \
-        if (m == 4) fxs_leaps(T, nb, 4, r, ps, out, cnt); \
-        else fxs_leaps(T, nb, m, r, ps, out, cnt); \
+        if (m == 4) fxs_leaps(T, TJ, nb, 4, r, ps, out, cnt); \
+        else fxs_leaps(T, TJ, nb, m, r, ps, out, cnt); \
         break;
 
-    static int64_t fxs_serial_leaps(const void* Tm, int nb, int m, int r, uint64_t* ps,
-                                    uint64_t* out, int64_t cnt) {
+    static int64_t fxs_serial_leaps(const void* Tm, const uint64_t* TJ, int nb, int m, int r,
+                                    uint64_t* ps, uint64_t* out, int64_t cnt) {
         /* cnt // m leaps of m draws from *ps into out[0..]; the draws written.  m = 4 (13 <= r
            <= 16, the usual widths) and each state size of up to 64 bits get their own loop */
         const fxs_lentry* T = (const fxs_lentry*)Tm;
@@ -244,8 +273,25 @@ cdef extern from *:
         return cnt - cnt % m;
     }
     """
-    int64_t serial_leaps "fxs_serial_leaps"(const void* Tm, int nb, int m, int r, uint64_t* ps,
-                                            uint64_t* out, int64_t cnt) noexcept nogil
+    int64_t serial_leaps "fxs_serial_leaps"(const void* Tm, const uint64_t* TJ, int nb, int m,
+                                            int r, uint64_t* ps, uint64_t* out,
+                                            int64_t cnt) noexcept nogil
+    int JUMP_LEAPS "FXS_JUMP_LEAPS"
+
+
+cdef void build_jump(lfsr_t* st, int r) noexcept nogil:
+    """TJ: the state JUMP_LEAPS long leaps (JUMP_LEAPS * m * r steps) on, a byte at a time."""
+    cdef uint64_t R[64]
+    cdef int j, x, i
+    cdef uint64_t* base
+    mat_pow(st, <uint64_t>JUMP_LEAPS * st.m * r, R)
+    for j in range(st.nb):
+        base = st.TJ + 256 * j
+        base[0] = 0
+        for x in range(1, 256):
+            i = 8 * j + ctz64(<uint64_t>x)
+            base[x] = base[x & (x - 1)] ^ (R[i] if i < st.n else 0)
+    st.tj_r = r
 
 
 cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int64_t stride,
@@ -269,7 +315,10 @@ cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int
             i += 2
     else:
         if stride == 1:
-            i = serial_leaps(<const void*>Tm, nb, m, r, &s, out, cnt)
+            if cnt >= 2 * JUMP_LEAPS * m and st.tj_r != r:
+                build_jump(st, r)
+            i = serial_leaps(<const void*>Tm, st.TJ if st.tj_r == r else NULL, nb, m, r, &s, out,
+                             cnt)
         else:
             while i + m <= cnt:
                 s = leap(Tm, nb, s, &o)
@@ -394,6 +443,8 @@ cdef void init_lfsr(lfsr_t* st, int n, uint64_t M, int form, int rule) noexcept 
     st.count = 0
     st.lane = NULL
     st.tab_r = 0
+    st.tj_r = 0
+    st.TJ = NULL
     st.m = 1
     st.T1 = NULL
     st.Tm = NULL
@@ -525,7 +576,9 @@ cdef class LFSRCore:
         self.st.T1 = <lentry_t*>malloc(self.st.nb * 256 * sizeof(lentry_t))
         self.st.Tm = <lentry_t*>malloc(self.st.nb * 256 * sizeof(lentry_t))
         self.st.T2 = <lentry2_t*>malloc(self.st.nb * 256 * sizeof(lentry2_t))
-        if self.st.lane == NULL or self.st.T1 == NULL or self.st.Tm == NULL or self.st.T2 == NULL:
+        self.st.TJ = <uint64_t*>malloc(self.st.nb * 256 * sizeof(uint64_t))
+        if (self.st.lane == NULL or self.st.T1 == NULL or self.st.Tm == NULL or self.st.T2 == NULL
+                or self.st.TJ == NULL):
             raise MemoryError()
         for i in range(self.st.L):
             self.st.lane[i] = v[i]
@@ -540,6 +593,7 @@ cdef class LFSRCore:
         free(self.st.T1)
         free(self.st.Tm)
         free(self.st.T2)
+        free(self.st.TJ)
 
     @property
     def lanes(self):
@@ -587,6 +641,9 @@ cdef class LFSRCore:
                 memcpy(c.st.T2, self.st.T2, self.st.nb * 256 * sizeof(lentry2_t))
             c.st.tab_r = self.st.tab_r
             c.st.m = self.st.m
+        if self.st.tj_r:
+            memcpy(c.st.TJ, self.st.TJ, self.st.nb * 256 * sizeof(uint64_t))
+            c.st.tj_r = self.st.tj_r
         return c
 
     def jumped_copies(self, steps, counts, int r=0):
@@ -608,6 +665,8 @@ cdef class LFSRCore:
             raise ValueError("steps and counts must have the same length")
         if 1 <= r <= 64 and self.st.rule == RULE_SERIAL:
             ensure_tables(&self.st, r)
+            if self.st.m > 1:
+                build_jump(&self.st, r)
         out = []
         for i in range(k.shape[0]):
             with nogil:

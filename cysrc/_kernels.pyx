@@ -15,7 +15,7 @@ from libc.string cimport memcpy
 from libc.math cimport floor, rint, frexp, ldexp, fabs, isnan, isinf, copysign
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from fxprims cimport *
-from bitsrc cimport bitsrc_t, bitsrc_from_capsule
+from bitsrc cimport bitsrc_t, bitsrc_from_capsule, BITSRC_PCG64, pcg64_st
 
 # Build cost: the kernels are compiled once, not once per (input, output) container pair.  Words
 # travel as bytes (int8 views) with a type code; only short block loops are specialized: by
@@ -1053,81 +1053,147 @@ cdef extern from *:
        1 <= s <= 14 and int8 output words: 16 elements per AVX2 vector instead of 8 (gcc
        widens 16-bit shifts by a variable count to 32 bits, so the loop is written out).
        c4: inexact, up, ovf counts added. */
+    #if defined(__AVX2__)
+    typedef struct {
+        __m256i vmask, one, zero, vlo, vhi, acc_in, acc_up, acc_ov;
+        __m128i cl, cr, cs, ct;
+        int k;
+    } fxk_sr16;
+
+    /* always inlined: the accumulators stay in registers across the loop */
+    static inline __attribute__((always_inline)) void fxk_sr16_init(
+            fxk_sr16* q, int s, int r, int lsh, int rsh, int16_t lo, int16_t hi) {
+        q->vmask = _mm256_set1_epi16((short)((1 << s) - 1));
+        q->one = _mm256_set1_epi16(1);
+        q->zero = _mm256_setzero_si256();
+        q->vlo = _mm256_set1_epi16(lo);
+        q->vhi = _mm256_set1_epi16(hi);
+        q->acc_in = q->acc_up = q->acc_ov = q->zero;
+        q->cl = _mm_cvtsi32_si128(lsh);
+        q->cr = _mm_cvtsi32_si128(rsh);
+        q->cs = _mm_cvtsi32_si128(s);
+        q->ct = _mm_cvtsi32_si128(16 - r);
+        q->k = 0;
+    }
+
+    static inline void fxk_sr16_flush(fxk_sr16* q, int64_t* c4) {
+        int16_t t[48];
+        _mm256_storeu_si256((__m256i*)t, q->acc_in);
+        _mm256_storeu_si256((__m256i*)(t + 16), q->acc_up);
+        _mm256_storeu_si256((__m256i*)(t + 32), q->acc_ov);
+        for (int i = 0; i < 16; i++) { c4[0] += t[i]; c4[1] += t[16 + i]; c4[2] += t[32 + i]; }
+        q->acc_in = q->acc_up = q->acc_ov = q->zero;
+        q->k = 0;
+    }
+
+    static inline __attribute__((always_inline)) void fxk_sr16_vec(
+            fxk_sr16* q, const int8_t* pa, const int8_t* pb, __m256i rr, int8_t* out, int64_t* c4) {
+        /* 16 elements; rr: their 16 draws R in 16-bit lanes */
+        __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)pa));
+        __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)pb));
+        __m256i v = _mm256_mullo_epi16(a, b);
+        __m256i rem = _mm256_and_si256(v, q->vmask);
+        /* floor(phi * 2**r) and R moved to the top of 16 bits: bit r of their sum is the
+           carry out of the 16-bit add */
+        __m256i I = _mm256_sll_epi16(_mm256_srl_epi16(_mm256_sll_epi16(rem, q->cl), q->cr), q->ct);
+        rr = _mm256_sll_epi16(rr, q->ct);
+        __m256i sm = _mm256_add_epi16(I, rr);
+        __m256i nocarry = _mm256_cmpeq_epi16(_mm256_max_epu16(sm, I), sm);
+        __m256i up = _mm256_andnot_si256(nocarry, q->one);
+        __m256i y = _mm256_add_epi16(_mm256_sra_epi16(v, q->cs), up);
+        __m256i yc = _mm256_min_epi16(_mm256_max_epi16(y, q->vlo), q->vhi);
+        __m256i inexact = _mm256_andnot_si256(_mm256_cmpeq_epi16(rem, q->zero), q->one);
+        __m256i ovf = _mm256_andnot_si256(_mm256_cmpeq_epi16(yc, y), q->one);
+        q->acc_in = _mm256_add_epi16(q->acc_in, inexact);
+        q->acc_up = _mm256_add_epi16(q->acc_up, up);
+        q->acc_ov = _mm256_add_epi16(q->acc_ov, ovf);
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi16(yc, yc), 0x08);
+        _mm_storeu_si128((__m128i*)out, _mm256_castsi256_si128(p));
+        if (++q->k == 2048)   /* 16-bit lane counters: flush before they could wrap */
+            fxk_sr16_flush(q, c4);
+    }
+    #endif
+
+    static inline void fxk_sr16_one(int8_t a, int8_t b, uint64_t R, int8_t* out, int s, int r,
+                                    int lsh, int rsh, int16_t lo, int16_t hi, int64_t* c4) {
+        int32_t v = (int32_t)a * (int32_t)b;
+        int32_t rem = v & ((1 << s) - 1);
+        int32_t up = ((int32_t)(((uint32_t)rem << lsh) >> rsh) + (int32_t)R) >> r;
+        int32_t y = (v >> s) + up, yc = y < hi ? y : hi;
+        yc = yc > lo ? yc : lo;
+        c4[0] += rem != 0;
+        c4[1] += up;
+        c4[2] += yc != y;
+        *out = (int8_t)yc;
+    }
+
     static void fxk_mul_sr_trunc_sat16(const int8_t* pa, const int8_t* pb, const uint64_t* R,
                                        int8_t* out, Py_ssize_t n, int s, int r, int lsh,
                                        int rsh, int16_t lo, int16_t hi, int64_t* c4) {
         Py_ssize_t j = 0;
-        int64_t n_inexact = 0, n_up = 0, nov = 0;
-        uint16_t mask = (uint16_t)((1 << s) - 1);
     #if defined(__AVX2__)
-        const __m256i vmask = _mm256_set1_epi16((short)mask), one = _mm256_set1_epi16(1);
-        const __m256i zero = _mm256_setzero_si256();
-        const __m256i vlo = _mm256_set1_epi16(lo), vhi = _mm256_set1_epi16(hi);
         const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-        const __m128i cl = _mm_cvtsi32_si128(lsh), cr = _mm_cvtsi32_si128(rsh);
-        const __m128i cs = _mm_cvtsi32_si128(s), ct = _mm_cvtsi32_si128(16 - r);
-        __m256i acc_in = zero, acc_up = zero, acc_ov = zero;
-        Py_ssize_t k = 0;
+        fxk_sr16 q;
+        fxk_sr16_init(&q, s, r, lsh, rsh, lo, hi);
         for (; j + 16 <= n; j += 16) {
-            __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(pa + j)));
-            __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(pb + j)));
-            __m256i v = _mm256_mullo_epi16(a, b);
-            __m256i rem = _mm256_and_si256(v, vmask);
-            /* floor(phi * 2**r) and R moved to the top of 16 bits: bit r of their sum is
-               the carry out of the 16-bit add */
-            __m256i I = _mm256_sll_epi16(_mm256_srl_epi16(_mm256_sll_epi16(rem, cl), cr), ct);
             /* the 16 draws (< 2**16 in uint64 words) to 16-bit lanes */
             __m256i r0 = _mm256_loadu_si256((const __m256i*)(R + j));
             __m256i r1 = _mm256_loadu_si256((const __m256i*)(R + j + 4));
             __m256i r2 = _mm256_loadu_si256((const __m256i*)(R + j + 8));
             __m256i r3 = _mm256_loadu_si256((const __m256i*)(R + j + 12));
             __m256i rr = _mm256_packus_epi32(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
-            rr = _mm256_sll_epi16(_mm256_permutevar8x32_epi32(rr, order), ct);
-            __m256i sm = _mm256_add_epi16(I, rr);
-            __m256i nocarry = _mm256_cmpeq_epi16(_mm256_max_epu16(sm, I), sm);
-            __m256i up = _mm256_andnot_si256(nocarry, one);
-            __m256i y = _mm256_add_epi16(_mm256_sra_epi16(v, cs), up);
-            __m256i yc = _mm256_min_epi16(_mm256_max_epi16(y, vlo), vhi);
-            acc_in = _mm256_add_epi16(acc_in, _mm256_andnot_si256(_mm256_cmpeq_epi16(rem, zero), one));
-            acc_up = _mm256_add_epi16(acc_up, up);
-            acc_ov = _mm256_add_epi16(acc_ov, _mm256_andnot_si256(_mm256_cmpeq_epi16(yc, y), one));
-            __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi16(yc, yc), 0x08);
-            _mm_storeu_si128((__m128i*)(out + j), _mm256_castsi256_si128(p));
-            if (++k == 2048) {   /* 16-bit lane counters: flush before they could wrap */
-                int16_t t[48];
-                _mm256_storeu_si256((__m256i*)t, acc_in);
-                _mm256_storeu_si256((__m256i*)(t + 16), acc_up);
-                _mm256_storeu_si256((__m256i*)(t + 32), acc_ov);
-                for (int i = 0; i < 16; i++) { n_inexact += t[i]; n_up += t[16 + i]; nov += t[32 + i]; }
-                acc_in = acc_up = acc_ov = zero;
-                k = 0;
-            }
+            fxk_sr16_vec(&q, pa + j, pb + j, _mm256_permutevar8x32_epi32(rr, order), out + j, c4);
         }
-        {
-            int16_t t[48];
-            _mm256_storeu_si256((__m256i*)t, acc_in);
-            _mm256_storeu_si256((__m256i*)(t + 16), acc_up);
-            _mm256_storeu_si256((__m256i*)(t + 32), acc_ov);
-            for (int i = 0; i < 16; i++) { n_inexact += t[i]; n_up += t[16 + i]; nov += t[32 + i]; }
+        fxk_sr16_flush(&q, c4);
+    #endif
+        for (; j < n; j++)
+            fxk_sr16_one(pa[j], pb[j], R[j], out + j, s, r, lsh, rsh, lo, hi, c4);
+    }
+
+    static void fxk_mul_sr_pcg16(const int8_t* pa, const int8_t* pb, fxs_pcg64_st* g,
+                                 int8_t* out, Py_ssize_t n, int s, int r, int lsh, int rsh,
+                                 int16_t lo, int16_t hi, int64_t* c4) {
+        /* fxk_mul_sr_trunc_sat16 with the draws R = w >> (64 - r) stepped from numpy's PCG64
+           in the loop (as fxs_pcg64_fill: four lanes k + 1 steps ahead, stepping 4 at a time),
+           no draw buffer: the scalar 128-bit multiplies of the next draws run while the vector
+           unit rounds the last ones.  g is left after the n draws. */
+        Py_ssize_t j = 0;
+        fxs_u128 st = g->state, inc = g->inc;
+        int sh = 64 - r;
+    #if defined(__AVX2__)
+        if (n >= 16) {
+            fxs_u128 M = FXS_PCG_MULT, M2 = M * M, M4 = M2 * M2, C4 = inc * (M2 * M + M2 + M + 1);
+            fxs_u128 x0 = st * M + inc, x1 = x0 * M + inc, x2 = x1 * M + inc, x3 = x2 * M + inc;
+            uint16_t t[16];
+            fxk_sr16 q;
+            fxk_sr16_init(&q, s, r, lsh, rsh, lo, hi);
+            for (; j + 16 <= n; j += 16) {
+                for (int k = 0; k < 16; k += 4) {
+                    t[k] = (uint16_t)(fxs_xsl_rr(x0) >> sh);
+                    t[k + 1] = (uint16_t)(fxs_xsl_rr(x1) >> sh);
+                    t[k + 2] = (uint16_t)(fxs_xsl_rr(x2) >> sh);
+                    t[k + 3] = (uint16_t)(fxs_xsl_rr(x3) >> sh);
+                    st = x3;
+                    x0 = x0 * M4 + C4; x1 = x1 * M4 + C4; x2 = x2 * M4 + C4; x3 = x3 * M4 + C4;
+                }
+                __m256i rr = _mm256_loadu_si256((const __m256i*)t);
+                fxk_sr16_vec(&q, pa + j, pb + j, rr, out + j, c4);
+            }
+            fxk_sr16_flush(&q, c4);
         }
     #endif
-        for (; j < n; j++) {
-            int32_t v = (int32_t)pa[j] * (int32_t)pb[j];
-            int32_t rem = v & mask;
-            int32_t up = ((int32_t)(((uint32_t)rem << lsh) >> rsh) + (int32_t)R[j]) >> r;
-            int32_t y = (v >> s) + up, yc = y < hi ? y : hi;
-            yc = yc > lo ? yc : lo;
-            n_inexact += rem != 0;
-            n_up += up;
-            nov += yc != y;
-            out[j] = (int8_t)yc;
-        }
-        c4[0] += n_inexact; c4[1] += n_up; c4[2] += nov;
+        for (; j < n; j++)
+            fxk_sr16_one(pa[j], pb[j], fxs_pcg64_next(&st, inc) >> sh, out + j, s, r, lsh, rsh,
+                         lo, hi, c4);
+        g->state = st;
     }
     """
     void mul_sr_trunc_sat16 "fxk_mul_sr_trunc_sat16"(const int8_t* pa, const int8_t* pb,
         const uint64_t* R, int8_t* out, Py_ssize_t n, int s, int r, int lsh, int rsh, int16_t lo,
         int16_t hi, int64_t* c4) noexcept nogil
+    void mul_sr_pcg16 "fxk_mul_sr_pcg16"(const int8_t* pa, const int8_t* pb, pcg64_st* g,
+        int8_t* out, Py_ssize_t n, int s, int r, int lsh, int rsh, int16_t lo, int16_t hi,
+        int64_t* c4) noexcept nogil
 
 
 cdef inline void mul_sr_store32(const narrow_t* pa, const narrow_t* pb, const uint64_t* R,
@@ -1164,6 +1230,29 @@ cdef int mul_sr_fused(const char* a, const char* b, int t, Py_ssize_t i0, const 
     else:
         return 1
     return 0
+
+
+cdef int mul_sr_pcg_fused(const char* a, const char* b, int t, Py_ssize_t i0, pcg64_st* g,
+                          char* out, int w, Py_ssize_t n, int s, const cspec* cs,
+                          counts_t* c) noexcept nogil:
+    """mul_sr_fused's int8 case with its draws stepped from the inline PCG64 source g in the
+    same loop (mul_sr_pcg16); 1: not this case, nothing done (no draw taken)."""
+    cdef srk_t k = sr_consts(cs, s)
+    if not k.k_tr or k.k_t or k.k_v or t != WORD_I8 or w != 1 or k.r > 16 or s > 14:
+        return 1
+    cdef int64_t c4[3]
+    c4[0] = c4[1] = c4[2] = 0
+    mul_sr_pcg16(<const int8_t*>a + i0, <const int8_t*>b + i0, g, <int8_t*>out, n, s, k.r,
+                 k.lsh, k.rsh, <int16_t>cs.lo64, <int16_t>cs.hi64, c4)
+    add_block(c, n, c4[0], c4[1], c4[2])
+    return 0
+
+
+cdef inline bint sr_lanes32(const cspec* cs, int small, int s) noexcept nogil:
+    """binop's SR in int32 lanes applies (sr_store_sat32, mul_sr_fused): plain SR rules with
+    saturation, products, s and the output range within 31-bit lanes."""
+    return (cs.mode >= RM_STOCHASTIC and small == 2 and cs.rule != SR_TT_SFPU
+            and cs.ovf <= OV_SATURATE_SYMMETRIC and s >= 1 and cs.r + s <= 29)
 
 
 cdef inline void sr_round_sat32(const int32_t* q, const uint64_t* R, const int8_t* vs,
@@ -1635,6 +1724,12 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                     if op != OP_COPY:
                         prefetch(pb + (b0 << (tb & 3)), (b1 - b0) << (tb & 3))
                     prefetchw(po + b0 * w, (b1 - b0) * w)
+                if (srcs != NULL and srcs[p].kind == BITSRC_PCG64 and op == OP_MUL
+                        and sr_lanes32(&cs, small, s)
+                        and mul_sr_pcg_fused(pa, pb, ta, b0, <pcg64_st*>srcs[p].state, po + b0 * w,
+                                             w, b1 - b0, s, &cs, &c) == 0):
+                    b0 = b1
+                    continue
                 dp = block_draws(srcs[p] if srcs != NULL else NULL, dbuf, pd, use_draws, b0,
                                  b1 - b0, cs.r)
                 if not small:
@@ -1680,8 +1775,7 @@ def binop(int op, const int8_t[::1] a, int ta, const int8_t[::1] b, int tb, int8
                         c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
                         b0 = b1
                         continue
-                if (cs.mode >= RM_STOCHASTIC and small == 2 and op != OP_COPY and cs.rule != SR_TT_SFPU
-                        and cs.ovf <= OV_SATURATE_SYMMETRIC and s >= 1 and cs.r + s <= 29):
+                if op != OP_COPY and sr_lanes32(&cs, small, s):
                     if op == OP_MUL and mul_sr_fused(pa, pb, ta, b0, dp, po + b0 * w, w, b1 - b0,
                                                      s, &cs, &c) == 0:
                         b0 = b1

@@ -28,7 +28,8 @@ from numpy.random cimport bitgen_t
 
 import numpy as np
 
-from bitsrc cimport bitsrc_t, bitsrc_fill_t, bitsrc_from_capsule, bitsrc_capsule
+from bitsrc cimport (bitsrc_t, bitsrc_fill_t, bitsrc_from_capsule, bitsrc_capsule, BITSRC_PCG64,
+                     fxs_u128, pcg64_st, fxs_pcg64_next)
 
 cdef extern from *:
     """
@@ -71,6 +72,8 @@ ctypedef struct lfsr_t:
     lentry_t* T1        # leap of r steps: nb * 256 entries
     lentry_t* Tm        # leap of m * r steps (m > 1)
     lentry2_t* T2       # leap of 2r steps giving two draws (m == 1, r > 32)
+    int tj_r            # r the jump table is built for (0: none yet)
+    uint64_t* TJ        # state after JUMP_LEAPS long leaps: nb * 256 entries
 
 
 # -- one step ----------------------------------------------------------------------------------
@@ -200,6 +203,97 @@ cdef inline uint64_t leap2(const lentry2_t* T, int nb, uint64_t s, uint64_t* o1,
 
 # -- drawing -----------------------------------------------------------------------------------
 
+cdef extern from *:
+    """
+    typedef struct { uint64_t s, o; } fxs_lentry;     /* lentry_t */
+    #define FXS_JUMP_LEAPS 128
+
+    static inline __attribute__((always_inline)) uint64_t fxs_leap1(
+            const fxs_lentry* T, const int nb, uint64_t s, uint64_t* o) {
+        const fxs_lentry* e = T + (s & 0xFF);
+        uint64_t ns = e->s, oo = e->o;
+        for (int j = 1; j < nb; j++) {
+            e = T + (j << 8) + ((s >> (8 * j)) & 0xFF);
+            ns ^= e->s;
+            oo ^= e->o;
+        }
+        *o = oo;
+        return ns;
+    }
+
+    static inline __attribute__((always_inline)) void fxs_leaps(
+            const fxs_lentry* T, const uint64_t* TJ, const int nb, const int m, int r,
+            uint64_t* ps, uint64_t* out, int64_t cnt) {
+        /* run_serial's long leaps (stride 1) with nb and m known to the compiler: the nb
+           lookups unrolled, the m draws taken out of the leap's bits without a loop.  Given
+           TJ (the state JUMP_LEAPS leaps on), runs of 2 * JUMP_LEAPS leaps go as two chains
+           of look-ups in flight, the second started from the jumped state (the same draws:
+           each leap only waits for the one before it in its own half) */
+        uint64_t s = *ps, rmask = ~0ULL >> (64 - r), o, ob;
+        int k = m * r;
+        int64_t i = 0, h = (int64_t)FXS_JUMP_LEAPS * m;
+        if (TJ != NULL) {
+            for (; i + 2 * h <= cnt; i += 2 * h) {
+                uint64_t sa = s, sb = TJ[s & 0xFF];
+                for (int j = 1; j < nb; j++)
+                    sb ^= TJ[(j << 8) + ((s >> (8 * j)) & 0xFF)];
+                for (int64_t l = 0; l < h; l += m) {
+                    sa = fxs_leap1(T, nb, sa, &o);
+                    sb = fxs_leap1(T, nb, sb, &ob);
+                    for (int d = 0; d < m; d++) {
+                        out[i + l + d] = (o >> (k - r * (d + 1))) & rmask;
+                        out[i + h + l + d] = (ob >> (k - r * (d + 1))) & rmask;
+                    }
+                }
+                s = sb;
+            }
+        }
+        for (; i + m <= cnt; i += m) {
+            s = fxs_leap1(T, nb, s, &o);
+            for (int d = 0; d < m; d++)
+                out[i + d] = (o >> (k - r * (d + 1))) & rmask;
+        }
+        *ps = s;
+    }
+
+    #define FXS_LEAPS_NB(nb) case nb: \
+        if (m == 4) fxs_leaps(T, TJ, nb, 4, r, ps, out, cnt); \
+        else fxs_leaps(T, TJ, nb, m, r, ps, out, cnt); \
+        break;
+
+    static int64_t fxs_serial_leaps(const void* Tm, const uint64_t* TJ, int nb, int m, int r,
+                                    uint64_t* ps, uint64_t* out, int64_t cnt) {
+        /* cnt // m leaps of m draws from *ps into out[0..]; the draws written.  m = 4 (13 <= r
+           <= 16, the usual widths) and each state size of up to 64 bits get their own loop */
+        const fxs_lentry* T = (const fxs_lentry*)Tm;
+        switch (nb) {
+            FXS_LEAPS_NB(1) FXS_LEAPS_NB(2) FXS_LEAPS_NB(3) FXS_LEAPS_NB(4)
+            FXS_LEAPS_NB(5) FXS_LEAPS_NB(6) FXS_LEAPS_NB(7) FXS_LEAPS_NB(8)
+        }
+        return cnt - cnt % m;
+    }
+    """
+    int64_t serial_leaps "fxs_serial_leaps"(const void* Tm, const uint64_t* TJ, int nb, int m,
+                                            int r, uint64_t* ps, uint64_t* out,
+                                            int64_t cnt) noexcept nogil
+    int JUMP_LEAPS "FXS_JUMP_LEAPS"
+
+
+cdef void build_jump(lfsr_t* st, int r) noexcept nogil:
+    """TJ: the state JUMP_LEAPS long leaps (JUMP_LEAPS * m * r steps) on, a byte at a time."""
+    cdef uint64_t R[64]
+    cdef int j, x, i
+    cdef uint64_t* base
+    mat_pow(st, <uint64_t>JUMP_LEAPS * st.m * r, R)
+    for j in range(st.nb):
+        base = st.TJ + 256 * j
+        base[0] = 0
+        for x in range(1, 256):
+            i = 8 * j + ctz64(<uint64_t>x)
+            base[x] = base[x & (x - 1)] ^ (R[i] if i < st.n else 0)
+    st.tj_r = r
+
+
 cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int64_t stride,
                          int r) noexcept nogil:
     """cnt draws of the serial rule from state s into out[0], out[stride], ...; new state."""
@@ -221,11 +315,10 @@ cdef uint64_t run_serial(lfsr_t* st, uint64_t s, uint64_t* out, int64_t cnt, int
             i += 2
     else:
         if stride == 1:
-            while i + m <= cnt:
-                s = leap(Tm, nb, s, &o)
-                for d in range(m):
-                    out[i + d] = (o >> (k - r * (d + 1))) & rmask
-                i += m
+            if cnt >= 2 * JUMP_LEAPS * m and st.tj_r != r:
+                build_jump(st, r)
+            i = serial_leaps(<const void*>Tm, st.TJ if st.tj_r == r else NULL, nb, m, r, &s, out,
+                             cnt)
         else:
             while i + m <= cnt:
                 s = leap(Tm, nb, s, &o)
@@ -350,6 +443,8 @@ cdef void init_lfsr(lfsr_t* st, int n, uint64_t M, int form, int rule) noexcept 
     st.count = 0
     st.lane = NULL
     st.tab_r = 0
+    st.tj_r = 0
+    st.TJ = NULL
     st.m = 1
     st.T1 = NULL
     st.Tm = NULL
@@ -481,7 +576,9 @@ cdef class LFSRCore:
         self.st.T1 = <lentry_t*>malloc(self.st.nb * 256 * sizeof(lentry_t))
         self.st.Tm = <lentry_t*>malloc(self.st.nb * 256 * sizeof(lentry_t))
         self.st.T2 = <lentry2_t*>malloc(self.st.nb * 256 * sizeof(lentry2_t))
-        if self.st.lane == NULL or self.st.T1 == NULL or self.st.Tm == NULL or self.st.T2 == NULL:
+        self.st.TJ = <uint64_t*>malloc(self.st.nb * 256 * sizeof(uint64_t))
+        if (self.st.lane == NULL or self.st.T1 == NULL or self.st.Tm == NULL or self.st.T2 == NULL
+                or self.st.TJ == NULL):
             raise MemoryError()
         for i in range(self.st.L):
             self.st.lane[i] = v[i]
@@ -496,6 +593,7 @@ cdef class LFSRCore:
         free(self.st.T1)
         free(self.st.Tm)
         free(self.st.T2)
+        free(self.st.TJ)
 
     @property
     def lanes(self):
@@ -537,29 +635,53 @@ cdef class LFSRCore:
             raise ValueError(f"expected {self.st.L} lane states, got {c.st.L}")
         if self.st.tab_r:
             memcpy(c.st.T1, self.st.T1, self.st.nb * 256 * sizeof(lentry_t))
-            memcpy(c.st.Tm, self.st.Tm, self.st.nb * 256 * sizeof(lentry_t))
-            memcpy(c.st.T2, self.st.T2, self.st.nb * 256 * sizeof(lentry2_t))
+            if self.st.m > 1:
+                memcpy(c.st.Tm, self.st.Tm, self.st.nb * 256 * sizeof(lentry_t))
+            else:
+                memcpy(c.st.T2, self.st.T2, self.st.nb * 256 * sizeof(lentry2_t))
             c.st.tab_r = self.st.tab_r
             c.st.m = self.st.m
+        if self.st.tj_r:
+            memcpy(c.st.TJ, self.st.TJ, self.st.nb * 256 * sizeof(uint64_t))
+            c.st.tj_r = self.st.tj_r
         return c
 
-    def jumped_copies(self, steps, counts):
+    def jumped_copies(self, steps, counts, int r=0):
         """Copies of this core (``copy_at``), copy i with every lane advanced ``steps[i]``
-        register steps (jump-ahead) and its draw counter at ``counts[i]``."""
+        register steps (jump-ahead) and its draw counter at ``counts[i]``.  Given the draw
+        width r (serial rule), the leap tables are built once here and copied to each.  Steps
+        that grow by the same amount (evenly spaced cuts) reuse one jump matrix, each copy
+        jumped on from the one before (A**k[i] = A**(k[i] - k[i-1]) A**k[i-1])."""
         cdef uint64_t[::1] k = np.array(steps, dtype=np.uint64).reshape(-1)
         cdef uint64_t[::1] cnt = np.array(counts, dtype=np.uint64).reshape(-1)
         cdef uint64_t[::1] v = np.empty(self.st.L, dtype=np.uint64)
         cdef uint64_t R[64]
+        cdef uint64_t D[64]
+        cdef uint64_t delta, d_have = 0
+        cdef bint have_d = False
         cdef Py_ssize_t i
         cdef int64_t j
         if k.shape[0] != cnt.shape[0]:
             raise ValueError("steps and counts must have the same length")
+        if 1 <= r <= 64 and self.st.rule == RULE_SERIAL:
+            ensure_tables(&self.st, r)
+            if self.st.m > 1:
+                build_jump(&self.st, r)
         out = []
         for i in range(k.shape[0]):
             with nogil:
-                mat_pow(&self.st, k[i], R)
-                for j in range(self.st.L):
-                    v[j] = mat_apply(R, self.st.lane[j])
+                if i > 0 and k[i] >= k[i - 1]:
+                    delta = k[i] - k[i - 1]
+                    if not have_d or delta != d_have:
+                        mat_pow(&self.st, delta, D)
+                        d_have = delta
+                        have_d = True
+                    for j in range(self.st.L):
+                        v[j] = mat_apply(D, v[j])
+                else:
+                    mat_pow(&self.st, k[i], R)
+                    for j in range(self.st.L):
+                        v[j] = mat_apply(R, self.st.lane[j])
             out.append(self.copy_at(v, cnt[i]))
         return out
 
@@ -945,21 +1067,6 @@ cdef core_draws(bitsrc_t* src, Py_ssize_t n, int r, str name):
 
 cdef extern from *:
     """
-    typedef unsigned __int128 fxs_u128;
-    #define FXS_PCG_MULT (((fxs_u128)2549297995355413924ULL << 64) | 4865540595714422341ULL)
-    static inline uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) {
-        /* numpy's PCG64 (pcg64.h, XSL-RR 128/64): step, then output from the new state */
-        fxs_u128 x = *s * FXS_PCG_MULT + inc;
-        uint64_t v = (uint64_t)(x >> 64) ^ (uint64_t)x;
-        unsigned rot = (unsigned)(x >> 122);
-        *s = x;
-        return (v >> rot) | (v << ((-rot) & 63));
-    }
-    static inline uint64_t fxs_xsl_rr(fxs_u128 x) {
-        uint64_t v = (uint64_t)(x >> 64) ^ (uint64_t)x;
-        unsigned rot = (unsigned)(x >> 122);
-        return (v >> rot) | (v << ((-rot) & 63));
-    }
     static void fxs_pcg64_fill(fxs_u128* s, fxs_u128 inc, uint64_t* out, int64_t n, int sh) {
         /* n words >> sh in stream order from four lanes of the same stream: lane k holds the
            state k + 1 steps ahead and steps 4 at a time (x -> M^4 x + inc (M^3 + M^2 + M + 1)),
@@ -986,8 +1093,6 @@ cdef extern from *:
         *s = st;
     }
     """
-    ctypedef unsigned long long fxs_u128
-    uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) noexcept nogil
     void fxs_pcg64_fill(fxs_u128* s, fxs_u128 inc, uint64_t* out, int64_t n, int sh) noexcept nogil
 
 
@@ -1019,11 +1124,6 @@ def sfc64_fill(uint64_t[::1] state, uint64_t[::1] out, int r):
             fxs_sfc64_fill(&state[0], &out[0], out.shape[0], 64 - r)
 
 
-ctypedef struct pcg64_st:
-    fxs_u128 state
-    fxs_u128 inc
-
-
 cdef uint64_t pcg64_next(void* vst, int r) noexcept nogil:
     cdef pcg64_st* st = <pcg64_st*>vst
     return fxs_pcg64_next(&st.state, st.inc) >> (64 - r)
@@ -1050,6 +1150,7 @@ cdef class PCG64Core:
         self.src.next = &pcg64_next
         self.src.fill = &pcg64_fill
         self.src.max_r = 64
+        self.src.kind = BITSRC_PCG64
 
     @property
     def capsule(self):

@@ -33,12 +33,43 @@ ctypedef struct bitsrc_t:
     bitsrc_next_t next     # one r-bit draw
     bitsrc_fill_t fill     # n r-bit draws into out[0..n-1], in stream order
     int max_r              # largest r this source can draw (64, or n for LFSR rule 'state')
+    int kind               # BITSRC_PCG64: state is a pcg64_st that a kernel may step inline;
+                           # 0 (the zeroed default): reach the source through fill/next only
 
 cdef extern from *:
     """
     #define FXSIM_BITSRC_CAPSULE_NAME "fxsim.bitsrc"
     """
     const char* BITSRC_CAPSULE_NAME "FXSIM_BITSRC_CAPSULE_NAME"
+
+
+cdef enum:
+    BITSRC_PCG64 = 1
+
+
+cdef extern from *:
+    """
+    /* numpy's PCG64 (pcg64.h, XSL-RR 128/64) for sources and kernels that step it inline */
+    typedef unsigned __int128 fxs_u128;
+    typedef struct { fxs_u128 state; fxs_u128 inc; } fxs_pcg64_st;
+    #define FXS_PCG_MULT (((fxs_u128)2549297995355413924ULL << 64) | 4865540595714422341ULL)
+    static inline uint64_t fxs_xsl_rr(fxs_u128 x) {
+        uint64_t v = (uint64_t)(x >> 64) ^ (uint64_t)x;
+        unsigned rot = (unsigned)(x >> 122);
+        return (v >> rot) | (v << ((-rot) & 63));
+    }
+    static inline uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) {
+        /* step, then output from the new state */
+        fxs_u128 x = *s * FXS_PCG_MULT + inc;
+        *s = x;
+        return fxs_xsl_rr(x);
+    }
+    """
+    ctypedef unsigned long long fxs_u128      # only moved around, never computed with in Cython
+    ctypedef struct pcg64_st "fxs_pcg64_st":
+        fxs_u128 state
+        fxs_u128 inc
+    uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) noexcept nogil
 
 
 cdef inline bitsrc_t* bitsrc_from_capsule(object capsule) except NULL:

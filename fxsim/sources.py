@@ -488,7 +488,7 @@ class LFSR(BitSource):
             # draw, (l - count) mod L draws ahead, comes before off mod L; the copy's counter is
             # count + off, which picks the lane of its first draw
             cores = self._core.jumped_copies([(off // L) * spd % self._order for off in offs],
-                                             [(count + off) % (1 << 64) for off in offs])
+                                             [(count + off) % (1 << 64) for off in offs], r)
             if L > 1:
                 for core, off in zip(cores, offs):
                     more = (np.arange(L) - count) % L < off % L
@@ -507,7 +507,7 @@ class LFSR(BitSource):
         """A new LFSR object with this one's configuration, seeds and spawn tree around ``core``
         (a copy of this source's ``LFSRCore``: no constructor, no primitivity check)."""
         c = LFSR.__new__(LFSR)
-        c.__dict__.update((k, v) for k, v in self.__dict__.items() if k not in ("_core", "lock"))
+        c.__dict__.update(self.__dict__)     # _core, _capsule and lock replaced below
         c._entropy = list(self._entropy)
         c._core = core
         c._capsule = core.capsule()

@@ -94,6 +94,32 @@ def test_sr_mul_from_pcg64_vs_numpy_model(fa, fb, out, r, overflow, threads):
     assert src.draws(1, r)[0] == np.random.PCG64(7).random_raw(n + 1)[-1] >> np.uint64(64 - r)
 
 
+@pytest.mark.parametrize("r", [1, 16])
+def test_sr_mul_int8_pcg64_stepped_in_the_loop_keeps_the_stream(r):
+    """The int8 SR product steps PCG64 inside its loop (no draw buffer): a call that starts
+    mid-stream, r = 1 (the top bit of each word) and r = 16, a length that is no multiple of
+    the 16-element vector, and the source's next draw after it, all against numpy's PCG64."""
+    f = QFormat(8, 8)
+    n = (1 << 16) + 7
+    rng = np.random.default_rng(r)
+    ra, rb = _words(f, n, rng), _words(f, n, rng)
+    a, b = fx.FixedArray(ra.astype(np.int8), f), fx.FixedArray(rb.astype(np.int8), f)
+    words = np.random.PCG64(11).random_raw(3 + n + 1) >> np.uint64(64 - r)
+    want, counts = sr_model(ra, rb, 8, words[3:3 + n], r, f.min_raw, f.max_raw)
+    before = fx.get_num_threads()
+    fx.set_num_threads(1)
+    try:
+        src = fx.Ideal("pcg64", seed=11)
+        assert np.array_equal(src.draws(3, r), words[:3])
+        with fx.Counters() as c:
+            got = fx.mul(a, b, f, "stochastic", "saturate", r=r, source=src)
+    finally:
+        fx.set_num_threads(before)
+    assert np.array_equal(got.raw.astype(np.int64), want)
+    assert (c.inexact, c.rounded_up, c.overflowed, c.draws) == counts + (n,)
+    assert src.draws(1, r)[0] == words[-1]
+
+
 def test_sr_mul_from_lfsr_vs_oracle():
     """The LFSR-32 of the benchmark (serial rule, r = 16) on one thread, its draws from the
     pure-Python oracle."""

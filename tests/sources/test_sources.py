@@ -1033,3 +1033,34 @@ def test_accelerator_cast_modes_per_role():
         Accelerator("Q8.8", "Q8.8", casts={"grad": {"rounding": "stochastic", "r": 99}}, source="lfsr16")
     with pytest.raises(ValueError, match=r"casts.grad: unknown keys \['bits'\]"):
         Accelerator("Q8.8", "Q8.8", casts={"grad": {"rounding": "stochastic", "bits": 9}}, source="lfsr16")
+
+
+@pytest.mark.parametrize("n", [5, 12, 20, 32, 41, 64])
+@pytest.mark.parametrize("form", ["galois", "fibonacci"])
+def test_serial_leaps_per_state_size_vs_oracle(n, form):
+    """The serial rule's long leaps run in a loop of their own per state size (1..8 bytes)
+    and for m = 4 draws per leap: every size, r with m = 64, 12, 4, 3 and 2, and a fill split
+    at a point inside a leap, against the pure-Python oracle (reference.ref_lfsr_lane_draws)."""
+    from reference import ref_lfsr_lane_draws
+    for r in (1, 5, 16, 21, min(n, 32)):
+        src = S.LFSR(n, form=form, seed=0x5A5A5 % (1 << n) or 1)
+        taps = tuple(int(t) for t in src.taps)
+        want, _ = ref_lfsr_lane_draws(n, taps, form, "serial", r, list(src.lane_states), 0, 333)
+        got = np.concatenate([src.draws(101, r), src.draws(232, r)])
+        assert got.tolist() == want, (n, form, r)
+
+
+@pytest.mark.parametrize("n,form,r", [(32, "galois", 16), (20, "fibonacci", 13), (64, "galois", 8),
+                                      (12, "galois", 5)])
+def test_serial_leaps_two_chains_vs_oracle(n, form, r):
+    """Fills of 2 * 128 leaps and more run as two chains of look-ups, the second from the state
+    128 leaps on (the jump table); fills that start mid-leap and end in a partial run, against
+    the oracle, and a copy for a second thread (the tables copied with it) goes on the same."""
+    from reference import ref_lfsr_lane_draws
+    src = S.LFSR(n, form=form, seed=0x5A5 % (1 << n) or 1)
+    taps = tuple(int(t) for t in src.taps)
+    want, _ = ref_lfsr_lane_draws(n, taps, form, "serial", r, list(src.lane_states), 0, 9000)
+    got = [src.draws(7, r), src.draws(2500, r), src.draws(3493, r)]
+    subs = src._substreams([0, 1000, 3000], r)          # src moves on to draw 6000 + 3000
+    got += [subs[0].draws(1000, r), subs[1].draws(2000, r)]
+    assert np.concatenate(got).tolist() == want

@@ -1428,6 +1428,7 @@ def _lanes(ra, rb, sp, ca: _Cast, acc: QFormat, amax, bmax, op):
 
 
 _BLAS_MIN_MACS = 1 << 14   # below this the MAC lanes are cheaper than the float64 copies
+_PROOF_ROWS = 64           # rows the row-sum bound leaves unproven that are checked one by one
 
 
 def _unsaturated_sums(ra, rb, sp, limit):
@@ -1436,8 +1437,9 @@ def _unsaturated_sums(ra, rb, sp, limit):
     per-step cast is the identity and the exact sums are its words (every partial sum is an
     integer below 2**53, which float64 holds exactly, in any summation order).  The proof:
     K * max|a| * max|b| <= limit (from the words), else max_i sum_k |a_ik| * max|b| <= limit,
-    else the exact max of |A| @ |B| (itself by BLAS).  None when the proof fails or the call
-    is small; rows go in blocks (Ctrl-C between).  limit < 2**52 keeps the float64 row sums
+    else, for the at most _PROOF_ROWS rows that bound leaves, the exact max of their row of
+    |A| @ |B| (in int64).  None when the proof fails or the call is small; rows go in blocks
+    (Ctrl-C between).  limit < 2**52 keeps the float64 row sums
     honest: one that rounds is far above it."""
     M, Kd = ra.shape
     N = rb.shape[1]
@@ -1451,14 +1453,23 @@ def _unsaturated_sums(ra, rb, sp, limit):
     # held besides them, freed before the copies of A and B that the sums read, so the
     # peak stays within _mac_run's estimate (output plus one 8-byte copy of A and of B)
     if Kd * amax * bmax > limit:
-        row_max = max(float(np.abs(ra[i0:i0 + rows], dtype=np.float64).sum(axis=1).max())
-                      for i0 in range(0, M, rows))
-        if row_max * scale * bmax > limit:
+        row_sums = np.concatenate([np.abs(ra[i0:i0 + rows], dtype=np.float64).sum(axis=1)
+                                   for i0 in range(0, M, rows)])
+        # only the rows the row-sum bound does not clear need |A| @ |B|, the largest first:
+        # an accumulator that does saturate is found after a few rows, not a whole product
+        unproven = np.nonzero(row_sums * (scale * bmax) > limit)[0]
+        if unproven.size:
             if Kd * amax * bmax >= 2**52:
                 return None                            # |A| @ |B| itself might not be exact
-            ab = np.abs(rb, dtype=np.float64)
-            for i0 in range(0, M, rows):
-                if (np.abs(ra[i0:i0 + rows], dtype=np.float64) @ ab).max() * scale > limit:
+            if unproven.size > _PROOF_ROWS:
+                return None
+            # exact int64 products summed by numpy, not BLAS (BLAS threads left spinning after
+            # a call slow the MAC lanes' OpenMP threads that follow when the proof fails, on 2
+            # cores) and not numpy's integer matmul (a slow loop)
+            ab = np.abs(rb.astype(np.int64))
+            for k in unproven[np.argsort(-row_sums[unproven], kind="stable")]:
+                col = np.abs(ra[k].astype(np.int64))[:, None]
+                if int((ab * col).sum(axis=0).max()) << sp > limit:
                     return None
             del ab
     a = ra.astype(np.float64)

@@ -89,7 +89,7 @@ def test_row_sums_prove_what_the_largest_words_cannot(lanes_calls):
 
 def test_exact_bound_proves_what_the_row_sums_cannot(lanes_calls):
     """Large words whose large products never meet: max_i sum_k |a_ik| * max|b| is above the
-    rail, the exact max of |A| @ |B| is not (the second proof, by BLAS)."""
+    rail, the exact max of |A| @ |B| is not (the second proof, row by row in int64)."""
     rng = np.random.default_rng(51)
     M, K, N = 24, 64, 16
     a = np.full((M, K), 2**15 - 1)

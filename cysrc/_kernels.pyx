@@ -991,47 +991,30 @@ cdef inline void mul_round_sat32(const src_t* pa, const src_t* pb, word_t* out, 
     c.ovf += nov
 
 
-cdef inline void sr_trunc_sat32(const int32_t* q, const uint64_t* R, word_t* out, Py_ssize_t n,
-                                int s, int r, int lsh, int rsh, int32_t lo, int32_t hi,
-                                counts_t* c) noexcept nogil:
-    """sr_round_sat32 for plain 'stochastic' with the 'trunc' rule, where sr_int_up's carry is
-    [rem != 0 and floor(phi * 2**r) + R >= 2**r]: the other rules' terms left out of the loop
-    (one loop with a branch on the rule does not vectorize: 4x slower)."""
-    cdef Py_ssize_t j
-    cdef int32_t v, rem, y, inexact, up, n_inexact = 0, n_up = 0, nov = 0
-    cdef int32_t mask = ((<int32_t>1) << s) - 1
-    cdef int32_t one = (<int32_t>1) << r
-    for j in range(n):
-        v = q[j]
-        rem = v & mask
-        inexact = rem != 0
-        up = inexact & (((rem << lsh) >> rsh) + <int32_t>R[j] >= one)
-        n_inexact += inexact
-        n_up += up
-        y = (v >> s) + up
-        nov += (y < lo) | (y > hi)
-        out[j] = <word_t>(lo if y < lo else (hi if y > hi else y))
-    add_block(c, n, n_inexact, n_up, nov)
-
-
-ctypedef fused narrow_t:
+ctypedef fused sr_src_t:
+    int32_t      # v = pa[j], the exact value already formed (pb unused)
+    int16_t      # v = pa[j] * pb[j], the product of two 8/16-bit words formed here
     int8_t
-    int16_t
 
 
-cdef inline void mul_sr_trunc_sat32(const narrow_t* pa, const narrow_t* pb, const uint64_t* R,
-                                    word_t* out, Py_ssize_t n, int s, int r, int lsh, int rsh,
-                                    int32_t lo, int32_t hi, counts_t* c) noexcept nogil:
-    """sr_trunc_sat32 with the product of 8/16-bit words formed in the loop: product, carry,
-    saturation and store in one pass over the block (no int32 buffer written and read back)."""
+cdef inline void sr_trunc_sat32(const sr_src_t* pa, const sr_src_t* pb, const uint64_t* R,
+                                word_t* out, Py_ssize_t n, int s, int r, int lsh, int rsh,
+                                int32_t lo, int32_t hi, counts_t* c) noexcept nogil:
+    """sr_round_sat32 for plain 'stochastic' with the 'trunc' rule: the carry of
+    floor(phi * 2**r) + R into bit r, the other rules' terms left out of the loop (one loop with
+    a branch on the rule does not vectorize: 4x slower).  For 8/16-bit words the product is
+    formed in the loop: product, carry, saturation and store in one pass over the block (no
+    int32 buffer written and read back)."""
     cdef Py_ssize_t j
     cdef int32_t v, rem, y, yc, up, n_inexact = 0, n_up = 0, nov = 0
     cdef int32_t mask = ((<int32_t>1) << s) - 1
     for j in range(n):
-        v = <int32_t>pa[j] * <int32_t>pb[j]
+        if sr_src_t is int32_t:
+            v = pa[j]
+        else:
+            v = <int32_t>pa[j] * <int32_t>pb[j]
         rem = v & mask
-        # the carry bit of floor(phi * 2**r) + R < 2**(r+1); an exact value has phi = 0 and
-        # R < 2**r, so no carry: no test of rem != 0 needed
+        # an exact value has phi = 0 and R < 2**r, so no carry: no test of rem != 0 needed
         up = (((rem << lsh) >> rsh) + <int32_t>R[j]) >> r
         n_inexact += rem != 0
         n_up += up
@@ -1048,7 +1031,7 @@ cdef extern from *:
     #if defined(__AVX2__)
     #include <immintrin.h>
     #endif
-    /* mul_sr_trunc_sat32 in 16-bit lanes for int8 words (products fit 15 bits), r <= 16
+    /* sr_trunc_sat32's product case in 16-bit lanes for int8 words (products fit 15 bits), r <= 16
        (floor(phi * 2**r) and R fit 16 bits: the carry of their sum is its wrap-around),
        1 <= s <= 14 and int8 output words: 16 elements per AVX2 vector instead of 8 (gcc
        widens 16-bit shifts by a variable count to 32 bits, so the loop is written out).
@@ -1196,15 +1179,15 @@ cdef extern from *:
         int64_t* c4) noexcept nogil
 
 
-cdef inline void mul_sr_store32(const narrow_t* pa, const narrow_t* pb, const uint64_t* R,
+cdef inline void mul_sr_store32(const sr_src_t* pa, const sr_src_t* pb, const uint64_t* R,
                                 char* out, int w, Py_ssize_t n, int s, const srk_t* k,
                                 int32_t lo, int32_t hi, counts_t* c) noexcept nogil:
     if w == 1:
-        mul_sr_trunc_sat32(pa, pb, R, <int8_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
+        sr_trunc_sat32(pa, pb, R, <int8_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
     elif w == 2:
-        mul_sr_trunc_sat32(pa, pb, R, <int16_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
+        sr_trunc_sat32(pa, pb, R, <int16_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
     else:
-        mul_sr_trunc_sat32(pa, pb, R, <int32_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
+        sr_trunc_sat32(pa, pb, R, <int32_t*>out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
 
 
 cdef int mul_sr_fused(const char* a, const char* b, int t, Py_ssize_t i0, const uint64_t* R,
@@ -1267,7 +1250,7 @@ cdef inline void sr_round_sat32(const int32_t* q, const uint64_t* R, const int8_
     cdef int32_t lo = <int32_t>cs.lo64, hi = <int32_t>cs.hi64
     cdef srk_t k = sr_consts(cs, s)
     if k.k_tr and not k.k_t and not k.k_v:
-        sr_trunc_sat32(q, R, out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
+        sr_trunc_sat32(q, q, R, out, n, s, k.r, k.lsh, k.rsh, lo, hi, c)
         return
     for j in range(n):
         v = q[j]

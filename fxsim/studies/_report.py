@@ -205,6 +205,17 @@ def figure(w, h, layout="constrained", **kw):
     return fig
 
 
+def preload_figures():
+    """Import what ``figure`` needs (matplotlib's ``Figure`` and Agg canvas, ~0.7 s), e.g. while
+    worker processes start.
+
+    >>> preload_figures()
+    """
+    import importlib
+    for name in ("matplotlib.figure", "matplotlib.backends.backend_agg"):
+        importlib.import_module(name)
+
+
 def save_figure(fig, path, dpi=100, **kw):
     """Write ``fig`` to ``path`` (the format from its extension); returns ``path``.
 

@@ -71,7 +71,7 @@ import zlib
 import numpy as np
 
 from ._report import (add_study_options, arg_type, figure, finish, fmt_number, markdown_table, pos_int,
-                      make_progress, print_study, study_scheduler, verdict, write_csv)
+                      make_progress, preload_figures, print_study, study_scheduler, verdict, write_csv)
 
 from . import gd_float
 from ..accelerator import Accelerator
@@ -421,8 +421,9 @@ PRESETS = {
                   decompose_iters={"quadratic": 250, "logistic": 600}),
 }
 #: worker processes of ``--quick`` unless ``--workers`` is given: its 6 jobs (about 2 s of CPU)
-#: take about as long as starting a local cluster's workers, so they run in this process
-QUICK_WORKERS = 1
+#: take about as long as starting a local Dask cluster's workers, so this process and one
+#: spawned process share them without Dask (``map_jobs(..., pool=True)``)
+QUICK_WORKERS = 2
 #: what ``--quick`` prints after its verdicts
 QUICK_CAUTION = ("Caution: --quick runs the main job's models in Q(16,8) only (not Q(20,12)), 3 "
                  "seeds, 120 iterations on the quadratics and 200 on logistic regression; its "
@@ -1181,14 +1182,16 @@ def jobs_for(models, formats, seed, n_seeds, iters, sources=tuple(SOURCES), runs
             for mk in models for f in fmts(mk) for src in sources]
 
 
-def _run_jobs(jobs, progress, workers, scheduler, what):
-    """Run the jobs (``map_jobs``), a progress bar labelled ``what``; (rows, curves)."""
+def _run_jobs(jobs, progress, workers, scheduler, what, pool=False, meanwhile=None):
+    """Run the jobs (``map_jobs``; ``pool``, ``meanwhile``: see there), a progress bar labelled
+    ``what``; (rows, curves)."""
     bar = make_progress(len(jobs), what, progress)
     results = [None] * len(jobs)
     serial = scheduler is None and (workers == 1 or len(jobs) <= 1)
     try:
         for i, res, err in map_jobs(_job, jobs, serial=serial, workers=workers,
-                                    scheduler=scheduler, retries=0, name="gd-study"):
+                                    scheduler=scheduler, retries=0, name="gd-study",
+                                    pool=pool, meanwhile=meanwhile):
             if err is not None:
                 raise err
             results[i] = res
@@ -1228,8 +1231,9 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
 
     The jobs run through ``fxsim.sweep.map_jobs``: in this process with ``workers=1``, else on
     a Dask ``LocalCluster`` of ``workers`` processes, or on the Dask cluster at ``scheduler``
-    (an address); the results do not depend on which.  ``workers=None``: 2, or 1 with
-    ``quick=True`` (``QUICK_WORKERS``).  Takes a few seconds with ``quick=True`` on a 2-core
+    (an address); the results do not depend on which.  ``workers=None``: 2; with
+    ``quick=True``, this process and one spawned process without Dask (``QUICK_WORKERS``,
+    ``map_jobs(..., pool=True)``), which start in about 0.5 s instead of 2 s.  Takes a few seconds with ``quick=True`` on a 2-core
     machine, so the example is skipped by doctest:
 
     >>> res = run("results/gd_study", quick=True, strategies="SR,downhill-SR_ε",
@@ -1237,6 +1241,7 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     >>> print(res.verdicts[0]["claim"])                # doctest: +SKIP
     """
     p = PRESETS["quick" if quick else "full"]
+    pool = quick and workers is None
     if workers is None:
         workers = QUICK_WORKERS if quick else 2
     models = default_models() if models is None else resolve_models(models)
@@ -1266,7 +1271,8 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     runs = variants(strategies, eps_list, r_list)
     jobs = jobs_for(models, formats, seed, n_seeds, iters, sources, runs)
     rows, curves = _run_jobs(jobs, progress, workers, scheduler or study_scheduler(),
-                             "gd-study: " + ", ".join(MODEL_SHORT.get(m, m) for m in models))
+                             "gd-study: " + ", ".join(MODEL_SHORT.get(m, m) for m in models),
+                             pool=pool, meanwhile=preload_figures)
     summary = summarize(rows)
     files = {"csv": os.path.join(out_dir, "gd_study.csv"),
              "runs_csv": os.path.join(out_dir, "gd_study_runs.csv"),
@@ -1366,9 +1372,10 @@ def add_cli(sub):
                     "without editing fxsim; from Python: fxsim.studies.gd_rounding.run(...).")
     add_study_options(p, "results/gd_study", "Q(16,8) only, 3 seeds, fewer iterations (a few "
                       "seconds; noisy: a check, not a result)", "root seed of every run")
-    p.add_argument("--workers", type=pos_int, default=None, help="worker processes (default 2, "
-                   "with --quick 1: its jobs then run in this process, faster than starting "
-                   "workers; results do not depend on it)")
+    p.add_argument("--workers", type=pos_int, default=None, help="worker processes of a local Dask "
+                   "cluster (default 2; with --quick, default: this process and one more "
+                   "without Dask, faster to start; 1: in this process); results do not "
+                   "depend on it")
     p.add_argument("--export-sweep", metavar="FILE",
                    help="write the study's grid (with --quick, --seed, --models, --sources, "
                         "--strategies) as a sweep file for fxsim sweep, and stop")

@@ -156,14 +156,18 @@ def _close(cluster):
 
 
 def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None, retries=2,
-             name="job", on_workers=None):
+             name="job", on_workers=None, pool=False, meanwhile=None):
     """Yield ``(i, fn(jobs[i]), error)`` for every job as it finishes (``error``: None, or the
     exception of a job that failed ``retries + 1`` times or whose worker kept dying).
 
     ``serial`` (default: ``workers == 1`` and no ``scheduler``/``client``): in this process, in
-    job order; else on Dask (``dask_client``).  ``fn`` must be picklable (a module-level
-    function) and each job a pure function of its argument.  ``on_workers``: addresses of the
-    cluster's workers the jobs may run on (default any).
+    job order; ``pool=True`` (no ``scheduler``/``client``): this process and ``workers`` − 1
+    spawned ones share the jobs, without Dask (``_pool_jobs``: ready in ~0.5 s instead of ~2 s,
+    for a few seconds of jobs; a dead worker is an error, not retried); else on Dask
+    (``dask_client``).  ``fn`` must be picklable (a module-level function) and each job a pure
+    function of its argument.  ``on_workers``: addresses of the cluster's workers the jobs may
+    run on (default any).  ``meanwhile``: called once in this process while the pool's workers
+    start (e.g. imports the results will need).
 
     >>> sorted((i, r) for i, r, _ in map_jobs(abs, [-1, 2, -3], workers=1))
     [(0, 1), (1, 2), (2, 3)]
@@ -171,6 +175,11 @@ def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None
     jobs = list(jobs)
     if serial is None:
         serial = workers == 1 and scheduler is None and client is None
+    if pool and not serial and scheduler is None and client is None and len(jobs) > 1:
+        yield from _pool_jobs(fn, jobs, workers or default_workers(), meanwhile)
+        return
+    if meanwhile is not None:
+        meanwhile()
     if serial:
         for i, j in enumerate(jobs):
             yield i, fn(j), None
@@ -192,3 +201,91 @@ def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None
                 fut.release()
         finally:
             c.cancel([f for f in futs if not f.done()])
+
+
+def _ignore_interrupts():
+    """A pool worker's start: Ctrl-C (SIGINT to the process group) is for the parent, which
+    ends the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _pool_jobs(fn, jobs, workers, meanwhile=None):
+    """``map_jobs(..., pool=True)``: the jobs in job order go to whichever is free first, this
+    process or one of ``workers`` − 1 spawned processes (``concurrent.futures``, the ``spawn``
+    method: a fresh interpreter, no fork of this process's threads or OpenMP state).  Each
+    worker holds one job at a time, so none waits behind another's queue; a job that raises
+    is reported as its error; a worker that dies fails the job it held and the rest run here.
+    An interruption or an early ``close()`` ends the workers at once."""
+    from concurrent.futures import ProcessPoolExecutor
+    n_pool = max(1, min(workers - 1, len(jobs) - 1))
+    lock = threading.Lock()
+    todo = list(range(len(jobs)))[::-1]          # popped from the end: job order
+    done = []                                   # (i, result, error), filled by callbacks
+    ready = threading.Condition(lock)
+    ex = ProcessPoolExecutor(n_pool, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_ignore_interrupts)
+    # the workers start on the first submit: with SIGINT ignored, which they inherit from the
+    # start (a Ctrl-C while they import is this process's alone)
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        pids = [ex.submit(os.getpid) for _ in range(n_pool)]
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+
+    def feed(fut=None, i=None):
+        with lock:
+            if fut is not None:
+                err = fut.exception() if not fut.cancelled() else None
+                done.append((i, None if err is not None else fut.result(), err))
+                ready.notify()
+            if todo:
+                k = todo.pop()
+                try:
+                    fut = ex.submit(fn, jobs[k])
+                except Exception:           # noqa: BLE001 - a dead worker: the rest run here
+                    todo.append(k)
+                    ready.notify()
+                else:
+                    fut.add_done_callback(lambda f, k=k: feed(f, k))
+
+    ok = False
+    try:
+        for _ in range(n_pool):
+            feed()
+        if meanwhile is not None:
+            meanwhile()
+        left = len(jobs)
+        while left:
+            with lock:
+                k = todo.pop() if todo else None
+                got, done[:] = list(done), []
+            for item in got:
+                left -= 1
+                yield item
+            if k is not None:
+                try:
+                    res = fn(jobs[k])
+                except Exception as e:      # noqa: BLE001 - reported like a worker's error
+                    res, err = None, e
+                else:
+                    err = None
+                left -= 1
+                yield k, res, err
+            elif not got:
+                with lock:
+                    if not done:
+                        ready.wait(0.2)
+        ok = True
+    finally:
+        if not ok:
+            with lock:
+                todo.clear()
+            for f in pids:
+                if f.done() and f.exception() is None:
+                    try:
+                        os.kill(f.result(), signal.SIGKILL)
+                    except OSError:
+                        pass
+        ex.shutdown(wait=ok, cancel_futures=True)

@@ -146,14 +146,17 @@ def test_keyboard_interrupt_in_process(monkeypatch, tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines() == ["fxsim: interrupted"]
 
 
-def _interrupt(argv, out, tmp_path, after=2.5):
+def _interrupt(argv, out, tmp_path, after=2.5, started=None):
     """Start ``python -m fxsim.cli argv`` in its own process group and, ``after`` s after its
     output folder ``out`` appears (the study is under way), send SIGINT to the whole group
-    (what Ctrl-C in a terminal does, worker processes included)."""
+    (what Ctrl-C in a terminal does, worker processes included).  ``started``: called with the
+    process group's id."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     p = subprocess.Popen([sys.executable, "-m", "fxsim.cli"] + argv, cwd=tmp_path, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
+    if started is not None:
+        started(p.pid)
     t0 = time.monotonic()
     while not out.exists() and p.poll() is None and time.monotonic() - t0 < 120:
         time.sleep(0.05)
@@ -186,6 +189,26 @@ def test_ctrl_c_exits_130_with_one_line(cmd, tmp_path):
     assert "Traceback" not in err, err[-3000:]
     assert err.strip().splitlines() == ["fxsim: interrupted"], err[-3000:]
     assert time.perf_counter() - t0 < 30            # the workers are stopped, not waited for
+
+
+def test_ctrl_c_stops_gd_study_quick_and_its_worker(tmp_path):
+    """``gd-study --quick`` shares its jobs with a spawned worker process (no Dask): Ctrl-C
+    ends both, one line, exit 130, no process of the group left behind."""
+    out = tmp_path / "out"
+    out_pgid = []
+    rc, _, err = _interrupt(["gd-study", "--quick", "--out", str(out), "--no-progress"], out,
+                            tmp_path, after=0.8, started=out_pgid.append)
+    assert rc == 130, (rc, err[-2000:])
+    assert err.strip().splitlines() == ["fxsim: interrupted"], err[-3000:]
+    # the worker (and multiprocessing's resource tracker) end with it; zombies awaiting their
+    # reaper do not count
+    t0, left = time.monotonic(), ["?"]
+    while left and time.monotonic() - t0 < 10:
+        ps = subprocess.run(["ps", "-o", "pid=,stat=,cmd=", "-g", str(out_pgid[0])],
+                            capture_output=True, text=True).stdout
+        left = [ln for ln in ps.splitlines() if ln.split()[1:2] and not ln.split()[1].startswith("Z")]
+        time.sleep(0.1)
+    assert not left, left
 
 
 def test_a_command_stuck_after_ctrl_c_is_ended_with_130(tmp_path):

@@ -175,9 +175,11 @@ def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None
     jobs = list(jobs)
     if serial is None:
         serial = workers == 1 and scheduler is None and client is None
-    if pool and not serial and scheduler is None and client is None and len(jobs) > 1:
-        yield from _pool_jobs(fn, jobs, workers or default_workers(), meanwhile)
-        return
+    if pool and not serial and scheduler is None and client is None:
+        if len(jobs) > 1 and (workers or default_workers()) > 1:
+            yield from _pool_jobs(fn, jobs, workers or default_workers(), meanwhile)
+            return
+        serial = True               # nothing to share
     if meanwhile is not None:
         meanwhile()
     if serial:

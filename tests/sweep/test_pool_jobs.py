@@ -17,9 +17,9 @@ def _slow_pid(x):
     return x * x, os.getpid()
 
 
-def _fails_on_3(x):
-    if x == 3:
-        raise ValueError("job 3 fails")
+def _fails_on_0_and_3(x):
+    if x in (0, 3):                  # job 0 goes to the worker first, 3 is likely run here
+        raise ValueError(f"job {x} fails")
     return x
 
 
@@ -46,10 +46,12 @@ def test_each_job_once_with_its_result_on_two_processes():
 
 
 def test_a_raising_job_is_its_error_the_others_finish():
-    out = {i: (res, err) for i, res, err in map_jobs(_fails_on_3, range(8), workers=2, pool=True)}
+    out = {i: (res, err) for i, res, err in map_jobs(_fails_on_0_and_3, range(8), workers=2,
+                                                     pool=True)}
     assert sorted(out) == list(range(8))
-    assert isinstance(out[3][1], ValueError) and "job 3 fails" in str(out[3][1])
-    assert all(out[i] == (i, None) for i in out if i != 3)
+    for k in (0, 3):
+        assert isinstance(out[k][1], ValueError) and f"job {k} fails" in str(out[k][1])
+    assert all(out[i] == (i, None) for i in out if i not in (0, 3))
 
 
 def test_a_dead_worker_fails_its_job_only():
@@ -72,8 +74,10 @@ def test_stopping_early_ends_the_workers():
     assert time.monotonic() - t0 < 5
 
 
-@pytest.mark.parametrize("n", [0, 1])
-def test_no_pool_for_fewer_than_two_jobs(n):
-    assert [(i, r) for i, r, _ in map_jobs(abs, [-5] * n, workers=2, pool=True)] == \
+@pytest.mark.parametrize("n,workers", [(0, 2), (1, 2), (3, 1)])
+def test_in_this_process_when_there_is_nothing_to_share(n, workers):
+    t0 = time.monotonic()
+    assert [(i, r) for i, r, _ in map_jobs(abs, [-5] * n, workers=workers, pool=True)] == \
         [(i, 5) for i in range(n)]
     assert not multiprocessing.active_children()
+    assert time.monotonic() - t0 < 0.5          # neither a pool nor a Dask cluster started

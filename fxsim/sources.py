@@ -34,7 +34,7 @@ from . import _sources as _S
 from .gf2 import (char_poly_low, default_taps, galois_mask, is_primitive, mersenne_factors,
                   poly_order, poly_text, seed_period, taps_table)
 
-__all__ = ["BitSource", "LFSR", "Ideal", "from_state", "taps_table", "is_primitive",
+__all__ = ["BitSource", "LFSR", "Ideal", "from_state", "taps_table", "is_primitive", "mersenne_factors",
            "CAPSULE_NAME"]
 
 CAPSULE_NAME = _S.CAPSULE_NAME

@@ -143,8 +143,9 @@ def test_long_cast_split_equals_one_call(nthreads, threads):
 
 
 def test_spawned_jumped_copied_and_cached_generators():
-    """Children from spawn, a jumped generator, a copy, and a generator holding a 32-bit
-    half-word (has_uint32): each draws numpy's own words and keeps numpy's cache."""
+    """Children from spawn, a jumped generator, a copy, a generator holding a 32-bit
+    half-word (has_uint32) and one whose counter carries across its words: each draws numpy's
+    own words and keeps numpy's cache."""
     x = edge_values(1029, 8, 7)
     fmt = (16, 8, True)
     cached = np.random.Philox(13)
@@ -152,6 +153,13 @@ def test_spawned_jumped_copied_and_cached_generators():
     cached_ref = np.random.Philox(13)
     np.random.Generator(cached_ref).integers(0, 1 << 32, size=3, dtype=np.uint32)
     assert cached.state["has_uint32"] == 1
+    wraps = []
+    for _ in range(2):      # the counter's low words about to wrap: the carry reaches word 3
+        bg = np.random.Philox(14)
+        st = bg.state
+        st["state"]["counter"] = np.array([2**64 - 3, 2**64 - 1, 2**64 - 1, 7], dtype=np.uint64)
+        bg.state = st
+        wraps.append(bg)
     base = fxsim.Ideal("philox", 8)
     base.draws(2, 64)
     base_ref = np.random.Philox(8)
@@ -159,7 +167,8 @@ def test_spawned_jumped_copied_and_cached_generators():
     cases = [(fxsim.Ideal("philox", 12).spawn(2)[1], np.random.Philox(12).spawn(2)[1]),
              (fxsim.Ideal(np.random.Philox(5).jumped(3)), np.random.Philox(5).jumped(3)),
              (base.copy(), base_ref),
-             (fxsim.Ideal(cached), cached_ref)]
+             (fxsim.Ideal(cached), cached_ref),
+             (fxsim.Ideal(wraps[0]), wraps[1])]
     for k, (src, ref) in enumerate(cases):
         got = fxsim.cast(x, fxsim.QFormat(16, 8), "stochastic", "saturate", r=16, source=src)
         want, _ = reference(x, fmt, 16, ref.random_raw(x.size))

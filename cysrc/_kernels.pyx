@@ -16,6 +16,7 @@ from libc.math cimport floor, rint, frexp, ldexp, fabs, isnan, isinf, copysign
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from fxprims cimport *
 from bitsrc cimport bitsrc_t, bitsrc_from_capsule, BITSRC_PCG64, pcg64_st
+from bitsrc cimport BITSRC_PHILOX, philox_st
 
 # Build cost: the kernels are compiled once, not once per (input, output) container pair.  Words
 # travel as bytes (int8 views) with a type code; only short block loops are specialized: by
@@ -486,6 +487,173 @@ cdef int sr_trunc_sat(const real_t* x, char* out, int w, Py_ssize_t n, double sc
     if w == 2:
         return block_sr_trunc_sat(x, <int16_t*>out, n, scale, r, R, <double>lo, <double>hi, c)
     return block_sr_trunc_sat(x, <int32_t*>out, n, scale, r, R, <double>lo, <double>hi, c)
+
+
+cdef extern from *:
+    """
+    #if defined(__AVX2__)
+    #include <immintrin.h>
+    #endif
+    #include <math.h>
+    /* block_sr_trunc_sat (plain SR, 'trunc' rule, saturating into words of at most 31 bits)
+       with its draws R = w >> (64 - r) stepped from numpy's Philox in the loop, one counter
+       block per 4 elements, no draw buffer: the scalar 64x64->128-bit multiplies of the block
+       run while the vector unit rounds the 4 elements before.  The same words, counts and
+       generator state (counter, buffer, buffer_pos) as fxs_philox_fill followed by
+       block_sr_trunc_sat.  Only for blocks block_f64_small accepts. cnt: inexact, up, ovf. */
+    static inline void fxk_srp_store(char* out, int w, int64_t j, double yc) {
+        int32_t v = (int32_t)yc;
+        if (w == 1) ((int8_t*)out)[j] = (int8_t)v;
+        else if (w == 2) ((int16_t*)out)[j] = (int16_t)v;
+        else ((int32_t*)out)[j] = v;
+    }
+
+    static inline void fxk_srp_one(double xj, uint64_t R, double scale, double two_r, double lo,
+                                   double hi, char* out, int w, int64_t j, int64_t* cnt) {
+        double t = xj * scale, qd = floor(t);
+        int small_neg = (t < 0.0) & (t > -0.5);
+        int inexact = (t != qd) | small_neg;
+        double D = floor((small_neg ? t : t - qd) * two_r) + (small_neg ? two_r : 0.0);
+        int up = inexact & (D + (double)R >= two_r);
+        double y = qd + (up ? 1.0 : 0.0);
+        double yc = y < hi ? y : hi;
+        yc = yc > lo ? yc : lo;
+        cnt[0] += inexact;
+        cnt[1] += up;
+        cnt[2] += yc != y;
+        fxk_srp_store(out, w, j, yc);
+    }
+
+    #if defined(__AVX2__)
+    static inline __attribute__((always_inline)) __m256i fxk_philox4(
+            uint64_t c0, uint64_t c1, uint64_t c2, uint64_t c3, uint64_t k0, uint64_t k1) {
+        /* fxs_philox_block with the counter and the words in registers */
+        fxs_philox_rounds(&c0, &c1, &c2, &c3, k0, k1);
+        return _mm256_set_epi64x((long long)c3, (long long)c2, (long long)c1, (long long)c0);
+    }
+
+    typedef struct {
+        __m256d scale, two_r, lo, hi, zero, mhalf, one, two52;
+        __m256i magic, acc_in, acc_up, acc_ov;
+        __m128i sh;
+    } fxk_srp;
+
+    static inline __attribute__((always_inline)) __m128i fxk_srp_vec(fxk_srp* q, const double* x,
+                                                                     __m256i w) {
+        /* fxk_srp_one for 4 elements and their 4 words: the int32 words */
+        __m256i R = _mm256_srl_epi64(w, q->sh);
+        __m256d Rd = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(R, q->magic)), q->two52);
+        __m256d t = _mm256_mul_pd(_mm256_loadu_pd(x), q->scale);
+        __m256d qd = _mm256_floor_pd(t);
+        __m256d sn = _mm256_and_pd(_mm256_cmp_pd(t, q->zero, _CMP_LT_OQ),
+                                   _mm256_cmp_pd(t, q->mhalf, _CMP_GT_OQ));
+        __m256d inexact = _mm256_or_pd(_mm256_cmp_pd(t, qd, _CMP_NEQ_OQ), sn);
+        __m256d base = _mm256_blendv_pd(_mm256_sub_pd(t, qd), t, sn);
+        __m256d D = _mm256_add_pd(_mm256_floor_pd(_mm256_mul_pd(base, q->two_r)),
+                                  _mm256_and_pd(sn, q->two_r));
+        __m256d up = _mm256_and_pd(inexact, _mm256_cmp_pd(_mm256_add_pd(D, Rd), q->two_r, _CMP_GE_OQ));
+        __m256d y = _mm256_add_pd(qd, _mm256_and_pd(up, q->one));
+        __m256d yc = _mm256_max_pd(_mm256_min_pd(y, q->hi), q->lo);
+        __m256d ov = _mm256_cmp_pd(yc, y, _CMP_NEQ_OQ);
+        q->acc_in = _mm256_sub_epi64(q->acc_in, _mm256_castpd_si256(inexact));
+        q->acc_up = _mm256_sub_epi64(q->acc_up, _mm256_castpd_si256(up));
+        q->acc_ov = _mm256_sub_epi64(q->acc_ov, _mm256_castpd_si256(ov));
+        return _mm256_cvtpd_epi32(yc);
+    }
+
+    static inline int64_t fxk_hsum4(__m256i a) {
+        int64_t t[4];
+        _mm256_storeu_si256((__m256i*)t, a);
+        return t[0] + t[1] + t[2] + t[3];
+    }
+
+    /* the counter steps as fxs_ctr_inc; one loop per word width (the store) */
+    #define FXK_SRP_LOOP(STORE)                                                              \
+        for (; j + 4 <= n; j += 4) {                                                         \
+            if (__builtin_expect(++c0 == 0, 0) && ++c1 == 0 && ++c2 == 0)                    \
+                ++c3;                                                                        \
+            __m128i v = fxk_srp_vec(&q, x + j, fxk_philox4(c0, c1, c2, c3, k0, k1));         \
+            STORE;                                                                           \
+        }
+    #endif
+
+    static void fxk_sr_philox(const double* x, char* out, int w, int64_t n, double scale, int r,
+                              double lo, double hi, fxs_philox_state* st, int64_t* cnt) {
+        int sh = 64 - r, bp = st->buffer_pos;
+        double two_r = ldexp(1.0, r);
+        int64_t j = 0;
+        uint64_t c[4], o[4];
+        uint64_t k0 = st->key->v[0], k1 = st->key->v[1];
+        while (j < n && bp < 4) {
+            fxk_srp_one(x[j], st->buffer[bp++] >> sh, scale, two_r, lo, hi, out, w, j, cnt);
+            j++;
+        }
+        st->buffer_pos = bp;
+        if (j == n)
+            return;
+        for (int i = 0; i < 4; i++) c[i] = st->ctr->v[i];
+    #if defined(__AVX2__)
+        if (n - j >= 4) {
+            fxk_srp q;
+            uint64_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+            q.scale = _mm256_set1_pd(scale); q.two_r = _mm256_set1_pd(two_r);
+            q.lo = _mm256_set1_pd(lo); q.hi = _mm256_set1_pd(hi);
+            q.zero = _mm256_setzero_pd(); q.mhalf = _mm256_set1_pd(-0.5);
+            q.one = _mm256_set1_pd(1.0); q.two52 = _mm256_set1_pd(4503599627370496.0);
+            q.magic = _mm256_set1_epi64x(0x4330000000000000LL);
+            q.sh = _mm_cvtsi32_si128(sh);
+            q.acc_in = q.acc_up = q.acc_ov = _mm256_setzero_si256();
+            if (w == 4) {
+                FXK_SRP_LOOP(_mm_storeu_si128((__m128i*)(out + 4 * j), v))
+            } else if (w == 2) {
+                /* the low 2 bytes of each int32 lane */
+                const __m128i pick = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+                FXK_SRP_LOOP(_mm_storel_epi64((__m128i*)(out + 2 * j), _mm_shuffle_epi8(v, pick)))
+            } else {
+                const __m128i pick = _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+                FXK_SRP_LOOP(int32_t b = _mm_cvtsi128_si32(_mm_shuffle_epi8(v, pick)); memcpy(out + j, &b, 4))
+            }
+            c[0] = c0; c[1] = c1; c[2] = c2; c[3] = c3;
+            _mm256_storeu_si256((__m256i*)o, fxk_philox4(c0, c1, c2, c3, k0, k1));
+            bp = 4;
+            cnt[0] += fxk_hsum4(q.acc_in);
+            cnt[1] += fxk_hsum4(q.acc_up);
+            cnt[2] += fxk_hsum4(q.acc_ov);
+        }
+    #endif
+        while (j < n) {
+            fxs_ctr_inc(c);
+            fxs_philox_block(c, k0, k1, o);
+            for (bp = 0; bp < 4 && j < n; bp++, j++)
+                fxk_srp_one(x[j], o[bp] >> sh, scale, two_r, lo, hi, out, w, j, cnt);
+        }
+        for (int i = 0; i < 4; i++) {
+            st->ctr->v[i] = c[i];
+            st->buffer[i] = o[i];
+        }
+        st->buffer_pos = bp;
+    }
+    """
+    void sr_philox_sat "fxk_sr_philox"(const double* x, char* out, int w, int64_t n, double scale,
+                                       int r, double lo, double hi, philox_st* st,
+                                       int64_t* c3) noexcept nogil
+
+
+cdef int sr_philox_block(const real_t* x, char* out, int w, Py_ssize_t n, double scale, int r,
+                         int64_t lo, int64_t hi, bitsrc_t* src, counts_t* c) noexcept nogil:
+    """sr_trunc_sat with the block's draws stepped from the inline Philox source src in the
+    same loop (sr_philox_sat); 1: not this case (float32 input, or a block that needs the
+    other paths), nothing done and no draw taken.  out is already offset."""
+    cdef int64_t c3[3]
+    if real_t is float:
+        return 1
+    else:
+        if not block_f64_small(x, n, scale):
+            return 1
+        c3[0] = c3[1] = c3[2] = 0
+        sr_philox_sat(x, out, w, n, scale, r, <double>lo, <double>hi, <philox_st*>src.state, c3)
+        add_block(c, n, c3[0], c3[1], c3[2])
+        return 0
 
 
 cdef extern from *:
@@ -1435,9 +1603,15 @@ def cast_f64(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl,
             b0 = i0
             while b0 < i1:
                 b1 = min(i1, b0 + BLOCK)
+                cb = zero_counts()
+                if (sr_fused and srcs != NULL and srcs[p].kind == BITSRC_PHILOX
+                        and sr_philox_block(&x[b0], po + b0 * w, w, b1 - b0, scale, cs.r,
+                                            cs.lo64, cs.hi64, srcs[p], &cb) == 0):
+                    c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                    b0 = b1
+                    continue
                 dp = block_draws(srcs[p] if srcs != NULL else NULL, dbuf, pd, use_draws, b0,
                                  b1 - b0, cs.r)
-                cb = zero_counts()
                 if cs.mode < RM_STOCHASTIC and cs.ovf <= OV_SATURATE_SYMMETRIC:
                     if f64_det_sat(&x[b0], po + b0 * w, w, b1 - b0, scale, tbl, &kd, cs.lo64,
                                    cs.hi64, &cb, count) == 0:
@@ -1511,8 +1685,14 @@ def cast_f64_streams(const real_t[::1] x, int8_t[::1] out, CastSpec spec, int fl
         b0 = cuts[k]
         while b0 < cuts[k + 1]:
             b1 = min(cuts[k + 1], b0 + BLOCK)
-            srcs[k].fill(srcs[k].state, dbuf, b1 - b0, r)
             cb = zero_counts()
+            if (sr_fused and srcs[k].kind == BITSRC_PHILOX
+                    and sr_philox_block(&x[b0], po + b0 * w, w, b1 - b0, scale, r, cs.lo64,
+                                        cs.hi64, srcs[k], &cb) == 0):
+                c.n += cb.n; c.inexact += cb.inexact; c.up += cb.up; c.ovf += cb.ovf
+                b0 = b1
+                continue
+            srcs[k].fill(srcs[k].state, dbuf, b1 - b0, r)
             ok = ((sr_fused and sr_trunc_sat(&x[b0], po + b0 * w, w, b1 - b0, scale, r, dbuf,
                                              cs.lo64, cs.hi64, &cb) == 0)
                   or (r <= 52 and block_f64_sr(&x[b0], qbuf, b1 - b0, scale, &cs, dbuf,

@@ -30,6 +30,8 @@ import numpy as np
 
 from bitsrc cimport (bitsrc_t, bitsrc_fill_t, bitsrc_from_capsule, bitsrc_capsule, BITSRC_PCG64,
                      fxs_u128, pcg64_st, fxs_pcg64_next)
+from bitsrc cimport (BITSRC_PHILOX, philox_st as fxs_philox_state, fxs_ctr4, fxs_key2,
+                     fxs_philox_block)
 
 cdef extern from *:
     """
@@ -721,15 +723,9 @@ cdef void word32_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil
 
 cdef extern from *:
     """
-    /* numpy's mt19937_state and philox_state (numpy/random/src/{mt19937,philox}); the layout
-       is checked against BitGenerator.state before use (numpy_layouts_ok) */
+    /* numpy's mt19937_state (numpy/random/src/mt19937; philox_state is in bitsrc.pxd); the
+       layout is checked against BitGenerator.state before use (numpy_layouts_ok) */
     typedef struct { uint32_t key[624]; int pos; } fxs_mt_state;
-    typedef struct { uint64_t v[4]; } fxs_ctr4;
-    typedef struct { uint64_t v[2]; } fxs_key2;
-    typedef struct {
-        fxs_ctr4* ctr; fxs_key2* key; int buffer_pos; uint64_t buffer[4];
-        int has_uint32; uint32_t uinteger;
-    } fxs_philox_state;
 
     static void fxs_mt_gen(fxs_mt_state* st) {
         /* the twist of all 624 words (mt19937_gen) */
@@ -783,27 +779,6 @@ cdef extern from *:
         }
     }
 
-    static inline void fxs_ctr_inc(uint64_t* c) {
-        if (++c[0] == 0 && ++c[1] == 0 && ++c[2] == 0)
-            ++c[3];
-    }
-
-    static inline void fxs_philox_block(const uint64_t* c, uint64_t k0, uint64_t k1, uint64_t* o) {
-        /* Random123's philox4x64 with 10 rounds (numpy's philox4x64_R) */
-        uint64_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-        for (int r = 0; r < 10; r++) {
-            unsigned __int128 p0, p1;
-            if (r) { k0 += 0x9E3779B97F4A7C15ULL; k1 += 0xBB67AE8584CAA73BULL; }
-            p0 = (unsigned __int128)0xD2E7470EE14C6C93ULL * c0;
-            p1 = (unsigned __int128)0xCA5A826395121157ULL * c2;
-            c0 = (uint64_t)(p1 >> 64) ^ c1 ^ k0;
-            c1 = (uint64_t)p1;
-            c2 = (uint64_t)(p0 >> 64) ^ c3 ^ k1;
-            c3 = (uint64_t)p0;
-        }
-        o[0] = c0; o[1] = c1; o[2] = c2; o[3] = c3;
-    }
-
     static void fxs_philox_fill(fxs_philox_state* st, uint64_t* out, int64_t n, int sh) {
         /* numpy's philox_next n times: the buffered words first, then whole counter blocks
            (two side by side), the last block generated left in the buffer as numpy leaves it */
@@ -845,20 +820,8 @@ cdef extern from *:
     ctypedef struct fxs_mt_state:
         uint32_t key[624]
         int pos
-    ctypedef struct fxs_ctr4:
-        uint64_t v[4]
-    ctypedef struct fxs_key2:
-        uint64_t v[2]
-    ctypedef struct fxs_philox_state:
-        fxs_ctr4* ctr
-        fxs_key2* key
-        int buffer_pos
-        uint64_t buffer[4]
-        int has_uint32
-        uint32_t uinteger
     void fxs_mt_fill(fxs_mt_state* st, uint64_t* out, int64_t n, int sh) noexcept nogil
     void fxs_philox_fill(fxs_philox_state* st, uint64_t* out, int64_t n, int sh) noexcept nogil
-    void fxs_philox_block(const uint64_t* c, uint64_t k0, uint64_t k1, uint64_t* o) noexcept nogil
 
 
 cdef void mt_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
@@ -869,12 +832,12 @@ cdef uint64_t mt_next(void* vst, int r) noexcept nogil:
     return one_draw(mt_fill, vst, r)
 
 
-cdef void philox_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
-    fxs_philox_fill(<fxs_philox_state*>(<bitgen_t*>vst).state, out, n, 64 - r)
+cdef void core_philox_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
+    fxs_philox_fill(<fxs_philox_state*>vst, out, n, 64 - r)
 
 
-cdef uint64_t philox_next(void* vst, int r) noexcept nogil:
-    return one_draw(philox_fill, vst, r)
+cdef uint64_t core_philox_next(void* vst, int r) noexcept nogil:
+    return one_draw(core_philox_fill, vst, r)
 
 
 cdef inline void* numpy_state(bg) except NULL:
@@ -961,19 +924,14 @@ cdef class IdealCore:
             self.src.next = &mt_next
             self.src.fill = &mt_fill
         elif kind == "Philox":
-            self.src.next = &philox_next
-            self.src.fill = &philox_fill
+            # numpy's own philox_state, stepped where it lies (a fused kernel may step it too)
+            self.src.state = bg.state
+            self.src.next = &core_philox_next
+            self.src.fill = &core_philox_fill
+            self.src.kind = BITSRC_PHILOX
 
     def capsule(self):
         return bitsrc_capsule(&self.src, self)
-
-
-cdef void core_philox_fill(void* vst, uint64_t* out, int64_t n, int r) noexcept nogil:
-    fxs_philox_fill(<fxs_philox_state*>vst, out, n, 64 - r)
-
-
-cdef uint64_t core_philox_next(void* vst, int r) noexcept nogil:
-    return one_draw(core_philox_fill, vst, r)
 
 
 cdef class PhiloxCore:
@@ -1020,6 +978,7 @@ cdef class PhiloxCore:
         self.src.next = &core_philox_next
         self.src.fill = &core_philox_fill
         self.src.max_r = 64
+        self.src.kind = BITSRC_PHILOX
 
     @property
     def capsule(self):

@@ -22,6 +22,7 @@ Contract:
   while the capsule lives.
 """
 from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport uint32_t
 from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer, PyCapsule_GetContext, PyCapsule_SetContext
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 
@@ -34,6 +35,7 @@ ctypedef struct bitsrc_t:
     bitsrc_fill_t fill     # n r-bit draws into out[0..n-1], in stream order
     int max_r              # largest r this source can draw (64, or n for LFSR rule 'state')
     int kind               # BITSRC_PCG64: state is a pcg64_st that a kernel may step inline;
+                           # BITSRC_PHILOX: state is a philox_st (numpy's philox_state layout);
                            # 0 (the zeroed default): reach the source through fill/next only
 
 cdef extern from *:
@@ -45,6 +47,7 @@ cdef extern from *:
 
 cdef enum:
     BITSRC_PCG64 = 1
+    BITSRC_PHILOX = 2
 
 
 cdef extern from *:
@@ -70,6 +73,68 @@ cdef extern from *:
         fxs_u128 state
         fxs_u128 inc
     uint64_t fxs_pcg64_next(fxs_u128* s, fxs_u128 inc) noexcept nogil
+
+
+cdef extern from *:
+    """
+    /* numpy's philox_state (numpy/random/src/philox; the layout is checked against
+       Philox.state before an inline source uses numpy's own state) and its counter block */
+    typedef struct { uint64_t v[4]; } fxs_ctr4;
+    typedef struct { uint64_t v[2]; } fxs_key2;
+    typedef struct {
+        fxs_ctr4* ctr; fxs_key2* key; int buffer_pos; uint64_t buffer[4];
+        int has_uint32; uint32_t uinteger;
+    } fxs_philox_state;
+
+    static inline void fxs_ctr_inc(uint64_t* c) {
+        if (++c[0] == 0 && ++c[1] == 0 && ++c[2] == 0)
+            ++c[3];
+    }
+
+    static inline __attribute__((always_inline)) void fxs_philox_rounds(
+            uint64_t* w0, uint64_t* w1, uint64_t* w2, uint64_t* w3, uint64_t k0, uint64_t k1) {
+        /* Random123's philox4x64 with 10 rounds (numpy's philox4x64_R) on the counter words,
+           in place.  mulx by hand: gcc's own 128-bit products go through rdx:rax and spill to
+           the stack in a loop that holds more than the block; one xor after each product */
+        uint64_t c0 = *w0, c1 = *w1, c2 = *w2, c3 = *w3;
+        for (int i = 0; i < 10; i++) {
+            uint64_t h0, l0, h1, l1;
+            if (i) { k0 += 0x9E3779B97F4A7C15ULL; k1 += 0xBB67AE8584CAA73BULL; }
+    #if defined(__BMI2__)
+            __asm__("mulx %3, %0, %1" : "=r"(l0), "=r"(h0) : "d"(c0), "r"(0xD2E7470EE14C6C93ULL));
+            __asm__("mulx %3, %0, %1" : "=r"(l1), "=r"(h1) : "d"(c2), "r"(0xCA5A826395121157ULL));
+    #else
+            unsigned __int128 p0 = (unsigned __int128)0xD2E7470EE14C6C93ULL * c0;
+            unsigned __int128 p1 = (unsigned __int128)0xCA5A826395121157ULL * c2;
+            l0 = (uint64_t)p0; h0 = (uint64_t)(p0 >> 64); l1 = (uint64_t)p1; h1 = (uint64_t)(p1 >> 64);
+    #endif
+            c0 = h1 ^ (c1 ^ k0);
+            c1 = l1;
+            c2 = h0 ^ (c3 ^ k1);
+            c3 = l0;
+        }
+        *w0 = c0; *w1 = c1; *w2 = c2; *w3 = c3;
+    }
+
+    static inline void fxs_philox_block(const uint64_t* c, uint64_t k0, uint64_t k1, uint64_t* o) {
+        /* the 4 words of counter block c */
+        o[0] = c[0]; o[1] = c[1]; o[2] = c[2]; o[3] = c[3];
+        fxs_philox_rounds(o, o + 1, o + 2, o + 3, k0, k1);
+    }
+    """
+    ctypedef struct fxs_ctr4:
+        uint64_t v[4]
+    ctypedef struct fxs_key2:
+        uint64_t v[2]
+    ctypedef struct philox_st "fxs_philox_state":
+        fxs_ctr4* ctr
+        fxs_key2* key
+        int buffer_pos
+        uint64_t buffer[4]
+        int has_uint32
+        uint32_t uinteger
+    void fxs_ctr_inc(uint64_t* c) noexcept nogil
+    void fxs_philox_block(const uint64_t* c, uint64_t k0, uint64_t k1, uint64_t* o) noexcept nogil
 
 
 cdef inline bitsrc_t* bitsrc_from_capsule(object capsule) except NULL:

@@ -213,6 +213,12 @@ INTERRUPT = {
         "fxsim.cast(x[:x.size // k], 'Q8.8', 'stochastic', r=64, "
         "source=fxsim.Ideal('pcg64', seed=0))",
         {"OMP_NUM_THREADS": "2"}),
+    # one thread, Philox stepped inside the SR rounding loop (private PhiloxCore copy)
+    "cast_stochastic_philox": (
+        "x = np.full(35 * 10**7, 1.3)",
+        "fxsim.cast(x[:x.size // k], 'Q8.8', 'stochastic', r=16, "
+        "source=fxsim.Ideal('philox', seed=0))",
+        {"OMP_NUM_THREADS": "1"}),
     # prod= given: the generic kernel (dot_generic), 700**3 MACs
     "matmul_generic": (
         "rng = np.random.default_rng(0)\n"

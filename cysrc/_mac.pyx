@@ -17,7 +17,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.stdint cimport int8_t, int32_t, int64_t, uint32_t, uint64_t
 from fxprims cimport *
-from bitsrc cimport bitsrc_t, bitsrc_from_capsule
+from bitsrc cimport bitsrc_t, bitsrc_from_capsule, BITSRC_PCG64, pcg64_st
 
 ctypedef fused lane_t:
     int32_t
@@ -536,6 +536,127 @@ cdef inline void one_round(const word_t* arow, const word_t* bcol, Py_ssize_t N,
     cov[0] += <lane_t>st[2]
 
 
+cdef extern from *:
+    """
+    #if defined(__SSE4_1__)
+    #include <immintrin.h>
+    #endif
+    static void fxm_pcg_jump(fxs_u128 inc, uint64_t d, fxs_u128* Md, fxs_u128* Cd) {
+        /* numpy's PCG64 advanced d steps is x -> Md x + Cd (pcg_advance_lcg_128) */
+        fxs_u128 M = FXS_PCG_MULT, C = inc, am = 1, ac = 0;
+        while (d) {
+            if (d & 1) { am = am * M; ac = ac * M + C; }
+            C = (M + 1) * C;
+            M = M * M;
+            d >>= 1;
+        }
+        *Md = am;
+        *Cd = ac;
+    }
+
+    static inline uint32_t fxm_draw(fxs_u128* x, fxs_u128 inc, int sh) {
+        *x = *x * FXS_PCG_MULT + inc;
+        return (uint32_t)(fxs_xsl_rr(*x) >> sh);
+    }
+
+    #if defined(__SSE4_1__)
+    static inline __attribute__((always_inline)) void fxm_sr_pcg_strip(
+            const int32_t* arow, const int32_t* bp, Py_ssize_t N, Py_ssize_t K, fxs_u128* xs,
+            fxs_u128 inc, int sh, int sa, int rs, int ls, int r, int32_t lo, int32_t hi,
+            const int wrap, int32_t wmask, int32_t* out, int64_t* c3) {
+        /* four columns of the plain-SR MAC tile in one SSE register, the accumulators and
+           counts kept in registers, each column's PCG64 lane stepped in the loop */
+        fxs_u128 x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
+        const __m128i vmask = _mm_set1_epi32((int32_t)((1u << sa) - 1)), zero = _mm_setzero_si128();
+        const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi), vw = _mm_set1_epi32(wmask);
+        const __m128i csa = _mm_cvtsi32_si128(sa), crs = _mm_cvtsi32_si128(rs);
+        const __m128i cls = _mm_cvtsi32_si128(ls), cr = _mm_cvtsi32_si128(r);
+        __m128i acc = zero, cz = zero, cu = zero, co = zero;
+        uint32_t t[4];
+        for (Py_ssize_t k = 0; k < K; k++) {
+            t[0] = fxm_draw(&x0, inc, sh);
+            t[1] = fxm_draw(&x1, inc, sh);
+            t[2] = fxm_draw(&x2, inc, sh);
+            t[3] = fxm_draw(&x3, inc, sh);
+            __m128i R = _mm_loadu_si128((const __m128i*)t);
+            __m128i b = _mm_loadu_si128((const __m128i*)(bp + k * N));
+            __m128i v = _mm_add_epi32(_mm_sll_epi32(acc, csa), _mm_mullo_epi32(_mm_set1_epi32(arow[k]), b));
+            __m128i rem = _mm_and_si128(v, vmask);
+            __m128i up = _mm_srl_epi32(_mm_add_epi32(_mm_sll_epi32(_mm_srl_epi32(rem, crs), cls), R), cr);
+            __m128i y = _mm_add_epi32(_mm_sra_epi32(v, csa), up);
+            cz = _mm_sub_epi32(cz, _mm_cmpeq_epi32(rem, zero));
+            cu = _mm_add_epi32(cu, up);
+            co = _mm_sub_epi32(co, _mm_or_si128(_mm_cmpgt_epi32(y, vhi), _mm_cmpgt_epi32(vlo, y)));
+            if (wrap)
+                acc = _mm_add_epi32(_mm_and_si128(_mm_sub_epi32(y, vlo), vw), vlo);
+            else
+                acc = _mm_min_epi32(_mm_max_epi32(y, vlo), vhi);
+        }
+        _mm_storeu_si128((__m128i*)out, acc);
+        int32_t z[4], u[4], o[4];
+        _mm_storeu_si128((__m128i*)z, cz);
+        _mm_storeu_si128((__m128i*)u, cu);
+        _mm_storeu_si128((__m128i*)o, co);
+        for (int c = 0; c < 4; c++) {
+            c3[0] += K - z[c];
+            c3[1] += u[c];
+            c3[2] += o[c];
+        }
+    }
+    #endif
+
+    static void fxm_sr_pcg_tile(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+                                Py_ssize_t K, Py_ssize_t jn, fxs_pcg64_st* g, int sa, int rs,
+                                int ls, int r, int32_t lo,
+                                int32_t hi, int wrap, int32_t wmask, int32_t* out,
+                                int64_t* c3) {
+        /* out[0:jn] = the K-step plain-SR MAC of arow with the jn columns at B (row stride N),
+           the accumulator rounded (rule 'trunc', no eps) and saturated or wrapped after every
+           step; c3 += (inexact, rounded up, overflowed) steps.  Column c's draws are those of
+           g at c*K .. c*K + K - 1 (element-major order), from a lane jumped there; g is left
+           after the jn*K draws. */
+        fxs_u128 cur = g->state, inc = g->inc, xs[4], MK, CK;
+        fxm_pcg_jump(inc, (uint64_t)K, &MK, &CK);
+        int sh = 64 - r;
+        int32_t mask = (int32_t)((1u << sa) - 1);
+        Py_ssize_t j = 0;
+    #if defined(__SSE4_1__)
+        for (; j + 4 <= jn; j += 4) {
+            for (int c = 0; c < 4; c++) {
+                xs[c] = cur;
+                cur = cur * MK + CK;
+            }
+            if (wrap)
+                fxm_sr_pcg_strip(arow, B + j, N, K, xs, inc, sh, sa, rs, ls, r, lo, hi, 1, wmask, out + j, c3);
+            else
+                fxm_sr_pcg_strip(arow, B + j, N, K, xs, inc, sh, sa, rs, ls, r, lo, hi, 0, wmask, out + j, c3);
+        }
+    #endif
+        for (; j < jn; j++) {
+            fxs_u128 x = cur;
+            int32_t acc = 0;
+            cur = cur * MK + CK;
+            for (Py_ssize_t k = 0; k < K; k++) {
+                int32_t v = (int32_t)((uint32_t)acc << sa) + arow[k] * B[k * N + j];
+                int32_t rem = v & mask;
+                int32_t up = (int32_t)((((uint32_t)(rem >> rs) << ls) + fxm_draw(&x, inc, sh)) >> r);
+                int32_t y = (v >> sa) + up;
+                c3[0] += rem != 0;
+                c3[1] += up;
+                c3[2] += (y < lo) | (y > hi);
+                acc = wrap ? (int32_t)(((uint32_t)(y - lo) & (uint32_t)wmask) + (uint32_t)lo)
+                           : (y < lo ? lo : (y > hi ? hi : y));
+            }
+            out[j] = acc;
+        }
+        g->state = cur;
+    }
+    """
+    void sr_pcg_tile "fxm_sr_pcg_tile"(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+        Py_ssize_t K, Py_ssize_t jn, pcg64_st* g, int sa, int rs, int ls, int r, int32_t lo, int32_t hi, int wrap, int32_t wmask, int32_t* out,
+        int64_t* c3) noexcept nogil
+
+
 def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out,
               CastSpec spec, int sa, const int64_t[::1] cuts, list caps,
               const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
@@ -562,6 +683,9 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
     cdef const uint64_t* dsrc
     cdef bitsrc_t** srcs = NULL
     cdef int64_t n_in, n_up, n_ov
+    cdef int64_t* c3
+    # plain SR from inline PCG64 parts: tile_round's 'plain' step with the draws stepped in it
+    cdef bint inline_pcg = streams and m.plain and K > 0
     if streams:
         srcs = <bitsrc_t**>malloc(P * sizeof(bitsrc_t*))
         for p in range(P):
@@ -569,6 +693,7 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
     for p in prange(P, nogil=True, num_threads=nthreads, schedule="dynamic"):
         acc = <lane_t*>malloc(5 * TJ * sizeof(lane_t))     # acc, cin, cup, cov, bv
         rt = <lane_t*>malloc(TILE_DRAWS * sizeof(lane_t))
+        c3 = <int64_t*>malloc(3 * sizeof(int64_t))
         dbuf = NULL
         if streams:
             dbuf = <uint64_t*>malloc(TILE_DRAWS * sizeof(uint64_t))
@@ -581,6 +706,20 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
             i = e // N
             j0 = e - i * N
             jn = min(min(<Py_ssize_t>TJ, N - j0), e1 - e)
+            if word_t is int32_t and lane_t is int32_t:
+                if inline_pcg and jn > 1 and srcs[p].kind == BITSRC_PCG64:
+                    # the draws stepped in the rounding loop: no draw buffer, whole tiles
+                    c3[0] = 0
+                    c3[1] = 0
+                    c3[2] = 0
+                    sr_pcg_tile(&A[i, 0], &B[0, j0], N, K, jn, <pcg64_st*>srcs[p].state, m.sa,
+                                m.rs, m.ls, m.r, <int32_t>m.lo, <int32_t>m.hi, m.wrap,
+                                <int32_t>m.wmask, &out[i, j0], c3)
+                    n_in = n_in + c3[0]
+                    n_up = n_up + c3[1]
+                    n_ov = n_ov + c3[2]
+                    e = e + jn
+                    continue
             if m.sto:
                 jn = min(jn, max(<Py_ssize_t>1, TILE_DRAWS // max(K, <Py_ssize_t>1)))
             kc = K if jn > 1 else min(K, <Py_ssize_t>TILE_DRAWS)
@@ -629,5 +768,6 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
         free(acc)
         free(rt)
         free(dbuf)
+        free(c3)
     free(srcs)
 

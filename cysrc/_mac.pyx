@@ -7,7 +7,8 @@ Three kernels, picked by ``fxsim.ops._mac``:
   stochastic), exact products, saturate or wrap.  Output elements are handed out in parts
   (ranges of elements in C order); a part walks its elements in register tiles of up to TJ
   columns of one row, k ascending, in int32 or int64 lanes.  A stochastic part fills the draws
-  of one tile from its own stream right before using them.
+  of one tile from its own stream right before using them; a plain-SR tile in int32 lanes on an
+  inline PCG64 part steps one PCG64 lane per column in the rounding loop instead (no buffer).
 - ``matmul_acc_lanes``: the same when the accumulator cast never rounds.
 - ``dot_generic``: everything else (a product cast, overflow='error', words or intermediates
   beyond 62 bits), exactly, in 128-bit scalars.
@@ -560,25 +561,31 @@ cdef extern from *:
     }
 
     #if defined(__SSE4_1__)
-    static inline __attribute__((always_inline)) void fxm_sr_pcg_strip(
-            const int32_t* arow, const int32_t* bp, Py_ssize_t N, Py_ssize_t K, fxs_u128* xs,
-            fxs_u128 inc, int sh, int sa, int rs, int ls, int r, int32_t lo, int32_t hi,
-            const int wrap, int32_t wmask, int32_t* out, int64_t* c3) {
+    static inline __attribute__((always_inline)) void fxm_sr_strip(
+            const int32_t* arow, const int32_t* bp, Py_ssize_t N, Py_ssize_t K, const int fed,
+            const int32_t* Rb, Py_ssize_t jn, fxs_u128* xs, fxs_u128 inc, int sh, int sa,
+            int rs, int ls, int r, int32_t lo, int32_t hi, const int wrap, int32_t wmask,
+            int32_t* out, int64_t* c3) {
         /* four columns of the plain-SR MAC tile in one SSE register, the accumulators and
-           counts kept in registers, each column's PCG64 lane stepped in the loop */
+           counts kept in registers; the draws of step k are Rb[k*jn .. k*jn + 3] (fed), or
+           each column's PCG64 lane xs[c] is stepped in the loop */
         fxs_u128 x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
         const __m128i vmask = _mm_set1_epi32((int32_t)((1u << sa) - 1)), zero = _mm_setzero_si128();
         const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi), vw = _mm_set1_epi32(wmask);
         const __m128i csa = _mm_cvtsi32_si128(sa), crs = _mm_cvtsi32_si128(rs);
         const __m128i cls = _mm_cvtsi32_si128(ls), cr = _mm_cvtsi32_si128(r);
-        __m128i acc = zero, cz = zero, cu = zero, co = zero;
+        __m128i acc = zero, cz = zero, cu = zero, co = zero, R;
         uint32_t t[4];
         for (Py_ssize_t k = 0; k < K; k++) {
-            t[0] = fxm_draw(&x0, inc, sh);
-            t[1] = fxm_draw(&x1, inc, sh);
-            t[2] = fxm_draw(&x2, inc, sh);
-            t[3] = fxm_draw(&x3, inc, sh);
-            __m128i R = _mm_loadu_si128((const __m128i*)t);
+            if (fed) {
+                R = _mm_loadu_si128((const __m128i*)(Rb + k * jn));
+            } else {
+                t[0] = fxm_draw(&x0, inc, sh);
+                t[1] = fxm_draw(&x1, inc, sh);
+                t[2] = fxm_draw(&x2, inc, sh);
+                t[3] = fxm_draw(&x3, inc, sh);
+                R = _mm_loadu_si128((const __m128i*)t);
+            }
             __m128i b = _mm_loadu_si128((const __m128i*)(bp + k * N));
             __m128i v = _mm_add_epi32(_mm_sll_epi32(acc, csa), _mm_mullo_epi32(_mm_set1_epi32(arow[k]), b));
             __m128i rem = _mm_and_si128(v, vmask);
@@ -605,31 +612,41 @@ cdef extern from *:
     }
     #endif
 
-    static void fxm_sr_pcg_tile(const int32_t* arow, const int32_t* B, Py_ssize_t N,
-                                Py_ssize_t K, Py_ssize_t jn, fxs_pcg64_st* g, int sa, int rs,
-                                int ls, int r, int32_t lo,
-                                int32_t hi, int wrap, int32_t wmask, int32_t* out,
-                                int64_t* c3) {
+    static void fxm_sr_tile(const int32_t* arow, const int32_t* B, Py_ssize_t N, Py_ssize_t K,
+                            Py_ssize_t jn, fxs_pcg64_st* g, const int32_t* Rb, int sa, int rs,
+                            int ls, int r, int32_t lo, int32_t hi, int wrap, int32_t wmask,
+                            int32_t* out, int64_t* c3) {
         /* out[0:jn] = the K-step plain-SR MAC of arow with the jn columns at B (row stride N),
            the accumulator rounded (rule 'trunc', no eps) and saturated or wrapped after every
-           step; c3 += (inexact, rounded up, overflowed) steps.  Column c's draws are those of
-           g at c*K .. c*K + K - 1 (element-major order), from a lane jumped there; g is left
-           after the jn*K draws. */
-        fxs_u128 cur = g->state, inc = g->inc, xs[4], MK, CK;
-        fxm_pcg_jump(inc, (uint64_t)K, &MK, &CK);
+           step; c3 += (inexact, rounded up, overflowed) steps.  The draw of step k of column c
+           is Rb[k*jn + c] when g is NULL; else g's draw c*K + k (element-major order), from a
+           PCG64 lane per column jumped there, and g is left after the jn*K draws. */
+        fxs_u128 cur = 0, inc = 0, xs[4], MK = 0, CK = 0;
         int sh = 64 - r;
         int32_t mask = (int32_t)((1u << sa) - 1);
         Py_ssize_t j = 0;
+        if (g != NULL) {
+            cur = g->state;
+            inc = g->inc;
+            fxm_pcg_jump(inc, (uint64_t)K, &MK, &CK);
+        }
     #if defined(__SSE4_1__)
         for (; j + 4 <= jn; j += 4) {
+            if (g == NULL) {
+                if (wrap)
+                    fxm_sr_strip(arow, B + j, N, K, 1, Rb + j, jn, xs, inc, sh, sa, rs, ls, r, lo, hi, 1, wmask, out + j, c3);
+                else
+                    fxm_sr_strip(arow, B + j, N, K, 1, Rb + j, jn, xs, inc, sh, sa, rs, ls, r, lo, hi, 0, wmask, out + j, c3);
+                continue;
+            }
             for (int c = 0; c < 4; c++) {
                 xs[c] = cur;
                 cur = cur * MK + CK;
             }
             if (wrap)
-                fxm_sr_pcg_strip(arow, B + j, N, K, xs, inc, sh, sa, rs, ls, r, lo, hi, 1, wmask, out + j, c3);
+                fxm_sr_strip(arow, B + j, N, K, 0, Rb, jn, xs, inc, sh, sa, rs, ls, r, lo, hi, 1, wmask, out + j, c3);
             else
-                fxm_sr_pcg_strip(arow, B + j, N, K, xs, inc, sh, sa, rs, ls, r, lo, hi, 0, wmask, out + j, c3);
+                fxm_sr_strip(arow, B + j, N, K, 0, Rb, jn, xs, inc, sh, sa, rs, ls, r, lo, hi, 0, wmask, out + j, c3);
         }
     #endif
         for (; j < jn; j++) {
@@ -639,7 +656,8 @@ cdef extern from *:
             for (Py_ssize_t k = 0; k < K; k++) {
                 int32_t v = (int32_t)((uint32_t)acc << sa) + arow[k] * B[k * N + j];
                 int32_t rem = v & mask;
-                int32_t up = (int32_t)((((uint32_t)(rem >> rs) << ls) + fxm_draw(&x, inc, sh)) >> r);
+                uint32_t R = g == NULL ? (uint32_t)Rb[k * jn + j] : fxm_draw(&x, inc, sh);
+                int32_t up = (int32_t)((((uint32_t)(rem >> rs) << ls) + R) >> r);
                 int32_t y = (v >> sa) + up;
                 c3[0] += rem != 0;
                 c3[1] += up;
@@ -649,11 +667,13 @@ cdef extern from *:
             }
             out[j] = acc;
         }
-        g->state = cur;
+        if (g != NULL)
+            g->state = cur;
     }
     """
-    void sr_pcg_tile "fxm_sr_pcg_tile"(const int32_t* arow, const int32_t* B, Py_ssize_t N,
-        Py_ssize_t K, Py_ssize_t jn, pcg64_st* g, int sa, int rs, int ls, int r, int32_t lo, int32_t hi, int wrap, int32_t wmask, int32_t* out,
+    void sr_tile "fxm_sr_tile"(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+        Py_ssize_t K, Py_ssize_t jn, pcg64_st* g, const int32_t* Rb, int sa, int rs, int ls,
+        int r, int32_t lo, int32_t hi, int wrap, int32_t wmask, int32_t* out,
         int64_t* c3) noexcept nogil
 
 
@@ -669,7 +689,8 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
     Stochastic: the draws of element e are e*K .. e*K + K - 1 of the call's stream.  With caps
     (one ``bitsrc`` capsule per part, positioned at the part's first draw; parts that share one
     capsule must run on one thread), a part fills the draws of each tile right before using
-    them; else they are read from ``draws`` (indexed by e*K + k).  The caller proves that
+    them (plain SR in int32 lanes from an inline PCG64 part: sr_tile steps them in the
+    rounding loop, one lane per column); else they are read from ``draws`` (indexed by e*K + k).  The caller proves that
     |acc << sa| + |a*b| fits a lane (< 2**62 for int64) and r <= 29 (int32) or 61."""
     cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
     cdef Py_ssize_t P = cuts.shape[0] - 1
@@ -712,9 +733,9 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
                     c3[0] = 0
                     c3[1] = 0
                     c3[2] = 0
-                    sr_pcg_tile(&A[i, 0], &B[0, j0], N, K, jn, <pcg64_st*>srcs[p].state, m.sa,
-                                m.rs, m.ls, m.r, <int32_t>m.lo, <int32_t>m.hi, m.wrap,
-                                <int32_t>m.wmask, &out[i, j0], c3)
+                    sr_tile(&A[i, 0], &B[0, j0], N, K, jn, <pcg64_st*>srcs[p].state, NULL, m.sa,
+                            m.rs, m.ls, m.r, <int32_t>m.lo, <int32_t>m.hi, m.wrap,
+                            <int32_t>m.wmask, &out[i, j0], c3)
                     n_in = n_in + c3[0]
                     n_up = n_up + c3[1]
                     n_ov = n_ov + c3[2]
@@ -750,6 +771,16 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
                 if jn == 1:
                     one_round(&A[i, 0], &B[0, j0], N, k0, k1, &m, acc, acc + TJ,
                               acc + 2 * TJ, acc + 3 * TJ, dsrc, acc[4 * TJ])
+                elif (word_t is int32_t and lane_t is int32_t) and m.plain:
+                    # the whole tile (jn > 1: k0 = 0, k1 = K), the draws from rt
+                    c3[0] = 0
+                    c3[1] = 0
+                    c3[2] = 0
+                    sr_tile(&A[i, 0], &B[0, j0], N, K, jn, NULL, rt, m.sa, m.rs, m.ls, m.r,
+                            <int32_t>m.lo, <int32_t>m.hi, m.wrap, <int32_t>m.wmask, acc, c3)
+                    n_in = n_in + c3[0]
+                    n_up = n_up + c3[1]
+                    n_ov = n_ov + c3[2]
                 else:
                     tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
                                acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)

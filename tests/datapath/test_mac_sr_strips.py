@@ -1,16 +1,20 @@
-"""The rounding MAC array's plain-SR tiles with PCG64 draws stepped inside the rounding loop
-(``_mac.mac_round`` on an inline PCG64 part: one lane per column, jumped to the column's first
-draw, no draw buffer).  Checked against the Fraction reference (tests/oracles/reference.py) and
-an int64 numpy recurrence, with draws from numpy's own PCG64: words, counters and the source's
-final position, across 4-column strips, leftover columns, tile and part boundaries, threads."""
+"""The rounding MAC array's plain-SR tiles in int32 lanes (``_mac.mac_round`` -> ``sr_tile``:
+4 columns a register, the accumulators and counts in registers): with PCG64 draws stepped
+inside the rounding loop (an inline PCG64 part: one lane per column, jumped to the column's
+first draw, no draw buffer), or with the draws of a tile filled from an LFSR or read from
+``draws=``.  Checked against the Fraction reference (tests/oracles/reference.py) and an int64
+numpy recurrence, with draws from independent streams (numpy's own PCG64, the reference LFSR):
+words, counters and the source's final position, across 4-column strips, leftover columns,
+tile and part boundaries, threads."""
 import numpy as np
 import pytest
 
 import fxsim
 from fxsim import _mac, ops
-from reference import RefCounters, ref_dot
+from reference import RefCounters, ref_dot, ref_lfsr_draws
 
 FIELDS = ("cast", "inexact", "rounded_up", "overflowed", "draws")
+TAPS16 = (16, 15, 13, 4)
 
 
 @pytest.fixture
@@ -68,25 +72,39 @@ CONFIGS = [((8, 4, True), (8, 4, True), (12, 5, True), 6),
 @pytest.mark.parametrize("fa, fb, acc, r", CONFIGS)
 @pytest.mark.parametrize("overflow", ["saturate", "saturate_symmetric", "wrap"])
 @pytest.mark.parametrize("threads, block", [(1, None), (2, None), (2, 200), (1, 64)])
-def test_inline_pcg_tiles_match_reference(monkeypatch, lanes, fa, fb, acc, r, overflow, threads, block):
+@pytest.mark.parametrize("feed", ["pcg64", "lfsr", "draws"])
+def test_sr_tiles_match_reference(monkeypatch, lanes, fa, fb, acc, r, overflow, threads, block,
+                                  feed):
     monkeypatch.setattr(ops, "_threads", threads)
     if block is not None:                  # many parts, cut inside rows: short tiles
         monkeypatch.setattr(ops, "_BLOCK_LANE_MACS", block)
     rng = np.random.default_rng(5)
     ra, rb = words(fa, (3, 9), rng), words(fb, (9, 70), rng)     # a 64-column tile and 6 more
     A, B = fxsim.FixedArray(ra, fxsim.QFormat(*fa)), fxsim.FixedArray(rb, fxsim.QFormat(*fb))
-    total = ra.size // 9 * 9 * rb.shape[1]
-    draws = numpy_draws(11, total, r).tolist()
+    total = ra.shape[0] * ra.shape[1] * rb.shape[1]
+    if feed == "pcg64":
+        draws = numpy_draws(11, total, r).tolist()
+        src, kw = fxsim.Ideal("pcg64", seed=11), {}
+    elif feed == "lfsr":
+        draws = ref_lfsr_draws(16, TAPS16, "galois", "serial", r, 1, total)
+        src, kw = fxsim.LFSR(16, seed=1), {}
+    else:
+        draws = np.random.default_rng(12).integers(0, 1 << r, total).tolist()
+        src, kw = None, {"draws": np.array(draws)}
     want, ref = reference(ra, fa, rb, fb, acc, overflow, draws, r)
-    src = fxsim.Ideal("pcg64", seed=11)
     with fxsim.Counters() as c:
         y = fxsim.matmul(A, B, acc=fxsim.QFormat(*acc), rounding="stochastic",
-                         overflow=overflow, r=r, source=src)
-    assert lanes and all(s == (np.int32, True) for s in lanes)     # int32 lanes, streams
+                         overflow=overflow, r=r, source=src, **kw)
+    assert lanes and all(s == (np.int32, src is not None) for s in lanes)   # int32 lanes
     assert np.array_equal(np.asarray(y.raw).astype(np.int64), want)
     for f in FIELDS:
         assert int(getattr(c, f)) == ref.total(f), f
-    assert src.bit_generator.state == after_draws(11, total)
+    if feed == "pcg64":
+        assert src.bit_generator.state == after_draws(11, total)
+    elif feed == "lfsr":
+        twin = fxsim.LFSR(16, seed=1)
+        twin.draws(total, r)
+        assert src.state == twin.state
 
 
 def numpy_mac(a, b, sa, lo, hi, R, r, wrap_bits=None):
@@ -116,7 +134,7 @@ def numpy_mac(a, b, sa, lo, hi, R, r, wrap_bits=None):
                                        ("matmul", (5, 1, 13))])
 @pytest.mark.parametrize("overflow", ["saturate", "wrap"])
 def test_long_inline_pcg_matmul_matches_numpy(lanes, op, shape, overflow):
-    """Q(8,8) words, a Q(16,8) accumulator, r = 16 (the benchmark's case), long K."""
+    """Q(8,8) words, a Q(16,8) accumulator, r = 16 (the benchmark's case), long K, PCG64."""
     m, K, n = shape
     rng = np.random.default_rng(3)
     a = rng.integers(-128, 128, (m, K), dtype=np.int8)

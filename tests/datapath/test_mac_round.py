@@ -7,13 +7,25 @@ import numpy as np
 import pytest
 
 import fxsim
-from fxsim import ops
+from fxsim import _mac, ops
 from reference import RefCounters, ref_dot, ref_lfsr_draws
 
 DET = ("floor", "ceil", "toward_zero", "away_from_zero", "nearest_up", "nearest_down",
        "nearest_zero", "nearest_away", "nearest_even", "nearest_odd", "jam")
 FIELDS = ("cast", "inexact", "rounded_up", "overflowed", "draws")
 TAPS16 = (16, 15, 13, 4)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    calls = []
+    real = _mac.mac_round
+
+    def wrapper(*args):
+        calls.append(args)
+        return real(*args)
+    monkeypatch.setattr(_mac, "mac_round", wrapper)
+    return calls
 
 
 def reference(ra, fa, rb, fb, acc, rounding, overflow, draws=None, r=None, eps=0.0, v=None,

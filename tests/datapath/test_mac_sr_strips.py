@@ -10,17 +10,20 @@ import numpy as np
 import pytest
 
 import fxsim
-from fxsim import ops
+from fxsim import _mac, ops
 from reference import RefCounters, ref_dot, ref_lfsr_draws
 
 FIELDS = ("cast", "inexact", "rounded_up", "overflowed", "draws")
 TAPS16 = (16, 15, 13, 4)
 
 
-def lanes(spy):
-    """The lane type of every mac_round call (``spy``: tests/datapath/conftest.py) and whether
-    it drew from source parts."""
-    return [(args[2].dtype, len(args[6]) > 0) for args in spy]
+@pytest.fixture
+def lanes(monkeypatch):
+    """(lane dtype, drew from source parts) of every ``_mac.mac_round`` call."""
+    seen, real = [], _mac.mac_round
+    monkeypatch.setattr(_mac, "mac_round",
+                        lambda *a: (seen.append((a[2].dtype, len(a[6]) > 0)), real(*a))[1])
+    return seen
 
 
 def numpy_draws(seed, n, r):
@@ -66,7 +69,7 @@ CONFIGS = [((8, 4, True), (8, 4, True), (12, 5, True), 6),
 @pytest.mark.parametrize("overflow", ["saturate", "saturate_symmetric", "wrap"])
 @pytest.mark.parametrize("threads, block", [(1, None), (2, None), (2, 200), (1, 64)])
 @pytest.mark.parametrize("feed", ["pcg64", "lfsr", "draws"])
-def test_sr_tiles_match_reference(monkeypatch, spy, fa, fb, acc, r, overflow, threads, block,
+def test_sr_tiles_match_reference(monkeypatch, lanes, fa, fb, acc, r, overflow, threads, block,
                                   feed):
     monkeypatch.setattr(ops, "_threads", threads)
     if block is not None:                  # many parts, cut inside rows: short tiles
@@ -88,7 +91,7 @@ def test_sr_tiles_match_reference(monkeypatch, spy, fa, fb, acc, r, overflow, th
     with fxsim.Counters() as c:
         y = fxsim.matmul(A, B, acc=fxsim.QFormat(*acc), rounding="stochastic",
                          overflow=overflow, r=r, source=src, **kw)
-    assert spy and all(s == (np.int32, src is not None) for s in lanes(spy))   # int32 lanes
+    assert lanes and all(s == (np.int32, src is not None) for s in lanes)   # int32 lanes
     assert np.array_equal(np.asarray(y.raw).astype(np.int64), want)
     for f in FIELDS:
         assert int(getattr(c, f)) == ref.total(f), f
@@ -126,7 +129,7 @@ def numpy_mac(a, b, sa, lo, hi, R, r, wrap_bits=None):
 @pytest.mark.parametrize("op, shape", [("matmul", (37, 300, 90)), ("matvec", (130, 257, 1)),
                                        ("matmul", (5, 1, 13))])
 @pytest.mark.parametrize("overflow", ["saturate", "wrap"])
-def test_long_inline_pcg_matmul_matches_numpy(spy, op, shape, overflow):
+def test_long_inline_pcg_matmul_matches_numpy(lanes, op, shape, overflow):
     """Q(8,8) words, a Q(16,8) accumulator, r = 16 (the benchmark's case), long K, PCG64."""
     m, K, n = shape
     rng = np.random.default_rng(3)
@@ -146,4 +149,4 @@ def test_long_inline_pcg_matmul_matches_numpy(spy, op, shape, overflow):
     assert (int(c.inexact), int(c.rounded_up), int(c.overflowed)) == (n_in, n_up, n_ov)
     assert int(c.draws) == m * n * K
     assert src.bit_generator.state == after_draws(7, m * n * K)
-    assert spy and all(s == (np.int32, True) for s in lanes(spy))
+    assert lanes and all(s == (np.int32, True) for s in lanes)

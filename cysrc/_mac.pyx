@@ -9,6 +9,8 @@ Three kernels, picked by ``fxsim.ops._mac``:
   columns of one row, k ascending, in int32 or int64 lanes.  A stochastic part fills the draws
   of one tile from its own stream right before using them; a plain-SR tile in int32 lanes on an
   inline PCG64 part steps one PCG64 lane per column in the rounding loop instead (no buffer).
+  Tiles of int32 words in int32 lanes (deterministic or plain SR) run 4-column register strips
+  (det_tile, sr_tile) with the accumulators and counts in registers.
 - ``matmul_acc_lanes``: the same when the accumulator cast never rounds.
 - ``dot_generic``: everything else (a product cast, overflow='error', words or intermediates
   beyond 62 bits), exactly, in 128-bit scalars.
@@ -561,6 +563,32 @@ cdef extern from *:
     }
 
     #if defined(__SSE4_1__)
+    static inline __attribute__((always_inline)) __m128i fxm_keep(__m128i y, __m128i vlo,
+            __m128i vhi, __m128i vw, const int wrap, __m128i* co) {
+        /* the kept accumulators (saturated, or wrapped to wl bits); co counts the overflows */
+        *co = _mm_sub_epi32(*co, _mm_or_si128(_mm_cmpgt_epi32(y, vhi), _mm_cmpgt_epi32(vlo, y)));
+        if (wrap)
+            return _mm_add_epi32(_mm_and_si128(_mm_sub_epi32(y, vlo), vw), vlo);
+        return _mm_min_epi32(_mm_max_epi32(y, vlo), vhi);
+    }
+
+    static inline void fxm_strip_out(__m128i acc, __m128i cz, __m128i cu, __m128i co,
+                                     Py_ssize_t K, int32_t* out, int64_t* c3) {
+        /* a strip's 4 words, and its counts (cz: exact steps) added to c3 */
+        int32_t z[4], u[4], o[4];
+        _mm_storeu_si128((__m128i*)out, acc);
+        _mm_storeu_si128((__m128i*)z, cz);
+        _mm_storeu_si128((__m128i*)u, cu);
+        _mm_storeu_si128((__m128i*)o, co);
+        for (int c = 0; c < 4; c++) {
+            c3[0] += K - z[c];
+            c3[1] += u[c];
+            c3[2] += o[c];
+        }
+    }
+    #endif
+
+    #if defined(__SSE4_1__)
     static inline __attribute__((always_inline)) void fxm_sr_strip(
             const int32_t* arow, const int32_t* bp, Py_ssize_t N, Py_ssize_t K, const int fed,
             const int32_t* Rb, Py_ssize_t jn, fxs_u128* xs, fxs_u128 inc, int sh, int sa,
@@ -593,26 +621,15 @@ cdef extern from *:
             __m128i y = _mm_add_epi32(_mm_sra_epi32(v, csa), up);
             cz = _mm_sub_epi32(cz, _mm_cmpeq_epi32(rem, zero));
             cu = _mm_add_epi32(cu, up);
-            co = _mm_sub_epi32(co, _mm_or_si128(_mm_cmpgt_epi32(y, vhi), _mm_cmpgt_epi32(vlo, y)));
-            if (wrap)
-                acc = _mm_add_epi32(_mm_and_si128(_mm_sub_epi32(y, vlo), vw), vlo);
-            else
-                acc = _mm_min_epi32(_mm_max_epi32(y, vlo), vhi);
+            acc = fxm_keep(y, vlo, vhi, vw, wrap, &co);
         }
-        _mm_storeu_si128((__m128i*)out, acc);
-        int32_t z[4], u[4], o[4];
-        _mm_storeu_si128((__m128i*)z, cz);
-        _mm_storeu_si128((__m128i*)u, cu);
-        _mm_storeu_si128((__m128i*)o, co);
-        for (int c = 0; c < 4; c++) {
-            c3[0] += K - z[c];
-            c3[1] += u[c];
-            c3[2] += o[c];
-        }
+        fxm_strip_out(acc, cz, cu, co, K, out, c3);
     }
     #endif
 
-    static void fxm_sr_tile(const int32_t* arow, const int32_t* B, Py_ssize_t N, Py_ssize_t K,
+    /* noinline: inlined into mac_round's parallel loop, the tiles slowed each other 7 % */
+    static __attribute__((noinline)) void fxm_sr_tile(
+                            const int32_t* arow, const int32_t* B, Py_ssize_t N, Py_ssize_t K,
                             Py_ssize_t jn, fxs_pcg64_st* g, const int32_t* Rb, int sa, int rs,
                             int ls, int r, int32_t lo, int32_t hi, int wrap, int32_t wmask,
                             int32_t* out, int64_t* c3) {
@@ -670,7 +687,75 @@ cdef extern from *:
         if (g != NULL)
             g->state = cur;
     }
+
+    #if defined(__SSE4_1__)
+    static inline __attribute__((always_inline)) void fxm_det_strip(
+            const int32_t* arow, const int32_t* bp, Py_ssize_t N, Py_ssize_t K, int sa,
+            int32_t base, int32_t kneg, int32_t kodd, int32_t jam, int32_t lo, int32_t hi,
+            const int wrap, int32_t wmask, int32_t* out, int64_t* c3) {
+        /* tile_round's deterministic step for four columns in one SSE register, the
+           accumulators and counts kept in registers */
+        const __m128i vmask = _mm_set1_epi32((int32_t)((1u << sa) - 1)), zero = _mm_setzero_si128();
+        const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi), vw = _mm_set1_epi32(wmask);
+        const __m128i vbase = _mm_set1_epi32(base), vkneg = _mm_set1_epi32(kneg);
+        const __m128i vkodd = _mm_set1_epi32(kodd), one = _mm_set1_epi32(1);
+        const __m128i vjam = _mm_set1_epi32(jam ? 1 : 0), csa = _mm_cvtsi32_si128(sa);
+        __m128i acc = zero, cz = zero, cu = zero, co = zero;
+        for (Py_ssize_t k = 0; k < K; k++) {
+            __m128i b = _mm_loadu_si128((const __m128i*)(bp + k * N));
+            __m128i v = _mm_add_epi32(_mm_sll_epi32(acc, csa), _mm_mullo_epi32(_mm_set1_epi32(arow[k]), b));
+            __m128i q = _mm_sra_epi32(v, csa);
+            __m128i exact = _mm_cmpeq_epi32(_mm_and_si128(v, vmask), zero);
+            __m128i off = _mm_add_epi32(_mm_add_epi32(vbase, _mm_and_si128(vkneg, _mm_cmpgt_epi32(zero, q))),
+                                        _mm_and_si128(vkodd, _mm_sub_epi32(zero, _mm_and_si128(q, one))));
+            __m128i y = _mm_or_si128(_mm_sra_epi32(_mm_add_epi32(v, off), csa), _mm_andnot_si128(exact, vjam));
+            cz = _mm_sub_epi32(cz, exact);
+            cu = _mm_add_epi32(cu, _mm_sub_epi32(y, q));
+            acc = fxm_keep(y, vlo, vhi, vw, wrap, &co);
+        }
+        fxm_strip_out(acc, cz, cu, co, K, out, c3);
+    }
+    #endif
+
+    static __attribute__((noinline)) void fxm_det_tile(
+                             const int32_t* arow, const int32_t* B, Py_ssize_t N, Py_ssize_t K,
+                             Py_ssize_t jn, int sa, int32_t base, int32_t kneg, int32_t kodd,
+                             int32_t jam, int32_t lo, int32_t hi, int wrap, int32_t wmask,
+                             int32_t* out, int64_t* c3) {
+        /* out[0:jn] = the K-step MAC of arow with the jn columns at B (row stride N), the
+           accumulator rounded by a deterministic mode (det_offsets) and saturated or wrapped
+           after every step; c3 += (inexact, rounded up, overflowed) steps */
+        int32_t mask = (int32_t)((1u << sa) - 1);
+        Py_ssize_t j = 0;
+    #if defined(__SSE4_1__)
+        for (; j + 4 <= jn; j += 4) {
+            if (wrap)
+                fxm_det_strip(arow, B + j, N, K, sa, base, kneg, kodd, jam, lo, hi, 1, wmask, out + j, c3);
+            else
+                fxm_det_strip(arow, B + j, N, K, sa, base, kneg, kodd, jam, lo, hi, 0, wmask, out + j, c3);
+        }
+    #endif
+        for (; j < jn; j++) {
+            int32_t acc = 0;
+            for (Py_ssize_t k = 0; k < K; k++) {
+                int32_t v = (int32_t)((uint32_t)acc << sa) + arow[k] * B[k * N + j];
+                int32_t q = v >> sa, inexact = (v & mask) != 0;
+                int32_t y = ((v + base + (kneg & -(int32_t)(q < 0)) + (kodd & -(q & 1))) >> sa)
+                            | (jam & inexact);
+                c3[0] += inexact;
+                c3[1] += y - q;
+                c3[2] += (y < lo) | (y > hi);
+                acc = wrap ? (int32_t)(((uint32_t)(y - lo) & (uint32_t)wmask) + (uint32_t)lo)
+                           : (y < lo ? lo : (y > hi ? hi : y));
+            }
+            out[j] = acc;
+        }
+    }
     """
+    void det_tile "fxm_det_tile"(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+        Py_ssize_t K, Py_ssize_t jn, int sa, int32_t base, int32_t kneg, int32_t kodd,
+        int32_t jam, int32_t lo, int32_t hi, int wrap, int32_t wmask, int32_t* out,
+        int64_t* c3) noexcept nogil
     void sr_tile "fxm_sr_tile"(const int32_t* arow, const int32_t* B, Py_ssize_t N,
         Py_ssize_t K, Py_ssize_t jn, pcg64_st* g, const int32_t* Rb, int sa, int rs, int ls,
         int r, int32_t lo, int32_t hi, int wrap, int32_t wmask, int32_t* out,
@@ -778,6 +863,16 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
                     c3[2] = 0
                     sr_tile(&A[i, 0], &B[0, j0], N, K, jn, NULL, rt, m.sa, m.rs, m.ls, m.r,
                             <int32_t>m.lo, <int32_t>m.hi, m.wrap, <int32_t>m.wmask, acc, c3)
+                    n_in = n_in + c3[0]
+                    n_up = n_up + c3[1]
+                    n_ov = n_ov + c3[2]
+                elif (word_t is int32_t and lane_t is int32_t) and not m.sto:
+                    c3[0] = 0
+                    c3[1] = 0
+                    c3[2] = 0
+                    det_tile(&A[i, 0], &B[0, j0], N, K, jn, m.sa, <int32_t>m.base,
+                             <int32_t>m.kneg, <int32_t>m.kodd, m.jam, <int32_t>m.lo,
+                             <int32_t>m.hi, m.wrap, <int32_t>m.wmask, acc, c3)
                     n_in = n_in + c3[0]
                     n_up = n_up + c3[1]
                     n_ov = n_ov + c3[2]

@@ -7,7 +7,10 @@ Three kernels, picked by ``fxsim.ops._mac``:
   stochastic), exact products, saturate or wrap.  Output elements are handed out in parts
   (ranges of elements in C order); a part walks its elements in register tiles of up to TJ
   columns of one row, k ascending, in int32 or int64 lanes.  A stochastic part fills the draws
-  of one tile from its own stream right before using them.
+  of one tile from its own stream right before using them; a plain-SR tile in int32 lanes on an
+  inline PCG64 part steps one PCG64 lane per column in the rounding loop instead (no buffer).
+  Tiles of int32 words in int32 lanes (deterministic or plain SR) run 4-column register strips
+  (det_tile, sr_tile) with the accumulators and counts in registers.
 - ``matmul_acc_lanes``: the same when the accumulator cast never rounds.
 - ``dot_generic``: everything else (a product cast, overflow='error', words or intermediates
   beyond 62 bits), exactly, in 128-bit scalars.
@@ -17,7 +20,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.stdint cimport int8_t, int32_t, int64_t, uint32_t, uint64_t
 from fxprims cimport *
-from bitsrc cimport bitsrc_t, bitsrc_from_capsule
+from bitsrc cimport bitsrc_t, bitsrc_from_capsule, BITSRC_PCG64, pcg64_st
 
 ctypedef fused lane_t:
     int32_t
@@ -536,6 +539,229 @@ cdef inline void one_round(const word_t* arow, const word_t* bcol, Py_ssize_t N,
     cov[0] += <lane_t>st[2]
 
 
+cdef extern from *:
+    """
+    #if defined(__SSE4_1__)
+    #include <immintrin.h>
+    #endif
+    static void fxm_pcg_jump(fxs_u128 inc, uint64_t d, fxs_u128* Md, fxs_u128* Cd) {
+        /* numpy's PCG64 advanced d steps is x -> Md x + Cd (pcg_advance_lcg_128) */
+        fxs_u128 M = FXS_PCG_MULT, C = inc, am = 1, ac = 0;
+        while (d) {
+            if (d & 1) { am = am * M; ac = ac * M + C; }
+            C = (M + 1) * C;
+            M = M * M;
+            d >>= 1;
+        }
+        *Md = am;
+        *Cd = ac;
+    }
+
+    static inline uint32_t fxm_draw(fxs_u128* x, fxs_u128 inc, int sh) {
+        *x = *x * FXS_PCG_MULT + inc;
+        return (uint32_t)(fxs_xsl_rr(*x) >> sh);
+    }
+
+    #if defined(__SSE4_1__)
+    static inline __attribute__((always_inline)) __m128i fxm_keep(__m128i y, __m128i vlo,
+            __m128i vhi, __m128i vw, const int wrap, __m128i* co) {
+        /* the kept accumulators (saturated, or wrapped to wl bits); co counts the overflows */
+        *co = _mm_sub_epi32(*co, _mm_or_si128(_mm_cmpgt_epi32(y, vhi), _mm_cmpgt_epi32(vlo, y)));
+        if (wrap)
+            return _mm_add_epi32(_mm_and_si128(_mm_sub_epi32(y, vlo), vw), vlo);
+        return _mm_min_epi32(_mm_max_epi32(y, vlo), vhi);
+    }
+
+    static inline void fxm_strip_out(__m128i acc, __m128i cz, __m128i cu, __m128i co,
+                                     Py_ssize_t K, int32_t* out, int64_t* c3) {
+        /* a strip's 4 words, and its counts (cz: exact steps) added to c3 */
+        int32_t z[4], u[4], o[4];
+        _mm_storeu_si128((__m128i*)out, acc);
+        _mm_storeu_si128((__m128i*)z, cz);
+        _mm_storeu_si128((__m128i*)u, cu);
+        _mm_storeu_si128((__m128i*)o, co);
+        for (int c = 0; c < 4; c++) {
+            c3[0] += K - z[c];
+            c3[1] += u[c];
+            c3[2] += o[c];
+        }
+    }
+    #endif
+
+    #if defined(__SSE4_1__)
+    static inline __attribute__((always_inline)) void fxm_sr_strip(
+            const int32_t* arow, const int32_t* bp, Py_ssize_t N, Py_ssize_t K, const int fed,
+            const int32_t* Rb, Py_ssize_t jn, fxs_u128* xs, fxs_u128 inc, int sh, int sa,
+            int rs, int ls, int r, int32_t lo, int32_t hi, const int wrap, int32_t wmask,
+            int32_t* out, int64_t* c3) {
+        /* four columns of the plain-SR MAC tile in one SSE register, the accumulators and
+           counts kept in registers; the draws of step k are Rb[k*jn .. k*jn + 3] (fed), or
+           each column's PCG64 lane xs[c] is stepped in the loop */
+        fxs_u128 x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
+        const __m128i vmask = _mm_set1_epi32((int32_t)((1u << sa) - 1)), zero = _mm_setzero_si128();
+        const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi), vw = _mm_set1_epi32(wmask);
+        const __m128i csa = _mm_cvtsi32_si128(sa), crs = _mm_cvtsi32_si128(rs);
+        const __m128i cls = _mm_cvtsi32_si128(ls), cr = _mm_cvtsi32_si128(r);
+        __m128i acc = zero, cz = zero, cu = zero, co = zero, R;
+        uint32_t t[4];
+        for (Py_ssize_t k = 0; k < K; k++) {
+            if (fed) {
+                R = _mm_loadu_si128((const __m128i*)(Rb + k * jn));
+            } else {
+                t[0] = fxm_draw(&x0, inc, sh);
+                t[1] = fxm_draw(&x1, inc, sh);
+                t[2] = fxm_draw(&x2, inc, sh);
+                t[3] = fxm_draw(&x3, inc, sh);
+                R = _mm_loadu_si128((const __m128i*)t);
+            }
+            __m128i b = _mm_loadu_si128((const __m128i*)(bp + k * N));
+            __m128i v = _mm_add_epi32(_mm_sll_epi32(acc, csa), _mm_mullo_epi32(_mm_set1_epi32(arow[k]), b));
+            __m128i rem = _mm_and_si128(v, vmask);
+            __m128i up = _mm_srl_epi32(_mm_add_epi32(_mm_sll_epi32(_mm_srl_epi32(rem, crs), cls), R), cr);
+            __m128i y = _mm_add_epi32(_mm_sra_epi32(v, csa), up);
+            cz = _mm_sub_epi32(cz, _mm_cmpeq_epi32(rem, zero));
+            cu = _mm_add_epi32(cu, up);
+            acc = fxm_keep(y, vlo, vhi, vw, wrap, &co);
+        }
+        fxm_strip_out(acc, cz, cu, co, K, out, c3);
+    }
+    #endif
+
+    /* noinline: inlined into mac_round's parallel loop, the tiles slowed each other 7 % */
+    static __attribute__((noinline)) void fxm_sr_tile(
+                            const int32_t* arow, const int32_t* B, Py_ssize_t N, Py_ssize_t K,
+                            Py_ssize_t jn, fxs_pcg64_st* g, const int32_t* Rb, int sa, int rs,
+                            int ls, int r, int32_t lo, int32_t hi, int wrap, int32_t wmask,
+                            int32_t* out, int64_t* c3) {
+        /* out[0:jn] = the K-step plain-SR MAC of arow with the jn columns at B (row stride N),
+           the accumulator rounded (rule 'trunc', no eps) and saturated or wrapped after every
+           step; c3 += (inexact, rounded up, overflowed) steps.  The draw of step k of column c
+           is Rb[k*jn + c] when g is NULL; else g's draw c*K + k (element-major order), from a
+           PCG64 lane per column jumped there, and g is left after the jn*K draws. */
+        fxs_u128 cur = 0, inc = 0, xs[4], MK = 0, CK = 0;
+        int sh = 64 - r;
+        int32_t mask = (int32_t)((1u << sa) - 1);
+        Py_ssize_t j = 0;
+        if (g != NULL) {
+            cur = g->state;
+            inc = g->inc;
+            fxm_pcg_jump(inc, (uint64_t)K, &MK, &CK);
+        }
+    #if defined(__SSE4_1__)
+        for (; j + 4 <= jn; j += 4) {
+            if (g == NULL) {
+                if (wrap)
+                    fxm_sr_strip(arow, B + j, N, K, 1, Rb + j, jn, xs, inc, sh, sa, rs, ls, r, lo, hi, 1, wmask, out + j, c3);
+                else
+                    fxm_sr_strip(arow, B + j, N, K, 1, Rb + j, jn, xs, inc, sh, sa, rs, ls, r, lo, hi, 0, wmask, out + j, c3);
+                continue;
+            }
+            for (int c = 0; c < 4; c++) {
+                xs[c] = cur;
+                cur = cur * MK + CK;
+            }
+            if (wrap)
+                fxm_sr_strip(arow, B + j, N, K, 0, Rb, jn, xs, inc, sh, sa, rs, ls, r, lo, hi, 1, wmask, out + j, c3);
+            else
+                fxm_sr_strip(arow, B + j, N, K, 0, Rb, jn, xs, inc, sh, sa, rs, ls, r, lo, hi, 0, wmask, out + j, c3);
+        }
+    #endif
+        for (; j < jn; j++) {
+            fxs_u128 x = cur;
+            int32_t acc = 0;
+            cur = cur * MK + CK;
+            for (Py_ssize_t k = 0; k < K; k++) {
+                int32_t v = (int32_t)((uint32_t)acc << sa) + arow[k] * B[k * N + j];
+                int32_t rem = v & mask;
+                uint32_t R = g == NULL ? (uint32_t)Rb[k * jn + j] : fxm_draw(&x, inc, sh);
+                int32_t up = (int32_t)((((uint32_t)(rem >> rs) << ls) + R) >> r);
+                int32_t y = (v >> sa) + up;
+                c3[0] += rem != 0;
+                c3[1] += up;
+                c3[2] += (y < lo) | (y > hi);
+                acc = wrap ? (int32_t)(((uint32_t)(y - lo) & (uint32_t)wmask) + (uint32_t)lo)
+                           : (y < lo ? lo : (y > hi ? hi : y));
+            }
+            out[j] = acc;
+        }
+        if (g != NULL)
+            g->state = cur;
+    }
+
+    #if defined(__SSE4_1__)
+    static inline __attribute__((always_inline)) void fxm_det_strip(
+            const int32_t* arow, const int32_t* bp, Py_ssize_t N, Py_ssize_t K, int sa,
+            int32_t base, int32_t kneg, int32_t kodd, int32_t jam, int32_t lo, int32_t hi,
+            const int wrap, int32_t wmask, int32_t* out, int64_t* c3) {
+        /* tile_round's deterministic step for four columns in one SSE register, the
+           accumulators and counts kept in registers */
+        const __m128i vmask = _mm_set1_epi32((int32_t)((1u << sa) - 1)), zero = _mm_setzero_si128();
+        const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi), vw = _mm_set1_epi32(wmask);
+        const __m128i vbase = _mm_set1_epi32(base), vkneg = _mm_set1_epi32(kneg);
+        const __m128i vkodd = _mm_set1_epi32(kodd), one = _mm_set1_epi32(1);
+        const __m128i vjam = _mm_set1_epi32(jam ? 1 : 0), csa = _mm_cvtsi32_si128(sa);
+        __m128i acc = zero, cz = zero, cu = zero, co = zero;
+        for (Py_ssize_t k = 0; k < K; k++) {
+            __m128i b = _mm_loadu_si128((const __m128i*)(bp + k * N));
+            __m128i v = _mm_add_epi32(_mm_sll_epi32(acc, csa), _mm_mullo_epi32(_mm_set1_epi32(arow[k]), b));
+            __m128i q = _mm_sra_epi32(v, csa);
+            __m128i exact = _mm_cmpeq_epi32(_mm_and_si128(v, vmask), zero);
+            __m128i off = _mm_add_epi32(_mm_add_epi32(vbase, _mm_and_si128(vkneg, _mm_cmpgt_epi32(zero, q))),
+                                        _mm_and_si128(vkodd, _mm_sub_epi32(zero, _mm_and_si128(q, one))));
+            __m128i y = _mm_or_si128(_mm_sra_epi32(_mm_add_epi32(v, off), csa), _mm_andnot_si128(exact, vjam));
+            cz = _mm_sub_epi32(cz, exact);
+            cu = _mm_add_epi32(cu, _mm_sub_epi32(y, q));
+            acc = fxm_keep(y, vlo, vhi, vw, wrap, &co);
+        }
+        fxm_strip_out(acc, cz, cu, co, K, out, c3);
+    }
+    #endif
+
+    static __attribute__((noinline)) void fxm_det_tile(
+                             const int32_t* arow, const int32_t* B, Py_ssize_t N, Py_ssize_t K,
+                             Py_ssize_t jn, int sa, int32_t base, int32_t kneg, int32_t kodd,
+                             int32_t jam, int32_t lo, int32_t hi, int wrap, int32_t wmask,
+                             int32_t* out, int64_t* c3) {
+        /* out[0:jn] = the K-step MAC of arow with the jn columns at B (row stride N), the
+           accumulator rounded by a deterministic mode (det_offsets) and saturated or wrapped
+           after every step; c3 += (inexact, rounded up, overflowed) steps */
+        int32_t mask = (int32_t)((1u << sa) - 1);
+        Py_ssize_t j = 0;
+    #if defined(__SSE4_1__)
+        for (; j + 4 <= jn; j += 4) {
+            if (wrap)
+                fxm_det_strip(arow, B + j, N, K, sa, base, kneg, kodd, jam, lo, hi, 1, wmask, out + j, c3);
+            else
+                fxm_det_strip(arow, B + j, N, K, sa, base, kneg, kodd, jam, lo, hi, 0, wmask, out + j, c3);
+        }
+    #endif
+        for (; j < jn; j++) {
+            int32_t acc = 0;
+            for (Py_ssize_t k = 0; k < K; k++) {
+                int32_t v = (int32_t)((uint32_t)acc << sa) + arow[k] * B[k * N + j];
+                int32_t q = v >> sa, inexact = (v & mask) != 0;
+                int32_t y = ((v + base + (kneg & -(int32_t)(q < 0)) + (kodd & -(q & 1))) >> sa)
+                            | (jam & inexact);
+                c3[0] += inexact;
+                c3[1] += y - q;
+                c3[2] += (y < lo) | (y > hi);
+                acc = wrap ? (int32_t)(((uint32_t)(y - lo) & (uint32_t)wmask) + (uint32_t)lo)
+                           : (y < lo ? lo : (y > hi ? hi : y));
+            }
+            out[j] = acc;
+        }
+    }
+    """
+    void det_tile "fxm_det_tile"(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+        Py_ssize_t K, Py_ssize_t jn, int sa, int32_t base, int32_t kneg, int32_t kodd,
+        int32_t jam, int32_t lo, int32_t hi, int wrap, int32_t wmask, int32_t* out,
+        int64_t* c3) noexcept nogil
+    void sr_tile "fxm_sr_tile"(const int32_t* arow, const int32_t* B, Py_ssize_t N,
+        Py_ssize_t K, Py_ssize_t jn, pcg64_st* g, const int32_t* Rb, int sa, int rs, int ls,
+        int r, int32_t lo, int32_t hi, int wrap, int32_t wmask, int32_t* out,
+        int64_t* c3) noexcept nogil
+
+
 def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out,
               CastSpec spec, int sa, const int64_t[::1] cuts, list caps,
               const uint64_t[::1] draws, bint use_draws, const int8_t[::1] vsign, bint use_v,
@@ -548,7 +774,8 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
     Stochastic: the draws of element e are e*K .. e*K + K - 1 of the call's stream.  With caps
     (one ``bitsrc`` capsule per part, positioned at the part's first draw; parts that share one
     capsule must run on one thread), a part fills the draws of each tile right before using
-    them; else they are read from ``draws`` (indexed by e*K + k).  The caller proves that
+    them (plain SR in int32 lanes from an inline PCG64 part: sr_tile steps them in the
+    rounding loop, one lane per column); else they are read from ``draws`` (indexed by e*K + k).  The caller proves that
     |acc << sa| + |a*b| fits a lane (< 2**62 for int64) and r <= 29 (int32) or 61."""
     cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
     cdef Py_ssize_t P = cuts.shape[0] - 1
@@ -562,6 +789,12 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
     cdef const uint64_t* dsrc
     cdef bitsrc_t** srcs = NULL
     cdef int64_t n_in, n_up, n_ov
+    cdef int64_t* c3
+    # plain SR from inline PCG64 parts: tile_round's 'plain' step with the draws stepped in it
+    cdef bint inline_pcg = streams and m.plain and K > 0
+    # a strip walks all K rows of B for 4 columns: with long rows (a matrix-vector product's
+    # A^T) every step is a new page; tile_round walks B row by row (matvec 2048^2: 23 vs 28 ms)
+    cdef bint strips = K <= 1024 and K * N <= (1 << 20)
     if streams:
         srcs = <bitsrc_t**>malloc(P * sizeof(bitsrc_t*))
         for p in range(P):
@@ -569,6 +802,7 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
     for p in prange(P, nogil=True, num_threads=nthreads, schedule="dynamic"):
         acc = <lane_t*>malloc(5 * TJ * sizeof(lane_t))     # acc, cin, cup, cov, bv
         rt = <lane_t*>malloc(TILE_DRAWS * sizeof(lane_t))
+        c3 = <int64_t*>malloc(3 * sizeof(int64_t))
         dbuf = NULL
         if streams:
             dbuf = <uint64_t*>malloc(TILE_DRAWS * sizeof(uint64_t))
@@ -581,6 +815,20 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
             i = e // N
             j0 = e - i * N
             jn = min(min(<Py_ssize_t>TJ, N - j0), e1 - e)
+            if word_t is int32_t and lane_t is int32_t:
+                if inline_pcg and jn > 1 and srcs[p].kind == BITSRC_PCG64:
+                    # the draws stepped in the rounding loop: no draw buffer, whole tiles
+                    c3[0] = 0
+                    c3[1] = 0
+                    c3[2] = 0
+                    sr_tile(&A[i, 0], &B[0, j0], N, K, jn, <pcg64_st*>srcs[p].state, NULL, m.sa,
+                            m.rs, m.ls, m.r, <int32_t>m.lo, <int32_t>m.hi, m.wrap,
+                            <int32_t>m.wmask, &out[i, j0], c3)
+                    n_in = n_in + c3[0]
+                    n_up = n_up + c3[1]
+                    n_ov = n_ov + c3[2]
+                    e = e + jn
+                    continue
             if m.sto:
                 jn = min(jn, max(<Py_ssize_t>1, TILE_DRAWS // max(K, <Py_ssize_t>1)))
             kc = K if jn > 1 else min(K, <Py_ssize_t>TILE_DRAWS)
@@ -611,6 +859,26 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
                 if jn == 1:
                     one_round(&A[i, 0], &B[0, j0], N, k0, k1, &m, acc, acc + TJ,
                               acc + 2 * TJ, acc + 3 * TJ, dsrc, acc[4 * TJ])
+                elif (word_t is int32_t and lane_t is int32_t) and m.plain and strips:
+                    # the whole tile (jn > 1: k0 = 0, k1 = K), the draws from rt
+                    c3[0] = 0
+                    c3[1] = 0
+                    c3[2] = 0
+                    sr_tile(&A[i, 0], &B[0, j0], N, K, jn, NULL, rt, m.sa, m.rs, m.ls, m.r,
+                            <int32_t>m.lo, <int32_t>m.hi, m.wrap, <int32_t>m.wmask, acc, c3)
+                    n_in = n_in + c3[0]
+                    n_up = n_up + c3[1]
+                    n_ov = n_ov + c3[2]
+                elif (word_t is int32_t and lane_t is int32_t) and not m.sto and strips:
+                    c3[0] = 0
+                    c3[1] = 0
+                    c3[2] = 0
+                    det_tile(&A[i, 0], &B[0, j0], N, K, jn, m.sa, <int32_t>m.base,
+                             <int32_t>m.kneg, <int32_t>m.kodd, m.jam, <int32_t>m.lo,
+                             <int32_t>m.hi, m.wrap, <int32_t>m.wmask, acc, c3)
+                    n_in = n_in + c3[0]
+                    n_up = n_up + c3[1]
+                    n_ov = n_ov + c3[2]
                 else:
                     tile_round(&A[i, 0], &B[0, j0], N, k0, k1, jn, &m, acc, acc + TJ,
                                acc + 2 * TJ, acc + 3 * TJ, rt, acc + 4 * TJ)
@@ -629,5 +897,6 @@ def mac_round(const word_t[:, ::1] A, const word_t[:, ::1] B, lane_t[:, ::1] out
         free(acc)
         free(rt)
         free(dbuf)
+        free(c3)
     free(srcs)
 

@@ -208,22 +208,28 @@ def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None
 
 
 def _send(fh, obj):
-    """One length-prefixed pickle frame (a frame that fails to load never desyncs the pipe)."""
+    """One length-prefixed pickle frame (a frame that fails to load never desyncs the pipe);
+    ``fh`` buffered or raw (a raw pipe keeps nothing to flush at exit once its reader died)."""
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    fh.write(len(data).to_bytes(8, "little") + data)
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[fh.write(view):]
     fh.flush()
+
+
+def _read(fh, n):
+    out = bytearray()
+    while len(out) < n:
+        part = fh.read(n - len(out))
+        if not part:
+            raise EOFError
+        out += part
+    return bytes(out)
 
 
 def _recv(fh):
     """The bytes of one frame (``_send``); EOFError at the end of the pipe."""
-    head = fh.read(8)
-    if len(head) < 8:
-        raise EOFError
-    n = int.from_bytes(head, "little")
-    data = fh.read(n)
-    if len(data) < n:
-        raise EOFError
-    return data
+    return _read(fh, int.from_bytes(_read(fh, 8), "little"))
 
 
 def _serve():
@@ -260,7 +266,7 @@ def _start_worker():
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         w = subprocess.Popen([sys.executable, "-c", "from fxsim.sweep.jobs import _serve; _serve()"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     finally:
         if main:
             signal.signal(signal.SIGINT, old)

@@ -422,7 +422,7 @@ PRESETS = {
 }
 #: worker processes of ``--quick`` unless ``--workers`` is given: its 6 jobs (about 2 s of CPU)
 #: take about as long as starting a local Dask cluster's workers, so this process and one
-#: spawned process share them without Dask (``map_jobs(..., pool=True)``)
+#: worker process share them without Dask (``map_jobs(..., pool=True)``)
 QUICK_WORKERS = 2
 #: what ``--quick`` prints after its verdicts
 QUICK_CAUTION = ("Caution: --quick runs the main job's models in Q(16,8) only (not Q(20,12)), 3 "
@@ -1232,9 +1232,10 @@ def run(out_dir, quick=False, seed=0, progress=True, *, models=None, formats=Non
     The jobs run through ``fxsim.sweep.map_jobs``: in this process with ``workers=1``, else on
     a Dask ``LocalCluster`` of ``workers`` processes, or on the Dask cluster at ``scheduler``
     (an address); the results do not depend on which.  ``workers=None``: 2; with
-    ``quick=True``, this process and one spawned process without Dask (``QUICK_WORKERS``,
-    ``map_jobs(..., pool=True)``), which start in about 0.5 s instead of 2 s.  Takes a few seconds with ``quick=True`` on a 2-core
-    machine, so the example is skipped by doctest:
+    ``quick=True``, this process and one worker process it starts itself, without Dask
+    (``QUICK_WORKERS``, ``map_jobs(..., pool=True)``: ready in 0.3–0.6 s instead of 2 s).
+    Takes a few seconds with ``quick=True`` on a 2-core machine, so the example is skipped by
+    doctest:
 
     >>> res = run("results/gd_study", quick=True, strategies="SR,downhill-SR_ε",
     ...           formats="Q(16,8)", eps="0.1,0.2")     # doctest: +SKIP

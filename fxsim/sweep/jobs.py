@@ -164,7 +164,7 @@ def map_jobs(fn, jobs, *, serial=None, workers=None, scheduler=None, client=None
 
     ``serial`` (default: ``workers == 1`` and no ``scheduler``/``client``): in this process, in
     job order; ``pool=True`` (no ``scheduler``/``client``): this process and ``workers`` − 1
-    worker processes share the jobs, without Dask (``_pool_jobs``: ready in ~0.3 s instead of
+    worker processes share the jobs, without Dask (``_pool_jobs``: ready in 0.3–0.6 s instead of
     ~2 s, for a few seconds of jobs; a dead worker fails its job, not retried); else on Dask
     (``dask_client``).  ``fn`` must be picklable (a module-level function) and each job a pure
     function of its argument.  ``on_workers``: addresses of the cluster's workers the jobs may

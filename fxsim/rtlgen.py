@@ -347,7 +347,6 @@ def generate(folder, name="sr_top", in_fmt="Q(16,12)", out_fmt="Q(8,4)", mode=No
 # -- fxsim rtl-gen -----------------------------------------------------------------------------
 
 
-
 def add_cli(sub):
     """Register ``fxsim rtl-gen`` on the argparse sub-parsers ``sub``.
 

@@ -149,6 +149,31 @@ def test_logistic_vs_sklearn(ds, l2):
     assert m.f_star == pytest.approx(m.loss(sk.coef_[0]), rel=1e-8)
 
 
+def test_logistic_sigmoid_and_loss_against_their_defining_formulas():
+    """The sigmoid (one exp) and the loss (sum / m) give the float64 values of their textbook
+    forms bit for bit: σ(z) = 1/(1+e^-z) for z >= 0, e^z/(1+e^z) below (each exp of -|z|), and
+    np.mean; and σ is within 1 ulp of exact rationals at sample points."""
+    from fractions import Fraction
+    import math
+    from models.logistic import _sigmoid
+    rng = np.random.default_rng(7)
+    z = np.concatenate([rng.standard_normal(10**5) * 40,
+                        [0.0, -0.0, np.inf, -np.inf, 800.0, -800.0, 1e-300, -1e-300]])
+    want = np.where(z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))),
+                    np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z))))
+    assert np.array_equal(_sigmoid(z).view(np.int64), want.view(np.int64))
+    for v in (-30.0, -2.5, -0.1, 0.0, 0.3, 4.0, 25.0):
+        e = Fraction(math.exp(-abs(v)))          # the exp as float64 rounds it
+        exact = 1 / (1 + e) if v >= 0 else e / (1 + e)
+        assert abs(Fraction(float(_sigmoid(np.array([v]))[0])) - exact) <= exact * 2**-52
+    m = LogisticRegression("breast_cancer")
+    for _ in range(50):
+        w = rng.standard_normal(m.dim) * rng.uniform(0, 3)
+        zz = m.X @ w
+        ref = float(np.mean(np.logaddexp(0.0, zz) - m.y * zz) + 0.5 * m.l2 * (w @ w))
+        assert m.loss(w) == ref
+
+
 def test_mlp_loss_vs_loop_forward(models):
     from sklearn.metrics import log_loss
     m = models["mlp"]

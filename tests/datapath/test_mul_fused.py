@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from reference import exact_mul, ref_cast_info, ref_lfsr_lane_draws
+from lfsr_ref import load_taps_table
 
 import fxsim as fx
 from fxsim import DETERMINISTIC, QFormat
@@ -78,9 +79,8 @@ def test_sr_mul_from_pcg64_vs_numpy_model(fa, fb, out, r, overflow, threads):
     b = fx.FixedArray(rb.astype(fb_.dtype), fb_)
     R = np.random.PCG64(7).random_raw(n) >> np.uint64(64 - r)
     s = fa[1] + fb[1] - out[1]
-    want, counts = sr_model(ra, rb, s, R, r, fo.min_raw, fo.max_raw)
-    if overflow == "saturate_symmetric":
-        want, counts = sr_model(ra, rb, s, R, r, -fo.max_raw, fo.max_raw)
+    lo = -fo.max_raw if overflow == "saturate_symmetric" else fo.min_raw
+    want, counts = sr_model(ra, rb, s, R, r, lo, fo.max_raw)
     before = fx.get_num_threads()
     fx.set_num_threads(threads)
     try:
@@ -130,7 +130,7 @@ def test_sr_mul_from_lfsr_vs_oracle():
     ra, rb = _words(f, n, rng), _words(f, n, rng)
     a, b = fx.FixedArray(ra.astype(np.int8), f), fx.FixedArray(rb.astype(np.int8), f)
     src = fx.LFSR(32, rule="serial", seed=0xACE1)
-    taps = tuple(int(t) for t in src.taps)
+    taps = load_taps_table()[32][0]                 # the shared taps table, not src's own
     R, _ = ref_lfsr_lane_draws(32, taps, "galois", "serial", 16, [0xACE1], 0, n)
     want, counts = sr_model(ra, rb, 8, np.array(R, dtype=np.uint64), 16, f.min_raw, f.max_raw)
     before = fx.get_num_threads()

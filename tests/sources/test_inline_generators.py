@@ -7,6 +7,7 @@ import pytest
 
 import fxsim
 from fxsim import _sources
+from reference import ref_cast_info, sr_trunc_sat_model
 
 SPLITS = [0, 1, 3, 4, 7, 8, 9, 11, 12, 13, 1024, 1023, 5, 4099]
 
@@ -26,11 +27,12 @@ def test_pcg64_core_words_equal_numpy(seed, r):
 @pytest.mark.parametrize("r", [64, 16, 1])
 def test_sfc64_fill_words_equal_numpy(seed, r):
     src, ref = fxsim.Ideal("sfc64", seed), np.random.SFC64(seed)
+    x = np.array([0.3, -0.7, 1.05])
     for n in SPLITS:
         assert np.array_equal(src.draws(n, r), ref.random_raw(n) >> np.uint64(64 - r)), n
         # the capsule's path (one-thread kernels) continues the same stream
-        assert fxsim.cast(np.array([0.3]), "Q(8,4)", "stochastic", r=r, source=src).raw.size == 1
-        ref.random_raw(1)
+        got = fxsim.cast(x, "Q(8,4)", "stochastic", "saturate", r=r, source=src).raw
+        assert np.array_equal(got, sr_trunc_sat_model(x, (8, 4, True), r, ref.random_raw(3))), n
     assert np.array_equal(src.bit_generator.state["state"]["state"], ref.state["state"]["state"])
 
 
@@ -44,9 +46,23 @@ def test_sfc64_two_thread_cast_equals_the_draws_path():
         got = fxsim.cast(x, "Q(16,8)", "stochastic", r=16, source=fxsim.Ideal("sfc64", 5))
     finally:
         fxsim.set_num_threads(threads)
-    draws = np.random.SFC64(5).random_raw(x.size) >> np.uint64(48)
-    want = fxsim.cast(x, "Q(16,8)", "stochastic", r=16, draws=draws)
-    assert np.array_equal(got.raw, want.raw)
+    want = sr_trunc_sat_model(x, (16, 8, True), 16, np.random.SFC64(5).random_raw(x.size))
+    assert np.array_equal(got.raw, want)
+
+
+@pytest.mark.parametrize("fmt", [(16, 8, True), (8, 4, False), (12, 0, True)])
+@pytest.mark.parametrize("r", [1, 16, 52])
+def test_numpy_sr_model_equals_the_fraction_reference(fmt, r):
+    """The vectorised SR model the long-cast tests use (``sr_trunc_sat_model``) against the
+    Fraction reference, value by value, on edge values, saturating ones and ±inf."""
+    rng = np.random.default_rng(r)
+    x = np.concatenate([rng.standard_normal(300) * 40, [0.0, -0.0, 1e300, -1e300, 1e-310,
+                        -1e-310, np.inf, -np.inf, 2.0**-fmt[1], -(2.0**-fmt[1]) / 3]])
+    words = rng.integers(0, 2**64, x.size, dtype=np.uint64)
+    got = sr_trunc_sat_model(x, fmt, r, words)
+    for xi, wi, g in zip(x, words, got):
+        want = ref_cast_info(float(xi), *fmt, "stochastic", "saturate", R=int(wi) >> (64 - r), r=r)
+        assert g == want.raw, (xi, wi)
 
 
 # -- MT19937 and Philox stepped inline in numpy's own state ----------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fxsim
-from reference import ref_cast_info
+from reference import ref_cast_info, sr_trunc_sat_model
 
 # (wl, fl, signed): int8, uint8, int16, uint16 and int32 words; the last one (uint32, beyond
 # int32) takes the other SR kernels
@@ -135,7 +135,8 @@ def test_long_cast_split_equals_one_call(nthreads, threads):
              for a, b in ((0, 4097), (4097, 4097 + (1 << 17) + 3), (4097 + (1 << 17) + 3, x.size))]
     assert np.array_equal(np.concatenate(parts), whole.raw)
     ref = np.random.Philox(3)
-    ref.random_raw(x.size)
+    assert np.array_equal(whole.raw, sr_trunc_sat_model(x, (16, 8, True), 16,
+                                                        ref.random_raw(x.size)))
     assert same_state(src.bit_generator, ref)
     i = np.random.default_rng(0).choice(x.size, 300, replace=False)
     want, _ = reference(x[i], (16, 8, True), 16, np.random.Philox(3).random_raw(x.size)[i])

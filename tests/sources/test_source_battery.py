@@ -272,7 +272,8 @@ def _tiles(got, ref) -> bool:
     """Whether ``ref`` is the chunks of ``got`` (one list per thread) laid end to end, every
     chunk once and each thread's in its own order."""
     nxt = [0] * len(got)
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * sum(map(len, got)) + 100))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 4 * sum(map(len, got)) + 100))
 
     def place(p):
         if p == ref.size:
@@ -286,7 +287,10 @@ def _tiles(got, ref) -> bool:
                 nxt[t] -= 1
         return False
 
-    return place(0)
+    try:
+        return place(0)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 65, 1.5, True, "8", None])

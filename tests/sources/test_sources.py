@@ -1042,10 +1042,12 @@ def test_serial_leaps_per_state_size_vs_oracle(n, form):
     and for m = 4 draws per leap: every size, r with m = 64, 12, 4, 3 and 2, and a fill split
     at a point inside a leap, against the pure-Python oracle (reference.ref_lfsr_lane_draws)."""
     from reference import ref_lfsr_lane_draws
+    from lfsr_ref import load_taps_table
+    taps = load_taps_table()[n][0]                  # the shared taps table, not the source's
     for r in (1, 5, 16, 21, min(n, 32)):
-        src = S.LFSR(n, form=form, seed=0x5A5A5 % (1 << n) or 1)
-        taps = tuple(int(t) for t in src.taps)
-        want, _ = ref_lfsr_lane_draws(n, taps, form, "serial", r, list(src.lane_states), 0, 333)
+        seed = 0x5A5A5 % (1 << n) or 1
+        src = S.LFSR(n, form=form, seed=seed)
+        want, _ = ref_lfsr_lane_draws(n, taps, form, "serial", r, [seed], 0, 333)
         got = np.concatenate([src.draws(101, r), src.draws(232, r)])
         assert got.tolist() == want, (n, form, r)
 
@@ -1057,9 +1059,10 @@ def test_serial_leaps_two_chains_vs_oracle(n, form, r):
     128 leaps on (the jump table); fills that start mid-leap and end in a partial run, against
     the oracle, and a copy for a second thread (the tables copied with it) goes on the same."""
     from reference import ref_lfsr_lane_draws
-    src = S.LFSR(n, form=form, seed=0x5A5 % (1 << n) or 1)
-    taps = tuple(int(t) for t in src.taps)
-    want, _ = ref_lfsr_lane_draws(n, taps, form, "serial", r, list(src.lane_states), 0, 9000)
+    from lfsr_ref import load_taps_table
+    seed = 0x5A5 % (1 << n) or 1
+    src = S.LFSR(n, form=form, seed=seed)
+    want, _ = ref_lfsr_lane_draws(n, load_taps_table()[n][0], form, "serial", r, [seed], 0, 9000)
     got = [src.draws(7, r), src.draws(2500, r), src.draws(3493, r)]
     subs = src._substreams([0, 1000, 3000], r)          # src moves on to draw 6000 + 3000
     got += [subs[0].draws(1000, r), subs[1].draws(2000, r)]

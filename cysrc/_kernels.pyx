@@ -561,10 +561,10 @@ cdef extern from *:
         return _mm256_cvtpd_epi32(yc);
     }
 
-    static inline int64_t fxk_hsum4(__m256i a) {
-        int64_t t[4];
-        _mm256_storeu_si256((__m256i*)t, a);
-        return t[0] + t[1] + t[2] + t[3];
+    static inline __attribute__((always_inline)) int64_t fx_hsum64(__m256i a) {
+        int64_t l[4];
+        _mm256_storeu_si256((__m256i*)l, a);
+        return l[0] + l[1] + l[2] + l[3];
     }
 
     /* the counter steps as fxs_ctr_inc; one loop per word width (the store) */
@@ -616,9 +616,9 @@ cdef extern from *:
             c[0] = c0; c[1] = c1; c[2] = c2; c[3] = c3;
             _mm256_storeu_si256((__m256i*)o, fxk_philox4(c0, c1, c2, c3, k0, k1));
             bp = 4;
-            cnt[0] += fxk_hsum4(q.acc_in);
-            cnt[1] += fxk_hsum4(q.acc_up);
-            cnt[2] += fxk_hsum4(q.acc_ov);
+            cnt[0] += fx_hsum64(q.acc_in);
+            cnt[1] += fx_hsum64(q.acc_up);
+            cnt[2] += fx_hsum64(q.acc_ov);
         }
     #endif
         while (j < n) {
@@ -693,12 +693,7 @@ cdef extern from *:
         }
     }
 
-    static inline __attribute__((always_inline)) int64_t fx_hsum64(__m256i a) {
-        int64_t l[4];
-        _mm256_storeu_si256((__m256i*)l, a);
-        return l[0] + l[1] + l[2] + l[3];
-    }
-
+    /* fx_hsum64: in the block of fxk_sr_philox above */
     static inline __attribute__((always_inline)) int64_t fx_hsum32(__m256i a) {
         int32_t l[8];
         _mm256_storeu_si256((__m256i*)l, a);

@@ -558,8 +558,7 @@ cdef extern from *:
     }
 
     static inline uint32_t fxm_draw(fxs_u128* x, fxs_u128 inc, int sh) {
-        *x = *x * FXS_PCG_MULT + inc;
-        return (uint32_t)(fxs_xsl_rr(*x) >> sh);
+        return (uint32_t)(fxs_pcg64_next(x, inc) >> sh);     /* bitsrc.pxd's PCG64 step */
     }
 
     #if defined(__SSE4_1__)
